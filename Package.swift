@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "certvault",
+    products: [
+        .library(name: "CertVault", targets: ["CertVault"]),
+        .executable(name: "certvault", targets: ["certvault"]),
+        .executable(name: "certvault-bench", targets: ["certvault-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", "7.10.0"..<"7.11.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", "1.8.0"..<"1.9.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "CertVaultShims",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "CertVault",
+            dependencies: [
+                "CSodium",
+                "COpenSSL",
+                "CertVaultShims",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "certvault",
+            dependencies: [
+                "CertVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "certvault-bench",
+            dependencies: ["CertVault"]
+        ),
+        .testTarget(
+            name: "CertVaultTests",
+            dependencies: ["CertVault"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["certvault"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,97 @@
+internal import CertVaultShims
+import Foundation
+
+/// Where passphrases and passwords come from: never from argv.
+///
+/// Each is read straight into ``SecureBytes``: from a file, from an
+/// environment variable (for automation; it is removed from the environment
+/// once read), or from the terminal with echo off.
+public enum SecretInput {
+    /// The longest secret accepted, in bytes.
+    public static let maximumLength = 4096
+
+    /// Reads a secret from a file: its first line, without the line ending.
+    public static func fromFile(_ path: String) throws -> SecureBytes {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CertVaultError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let buffer = SecureBytes(count: maximumLength + 1)
+        let total = buffer.withUnsafeMutableBytes { buf -> Int in
+            var n = 0
+            while n < buf.count {
+                let r = read(fd, buf.baseAddress! + n, buf.count - n)
+                if r <= 0 { break }
+                n += r
+            }
+            return n
+        }
+        guard total <= maximumLength else { throw CertVaultError(.invalidArgument, "\(path) is too long to hold a passphrase") }
+        return firstLine(buffer, length: total)
+    }
+
+    /// Reads a secret from an environment variable and removes the variable.
+    public static func fromEnvironment(_ name: String) -> SecureBytes? {
+        guard let value = getenv(name) else { return nil }
+        let length = strlen(value)
+        let secret = SecureBytes(copying: UnsafeRawBufferPointer(start: value, count: length))
+        memset(value, 0, length)
+        unsetenv(name)
+        return secret
+    }
+
+    /// Whether a terminal is there to ask on.
+    public static var hasTerminal: Bool {
+        let fd = Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC)
+        if fd >= 0 { close(fd) }
+        return fd >= 0
+    }
+
+    /// Asks on the terminal with echo off.
+    /// - Throws: `.invalidArgument` when there is no terminal.
+    public static func prompt(_ message: String) throws -> SecureBytes {
+        let fd = Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw CertVaultError(.invalidArgument, "no terminal to ask on") }
+        defer { close(fd) }
+        _ = message.withCString { Glibc.write(fd, $0, strlen($0)) }
+        var saved = termios()
+        let isTTY = tcgetattr(fd, &saved) == 0
+        if isTTY {
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            quiet.c_lflag |= tcflag_t(ICANON)
+            tcsetattr(fd, TCSAFLUSH, &quiet)
+        }
+        defer {
+            if isTTY { tcsetattr(fd, TCSAFLUSH, &saved) }
+            _ = Glibc.write(fd, "\n", 1)
+        }
+        let buffer = SecureBytes(count: maximumLength + 1)
+        let total = buffer.withUnsafeMutableBytes { buf -> Int in
+            var n = 0
+            var byte: UInt8 = 0
+            while n < buf.count, read(fd, &byte, 1) == 1, byte != 0x0A {
+                buf[n] = byte
+                n += 1
+            }
+            byte = 0
+            return n
+        }
+        return firstLine(buffer, length: min(total, maximumLength))
+    }
+
+    /// The bytes of `buffer` up to the first line ending.
+    static func firstLine(_ buffer: SecureBytes, length: Int) -> SecureBytes {
+        let end = buffer.withUnsafeBytes { buf -> Int in
+            var end = 0
+            while end < length, buf[end] != 0x0A { end += 1 }
+            if end > 0, buf[end - 1] == 0x0D { end -= 1 }
+            return end
+        }
+        return buffer.slice(0..<end)
+    }
+
+    /// Turns off core dumps for this process (RLIMIT_CORE 0, not dumpable),
+    /// so secrets in memory never land on disk in a crash.
+    @discardableResult
+    public static func disableCoreDumps() -> Bool { cv_disable_core_dumps() == 0 }
+}

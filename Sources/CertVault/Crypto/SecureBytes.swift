@@ -1,0 +1,90 @@
+internal import CSodium
+import Foundation
+
+/// Bytes that must stay secret: passphrases, keys, decrypted PKCS#8.
+///
+/// The storage comes from `sodium_malloc` (guarded pages, `mlock`ed where the
+/// system allows) and `sodium_free` zeroes it when the last reference goes.
+/// A NUL byte always follows the contents so that a passphrase can be handed
+/// to C as a string without copying it. Access is scoped: callers never keep
+/// the pointer.
+public final class SecureBytes: @unchecked Sendable {
+    private let pointer: UnsafeMutableRawPointer
+    /// The number of secret bytes (not counting the trailing NUL).
+    public let count: Int
+
+    /// Zero-filled storage of `count` bytes.
+    public init(count: Int) {
+        precondition(count >= 0)
+        _ = try? Sodium.ensure()
+        guard let p = sodium_malloc(count + 1) else {
+            // Out of locked memory is not recoverable in any useful way.
+            fatalError("sodium_malloc failed")
+        }
+        pointer = p
+        self.count = count
+        sodium_memzero(p, count + 1)
+    }
+
+    /// A copy of `bytes` in secure storage.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(count: bytes.count)
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            pointer.copyMemory(from: base, byteCount: bytes.count)
+        }
+    }
+
+    /// `count` random bytes.
+    public convenience init(randomCount count: Int) {
+        self.init(count: count)
+        randombytes_buf(pointer, count)
+    }
+
+    /// A copy of the UTF-8 bytes of a string. Meant for tests and for values
+    /// that are already in ordinary memory; prompts read into secure storage
+    /// directly.
+    public convenience init(utf8 string: String) {
+        var s = string
+        self.init(count: s.utf8.count)
+        s.withUTF8 { buf in
+            if buf.count > 0 { pointer.copyMemory(from: buf.baseAddress!, byteCount: buf.count) }
+        }
+    }
+
+    deinit { sodium_free(pointer) }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// The contents as a NUL-terminated C string (valid only inside `body`).
+    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        try body(pointer.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// A new buffer holding `range` of this one.
+    func slice(_ range: Range<Int>) -> SecureBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        return withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// A new buffer holding this one followed by `other`.
+    func appending(_ other: SecureBytes) -> SecureBytes {
+        let out = SecureBytes(count: count + other.count)
+        out.withUnsafeMutableBytes { dst in
+            withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            other.withUnsafeBytes { if $0.count > 0 { (dst.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        }
+        return out
+    }
+
+    /// Constant-time comparison.
+    public func isEqual(to other: SecureBytes) -> Bool {
+        guard count == other.count else { return false }
+        return sodium_memcmp(pointer, other.pointer, count) == 0
+    }
+}

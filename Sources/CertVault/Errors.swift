@@ -1,0 +1,58 @@
+/// An error a person can act on: a stable code, a one-line reason and, where
+/// the likely fix is known, a hint.
+///
+/// Messages never contain a secret. Tests and scripts compare ``code``; the
+/// wording of ``message`` may improve over time.
+public struct CertVaultError: Error, CustomStringConvertible, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let wrongPassphrase = Code("wrong-passphrase")
+        public static let wrongPassword = Code("wrong-password")
+        public static let notPKCS12 = Code("not-pkcs12")
+        public static let emptyFile = Code("empty-file")
+        public static let truncated = Code("truncated")
+        public static let corrupt = Code("corrupt")
+        public static let macFailure = Code("mac-failure")
+        public static let unsupportedAlgorithm = Code("unsupported-algorithm")
+        public static let keyMismatch = Code("key-mismatch")
+        public static let noVault = Code("no-vault")
+        public static let notAVault = Code("not-a-vault")
+        public static let newerFormat = Code("newer-format")
+        public static let vaultExists = Code("vault-exists")
+        public static let corruptVault = Code("corrupt-vault")
+        public static let notFound = Code("not-found")
+        public static let ambiguous = Code("ambiguous")
+        public static let noAccess = Code("no-access")
+        public static let tampered = Code("tampered")
+        public static let fileExists = Code("file-exists")
+        public static let invalidArgument = Code("invalid-argument")
+        public static let io = Code("io")
+        public static let crypto = Code("crypto")
+        public static let importFailed = Code("import-failed")
+        public static let verificationFailed = Code("verification-failed")
+        public static let personInactive = Code("person-inactive")
+    }
+
+    public let code: Code
+    public let message: String
+    public let hint: String?
+
+    public init(_ code: Code, _ message: String, hint: String? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        hint.map { "\(message) (hint: \($0))" } ?? message
+    }
+
+    /// The same error with its message prefixed by a context such as a file name.
+    func prefixed(_ context: String) -> CertVaultError {
+        CertVaultError(code, "\(context): \(message)", hint: hint)
+    }
+}

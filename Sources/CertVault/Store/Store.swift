@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+
+/// The SQLite file: opening it safely, its identity, its migrations.
+///
+/// The identity (`application_id`, `user_version`) is checked before
+/// anything is written, so a file that is not a certvault vault, or one from
+/// a newer certvault, is left exactly as it was.
+final class Store: @unchecked Sendable {
+    static let applicationID: Int64 = 1_129_731_121 // 'CVT1'
+    static var formatVersion: Int64 { Int64(Schema.migrations.count) }
+
+    let queue: DatabaseQueue
+    let path: String
+
+    private init(queue: DatabaseQueue, path: String) {
+        self.queue = queue
+        self.path = path
+    }
+
+    private static func configuration() -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(60)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+        }
+        return config
+    }
+
+    /// Creates a new, empty, migrated vault file (mode 0600, its directory 0700).
+    static func create(at path: String) throws -> Store {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: dir) {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
+            throw CertVaultError(.vaultExists, "a vault already exists at \(path)",
+                                 hint: "choose another path with --vault, or remove the old vault yourself")
+        }
+        let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw CertVaultError(.vaultExists, "a vault already exists at \(path)") }
+            throw CertVaultError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration())
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
+            try migrator.migrate(queue)
+            return Store(queue: queue, path: path)
+        } catch {
+            removeFiles(path)
+            throw map(error, path: path)
+        }
+    }
+
+    /// Opens an existing vault, refusing anything that is not one.
+    static func open(at path: String) throws -> Store {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CertVaultError(.noVault, "no vault at \(path)",
+                                 hint: "create one with 'certvault init --admin HANDLE', or name it with --vault PATH")
+        }
+        guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration())
+            let (appID, version) = try queue.read { db in
+                (try Int64.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                 try Int64.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
+            }
+            guard appID == applicationID else {
+                throw CertVaultError(.notAVault, "\(path) is not a certvault vault")
+            }
+            guard version <= formatVersion else {
+                throw CertVaultError(.newerFormat,
+                                     "\(path) has vault format \(version), newer than this certvault supports (\(formatVersion))",
+                                     hint: "use a newer certvault")
+            }
+            try queue.writeWithoutTransaction { db in
+                if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {
+                    try db.execute(sql: "PRAGMA journal_mode = WAL")
+                }
+            }
+            if version < formatVersion { try migrator.migrate(queue) }
+            let store = Store(queue: queue, path: path)
+            _ = try store.queue.read { try Row.fetchOne($0, sql: "SELECT vault_id FROM vault") }
+            return store
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (identifier, sql) in Schema.migrations {
+            migrator.registerMigration(identifier) { db in try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    /// Turns SQLite's errors into ones a person can act on.
+    static func map(_ error: Error, path: String) -> Error {
+        guard let dbError = error as? DatabaseError else { return error }
+        switch dbError.resultCode {
+        case .SQLITE_NOTADB:
+            return CertVaultError(.notAVault, "\(path) is not a certvault vault (not an SQLite database)")
+        case .SQLITE_CORRUPT:
+            return CertVaultError(.corruptVault, "\(path) is damaged or truncated (\(dbError.message ?? "corrupt"))",
+                                  hint: "restore it from a backup made with 'certvault backup'")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return CertVaultError(.io, "\(path) stayed locked by another process for too long")
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+            return CertVaultError(.io, "cannot write \(path): \(dbError.message ?? "permission denied")")
+        case .SQLITE_ERROR where (dbError.message ?? "").contains("no such table"):
+            return CertVaultError(.notAVault, "\(path) is not a certvault vault (\(dbError.message ?? ""))")
+        default:
+            return CertVaultError(.io, "database error on \(path): \(dbError.message ?? "\(dbError.resultCode)")")
+        }
+    }
+
+    static func removeFiles(_ path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction: a change and its audit
+    /// record commit together or not at all.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try queue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch { throw Store.map(error, path: path) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try queue.read(body) } catch { throw Store.map(error, path: path) }
+    }
+}
+
+/// Timestamps are stored as ISO 8601 UTC text.
+enum Timestamp {
+    static func now() -> String { Date().formatted(.iso8601) }
+    static func parse(_ s: String?) -> Date? {
+        guard let s else { return nil }
+        return try? Date(s, strategy: .iso8601)
+    }
+    static func format(_ d: Date) -> String { d.formatted(.iso8601) }
+}

@@ -1,0 +1,348 @@
+import Foundation
+import GRDB
+
+/// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)``.
+public struct ImportFile: @unchecked Sendable {
+    public let path: String
+    let keys: [PKCS12Contents.Key]
+    let certificates: [PKCS12Contents.Cert]
+    public var keyCount: Int { keys.count }
+    public var certificateCount: Int { certificates.count }
+}
+
+/// Reads the files an officer brings.
+public enum Importer {
+    /// Files larger than this are refused before they are read: no
+    /// certificate bundle comes near it, and it bounds memory.
+    public static let maximumFileSize = 16 << 20
+
+    /// Reads and decrypts one file. The format is decided by content.
+    ///
+    /// - Parameters:
+    ///   - password: the file password; nil or empty tries the empty and the
+    ///     NULL password, which PKCS#12 tells apart.
+    ///   - askPassword: called with the path when the password given (or
+    ///     none) is wrong; return nil to give up.
+    /// - Throws: ``CertVaultError`` whose message names the file.
+    public static func read(path: String, password: SecureBytes?,
+                            askPassword: ((String) throws -> SecureBytes?)? = nil) throws -> ImportFile {
+        do {
+            let data = try load(path)
+            var contents: PKCS12Contents
+            do {
+                contents = try PKCS12.parse(data, password: password)
+            } catch let error as CertVaultError where error.code == .wrongPassword {
+                guard let askPassword, let retry = try askPassword(path) else { throw error }
+                contents = try PKCS12.parse(data, password: retry)
+            }
+            guard !contents.keys.isEmpty || !contents.certificates.isEmpty else {
+                throw CertVaultError(.corrupt, "the PKCS#12 file holds no key and no certificate")
+            }
+            return ImportFile(path: path, keys: contents.keys, certificates: contents.certificates)
+        } catch let error as CertVaultError {
+            throw error.prefixed(path)
+        }
+    }
+
+    /// Reads every file, collecting failures instead of stopping at the first.
+    public static func readAll(_ paths: [String], password: SecureBytes?,
+                               askPassword: ((String) throws -> SecureBytes?)? = nil)
+        -> (files: [ImportFile], failures: [CertVaultError]) {
+        var files: [ImportFile] = []
+        var failures: [CertVaultError] = []
+        for path in paths {
+            do { files.append(try read(path: path, password: password, askPassword: askPassword)) } catch let e as CertVaultError {
+                failures.append(e)
+            } catch {
+                failures.append(CertVaultError(.io, "\(path): \(error.localizedDescription)"))
+            }
+        }
+        return (files, failures)
+    }
+
+    static func load(_ path: String) throws -> Data {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CertVaultError(.io, "no such file")
+        }
+        guard !isDir.boolValue else { throw CertVaultError(.invalidArgument, "is a directory") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= maximumFileSize else {
+            throw CertVaultError(.invalidArgument, "the file is \(size) bytes, over the \(maximumFileSize >> 20) MiB limit")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CertVaultError(.io, "cannot read the file") }
+        return data
+    }
+}
+
+/// How ``Session/importFiles(_:options:)`` stores what it reads.
+public struct ImportOptions: Sendable {
+    /// The alias of the (single) entry imported; else the friendly name, the
+    /// common name or the thumbprint, made unique.
+    public var alias: String?
+    /// Nil guesses: CA certificates `other`, self-signed ones `management`, the rest `ssl`.
+    public var purpose: EntryPurpose?
+    public var subscription: String?
+    public var domains: [String] = []
+    /// Store the good files and report the bad ones, instead of all or nothing.
+    public var keepGoing = false
+    public init(alias: String? = nil, purpose: EntryPurpose? = nil, subscription: String? = nil,
+                domains: [String] = [], keepGoing: Bool = false) {
+        self.alias = alias
+        self.purpose = purpose
+        self.subscription = subscription
+        self.domains = domains
+        self.keepGoing = keepGoing
+    }
+}
+
+/// What an import did.
+public struct ImportReport: Sendable, Codable {
+    public enum Outcome: String, Sendable, Codable {
+        /// A new entry.
+        case imported
+        /// The certificate was already in the vault (nothing changed).
+        case alreadyPresent = "already-present"
+        /// A key joined an entry that had none, or a certificate joined a key.
+        case paired
+    }
+    public struct Item: Sendable, Codable {
+        public var file: String
+        public var alias: String
+        public var thumbprintSHA1: String?
+        public var outcome: Outcome
+    }
+    public var items: [Item] = []
+    /// One message per file that failed (naming it).
+    public var failures: [String] = []
+
+    public init() {}
+
+    public func count(_ outcome: Outcome) -> Int { items.filter { $0.outcome == outcome }.count }
+}
+
+extension Session {
+    /// Stores files read by ``Importer``, in one transaction.
+    ///
+    /// Each new private key gets its own data key, sealed to the importer
+    /// and every active admin; each change is recorded and signed. A
+    /// certificate already in the vault stays one entry; a key joins the
+    /// key-less entry of its certificate.
+    /// - Throws: the first failure, naming its file, unless
+    ///   `options.keepGoing`, which stores the rest and lists failures in
+    ///   the report. Nothing is written when it throws.
+    public func importFiles(_ files: [ImportFile], options: ImportOptions = ImportOptions()) throws -> ImportReport {
+        try requireRole([.admin, .officer], to: "import")
+        if options.alias != nil, files.count != 1 {
+            throw CertVaultError(.invalidArgument, "--alias names one entry, but \(files.count) files were given")
+        }
+        return try vault.store.write { db in
+            var report = ImportReport()
+            for file in files {
+                do {
+                    if options.keepGoing {
+                        try db.inSavepoint {
+                            report.items += try store(db, file: file, options: options)
+                            return .commit
+                        }
+                    } else {
+                        report.items += try store(db, file: file, options: options)
+                    }
+                } catch let error as CertVaultError {
+                    let named = error.message.hasPrefix(file.path) ? error : error.prefixed(file.path)
+                    if !options.keepGoing { throw named }
+                    report.failures.append(named.message)
+                }
+            }
+            return report
+        }
+    }
+
+    private func store(_ db: Database, file: ImportFile, options: ImportOptions) throws -> [ImportReport.Item] {
+        var items: [ImportReport.Item] = []
+        var touched: [Int64] = []
+        var usedCerts = Set<Int>()
+        // Keys first, each with the certificate it matches.
+        for key in file.keys {
+            let match = file.certificates.indices.first { !usedCerts.contains($0) && key.key.matches(file.certificates[$0].certificate) }
+            if let match {
+                usedCerts.insert(match)
+                let cert = file.certificates[match]
+                let r = try storeCertificate(db, cert.certificate, key: key.key,
+                                             name: options.alias ?? cert.friendlyName ?? key.friendlyName, options: options, source: file.path)
+                touched.append(r.id)
+                items.append(r.item)
+            } else {
+                let r = try storeKeyOnly(db, key.key, name: options.alias ?? key.friendlyName, options: options, source: file.path)
+                touched.append(r.id)
+                items.append(r.item)
+            }
+        }
+        for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
+            let alone = file.keys.isEmpty && file.certificates.count == 1
+            let r = try storeCertificate(db, cert.certificate, key: nil, name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
+                                         options: options, source: file.path)
+            touched.append(r.id)
+            items.append(r.item)
+        }
+        try linkIssuers(db, entryIDs: touched)
+        return items
+    }
+
+    private func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
+        var d: [String: Any] = ["spki_sha256": spkiSHA256.hexLower]
+        if let certDER { d["cert_sha256"] = Digest.sha256(certDER).hexLower }
+        if let ciphertextSHA256 { d["ciphertext_sha256"] = ciphertextSHA256.hexLower }
+        return d
+    }
+
+    private func storeCertificate(_ db: Database, _ cert: Certificate, key: PrivateKey?, name: String?,
+                                  options: ImportOptions, source: String) throws -> (id: Int64, item: ImportReport.Item) {
+        let der = cert.derEncoded
+        let meta = cert.metadata()
+        let spki = Digest.sha256(cert.publicKeyInfoDER)
+        let sourceName = URL(fileURLWithPath: source).lastPathComponent
+
+        if let existing = try Row.fetchOne(db, sql: "SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?",
+                                           arguments: [meta.fingerprintSHA256]) {
+            let id: Int64 = existing["id"], alias: String = existing["alias"]
+            guard let key, !(existing["has_key"] as Bool) else {
+                return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
+            }
+            let recipients = try defaultRecipients(db)
+            let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
+            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: ct)
+            details["source"] = sourceName
+            details["grants"] = try handles(db, recipients)
+            let head = try record(db, "entry.key-add", entry: id, details: details)
+            for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+            return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
+        }
+
+        var columns: [String: (any DatabaseValueConvertible)?] = [
+            "cert_der": der, "subject": meta.subject, "issuer": meta.issuer, "serial": meta.serialNumber,
+            "sha1": meta.thumbprintSHA1, "sha256": meta.fingerprintSHA256,
+            "not_before": Timestamp.format(meta.notValidBefore), "not_after": Timestamp.format(meta.notValidAfter),
+            "key_algorithm": meta.keyAlgorithm, "key_bits": meta.keyBits, "key_curve": meta.keyCurve,
+            "signature_algorithm": meta.signatureAlgorithm, "sans": Entry.encodeList(meta.subjectAlternativeNames),
+            "self_signed": meta.isSelfSigned, "is_ca": meta.isCA,
+            "subject_der": cert.subjectDER, "issuer_der": cert.issuerDER,
+        ]
+
+        // A key stored earlier on its own: the certificate joins it.
+        if let keyOnly = try Row.fetchOne(db, sql: "SELECT id, alias, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
+                                          arguments: [spki]) {
+            let id: Int64 = keyOnly["id"], alias: String = keyOnly["alias"]
+            let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
+            columns["id"] = id
+            try db.execute(sql: "UPDATE entries SET \(assignments) WHERE id = :id", arguments: StatementArguments(columns))
+            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: (keyOnly["key_ciphertext"] as Data?).map(Digest.sha256))
+            details["source"] = sourceName
+            try record(db, "entry.cert-add", entry: id, details: details)
+            return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
+        }
+
+        let purpose = options.purpose ?? (meta.isCA ? .other : meta.isSelfSigned ? .management : .ssl)
+        let alias = try uniqueAlias(db, base: name ?? cert.commonName ?? String(meta.thumbprintSHA1.prefix(8)))
+        columns["alias"] = alias
+        columns["purpose"] = purpose.rawValue
+        columns["subscription"] = options.subscription
+        columns["domains"] = Entry.encodeList(options.domains)
+        columns["spki_sha256"] = spki
+        columns["created_at"] = Timestamp.now()
+        columns["created_by"] = person.id
+        let names = columns.keys.sorted()
+        try db.execute(sql: "INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
+                       arguments: StatementArguments(columns))
+        let id = db.lastInsertedRowID
+        var recipients: [Int64] = []
+        var ct: Data?
+        if let key {
+            recipients = try defaultRecipients(db)
+            ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
+        }
+        var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: ct)
+        details["alias"] = alias
+        details["purpose"] = purpose.rawValue
+        details["sha1"] = meta.thumbprintSHA1
+        details["source"] = sourceName
+        if !recipients.isEmpty { details["grants"] = try handles(db, recipients) }
+        let head = try record(db, "entry.import", entry: id, details: details)
+        for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+        return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
+    }
+
+    private func storeKeyOnly(_ db: Database, _ key: PrivateKey, name: String?, options: ImportOptions,
+                              source: String) throws -> (id: Int64, item: ImportReport.Item) {
+        let spki = Digest.sha256(key.publicKeyInfoDER)
+        // A certificate already here without its key: the key joins it.
+        if let row = try Row.fetchOne(db, sql: "SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",
+                                      arguments: [spki]) {
+            return try storeCertificate(db, try Certificate(derEncoded: row["cert_der"]), key: key, name: name, options: options, source: source)
+        }
+        if let row = try Row.fetchOne(db, sql: "SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1", arguments: [spki]) {
+            return (row["id"], .init(file: source, alias: row["alias"], thumbprintSHA1: nil, outcome: .alreadyPresent))
+        }
+        let (algorithm, bits, curve) = key.algorithm
+        let alias = try uniqueAlias(db, base: name ?? "key-" + String(spki.hexLower.prefix(8)))
+        let purpose = options.purpose ?? .other
+        try db.execute(sql: """
+            INSERT INTO entries (alias, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
+                             Timestamp.now(), person.id])
+        let id = db.lastInsertedRowID
+        let recipients = try defaultRecipients(db)
+        let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
+        var details = stateDetails(certDER: nil, spkiSHA256: spki, ciphertextSHA256: ct)
+        details["alias"] = alias
+        details["purpose"] = purpose.rawValue
+        details["source"] = URL(fileURLWithPath: source).lastPathComponent
+        details["grants"] = try handles(db, recipients)
+        let head = try record(db, "entry.import", entry: id, details: details)
+        for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+        return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
+    }
+
+    private func handles(_ db: Database, _ ids: [Int64]) throws -> [String] {
+        try ids.map { try String.fetchOne(db, sql: "SELECT handle FROM people WHERE id = ?", arguments: [$0]) ?? "?" }
+    }
+
+    func uniqueAlias(_ db: Database, base: String) throws -> String {
+        let cleaned = base.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
+        let root = cleaned.isEmpty ? "entry" : String(cleaned.prefix(120))
+        var candidate = root
+        var n = 2
+        while try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)", arguments: [candidate]) == true {
+            candidate = "\(root)-\(n)"
+            n += 1
+        }
+        return candidate
+    }
+
+    /// Links certificates to their issuers (both ways) among the entries,
+    /// checking each signature, so exports can carry the chain.
+    func linkIssuers(_ db: Database, entryIDs: [Int64]) throws {
+        for id in Set(entryIDs) {
+            guard let row = try Row.fetchOne(db, sql: "SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", arguments: [id]),
+                  let der: Data = row["cert_der"] else { continue }
+            let cert = try Certificate(derEncoded: der)
+            if !(row["self_signed"] as Bool), (row["issuer_entry_id"] as Int64?) == nil {
+                for candidate in try Row.fetchAll(db, sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL",
+                                                  arguments: [row["issuer_der"] as Data?, id]) {
+                    if cert.isIssued(by: try Certificate(derEncoded: candidate["cert_der"])) {
+                        try db.execute(sql: "UPDATE entries SET issuer_entry_id = ? WHERE id = ?", arguments: [candidate["id"] as Int64, id])
+                        break
+                    }
+                }
+            }
+            for child in try Row.fetchAll(db, sql: """
+                SELECT id, cert_der FROM entries WHERE issuer_der = ? AND id != ? AND issuer_entry_id IS NULL AND self_signed = 0 AND cert_der IS NOT NULL
+                """, arguments: [row["subject_der"] as Data?, id]) {
+                if try Certificate(derEncoded: child["cert_der"]).isIssued(by: cert) {
+                    try db.execute(sql: "UPDATE entries SET issuer_entry_id = ? WHERE id = ?", arguments: [id, child["id"] as Int64])
+                }
+            }
+        }
+    }
+}

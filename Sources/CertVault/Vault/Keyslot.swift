@@ -1,0 +1,38 @@
+import Foundation
+import GRDB
+
+/// A person's X25519 and Ed25519 secret keys (32 + 64 bytes), encrypted
+/// under the Argon2id key derived from their passphrase.
+struct Keyslot {
+    var parameters: KDFParameters
+    var nonce: Data
+    var ciphertext: Data
+
+    static func load(_ db: Database, personID: Int64) throws -> Keyslot? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM keyslots WHERE person_id = ?", arguments: [personID]) else { return nil }
+        guard (row["kdf"] as String) == KDFParameters.algorithm else {
+            throw CertVaultError(.newerFormat, "the keyslot uses an unknown KDF '\(row["kdf"] as String)'")
+        }
+        return Keyslot(parameters: KDFParameters(opsLimit: UInt64(row["kdf_opslimit"] as Int64),
+                                                 memLimit: UInt64(row["kdf_memlimit"] as Int64),
+                                                 salt: row["salt"]),
+                       nonce: row["nonce"], ciphertext: row["ciphertext"])
+    }
+
+    static func store(_ db: Database, personID: Int64, secrets: SecureBytes, kek: SecureBytes,
+                      parameters: KDFParameters, associatedData: Data) throws {
+        let sealed = AEAD.seal(secrets, key: kek, associatedData: associatedData)
+        try db.execute(sql: """
+            INSERT INTO keyslots (person_id, kdf, kdf_opslimit, kdf_memlimit, salt, nonce, ciphertext, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [personID, KDFParameters.algorithm, Int64(parameters.opsLimit), Int64(parameters.memLimit),
+                             parameters.salt, sealed.nonce, sealed.ciphertext, Timestamp.now()])
+    }
+
+    /// Derives the key (the one KDF run of a command) and decrypts; nil if
+    /// the passphrase is wrong or the slot was altered or moved.
+    func open(passphrase: SecureBytes, associatedData: Data) throws -> SecureBytes? {
+        let kek = try KDF.deriveKey(passphrase: passphrase, parameters: parameters)
+        return AEAD.open(ciphertext, nonce: nonce, key: kek, associatedData: associatedData)
+    }
+}

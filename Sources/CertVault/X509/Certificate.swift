@@ -1,0 +1,161 @@
+internal import COpenSSL
+internal import CertVaultShims
+import Foundation
+
+/// What certvault extracts from a certificate and shows.
+public struct CertificateMetadata: Sendable, Codable, Equatable {
+    public var subject: String
+    public var issuer: String
+    /// Serial number, upper-case hexadecimal.
+    public var serialNumber: String
+    /// SHA-1 over the DER: Azure's thumbprint, 40 upper-case hex digits.
+    public var thumbprintSHA1: String
+    /// SHA-256 over the DER, 64 upper-case hex digits.
+    public var fingerprintSHA256: String
+    public var notValidBefore: Date
+    public var notValidAfter: Date
+    /// `RSA`, `EC`, `Ed25519`, `Ed448`, `DSA`.
+    public var keyAlgorithm: String
+    public var keyBits: Int
+    /// For EC keys, the curve (`P-256`, …).
+    public var keyCurve: String?
+    public var signatureAlgorithm: String
+    public var subjectAlternativeNames: [String]
+    public var isSelfSigned: Bool
+    public var isCA: Bool
+}
+
+/// An X.509 certificate, owning its `X509*` and freeing it once.
+final class Certificate: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// Takes ownership of `pointer`.
+    init(takingOwnership pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { X509_free(pointer) }
+
+    /// Parses one DER certificate.
+    convenience init(derEncoded der: Data) throws {
+        try OpenSSL.ensure()
+        let x = der.withUnsafeBytes { buf -> OpaquePointer? in
+            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return d2i_X509(nil, &p, buf.count)
+        }
+        guard let x else { throw OpenSSL.error(.corrupt, "not a DER certificate") }
+        self.init(takingOwnership: x)
+    }
+
+    var derEncoded: Data {
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = i2d_X509(pointer, &out)
+        guard len > 0, let out else { return Data() }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    var publicKeyInfoDER: Data {
+        guard let pub = X509_get_X509_PUBKEY(pointer) else { return Data() }
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = i2d_X509_PUBKEY(pub, &out)
+        guard len > 0, let out else { return Data() }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
+    }
+
+    var subjectDER: Data { Self.nameDER(X509_get_subject_name(pointer)) }
+    var issuerDER: Data { Self.nameDER(X509_get_issuer_name(pointer)) }
+
+    /// Whether `issuer` issued this certificate (names, key identifiers and signature).
+    func isIssued(by issuer: Certificate) -> Bool {
+        defer { ERR_clear_error() }
+        return X509_check_issued(issuer.pointer, pointer) == X509_V_OK
+            && X509_verify(pointer, X509_get0_pubkey(issuer.pointer)) == 1
+    }
+
+    /// Common name of the subject, if any.
+    var commonName: String? {
+        guard let name = X509_get_subject_name(pointer) else { return nil }
+        let idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
+        guard idx >= 0, let entry = X509_NAME_get_entry(name, idx),
+              let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+        var utf8: UnsafeMutablePointer<UInt8>?
+        let len = ASN1_STRING_to_UTF8(&utf8, data)
+        guard len >= 0, let utf8 else { return nil }
+        defer { cv_OPENSSL_free(utf8) }
+        return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(len)), as: UTF8.self)
+    }
+
+    func metadata() -> CertificateMetadata {
+        let der = derEncoded
+        let pkey = X509_get0_pubkey(pointer)
+        let (alg, bits, curve) = pkey.map { PrivateKey.describe($0) } ?? ("unknown", 0, nil)
+        return CertificateMetadata(
+            subject: Self.nameString(X509_get_subject_name(pointer)),
+            issuer: Self.nameString(X509_get_issuer_name(pointer)),
+            serialNumber: serialHex,
+            thumbprintSHA1: OpenSSL.digest(der, sha1: true).hexUpper,
+            fingerprintSHA256: OpenSSL.digest(der, sha1: false).hexUpper,
+            notValidBefore: Self.date(X509_get0_notBefore(pointer)),
+            notValidAfter: Self.date(X509_get0_notAfter(pointer)),
+            keyAlgorithm: alg, keyBits: bits, keyCurve: curve,
+            signatureAlgorithm: OBJ_nid2ln(X509_get_signature_nid(pointer)).map { String(cString: $0) } ?? "unknown",
+            subjectAlternativeNames: subjectAlternativeNames,
+            isSelfSigned: X509_self_signed(pointer, 0) == 1,
+            isCA: X509_check_ca(pointer) > 0)
+    }
+
+    private var serialHex: String {
+        guard let serial = X509_get0_serialNumber(pointer), let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+        defer { BN_free(bn) }
+        return OpenSSL.string(fromOpenSSL: BN_bn2hex(bn)) ?? ""
+    }
+
+    private var subjectAlternativeNames: [String] {
+        guard let raw = X509_get_ext_d2i(pointer, NID_subject_alt_name, nil, nil) else { return [] }
+        let names = OpaquePointer(raw)
+        defer { GENERAL_NAMES_free(names) }
+        var out: [String] = []
+        for i in 0..<cv_sk_GENERAL_NAME_num(names) {
+            var data: UnsafePointer<UInt8>?
+            var len: Int32 = 0
+            let type = cv_GENERAL_NAME_get(cv_sk_GENERAL_NAME_value(names, i), &data, &len)
+            guard let data, len > 0 else { continue }
+            let bytes = UnsafeBufferPointer(start: data, count: Int(len))
+            switch type {
+            case GEN_DNS: out.append("DNS:" + String(decoding: bytes, as: UTF8.self))
+            case GEN_EMAIL: out.append("email:" + String(decoding: bytes, as: UTF8.self))
+            case GEN_URI: out.append("URI:" + String(decoding: bytes, as: UTF8.self))
+            case GEN_IPADD:
+                if len == 4 {
+                    out.append("IP:" + bytes.map(String.init).joined(separator: "."))
+                } else {
+                    out.append("IP:" + stride(from: 0, to: Int(len), by: 2).map { String(format: "%x", Int(bytes[$0]) << 8 | Int(bytes[$0 + 1])) }.joined(separator: ":"))
+                }
+            default: break
+            }
+        }
+        return out
+    }
+
+    static func nameString(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        let data = (try? OpenSSL.withMemoryBIO { cv_X509_NAME_print_rfc2253($0, name) >= 0 }) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func nameDER(_ name: OpaquePointer?) -> Data {
+        guard let name else { return Data() }
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = i2d_X509_NAME(name, &out)
+        guard len > 0, let out else { return Data() }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
+    }
+
+    static func date(_ t: UnsafePointer<ASN1_TIME>?) -> Date {
+        var tm = tm()
+        guard let t, ASN1_TIME_to_tm(t, &tm) == 1 else { return Date(timeIntervalSince1970: 0) }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
+    }
+}

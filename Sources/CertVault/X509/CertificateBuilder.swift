@@ -1,0 +1,79 @@
+internal import COpenSSL
+internal import CertVaultShims
+import Foundation
+
+/// Makes X.509 v3 certificates: self-signed ones (what MakeCert did for Azure
+/// management certificates) and, for tests and benchmarks, ones issued by a
+/// CA key.
+struct CertificateBuilder {
+    var subject: String
+    var days: Int = 365
+    /// `(nid name, value)` pairs in OpenSSL's v3 config syntax.
+    var extensions: [(String, String)] = [
+        ("basicConstraints", "critical,CA:FALSE"),
+        ("keyUsage", "critical,digitalSignature,keyEncipherment"),
+        ("extendedKeyUsage", "clientAuth"),
+        ("subjectKeyIdentifier", "hash"),
+    ]
+
+    /// Parses `CN=x,O=y` (or `/CN=x/O=y`) into an `X509_NAME`.
+    static func makeName(_ dn: String) throws -> OpaquePointer {
+        guard let name = X509_NAME_new() else { throw OpenSSL.error(.crypto, "X509_NAME_new") }
+        let separator: Character = dn.hasPrefix("/") ? "/" : ","
+        let parts = dn.split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for part in parts {
+            guard let eq = part.firstIndex(of: "="), eq != part.startIndex else {
+                X509_NAME_free(name)
+                throw CertVaultError(.invalidArgument, "cannot read '\(part)' in subject \(dn)", hint: "write the subject as CN=name,O=organisation")
+            }
+            let field = String(part[..<eq]), value = String(part[part.index(after: eq)...])
+            guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, value, -1, -1, 0) == 1 else {
+                X509_NAME_free(name)
+                throw CertVaultError(.invalidArgument, "unknown field '\(field)' in subject \(dn): \(OpenSSL.drainErrors())")
+            }
+        }
+        guard !parts.isEmpty else {
+            X509_NAME_free(name)
+            throw CertVaultError(.invalidArgument, "the subject is empty", hint: "write the subject as CN=name")
+        }
+        return name
+    }
+
+    /// Signs a new certificate for `key`'s public half; self-signed when
+    /// `issuer` is nil.
+    func build(key: PrivateKey, issuer: (certificate: Certificate, key: PrivateKey)? = nil) throws -> Certificate {
+        try OpenSSL.ensure()
+        guard let x = X509_new() else { throw OpenSSL.error(.crypto, "X509_new") }
+        let cert = Certificate(takingOwnership: x)
+        X509_set_version(x, 2)
+        // 128-bit random positive serial.
+        var serialBytes = Sodium.random(16)
+        serialBytes[0] &= 0x7F
+        serialBytes[0] |= 0x40
+        let bn = serialBytes.withUnsafeBytes { BN_bin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 16, nil) }
+        defer { BN_free(bn) }
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))
+        X509_gmtime_adj(X509_getm_notBefore(x), 0)
+        X509_time_adj_ex(X509_getm_notAfter(x), Int32(days), 0, nil)
+        let name = try Self.makeName(subject)
+        defer { X509_NAME_free(name) }
+        X509_set_subject_name(x, name)
+        X509_set_issuer_name(x, issuer.map { X509_get_subject_name($0.certificate.pointer) } ?? name)
+        X509_set_pubkey(x, key.pointer)
+        var ctx = X509V3_CTX()
+        X509V3_set_ctx(&ctx, issuer?.certificate.pointer ?? x, x, nil, nil, 0)
+        for (field, value) in extensions {
+            guard let ext = X509V3_EXT_conf(nil, &ctx, field, value) else {
+                throw OpenSSL.error(.invalidArgument, "extension \(field)=\(value)")
+            }
+            X509_add_ext(x, ext, -1)
+            X509_EXTENSION_free(ext)
+        }
+        let signer = issuer?.key ?? key
+        let isEdwards = ["Ed25519", "Ed448"].contains(signer.algorithm.name)
+        guard X509_sign(x, signer.pointer, isEdwards ? nil : EVP_sha256()) > 0 else {
+            throw OpenSSL.error(.crypto, "signing the certificate failed")
+        }
+        return cert
+    }
+}

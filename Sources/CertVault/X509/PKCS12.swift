@@ -1,0 +1,269 @@
+internal import COpenSSL
+internal import CertVaultShims
+import Foundation
+
+/// How an exported `.pfx` is protected.
+public enum ExportProfile: String, CaseIterable, Sendable, Codable {
+    /// AES-256-CBC under PBES2/PBKDF2-HMAC-SHA256 for key and certificates,
+    /// HMAC-SHA-256 MAC.
+    case modern
+    /// pbeWithSHA1And3-KeyTripleDES-CBC for key and certificates, HMAC-SHA-1
+    /// MAC: what Azure App Service and Windows Server 2016 and older accept.
+    case legacy
+
+    /// PBKDF2 / PKCS#12 KDF iterations written into the file.
+    public var iterations: Int32 {
+        switch self {
+        case .modern: return 100_000
+        case .legacy: return 2_000
+        }
+    }
+}
+
+/// What a PKCS#12 file held, bag by bag.
+struct PKCS12Contents {
+    struct Key { var key: PrivateKey; var localKeyID: Data?; var friendlyName: String? }
+    struct Cert { var certificate: Certificate; var localKeyID: Data?; var friendlyName: String? }
+    var keys: [Key] = []
+    var certificates: [Cert] = []
+    var hadMAC = false
+}
+
+/// A password tried against a PKCS#12 file. `.none` is OpenSSL's NULL
+/// password, which differs from the empty string in PKCS#12's BMPString
+/// encoding; files of both kinds exist, so both are tried when the user gave
+/// no password or an empty one.
+enum PasswordCandidate {
+    case none
+    case bytes(SecureBytes)
+
+    func with<R>(_ body: (UnsafePointer<CChar>?, Int32) throws -> R) rethrows -> R {
+        switch self {
+        case .none: return try body(nil, 0)
+        case .bytes(let b): return try b.withCString { try body($0, Int32(b.count)) }
+        }
+    }
+
+    static func candidates(for password: SecureBytes?) -> [PasswordCandidate] {
+        if let password, password.count > 0 { return [.bytes(password)] }
+        return [.bytes(password ?? SecureBytes(count: 0)), .none]
+    }
+}
+
+enum PKCS12 {
+    /// Reads a PKCS#12 file.
+    ///
+    /// - Parameter password: the file's password; nil or empty tries both the
+    ///   empty and the NULL password.
+    /// - Throws: ``CertVaultError`` telling apart an empty file, text, a
+    ///   truncated or corrupt file, a wrong password, a MAC that fails while
+    ///   the contents decrypt (the file was altered), and an algorithm OpenSSL
+    ///   cannot decrypt.
+    static func parse(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents {
+        try OpenSSL.ensure()
+        try classifyNonDER(data)
+        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
+            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return d2i_PKCS12(nil, &p, buf.count)
+        }
+        guard let p12 else {
+            OpenSSL.drainErrors()
+            if DER.declaredLength(data).map({ $0 > data.count }) ?? false {
+                throw CertVaultError(.truncated, "the file is truncated (its encoding declares more bytes than it has)")
+            }
+            throw CertVaultError(.notPKCS12, "not a PKCS#12 file, or corrupt")
+        }
+        defer { PKCS12_free(p12) }
+        let candidates = PasswordCandidate.candidates(for: password)
+
+        if PKCS12_mac_present(p12) == 1 {
+            var macError = ""
+            for candidate in candidates {
+                let ok = candidate.with { PKCS12_verify_mac(p12, $0, $1) } == 1
+                if ok {
+                    var contents = try walk(p12, password: candidate)
+                    contents.hadMAC = true
+                    return contents
+                }
+                macError = OpenSSL.drainErrors()
+            }
+            if macError.contains("unsupported") || macError.contains("unknown digest") {
+                throw CertVaultError(.unsupportedAlgorithm, "the MAC uses an algorithm OpenSSL cannot compute (\(macError))")
+            }
+            // Wrong password, or right password and an altered file: the
+            // contents tell them apart.
+            for candidate in candidates where (try? walk(p12, password: candidate)) != nil {
+                throw CertVaultError(.macFailure, "MAC verification failed although the contents decrypt: the file was altered or damaged")
+            }
+            throw wrongPassword(password)
+        }
+
+        var lastError: CertVaultError?
+        for candidate in candidates {
+            do { return try walk(p12, password: candidate) } catch let error as CertVaultError {
+                if error.code != .wrongPassword { throw error }
+                lastError = error
+            }
+        }
+        throw lastError.map { _ in wrongPassword(password) } ?? wrongPassword(password)
+    }
+
+    private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
+        if password == nil || password!.count == 0 {
+            return CertVaultError(.wrongPassword, "the file needs a password", hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD")
+        }
+        return CertVaultError(.wrongPassword, "wrong password for the file")
+    }
+
+    private static func classifyNonDER(_ data: Data) throws {
+        if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
+        let head = data.prefix(64)
+        if let text = String(data: head, encoding: .ascii), text.contains("-----BEGIN") {
+            throw CertVaultError(.notPKCS12, "PEM text, not a PKCS#12 file")
+        }
+        let printable = data.prefix(4096).allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        if printable {
+            throw CertVaultError(.notPKCS12, "text, not a binary PKCS#12 file", hint: "if it is base64, decode it first (base64 -d)")
+        }
+    }
+
+    /// Decrypts every safe and collects keys and certificates.
+    private static func walk(_ p12: OpaquePointer, password: PasswordCandidate) throws -> PKCS12Contents {
+        guard let safes = PKCS12_unpack_authsafes(p12) else {
+            throw OpenSSL.error(.corrupt, "the PKCS#12 contents cannot be read")
+        }
+        defer { cv_sk_PKCS7_pop_free(safes) }
+        var contents = PKCS12Contents()
+        for i in 0..<cv_sk_PKCS7_num(safes) {
+            let p7 = cv_sk_PKCS7_value(safes, i)
+            let bags: OpaquePointer?
+            switch cv_PKCS7_type_nid(p7) {
+            case NID_pkcs7_data:
+                bags = PKCS12_unpack_p7data(p7)
+                if bags == nil { throw OpenSSL.error(.corrupt, "a PKCS#12 safe cannot be read") }
+            case NID_pkcs7_encrypted:
+                bags = password.with { PKCS12_unpack_p7encdata(p7, $0, $1) }
+                if bags == nil { throw decryptionError("the certificates") }
+            default:
+                throw CertVaultError(.unsupportedAlgorithm, "a PKCS#12 safe is protected in a way certvault does not support (public-key encryption)")
+            }
+            defer { cv_sk_PKCS12_SAFEBAG_pop_free(bags) }
+            try collect(bags!, password: password, into: &contents)
+        }
+        return contents
+    }
+
+    private static func collect(_ bags: OpaquePointer, password: PasswordCandidate, into contents: inout PKCS12Contents) throws {
+        for i in 0..<cv_sk_PKCS12_SAFEBAG_num(bags) {
+            guard let bag = cv_sk_PKCS12_SAFEBAG_value(bags, i) else { continue }
+            let name = friendlyName(bag)
+            var idLen: Int32 = 0
+            let localKeyID = cv_PKCS12_SAFEBAG_local_key_id(bag, &idLen).map { Data(bytes: $0, count: Int(idLen)) }
+            switch PKCS12_SAFEBAG_get_nid(bag) {
+            case NID_keyBag:
+                guard let p8 = PKCS12_SAFEBAG_get0_p8inf(bag), let key = EVP_PKCS82PKEY(p8) else {
+                    throw OpenSSL.error(.corrupt, "a key bag cannot be read")
+                }
+                contents.keys.append(.init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name))
+            case NID_pkcs8ShroudedKeyBag:
+                guard let p8 = password.with({ PKCS12_decrypt_skey(bag, $0, $1) }) else {
+                    throw decryptionError("the private key")
+                }
+                defer { PKCS8_PRIV_KEY_INFO_free(p8) }
+                guard let key = EVP_PKCS82PKEY(p8) else {
+                    throw OpenSSL.error(.unsupportedAlgorithm, "the private key's type is not supported")
+                }
+                contents.keys.append(.init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name))
+            case NID_certBag:
+                guard PKCS12_SAFEBAG_get_bag_nid(bag) == NID_x509Certificate else { continue }
+                guard let x = PKCS12_SAFEBAG_get1_cert(bag) else {
+                    throw OpenSSL.error(.corrupt, "a certificate bag cannot be read")
+                }
+                contents.certificates.append(.init(certificate: Certificate(takingOwnership: x), localKeyID: localKeyID, friendlyName: name))
+            case NID_safeContentsBag:
+                if let nested = PKCS12_SAFEBAG_get0_safes(bag) { try collect(nested, password: password, into: &contents) }
+            default:
+                continue // CRL and secret bags are not certificate material
+            }
+        }
+    }
+
+    /// A bag's friendly name, without the NUL bytes Windows appends.
+    private static func friendlyName(_ bag: OpaquePointer) -> String? {
+        guard let name = OpenSSL.string(fromOpenSSL: PKCS12_get_friendlyname(bag)) else { return nil }
+        let trimmed = name.trimmingCharacters(in: CharacterSet(charactersIn: "\0").union(.whitespaces))
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    private static func decryptionError(_ what: String) -> CertVaultError {
+        let detail = OpenSSL.drainErrors()
+        let lower = detail.lowercased()
+        if lower.contains("unsupported") || lower.contains("unknown") || lower.contains("fetch failed") || lower.contains("not found") {
+            return CertVaultError(.unsupportedAlgorithm, "\(what) are encrypted with an algorithm OpenSSL cannot decrypt (\(detail))")
+        }
+        return CertVaultError(.wrongPassword, "wrong password for the file")
+    }
+
+    /// Writes a PKCS#12 file holding `key`, `certificate` and its chain.
+    static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
+                       friendlyName: String, password: SecureBytes, profile: ExportProfile) throws -> Data {
+        try OpenSSL.ensure()
+        guard let ca = cv_sk_X509_new_null() else { throw OpenSSL.error(.crypto, "sk_X509_new_null") }
+        defer { cv_sk_X509_pop_free(ca) }
+        for c in chain {
+            X509_up_ref(c.pointer)
+            cv_sk_X509_push(ca, c.pointer)
+        }
+        let nid: Int32 = profile == .modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC
+        let p12 = password.withCString { pass in
+            PKCS12_create_ex(pass, friendlyName, key.pointer, certificate.pointer, ca,
+                             nid, nid, profile.iterations, -1, 0, nil, nil)
+        }
+        guard let p12 else { throw OpenSSL.error(.crypto, "could not build the PKCS#12 file") }
+        defer { PKCS12_free(p12) }
+        let md = profile == .modern ? EVP_sha256() : EVP_sha1()
+        let macOK = password.withCString { PKCS12_set_mac(p12, $0, Int32(password.count), nil, 0, profile.iterations, md) }
+        guard macOK == 1 else { throw OpenSSL.error(.crypto, "could not add the PKCS#12 MAC") }
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = i2d_PKCS12(p12, &out)
+        guard len > 0, let out else { throw OpenSSL.error(.crypto, "could not encode the PKCS#12 file") }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
+    }
+
+    /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against
+    /// its limit. Returns whether the file parsed.
+    static func referenceParse(_ data: Data, password: SecureBytes) -> Bool {
+        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
+            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return d2i_PKCS12(nil, &p, buf.count)
+        }
+        guard let p12 else { return false }
+        defer { PKCS12_free(p12) }
+        var pkey: OpaquePointer?
+        var cert: OpaquePointer?
+        var ca: OpaquePointer?
+        let ok = password.withCString { PKCS12_parse(p12, $0, &pkey, &cert, &ca) } == 1
+        if let pkey { EVP_PKEY_free(pkey) }
+        if let cert { X509_free(cert) }
+        if let ca { cv_sk_X509_pop_free(ca) }
+        return ok
+    }
+}
+
+/// Just enough DER to tell a truncated file from garbage.
+enum DER {
+    /// The total length (header and contents) a DER SEQUENCE at the start of
+    /// `data` declares; nil if it is not one or uses indefinite length.
+    static func declaredLength(_ data: Data) -> Int? {
+        let bytes = [UInt8](data.prefix(6))
+        guard bytes.count >= 2, bytes[0] == 0x30 else { return nil }
+        let first = Int(bytes[1])
+        if first < 0x80 { return 2 + first }
+        let n = first & 0x7F
+        guard n > 0, n <= 4, bytes.count >= 2 + n else { return nil }
+        var len = 0
+        for i in 0..<n { len = len << 8 | Int(bytes[2 + i]) }
+        return 2 + n + len
+    }
+}

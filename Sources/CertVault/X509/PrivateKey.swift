@@ -1,0 +1,98 @@
+internal import COpenSSL
+internal import CertVaultShims
+import Foundation
+
+/// A private key, owning its `EVP_PKEY*`.
+///
+/// Keys leave OpenSSL only as PKCS#8 DER in ``SecureBytes``, written through
+/// a secure-memory BIO.
+final class PrivateKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// Takes ownership of `pointer`.
+    init(takingOwnership pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// Loads an unencrypted PKCS#8 DER private key.
+    convenience init(pkcs8 der: SecureBytes) throws {
+        try OpenSSL.ensure()
+        let key = der.withUnsafeBytes { buf -> OpaquePointer? in
+            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return d2i_AutoPrivateKey(nil, &p, buf.count)
+        }
+        guard let key else { throw OpenSSL.error(.corrupt, "not a PKCS#8 private key") }
+        self.init(takingOwnership: key)
+    }
+
+    /// The key as unencrypted PKCS#8 DER, in secure storage.
+    func pkcs8() throws -> SecureBytes {
+        try OpenSSL.withSecureBIO { bio in
+            i2d_PKCS8PrivateKey_bio(bio, pointer, nil, nil, 0, nil, nil) == 1
+        }
+    }
+
+    /// The DER SubjectPublicKeyInfo of the public half.
+    var publicKeyInfoDER: Data {
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = i2d_PUBKEY(pointer, &out)
+        guard len > 0, let out else { return Data() }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
+    }
+
+    /// Whether this key is the private half of `certificate`'s public key.
+    func matches(_ certificate: Certificate) -> Bool {
+        guard let pub = X509_get0_pubkey(certificate.pointer) else { return false }
+        return EVP_PKEY_eq(pointer, pub) == 1
+    }
+
+    var algorithm: (name: String, bits: Int, curve: String?) { Self.describe(pointer) }
+
+    static func describe(_ key: OpaquePointer) -> (name: String, bits: Int, curve: String?) {
+        let bits = Int(EVP_PKEY_get_bits(key))
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_RSA, EVP_PKEY_RSA_PSS: return ("RSA", bits, nil)
+        case EVP_PKEY_DSA: return ("DSA", bits, nil)
+        case EVP_PKEY_ED25519: return ("Ed25519", bits, nil)
+        case EVP_PKEY_ED448: return ("Ed448", bits, nil)
+        case EVP_PKEY_EC:
+            var buf = [CChar](repeating: 0, count: 64)
+            var len = 0
+            var curve: String?
+            if EVP_PKEY_get_utf8_string_param(key, "group", &buf, buf.count, &len) == 1 {
+                let raw = String(cString: buf)
+                curve = ["prime256v1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"][raw] ?? raw
+            }
+            return ("EC", bits, curve)
+        default:
+            let name = EVP_PKEY_get0_type_name(key).map { String(cString: $0) } ?? "unknown"
+            return (name, bits, nil)
+        }
+    }
+
+    /// A new key. `spec` is `rsa:BITS` or `ec:p256|p384|p521`.
+    static func generate(_ spec: String) throws -> PrivateKey {
+        try OpenSSL.ensure()
+        let parts = spec.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
+        var key: OpaquePointer?
+        switch (parts.first, parts.count == 2 ? parts[1] : nil) {
+        case ("rsa", let bits?):
+            guard let n = Int(bits), [2048, 3072, 4096].contains(n) else {
+                throw CertVaultError(.invalidArgument, "RSA keys must be 2048, 3072 or 4096 bits, not \(bits)",
+                                     hint: "Azure requires at least 2048 bits")
+            }
+            key = cv_keygen_rsa(n)
+        case ("ec", let curve?):
+            let names = ["p256": "P-256", "p384": "P-384", "p521": "P-521"]
+            guard let name = names[curve] else {
+                throw CertVaultError(.invalidArgument, "unknown curve \(curve)", hint: "use ec:p256, ec:p384 or ec:p521")
+            }
+            key = cv_keygen_ec(name)
+        default:
+            throw CertVaultError(.invalidArgument, "unknown key type \(spec)", hint: "use rsa:2048, rsa:3072, rsa:4096 or ec:p256")
+        }
+        guard let key else { throw OpenSSL.error(.crypto, "key generation failed") }
+        return PrivateKey(takingOwnership: key)
+    }
+}

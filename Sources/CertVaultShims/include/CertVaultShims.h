@@ -1,0 +1,49 @@
+#ifndef CERTVAULT_SHIMS_H
+#define CERTVAULT_SHIMS_H
+
+// One-line C wrappers for what the Swift importer cannot see: OpenSSL 3's
+// stack and BIO macros, union fields, and the variadic prctl().
+
+#include <stddef.h>
+#include <openssl/bio.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+int cv_sk_X509_num(const STACK_OF(X509) *sk);
+X509 *cv_sk_X509_value(const STACK_OF(X509) *sk, int i);
+STACK_OF(X509) *cv_sk_X509_new_null(void);
+int cv_sk_X509_push(STACK_OF(X509) *sk, X509 *x);
+void cv_sk_X509_pop_free(STACK_OF(X509) *sk);
+
+int cv_sk_PKCS7_num(const STACK_OF(PKCS7) *sk);
+PKCS7 *cv_sk_PKCS7_value(const STACK_OF(PKCS7) *sk, int i);
+void cv_sk_PKCS7_pop_free(STACK_OF(PKCS7) *sk);
+int cv_PKCS7_type_nid(const PKCS7 *p7);
+
+int cv_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *sk);
+PKCS12_SAFEBAG *cv_sk_PKCS12_SAFEBAG_value(const STACK_OF(PKCS12_SAFEBAG) *sk, int i);
+void cv_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *sk);
+/// The localKeyID attribute of a bag, or NULL; the bytes belong to the bag.
+const unsigned char *cv_PKCS12_SAFEBAG_local_key_id(const PKCS12_SAFEBAG *bag, int *len);
+
+int cv_sk_GENERAL_NAME_num(const GENERAL_NAMES *sk);
+GENERAL_NAME *cv_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk, int i);
+/// Type (GEN_DNS, GEN_IPADD, GEN_EMAIL, GEN_URI) and raw bytes of a name.
+int cv_GENERAL_NAME_get(const GENERAL_NAME *name, const unsigned char **data, int *len);
+
+/// X509_NAME_print_ex with RFC 2253 flags, UTF-8 kept as is.
+int cv_X509_NAME_print_rfc2253(BIO *bio, const X509_NAME *name);
+
+long cv_BIO_get_mem_data(BIO *bio, char **data);
+void cv_OPENSSL_free(void *p);
+
+/// EVP_PKEY_Q_keygen is variadic: one wrapper a key type.
+EVP_PKEY *cv_keygen_rsa(size_t bits);
+EVP_PKEY *cv_keygen_ec(const char *curve);
+
+/// setrlimit(RLIMIT_CORE, 0) and prctl(PR_SET_DUMPABLE, 0); 0 on success.
+int cv_disable_core_dumps(void);
+
+#endif

@@ -1,0 +1,126 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Read and verify the audit log (no passphrase needed).",
+        subcommands: [Log.self, Verify.self])
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List audit records.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("Only records by this person.", valueName: "handle")) var actor: String?
+        @Option(help: ArgumentHelp("Only records about this entry.", valueName: "ref")) var entry: String?
+        @Option(help: ArgumentHelp("Only this action (or family, e.g. entry).", valueName: "action")) var action: String?
+        @Option(help: ArgumentHelp("Only records at or after this time (ISO 8601 or YYYY-MM-DD).", valueName: "time")) var since: String?
+        @Option(help: ArgumentHelp("Only records at or before this time.", valueName: "time")) var until: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let filter = Vault.AuditFilter(actor: actor, entry: entry, action: action,
+                                           since: try since.map(parseTime), until: try until.map(parseTime))
+            let records = try global.openVault().auditRecords(filter)
+            if json { return try Output.json(records) }
+            Output.table(["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"], records.map { r in
+                [String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-", r.personHandle ?? "-",
+                 r.signature == nil ? "no" : "yes", r.details]
+            })
+        }
+
+        func parseTime(_ text: String) throws -> Date {
+            if let d = try? Date(text, strategy: .iso8601) { return d }
+            if let d = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return d }
+            throw CertVaultError(.invalidArgument, "cannot read the time '\(text)'", hint: "write 2026-11-29 or 2026-11-29T12:00:00Z")
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the chain and every signature; print the head as SEQ:HASH.",
+            discussion: "Exits 3 naming the first bad record when anything was altered, removed or reordered.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("A head written down earlier: catches a truncated or rewritten log.", valueName: "seq:hash"))
+        var expect: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Result: Encodable {
+            var valid: Bool
+            var records: Int
+            var head: String?
+            var firstBadSeq: Int64?
+            var findings: [AuditFinding]
+        }
+
+        func run() throws {
+            var expected: AuditHead?
+            if let expect {
+                guard let head = AuditHead(expect) else {
+                    throw CertVaultError(.invalidArgument, "--expect takes SEQ:HASH, as printed by 'certvault audit verify'")
+                }
+                expected = head
+            }
+            let v = try global.openVault().verify(expecting: expected)
+            if json {
+                try Output.json(Result(valid: v.isValid, records: v.recordCount, head: v.head?.description,
+                                       firstBadSeq: v.firstBadSeq, findings: v.findings))
+            } else if v.isValid {
+                print("ok: \(v.recordCount) records verified")
+                print(v.head?.description ?? "0:")
+            } else {
+                for finding in v.findings { Output.stderr("finding: \(finding)") }
+            }
+            if !v.isValid {
+                let first = v.firstBadSeq.map { "first bad record \($0)" } ?? v.findings[0].description
+                Output.error("the audit log does not verify: \(first)")
+                throw ExitCode(3)
+            }
+        }
+    }
+}
+
+struct PersonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "person", abstract: "Manage the people the vault knows.",
+        subcommands: [Add.self, ListPeople.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a person (admins only).",
+            discussion: "Anyone but staff gets a keyslot; their passphrase comes from --new-passphrase-file, CERTVAULT_NEW_PASSPHRASE or a prompt.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Their handle.") var handle: String
+        @Option(help: "admin, officer, auditor or staff.") var role: PersonRole
+        @Option(help: "Their full name.") var name: String?
+        @Option(help: "Their email address.") var email: String?
+        @Option(help: ArgumentHelp("Read the new person's passphrase from this file.", valueName: "file")) var newPassphraseFile: String?
+        @Option(help: "KDF cost of their keyslot.") var kdf: KDFStrength = .moderate
+
+        func run() throws {
+            let vault = try global.openVault()
+            let session = try global.unlock(vault)
+            var passphrase: SecureBytes?
+            if role != .staff {
+                passphrase = try Secrets.read(file: newPassphraseFile, environment: "CERTVAULT_NEW_PASSPHRASE",
+                                              prompt: "New passphrase for \(handle): ", what: "a passphrase for \(handle)",
+                                              fileOption: "--new-passphrase-file", confirm: true)
+            }
+            let person = try session.addPerson(.init(handle: handle, name: name, email: email, role: role), passphrase: passphrase, kdf: kdf)
+            print("added \(person.handle) (\(person.role.rawValue))")
+        }
+    }
+
+    struct ListPeople: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List people.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let people = try global.openVault().people()
+            if json { return try Output.json(people) }
+            Output.table(["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"], people.map {
+                [$0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-", $0.email ?? "-"]
+            })
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+/// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings.
+enum CLI {
+    static func main(_ arguments: [String]) -> Never {
+        do {
+            var command = try Root.parseAsRoot(arguments)
+            try command.run()
+            exit(0)
+        } catch let error as CertVaultError {
+            fail(error)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            let code = Root.exitCode(for: error)
+            if code == .success {
+                print(Root.fullMessage(for: error))
+                exit(0)
+            }
+            Output.error(Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage")
+            Output.hint("see 'certvault help' or 'certvault COMMAND --help'")
+            exit(2)
+        }
+    }
+
+    static func fail(_ error: CertVaultError) -> Never {
+        Output.error(error.message)
+        if let hint = error.hint { Output.hint(hint) }
+        exit(error.code == .verificationFailed ? 3 : 1)
+    }
+}
+
+struct Root: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certvault",
+        abstract: "Keep an organisation's certificates and private keys in one encrypted file.",
+        discussion: """
+            Exit codes: 0 success, 1 error, 2 usage, 3 verification findings.
+            Passphrases come from --passphrase-file, CERTVAULT_PASSPHRASE or a prompt; never from an option's value.
+
+            Example:
+              certvault init --admin alice
+              certvault import contoso.pfx --purpose ssl --domain contoso.com
+              certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
+            """,
+        subcommands: [Init.self, Import.self, List.self, Show.self, Export.self, Backup.self,
+                      AuditCommand.self, PersonCommand.self])
+}
+
+/// Options every command that reads a vault takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The vault file (env CERTVAULT_VAULT).", valueName: "path"))
+    var vault: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp("Act as this person (env CERTVAULT_USER; default: the only person who can unlock).", valueName: "handle"))
+    var actor: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the vault passphrase from this file (else CERTVAULT_PASSPHRASE, else a prompt).", valueName: "file"))
+    var passphraseFile: String?
+
+    var vaultPath: String {
+        if let vault { return vault }
+        if let env = ProcessInfo.processInfo.environment["CERTVAULT_VAULT"], !env.isEmpty { return env }
+        return Vault.defaultPath
+    }
+
+    var actorHandle: String? {
+        actor ?? ProcessInfo.processInfo.environment["CERTVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func openVault() throws -> Vault { try Vault.open(at: vaultPath) }
+
+    /// Works out who acts, then asks for their passphrase (the one KDF run).
+    func unlock(_ vault: Vault) throws -> Session {
+        let person = try vault.actor(actorHandle)
+        let passphrase = try Secrets.read(file: passphraseFile, environment: "CERTVAULT_PASSPHRASE",
+                                          prompt: "Passphrase for \(person.handle): ", what: "the passphrase for \(person.handle)",
+                                          fileOption: "--passphrase-file")
+        return try vault.unlock(handle: person.handle, passphrase: passphrase)
+    }
+}
+
+enum Secrets {
+    /// A secret from a file option, an environment variable, or the terminal.
+    static func read(file: String?, environment: String, prompt: String, what: String, fileOption: String,
+                     confirm: Bool = false) throws -> SecureBytes {
+        if let file { return try SecretInput.fromFile(file) }
+        if let secret = SecretInput.fromEnvironment(environment) { return secret }
+        guard SecretInput.hasTerminal else {
+            throw CertVaultError(.invalidArgument, "\(what) is needed and there is no terminal to ask on",
+                                 hint: "give it with \(fileOption) FILE or \(environment)")
+        }
+        let first = try SecretInput.prompt(prompt)
+        if confirm {
+            let second = try SecretInput.prompt("Again: ")
+            guard first.isEqual(to: second) else { throw CertVaultError(.invalidArgument, "the two entries differ") }
+        }
+        return first
+    }
+
+    /// A secret only if one was given (file or environment); no prompt.
+    static func given(file: String?, environment: String) throws -> SecureBytes? {
+        if let file { return try SecretInput.fromFile(file) }
+        return SecretInput.fromEnvironment(environment)
+    }
+}
+
+extension EntryPurpose: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+extension ExportProfile: ExpressibleByArgument {}
+extension KDFStrength: ExpressibleByArgument {}
+extension PersonRole: ExpressibleByArgument {}

@@ -1,0 +1,49 @@
+import CertVault
+import Foundation
+
+enum Output {
+    static func error(_ message: String) { stderr("error: \(message)") }
+    static func hint(_ message: String) { stderr("hint: \(message)") }
+    static func note(_ message: String) { stderr(message) }
+
+    static func stderr(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Writes a secret to stderr without making a Swift string of it.
+    static func revealSecret(_ label: String, _ secret: SecureBytes) {
+        FileHandle.standardError.write(Data(label.utf8))
+        secret.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = Glibc.write(2, buf.baseAddress! + offset, buf.count - offset)
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    /// JSON for scripts: sorted keys, ISO 8601 dates.
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// A plain-text table with a header row.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        var out = line(header) + "\n"
+        for row in rows { out += line(row) + "\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    static func date(_ d: Date) -> String { d.formatted(.iso8601.year().month().day()) }
+}

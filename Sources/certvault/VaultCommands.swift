@@ -1,0 +1,191 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a new vault and its first admin.",
+        discussion: "The passphrase is asked twice on the terminal, or read from --passphrase-file / CERTVAULT_PASSPHRASE.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Handle of the first admin.", valueName: "handle")) var admin: String
+    @Option(help: "Their full name.") var name: String?
+    @Option(help: "Their email address.") var email: String?
+    @Option(help: "Cost of the passphrase KDF: interactive, moderate (default), sensitive.") var kdf: KDFStrength = .moderate
+
+    func run() throws {
+        let passphrase = try Secrets.read(file: global.passphraseFile, environment: "CERTVAULT_PASSPHRASE",
+                                          prompt: "New passphrase for \(admin): ", what: "a passphrase for \(admin)",
+                                          fileOption: "--passphrase-file", confirm: true)
+        let vault = try Vault.create(at: global.vaultPath, admin: .init(handle: admin, name: name, email: email, role: .admin),
+                                     passphrase: passphrase, kdf: kdf)
+        print("created vault \(vault.path) with admin \(admin)")
+        if let head = try vault.auditHead() { print("audit head \(head)") }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import .pfx/.p12 files: all of them or none.",
+        discussion: """
+            A file's password comes from --password-file or CERTVAULT_FILE_PASSWORD; files with an empty or no \
+            password import without one; otherwise it is asked on the terminal.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Files to import.", valueName: "file")) var files: [String]
+    @Option(help: "Alias of the entry (one file only); default: the friendly name or common name.") var alias: String?
+    @Option(help: "ssl, management or other; default: guessed from the certificate.") var purpose: EntryPurpose?
+    @Option(help: ArgumentHelp("Azure subscription the certificate belongs to.", valueName: "id")) var subscription: String?
+    @Option(name: .customLong("domain"), help: ArgumentHelp("A domain the certificate serves (repeatable).", valueName: "domain"))
+    var domains: [String] = []
+    @Flag(help: "Import the good files even if some fail (still exits 1).") var keepGoing = false
+    @Option(help: ArgumentHelp("Read the files' password from this file.", valueName: "file")) var passwordFile: String?
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let vault = try global.openVault()
+        let password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
+        let ask: ((String) throws -> SecureBytes?)? = password == nil && SecretInput.hasTerminal
+            ? { path in try SecretInput.prompt("Password for \(path): ") } : nil
+        let (parsed, failures) = Importer.readAll(files, password: password, askPassword: ask)
+        if !failures.isEmpty && !keepGoing {
+            for failure in failures { Output.error(failure.message) }
+            Output.hint(failures.first?.hint ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going")
+            throw ExitCode(1)
+        }
+        var report = ImportReport()
+        if !parsed.isEmpty {
+            let session = try global.unlock(vault)
+            report = try session.importFiles(parsed, options: ImportOptions(alias: alias, purpose: purpose, subscription: subscription,
+                                                                              domains: domains, keepGoing: keepGoing))
+        }
+        report.failures = failures.map(\.message) + report.failures
+        if json {
+            try Output.json(report)
+        } else {
+            Output.table(["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
+                         report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] })
+            print("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired)), failed \(report.failures.count)")
+        }
+        if !report.failures.isEmpty {
+            for failure in report.failures { Output.error(failure) }
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the entries (no passphrase needed).")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let entries = try global.openVault().entries()
+        if json { return try Output.json(entries) }
+        Output.table(["ID", "ALIAS", "PURPOSE", "THUMBPRINT (SHA-1)", "NOT AFTER", "KEY", "STATUS", "SUBJECT"],
+                     entries.map { e in
+                         [String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
+                          e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
+                          e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? "-"]
+                     })
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one entry (no passphrase needed).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Alias, id, or 8+ hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.") var ref: String
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Shown: Encodable {
+        var entry: Entry
+        var chain: [CertificateMetadata]
+    }
+
+    func run() throws {
+        let vault = try global.openVault()
+        let entry = try vault.entry(ref)
+        let chain = try vault.chain(of: entry)
+        if json { return try Output.json(Shown(entry: entry, chain: chain)) }
+        var lines: [(String, String)] = [("id", String(entry.id)), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
+                                         ("status", entry.status + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : ""))]
+        if let s = entry.subscription { lines.append(("subscription", s)) }
+        if !entry.domains.isEmpty { lines.append(("domains", entry.domains.joined(separator: ", "))) }
+        if let c = entry.certificate {
+            lines += [("subject", c.subject), ("issuer", c.issuer), ("serial", c.serialNumber),
+                      ("thumbprint (SHA-1)", c.thumbprintSHA1), ("SHA-256", c.fingerprintSHA256),
+                      ("not before", c.notValidBefore.formatted(.iso8601)), ("not after", c.notValidAfter.formatted(.iso8601)),
+                      ("key", "\(c.keyAlgorithm) \(c.keyBits)" + (c.keyCurve.map { " \($0)" } ?? "")),
+                      ("signature", c.signatureAlgorithm),
+                      ("self-signed", c.isSelfSigned ? "yes" : "no"), ("CA", c.isCA ? "yes" : "no")]
+            if !c.subjectAlternativeNames.isEmpty { lines.append(("SANs", c.subjectAlternativeNames.joined(separator: ", "))) }
+        } else {
+            lines.append(("certificate", "none"))
+        }
+        lines.append(("private key", entry.hasPrivateKey ? "held (encrypted)" : "not held"))
+        lines.append(("access", entry.access.isEmpty ? "nobody" : entry.access.joined(separator: ", ")))
+        if chain.count > 1 {
+            lines.append(("chain", chain.map(\.subject).joined(separator: " → ")))
+        }
+        lines.append(("added", "\(entry.createdAt) by \(entry.createdBy)"))
+        let width = lines.map(\.0.count).max() ?? 0
+        for (k, v) in lines { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export an entry as .pfx (with its key) or .cer.",
+        discussion: """
+            Profiles: modern (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC) for Azure App Service \
+            and Windows Server 2016 and older. The file is written with mode 0600 and never replaces an existing file \
+            without --force. A .pfx export is recorded with its recipient and the file's SHA-256.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Alias, id or thumbprint prefix.") var ref: String
+    @Option(help: "pfx or cer.") var format: ExportFormat
+    @Option(help: ArgumentHelp("The file to write.", valueName: "file")) var out: String
+    @Option(help: "modern or legacy (pfx only).") var profile: ExportProfile = .modern
+    @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle")) var recipient: String?
+    @Flag(help: "Make a strong random password and print it once on stderr.") var generatePassword = false
+    @Option(help: ArgumentHelp("Read the .pfx password from this file (else CERTVAULT_FILE_PASSWORD, else a prompt).", valueName: "file"))
+    var passwordFile: String?
+    @Flag(help: "Replace an existing file.") var force = false
+
+    func run() throws {
+        let vault = try global.openVault()
+        switch format {
+        case .cer:
+            let result = try vault.exportCertificate(ref, to: out, force: force)
+            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as DER certificate to \(result.path)")
+        case .pfx:
+            let password: SecureBytes
+            if generatePassword {
+                password = GeneratedPassword.make()
+            } else {
+                password = try Secrets.read(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD",
+                                            prompt: "Password for \(out): ", what: "a password for the .pfx",
+                                            fileOption: "--password-file", confirm: true)
+            }
+            let session = try global.unlock(vault)
+            let result = try session.exportPFX(ref, to: out, password: password, profile: profile, recipient: recipient, force: force)
+            if generatePassword { Output.revealSecret("password for \(out) (shown once): ", password) }
+            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(profile.rawValue)], sha256 \(result.fileSHA256)")
+        }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the vault consistently while in use, verify the copy, record it.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Where to write the copy.", valueName: "dest")) var destination: String
+    @Flag(help: "Replace an existing file.") var force = false
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let head = try session.backup(to: destination, force: force)
+        print("backed up to \(destination); its audit head is \(head)")
+    }
+}
