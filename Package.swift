@@ -47,14 +47,18 @@ let package = Package(
             name: "certvault-bench",
             dependencies: ["CertVault"]
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "CertVaultTests",
-            dependencies: ["CertVault"],
+            dependencies: ["CertVault", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["certvault"]
+            dependencies: ["certvault", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -207,6 +207,13 @@ enum PKCS12 {
     /// Writes a PKCS#12 file holding `key`, `certificate` and its chain.
     static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
                        friendlyName: String, password: SecureBytes, profile: ExportProfile) throws -> Data {
+        try create(key: key, certificate: certificate, chain: chain, friendlyName: friendlyName,
+                   password: PasswordCandidate.bytes(password), profile: profile)
+    }
+
+    /// As above; `.none` writes a NULL-password file (for tests of readers).
+    static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
+                       friendlyName: String, password: PasswordCandidate, profile: ExportProfile) throws -> Data {
         try OpenSSL.ensure()
         guard let ca = cv_sk_X509_new_null() else { throw OpenSSL.error(.crypto, "sk_X509_new_null") }
         defer { cv_sk_X509_pop_free(ca) }
@@ -215,14 +222,14 @@ enum PKCS12 {
             cv_sk_X509_push(ca, c.pointer)
         }
         let nid: Int32 = profile == .modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC
-        let p12 = password.withCString { pass in
+        let p12 = password.with { pass, _ in
             PKCS12_create_ex(pass, friendlyName, key.pointer, certificate.pointer, ca,
                              nid, nid, profile.iterations, -1, 0, nil, nil)
         }
         guard let p12 else { throw OpenSSL.error(.crypto, "could not build the PKCS#12 file") }
         defer { PKCS12_free(p12) }
         let md = profile == .modern ? EVP_sha256() : EVP_sha1()
-        let macOK = password.withCString { PKCS12_set_mac(p12, $0, Int32(password.count), nil, 0, profile.iterations, md) }
+        let macOK = password.with { PKCS12_set_mac(p12, $0, $1, nil, 0, profile.iterations, md) }
         guard macOK == 1 else { throw OpenSSL.error(.crypto, "could not add the PKCS#12 MAC") }
         var out: UnsafeMutablePointer<UInt8>?
         let len = i2d_PKCS12(p12, &out)

@@ -1,0 +1,143 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import CertVault
+
+/// Reading PKCS#12 files written by other programs, judged against what
+/// `openssl` extracts from the same files.
+final class PKCS12ImportTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try Support.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func parse(_ path: String, _ password: String?) throws -> PKCS12Contents {
+        try PKCS12.parse(try Data(contentsOf: URL(fileURLWithPath: path)), password: password.map { SecureBytes(utf8: $0) })
+    }
+
+    func assertCode(_ code: CertVaultError.Code, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
+        }
+    }
+
+    func bytes(_ s: SecureBytes) -> Data { s.withUnsafeBytes { Data($0) } }
+
+    /// Windows (AES and 3DES), macOS and Firefox exports: each yields the
+    /// key and certificate that the PEM files beside them hold.
+    func testRealWorldExportsYieldTheSameKeyAndCertificate() throws {
+        let expectedCert = try Support.certificateDER(pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.crt").path)
+        let expectedKey = try Support.pkcs8DER(pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path)
+        let files = ["ValidCertificatePathTest1EE_windows_aes.p12.pfx", "ValidCertificatePathTest1EE_windows_tdes.p12.pfx",
+                     "ValidCertificatePathTest1EE_macos.p12", "ValidCertificatePathTest1EE_firefox.p12"]
+        for name in files {
+            let contents = try parse(Support.realWorld.appendingPathComponent(name).path, "password")
+            XCTAssertEqual(contents.keys.count, 1, name)
+            XCTAssertEqual(contents.certificates.map(\.certificate.derEncoded), [expectedCert], name)
+            XCTAssertEqual(bytes(try contents.keys[0].key.pkcs8()), expectedKey, name)
+            XCTAssertTrue(contents.keys[0].key.matches(contents.certificates[0].certificate), name)
+        }
+        // Windows ends its friendly names with a NUL byte: it is trimmed.
+        let windows = try parse(Support.realWorld.appendingPathComponent(files[0]).path, "password")
+        if let name = windows.certificates[0].friendlyName ?? windows.keys[0].friendlyName {
+            XCTAssertFalse(name.contains("\0"))
+        }
+    }
+
+    /// `openssl pkcs12 -export`, default (AES) and -legacy (RC2/3DES), and
+    /// openssl's own extraction of the same file.
+    func testOpenSSLWrittenFilesMatchOpenSSLExtraction() throws {
+        for legacy in [false, true] {
+            let made = try Support.makePFX(in: dir, name: legacy ? "legacy" : "modern", legacy: legacy)
+            let contents = try parse(made.pfx, "secret")
+            let flag = legacy ? "-legacy" : ""
+            let cert = try Support.sh("openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nokeys -clcerts | openssl x509 -outform der").stdout
+            let key = try Support.sh("openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt -outform der").stdout
+            XCTAssertEqual(contents.certificates.map(\.certificate.derEncoded), [cert])
+            XCTAssertEqual(bytes(try contents.keys[0].key.pkcs8()), key)
+            XCTAssertEqual(contents.certificates[0].friendlyName, legacy ? "legacy" : "modern")
+        }
+    }
+
+    func testEmptyPasswordAndNoPasswordBothImport() throws {
+        // Empty password, with a MAC over it.
+        let empty = try Support.makePFX(in: dir, name: "empty", password: "")
+        XCTAssertEqual(try parse(empty.pfx, nil).keys.count, 1)
+        XCTAssertEqual(try parse(empty.pfx, "").keys.count, 1)
+        // No password at all: no encryption, no MAC.
+        let none = try Support.makePFX(in: dir, name: "none", password: "", extra: "-keypbe NONE -certpbe NONE -nomac")
+        XCTAssertEqual(try parse(none.pfx, nil).keys.count, 1)
+        // The NULL password (distinct from "" in PKCS#12's encoding), as some tools write.
+        let key = try PrivateKey.generate("ec:p256")
+        let cert = try CertificateBuilder(subject: "CN=null").build(key: key)
+        let data = try PKCS12.create(key: key, certificate: cert, chain: [], friendlyName: "null", password: .none, profile: .legacy)
+        let contents = try PKCS12.parse(data, password: nil)
+        XCTAssertEqual(contents.keys.count, 1)
+        XCTAssertTrue(contents.hadMAC)
+        // openssl agrees the file has a NULL-password MAC.
+        let path = dir.appendingPathComponent("null.pfx")
+        try data.write(to: path)
+        XCTAssertEqual(try Support.run("openssl", ["pkcs12", "-in", path.path, "-info", "-noout", "-passin", "pass:"]).status, 0)
+    }
+
+    func testWrongPasswordIsToldApart() throws {
+        let made = try Support.makePFX(in: dir, name: "w")
+        assertCode(.wrongPassword) { _ = try parse(made.pfx, "nope") }
+        assertCode(.wrongPassword) { _ = try parse(made.pfx, nil) }
+        let legacy = try Support.makePFX(in: dir, name: "wl", legacy: true)
+        assertCode(.wrongPassword) { _ = try parse(legacy.pfx, "nope") }
+    }
+
+    func testNotPKCS12IsToldApart() throws {
+        let made = try Support.makePFX(in: dir, name: "n")
+        assertCode(.notPKCS12) { _ = try parse(made.cert, "secret") }                 // PEM
+        let b64 = dir.appendingPathComponent("b64.txt")
+        try Support.sh("base64 '\(made.pfx)' > '\(b64.path)'")
+        assertCode(.notPKCS12) { _ = try parse(b64.path, "secret") }                 // base64 text
+        let empty = dir.appendingPathComponent("empty.pfx")
+        try Data().write(to: empty)
+        assertCode(.emptyFile) { _ = try parse(empty.path, "secret") }
+        let garbage = dir.appendingPathComponent("garbage.pfx")
+        try Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 200) }).write(to: garbage)
+        assertCode(.notPKCS12) { _ = try parse(garbage.path, "secret") }
+    }
+
+    func testTruncatedFile() throws {
+        let made = try Support.makePFX(in: dir, name: "t")
+        let data = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+        for cut in [data.count / 2, data.count - 1, 10] {
+            XCTAssertThrowsError(try PKCS12.parse(data.prefix(cut), password: SecureBytes(utf8: "secret"))) { error in
+                XCTAssertEqual((error as? CertVaultError)?.code, .truncated, "cut at \(cut): \(error)")
+            }
+        }
+    }
+
+    /// A flipped byte in the MAC itself: the contents still decrypt with the
+    /// right password, so this is an altered file, not a wrong password.
+    func testMACFailureIsNotReportedAsWrongPassword() throws {
+        let made = try Support.makePFX(in: dir, name: "m")
+        // The MAC digest is the second-to-last OCTET STRING in the file (the last is its salt).
+        let original = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+        let parsed = try Support.sh("openssl asn1parse -inform der -in '\(made.pfx)' | grep 'OCTET STRING' | tail -2 | head -1").out
+        let offset = Int(parsed.split(separator: ":")[0].trimmingCharacters(in: .whitespaces))!
+        var flipped = original
+        flipped[offset + 4] ^= 0xFF
+        XCTAssertThrowsError(try PKCS12.parse(flipped, password: SecureBytes(utf8: "secret"))) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .macFailure, "\(error)")
+        }
+    }
+
+    /// A key bag encrypted with a PBE scheme OpenSSL 3 does not implement
+    /// (an unassigned PKCS#12 PBE identifier): named as such, not as a wrong password.
+    func testUnsupportedAlgorithm() throws {
+        let made = try Support.makePFX(in: dir, name: "u", legacy: true, extra: "-nomac -certpbe NONE")
+        var data = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+        // pbeWithSHA1And3-KeyTripleDES-CBC 1.2.840.113549.1.12.1.3 → 1.2.840.113549.1.12.1.127, which nobody implements
+        let tdes: [UInt8] = [0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x01, 0x03]
+        guard let range = data.firstRange(of: Data(tdes)) else { return XCTFail("3DES OID not found") }
+        data[range.upperBound - 1] = 0x7F // 1.2.840.113549.1.12.1.127: no such algorithm
+        XCTAssertThrowsError(try PKCS12.parse(data, password: SecureBytes(utf8: "secret"))) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .unsupportedAlgorithm, "\(error)")
+        }
+    }
+}

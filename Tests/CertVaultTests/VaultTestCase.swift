@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import TestSupport
+import XCTest
+@testable import CertVault
+
+/// A vault in a temporary directory, with alice as its admin.
+class VaultTestCase: XCTestCase {
+    var dir: URL!
+    var path: String!
+    var vault: Vault!
+    let passphrase = "alice's long passphrase"
+
+    override func setUpWithError() throws {
+        dir = try Support.temporaryDirectory()
+        path = dir.appendingPathComponent("vault/vault.db").path
+        vault = try Vault.create(at: path, admin: .init(handle: "alice", name: "Alice", role: .admin),
+                                 passphrase: SecureBytes(utf8: passphrase), kdf: .interactive)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func unlock(_ handle: String = "alice", _ pass: String? = nil) throws -> Session {
+        try vault.unlock(handle: handle, passphrase: SecureBytes(utf8: pass ?? passphrase))
+    }
+
+    /// Imports freshly made `.pfx` files and returns their aliases.
+    @discardableResult
+    func importFresh(_ names: [String], as session: Session? = nil) throws -> [String] {
+        let paths = try names.map { try Support.makePFX(in: dir, name: $0, key: "ec:prime256v1").pfx }
+        let files = try paths.map { try Importer.read(path: $0, password: SecureBytes(utf8: "secret")) }
+        let report = try (session ?? unlock()).importFiles(files)
+        return report.items.map(\.alias)
+    }
+
+    /// Runs raw SQL against the vault file, as someone with write access could.
+    func tamper(_ sql: String, _ arguments: StatementArguments = []) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete")
+            try db.execute(sql: sql, arguments: arguments)
+        }
+        try queue.close()
+    }
+
+    func assertCode(_ code: CertVaultError.Code, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
+        }
+    }
+
+    func export(_ session: Session, _ ref: String, profile: ExportProfile = .modern, name: String = UUID().uuidString) throws -> String {
+        let out = dir.appendingPathComponent(name + ".pfx").path
+        _ = try session.exportPFX(ref, to: out, password: SecureBytes(utf8: "export-pw"), profile: profile)
+        return out
+    }
+
+    /// A digest of the tables that matter, to prove nothing changed.
+    func snapshot() throws -> String {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            var out = ""
+            for table in ["vault", "people", "keyslots", "entries", "grants", "custody"] {
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY rowid") { out += row.description }
+            }
+            return out
+        }
+    }
+}
