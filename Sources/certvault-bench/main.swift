@@ -1,1 +1,133 @@
-print("bench")
+import CertVault
+import Foundation
+
+// certvault-bench: prints the figures asked of the vault core. Run it from a
+// release build:  swift run -c release certvault-bench [--quick]
+//
+// Every figure comes from this one run, on this machine.
+
+let quick = CommandLine.arguments.contains("--quick")
+let importCount = quick ? 100 : 1_000
+let listCount = quick ? 1_000 : 10_000
+let exportCount = quick ? 10 : 50
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func line(_ label: String, _ value: String) {
+    print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + value)
+}
+
+func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
+
+@discardableResult
+func run(_ binary: String, _ args: [String], env: [String: String]) throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try p.run()
+    p.waitUntilExit()
+    return p.terminationStatus
+}
+
+do {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: root + "/files", withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("certvault").path
+    let hasCLI = FileManager.default.isExecutableFile(atPath: cli)
+    let passphrase = "bench passphrase, long enough"
+    try Data((passphrase + "\n").utf8).write(to: URL(fileURLWithPath: root + "/pass"))
+    let filePassword = SecureBytes(utf8: "bench-file-password")
+    try Data("bench-file-password\n".utf8).write(to: URL(fileURLWithPath: root + "/filepw"))
+
+    print("certvault benchmark (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+
+    // 1. Unlock: one Argon2id derivation at each cost.
+    for strength in [KDFStrength.interactive, .moderate] {
+        let path = root + "/unlock-\(strength.rawValue).db"
+        let vault = try Vault.create(at: path, admin: .init(handle: "alice", role: .admin),
+                                     passphrase: SecureBytes(utf8: passphrase), kdf: strength)
+        var best = Double.infinity
+        for _ in 0..<3 { best = min(best, try seconds { _ = try vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }) }
+        line("unlock, KDF \(strength.rawValue)", "\(fmt(best * 1000, 0)) ms (best of 3)")
+    }
+
+    // 2. Bulk import against OpenSSL's PKCS12_parse limit.
+    let paths = try Benchmarking.makePFXFiles(count: importCount, in: root + "/files", password: filePassword)
+    let blobs = try paths.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+    let parseTime = try seconds {
+        for blob in blobs where !Benchmarking.opensslParse(blob, password: filePassword) {
+            throw CertVaultError(.corrupt, "OpenSSL could not parse a bench file")
+        }
+    }
+    let parseRate = Double(importCount) / parseTime
+    line("PKCS12_parse in process (the limit)", "\(fmt(parseRate)) files/s")
+
+    let libVault = try Vault.create(at: root + "/lib.db", admin: .init(handle: "alice", role: .admin),
+                                    passphrase: SecureBytes(utf8: passphrase), kdf: .moderate)
+    var libReport = ImportReport()
+    var phases: [Double] = []
+    let libTime = try seconds {
+        var session: Session?
+        phases.append(try seconds { session = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) })
+        var files: [ImportFile] = []
+        phases.append(try seconds {
+            let (read, failures) = Importer.readAll(paths, password: filePassword)
+            guard failures.isEmpty else { throw failures[0] }
+            files = read
+        })
+        phases.append(try seconds { libReport = try session!.importFiles(files) })
+    }
+    let libRate = Double(importCount) / libTime
+    line("import \(importCount) via the library (incl. unlock)", "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported")
+    line("  unlock / read+decrypt (all cores) / store", phases.map { "\(fmt($0 * 1000, 0)) ms" }.joined(separator: " / "))
+
+    if hasCLI {
+        let env = ["CERTVAULT_VAULT": root + "/cli.db"]
+        try run(cli, ["init", "--admin", "alice", "--passphrase-file", root + "/pass"], env: env)
+        var status: Int32 = 0
+        let cliTime = try seconds {
+            status = try run(cli, ["import"] + paths + ["--password-file", root + "/filepw", "--passphrase-file", root + "/pass"], env: env)
+        }
+        let cliRate = Double(importCount) / cliTime
+        line("certvault import of \(importCount) files, one command", "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))")
+    }
+
+    // 3. Export rate, per profile.
+    let session = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+    let aliases = try libVault.entries().prefix(exportCount).map(\.alias)
+    for profile in ExportProfile.allCases {
+        let t = try seconds {
+            for (i, alias) in aliases.enumerated() {
+                _ = try session.exportPFX(alias, to: root + "/out-\(profile.rawValue)-\(i).pfx", password: filePassword, profile: profile)
+            }
+        }
+        line("export .pfx, profile \(profile.rawValue) (\(profile.iterations) iter.)", "\(fmt(Double(aliases.count) / t)) files/s")
+    }
+
+    // 4. list over many entries.
+    let more = try Benchmarking.makePFXFiles(count: listCount - importCount, in: root + "/files", password: filePassword, iterations: 1)
+    let (extra, _) = Importer.readAll(more, password: filePassword)
+    _ = try session.importFiles(extra)
+    var count = 0
+    let listTime = try seconds { count = try libVault.entries().count }
+    line("list \(count) entries via the library", "\(fmt(listTime * 1000, 0)) ms")
+    if hasCLI {
+        let env = ["CERTVAULT_VAULT": root + "/lib.db"]
+        let t = try seconds { try run(cli, ["list"], env: env) }
+        let tj = try seconds { try run(cli, ["list", "--json"], env: env) }
+        line("certvault list (\(count) entries), table / --json", "\(fmt(t * 1000, 0)) ms / \(fmt(tj * 1000, 0)) ms")
+    }
+    let verifyTime = try seconds { _ = try libVault.verify() }
+    line("audit verify (\(try libVault.auditHead()?.seq ?? 0) records)", "\(fmt(verifyTime * 1000, 0)) ms")
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}

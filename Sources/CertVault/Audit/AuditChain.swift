@@ -109,7 +109,7 @@ enum AuditChain {
     }
 
     static func head(_ db: Database) throws -> AuditHead? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return nil }
+        guard let row = try db.row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return nil }
         return AuditHead(seq: row["seq"], hash: row["hash"])
     }
 
@@ -128,10 +128,10 @@ enum AuditChain {
         let h = hash(previous: prevHash, seq: seq, at: at, actorID: actor, action: action,
                      entryID: entry, personID: person, details: text)
         let signature = signer.map { Signature.sign(h, secretKey: $0) }
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO audit (seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [seq, at, actor, action, entry, person, text, prevHash, h, signature])
+            """, [seq, at, actor, action, entry, person, text, prevHash, h, signature])
         return AuditHead(seq: seq, hash: h)
     }
 }

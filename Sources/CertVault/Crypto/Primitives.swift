@@ -273,8 +273,18 @@ enum Digest {
 
 extension Data {
     /// Upper-case hexadecimal, as Azure shows thumbprints.
-    var hexUpper: String { map { String(format: "%02X", $0) }.joined() }
-    var hexLower: String { map { String(format: "%02x", $0) }.joined() }
+    var hexUpper: String { hex(Array("0123456789ABCDEF".utf8)) }
+    var hexLower: String { hex(Array("0123456789abcdef".utf8)) }
+
+    private func hex(_ digits: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     init?(hex: String) {
         let chars = Array(hex.utf8)

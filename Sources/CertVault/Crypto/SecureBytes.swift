@@ -82,6 +82,16 @@ public final class SecureBytes: @unchecked Sendable {
         return out
     }
 
+    /// A new buffer holding this one followed by public bytes.
+    func appending(_ tail: Data) -> SecureBytes {
+        let out = SecureBytes(count: count + tail.count)
+        out.withUnsafeMutableBytes { dst in
+            withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            tail.withUnsafeBytes { if $0.count > 0 { (dst.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        }
+        return out
+    }
+
     /// Constant-time comparison.
     public func isEqual(to other: SecureBytes) -> Bool {
         guard count == other.count else { return false }

@@ -88,6 +88,7 @@ CREATE TABLE entries (
 );
 CREATE INDEX entries_spki ON entries(spki_sha256);
 CREATE INDEX entries_subject ON entries(subject_der);
+CREATE INDEX entries_issuer ON entries(issuer_der);
 
 -- (entry, person) → the entry's data key sealed to the person.
 CREATE TABLE grants (

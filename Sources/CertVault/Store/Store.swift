@@ -149,10 +149,33 @@ final class Store: @unchecked Sendable {
 
 /// Timestamps are stored as ISO 8601 UTC text.
 enum Timestamp {
-    static func now() -> String { Date().formatted(.iso8601) }
+    static func now() -> String { format(Date()) }
     static func parse(_ s: String?) -> Date? {
         guard let s else { return nil }
         return try? Date(s, strategy: .iso8601)
     }
-    static func format(_ d: Date) -> String { d.formatted(.iso8601) }
+    /// `YYYY-MM-DDTHH:MM:SSZ`, formatted with gmtime_r: Foundation's format
+    /// styles cost tens of microseconds, and an import writes several stamps
+    /// per file.
+    static func format(_ d: Date) -> String {
+        var t = time_t(d.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
+        let year = String(parts.tm_year + 1900)
+        return "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+}
+
+extension Database {
+    /// Executes `sql` through GRDB's statement cache: an import runs the
+    /// same few statements for every file.
+    func run(_ sql: String, _ arguments: StatementArguments = []) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    /// Fetches one row through the statement cache.
+    func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
 }

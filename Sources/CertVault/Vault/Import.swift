@@ -45,16 +45,53 @@ public enum Importer {
     }
 
     /// Reads every file, collecting failures instead of stopping at the first.
+    ///
+    /// Without `askPassword` the files are decrypted in parallel, one per
+    /// core (PKCS#12 key derivation is the cost of an import); results keep
+    /// the order of `paths`.
     public static func readAll(_ paths: [String], password: SecureBytes?,
                                askPassword: ((String) throws -> SecureBytes?)? = nil)
         -> (files: [ImportFile], failures: [CertVaultError]) {
+        final class Results: @unchecked Sendable {
+            var slots: [Result<ImportFile, CertVaultError>?]
+            let lock = NSLock()
+            init(_ n: Int) { slots = Array(repeating: nil, count: n) }
+        }
+        let results = Results(paths.count)
+        @Sendable func readOne(_ i: Int, _ ask: (@Sendable (String) throws -> SecureBytes?)?) -> Result<ImportFile, CertVaultError> {
+            do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e as CertVaultError {
+                return .failure(e)
+            } catch {
+                return .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
+            }
+        }
+        if let askPassword {
+            // Prompts must come one at a time.
+            for i in paths.indices {
+                do {
+                    results.slots[i] = .success(try read(path: paths[i], password: password, askPassword: askPassword))
+                } catch let e as CertVaultError {
+                    results.slots[i] = .failure(e)
+                } catch {
+                    results.slots[i] = .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
+                }
+            }
+        } else {
+            let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in stride(from: worker, to: paths.count, by: workers) {
+                    let r = readOne(i, nil)
+                    results.lock.withLock { results.slots[i] = r }
+                }
+            }
+        }
         var files: [ImportFile] = []
         var failures: [CertVaultError] = []
-        for path in paths {
-            do { files.append(try read(path: path, password: password, askPassword: askPassword)) } catch let e as CertVaultError {
-                failures.append(e)
-            } catch {
-                failures.append(CertVaultError(.io, "\(path): \(error.localizedDescription)"))
+        for slot in results.slots {
+            switch slot {
+            case .success(let f)?: files.append(f)
+            case .failure(let e)?: failures.append(e)
+            case nil: break
             }
         }
         return (files, failures)
@@ -203,8 +240,7 @@ extension Session {
         let spki = Digest.sha256(cert.publicKeyInfoDER)
         let sourceName = URL(fileURLWithPath: source).lastPathComponent
 
-        if let existing = try Row.fetchOne(db, sql: "SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?",
-                                           arguments: [meta.fingerprintSHA256]) {
+        if let existing = try db.row("SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?", [meta.fingerprintSHA256]) {
             let id: Int64 = existing["id"], alias: String = existing["alias"]
             guard let key, !(existing["has_key"] as Bool) else {
                 return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
@@ -230,12 +266,11 @@ extension Session {
         ]
 
         // A key stored earlier on its own: the certificate joins it.
-        if let keyOnly = try Row.fetchOne(db, sql: "SELECT id, alias, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
-                                          arguments: [spki]) {
+        if let keyOnly = try db.row("SELECT id, alias, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL", [spki]) {
             let id: Int64 = keyOnly["id"], alias: String = keyOnly["alias"]
             let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
             columns["id"] = id
-            try db.execute(sql: "UPDATE entries SET \(assignments) WHERE id = :id", arguments: StatementArguments(columns))
+            try db.run("UPDATE entries SET \(assignments) WHERE id = :id", StatementArguments(columns))
             var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: (keyOnly["key_ciphertext"] as Data?).map(Digest.sha256))
             details["source"] = sourceName
             try record(db, "entry.cert-add", entry: id, details: details)
@@ -252,8 +287,8 @@ extension Session {
         columns["created_at"] = Timestamp.now()
         columns["created_by"] = person.id
         let names = columns.keys.sorted()
-        try db.execute(sql: "INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
-                       arguments: StatementArguments(columns))
+        try db.run("INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
+                       StatementArguments(columns))
         let id = db.lastInsertedRowID
         var recipients: [Int64] = []
         var ct: Data?
@@ -276,20 +311,19 @@ extension Session {
                               source: String) throws -> (id: Int64, item: ImportReport.Item) {
         let spki = Digest.sha256(key.publicKeyInfoDER)
         // A certificate already here without its key: the key joins it.
-        if let row = try Row.fetchOne(db, sql: "SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",
-                                      arguments: [spki]) {
+        if let row = try db.row("SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1", [spki]) {
             return try storeCertificate(db, try Certificate(derEncoded: row["cert_der"]), key: key, name: name, options: options, source: source)
         }
-        if let row = try Row.fetchOne(db, sql: "SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1", arguments: [spki]) {
+        if let row = try db.row("SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1", [spki]) {
             return (row["id"], .init(file: source, alias: row["alias"], thumbprintSHA1: nil, outcome: .alreadyPresent))
         }
         let (algorithm, bits, curve) = key.algorithm
         let alias = try uniqueAlias(db, base: name ?? "key-" + String(spki.hexLower.prefix(8)))
         let purpose = options.purpose ?? .other
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO entries (alias, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
+            """, [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
                              Timestamp.now(), person.id])
         let id = db.lastInsertedRowID
         let recipients = try defaultRecipients(db)
@@ -305,7 +339,7 @@ extension Session {
     }
 
     private func handles(_ db: Database, _ ids: [Int64]) throws -> [String] {
-        try ids.map { try String.fetchOne(db, sql: "SELECT handle FROM people WHERE id = ?", arguments: [$0]) ?? "?" }
+        try ids.map { try String.fetchOne(try db.cachedStatement(sql: "SELECT handle FROM people WHERE id = ?"), arguments: [$0]) ?? "?" }
     }
 
     func uniqueAlias(_ db: Database, base: String) throws -> String {
@@ -313,7 +347,7 @@ extension Session {
         let root = cleaned.isEmpty ? "entry" : String(cleaned.prefix(120))
         var candidate = root
         var n = 2
-        while try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)", arguments: [candidate]) == true {
+        while try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)"), arguments: [candidate]) == true {
             candidate = "\(root)-\(n)"
             n += 1
         }
@@ -324,23 +358,23 @@ extension Session {
     /// checking each signature, so exports can carry the chain.
     func linkIssuers(_ db: Database, entryIDs: [Int64]) throws {
         for id in Set(entryIDs) {
-            guard let row = try Row.fetchOne(db, sql: "SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", arguments: [id]),
+            guard let row = try db.row("SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", [id]),
                   let der: Data = row["cert_der"] else { continue }
             let cert = try Certificate(derEncoded: der)
             if !(row["self_signed"] as Bool), (row["issuer_entry_id"] as Int64?) == nil {
-                for candidate in try Row.fetchAll(db, sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL",
+                for candidate in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL"),
                                                   arguments: [row["issuer_der"] as Data?, id]) {
                     if cert.isIssued(by: try Certificate(derEncoded: candidate["cert_der"])) {
-                        try db.execute(sql: "UPDATE entries SET issuer_entry_id = ? WHERE id = ?", arguments: [candidate["id"] as Int64, id])
+                        try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [candidate["id"] as Int64, id])
                         break
                     }
                 }
             }
-            for child in try Row.fetchAll(db, sql: """
+            for child in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, cert_der FROM entries WHERE issuer_der = ? AND id != ? AND issuer_entry_id IS NULL AND self_signed = 0 AND cert_der IS NOT NULL
-                """, arguments: [row["subject_der"] as Data?, id]) {
+                """), arguments: [row["subject_der"] as Data?, id]) {
                 if try Certificate(derEncoded: child["cert_der"]).isIssued(by: cert) {
-                    try db.execute(sql: "UPDATE entries SET issuer_entry_id = ? WHERE id = ?", arguments: [id, child["id"] as Int64])
+                    try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, child["id"] as Int64])
                 }
             }
         }

@@ -26,7 +26,7 @@ public final class Session: @unchecked Sendable {
         boxPublicKey = pk
         let signPublic = signSecretKey.withUnsafeBytes { Data($0[32..<64]) }
         let stored = try vault.store.read { db in
-            try Row.fetchOne(db, sql: "SELECT box_public_key, sign_public_key FROM people WHERE id = ?", arguments: [person.id])
+            try db.row("SELECT box_public_key, sign_public_key FROM people WHERE id = ?", [person.id])
         }
         guard let stored, (stored["box_public_key"] as Data?) == pk, (stored["sign_public_key"] as Data?) == signPublic else {
             throw CertVaultError(.tampered, "the public keys of \(person.handle) in the vault do not match their keyslot",
@@ -56,8 +56,8 @@ public final class Session: @unchecked Sendable {
         let dataKey = SecureBytes(randomCount: AEAD.keyBytes)
         let pkcs8 = try key.pkcs8()
         let sealed = AEAD.seal(pkcs8, key: dataKey, associatedData: Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spkiSHA256))
-        try db.execute(sql: "UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
-                       arguments: [sealed.nonce, sealed.ciphertext, entryID])
+        try db.run("UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
+                       [sealed.nonce, sealed.ciphertext, entryID])
         for recipient in recipients {
             try seal(db, dataKey: dataKey, entryID: entryID, to: recipient)
         }
@@ -66,15 +66,15 @@ public final class Session: @unchecked Sendable {
 
     /// Writes the grant row: the data key and its binding tag sealed to a person.
     func seal(_ db: Database, dataKey: SecureBytes, entryID: Int64, to personID: Int64) throws {
-        guard let pk = try Data.fetchOne(db, sql: "SELECT box_public_key FROM people WHERE id = ? AND status = 'active'", arguments: [personID]) else {
+        guard let pk = try Data.fetchOne(try db.cachedStatement(sql: "SELECT box_public_key FROM people WHERE id = ? AND status = 'active'"), arguments: [personID]) else {
             throw CertVaultError(.invalidArgument, "person \(personID) cannot receive keys")
         }
         let tag = Binding.grantTag(vaultID: vault.vaultID, entryID: entryID, personID: personID)
-        let payload = dataKey.appending(tag.withUnsafeBytes { SecureBytes(copying: $0) })
+        let payload = dataKey.appending(tag)
         let box = try SealedBox.seal(payload, to: pk)
-        try db.execute(sql: """
+        try db.run("""
             INSERT OR REPLACE INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [entryID, personID, box, person.id, Timestamp.now()])
+            """, [entryID, personID, box, person.id, Timestamp.now()])
     }
 
     /// Opens this person's grant on an entry: the data key.
@@ -82,7 +82,7 @@ public final class Session: @unchecked Sendable {
     /// The cryptography refuses, not only a check: without a grant row
     /// sealed to this person's X25519 key there is nothing to open.
     func dataKey(_ db: Database, entryID: Int64, alias: String) throws -> SecureBytes {
-        guard let sealed = try Data.fetchOne(db, sql: "SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?",
+        guard let sealed = try Data.fetchOne(try db.cachedStatement(sql: "SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?"),
                                              arguments: [entryID, person.id]) else {
             throw CertVaultError(.noAccess, "\(person.handle) has no grant for entry \(alias)",
                                  hint: "an admin can grant access")
@@ -104,7 +104,7 @@ public final class Session: @unchecked Sendable {
     /// Decrypts an entry's private key and checks it against the certificate.
     func privateKey(_ db: Database, entryID: Int64, alias: String) throws -> PrivateKey {
         let dataKey = try dataKey(db, entryID: entryID, alias: alias)
-        guard let row = try Row.fetchOne(db, sql: "SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?", arguments: [entryID]),
+        guard let row = try db.row("SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?", [entryID]),
               let ciphertext: Data = row["key_ciphertext"], let nonce: Data = row["key_nonce"] else {
             throw CertVaultError(.invalidArgument, "entry \(alias) holds no private key", hint: "export its certificate with --format cer")
         }
@@ -152,13 +152,13 @@ public final class Session: @unchecked Sendable {
             keys = (SealedBox.keyPair(), Signature.keyPair(), try KDF.deriveKey(passphrase: passphrase, parameters: parameters), parameters)
         }
         return try vault.store.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM people WHERE handle = ?)", arguments: [new.handle]) == true {
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM people WHERE handle = ?)"), arguments: [new.handle]) == true {
                 throw CertVaultError(.invalidArgument, "a person '\(new.handle)' already exists")
             }
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at, created_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [new.handle, new.name, new.email, new.role.rawValue, keys?.box.publicKey, keys?.sign.publicKey,
+                """, [new.handle, new.name, new.email, new.role.rawValue, keys?.box.publicKey, keys?.sign.publicKey,
                                  Timestamp.now(), person.id])
             let id = db.lastInsertedRowID
             var details: [String: Any] = ["handle": new.handle, "role": new.role.rawValue]
@@ -170,7 +170,7 @@ public final class Session: @unchecked Sendable {
             }
             try record(db, "person.add", person: id, details: details)
             if let keys {
-                let genesis = try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = 1") ?? Data()
+                let genesis = try Data.fetchOne(try db.cachedStatement(sql: "SELECT hash FROM audit WHERE seq = 1")) ?? Data()
                 try Keyslot.store(db, personID: id, secrets: keys.box.secretKey.appending(keys.sign.secretKey), kek: keys.kek,
                                   parameters: keys.parameters,
                                   associatedData: Binding.keyslot(vaultID: vault.vaultID, personID: id, genesisHash: genesis))
@@ -187,12 +187,12 @@ public final class Session: @unchecked Sendable {
                     try addCustody(db, entryID: entryID, personID: id, kind: "grant", seq: head.seq)
                 }
             }
-            return try Person(row: Row.fetchOne(db, sql: Person.selectSQL + " WHERE p.id = ?", arguments: [id])!)
+            return try Person(row: db.row(Person.selectSQL + " WHERE p.id = ?", [id])!)
         }
     }
 
     func addCustody(_ db: Database, entryID: Int64, personID: Int64, kind: String, seq: Int64) throws {
-        try db.execute(sql: "INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [entryID, personID, kind, Timestamp.now(), seq])
+        try db.run("INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
+                       [entryID, personID, kind, Timestamp.now(), seq])
     }
 }

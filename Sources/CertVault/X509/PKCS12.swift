@@ -213,7 +213,9 @@ enum PKCS12 {
 
     /// As above; `.none` writes a NULL-password file (for tests of readers).
     static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
-                       friendlyName: String, password: PasswordCandidate, profile: ExportProfile) throws -> Data {
+                       friendlyName: String, password: PasswordCandidate, profile: ExportProfile,
+                       iterations: Int32? = nil) throws -> Data {
+        let iterations = iterations ?? profile.iterations
         try OpenSSL.ensure()
         guard let ca = cv_sk_X509_new_null() else { throw OpenSSL.error(.crypto, "sk_X509_new_null") }
         defer { cv_sk_X509_pop_free(ca) }
@@ -224,12 +226,12 @@ enum PKCS12 {
         let nid: Int32 = profile == .modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC
         let p12 = password.with { pass, _ in
             PKCS12_create_ex(pass, friendlyName, key.pointer, certificate.pointer, ca,
-                             nid, nid, profile.iterations, -1, 0, nil, nil)
+                             nid, nid, iterations, -1, 0, nil, nil)
         }
         guard let p12 else { throw OpenSSL.error(.crypto, "could not build the PKCS#12 file") }
         defer { PKCS12_free(p12) }
         let md = profile == .modern ? EVP_sha256() : EVP_sha1()
-        let macOK = password.with { PKCS12_set_mac(p12, $0, $1, nil, 0, profile.iterations, md) }
+        let macOK = password.with { PKCS12_set_mac(p12, $0, $1, nil, 0, iterations, md) }
         guard macOK == 1 else { throw OpenSSL.error(.crypto, "could not add the PKCS#12 MAC") }
         var out: UnsafeMutablePointer<UInt8>?
         let len = i2d_PKCS12(p12, &out)

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Helpers for `certvault-bench`: making test files and measuring OpenSSL's
+/// own parse rate, the limit an import can approach.
+public enum Benchmarking {
+    /// Writes `count` `.pfx` files, each a fresh key and self-signed
+    /// certificate, protected like `openssl pkcs12 -export` does by default
+    /// (AES-256-CBC, PBKDF2 with `iterations`, SHA-256 MAC).
+    /// - Returns: the paths written.
+    public static func makePFXFiles(count: Int, in directory: String, password: SecureBytes,
+                                    keySpec: String = "ec:p256", iterations: Int32 = 2048) throws -> [String] {
+        var paths: [String] = []
+        for i in 0..<count {
+            let key = try PrivateKey.generate(keySpec)
+            let name = "bench-\(i).example.com"
+            var builder = CertificateBuilder(subject: "CN=\(name),O=certvault bench")
+            builder.extensions = [("subjectAltName", "DNS:\(name)"), ("extendedKeyUsage", "serverAuth")]
+            let cert = try builder.build(key: key)
+            let data = try PKCS12.create(key: key, certificate: cert, chain: [], friendlyName: name,
+                                         password: .bytes(password), profile: .modern, iterations: iterations)
+            let path = directory + "/\(name).pfx"
+            try data.write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        return paths
+    }
+
+    /// Runs OpenSSL's `d2i_PKCS12` + `PKCS12_parse` on `data`; true if it parsed.
+    public static func opensslParse(_ data: Data, password: SecureBytes) -> Bool {
+        PKCS12.referenceParse(data, password: password)
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import GRDB
+import TestSupport
+import XCTest
+@testable import CertVault
+
+/// Every guarantee, with the negative test that fails if it breaks.
+final class SecurityTests: VaultTestCase {
+    func testFlippedByteInStoredCiphertextFailsNamingTheEntry() throws {
+        try importFresh(["victim"])
+        try tamper("UPDATE entries SET key_ciphertext = substr(key_ciphertext, 1, 10) || x'FF' || substr(key_ciphertext, 12) WHERE alias = 'victim'")
+        let session = try unlock()
+        XCTAssertThrowsError(try export(session, "victim")) { error in
+            let e = error as? CertVaultError
+            XCTAssertEqual(e?.code, .tampered)
+            XCTAssertTrue(e?.message.contains("victim") == true, e?.message ?? "")
+        }
+        // Below the signed-record check, the AEAD itself refuses.
+        let entry = try vault.entry("victim")
+        XCTAssertThrowsError(try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+        }
+        XCTAssertFalse(try vault.verify().isValid)
+    }
+
+    func testCiphertextSwappedFromAnotherEntryFails() throws {
+        try importFresh(["one", "two"])
+        try tamper("""
+            UPDATE entries SET key_ciphertext = (SELECT key_ciphertext FROM entries WHERE alias = 'two'),
+                               key_nonce = (SELECT key_nonce FROM entries WHERE alias = 'two') WHERE alias = 'one'
+            """)
+        let session = try unlock()
+        assertCode(.tampered) { _ = try export(session, "one") }
+        // Even with the grant swapped too, the associated data (entry id, key) refuses.
+        try tamper("""
+            UPDATE grants SET sealed_key = (SELECT sealed_key FROM grants g JOIN entries e ON e.id = g.entry_id WHERE e.alias = 'two')
+            WHERE entry_id = (SELECT id FROM entries WHERE alias = 'one')
+            """)
+        let entry = try vault.entry("one")
+        assertCode(.tampered) { _ = try self.vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) } }
+    }
+
+    func testFlippedByteInGrantSealFails() throws {
+        try importFresh(["sealed"])
+        try tamper("UPDATE grants SET sealed_key = substr(sealed_key, 1, 40) || x'00' || substr(sealed_key, 42)")
+        let session = try unlock()
+        XCTAssertThrowsError(try export(session, "sealed")) { error in
+            let e = error as? CertVaultError
+            XCTAssertEqual(e?.code, .tampered)
+            XCTAssertTrue(e?.message.contains("sealed") == true)
+        }
+    }
+
+    func testGrantMovedToAnotherEntryIsRecognised() throws {
+        try importFresh(["p", "q"])
+        // Give entry p the seal of entry q: it opens (it is sealed to alice) but its tag names q.
+        try tamper("""
+            UPDATE grants SET sealed_key = (SELECT sealed_key FROM grants g JOIN entries e ON e.id = g.entry_id WHERE e.alias = 'q')
+            WHERE entry_id = (SELECT id FROM entries WHERE alias = 'p')
+            """)
+        let session = try unlock()
+        let entry = try vault.entry("p")
+        XCTAssertThrowsError(try vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+            XCTAssertTrue((error as? CertVaultError)?.message.contains("another entry") == true)
+        }
+    }
+
+    func testFlippedByteInKeyslotLocksOutWithoutCrash() throws {
+        try tamper("UPDATE keyslots SET ciphertext = substr(ciphertext, 1, 5) || x'AA' || substr(ciphertext, 7)")
+        assertCode(.wrongPassphrase) { _ = try self.unlock() }
+    }
+
+    /// Someone with no grant cannot decrypt, even through the library, and
+    /// even with a grant row copied from someone else: the seal is to
+    /// another X25519 key, so the cryptography refuses.
+    func testNoGrantNoDecryption() throws {
+        let alice = try unlock()
+        try importFresh(["secret-site"], as: alice)
+        _ = try alice.addPerson(.init(handle: "bob", role: .officer), passphrase: SecureBytes(utf8: "bob's passphrase"), kdf: .interactive)
+        let bob = try unlock("bob", "bob's passphrase")
+        XCTAssertThrowsError(try export(bob, "secret-site")) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .noAccess)
+            XCTAssertEqual((error as? CertVaultError)?.message, "bob has no grant for entry secret-site")
+        }
+        try tamper("""
+            INSERT INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at)
+            SELECT entry_id, (SELECT id FROM people WHERE handle = 'bob'), sealed_key, granted_by, granted_at FROM grants
+            """)
+        let entry = try vault.entry("secret-site")
+        XCTAssertThrowsError(try vault.store.read { try bob.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+        }
+    }
+
+    func testNewAdminReceivesExistingEntriesAndLaterImports() throws {
+        let alice = try unlock()
+        try importFresh(["before"], as: alice)
+        _ = try alice.addPerson(.init(handle: "carol", role: .admin), passphrase: SecureBytes(utf8: "carol pass"), kdf: .interactive)
+        try importFresh(["after"], as: alice)
+        let carol = try unlock("carol", "carol pass")
+        _ = try export(carol, "before")
+        _ = try export(carol, "after")
+        XCTAssertEqual(try vault.entry("after").access, ["alice", "carol"])
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    func testStaffCannotUnlockAndOfficersCannotAddPeople() throws {
+        let alice = try unlock()
+        _ = try alice.addPerson(.init(handle: "dave", role: .staff), passphrase: nil)
+        assertCode(.noAccess) { _ = try self.unlock("dave", "anything") }
+        _ = try alice.addPerson(.init(handle: "olga", role: .officer), passphrase: SecureBytes(utf8: "olga pass"), kdf: .interactive)
+        let olga = try unlock("olga", "olga pass")
+        assertCode(.noAccess) { _ = try olga.addPerson(.init(handle: "eve", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive) }
+    }
+
+    // MARK: The vault file itself
+
+    func fileDigest(_ p: String) throws -> Data { Digest.sha256(try Data(contentsOf: URL(fileURLWithPath: p))) }
+
+    func testNotAVaultIsLeftUntouched() throws {
+        let garbage = dir.appendingPathComponent("garbage.db").path
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) }).write(to: URL(fileURLWithPath: garbage))
+        let before = try fileDigest(garbage)
+        assertCode(.notAVault) { _ = try Vault.open(at: garbage) }
+        XCTAssertEqual(try fileDigest(garbage), before)
+
+        let other = dir.appendingPathComponent("other.db").path
+        let queue = try DatabaseQueue(path: other)
+        try queue.write { try $0.execute(sql: "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hi')") }
+        try queue.close()
+        let otherBefore = try fileDigest(other)
+        assertCode(.notAVault) { _ = try Vault.open(at: other) }
+        XCTAssertEqual(try fileDigest(other), otherBefore)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: other + "-wal"))
+
+        assertCode(.noVault) { _ = try Vault.open(at: self.dir.appendingPathComponent("missing.db").path) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("missing.db").path))
+    }
+
+    func testNewerFormatIsRefusedUntouched() throws {
+        vault = nil
+        try tamper("PRAGMA user_version = 99")
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        try queue.close()
+        let before = try fileDigest(path)
+        XCTAssertThrowsError(try Vault.open(at: path)) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .newerFormat)
+            XCTAssertTrue((error as? CertVaultError)?.message.contains("99") == true)
+        }
+        XCTAssertEqual(try fileDigest(path), before)
+    }
+
+    func testTruncatedVaultIsAClearError() throws {
+        try importFresh(["a", "b", "c"])
+        vault = nil
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        try queue.close()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let cut = dir.appendingPathComponent("cut.db").path
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
+        XCTAssertThrowsError(try { let v = try Vault.open(at: cut); _ = try v.entries(); _ = try v.verify() }()) { error in
+            let code = (error as? CertVaultError)?.code
+            XCTAssertTrue(code == .corruptVault || code == .notAVault, "\(error)")
+        }
+        let tiny = dir.appendingPathComponent("tiny.db").path
+        try data.prefix(100).write(to: URL(fileURLWithPath: tiny))
+        XCTAssertThrowsError(try Vault.open(at: tiny)) { error in XCTAssertTrue(error is CertVaultError, "\(error)") }
+    }
+
+    func testCreateRefusesToOverwrite() throws {
+        assertCode(.vaultExists) {
+            _ = try Vault.create(at: self.path, admin: .init(handle: "mallory", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive)
+        }
+        XCTAssertNoThrow(try unlock())
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let dirAttrs = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        XCTAssertEqual((dirAttrs[.posixPermissions] as? NSNumber)?.intValue, 0o700)
+    }
+
+    // MARK: The audit chain
+
+    func testAlteredRecordIsNamed() throws {
+        try importFresh(["a", "b"])
+        XCTAssertTrue(try vault.verify().isValid)
+        try tamper("UPDATE audit SET details = replace(details, '\"a\"', '\"z\"') WHERE seq = 2")
+        let v = try vault.verify()
+        XCTAssertEqual(v.firstBadSeq, 2)
+    }
+
+    func testRehashedRecordStillFailsItsSignatureAndTheNextLink() throws {
+        try importFresh(["a", "b"])
+        let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 2 })
+        let forged = "{\"alias\":\"forged\"}"
+        let h = AuditChain.hash(previous: r.previousHash, seq: 2, at: r.at, actorID: r.actorID, action: r.action,
+                                entryID: r.entryID, personID: r.personID, details: forged)
+        try tamper("UPDATE audit SET details = ?, hash = ? WHERE seq = 2", [forged, h])
+        let v = try vault.verify()
+        XCTAssertEqual(v.firstBadSeq, 2)
+        XCTAssertTrue(v.findings.contains { $0.seq == 3 })
+    }
+
+    func testRemovedRecordIsNamed() throws {
+        try importFresh(["a", "b", "c"])
+        try tamper("DELETE FROM audit WHERE seq = 3")
+        XCTAssertEqual(try vault.verify().firstBadSeq, 3)
+    }
+
+    func testReorderedRecordsAreNamed() throws {
+        try importFresh(["a", "b", "c"])
+        try tamper("UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 100")
+        XCTAssertEqual(try vault.verify().firstBadSeq, 2)
+    }
+
+    func testTruncatedLogIsCaughtByExpectedHead() throws {
+        try importFresh(["a", "b"])
+        let head = try XCTUnwrap(vault.auditHead())
+        XCTAssertTrue(try vault.verify(expecting: head).isValid)
+        try tamper("DELETE FROM audit WHERE seq = ?", [head.seq])
+        let v = try vault.verify(expecting: head)
+        XCTAssertFalse(v.isValid)
+        XCTAssertEqual(v.firstBadSeq, head.seq)
+    }
+
+    /// A forger adds a person of their own with a self-signed person.add:
+    /// verify rejects it, and an entry re-signed by them cannot be exported.
+    func testForgedPersonIsNotTrusted() throws {
+        try importFresh(["target"])
+        let box = SealedBox.keyPair(), sign = Signature.keyPair()
+        let q = try DatabaseQueue(path: path)
+        try q.write { db in
+            try db.execute(sql: "INSERT INTO people (handle, role, box_public_key, sign_public_key, created_at) VALUES ('mallory', 'admin', ?, ?, 'now')",
+                           arguments: [box.publicKey, sign.publicKey])
+            let id = db.lastInsertedRowID
+            try AuditChain.append(db, actor: id, action: "person.add", person: id, details: [
+                "handle": "mallory", "role": "admin", "box_public_key": box.publicKey.hexLower, "sign_public_key": sign.publicKey.hexLower,
+            ], signer: sign.secretKey)
+        }
+        try q.close()
+        let v = try vault.verify()
+        XCTAssertFalse(v.isValid)
+        XCTAssertNotNil(v.firstBadSeq)
+    }
+
+    func testChangedCertificateIsCaughtByVerifyAndExport() throws {
+        try importFresh(["real", "other"])
+        try tamper("UPDATE entries SET cert_der = (SELECT cert_der FROM entries WHERE alias = 'other') || x'' WHERE alias = 'real'")
+        XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("real") })
+        assertCode(.tampered) { _ = try self.export(self.unlock(), "real") }
+    }
+
+    // MARK: Backup
+
+    func testBackupIsAVerifiedRecordedCopy() throws {
+        let session = try unlock()
+        try importFresh(["b1", "b2"], as: session)
+        let dest = dir.appendingPathComponent("backup.db").path
+        let head = try session.backup(to: dest)
+        let copy = try Vault.open(at: dest)
+        XCTAssertEqual(try copy.entries().map(\.alias), ["b1", "b2"])
+        XCTAssertEqual(try copy.verify().head, head)
+        XCTAssertEqual(try vault.auditRecords().last?.action, "vault.backup")
+        XCTAssertEqual(((try FileManager.default.attributesOfItem(atPath: dest))[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        // The copy is a working vault: alice unlocks it and exports.
+        let restored = try copy.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+        _ = try export(restored, "b1")
+        assertCode(.fileExists) { _ = try session.backup(to: dest) }
+    }
+
+    func testExportRefusesToOverwriteWithoutForce() throws {
+        let session = try unlock()
+        try importFresh(["o"], as: session)
+        let out = dir.appendingPathComponent("o.pfx").path
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: out))
+        assertCode(.fileExists) { _ = try session.exportPFX("o", to: out, password: SecureBytes(utf8: "pw")) }
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "keep me")
+        XCTAssertEqual(try vault.auditRecords(.init(action: "entry.export")).count, 0)
+        _ = try session.exportPFX("o", to: out, password: SecureBytes(utf8: "pw"), force: true)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: out)), Data("keep me".utf8))
+    }
+}
