@@ -73,21 +73,16 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// A new buffer holding this one followed by `other`.
-    func appending(_ other: SecureBytes) -> SecureBytes {
-        let out = SecureBytes(count: count + other.count)
-        out.withUnsafeMutableBytes { dst in
-            withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            other.withUnsafeBytes { if $0.count > 0 { (dst.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-        }
-        return out
-    }
+    func appending(_ other: SecureBytes) -> SecureBytes { other.withUnsafeBytes(appending) }
 
     /// A new buffer holding this one followed by public bytes.
-    func appending(_ tail: Data) -> SecureBytes {
+    func appending(_ tail: Data) -> SecureBytes { tail.withUnsafeBytes(appending) }
+
+    private func appending(_ tail: UnsafeRawBufferPointer) -> SecureBytes {
         let out = SecureBytes(count: count + tail.count)
         out.withUnsafeMutableBytes { dst in
             withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            tail.withUnsafeBytes { if $0.count > 0 { (dst.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            if tail.count > 0 { (dst.baseAddress! + count).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
         }
         return out
     }

@@ -278,7 +278,7 @@ public final class Vault: @unchecked Sendable {
         }
         let ad = Binding.keyslot(vaultID: vaultID, personID: person.id, genesisHash: genesisHash)
         guard let secrets = try slot.open(passphrase: passphrase, associatedData: ad) else {
-            try store.write { db in
+            _ = try store.write { db in
                 try AuditChain.append(db, actor: person.id, action: "unlock.failed", person: person.id,
                                       details: ["handle": person.handle], signer: nil)
             }

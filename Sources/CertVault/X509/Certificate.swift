@@ -45,22 +45,12 @@ final class Certificate: @unchecked Sendable {
         self.init(takingOwnership: x)
     }
 
-    var derEncoded: Data {
-        var out: UnsafeMutablePointer<UInt8>?
-        let len = i2d_X509(pointer, &out)
-        guard len > 0, let out else { return Data() }
-        defer { cv_OPENSSL_free(out) }
-        return Data(bytes: out, count: Int(len))
-    }
+    var derEncoded: Data { OpenSSL.der { i2d_X509(pointer, $0) } }
 
     /// The DER SubjectPublicKeyInfo.
     var publicKeyInfoDER: Data {
         guard let pub = X509_get_X509_PUBKEY(pointer) else { return Data() }
-        var out: UnsafeMutablePointer<UInt8>?
-        let len = i2d_X509_PUBKEY(pub, &out)
-        guard len > 0, let out else { return Data() }
-        defer { cv_OPENSSL_free(out) }
-        return Data(bytes: out, count: Int(len))
+        return OpenSSL.der { i2d_X509_PUBKEY(pub, $0) }
     }
 
     var subjectDER: Data { Self.nameDER(X509_get_subject_name(pointer)) }
@@ -146,11 +136,7 @@ final class Certificate: @unchecked Sendable {
 
     static func nameDER(_ name: OpaquePointer?) -> Data {
         guard let name else { return Data() }
-        var out: UnsafeMutablePointer<UInt8>?
-        let len = i2d_X509_NAME(name, &out)
-        guard len > 0, let out else { return Data() }
-        defer { cv_OPENSSL_free(out) }
-        return Data(bytes: out, count: Int(len))
+        return OpenSSL.der { i2d_X509_NAME(name, $0) }
     }
 
     static func date(_ t: UnsafePointer<ASN1_TIME>?) -> Date {

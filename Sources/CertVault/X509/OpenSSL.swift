@@ -32,7 +32,7 @@ enum OpenSSL {
             } else {
                 var buf = [CChar](repeating: 0, count: 256)
                 ERR_error_string_n(code, &buf, buf.count)
-                messages.append(String(cString: buf))
+                messages.append(buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
             }
         }
         return messages.isEmpty ? "unknown OpenSSL error" : messages.joined(separator: "; ")
@@ -75,6 +75,15 @@ enum OpenSSL {
             }
         }
         return out
+    }
+
+    /// Runs an `i2d_*` call that allocates its output, and takes the bytes.
+    static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32) -> Data {
+        var out: UnsafeMutablePointer<UInt8>?
+        let len = encode(&out)
+        guard len > 0, let out else { return Data() }
+        defer { cv_OPENSSL_free(out) }
+        return Data(bytes: out, count: Int(len))
     }
 
     static func string(fromOpenSSL p: UnsafeMutablePointer<CChar>?) -> String? {

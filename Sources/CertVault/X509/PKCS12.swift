@@ -233,11 +233,9 @@ enum PKCS12 {
         let md = profile == .modern ? EVP_sha256() : EVP_sha1()
         let macOK = password.with { PKCS12_set_mac(p12, $0, $1, nil, 0, iterations, md) }
         guard macOK == 1 else { throw OpenSSL.error(.crypto, "could not add the PKCS#12 MAC") }
-        var out: UnsafeMutablePointer<UInt8>?
-        let len = i2d_PKCS12(p12, &out)
-        guard len > 0, let out else { throw OpenSSL.error(.crypto, "could not encode the PKCS#12 file") }
-        defer { cv_OPENSSL_free(out) }
-        return Data(bytes: out, count: Int(len))
+        let der = OpenSSL.der { i2d_PKCS12(p12, $0) }
+        guard !der.isEmpty else { throw OpenSSL.error(.crypto, "could not encode the PKCS#12 file") }
+        return der
     }
 
     /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against

@@ -33,13 +33,7 @@ final class PrivateKey: @unchecked Sendable {
     }
 
     /// The DER SubjectPublicKeyInfo of the public half.
-    var publicKeyInfoDER: Data {
-        var out: UnsafeMutablePointer<UInt8>?
-        let len = i2d_PUBKEY(pointer, &out)
-        guard len > 0, let out else { return Data() }
-        defer { cv_OPENSSL_free(out) }
-        return Data(bytes: out, count: Int(len))
-    }
+    var publicKeyInfoDER: Data { OpenSSL.der { i2d_PUBKEY(pointer, $0) } }
 
     /// Whether this key is the private half of `certificate`'s public key.
     func matches(_ certificate: Certificate) -> Bool {
@@ -61,7 +55,7 @@ final class PrivateKey: @unchecked Sendable {
             var len = 0
             var curve: String?
             if EVP_PKEY_get_utf8_string_param(key, "group", &buf, buf.count, &len) == 1 {
-                let raw = String(cString: buf)
+                let raw = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 curve = ["prime256v1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"][raw] ?? raw
             }
             return ("EC", bits, curve)
