@@ -162,6 +162,39 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(none.err.contains("hint: give it with --passphrase-file FILE or CERTVAULT_PASSPHRASE"), none.err)
     }
 
+    /// At a terminal the passphrase is asked with echo off and never shown.
+    func testPassphrasePromptOnATerminalDoesNotEcho() throws {
+        try initVault()
+        let script = """
+            import os, pty, sys
+            binary, vault, dest = sys.argv[1:4]
+            pid, fd = pty.fork()
+            if pid == 0:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
+                env["CERTVAULT_VAULT"] = vault
+                os.execve(binary, [binary, "backup", dest], env)
+            seen = b""
+            while b"Passphrase for alice: " not in seen:
+                seen += os.read(fd, 1024)
+            os.write(fd, b"alice passphrase\\n")
+            while True:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(seen.decode(errors="replace"))
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        let r = try Support.run("python3", ["-c", script, CLITests.binary, vaultPath, file("tty-backup.db")])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains("backed up to"), r.out)
+        XCTAssertFalse(r.out.contains("alice passphrase"), "the passphrase was echoed: \(r.out)")
+    }
+
     func testUsageErrorsExitTwo() throws {
         let r = try cv(["list", "--no-such-option"])
         XCTAssertEqual(r.status, 2)
