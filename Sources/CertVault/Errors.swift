@@ -13,6 +13,9 @@ public struct CertVaultError: Error, CustomStringConvertible, Sendable {
         public static let wrongPassphrase = Code("wrong-passphrase")
         public static let wrongPassword = Code("wrong-password")
         public static let notPKCS12 = Code("not-pkcs12")
+        /// Not a certificate, key, PKCS#7 or PKCS#12 file in any encoding certvault reads.
+        public static let unknownFormat = Code("unknown-format")
+        public static let tooLarge = Code("too-large")
         public static let emptyFile = Code("empty-file")
         public static let truncated = Code("truncated")
         public static let corrupt = Code("corrupt")

@@ -1,5 +1,8 @@
 #include "CertVaultShims.h"
 #include <openssl/evp.h>
+#include <openssl/decoder.h>
+#include <openssl/pem.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -47,9 +50,82 @@ int cv_X509_NAME_print_rfc2253(BIO *bio, const X509_NAME *name) {
 
 long cv_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
 void cv_OPENSSL_free(void *p) { OPENSSL_free(p); }
+void cv_OPENSSL_clear_free(void *p, size_t len) { OPENSSL_clear_free(p, len); }
 
 EVP_PKEY *cv_keygen_rsa(size_t bits) { return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits); }
 EVP_PKEY *cv_keygen_ec(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }
+
+STACK_OF(X509) *cv_PKCS7_certificates(PKCS7 *p7) {
+    switch (OBJ_obj2nid(p7->type)) {
+    case NID_pkcs7_signed: return p7->d.sign ? p7->d.sign->cert : NULL;
+    case NID_pkcs7_signedAndEnveloped: return p7->d.signed_and_enveloped ? p7->d.signed_and_enveloped->cert : NULL;
+    default: return NULL;
+    }
+}
+
+EVP_PKEY *cv_decode_private_key(const unsigned char *data, size_t len, const char *pass, size_t passlen) {
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *ctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL,
+        OSSL_KEYMGMT_SELECT_KEYPAIR | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS, NULL, NULL);
+    if (ctx == NULL) return NULL;
+    /* Always set a passphrase, so that OpenSSL never falls back to a prompt. */
+    OSSL_DECODER_CTX_set_passphrase(ctx, (const unsigned char *)(pass ? pass : ""), pass ? passlen : 0);
+    const unsigned char *p = data;
+    size_t left = len;
+    int ok = OSSL_DECODER_from_data(ctx, &p, &left);
+    OSSL_DECODER_CTX_free(ctx);
+    if (!ok) { EVP_PKEY_free(pkey); return NULL; }
+    return pkey;
+}
+
+int cv_write_encrypted_pkcs8(BIO *bio, EVP_PKEY *pkey, const char *pass, int passlen, int iter) {
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+    if (p8 == NULL) return 0;
+    X509_SIG *sig = PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), pass, passlen, NULL, 0, iter, p8, NULL, NULL);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (sig == NULL) return 0;
+    int ok = PEM_write_bio_PKCS8(bio, sig);
+    X509_SIG_free(sig);
+    return ok;
+}
+
+X509_REQ *cv_make_csr(EVP_PKEY *pkey, const X509_NAME *subject, const char *san) {
+    X509_REQ *req = X509_REQ_new();
+    if (req == NULL) return NULL;
+    int ok = X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, subject) && X509_REQ_set_pubkey(req, pkey);
+    if (ok && san != NULL && san[0] != 0) {
+        STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+        ok = exts != NULL && ext != NULL && sk_X509_EXTENSION_push(exts, ext) && X509_REQ_add_extensions(req, exts);
+        if (!ok && ext != NULL && (exts == NULL || sk_X509_EXTENSION_num(exts) == 0)) X509_EXTENSION_free(ext);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    int id = EVP_PKEY_get_base_id(pkey);
+    const EVP_MD *md = (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : EVP_sha256();
+    if (ok) ok = X509_REQ_sign(req, pkey, md) > 0;
+    if (!ok) { X509_REQ_free(req); return NULL; }
+    return req;
+}
+
+int cv_X509_eku_text(X509 *x, char *buf, int len) {
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+    buf[0] = 0;
+    if (eku == NULL) return 0;
+    int used = 0;
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+        char name[128];
+        const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+        int nid = OBJ_obj2nid(o);
+        const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+        if (sn) { strncpy(name, sn, sizeof name - 1); name[sizeof name - 1] = 0; }
+        else OBJ_obj2txt(name, sizeof name, o, 1);
+        int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", name);
+        if (n < 0 || n >= len - used) break;
+        used += n;
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    return used;
+}
 
 int cv_disable_core_dumps(void) {
     struct rlimit none = {0, 0};

@@ -45,7 +45,7 @@ struct Root: ParsableCommand {
               certvault import contoso.pfx --purpose ssl --domain contoso.com
               certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
             """,
-        subcommands: [Init.self, Import.self, List.self, Show.self, Export.self, Backup.self,
+        subcommands: [Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Backup.self,
                       AuditCommand.self, PersonCommand.self])
 }
 

@@ -6,6 +6,11 @@ enum Output {
     static func hint(_ message: String) { stderr("hint: \(message)") }
     static func note(_ message: String) { stderr(message) }
 
+    /// A progress line that rewrites itself on a terminal.
+    static func progress(_ text: String, final: Bool) {
+        FileHandle.standardError.write(Data(("\r" + text + (final ? "\n" : "")).utf8))
+    }
+
     static func stderr(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }

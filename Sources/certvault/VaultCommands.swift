@@ -26,14 +26,15 @@ struct Init: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import .pfx/.p12 files: all of them or none.",
+        abstract: "Import certificates, keys and .pfx files: all of them or none.",
         discussion: """
             A file's password comes from --password-file or CERTVAULT_FILE_PASSWORD; files with an empty or no \
             password import without one; otherwise it is asked on the terminal.
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Files to import.", valueName: "file")) var files: [String]
+    @Argument(help: ArgumentHelp("Files or directories to import.", valueName: "file")) var files: [String]
+    @Flag(help: "Descend into subdirectories of directories given.") var recursive = false
     @Option(help: "Alias of the entry (one file only); default: the friendly name or common name.") var alias: String?
     @Option(help: "ssl, management or other; default: guessed from the certificate.") var purpose: EntryPurpose?
     @Option(help: ArgumentHelp("Azure subscription the certificate belongs to.", valueName: "id")) var subscription: String?
@@ -48,7 +49,16 @@ struct Import: ParsableCommand {
         let password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
         let ask: ((String) throws -> SecureBytes?)? = password == nil && SecretInput.hasTerminal
             ? { path in try SecretInput.prompt("Password for \(path): ") } : nil
-        let (parsed, failures) = Importer.readAll(files, password: password, askPassword: ask)
+        let paths = Importer.expand(files, recursive: recursive)
+        guard !paths.isEmpty else { throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))") }
+        let showProgress = isatty(2) == 1 && paths.count > 20
+        var progress: (@Sendable (Int, Int) -> Void)?
+        if showProgress {
+            progress = { (done: Int, total: Int) -> Void in
+                if done == total || done % 25 == 0 { Output.progress("reading \(done)/\(total)", final: done == total) }
+            }
+        }
+        let (parsed, failures) = Importer.readAll(paths, password: password, askPassword: ask, progress: progress)
         if !failures.isEmpty && !keepGoing {
             for failure in failures { Output.error(failure.message) }
             Output.hint(failures.first?.hint ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going")
@@ -61,12 +71,13 @@ struct Import: ParsableCommand {
                                                                               domains: domains, keepGoing: keepGoing))
         }
         report.failures = failures.map(\.message) + report.failures
+        for warning in report.warnings { Output.stderr("warning: \(warning)") }
         if json {
             try Output.json(report)
         } else {
             Output.table(["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
                          report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] })
-            print("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired)), failed \(report.failures.count)")
+            print("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)")
         }
         if !report.failures.isEmpty {
             for failure in report.failures { Output.error(failure) }
@@ -87,7 +98,7 @@ struct List: ParsableCommand {
                      entries.map { e in
                          [String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
                           e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
-                          e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? "-"]
+                          e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? e.requestedSubject ?? "-"]
                      })
     }
 }
@@ -105,7 +116,8 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let vault = try global.openVault()
-        let entry = try vault.entry(ref)
+        var entry = try vault.entry(ref)
+        entry.certificate = try vault.certificateDetails(of: entry) ?? entry.certificate
         let chain = try vault.chain(of: entry)
         if json { return try Output.json(Shown(entry: entry, chain: chain)) }
         var lines: [(String, String)] = [("id", String(entry.id)), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
@@ -120,13 +132,21 @@ struct Show: ParsableCommand {
                       ("signature", c.signatureAlgorithm),
                       ("self-signed", c.isSelfSigned ? "yes" : "no"), ("CA", c.isCA ? "yes" : "no")]
             if !c.subjectAlternativeNames.isEmpty { lines.append(("SANs", c.subjectAlternativeNames.joined(separator: ", "))) }
+            if let ku = c.keyUsage, !ku.isEmpty { lines.append(("key usage", ku.joined(separator: ", "))) }
+            if let eku = c.extendedKeyUsage, !eku.isEmpty { lines.append(("extended key usage", eku.joined(separator: ", "))) }
+        } else if entry.status == "pending" {
+            lines.append(("requested subject", entry.requestedSubject ?? "-"))
+            lines.append(("requested names", (entry.requestedNames ?? []).joined(separator: ", ")))
+            lines.append(("waiting for", "the certificate a CA issues for this key; 'certvault import' it to complete the entry ('export --format csr' gives the request again)"))
         } else {
-            lines.append(("certificate", "none"))
+            lines.append(("certificate", "none (a key-only entry)"))
         }
         lines.append(("private key", entry.hasPrivateKey ? "held (encrypted)" : "not held"))
         lines.append(("access", entry.access.isEmpty ? "nobody" : entry.access.joined(separator: ", ")))
         if chain.count > 1 {
             lines.append(("chain", chain.map(\.subject).joined(separator: " → ")))
+        } else if let c = entry.certificate, !c.isSelfSigned {
+            lines.append(("chain", "issuer not in the vault (import it to complete the chain)"))
         }
         lines.append(("added", "\(entry.createdAt) by \(entry.createdBy)"))
         let width = lines.map(\.0.count).max() ?? 0
@@ -136,43 +156,61 @@ struct Show: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export an entry as .pfx (with its key) or .cer.",
+        abstract: "Export an entry: .pfx, certificate, chain, private key or request.",
         discussion: """
-            Profiles: modern (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC) for Azure App Service \
-            and Windows Server 2016 and older. The file is written with mode 0600 and never replaces an existing file \
-            without --force. A .pfx export is recorded with its recipient and the file's SHA-256.
+            Formats: pfx (key, certificate, chain; password-protected), cer (DER certificate), pem (PEM certificate), \
+            chain (PEM, leaf first), key (PKCS#8 PEM, AES-256-CBC with PBKDF2-SHA256 at 600,000 iterations; \
+            --unencrypted only on request), csr (the request of a pending entry).
+            Profiles for pfx: modern (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC) for Azure App \
+            Service and Windows Server 2016 and older. Files are written with mode 0600 and never replace an existing file \
+            without --force. Exports of a private key (pfx, key) need a passphrase and are recorded with their recipient \
+            and the file's SHA-256.
             """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Alias, id or thumbprint prefix.") var ref: String
-    @Option(help: "pfx or cer.") var format: ExportFormat
+    @Option(help: "pfx, cer, pem, chain, key or csr.") var format: ExportFormat
     @Option(help: ArgumentHelp("The file to write.", valueName: "file")) var out: String
     @Option(help: "modern or legacy (pfx only).") var profile: ExportProfile = .modern
     @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle")) var recipient: String?
     @Flag(help: "Make a strong random password and print it once on stderr.") var generatePassword = false
-    @Option(help: ArgumentHelp("Read the .pfx password from this file (else CERTVAULT_FILE_PASSWORD, else a prompt).", valueName: "file"))
+    @Option(help: ArgumentHelp("Read the file's password from this file (else CERTVAULT_FILE_PASSWORD, else a prompt).", valueName: "file"))
     var passwordFile: String?
+    @Flag(help: "With --format key: write the key without encryption (recorded as such).") var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
+
+    func validate() throws {
+        if unencrypted && format != .key { throw ValidationError("--unencrypted applies to --format key only") }
+        if unencrypted && (generatePassword || passwordFile != nil) { throw ValidationError("--unencrypted takes no password") }
+        if !format.carriesPrivateKey && (generatePassword || passwordFile != nil || recipient != nil) {
+            throw ValidationError("--\(generatePassword ? "generate-password" : passwordFile != nil ? "password-file" : "for") applies to pfx and key exports only")
+        }
+    }
 
     func run() throws {
         let vault = try global.openVault()
-        switch format {
-        case .cer:
-            let result = try vault.exportCertificate(ref, to: out, force: force)
-            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as DER certificate to \(result.path)")
-        case .pfx:
-            let password: SecureBytes
-            if generatePassword {
-                password = GeneratedPassword.make()
-            } else {
-                password = try Secrets.read(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD",
-                                            prompt: "Password for \(out): ", what: "a password for the .pfx",
-                                            fileOption: "--password-file", confirm: true)
-            }
-            let session = try global.unlock(vault)
-            let result = try session.exportPFX(ref, to: out, password: password, profile: profile, recipient: recipient, force: force)
-            if generatePassword { Output.revealSecret("password for \(out) (shown once): ", password) }
-            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(profile.rawValue)], sha256 \(result.fileSHA256)")
+        guard format.carriesPrivateKey else {
+            let result = try vault.exportPublic(ref, format: format, to: out, force: force)
+            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)")
+            return
         }
+        var password: SecureBytes?
+        if generatePassword {
+            password = GeneratedPassword.make()
+        } else if !unencrypted {
+            password = try Secrets.read(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD",
+                                        prompt: "Password for \(out): ", what: "a password for \(out)",
+                                        fileOption: "--password-file", confirm: true)
+        }
+        let session = try global.unlock(vault)
+        let result: ExportResult
+        if format == .pfx {
+            result = try session.exportPFX(ref, to: out, password: password!, profile: profile, recipient: recipient, force: force)
+        } else {
+            result = try session.exportKey(ref, to: out, password: password, unencrypted: unencrypted, recipient: recipient, force: force)
+        }
+        if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
+        let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
+        print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)")
     }
 }
 

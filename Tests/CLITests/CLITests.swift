@@ -224,7 +224,7 @@ final class CLITests: XCTestCase {
         let r = try cv(["import", good, file("bad.pfx"), file("empty.p12"), "--password-file", file("corpus.pw"),
                         "--passphrase-file", file("alice.pass")])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.err.contains("error: \(file("bad.pfx")): text, not a binary PKCS#12 file"), r.err)
+        XCTAssertTrue(r.err.contains("error: \(file("bad.pfx")): text without a PEM block: not a certificate, key or PKCS#12 file"), r.err)
         XCTAssertTrue(r.err.contains("error: \(file("empty.p12")): the file is empty"), r.err)
         XCTAssertTrue(try cv(["list", "--json"]).out.contains("[\n\n]") || (try cv(["list", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]"))
 

@@ -259,13 +259,14 @@ enum Digest {
         return out
     }
 
-    static func sha256(_ data: Data) -> Data {
+    static func sha256(_ data: Data) -> Data { data.withUnsafeBytes { sha256($0) } }
+
+    /// SHA-256 of bytes in place (a secret need not be copied to be hashed).
+    static func sha256(_ bytes: UnsafeRawBufferPointer) -> Data {
         var out = Data(count: Int(crypto_hash_sha256_BYTES))
         out.withUnsafeMutableBytes { o in
-            data.withUnsafeBytes { d in
-                _ = crypto_hash_sha256(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                       d.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(d.count))
-            }
+            _ = crypto_hash_sha256(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                   bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
         }
         return out
     }

@@ -136,5 +136,15 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody
 BEGIN SELECT RAISE(ABORT, 'custody history is append-only'); END;
 """#),
+        ("0002_requests", #"""
+-- certvault schema, migration 0002: certificate signing requests. Frozen once
+-- shipped.
+PRAGMA user_version = 2;
+
+-- The PKCS#10 request of a pending entry (status 'pending': a key made in the
+-- vault, waiting for the certificate a CA issues for it). For such an entry
+-- subject, subject_der and sans hold what was requested.
+ALTER TABLE entries ADD COLUMN csr_der BLOB;
+"""#),
     ]
 }

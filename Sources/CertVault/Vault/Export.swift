@@ -7,7 +7,22 @@ public enum ExportFormat: String, CaseIterable, Sendable, Codable {
     case pfx
     /// The certificate alone, DER: what Azure takes for a management certificate.
     case cer
+    /// The certificate alone, PEM.
+    case pem
+    /// The certificate and its issuers, PEM, leaf first.
+    case chain
+    /// The private key as PKCS#8 PEM, encrypted unless asked otherwise.
+    case key
+    /// The PKCS#10 request of a pending entry, PEM.
+    case csr
+
+    /// Whether the format carries the private key (and so needs a passphrase
+    /// and leaves an audit record).
+    public var carriesPrivateKey: Bool { self == .pfx || self == .key }
 }
+
+/// Iterations of PBKDF2-HMAC-SHA256 for an exported encrypted PKCS#8 key.
+public let keyExportIterations: Int32 = 600_000
 
 /// What an export wrote.
 public struct ExportResult: Sendable, Codable {
@@ -42,19 +57,41 @@ public enum GeneratedPassword {
 }
 
 extension Vault {
-    /// Writes an entry's certificate as `.cer` (DER). Public data: no
-    /// passphrase, no audit record.
-    public func exportCertificate(_ ref: String, to path: String, force: Bool = false) throws -> ExportResult {
-        let (entry, der) = try store.read { db -> (Entry, Data?) in
+    /// Writes public material: the certificate (`cer`, `pem`), the chain
+    /// (`chain`) or a pending entry's request (`csr`). No passphrase, no
+    /// audit record: nothing secret leaves.
+    public func exportPublic(_ ref: String, format: ExportFormat, to path: String, force: Bool = false) throws -> ExportResult {
+        guard !format.carriesPrivateKey else {
+            throw CertVaultError(.invalidArgument, "\(format.rawValue) carries the private key: export it through an unlocked session")
+        }
+        let (entry, bytes) = try store.read { db -> (Entry, Data) in
             let entry = try Self.entry(ref, in: db)
-            return (entry, try Data.fetchOne(db, sql: "SELECT cert_der FROM entries WHERE id = ?", arguments: [entry.id]))
+            if format == .csr {
+                guard let csr = try Data.fetchOne(db, sql: "SELECT csr_der FROM entries WHERE id = ?", arguments: [entry.id]) else {
+                    throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate request",
+                                         hint: "requests are made with 'certvault csr'")
+                }
+                return (entry, try CertificateRequest(derEncoded: csr).pemEncoded)
+            }
+            let ders = try Self.chainDER(entryID: entry.id, in: db)
+            guard let leaf = ders.first else {
+                throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet",
+                                     hint: entry.status == "pending" ? "import the certificate the CA issued; --format csr gives the request" : nil)
+            }
+            switch format {
+            case .cer: return (entry, leaf)
+            case .pem: return (entry, try Certificate(derEncoded: leaf).pemEncoded)
+            default: return (entry, try ders.reduce(into: Data()) { $0.append(try Certificate(derEncoded: $1).pemEncoded) })
+            }
         }
-        guard let der else {
-            throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet")
-        }
-        try SecureFile.write(der, to: path, force: force)
-        return ExportResult(path: path, alias: entry.alias, format: .cer, recipient: nil,
-                            fileSHA256: Digest.sha256(der).hexLower, thumbprintSHA1: entry.certificate?.thumbprintSHA1)
+        try SecureFile.write(bytes, to: path, force: force)
+        return ExportResult(path: path, alias: entry.alias, format: format, recipient: nil,
+                            fileSHA256: Digest.sha256(bytes).hexLower, thumbprintSHA1: entry.certificate?.thumbprintSHA1)
+    }
+
+    /// Writes an entry's certificate as `.cer` (DER).
+    public func exportCertificate(_ ref: String, to path: String, force: Bool = false) throws -> ExportResult {
+        try exportPublic(ref, format: .cer, to: path, force: force)
     }
 }
 
@@ -75,8 +112,60 @@ extension Session {
         guard password.count > 0 else {
             throw CertVaultError(.invalidArgument, "a .pfx needs a password", hint: "use --generate-password, or give one with --password-file")
         }
+        return try exportSecret(ref, to: path, recipient: recipient, force: force,
+                                details: ["format": "pfx", "profile": profile.rawValue], format: .pfx) { db, entry, key in
+            let ders = try Vault.chainDER(entryID: entry.id, in: db)
+            guard let leafDER = ders.first else {
+                throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet", hint: "import the issued certificate first")
+            }
+            let leaf = try Certificate(derEncoded: leafDER)
+            let chain = try ders.dropFirst().map { try Certificate(derEncoded: $0) }
+            return .public(try PKCS12.create(key: key, certificate: leaf, chain: chain, friendlyName: entry.alias,
+                                             password: password, profile: profile))
+        }
+    }
+
+    /// Exports an entry's private key as PKCS#8 PEM for `recipient`.
+    ///
+    /// Encrypted with AES-256-CBC under PBES2 / PBKDF2-HMAC-SHA256 with
+    /// ``keyExportIterations`` iterations, unless `password` is nil and
+    /// `unencrypted` is true: then the key is written in the clear, and the
+    /// audit record says so.
+    public func exportKey(_ ref: String, to path: String, password: SecureBytes?, unencrypted: Bool = false,
+                          recipient: String? = nil, force: Bool = false) throws -> ExportResult {
+        try requireRole([.admin, .officer], to: "export private keys")
+        if unencrypted {
+            guard password == nil else { throw CertVaultError(.invalidArgument, "--unencrypted and a password exclude each other") }
+        } else {
+            guard let password, password.count > 0 else {
+                throw CertVaultError(.invalidArgument, "an exported key needs a password",
+                                     hint: "use --generate-password or --password-file, or --unencrypted if you really mean it")
+            }
+        }
+        return try exportSecret(ref, to: path, recipient: recipient, force: force,
+                                details: ["format": "key", "encrypted": !unencrypted,
+                                          "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)"],
+                                format: .key) { _, _, key in
+            if let password { return .public(try key.encryptedPKCS8PEM(password: password, iterations: keyExportIterations)) }
+            return .secret(try key.pkcs8PEM())
+        }
+    }
+
+    enum ExportBytes {
+        /// Bytes that are safe in ordinary memory (encrypted or public).
+        case `public`(Data)
+        /// Bytes that are themselves a secret (an unencrypted key).
+        case secret(SecureBytes)
+    }
+
+    /// The one path by which a private key leaves the vault: role and
+    /// recipient checks, the signed-record check (design rule 3), decryption
+    /// and key/certificate match, an atomic 0600 file, and an audit record
+    /// naming the recipient and the file's SHA-256, committed with the file.
+    private func exportSecret(_ ref: String, to path: String, recipient: String?, force: Bool, details: [String: Any],
+                              format: ExportFormat, encode: (Database, Entry, PrivateKey) throws -> ExportBytes) throws -> ExportResult {
         let store = vault.store
-        let (entry, to, bytes) = try store.read { db -> (Entry, Person, Data) in
+        let (entry, to, bytes) = try store.read { db -> (Entry, Person, ExportBytes) in
             let entry = try Vault.entry(ref, in: db)
             let to = try Vault.person(recipient ?? person.handle, in: db)
             guard to.status == "active" else {
@@ -87,24 +176,25 @@ extension Session {
             }
             try AuditVerifier(db: db, vaultID: vault.vaultID).verifyEntryPath(entryID: entry.id, alias: entry.alias)
             let key = try privateKey(db, entryID: entry.id, alias: entry.alias)
-            let ders = try Vault.chainDER(entryID: entry.id, in: db)
-            guard let leafDER = ders.first else {
-                throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet", hint: "import the issued certificate first")
-            }
-            let leaf = try Certificate(derEncoded: leafDER)
-            let chain = try ders.dropFirst().map { try Certificate(derEncoded: $0) }
-            let bytes = try PKCS12.create(key: key, certificate: leaf, chain: chain, friendlyName: entry.alias,
-                                          password: password, profile: profile)
-            return (entry, to, bytes)
+            return (entry, to, try encode(db, entry, key))
         }
-        let pending = try SecureFile.prepare(bytes, to: path, force: force)
-        let digest = Digest.sha256(bytes).hexLower
+        let pending: SecureFile.Pending
+        let digest: String
+        switch bytes {
+        case .public(let data):
+            pending = try SecureFile.prepare(data, to: path, force: force)
+            digest = Digest.sha256(data).hexLower
+        case .secret(let secret):
+            pending = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
+            digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
+        }
         do {
             try store.write { db in
-                let head = try record(db, "entry.export", entry: entry.id, person: to.id, details: [
-                    "format": "pfx", "profile": profile.rawValue, "recipient": to.handle,
-                    "file_sha256": digest, "file": URL(fileURLWithPath: path).lastPathComponent,
-                ])
+                var all = details
+                all["recipient"] = to.handle
+                all["file_sha256"] = digest
+                all["file"] = URL(fileURLWithPath: path).lastPathComponent
+                let head = try record(db, "entry.export", entry: entry.id, person: to.id, details: all)
                 try addCustody(db, entryID: entry.id, personID: to.id, kind: "export", seq: head.seq)
                 try pending.commit()
             }
@@ -112,7 +202,7 @@ extension Session {
             pending.discard()
             throw error
         }
-        return ExportResult(path: path, alias: entry.alias, format: .pfx, recipient: to.handle, fileSHA256: digest,
+        return ExportResult(path: path, alias: entry.alias, format: format, recipient: to.handle, fileSHA256: digest,
                             thumbprintSHA1: entry.certificate?.thumbprintSHA1)
     }
 

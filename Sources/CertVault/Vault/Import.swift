@@ -4,8 +4,12 @@ import GRDB
 /// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)``.
 public struct ImportFile: @unchecked Sendable {
     public let path: String
-    let keys: [PKCS12Contents.Key]
-    let certificates: [PKCS12Contents.Cert]
+    /// What the file turned out to be: `PKCS#12`, `PEM`, `DER certificate`, …
+    public let format: String
+    /// Things worth knowing that did not stop the import (a DSA key, a skipped PEM block).
+    public let warnings: [String]
+    let keys: [Material.Key]
+    let certificates: [Material.Cert]
     public var keyCount: Int { keys.count }
     public var certificateCount: Int { certificates.count }
 }
@@ -28,17 +32,26 @@ public enum Importer {
                             askPassword: ((String) throws -> SecureBytes?)? = nil) throws -> ImportFile {
         do {
             let data = try load(path)
-            var contents: PKCS12Contents
+            var material: Material
             do {
-                contents = try PKCS12.parse(data, password: password)
+                material = try MaterialReader.read(data, password: password)
             } catch let error as CertVaultError where error.code == .wrongPassword {
                 guard let askPassword, let retry = try askPassword(path) else { throw error }
-                contents = try PKCS12.parse(data, password: retry)
+                material = try MaterialReader.read(data, password: retry)
             }
-            guard !contents.keys.isEmpty || !contents.certificates.isEmpty else {
-                throw CertVaultError(.corrupt, "the PKCS#12 file holds no key and no certificate")
+            guard !material.keys.isEmpty || !material.certificates.isEmpty else {
+                throw CertVaultError(.corrupt, "the file holds no key and no certificate")
             }
-            return ImportFile(path: path, keys: contents.keys, certificates: contents.certificates)
+            // A key must match a certificate that came with it in the same file.
+            let leaves = material.certificates.filter { !$0.certificate.metadata().isCA }
+            if !leaves.isEmpty {
+                for key in material.keys where !material.certificates.contains(where: { key.key.matches($0.certificate) }) {
+                    throw CertVaultError(.keyMismatch, "the private key does not match the certificate\(leaves.count > 1 ? "s" : "") in this file"
+                        + " (\(leaves.map { $0.certificate.commonName ?? "?" }.joined(separator: ", ")))")
+                }
+            }
+            return ImportFile(path: path, format: material.format, warnings: material.warnings,
+                              keys: material.keys, certificates: material.certificates)
         } catch let error as CertVaultError {
             throw error.prefixed(path)
         }
@@ -50,11 +63,13 @@ public enum Importer {
     /// core (PKCS#12 key derivation is the cost of an import); results keep
     /// the order of `paths`.
     public static func readAll(_ paths: [String], password: SecureBytes?,
-                               askPassword: ((String) throws -> SecureBytes?)? = nil)
+                               askPassword: ((String) throws -> SecureBytes?)? = nil,
+                               progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil)
         -> (files: [ImportFile], failures: [CertVaultError]) {
         final class Results: @unchecked Sendable {
             var slots: [Result<ImportFile, CertVaultError>?]
             let lock = NSLock()
+            var done = 0
             init(_ n: Int) { slots = Array(repeating: nil, count: n) }
         }
         let results = Results(paths.count)
@@ -75,13 +90,19 @@ public enum Importer {
                 } catch {
                     results.slots[i] = .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
                 }
+                progress?(i + 1, paths.count)
             }
         } else {
             let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 for i in stride(from: worker, to: paths.count, by: workers) {
                     let r = readOne(i, nil)
-                    results.lock.withLock { results.slots[i] = r }
+                    let done = results.lock.withLock {
+                        results.slots[i] = r
+                        results.done += 1
+                        return results.done
+                    }
+                    progress?(done, paths.count)
                 }
             }
         }
@@ -97,6 +118,31 @@ public enum Importer {
         return (files, failures)
     }
 
+    /// The files named: directories are replaced by the files in them
+    /// (sorted, hidden ones skipped), descending only when `recursive`.
+    public static func expand(_ arguments: [String], recursive: Bool) -> [String] {
+        var out: [String] = []
+        for argument in arguments {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDir), isDir.boolValue else {
+                out.append(argument)
+                continue
+            }
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            for name in names {
+                let path = (argument as NSString).appendingPathComponent(name)
+                var sub: ObjCBool = false
+                FileManager.default.fileExists(atPath: path, isDirectory: &sub)
+                if sub.boolValue {
+                    if recursive { out += expand([path], recursive: true) }
+                } else {
+                    out.append(path)
+                }
+            }
+        }
+        return out
+    }
+
     static func load(_ path: String) throws -> Data {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -105,7 +151,7 @@ public enum Importer {
         guard !isDir.boolValue else { throw CertVaultError(.invalidArgument, "is a directory") }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= maximumFileSize else {
-            throw CertVaultError(.invalidArgument, "the file is \(size) bytes, over the \(maximumFileSize >> 20) MiB limit")
+            throw CertVaultError(.tooLarge, "the file is \(size) bytes, over the \(maximumFileSize >> 20) MiB limit")
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw CertVaultError(.io, "cannot read the file") }
         return data
@@ -142,6 +188,8 @@ public struct ImportReport: Sendable, Codable {
         case alreadyPresent = "already-present"
         /// A key joined an entry that had none, or a certificate joined a key.
         case paired
+        /// The certificate a CA issued for a pending request completed it.
+        case completed
     }
     public struct Item: Sendable, Codable {
         public var file: String
@@ -152,6 +200,8 @@ public struct ImportReport: Sendable, Codable {
     public var items: [Item] = []
     /// One message per file that failed (naming it).
     public var failures: [String] = []
+    /// Things worth knowing that did not stop the import, each naming its file.
+    public var warnings: [String] = []
 
     public init() {}
 
@@ -173,9 +223,20 @@ extension Session {
         if options.alias != nil, files.count != 1 {
             throw CertVaultError(.invalidArgument, "--alias names one entry, but \(files.count) files were given")
         }
+        // A key that matches no certificate anywhere in this command is
+        // stored on its own, and said so, never silently paired later.
+        let allCertificates = files.flatMap(\.certificates)
+        var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
         return try vault.store.write { db in
             var report = ImportReport()
             for file in files {
+                for key in file.keys where !allCertificates.contains(where: { key.key.matches($0.certificate) }) {
+                    let spki = Digest.sha256(key.key.publicKeyInfoDER)
+                    // A key whose certificate (or request) is already in the vault joins it: nothing to say.
+                    if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
+                        warnings.append("\(file.path): the key matches no certificate imported with it or in the vault; kept as a key-only entry")
+                    }
+                }
                 do {
                     if options.keepGoing {
                         try db.inSavepoint {
@@ -191,6 +252,7 @@ extension Session {
                     report.failures.append(named.message)
                 }
             }
+            report.warnings = warnings
             return report
         }
     }
@@ -226,15 +288,15 @@ extension Session {
         return items
     }
 
-    private func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
+    func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
         var d: [String: Any] = ["spki_sha256": spkiSHA256.hexLower]
         if let certDER { d["cert_sha256"] = Digest.sha256(certDER).hexLower }
         if let ciphertextSHA256 { d["ciphertext_sha256"] = ciphertextSHA256.hexLower }
         return d
     }
 
-    private func storeCertificate(_ db: Database, _ cert: Certificate, key: PrivateKey?, name: String?,
-                                  options: ImportOptions, source: String) throws -> (id: Int64, item: ImportReport.Item) {
+    func storeCertificate(_ db: Database, _ cert: Certificate, key: PrivateKey?, name: String?,
+                          options: ImportOptions, source: String, action: String = "entry.import") throws -> (id: Int64, item: ImportReport.Item) {
         let der = cert.derEncoded
         let meta = cert.metadata()
         let spki = Digest.sha256(cert.publicKeyInfoDER)
@@ -265,16 +327,25 @@ extension Session {
             "subject_der": cert.subjectDER, "issuer_der": cert.issuerDER,
         ]
 
-        // A key stored earlier on its own: the certificate joins it.
-        if let keyOnly = try db.row("SELECT id, alias, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL", [spki]) {
+        // A key stored earlier on its own, or a pending request: the certificate joins it.
+        if let keyOnly = try db.row("SELECT id, alias, status, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL", [spki]) {
             let id: Int64 = keyOnly["id"], alias: String = keyOnly["alias"]
+            let pending = (keyOnly["status"] as String) == "pending"
+            if pending { columns["status"] = "active" }
             let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
             columns["id"] = id
             try db.run("UPDATE entries SET \(assignments) WHERE id = :id", StatementArguments(columns))
             var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: (keyOnly["key_ciphertext"] as Data?).map(Digest.sha256))
             details["source"] = sourceName
-            try record(db, "entry.cert-add", entry: id, details: details)
-            return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
+            details["sha1"] = meta.thumbprintSHA1
+            try record(db, pending ? "entry.complete" : "entry.cert-add", entry: id, details: details)
+            return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: pending ? .completed : .paired))
+        }
+
+        // Issued for a pending request's name but not its key: refuse rather than store a stray entry.
+        if let pending = try db.row("SELECT alias FROM entries WHERE status = 'pending' AND subject_der = ? LIMIT 1", [cert.subjectDER]) {
+            throw CertVaultError(.keyMismatch, "the certificate for \(meta.subject) was issued for another key than the pending request '\(pending["alias"] as String)'",
+                                 hint: "check that the CA was sent the request written by 'certvault csr'")
         }
 
         let purpose = options.purpose ?? (meta.isCA ? .other : meta.isSelfSigned ? .management : .ssl)
@@ -302,7 +373,7 @@ extension Session {
         details["sha1"] = meta.thumbprintSHA1
         details["source"] = sourceName
         if !recipients.isEmpty { details["grants"] = try handles(db, recipients) }
-        let head = try record(db, "entry.import", entry: id, details: details)
+        let head = try record(db, action, entry: id, details: details)
         for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
         return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
     }
@@ -338,7 +409,7 @@ extension Session {
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
     }
 
-    private func handles(_ db: Database, _ ids: [Int64]) throws -> [String] {
+    func handles(_ db: Database, _ ids: [Int64]) throws -> [String] {
         try ids.map { try String.fetchOne(try db.cachedStatement(sql: "SELECT handle FROM people WHERE id = ?"), arguments: [$0]) ?? "?" }
     }
 

@@ -70,6 +70,9 @@ public struct Entry: Sendable, Codable, Equatable {
     public var createdBy: String
     /// Handles of the people who hold a grant (can decrypt the key).
     public var access: [String]
+    /// For a pending entry: the subject and names requested from the CA.
+    public var requestedSubject: String?
+    public var requestedNames: [String]?
 
     init(row: Row, access: [String]) {
         id = row["id"]
@@ -85,6 +88,10 @@ public struct Entry: Sendable, Codable, Equatable {
         createdAt = row["created_at"]
         createdBy = row["created_by_handle"] ?? "?"
         self.access = access
+        if status == "pending" {
+            requestedSubject = row["subject"]
+            requestedNames = Entry.decodeList(row["sans"])
+        }
         if let sha1: String = row["sha1"] {
             certificate = CertificateMetadata(
                 subject: row["subject"] ?? "", issuer: row["issuer"] ?? "", serialNumber: row["serial"] ?? "",

@@ -40,12 +40,18 @@ enum SecureFile {
 
     /// Writes `data` to a temporary file beside `destination`.
     static func prepare(_ data: Data, to destination: String, force: Bool) throws -> Pending {
+        try data.withUnsafeBytes { try prepare($0, to: destination, force: force) }
+    }
+
+    /// Writes `bytes` (which may be a secret: they are not copied) to a
+    /// temporary file beside `destination`.
+    static func prepare(_ bytes: UnsafeRawBufferPointer, to destination: String, force: Bool) throws -> Pending {
         if !force, FileManager.default.fileExists(atPath: destination) { throw exists(destination) }
         let temporary = try makeTemporary(beside: destination)
         let fd = Glibc.open(temporary, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw posixError("cannot write \(destination)") }
         defer { close(fd) }
-        let ok = data.withUnsafeBytes { buf -> Bool in
+        let ok = { (buf: UnsafeRawBufferPointer) -> Bool in
             var offset = 0
             while offset < buf.count {
                 let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
@@ -53,7 +59,7 @@ enum SecureFile {
                 offset += n
             }
             return fsync(fd) == 0
-        }
+        }(bytes)
         guard ok else {
             let error = posixError("cannot write \(destination)")
             unlink(temporary)

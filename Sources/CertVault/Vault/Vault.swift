@@ -182,6 +182,15 @@ public final class Vault: @unchecked Sendable {
         try store.read { db in try Self.chainDER(entryID: entry.id, in: db) }.map { try Certificate(derEncoded: $0).metadata() }
     }
 
+    /// Everything the entry's certificate says, read from the certificate
+    /// itself (adds key usage and extended key usage to what `list` shows).
+    public func certificateDetails(of entry: Entry) throws -> CertificateMetadata? {
+        guard let der = try store.read({ try Data.fetchOne($0, sql: "SELECT cert_der FROM entries WHERE id = ?", arguments: [entry.id]) }) else {
+            return nil
+        }
+        return try Certificate(derEncoded: der).metadata()
+    }
+
     /// DER of the entry's certificate followed by its issuers (leaf → root).
     static func chainDER(entryID: Int64, in db: Database) throws -> [Data] {
         var out: [Data] = []

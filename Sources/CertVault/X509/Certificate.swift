@@ -23,6 +23,10 @@ public struct CertificateMetadata: Sendable, Codable, Equatable {
     public var subjectAlternativeNames: [String]
     public var isSelfSigned: Bool
     public var isCA: Bool
+    /// Key usage names (`digitalSignature`, …); nil where not read from the certificate itself.
+    public var keyUsage: [String]? = nil
+    /// Extended key usage short names (`serverAuth`, `clientAuth`, …); nil where not read.
+    public var extendedKeyUsage: [String]? = nil
 }
 
 /// An X.509 certificate, owning its `X509*` and freeing it once.
@@ -92,7 +96,8 @@ final class Certificate: @unchecked Sendable {
             signatureAlgorithm: OBJ_nid2ln(X509_get_signature_nid(pointer)).map { String(cString: $0) } ?? "unknown",
             subjectAlternativeNames: subjectAlternativeNames,
             isSelfSigned: X509_self_signed(pointer, 0) == 1,
-            isCA: X509_check_ca(pointer) > 0)
+            isCA: X509_check_ca(pointer) > 0,
+            keyUsage: keyUsage, extendedKeyUsage: extendedKeyUsage)
     }
 
     private var serialHex: String {

@@ -19,8 +19,11 @@ struct CertificateBuilder {
     /// Parses `CN=x,O=y` (or `/CN=x/O=y`) into an `X509_NAME`.
     static func makeName(_ dn: String) throws -> OpaquePointer {
         guard let name = X509_NAME_new() else { throw OpenSSL.error(.crypto, "X509_NAME_new") }
-        let separator: Character = dn.hasPrefix("/") ? "/" : ","
-        let parts = dn.split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // "/C=US/O=x/CN=y" (OpenSSL's -subj) is in ASN.1 order; "CN=y,O=x,C=US"
+        // (RFC 4514, as certvault prints names) is most specific first.
+        let slashForm = dn.hasPrefix("/")
+        var parts = dn.split(separator: slashForm ? "/" : ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if !slashForm { parts.reverse() }
         for part in parts {
             guard let eq = part.firstIndex(of: "="), eq != part.startIndex else {
                 X509_NAME_free(name)
@@ -46,10 +49,10 @@ struct CertificateBuilder {
         guard let x = X509_new() else { throw OpenSSL.error(.crypto, "X509_new") }
         let cert = Certificate(takingOwnership: x)
         X509_set_version(x, 2)
-        // 128-bit random positive serial.
+        // A 128-bit random positive serial (BN_bin2bn reads it unsigned;
+        // DER adds a leading zero byte when the top bit is set).
         var serialBytes = Sodium.random(16)
-        serialBytes[0] &= 0x7F
-        serialBytes[0] |= 0x40
+        if serialBytes.allSatisfy({ $0 == 0 }) { serialBytes[15] = 1 }
         let bn = serialBytes.withUnsafeBytes { BN_bin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 16, nil) }
         defer { BN_free(bn) }
         BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))

@@ -108,6 +108,17 @@ enum PKCS12 {
         throw lastError.map { _ in wrongPassword(password) } ?? wrongPassword(password)
     }
 
+    /// Whether `data` parses as a PKCS#12 structure (without decrypting).
+    static func isPKCS12(_ data: Data) -> Bool {
+        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
+            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            return d2i_PKCS12(nil, &p, buf.count)
+        }
+        guard let p12 else { return false }
+        PKCS12_free(p12)
+        return true
+    }
+
     private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
         if password == nil || password!.count == 0 {
             return CertVaultError(.wrongPassword, "the file needs a password", hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD")

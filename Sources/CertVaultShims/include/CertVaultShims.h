@@ -38,10 +38,30 @@ int cv_X509_NAME_print_rfc2253(BIO *bio, const X509_NAME *name);
 
 long cv_BIO_get_mem_data(BIO *bio, char **data);
 void cv_OPENSSL_free(void *p);
+void cv_OPENSSL_clear_free(void *p, size_t len);
 
 /// EVP_PKEY_Q_keygen is variadic: one wrapper a key type.
 EVP_PKEY *cv_keygen_rsa(size_t bits);
 EVP_PKEY *cv_keygen_ec(const char *curve);
+
+/// The certificates of a PKCS#7 SignedData (or signedAndEnveloped); owned by p7.
+STACK_OF(X509) *cv_PKCS7_certificates(PKCS7 *p7);
+
+/// Decodes a private key in any format OSSL_DECODER knows (PEM or DER;
+/// PKCS#8 plain or encrypted, PKCS#1, SEC1, traditional encrypted PEM) with
+/// the passphrase given (never prompting). NULL on failure.
+EVP_PKEY *cv_decode_private_key(const unsigned char *data, size_t len, const char *pass, size_t passlen);
+
+/// Writes `pkey` as PEM PKCS#8, encrypted with AES-256-CBC under PBES2 /
+/// PBKDF2-HMAC-SHA256 with `iter` iterations. 1 on success.
+int cv_write_encrypted_pkcs8(BIO *bio, EVP_PKEY *pkey, const char *pass, int passlen, int iter);
+
+/// A PKCS#10 request for `pkey` with `subject`, the SANs in `san` (OpenSSL
+/// config syntax, may be NULL), signed with SHA-256 (or nothing for EdDSA).
+X509_REQ *cv_make_csr(EVP_PKEY *pkey, const X509_NAME *subject, const char *san);
+
+/// Extended key usages as text ("serverAuth,clientAuth"); returns the length.
+int cv_X509_eku_text(X509 *x, char *buf, int len);
 
 /// setrlimit(RLIMIT_CORE, 0) and prctl(PR_SET_DUMPABLE, 0); 0 on success.
 int cv_disable_core_dumps(void);

@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+
+extension Session {
+    /// Parses `rsa:BITS` for a management certificate, refusing what Azure refuses.
+    static func managementKeySpec(_ spec: String) throws -> String {
+        let parts = spec.lowercased().split(separator: ":").map(String.init)
+        guard parts.count == 2, parts[0] == "rsa", let bits = Int(parts[1]) else {
+            throw CertVaultError(.invalidArgument, "management certificates need an RSA key, not \(spec)",
+                                 hint: "Azure accepts only RSA keys of at least 2048 bits: use rsa:2048, rsa:3072 or rsa:4096")
+        }
+        guard bits >= 2048 else {
+            throw CertVaultError(.invalidArgument, "an RSA key of \(bits) bits is refused: Azure requires at least 2048 bits",
+                                 hint: "use rsa:2048, rsa:3072 or rsa:4096")
+        }
+        return "rsa:\(bits)"
+    }
+
+    /// Makes what MakeCert made for Azure management certificates: an RSA key
+    /// in the vault and a self-signed X.509 v3 certificate for client
+    /// authentication (128-bit random serial, SHA-256, key usage
+    /// digitalSignature and keyEncipherment, extended key usage clientAuth,
+    /// subject key identifier).
+    /// - Returns: the new entry; export it with ``Vault/exportPublic(_:format:to:force:)`` as `.cer` to upload.
+    public func createManagementCertificate(subject: String, keySpec: String = "rsa:2048", days: Int = 365,
+                                            subscription: String? = nil, alias: String? = nil) throws -> Entry {
+        try requireRole([.admin, .officer], to: "create certificates")
+        guard (1...3650).contains(days) else {
+            throw CertVaultError(.invalidArgument, "--days must be between 1 and 3650")
+        }
+        let key = try PrivateKey.generate(try Self.managementKeySpec(keySpec))
+        var builder = CertificateBuilder(subject: subject)
+        builder.days = days
+        let cert = try builder.build(key: key)
+        let options = ImportOptions(alias: alias, purpose: .management, subscription: subscription)
+        let id = try vault.store.write { db in
+            try storeCertificate(db, cert, key: key, name: alias ?? cert.commonName, options: options,
+                                 source: "generated", action: "entry.create").id
+        }
+        return try vault.store.read { db in try Vault.entry(String(id), in: db) }
+    }
+
+    /// Makes a key inside the vault and a PKCS#10 request for it, with the
+    /// DNS names as subjectAltName. The entry is `pending` until the
+    /// certificate the CA issues is imported (matched by public key).
+    /// - Returns: the pending entry and the request as PEM, to send to the CA.
+    public func createRequest(subject: String, dnsNames: [String], keySpec: String = "rsa:2048",
+                              subscription: String? = nil, alias: String? = nil) throws -> (entry: Entry, pem: Data) {
+        try requireRole([.admin, .officer], to: "create certificate requests")
+        let allowed = ["rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384"]
+        guard allowed.contains(keySpec.lowercased()) else {
+            throw CertVaultError(.invalidArgument, "a request key must be one of \(allowed.joined(separator: ", ")), not \(keySpec)")
+        }
+        let key = try PrivateKey.generate(keySpec)
+        let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
+        let spki = Digest.sha256(key.publicKeyInfoDER)
+        let (algorithm, bits, curve) = key.algorithm
+        let id = try vault.store.write { db -> Int64 in
+            let name = try uniqueAlias(db, base: alias ?? dnsNames.first ?? request.subject)
+            try db.run("""
+                INSERT INTO entries (alias, purpose, subscription, domains, subject, subject_der, sans, key_algorithm, key_bits, key_curve,
+                                     spki_sha256, status, csr_der, created_at, created_by)
+                VALUES (?, 'ssl', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                """, [name, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
+                      Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
+                      Timestamp.now(), person.id])
+            let id = db.lastInsertedRowID
+            let recipients = try defaultRecipients(db)
+            let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
+            var details = stateDetails(certDER: nil, spkiSHA256: spki, ciphertextSHA256: ct)
+            details["alias"] = name
+            details["subject"] = request.subject
+            details["dns"] = dnsNames
+            details["csr_sha256"] = Digest.sha256(request.derEncoded).hexLower
+            details["grants"] = try handles(db, recipients)
+            let head = try record(db, "entry.request", entry: id, details: details)
+            for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+            return id
+        }
+        let entry = try vault.store.read { db in try Vault.entry(String(id), in: db) }
+        return (entry, request.pemEncoded)
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+struct New: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create certificates inside the vault.",
+        subcommands: [Management.self])
+
+    struct Management: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an Azure management certificate: an RSA key and a self-signed client-auth certificate.",
+            discussion: """
+                What MakeCert did: RSA (2048 bits at least, as Azure requires), a 128-bit random serial, SHA-256, \\
+                key usage digitalSignature and keyEncipherment, extended key usage clientAuth, subject key identifier.
+                Upload the public part with: certvault export ALIAS --format cer --out ALIAS.cer
+
+                Example: certvault new management --subject "CN=contoso-mgmt" --subscription 1234-abcd
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("The subject, e.g. CN=contoso-mgmt,O=Contoso.", valueName: "dn")) var subject: String
+        @Option(help: "rsa:2048, rsa:3072 or rsa:4096.") var key = "rsa:2048"
+        @Option(help: "Days of validity.") var days = 365
+        @Option(help: ArgumentHelp("Azure subscription it is for.", valueName: "id")) var subscription: String?
+        @Option(help: "Alias of the entry (default: the common name).") var alias: String?
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let entry = try session.createManagementCertificate(subject: subject, keySpec: key, days: days,
+                                                                subscription: subscription, alias: alias)
+            print("created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")")
+            print("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
+        }
+    }
+}
+
+struct Csr: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csr",
+        abstract: "Make a key inside the vault and a certificate signing request for it.",
+        discussion: """
+            The entry stays pending until the certificate the CA issues is imported: it is matched by public key, and \\
+            a certificate issued for another key is refused.
+
+            Example: certvault csr --subject "CN=www.contoso.com,O=Contoso" --dns www.contoso.com --dns contoso.com --out contoso.csr
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("The subject, e.g. CN=www.contoso.com,O=Contoso.", valueName: "dn")) var subject: String
+    @Option(name: .customLong("dns"), help: ArgumentHelp("A DNS name for the subjectAltName (repeatable).", valueName: "name"))
+    var dnsNames: [String] = []
+    @Option(help: "rsa:2048, rsa:3072, rsa:4096, ec:p256 or ec:p384.") var key = "rsa:2048"
+    @Option(help: ArgumentHelp("Where to write the request (PEM).", valueName: "file")) var out: String
+    @Option(help: ArgumentHelp("Azure subscription it is for.", valueName: "id")) var subscription: String?
+    @Option(help: "Alias of the entry (default: the first DNS name).") var alias: String?
+    @Flag(help: "Replace an existing file.") var force = false
+
+    func validate() throws {
+        if dnsNames.isEmpty { throw ValidationError("name at least one --dns for the certificate") }
+    }
+
+    func run() throws {
+        let vault = try global.openVault()
+        if !force && FileManager.default.fileExists(atPath: out) {
+            throw CertVaultError(.fileExists, "\(out) already exists", hint: "choose another path, or pass --force to replace it")
+        }
+        let session = try global.unlock(vault)
+        let (entry, _) = try session.createRequest(subject: subject, dnsNames: dnsNames, keySpec: key,
+                                                   subscription: subscription, alias: alias)
+        let written = try vault.exportPublic(String(entry.id), format: .csr, to: out, force: force)
+        print("pending entry \(entry.alias); request written to \(written.path)")
+        print("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
+    }
+}
