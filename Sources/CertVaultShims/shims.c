@@ -28,6 +28,14 @@ const unsigned char *cv_PKCS12_SAFEBAG_local_key_id(const PKCS12_SAFEBAG *bag, i
     return ASN1_STRING_get0_data(t->value.octet_string);
 }
 
+int cv_PKCS12_SAFEBAG_friendly_name(const PKCS12_SAFEBAG *bag, const unsigned char **data, int *len) {
+    const ASN1_TYPE *t = PKCS12_SAFEBAG_get0_attr(bag, NID_friendlyName);
+    if (t == NULL || t->value.asn1_string == NULL) { *data = NULL; *len = 0; return 0; }
+    *data = ASN1_STRING_get0_data(t->value.asn1_string);
+    *len = ASN1_STRING_length(t->value.asn1_string);
+    return t->type;
+}
+
 int cv_sk_GENERAL_NAME_num(const GENERAL_NAMES *sk) { return sk_GENERAL_NAME_num(sk); }
 GENERAL_NAME *cv_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk, int i) { return sk_GENERAL_NAME_value(sk, i); }
 int cv_GENERAL_NAME_get(const GENERAL_NAME *name, const unsigned char **data, int *len) {

@@ -200,8 +200,24 @@ enum PKCS12 {
     }
 
     /// A bag's friendly name, without the NUL bytes Windows appends.
+    ///
+    /// Decoded here from the BMPString (UTF-16BE) rather than through
+    /// `PKCS12_get_friendlyname`, which returns nothing for some non-ASCII
+    /// names in OpenSSL 3.0.
     private static func friendlyName(_ bag: OpaquePointer) -> String? {
-        guard let name = OpenSSL.string(fromOpenSSL: PKCS12_get_friendlyname(bag)) else { return nil }
+        var data: UnsafePointer<UInt8>?
+        var len: Int32 = 0
+        let type = cv_PKCS12_SAFEBAG_friendly_name(bag, &data, &len)
+        guard let data, len > 0 else { return nil }
+        let bytes = UnsafeBufferPointer(start: data, count: Int(len))
+        let name: String
+        switch type {
+        case V_ASN1_BMPSTRING:
+            let units = stride(from: 0, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+            name = String(decoding: units, as: UTF16.self)
+        default:
+            name = String(decoding: bytes, as: UTF8.self)
+        }
         let trimmed = name.trimmingCharacters(in: CharacterSet(charactersIn: "\0").union(.whitespaces))
         return trimmed.isEmpty ? nil : trimmed
     }

@@ -28,6 +28,10 @@ void cv_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *sk);
 /// The localKeyID attribute of a bag, or NULL; the bytes belong to the bag.
 const unsigned char *cv_PKCS12_SAFEBAG_local_key_id(const PKCS12_SAFEBAG *bag, int *len);
 
+/// The raw friendlyName attribute of a bag: its ASN.1 string type
+/// (V_ASN1_BMPSTRING, V_ASN1_UTF8STRING, ...) and bytes, or 0 if absent.
+int cv_PKCS12_SAFEBAG_friendly_name(const PKCS12_SAFEBAG *bag, const unsigned char **data, int *len);
+
 int cv_sk_GENERAL_NAME_num(const GENERAL_NAMES *sk);
 GENERAL_NAME *cv_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk, int i);
 /// Type (GEN_DNS, GEN_IPADD, GEN_EMAIL, GEN_URI) and raw bytes of a name.
