@@ -3,45 +3,7 @@ import TestSupport
 import XCTest
 
 /// The built `certvault` binary, driven as a person or a script would.
-final class CLITests: XCTestCase {
-    var dir: URL!
-    var vaultPath: String { dir.appendingPathComponent("vault.db").path }
-
-    static let binary: String = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("certvault"),
-            Bundle.main.bundleURL.appendingPathComponent("certvault"),
-            Support.root.appendingPathComponent(".build/debug/certvault"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? candidates.last!.path
-    }()
-
-    override func setUpWithError() throws {
-        dir = try Support.temporaryDirectory()
-        try Support.write("alice passphrase\n", to: dir.appendingPathComponent("alice.pass"))
-        try Support.write("password\n", to: dir.appendingPathComponent("corpus.pw"))
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITests.binary) throws -> ProcessResult {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
-        environment["CERTVAULT_VAULT"] = vaultPath
-        environment["CERTVAULT_PASSPHRASE_FILE_UNUSED"] = nil
-        for (k, v) in env { environment[k] = v }
-        return try Support.run(binary, args, environment: environment)
-    }
-
-    func initVault() throws {
-        let r = try cv(["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")])
-        XCTAssertEqual(r.status, 0, r.err)
-    }
-
-    func realWorld(_ name: String) -> String { Support.realWorld.appendingPathComponent(name).path }
-
+final class CLITests: CLITestCase {
     func testMainJobEndToEnd() throws {
         try initVault()
         let imp = try cv(["import", realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"), "--alias", "contoso.com",
@@ -189,7 +151,7 @@ final class CLITests: XCTestCase {
             sys.stdout.write(seen.decode(errors="replace"))
             sys.exit(os.waitstatus_to_exitcode(status))
             """
-        let r = try Support.run("python3", ["-c", script, CLITests.binary, vaultPath, file("tty-backup.db")])
+        let r = try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, file("tty-backup.db")])
         XCTAssertEqual(r.status, 0, r.out + r.err)
         XCTAssertTrue(r.out.contains("backed up to"), r.out)
         XCTAssertFalse(r.out.contains("alice passphrase"), "the passphrase was echoed: \(r.out)")
@@ -275,7 +237,7 @@ final class CLITests: XCTestCase {
         let lonely = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: lonely) }
         let copy = lonely.appendingPathComponent("certvault").path
-        try FileManager.default.copyItem(atPath: CLITests.binary, toPath: copy)
+        try FileManager.default.copyItem(atPath: CLITestCase.binary, toPath: copy)
         let r = try cv(["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")], binary: copy)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try cv(["audit", "verify"], binary: copy).status, 0)
@@ -287,7 +249,7 @@ final class CLITests: XCTestCase {
         for i in 0..<2 { try Support.makePFX(in: dir, name: "c\(i)", key: "ec:prime256v1") }
         try Support.write("secret\n", to: dir.appendingPathComponent("c.pw"))
         let script = """
-            B='\(CLITests.binary)'; export CERTVAULT_VAULT='\(vaultPath)'
+            B='\(CLITestCase.binary)'; export CERTVAULT_VAULT='\(vaultPath)'
             pids=()
             for i in 0 1; do
               ( for n in 1 2 3; do "$B" import '\(dir.path)'/c$i.pfx --password-file '\(file("c.pw"))' --passphrase-file '\(file("alice.pass"))' >/dev/null || exit 1
