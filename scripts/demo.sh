@@ -46,6 +46,11 @@ step certvault export contoso.com --format cer --out contoso.cer
 "$cv" export contoso.com --format cer --out "$work/contoso.cer"
 openssl x509 -inform der -in "$work/contoso.cer" -noout -subject -fingerprint -sha1
 
+step certvault new management --subject "CN=contoso-mgmt,O=Contoso" --subscription 0000-demo
+"$cv" new management --subject "CN=contoso-mgmt,O=Contoso" --subscription 0000-demo --passphrase-file "$work/alice.pass"
+"$cv" export contoso-mgmt --format cer --out "$work/contoso-mgmt.cer"
+openssl x509 -inform der -in "$work/contoso-mgmt.cer" -noout -text | grep -E 'Public-Key|Signature Algorithm|Client Auth' | sort -u
+
 step certvault audit log
 "$cv" audit log
 

@@ -142,7 +142,7 @@ final class SecurityTests: VaultTestCase {
         vault = nil
         try tamper("PRAGMA user_version = 99")
         let queue = try DatabaseQueue(path: path)
-        try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        _ = try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try queue.close()
         let before = try fileDigest(path)
         XCTAssertThrowsError(try Vault.open(at: path)) { error in
@@ -156,7 +156,7 @@ final class SecurityTests: VaultTestCase {
         try importFresh(["a", "b", "c"])
         vault = nil
         let queue = try DatabaseQueue(path: path)
-        try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        _ = try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try queue.close()
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let cut = dir.appendingPathComponent("cut.db").path

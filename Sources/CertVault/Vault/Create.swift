@@ -65,16 +65,10 @@ extension Session {
                       Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
                       Timestamp.now(), person.id])
             let id = db.lastInsertedRowID
-            let recipients = try defaultRecipients(db)
-            let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
-            var details = stateDetails(certDER: nil, spkiSHA256: spki, ciphertextSHA256: ct)
-            details["alias"] = name
-            details["subject"] = request.subject
-            details["dns"] = dnsNames
-            details["csr_sha256"] = Digest.sha256(request.derEncoded).hexLower
-            details["grants"] = try handles(db, recipients)
-            let head = try record(db, "entry.request", entry: id, details: details)
-            for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+            try storeKeyAndRecord(db, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: "entry.request", extra: [
+                "alias": name, "subject": request.subject, "dns": dnsNames,
+                "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
+            ])
             return id
         }
         let entry = try vault.store.read { db in try Vault.entry(String(id), in: db) }

@@ -132,7 +132,7 @@ public enum Importer {
             for name in names {
                 let path = (argument as NSString).appendingPathComponent(name)
                 var sub: ObjCBool = false
-                FileManager.default.fileExists(atPath: path, isDirectory: &sub)
+                _ = FileManager.default.fileExists(atPath: path, isDirectory: &sub)
                 if sub.boolValue {
                     if recursive { out += expand([path], recursive: true) }
                 } else {
@@ -288,6 +288,22 @@ extension Session {
         return items
     }
 
+    /// Encrypts `key` (if any) for entry `entryID` and seals it to the
+    /// default recipients, then records `action` with the entry's hashes and
+    /// `extra`, and notes who got custody. One path for every new key.
+    @discardableResult
+    func storeKeyAndRecord(_ db: Database, entryID: Int64, key: PrivateKey?, certDER: Data?, spkiSHA256: Data,
+                           action: String, extra: [String: Any]) throws -> AuditHead {
+        let recipients = key == nil ? [] : try defaultRecipients(db)
+        let ct = try key.map { try storeKey(db, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients) }
+        var details = stateDetails(certDER: certDER, spkiSHA256: spkiSHA256, ciphertextSHA256: ct)
+        details.merge(extra) { _, new in new }
+        if !recipients.isEmpty { details["grants"] = try handles(db, recipients) }
+        let head = try record(db, action, entry: entryID, details: details)
+        for r in recipients { try addCustody(db, entryID: entryID, personID: r, kind: "grant", seq: head.seq) }
+        return head
+    }
+
     func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
         var d: [String: Any] = ["spki_sha256": spkiSHA256.hexLower]
         if let certDER { d["cert_sha256"] = Digest.sha256(certDER).hexLower }
@@ -307,13 +323,8 @@ extension Session {
             guard let key, !(existing["has_key"] as Bool) else {
                 return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
             }
-            let recipients = try defaultRecipients(db)
-            let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
-            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: ct)
-            details["source"] = sourceName
-            details["grants"] = try handles(db, recipients)
-            let head = try record(db, "entry.key-add", entry: id, details: details)
-            for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+            try storeKeyAndRecord(db, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: "entry.key-add",
+                                  extra: ["source": sourceName])
             return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
         }
 
@@ -361,20 +372,9 @@ extension Session {
         try db.run("INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
                        StatementArguments(columns))
         let id = db.lastInsertedRowID
-        var recipients: [Int64] = []
-        var ct: Data?
-        if let key {
-            recipients = try defaultRecipients(db)
-            ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
-        }
-        var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: ct)
-        details["alias"] = alias
-        details["purpose"] = purpose.rawValue
-        details["sha1"] = meta.thumbprintSHA1
-        details["source"] = sourceName
-        if !recipients.isEmpty { details["grants"] = try handles(db, recipients) }
-        let head = try record(db, action, entry: id, details: details)
-        for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+        try storeKeyAndRecord(db, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: action, extra: [
+            "alias": alias, "purpose": purpose.rawValue, "sha1": meta.thumbprintSHA1, "source": sourceName,
+        ])
         return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
     }
 
@@ -397,15 +397,9 @@ extension Session {
             """, [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
                              Timestamp.now(), person.id])
         let id = db.lastInsertedRowID
-        let recipients = try defaultRecipients(db)
-        let ct = try storeKey(db, entryID: id, key: key, spkiSHA256: spki, recipients: recipients)
-        var details = stateDetails(certDER: nil, spkiSHA256: spki, ciphertextSHA256: ct)
-        details["alias"] = alias
-        details["purpose"] = purpose.rawValue
-        details["source"] = URL(fileURLWithPath: source).lastPathComponent
-        details["grants"] = try handles(db, recipients)
-        let head = try record(db, "entry.import", entry: id, details: details)
-        for r in recipients { try addCustody(db, entryID: id, personID: r, kind: "grant", seq: head.seq) }
+        try storeKeyAndRecord(db, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: "entry.import", extra: [
+            "alias": alias, "purpose": purpose.rawValue, "source": URL(fileURLWithPath: source).lastPathComponent,
+        ])
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
     }
 
