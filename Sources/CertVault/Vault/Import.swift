@@ -43,7 +43,7 @@ public enum Importer {
                 throw CertVaultError(.corrupt, "the file holds no key and no certificate")
             }
             // A key must match a certificate that came with it in the same file.
-            let leaves = material.certificates.filter { !$0.certificate.metadata().isCA }
+            let leaves = material.certificates.filter { !$0.certificate.isCA }
             if !leaves.isEmpty {
                 for key in material.keys where !material.certificates.contains(where: { key.key.matches($0.certificate) }) {
                     throw CertVaultError(.keyMismatch, "the private key does not match the certificate\(leaves.count > 1 ? "s" : "") in this file"
@@ -225,13 +225,14 @@ extension Session {
         }
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
-        let allCertificates = files.flatMap(\.certificates)
+        let certificateKeys = Set(files.flatMap(\.certificates).map { Digest.sha256($0.certificate.publicKeyInfoDER) })
         var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
         return try vault.store.write { db in
             var report = ImportReport()
             for file in files {
-                for key in file.keys where !allCertificates.contains(where: { key.key.matches($0.certificate) }) {
+                for key in file.keys {
                     let spki = Digest.sha256(key.key.publicKeyInfoDER)
+                    if certificateKeys.contains(spki) { continue }
                     // A key whose certificate (or request) is already in the vault joins it: nothing to say.
                     if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
                         warnings.append("\(file.path): the key matches no certificate imported with it or in the vault; kept as a key-only entry")

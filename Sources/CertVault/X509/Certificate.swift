@@ -67,6 +67,9 @@ final class Certificate: @unchecked Sendable {
             && X509_verify(pointer, X509_get0_pubkey(issuer.pointer)) == 1
     }
 
+    /// Whether this is a CA certificate (basicConstraints CA:TRUE or a v1 self-signed root).
+    var isCA: Bool { X509_check_ca(pointer) > 0 }
+
     /// Common name of the subject, if any.
     var commonName: String? {
         guard let name = X509_get_subject_name(pointer) else { return nil }
@@ -96,7 +99,7 @@ final class Certificate: @unchecked Sendable {
             signatureAlgorithm: OBJ_nid2ln(X509_get_signature_nid(pointer)).map { String(cString: $0) } ?? "unknown",
             subjectAlternativeNames: subjectAlternativeNames,
             isSelfSigned: X509_self_signed(pointer, 0) == 1,
-            isCA: X509_check_ca(pointer) > 0,
+            isCA: isCA,
             keyUsage: keyUsage, extendedKeyUsage: extendedKeyUsage)
     }
 
