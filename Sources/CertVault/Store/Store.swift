@@ -87,9 +87,7 @@ final class Store: @unchecked Sendable {
                 }
             }
             if version < formatVersion { try migrator.migrate(queue) }
-            let store = Store(queue: queue, path: path)
-            _ = try store.queue.read { try Row.fetchOne($0, sql: "SELECT vault_id FROM vault") }
-            return store
+            return Store(queue: queue, path: path)
         } catch {
             throw map(error, path: path)
         }
