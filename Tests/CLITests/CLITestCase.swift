@@ -41,4 +41,36 @@ class CLITestCase: XCTestCase {
     }
 
     func realWorld(_ name: String) -> String { Support.realWorld.appendingPathComponent(name).path }
+
+    /// Runs certvault on a pseudo-terminal (its stdin, stdout and stderr),
+    /// as a person at a terminal would; when `prompt` appears, types `reply`
+    /// and a newline. Returns everything the terminal showed.
+    func onTerminal(_ args: [String], prompt: String? = nil, reply: String = "") throws -> ProcessResult {
+        let script = """
+            import os, pty, sys
+            binary, vault, prompt, reply = sys.argv[1:5]
+            pid, fd = pty.fork()
+            if pid == 0:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
+                env["CERTVAULT_VAULT"] = vault
+                os.execve(binary, [binary] + sys.argv[5:], env)
+            seen = b""
+            if prompt:
+                while prompt.encode() not in seen:
+                    seen += os.read(fd, 1024)
+                os.write(fd, reply.encode() + b"\\n")
+            while True:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(seen.decode(errors="replace"))
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        return try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, prompt ?? "", reply] + args)
+    }
 }

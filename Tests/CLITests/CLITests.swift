@@ -127,31 +127,7 @@ final class CLITests: CLITestCase {
     /// At a terminal the passphrase is asked with echo off and never shown.
     func testPassphrasePromptOnATerminalDoesNotEcho() throws {
         try initVault()
-        let script = """
-            import os, pty, sys
-            binary, vault, dest = sys.argv[1:4]
-            pid, fd = pty.fork()
-            if pid == 0:
-                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
-                env["CERTVAULT_VAULT"] = vault
-                os.execve(binary, [binary, "backup", dest], env)
-            seen = b""
-            while b"Passphrase for alice: " not in seen:
-                seen += os.read(fd, 1024)
-            os.write(fd, b"alice passphrase\\n")
-            while True:
-                try:
-                    chunk = os.read(fd, 1024)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            _, status = os.waitpid(pid, 0)
-            sys.stdout.write(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
-            """
-        let r = try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, file("tty-backup.db")])
+        let r = try onTerminal(["backup", file("tty-backup.db")], prompt: "Passphrase for alice: ", reply: "alice passphrase")
         XCTAssertEqual(r.status, 0, r.out + r.err)
         XCTAssertTrue(r.out.contains("backed up to"), r.out)
         XCTAssertFalse(r.out.contains("alice passphrase"), "the passphrase was echoed: \(r.out)")

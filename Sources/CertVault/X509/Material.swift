@@ -29,8 +29,7 @@ enum MaterialReader {
             throw CertVaultError(.unknownFormat, "text without a PEM block: not a certificate, key or PKCS#12 file",
                                  hint: "if it is base64, decode it first (base64 -d)")
         }
-        if PKCS12.isPKCS12(data) {
-            let contents = try PKCS12.parse(data, password: password)
+        if let contents = try PKCS12.parseIfPKCS12(data, password: password) {
             var m = Material(format: "PKCS#12")
             m.certificates = contents.certificates.map { .init(certificate: $0.certificate, friendlyName: $0.friendlyName) }
             m.keys = contents.keys.map { .init(key: $0.key, friendlyName: $0.friendlyName) }

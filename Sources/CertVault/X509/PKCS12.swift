@@ -62,16 +62,25 @@ enum PKCS12 {
     static func parse(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents {
         try OpenSSL.ensure()
         try classifyNonDER(data)
+        guard let contents = try parseIfPKCS12(data, password: password) else {
+            if DER.declaredLength(data).map({ $0 > data.count }) ?? false {
+                throw CertVaultError(.truncated, "the file is truncated (its encoding declares more bytes than it has)")
+            }
+            throw CertVaultError(.notPKCS12, "not a PKCS#12 file, or corrupt")
+        }
+        return contents
+    }
+
+    /// Decodes `data` once: nil if it is not a PKCS#12 structure at all,
+    /// else its contents (or the error that tells why they cannot be read).
+    static func parseIfPKCS12(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents? {
         let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
             var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
             return d2i_PKCS12(nil, &p, buf.count)
         }
         guard let p12 else {
             OpenSSL.drainErrors()
-            if DER.declaredLength(data).map({ $0 > data.count }) ?? false {
-                throw CertVaultError(.truncated, "the file is truncated (its encoding declares more bytes than it has)")
-            }
-            throw CertVaultError(.notPKCS12, "not a PKCS#12 file, or corrupt")
+            return nil
         }
         defer { PKCS12_free(p12) }
         let candidates = PasswordCandidate.candidates(for: password)
@@ -98,25 +107,12 @@ enum PKCS12 {
             throw wrongPassword(password)
         }
 
-        var lastError: CertVaultError?
         for candidate in candidates {
-            do { return try walk(p12, password: candidate) } catch let error as CertVaultError {
-                if error.code != .wrongPassword { throw error }
-                lastError = error
+            do { return try walk(p12, password: candidate) } catch let error as CertVaultError where error.code == .wrongPassword {
+                continue
             }
         }
-        throw lastError.map { _ in wrongPassword(password) } ?? wrongPassword(password)
-    }
-
-    /// Whether `data` parses as a PKCS#12 structure (without decrypting).
-    static func isPKCS12(_ data: Data) -> Bool {
-        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_PKCS12(nil, &p, buf.count)
-        }
-        guard let p12 else { return false }
-        PKCS12_free(p12)
-        return true
+        throw wrongPassword(password)
     }
 
     private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
