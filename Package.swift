@@ -25,7 +25,7 @@ let package = Package(
         ),
         .target(
             name: "CertVaultShims",
-            dependencies: ["COpenSSL"]
+            dependencies: ["COpenSSL", .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(
             name: "CertVault",
@@ -34,6 +34,7 @@ let package = Package(
                 "COpenSSL",
                 "CertVaultShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(

@@ -38,6 +38,8 @@ public struct CertVaultError: Error, CustomStringConvertible, Sendable {
         public static let importFailed = Code("import-failed")
         public static let verificationFailed = Code("verification-failed")
         public static let personInactive = Code("person-inactive")
+        /// The vault holds an older log than this machine saw (a rollback).
+        public static let rollback = Code("rollback")
     }
 
     public let code: Code

@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 #include <openssl/decoder.h>
 #include <openssl/pem.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -140,4 +141,19 @@ int cv_disable_core_dumps(void) {
     int a = setrlimit(RLIMIT_CORE, &none);
     int b = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     return (a == 0 && b == 0) ? 0 : -1;
+}
+
+int cv_sqlite_harden(void *db) {
+    sqlite3 *conn = (sqlite3 *)db;
+    int on = -1, rc;
+    rc = sqlite3_db_config(conn, SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
+    if (rc != SQLITE_OK) return rc;
+    if (on != 1) return SQLITE_ERROR;
+    rc = sqlite3_db_config(conn, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on);
+    if (rc != SQLITE_OK) return rc;
+    if (on != 0) return SQLITE_ERROR;
+    rc = sqlite3_db_config(conn, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &on);
+    if (rc != SQLITE_OK) return rc;
+    if (on != 0) return SQLITE_ERROR;
+    return sqlite3_enable_load_extension(conn, 0);
 }

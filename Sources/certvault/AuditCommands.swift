@@ -5,7 +5,25 @@ import Foundation
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Read and verify the audit log (no passphrase needed).",
-        subcommands: [Log.self, Verify.self])
+        subcommands: [Log.self, Verify.self, AcceptRollback.self])
+
+    struct AcceptRollback: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-rollback",
+            abstract: "Accept on purpose that the vault is older than this machine saw (a restored backup).",
+            discussion: """
+                This machine remembers the last audit head it saw of each vault. When the vault's log no longer holds it, \
+                no key leaves and no change is made until someone who can unlock accepts the rollback here. The \
+                acceptance is a signed record naming the head that was seen and when.
+                """)
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let accepted = try session.acceptRollback()
+            Output.line("accepted the rollback from record \(accepted.seen.seq) (seen \(accepted.seen.seenAt)) to record \(accepted.head.seq)")
+        }
+    }
 
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List audit records.")
@@ -65,8 +83,8 @@ struct AuditCommand: ParsableCommand {
                 try Output.json(Result(valid: v.isValid, records: v.recordCount, head: v.head?.description,
                                        firstBadSeq: v.firstBadSeq, findings: v.findings))
             } else if v.isValid {
-                print("ok: \(v.recordCount) records verified")
-                print(v.head?.description ?? "0:")
+                Output.line("ok: \(v.recordCount) records verified")
+                Output.line(v.head?.description ?? "0:")
             } else {
                 for finding in v.findings { Output.stderr("finding: \(finding)") }
             }
@@ -106,7 +124,7 @@ struct PersonCommand: ParsableCommand {
                                               fileOption: "--new-passphrase-file", confirm: true)
             }
             let person = try session.addPerson(.init(handle: handle, name: name, email: email, role: role), passphrase: passphrase, kdf: kdf)
-            print("added \(person.handle) (\(person.role.rawValue))")
+            Output.line("added \(person.handle) (\(person.role.rawValue))")
         }
     }
 

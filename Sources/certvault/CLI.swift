@@ -28,7 +28,7 @@ enum CLI {
     static func fail(_ error: CertVaultError) -> Never {
         Output.error(error.message)
         if let hint = error.hint { Output.hint(hint) }
-        exit(error.code == .verificationFailed ? 3 : 1)
+        exit([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
     }
 }
 
@@ -37,7 +37,8 @@ struct Root: ParsableCommand {
         commandName: "certvault",
         abstract: "Keep an organisation's certificates and private keys in one encrypted file.",
         discussion: """
-            Exit codes: 0 success, 1 error, 2 usage, 3 verification findings.
+            Exit codes: 0 success, 1 error, 2 usage, 3 verification findings (a vault that does not match its signed \
+            records, or was rolled back).
             Passphrases come from --passphrase-file, CERTVAULT_PASSPHRASE or a prompt; never from an option's value.
 
             Example:
@@ -62,12 +63,12 @@ struct GlobalOptions: ParsableArguments {
 
     var vaultPath: String {
         if let vault { return vault }
-        if let env = ProcessInfo.processInfo.environment["CERTVAULT_VAULT"], !env.isEmpty { return env }
+        if let env = getenv("CERTVAULT_VAULT").map({ String(cString: $0) }), !env.isEmpty { return env }
         return Vault.defaultPath
     }
 
     var actorHandle: String? {
-        actor ?? ProcessInfo.processInfo.environment["CERTVAULT_USER"].flatMap { $0.isEmpty ? nil : $0 }
+        actor ?? getenv("CERTVAULT_USER").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func openVault() throws -> Vault { try Vault.open(at: vaultPath) }
@@ -82,12 +83,31 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// Secrets given in the environment (for automation), taken out of it
+/// before anything else reads it: the value is copied into secure memory,
+/// its bytes in the process's environment block are overwritten (what
+/// `/proc/PID/environ` shows) and the variable is removed.
+enum SecretEnvironment {
+    static let names = ["CERTVAULT_PASSPHRASE", "CERTVAULT_NEW_PASSPHRASE", "CERTVAULT_FILE_PASSWORD"]
+    nonisolated(unsafe) private static var captured: [String: SecureBytes] = [:]
+
+    /// Runs first in `main`, before Foundation or the argument parser look at the environment.
+    static func capture() {
+        for name in names {
+            if let secret = SecretInput.fromEnvironment(name) { captured[name] = secret }
+        }
+    }
+
+    /// The secret given in `name`, once.
+    static func take(_ name: String) -> SecureBytes? { captured.removeValue(forKey: name) }
+}
+
 enum Secrets {
     /// A secret from a file option, an environment variable, or the terminal.
     static func read(file: String?, environment: String, prompt: String, what: String, fileOption: String,
                      confirm: Bool = false) throws -> SecureBytes {
         if let file { return try SecretInput.fromFile(file) }
-        if let secret = SecretInput.fromEnvironment(environment) { return secret }
+        if let secret = SecretEnvironment.take(environment) { return secret }
         guard SecretInput.hasTerminal else {
             throw CertVaultError(.invalidArgument, "\(what) is needed and there is no terminal to ask on",
                                  hint: "give it with \(fileOption) FILE or \(environment)")
@@ -103,7 +123,7 @@ enum Secrets {
     /// A secret only if one was given (file or environment); no prompt.
     static func given(file: String?, environment: String) throws -> SecureBytes? {
         if let file { return try SecretInput.fromFile(file) }
-        return SecretInput.fromEnvironment(environment)
+        return SecretEnvironment.take(environment)
     }
 }
 

@@ -28,8 +28,8 @@ struct New: ParsableCommand {
             let session = try global.unlock(try global.openVault())
             let entry = try session.createManagementCertificate(subject: subject, keySpec: key, days: days,
                                                                 subscription: subscription, alias: alias)
-            print("created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")")
-            print("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
+            Output.line("created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")")
+            Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
         }
     }
 }
@@ -67,7 +67,7 @@ struct Csr: ParsableCommand {
         let (entry, _) = try session.createRequest(subject: subject, dnsNames: dnsNames, keySpec: key,
                                                    subscription: subscription, alias: alias)
         let written = try vault.exportPublic(String(entry.id), format: .csr, to: out, force: force)
-        print("pending entry \(entry.alias); request written to \(written.path)")
-        print("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
+        Output.line("pending entry \(entry.alias); request written to \(written.path)")
+        Output.line("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
     }
 }

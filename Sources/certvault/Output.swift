@@ -1,18 +1,27 @@
 import CertVault
 import Foundation
 
+/// Everything the CLI prints for a person. Text from a file or the vault
+/// may hold terminal escape sequences, so every line and table cell passes
+/// through ``Display/escaped(_:)`` (design rule 7); JSON stays exact.
 enum Output {
     static func error(_ message: String) { stderr("error: \(message)") }
     static func hint(_ message: String) { stderr("hint: \(message)") }
+    static func warning(_ message: String) { stderr("warning: \(message)") }
     static func note(_ message: String) { stderr(message) }
+
+    /// One line on stdout, escaped.
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((Display.escaped(text) + "\n").utf8))
+    }
 
     /// A progress line that rewrites itself on a terminal.
     static func progress(_ text: String, final: Bool) {
-        FileHandle.standardError.write(Data(("\r" + text + (final ? "\n" : "")).utf8))
+        FileHandle.standardError.write(Data(("\r" + Display.escaped(text) + (final ? "\n" : "")).utf8))
     }
 
     static func stderr(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        FileHandle.standardError.write(Data((Display.escaped(line) + "\n").utf8))
     }
 
     /// Writes a secret to stderr without making a Swift string of it.
@@ -38,7 +47,8 @@ enum Output {
     }
 
     /// A plain-text table with a header row.
-    static func table(_ header: [String], _ rows: [[String]]) {
+    static func table(_ header: [String], _ unescaped: [[String]]) {
+        let rows = unescaped.map { $0.map(Display.escaped) }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {

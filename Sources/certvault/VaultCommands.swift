@@ -19,7 +19,7 @@ struct Init: ParsableCommand {
                                           fileOption: "--passphrase-file", confirm: true)
         let vault = try Vault.create(at: global.vaultPath, admin: .init(handle: admin, name: name, email: email, role: .admin),
                                      passphrase: passphrase, kdf: kdf)
-        print("created vault \(vault.path) with admin \(admin)")
+        Output.line("created vault \(vault.path) with admin \(admin)")
         if let head = try vault.auditHead() { print("audit head \(head)") }
     }
 }
@@ -77,7 +77,7 @@ struct Import: ParsableCommand {
         } else {
             Output.table(["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
                          report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] })
-            print("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)")
+            Output.line("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)")
         }
         if !report.failures.isEmpty {
             for failure in report.failures { Output.error(failure) }
@@ -87,19 +87,41 @@ struct Import: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the entries (no passphrase needed).")
+    static let configuration = CommandConfiguration(
+        abstract: "List the entries (no passphrase needed).",
+        discussion: """
+            Only entries that match their signed records are shown as they are. A row altered by hand is listed as \
+            TAMPERED, without its altered values, and the command exits 3; --json then lists only the entries that \
+            check out, and the findings go to stderr.
+            """)
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let entries = try global.openVault().entries()
-        if json { return try Output.json(entries) }
-        Output.table(["ID", "ALIAS", "PURPOSE", "THUMBPRINT (SHA-1)", "NOT AFTER", "KEY", "STATUS", "SUBJECT"],
-                     entries.map { e in
-                         [String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
-                          e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
-                          e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? e.requestedSubject ?? "-"]
-                     })
+        let inventory = try global.openVault().inventory()
+        if json {
+            try Output.json(inventory.entries)
+        } else {
+            var rows: [(Int64, [String])] = inventory.entries.map { e in
+                (e.id, [String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
+                        e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
+                        e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? e.requestedSubject ?? "-"])
+            }
+            rows += inventory.tampered.map { ($0.id, [String($0.id), "-", "-", "-", "-", "-", "TAMPERED", $0.reason]) }
+            Output.table(["ID", "ALIAS", "PURPOSE", "THUMBPRINT (SHA-1)", "NOT AFTER", "KEY", "STATUS", "SUBJECT"],
+                         rows.sorted { $0.0 < $1.0 }.map(\.1))
+        }
+        if !inventory.isIntact {
+            for finding in inventory.findings { Output.stderr("finding: \(finding)") }
+            if let rollback = inventory.rollback {
+                Output.error("the vault was rolled back: \(rollback.reason)")
+                Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")
+            } else {
+                Output.error("the vault does not match its signed records; entries that differ are not shown")
+                Output.hint("run 'certvault audit verify', and restore the vault from a backup")
+            }
+            throw ExitCode(3)
+        }
     }
 }
 
@@ -190,7 +212,7 @@ struct Export: ParsableCommand {
         let vault = try global.openVault()
         guard format.carriesPrivateKey else {
             let result = try vault.exportPublic(ref, format: format, to: out, force: force)
-            print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)")
+            Output.line("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)")
             return
         }
         var password: SecureBytes?
@@ -210,7 +232,7 @@ struct Export: ParsableCommand {
         }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
-        print("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)")
+        Output.line("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)")
     }
 }
 
@@ -224,6 +246,6 @@ struct Backup: ParsableCommand {
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let head = try session.backup(to: destination, force: force)
-        print("backed up to \(destination); its audit head is \(head)")
+        Output.line("backed up to \(destination); its audit head is \(head)")
     }
 }

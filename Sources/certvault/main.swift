@@ -4,6 +4,7 @@ import Foundation
 
 // Secrets live in this process's memory: never let them reach a core file,
 // and make every file this process creates private to its owner.
+SecretEnvironment.capture()
 SecretInput.disableCoreDumps()
 umask(0o077)
 CLI.main(Array(CommandLine.arguments.dropFirst()))

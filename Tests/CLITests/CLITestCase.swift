@@ -30,9 +30,21 @@ class CLITestCase: XCTestCase {
     func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
         environment["CERTVAULT_VAULT"] = vaultPath
+        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
         environment["CERTVAULT_PASSPHRASE_FILE_UNUSED"] = nil
         for (k, v) in env { environment[k] = v }
         return try Support.run(binary, args, environment: environment)
+    }
+
+    /// Runs SQL on the vault with the `sqlite3` tool, as an attacker with
+    /// write access would: the append-only triggers are dropped first and
+    /// put back exactly as they were afterwards.
+    func tamper(_ sql: String, vault: String? = nil) throws {
+        let path = vault ?? vaultPath
+        let triggers = try Support.run("sqlite3", [path, "SELECT sql || ';' FROM sqlite_master WHERE type = 'trigger'"]).out
+        let drop = "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete;"
+        let r = try Support.run("sqlite3", [path], stdin: Data((drop + "\n" + sql + ";\n" + triggers).utf8))
+        XCTAssertEqual(r.status, 0, "sqlite3: \(r.err)")
     }
 
     func initVault() throws {
@@ -53,6 +65,7 @@ class CLITestCase: XCTestCase {
             if pid == 0:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
                 env["CERTVAULT_VAULT"] = vault
+                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
                 os.execve(binary, [binary] + sys.argv[5:], env)
             seen = b""
             if prompt:

@@ -8,7 +8,7 @@ import XCTest
 final class SecurityTests: VaultTestCase {
     func testFlippedByteInStoredCiphertextFailsNamingTheEntry() throws {
         try importFresh(["victim"])
-        try tamper("UPDATE entries SET key_ciphertext = substr(key_ciphertext, 1, 10) || x'FF' || substr(key_ciphertext, 12) WHERE alias = 'victim'")
+        try flipBit(table: "entries", column: "key_ciphertext", at: 10)
         let session = try unlock()
         XCTAssertThrowsError(try export(session, "victim")) { error in
             let e = error as? CertVaultError
@@ -16,7 +16,7 @@ final class SecurityTests: VaultTestCase {
             XCTAssertTrue(e?.message.contains("victim") == true, e?.message ?? "")
         }
         // Below the signed-record check, the AEAD itself refuses.
-        let entry = try vault.entry("victim")
+        let entry = try rawEntry("victim")
         XCTAssertThrowsError(try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
@@ -30,25 +30,29 @@ final class SecurityTests: VaultTestCase {
                                key_nonce = (SELECT key_nonce FROM entries WHERE alias = 'two') WHERE alias = 'one'
             """)
         let session = try unlock()
-        assertCode(.tampered) { _ = try export(session, "one") }
+        assertCode(.tampered) { _ = try self.export(session, "one") }
         // Even with the grant swapped too, the associated data (entry id, key) refuses.
         try tamper("""
             UPDATE grants SET sealed_key = (SELECT sealed_key FROM grants g JOIN entries e ON e.id = g.entry_id WHERE e.alias = 'two')
             WHERE entry_id = (SELECT id FROM entries WHERE alias = 'one')
             """)
-        let entry = try vault.entry("one")
+        let entry = try rawEntry("one")
         assertCode(.tampered) { _ = try self.vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) } }
     }
 
     func testFlippedByteInGrantSealFails() throws {
         try importFresh(["sealed"])
-        try tamper("UPDATE grants SET sealed_key = substr(sealed_key, 1, 40) || x'00' || substr(sealed_key, 42)")
+        // Flip one bit of the seal's ciphertext (not set it: it may already hold that value).
+        try flipBit(table: "grants", column: "sealed_key", at: 40)
         let session = try unlock()
         XCTAssertThrowsError(try export(session, "sealed")) { error in
             let e = error as? CertVaultError
             XCTAssertEqual(e?.code, .tampered)
-            XCTAssertTrue(e?.message.contains("sealed") == true)
+            XCTAssertTrue(e?.message.contains("sealed") == true, e?.message ?? "")
         }
+        // Below the signed-state check, the sealed box itself refuses.
+        let entry = try rawEntry("sealed")
+        assertCode(.tampered) { _ = try self.vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) } }
     }
 
     func testGrantMovedToAnotherEntryIsRecognised() throws {
@@ -59,16 +63,22 @@ final class SecurityTests: VaultTestCase {
             WHERE entry_id = (SELECT id FROM entries WHERE alias = 'p')
             """)
         let session = try unlock()
-        let entry = try vault.entry("p")
+        assertCode(.tampered) { _ = try self.export(session, "p") }
+        let entry = try rawEntry("p")
         XCTAssertThrowsError(try vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
             XCTAssertTrue((error as? CertVaultError)?.message.contains("another entry") == true)
         }
     }
 
-    func testFlippedByteInKeyslotLocksOutWithoutCrash() throws {
+    /// Damaged is not wrong: the keyslot's hash is in alice's signed state.
+    func testFlippedByteInKeyslotIsReportedAsDamagedNotWrongPassphrase() throws {
         try tamper("UPDATE keyslots SET ciphertext = substr(ciphertext, 1, 5) || x'AA' || substr(ciphertext, 7)")
-        assertCode(.wrongPassphrase) { _ = try self.unlock() }
+        XCTAssertThrowsError(try unlock()) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+            XCTAssertTrue((error as? CertVaultError)?.message.contains("keyslot of alice was damaged or replaced") == true, "\(error)")
+        }
+        XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("keyslot of alice") })
     }
 
     /// Someone with no grant cannot decrypt, even through the library, and
@@ -87,7 +97,10 @@ final class SecurityTests: VaultTestCase {
             INSERT INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at)
             SELECT entry_id, (SELECT id FROM people WHERE handle = 'bob'), sealed_key, granted_by, granted_at FROM grants
             """)
-        let entry = try vault.entry("secret-site")
+        // The copied grant changes the entry's signed state: refused before any decryption …
+        assertCode(.tampered) { _ = try self.export(bob, "secret-site") }
+        // … and below that check the seal is to alice's key: bob cannot open it.
+        let entry = try rawEntry("secret-site")
         XCTAssertThrowsError(try vault.store.read { try bob.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
@@ -122,7 +135,7 @@ final class SecurityTests: VaultTestCase {
         let garbage = dir.appendingPathComponent("garbage.db").path
         try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) }).write(to: URL(fileURLWithPath: garbage))
         let before = try fileDigest(garbage)
-        assertCode(.notAVault) { _ = try Vault.open(at: garbage) }
+        assertCode(.notAVault) { _ = try Vault.open(at: garbage, witness: witness) }
         XCTAssertEqual(try fileDigest(garbage), before)
 
         let other = dir.appendingPathComponent("other.db").path
@@ -130,7 +143,7 @@ final class SecurityTests: VaultTestCase {
         try queue.write { try $0.execute(sql: "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hi')") }
         try queue.close()
         let otherBefore = try fileDigest(other)
-        assertCode(.notAVault) { _ = try Vault.open(at: other) }
+        assertCode(.notAVault) { _ = try Vault.open(at: other, witness: witness) }
         XCTAssertEqual(try fileDigest(other), otherBefore)
         XCTAssertFalse(FileManager.default.fileExists(atPath: other + "-wal"))
 
@@ -145,7 +158,7 @@ final class SecurityTests: VaultTestCase {
         _ = try queue.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try queue.close()
         let before = try fileDigest(path)
-        XCTAssertThrowsError(try Vault.open(at: path)) { error in
+        XCTAssertThrowsError(try Vault.open(at: path, witness: witness)) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .newerFormat)
             XCTAssertTrue((error as? CertVaultError)?.message.contains("99") == true)
         }
@@ -161,18 +174,18 @@ final class SecurityTests: VaultTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let cut = dir.appendingPathComponent("cut.db").path
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
-        XCTAssertThrowsError(try { let v = try Vault.open(at: cut); _ = try v.entries(); _ = try v.verify() }()) { error in
+        XCTAssertThrowsError(try { let v = try Vault.open(at: cut, witness: witness); _ = try v.entries(); _ = try v.verify() }()) { error in
             let code = (error as? CertVaultError)?.code
             XCTAssertTrue(code == .corruptVault || code == .notAVault, "\(error)")
         }
         let tiny = dir.appendingPathComponent("tiny.db").path
         try data.prefix(100).write(to: URL(fileURLWithPath: tiny))
-        XCTAssertThrowsError(try Vault.open(at: tiny)) { error in XCTAssertTrue(error is CertVaultError, "\(error)") }
+        XCTAssertThrowsError(try Vault.open(at: tiny, witness: witness)) { error in XCTAssertTrue(error is CertVaultError, "\(error)") }
     }
 
     func testCreateRefusesToOverwrite() throws {
         assertCode(.vaultExists) {
-            _ = try Vault.create(at: self.path, admin: .init(handle: "mallory", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive)
+            _ = try Vault.create(at: self.path, admin: .init(handle: "mallory", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive, witness: witness)
         }
         XCTAssertNoThrow(try unlock())
         let attrs = try FileManager.default.attributesOfItem(atPath: path)
@@ -186,33 +199,33 @@ final class SecurityTests: VaultTestCase {
     func testAlteredRecordIsNamed() throws {
         try importFresh(["a", "b"])
         XCTAssertTrue(try vault.verify().isValid)
-        try tamper("UPDATE audit SET details = replace(details, '\"a\"', '\"z\"') WHERE seq = 2")
+        try tamper("UPDATE audit SET details = replace(details, '\"a\"', '\"z\"') WHERE seq = 3")
         let v = try vault.verify()
-        XCTAssertEqual(v.firstBadSeq, 2)
+        XCTAssertEqual(v.firstBadSeq, 3)
     }
 
     func testRehashedRecordStillFailsItsSignatureAndTheNextLink() throws {
         try importFresh(["a", "b"])
-        let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 2 })
+        let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 3 })
         let forged = "{\"alias\":\"forged\"}"
-        let h = AuditChain.hash(previous: r.previousHash, seq: 2, at: r.at, actorID: r.actorID, action: r.action,
+        let h = AuditChain.hash(previous: r.previousHash, seq: 3, at: r.at, actorID: r.actorID, action: r.action,
                                 entryID: r.entryID, personID: r.personID, details: forged)
-        try tamper("UPDATE audit SET details = ?, hash = ? WHERE seq = 2", [forged, h])
+        try tamper("UPDATE audit SET details = ?, hash = ? WHERE seq = 3", [forged, h])
         let v = try vault.verify()
-        XCTAssertEqual(v.firstBadSeq, 2)
-        XCTAssertTrue(v.findings.contains { $0.seq == 3 })
+        XCTAssertEqual(v.firstBadSeq, 3)
+        XCTAssertTrue(v.findings.contains { $0.seq == 4 })
     }
 
     func testRemovedRecordIsNamed() throws {
         try importFresh(["a", "b", "c"])
-        try tamper("DELETE FROM audit WHERE seq = 3")
-        XCTAssertEqual(try vault.verify().firstBadSeq, 3)
+        try tamper("DELETE FROM audit WHERE seq = 4")
+        XCTAssertEqual(try vault.verify().firstBadSeq, 4)
     }
 
     func testReorderedRecordsAreNamed() throws {
         try importFresh(["a", "b", "c"])
-        try tamper("UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 100")
-        XCTAssertEqual(try vault.verify().firstBadSeq, 2)
+        try tamper("UPDATE audit SET seq = 100 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 100")
+        XCTAssertEqual(try vault.verify().firstBadSeq, 3)
     }
 
     func testTruncatedLogIsCaughtByExpectedHead() throws {
@@ -222,7 +235,7 @@ final class SecurityTests: VaultTestCase {
         try tamper("DELETE FROM audit WHERE seq = ?", [head.seq])
         let v = try vault.verify(expecting: head)
         XCTAssertFalse(v.isValid)
-        XCTAssertEqual(v.firstBadSeq, head.seq)
+        XCTAssertTrue(v.findings.contains { $0.seq == head.seq && $0.message.contains("truncated") }, "\(v.findings)")
     }
 
     /// A forger adds a person of their own with a self-signed person.add:
@@ -235,7 +248,7 @@ final class SecurityTests: VaultTestCase {
             try db.execute(sql: "INSERT INTO people (handle, role, box_public_key, sign_public_key, created_at) VALUES ('mallory', 'admin', ?, ?, 'now')",
                            arguments: [box.publicKey, sign.publicKey])
             let id = db.lastInsertedRowID
-            try AuditChain.append(db, actor: id, action: "person.add", person: id, details: [
+            try AuditChain.append(db, actor: id, action: .personAdd, person: id, details: [
                 "handle": "mallory", "role": "admin", "box_public_key": box.publicKey.hexLower, "sign_public_key": sign.publicKey.hexLower,
             ], signer: sign.secretKey)
         }
@@ -259,7 +272,7 @@ final class SecurityTests: VaultTestCase {
         try importFresh(["b1", "b2"], as: session)
         let dest = dir.appendingPathComponent("backup.db").path
         let head = try session.backup(to: dest)
-        let copy = try Vault.open(at: dest)
+        let copy = try Vault.open(at: dest, witness: witness)
         XCTAssertEqual(try copy.entries().map(\.alias), ["b1", "b2"])
         XCTAssertEqual(try copy.verify().head, head)
         XCTAssertEqual(try vault.auditRecords().last?.action, "vault.backup")

@@ -15,8 +15,11 @@ class VaultTestCase: XCTestCase {
         dir = try Support.temporaryDirectory()
         path = dir.appendingPathComponent("vault/vault.db").path
         vault = try Vault.create(at: path, admin: .init(handle: "alice", name: "Alice", role: .admin),
-                                 passphrase: SecureBytes(utf8: passphrase), kdf: .interactive)
+                                 passphrase: SecureBytes(utf8: passphrase), kdf: .interactive, witness: witness)
     }
+
+    /// This test's own rollback witness, not the user's.
+    var witness: RollbackWitness { RollbackWitness(directory: dir.appendingPathComponent("state").path) }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
@@ -33,14 +36,32 @@ class VaultTestCase: XCTestCase {
         return report.items.map(\.alias)
     }
 
-    /// Runs raw SQL against the vault file, as someone with write access could.
-    func tamper(_ sql: String, _ arguments: StatementArguments = []) throws {
+    /// Runs raw SQL against the vault file, as someone with write access
+    /// could: the append-only triggers are dropped first and put back,
+    /// exactly as they were, afterwards, so the schema looks untouched.
+    func tamper(_ sql: String, _ arguments: StatementArguments = [], file: String? = nil) throws {
+        try Support.tamper(file ?? path, sql, arguments)
+    }
+
+    /// An entry's id and alias read straight from the file, for tests that
+    /// reach below the signed-state check.
+    func rawEntry(_ alias: String) throws -> (id: Int64, alias: String) {
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
-            try db.execute(sql: "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete")
-            try db.execute(sql: sql, arguments: arguments)
-        }
+        defer { try? queue.close() }
+        let id = try queue.read { try Int64.fetchOne($0, sql: "SELECT id FROM entries WHERE alias = ?", arguments: [alias]) }
+        return (try XCTUnwrap(id), alias)
+    }
+
+    /// Flips the lowest bit of byte `offset` of a blob in every row of `table`.
+    func flipBit(table: String, column: String, at offset: Int) throws {
+        let queue = try DatabaseQueue(path: path)
+        let rows = try queue.read { try Row.fetchAll($0, sql: "SELECT rowid, \(column) FROM \(table)") }
         try queue.close()
+        for row in rows {
+            var blob: Data = row[column]
+            blob[blob.startIndex + offset] ^= 1
+            try tamper("UPDATE \(table) SET \(column) = ? WHERE rowid = ?", [blob, row["rowid"] as Int64])
+        }
     }
 
     func assertCode(_ code: CertVaultError.Code, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
@@ -66,5 +87,20 @@ class VaultTestCase: XCTestCase {
             }
             return out
         }
+    }
+}
+
+extension Support {
+    /// Runs raw SQL against a vault file with the triggers dropped, then
+    /// restores the triggers byte for byte.
+    static func tamper(_ path: String, _ sql: String, _ arguments: StatementArguments = []) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            let triggers = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            try db.execute(sql: "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete")
+            try db.execute(sql: sql, arguments: arguments)
+            for trigger in triggers { try db.execute(sql: trigger) }
+        }
+        try queue.close()
     }
 }

@@ -10,7 +10,7 @@ final class VaultTests: VaultTestCase {
         let session = try unlock()
         let aliases = try importFresh(["contoso.com", "fabrikam.com"], as: session)
         XCTAssertEqual(aliases, ["contoso.com", "fabrikam.com"])
-        let entries = try Vault.open(at: path).entries()
+        let entries = try Vault.open(at: path, witness: witness).entries()
         XCTAssertEqual(entries.map(\.alias), ["contoso.com", "fabrikam.com"])
         XCTAssertTrue(entries.allSatisfy { $0.hasPrivateKey && $0.access == ["alice"] })
         let thumb = try XCTUnwrap(entries[0].certificate?.thumbprintSHA1)
@@ -32,7 +32,7 @@ final class VaultTests: VaultTestCase {
         let verification = try vault.verify()
         XCTAssertTrue(verification.isValid, "\(verification.findings)")
         let actions = try vault.auditRecords().map(\.action)
-        XCTAssertEqual(actions, ["vault.create", "entry.import", "entry.import", "entry.export"])
+        XCTAssertEqual(actions, ["vault.create", "person.keyslot", "entry.import", "entry.import", "entry.export"])
         let exportRecord = try XCTUnwrap(vault.auditRecords(.init(action: "entry.export")).first)
         let details = exportRecord.detailObject
         XCTAssertEqual(details["recipient"] as? String, "alice")
@@ -48,7 +48,11 @@ final class VaultTests: VaultTestCase {
         let entries = try vault.entries()
         try tamper("UPDATE entries SET sha1 = ? WHERE id = ?", ["DEADBEEF" + String(repeating: "0", count: 32), entries[0].id])
         try tamper("UPDATE entries SET sha1 = ? WHERE id = ?", ["DEADBEEF" + String(repeating: "1", count: 32), entries[1].id])
-        XCTAssertThrowsError(try vault.entry("deadbeef")) { error in
+        // A vault altered so is refused before any lookup …
+        assertCode(.tampered) { _ = try self.vault.entry("deadbeef") }
+        // … and the lookup itself, below that check, says the prefix is ambiguous.
+        let state = try vault.store.read { try self.vault.state($0) }
+        XCTAssertThrowsError(try vault.store.read { try Vault.entry("deadbeef", in: $0, state: state) }) { error in
             let e = error as? CertVaultError
             XCTAssertEqual(e?.code, .ambiguous)
             XCTAssertTrue(e?.message.contains("a (") == true && e?.message.contains("b (") == true, e?.message ?? "")

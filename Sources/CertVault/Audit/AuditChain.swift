@@ -20,20 +20,21 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     /// Ed25519 signature of ``hash`` by the actor; nil only for `unlock.failed`.
     public var signature: Data?
 
-    init(row: Row) {
-        seq = row["seq"]
-        at = row["at"]
-        actorID = row["actor_id"]
-        actorHandle = row["actor_handle"]
-        action = row["action"]
-        entryID = row["entry_id"]
-        entryAlias = row["entry_alias"]
-        personID = row["person_id"]
-        personHandle = row["person_handle"]
-        details = row["details"]
-        previousHash = row["prev_hash"]
-        hash = row["hash"]
-        signature = row["signature"]
+    /// Reads the columns of the `audit` table, each checked: a record
+    /// altered into NULLs or wrong types is an error naming it, not a trap.
+    init(row: Row) throws {
+        let seqValue = (row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue
+        let c = Columns(row, "audit record \(seqValue.map { "\($0)" } ?? "?")")
+        seq = try c.int("seq")
+        at = try c.text("at")
+        actorID = try c.optionalInt("actor_id")
+        action = try c.text("action")
+        entryID = try c.optionalInt("entry_id")
+        personID = try c.optionalInt("person_id")
+        details = try c.text("details")
+        previousHash = try c.blob("prev_hash", count: 32)
+        hash = try c.blob("hash", count: 32)
+        signature = try c.optionalBlob("signature")
     }
 
     /// The details decoded, for reading fields.
@@ -67,18 +68,41 @@ public struct AuditHead: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// What a record says happened. The raw value is what the log stores and
+/// hashes; a record read from a file may hold an action no certvault wrote,
+/// so ``AuditRecord/action`` stays text.
+public enum AuditAction: String, CaseIterable, Sendable, Codable {
+    /// The genesis: the vault and its first admin.
+    case vaultCreate = "vault.create"
+    /// A person's keyslot, committed by its hash (after the genesis, and
+    /// whenever a keyslot is replaced).
+    case personKeyslot = "person.keyslot"
+    case personAdd = "person.add"
+    /// A wrong passphrase; the only record nobody signs.
+    case unlockFailed = "unlock.failed"
+    case entryImport = "entry.import"
+    case entryCreate = "entry.create"
+    case entryRequest = "entry.request"
+    case entryKeyAdd = "entry.key-add"
+    case entryCertAdd = "entry.cert-add"
+    case entryComplete = "entry.complete"
+    case entryLink = "entry.link"
+    case entryGrant = "entry.grant"
+    case entryExport = "entry.export"
+    case vaultBackup = "vault.backup"
+    /// An older copy of the vault accepted on purpose (a restored backup).
+    case rollbackAccepted = "vault.rollback-accepted"
+
+    /// Records that change who the people are; replayed at every unlock.
+    static let peopleActions: [AuditAction] = [.vaultCreate, .personAdd, .personKeyslot]
+}
+
 /// Appending to and recomputing the hash chain.
 enum AuditChain {
     static let label = Data("certvault/v1/audit".utf8)
     static let zeroHash = Data(count: 32)
 
-    static let selectSQL = """
-        SELECT a.*, p.handle AS actor_handle, e.alias AS entry_alias, q.handle AS person_handle
-        FROM audit a
-        LEFT JOIN people p ON p.id = a.actor_id
-        LEFT JOIN entries e ON e.id = a.entry_id
-        LEFT JOIN people q ON q.id = a.person_id
-        """
+    static let columns = "seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature"
 
     /// BLAKE2b-256 over the label, the previous hash and a length-prefixed
     /// encoding of every field, so no two records encode alike.
@@ -108,9 +132,20 @@ enum AuditChain {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The hash of the genesis record, which every keyslot's associated
+    /// data includes (design rule 1).
+    static func genesisHash(_ db: Database) throws -> Data {
+        guard let row = try db.row("SELECT hash FROM audit WHERE seq = 1") else {
+            throw CertVaultError(.tampered, "the vault's genesis record is gone", hint: "restore the vault from a backup")
+        }
+        return try Columns(row, "audit record 1").blob("hash", count: 32)
+    }
+
+    /// The last record, signed or not.
     static func head(_ db: Database) throws -> AuditHead? {
         guard let row = try db.row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return nil }
-        return AuditHead(seq: row["seq"], hash: row["hash"])
+        let c = Columns(row, "last audit record")
+        return AuditHead(seq: try c.int("seq", in: 1...Int64.max), hash: try c.blob("hash", count: 32))
     }
 
     /// Appends a record inside the caller's transaction.
@@ -118,20 +153,20 @@ enum AuditChain {
     /// - Parameter signer: the actor's Ed25519 secret key; nil only for
     ///   `unlock.failed`, which nobody can sign.
     @discardableResult
-    static func append(_ db: Database, actor: Int64?, action: String, entry: Int64? = nil, person: Int64? = nil,
+    static func append(_ db: Database, actor: Int64?, action: AuditAction, entry: Int64? = nil, person: Int64? = nil,
                        details: [String: Any], signer: SecureBytes?) throws -> AuditHead {
         let previous = try head(db)
         let seq = (previous?.seq ?? 0) + 1
         let prevHash = previous?.hash ?? zeroHash
         let at = Timestamp.now()
         let text = encode(details)
-        let h = hash(previous: prevHash, seq: seq, at: at, actorID: actor, action: action,
+        let h = hash(previous: prevHash, seq: seq, at: at, actorID: actor, action: action.rawValue,
                      entryID: entry, personID: person, details: text)
         let signature = signer.map { Signature.sign(h, secretKey: $0) }
         try db.run("""
             INSERT INTO audit (seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [seq, at, actor, action, entry, person, text, prevHash, h, signature])
+            """, [seq, at, actor, action.rawValue, entry, person, text, prevHash, h, signature])
         return AuditHead(seq: seq, hash: h)
     }
 }

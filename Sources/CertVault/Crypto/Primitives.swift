@@ -31,6 +31,10 @@ public enum KDFStrength: String, CaseIterable, Sendable, Codable {
 /// Argon2id parameters as stored with a keyslot, so they can be raised later.
 struct KDFParameters: Sendable {
     static let algorithm = "argon2id13"
+    /// What a stored keyslot may ask for; anything else is a damaged keyslot.
+    static let opsLimitRange: ClosedRange<Int64> = 1...1_000
+    static let memLimitRange: ClosedRange<Int64> = 8_192...(16 << 30)
+    static let saltBytes = Int(crypto_pwhash_SALTBYTES)
     var opsLimit: UInt64
     var memLimit: UInt64
     var salt: Data

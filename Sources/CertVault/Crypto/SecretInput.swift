@@ -59,10 +59,15 @@ public enum SecretInput {
             var quiet = saved
             quiet.c_lflag &= ~tcflag_t(ECHO)
             quiet.c_lflag |= tcflag_t(ICANON)
-            tcsetattr(fd, TCSAFLUSH, &quiet)
+            // If echo cannot be turned off, the secret would show: refuse.
+            guard tcsetattr(fd, TCSAFLUSH, &quiet) == 0 else {
+                throw CertVaultError(.io, "cannot turn off echo on the terminal: \(String(cString: strerror(errno)))")
+            }
         }
         defer {
-            if isTTY { tcsetattr(fd, TCSAFLUSH, &saved) }
+            if isTTY, tcsetattr(fd, TCSAFLUSH, &saved) != 0 {
+                Glibc.perror("certvault: cannot restore the terminal's echo")
+            }
             _ = Glibc.write(fd, "\n", 1)
         }
         let buffer = SecureBytes(count: maximumLength + 1)

@@ -92,4 +92,10 @@ public final class SecureBytes: @unchecked Sendable {
         guard count == other.count else { return false }
         return sodium_memcmp(pointer, other.pointer, count) == 0
     }
+
+    /// Whether a NUL byte is among the bytes: OpenSSL takes passwords as C
+    /// strings and would silently use only the part before it.
+    public var containsNUL: Bool {
+        withUnsafeBytes { $0.contains(0) }
+    }
 }

@@ -1,3 +1,4 @@
+internal import CertVaultShims
 import Foundation
 import GRDB
 
@@ -23,7 +24,15 @@ final class Store: @unchecked Sendable {
         config.busyMode = .timeout(60)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+            // The file is untrusted input: nothing in it may run code,
+            // load an extension or bend the schema (design rule 5).
+            if let connection = db.sqliteConnection {
+                let rc = cv_sqlite_harden(UnsafeMutableRawPointer(connection))
+                guard rc == 0 else {
+                    throw CertVaultError(.io, "cannot open the vault safely: SQLite refused its defensive settings (\(rc))")
+                }
+            }
+            try db.execute(sql: "PRAGMA trusted_schema = OFF; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
         }
         return config
     }
@@ -76,10 +85,21 @@ final class Store: @unchecked Sendable {
             guard appID == applicationID else {
                 throw CertVaultError(.notAVault, "\(path) is not a certvault vault")
             }
+            guard version >= 1 else {
+                throw CertVaultError(.notAVault, "\(path) is not a certvault vault (format \(version))")
+            }
             guard version <= formatVersion else {
                 throw CertVaultError(.newerFormat,
                                      "\(path) has vault format \(version), newer than this certvault supports (\(formatVersion))",
                                      hint: "use a newer certvault")
+            }
+            let problems = try queue.read { try SchemaCheck.problems($0, version: Int(version)) }
+            if let first = problems.first {
+                throw CertVaultError(
+                    .tampered,
+                    "\(path) holds schema objects certvault did not create: \(first)"
+                        + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""),
+                    hint: "a trigger or view added by hand could rewrite what certvault writes; restore the vault from a backup")
             }
             try queue.writeWithoutTransaction { db in
                 if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {

@@ -33,11 +33,12 @@ extension Session {
         builder.days = days
         let cert = try builder.build(key: key)
         let options = ImportOptions(alias: alias, purpose: .management, subscription: subscription)
-        let id = try vault.store.write { db in
-            try storeCertificate(db, cert, key: key, name: alias ?? cert.commonName, options: options,
-                                 source: "generated", action: "entry.create").id
+        try validateAlias(alias)
+        return try change { c in
+            let id = try storeCertificate(c, cert, key: key, name: alias ?? cert.commonName, options: options,
+                                          source: "generated", action: .entryCreate).id
+            return try Vault.entry(id: id, in: c.db, state: c.state)
         }
-        return try vault.store.read { db in try Vault.entry(String(id), in: db) }
     }
 
     /// Makes a key inside the vault and a PKCS#10 request for it, with the
@@ -55,8 +56,10 @@ extension Session {
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
         let spki = Digest.sha256(key.publicKeyInfoDER)
         let (algorithm, bits, curve) = key.algorithm
-        let id = try vault.store.write { db -> Int64 in
-            let name = try uniqueAlias(db, base: alias ?? dnsNames.first ?? request.subject)
+        try validateAlias(alias)
+        let entry = try change { c -> Entry in
+            let db = c.db
+            let name = try uniqueAlias(c, base: alias ?? dnsNames.first ?? request.subject)
             try db.run("""
                 INSERT INTO entries (alias, purpose, subscription, domains, subject, subject_der, sans, key_algorithm, key_bits, key_curve,
                                      spki_sha256, status, csr_der, created_at, created_by)
@@ -65,13 +68,12 @@ extension Session {
                       Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
                       Timestamp.now(), person.id])
             let id = db.lastInsertedRowID
-            try storeKeyAndRecord(db, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: "entry.request", extra: [
+            try storeKeyAndRecord(c, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: .entryRequest, extra: [
                 "alias": name, "subject": request.subject, "dns": dnsNames,
                 "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
             ])
-            return id
+            return try Vault.entry(id: id, in: db, state: c.state)
         }
-        let entry = try vault.store.read { db in try Vault.entry(String(id), in: db) }
         return (entry, request.pemEncoded)
     }
 }

@@ -64,14 +64,15 @@ extension Vault {
         guard !format.carriesPrivateKey else {
             throw CertVaultError(.invalidArgument, "\(format.rawValue) carries the private key: export it through an unlocked session")
         }
-        let (entry, bytes) = try store.read { db -> (Entry, Data) in
-            let entry = try Self.entry(ref, in: db)
+        let (entry, bytes, leaf) = try checkedRead { db, state -> (Entry, Data, Data?) in
+            let entry = try Self.entry(ref, in: db, state: state)
             if format == .csr {
-                guard let csr = try Data.fetchOne(db, sql: "SELECT csr_der FROM entries WHERE id = ?", arguments: [entry.id]) else {
+                guard let row = try db.row("SELECT csr_der FROM entries WHERE id = ?", [entry.id]),
+                      let csr = try Columns(row, "entry \(entry.id)").optionalBlob("csr_der") else {
                     throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate request",
                                          hint: "requests are made with 'certvault csr'")
                 }
-                return (entry, try CertificateRequest(derEncoded: csr).pemEncoded)
+                return (entry, try CertificateRequest(derEncoded: csr).pemEncoded, nil)
             }
             let ders = try Self.chainDER(entryID: entry.id, in: db)
             guard let leaf = ders.first else {
@@ -79,14 +80,16 @@ extension Vault {
                                      hint: entry.status == "pending" ? "import the certificate the CA issued; --format csr gives the request" : nil)
             }
             switch format {
-            case .cer: return (entry, leaf)
-            case .pem: return (entry, try Certificate(derEncoded: leaf).pemEncoded)
-            default: return (entry, try ders.reduce(into: Data()) { $0.append(try Certificate(derEncoded: $1).pemEncoded) })
+            case .cer: return (entry, leaf, leaf)
+            case .pem: return (entry, try Certificate(derEncoded: leaf).pemEncoded, leaf)
+            default: return (entry, try ders.reduce(into: Data()) { $0.append(try Certificate(derEncoded: $1).pemEncoded) }, leaf)
             }
         }
         try SecureFile.write(bytes, to: path, force: force)
+        // The thumbprint of the certificate actually written, not a column.
         return ExportResult(path: path, alias: entry.alias, format: format, recipient: nil,
-                            fileSHA256: Digest.sha256(bytes).hexLower, thumbprintSHA1: entry.certificate?.thumbprintSHA1)
+                            fileSHA256: Digest.sha256(bytes).hexLower,
+                            thumbprintSHA1: try leaf.map { try Certificate(derEncoded: $0).metadata().thumbprintSHA1 })
     }
 
     /// Writes an entry's certificate as `.cer` (DER).
@@ -164,46 +167,54 @@ extension Session {
     /// naming the recipient and the file's SHA-256, committed with the file.
     private func exportSecret(_ ref: String, to path: String, recipient: String?, force: Bool, details: [String: Any],
                               format: ExportFormat, encode: (Database, Entry, PrivateKey) throws -> ExportBytes) throws -> ExportResult {
-        let store = vault.store
-        let (entry, to, bytes) = try store.read { db -> (Entry, Person, ExportBytes) in
-            let entry = try Vault.entry(ref, in: db)
-            let to = try Vault.person(recipient ?? person.handle, in: db)
-            guard to.status == "active" else {
+        var pending: SecureFile.Pending?
+        do {
+            return try change { c in try exportSecret(c, ref, to: path, recipient: recipient, force: force, details: details,
+                                                       format: format, pending: &pending, encode: encode) }
+        } catch {
+            pending?.discard()
+            throw error
+        }
+    }
+
+    private func exportSecret(_ c: Change, _ ref: String, to path: String, recipient: String?, force: Bool, details: [String: Any],
+                              format: ExportFormat, pending: inout SecureFile.Pending?,
+                              encode: (Database, Entry, PrivateKey) throws -> ExportBytes) throws -> ExportResult {
+            let db = c.db
+            let entry = try Vault.entry(ref, in: db, state: c.state)
+            let to = try Vault.trustedPerson(recipient ?? person.handle, ledger: c.state.ledger, in: db)
+            guard to.active else {
                 throw CertVaultError(.personInactive, "\(to.handle) has departed; nothing may be exported for them")
             }
             guard entry.hasPrivateKey else {
                 throw CertVaultError(.invalidArgument, "entry \(entry.alias) holds no private key", hint: "export its certificate with --format cer")
             }
-            try AuditVerifier(db: db, vaultID: vault.vaultID).verifyEntryPath(entryID: entry.id, alias: entry.alias)
             let key = try privateKey(db, entryID: entry.id, alias: entry.alias)
-            return (entry, to, try encode(db, entry, key))
-        }
-        let pending: SecureFile.Pending
-        let digest: String
-        switch bytes {
-        case .public(let data):
-            pending = try SecureFile.prepare(data, to: path, force: force)
-            digest = Digest.sha256(data).hexLower
-        case .secret(let secret):
-            pending = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
-            digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
-        }
-        do {
-            try store.write { db in
-                var all = details
-                all["recipient"] = to.handle
-                all["file_sha256"] = digest
-                all["file"] = URL(fileURLWithPath: path).lastPathComponent
-                let head = try record(db, "entry.export", entry: entry.id, person: to.id, details: all)
-                try addCustody(db, entryID: entry.id, personID: to.id, kind: "export", seq: head.seq)
-                try pending.commit()
+            let bytes = try encode(db, entry, key)
+            let file: SecureFile.Pending
+            let digest: String
+            switch bytes {
+            case .public(let data):
+                file = try SecureFile.prepare(data, to: path, force: force)
+                digest = Digest.sha256(data).hexLower
+            case .secret(let secret):
+                file = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
+                digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
             }
-        } catch {
-            pending.discard()
-            throw error
-        }
-        return ExportResult(path: path, alias: entry.alias, format: format, recipient: to.handle, fileSHA256: digest,
-                            thumbprintSHA1: entry.certificate?.thumbprintSHA1)
+            pending = file
+            // The certificate the file carries (checked against the key above), not a column.
+            let thumbprint = try Vault.certificateDER(entryID: entry.id, in: db).map {
+                try Certificate(derEncoded: $0).metadata().thumbprintSHA1
+            }
+            var all = details
+            all["recipient"] = to.handle
+            all["file_sha256"] = digest
+            all["file"] = URL(fileURLWithPath: path).lastPathComponent
+            let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
+            try addCustody(c, entryID: entry.id, personID: to.id, kind: "export", seq: seq)
+            c.whenRecorded { try file.commit() }
+            return ExportResult(path: path, alias: entry.alias, format: format, recipient: to.handle, fileSHA256: digest,
+                                thumbprintSHA1: thumbprint)
     }
 
     /// Makes a consistent copy of the vault with SQLite's online backup API,
@@ -215,23 +226,27 @@ extension Session {
         let temporary = try SecureFile.makeTemporary(beside: path)
         var moved = false
         defer { if !moved { Store.removeFiles(temporary) } }
+        // The record comes first, so the copy holds it: a backup is then
+        // exactly as new as the vault this machine last saw, not a rollback.
+        let recorded = try change { c -> Int64 in
+            c.record(.vaultBackup, details: ["file": URL(fileURLWithPath: path).lastPathComponent])
+        }
+        func failed(_ why: String) -> CertVaultError {
+            CertVaultError(.io, "the backup failed after record \(recorded) noted it: \(why)")
+        }
         do {
             let copy = try DatabaseQueue(path: temporary)
             try vault.store.queue.backup(to: copy)
             try copy.close()
         } catch {
-            throw Store.map(error, path: temporary)
+            throw failed("\(Store.map(error, path: temporary))")
         }
-        let verification = try Vault.open(at: temporary).verify()
-        guard verification.isValid, let head = verification.head else {
-            throw CertVaultError(.verificationFailed, "the backup copy does not verify: \(verification.findings.first?.description ?? "empty log")")
+        let verification = try Vault.open(at: temporary, witness: nil).verify()
+        guard verification.isValid, let head = verification.head, head.seq >= recorded else {
+            throw failed("the copy does not verify: \(verification.findings.first?.description ?? "empty log")")
         }
-        let pending = SecureFile.Pending(temporaryPath: temporary, destination: path, force: force)
-        try vault.store.write { db in
-            try record(db, "vault.backup", details: ["file": URL(fileURLWithPath: path).lastPathComponent, "head": head.description])
-            try pending.commit()
-            moved = true
-        }
+        try SecureFile.Pending(temporaryPath: temporary, destination: path, force: force).commit()
+        moved = true
         return head
     }
 }

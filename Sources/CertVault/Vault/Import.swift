@@ -220,6 +220,7 @@ extension Session {
     ///   the report. Nothing is written when it throws.
     public func importFiles(_ files: [ImportFile], options: ImportOptions = ImportOptions()) throws -> ImportReport {
         try requireRole([.admin, .officer], to: "import")
+        try validateAlias(options.alias)
         if options.alias != nil, files.count != 1 {
             throw CertVaultError(.invalidArgument, "--alias names one entry, but \(files.count) files were given")
         }
@@ -227,7 +228,8 @@ extension Session {
         // stored on its own, and said so, never silently paired later.
         let certificateKeys = Set(files.flatMap(\.certificates).map { Digest.sha256($0.certificate.publicKeyInfoDER) })
         var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
-        return try vault.store.write { db in
+        return try change { c in
+            let db = c.db
             var report = ImportReport()
             for file in files {
                 for key in file.keys {
@@ -240,12 +242,9 @@ extension Session {
                 }
                 do {
                     if options.keepGoing {
-                        try db.inSavepoint {
-                            report.items += try store(db, file: file, options: options)
-                            return .commit
-                        }
+                        try c.inSavepoint { report.items += try store(c, file: file, options: options) }
                     } else {
-                        report.items += try store(db, file: file, options: options)
+                        report.items += try store(c, file: file, options: options)
                     }
                 } catch let error as CertVaultError {
                     let named = error.message.hasPrefix(file.path) ? error : error.prefixed(file.path)
@@ -258,7 +257,7 @@ extension Session {
         }
     }
 
-    private func store(_ db: Database, file: ImportFile, options: ImportOptions) throws -> [ImportReport.Item] {
+    private func store(_ c: Change, file: ImportFile, options: ImportOptions) throws -> [ImportReport.Item] {
         var items: [ImportReport.Item] = []
         var touched: [Int64] = []
         var usedCerts = Set<Int>()
@@ -268,41 +267,39 @@ extension Session {
             if let match {
                 usedCerts.insert(match)
                 let cert = file.certificates[match]
-                let r = try storeCertificate(db, cert.certificate, key: key.key,
+                let r = try storeCertificate(c, cert.certificate, key: key.key,
                                              name: options.alias ?? cert.friendlyName ?? key.friendlyName, options: options, source: file.path)
                 touched.append(r.id)
                 items.append(r.item)
             } else {
-                let r = try storeKeyOnly(db, key.key, name: options.alias ?? key.friendlyName, options: options, source: file.path)
+                let r = try storeKeyOnly(c, key.key, name: options.alias ?? key.friendlyName, options: options, source: file.path)
                 touched.append(r.id)
                 items.append(r.item)
             }
         }
         for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
             let alone = file.keys.isEmpty && file.certificates.count == 1
-            let r = try storeCertificate(db, cert.certificate, key: nil, name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
+            let r = try storeCertificate(c, cert.certificate, key: nil, name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
                                          options: options, source: file.path)
             touched.append(r.id)
             items.append(r.item)
         }
-        try linkIssuers(db, entryIDs: touched)
+        try linkIssuers(c, entryIDs: touched)
         return items
     }
 
     /// Encrypts `key` (if any) for entry `entryID` and seals it to the
     /// default recipients, then records `action` with the entry's hashes and
     /// `extra`, and notes who got custody. One path for every new key.
-    @discardableResult
-    func storeKeyAndRecord(_ db: Database, entryID: Int64, key: PrivateKey?, certDER: Data?, spkiSHA256: Data,
-                           action: String, extra: [String: Any]) throws -> AuditHead {
-        let recipients = key == nil ? [] : try defaultRecipients(db)
-        let ct = try key.map { try storeKey(db, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients) }
+    func storeKeyAndRecord(_ c: Change, entryID: Int64, key: PrivateKey?, certDER: Data?, spkiSHA256: Data,
+                           action: AuditAction, extra: [String: Any]) throws {
+        let recipients = key == nil ? [] : try defaultRecipients(c.state)
+        let ct = try key.map { try storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients) }
         var details = stateDetails(certDER: certDER, spkiSHA256: spkiSHA256, ciphertextSHA256: ct)
         details.merge(extra) { _, new in new }
-        if !recipients.isEmpty { details["grants"] = try handles(db, recipients) }
-        let head = try record(db, action, entry: entryID, details: details)
-        for r in recipients { try addCustody(db, entryID: entryID, personID: r, kind: "grant", seq: head.seq) }
-        return head
+        if !recipients.isEmpty { details["grants"] = recipients.map(\.handle) }
+        let seq = c.record(action, entry: entryID, details: details)
+        for r in recipients { try addCustody(c, entryID: entryID, personID: r.id, kind: "grant", seq: seq) }
     }
 
     func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
@@ -312,8 +309,9 @@ extension Session {
         return d
     }
 
-    func storeCertificate(_ db: Database, _ cert: Certificate, key: PrivateKey?, name: String?,
-                          options: ImportOptions, source: String, action: String = "entry.import") throws -> (id: Int64, item: ImportReport.Item) {
+    func storeCertificate(_ c: Change, _ cert: Certificate, key: PrivateKey?, name: String?,
+                          options: ImportOptions, source: String, action: AuditAction = .entryImport) throws -> (id: Int64, item: ImportReport.Item) {
+        let db = c.db
         let der = cert.derEncoded
         let meta = cert.metadata()
         let spki = Digest.sha256(cert.publicKeyInfoDER)
@@ -324,7 +322,7 @@ extension Session {
             guard let key, !(existing["has_key"] as Bool) else {
                 return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
             }
-            try storeKeyAndRecord(db, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: "entry.key-add",
+            try storeKeyAndRecord(c, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: .entryKeyAdd,
                                   extra: ["source": sourceName])
             return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
         }
@@ -350,7 +348,7 @@ extension Session {
             var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: (keyOnly["key_ciphertext"] as Data?).map(Digest.sha256))
             details["source"] = sourceName
             details["sha1"] = meta.thumbprintSHA1
-            try record(db, pending ? "entry.complete" : "entry.cert-add", entry: id, details: details)
+            c.record(pending ? .entryComplete : .entryCertAdd, entry: id, details: details)
             return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: pending ? .completed : .paired))
         }
 
@@ -361,7 +359,7 @@ extension Session {
         }
 
         let purpose = options.purpose ?? (meta.isCA ? .other : meta.isSelfSigned ? .management : .ssl)
-        let alias = try uniqueAlias(db, base: name ?? cert.commonName ?? String(meta.thumbprintSHA1.prefix(8)))
+        let alias = try uniqueAlias(c, base: name ?? cert.commonName ?? String(meta.thumbprintSHA1.prefix(8)))
         columns["alias"] = alias
         columns["purpose"] = purpose.rawValue
         columns["subscription"] = options.subscription
@@ -373,24 +371,25 @@ extension Session {
         try db.run("INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
                        StatementArguments(columns))
         let id = db.lastInsertedRowID
-        try storeKeyAndRecord(db, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: action, extra: [
+        try storeKeyAndRecord(c, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: action, extra: [
             "alias": alias, "purpose": purpose.rawValue, "sha1": meta.thumbprintSHA1, "source": sourceName,
         ])
         return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
     }
 
-    private func storeKeyOnly(_ db: Database, _ key: PrivateKey, name: String?, options: ImportOptions,
+    private func storeKeyOnly(_ c: Change, _ key: PrivateKey, name: String?, options: ImportOptions,
                               source: String) throws -> (id: Int64, item: ImportReport.Item) {
+        let db = c.db
         let spki = Digest.sha256(key.publicKeyInfoDER)
         // A certificate already here without its key: the key joins it.
         if let row = try db.row("SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1", [spki]) {
-            return try storeCertificate(db, try Certificate(derEncoded: row["cert_der"]), key: key, name: name, options: options, source: source)
+            return try storeCertificate(c, try Certificate(derEncoded: row["cert_der"]), key: key, name: name, options: options, source: source)
         }
         if let row = try db.row("SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1", [spki]) {
             return (row["id"], .init(file: source, alias: row["alias"], thumbprintSHA1: nil, outcome: .alreadyPresent))
         }
         let (algorithm, bits, curve) = key.algorithm
-        let alias = try uniqueAlias(db, base: name ?? "key-" + String(spki.hexLower.prefix(8)))
+        let alias = try uniqueAlias(c, base: name ?? "key-" + String(spki.hexLower.prefix(8)))
         let purpose = options.purpose ?? .other
         try db.run("""
             INSERT INTO entries (alias, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
@@ -398,18 +397,29 @@ extension Session {
             """, [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
                              Timestamp.now(), person.id])
         let id = db.lastInsertedRowID
-        try storeKeyAndRecord(db, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: "entry.import", extra: [
+        try storeKeyAndRecord(c, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: .entryImport, extra: [
             "alias": alias, "purpose": purpose.rawValue, "source": URL(fileURLWithPath: source).lastPathComponent,
         ])
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
     }
 
-    func handles(_ db: Database, _ ids: [Int64]) throws -> [String] {
-        try ids.map { try String.fetchOne(try db.cachedStatement(sql: "SELECT handle FROM people WHERE id = ?"), arguments: [$0]) ?? "?" }
+    /// An alias a person chose: visible characters only (design rule 7).
+    func validateAlias(_ alias: String?) throws {
+        guard let alias else { return }
+        guard !alias.isEmpty, alias.count <= 200, !Display.hasControlCharacters(alias),
+            alias.trimmingCharacters(in: .whitespaces) == alias
+        else {
+            throw CertVaultError(.invalidArgument, "\(Display.quoted(alias)) is not a valid alias",
+                                 hint: "an alias is 1 to 200 visible characters, without control characters or surrounding spaces")
+        }
     }
 
-    func uniqueAlias(_ db: Database, base: String) throws -> String {
-        let cleaned = base.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
+    func uniqueAlias(_ c: Change, base: String) throws -> String {
+        let db = c.db
+        // A friendly name or common name from a file may hold control
+        // characters; an alias never does (design rule 7).
+        let visible = String(String.UnicodeScalarView(base.unicodeScalars.map { Display.isUnsafe($0) ? "_" : $0 }))
+        let cleaned = visible.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "_")))
         let root = cleaned.isEmpty ? "entry" : String(cleaned.prefix(120))
         var candidate = root
         var n = 2
@@ -422,7 +432,8 @@ extension Session {
 
     /// Links certificates to their issuers (both ways) among the entries,
     /// checking each signature, so exports can carry the chain.
-    func linkIssuers(_ db: Database, entryIDs: [Int64]) throws {
+    func linkIssuers(_ c: Change, entryIDs: [Int64]) throws {
+        let db = c.db
         for id in Set(entryIDs) {
             guard let row = try db.row("SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", [id]),
                   let der: Data = row["cert_der"] else { continue }
@@ -432,6 +443,7 @@ extension Session {
                                                   arguments: [row["issuer_der"] as Data?, id]) {
                     if cert.isIssued(by: try Certificate(derEncoded: candidate["cert_der"])) {
                         try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [candidate["id"] as Int64, id])
+                        c.record(.entryLink, entry: id, details: ["issuer": candidate["id"] as Int64])
                         break
                     }
                 }
@@ -441,6 +453,7 @@ extension Session {
                 """), arguments: [row["subject_der"] as Data?, id]) {
                 if try Certificate(derEncoded: child["cert_der"]).isIssued(by: cert) {
                     try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, child["id"] as Int64])
+                    c.record(.entryLink, entry: child["id"] as Int64, details: ["issuer": id])
                 }
             }
         }

@@ -10,13 +10,16 @@ struct Keyslot {
 
     static func load(_ db: Database, personID: Int64) throws -> Keyslot? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM keyslots WHERE person_id = ?", arguments: [personID]) else { return nil }
-        guard (row["kdf"] as String) == KDFParameters.algorithm else {
-            throw CertVaultError(.newerFormat, "the keyslot uses an unknown KDF '\(row["kdf"] as String)'")
+        let c = Columns(row, "keyslot of person \(personID)")
+        let kdf = try c.text("kdf")
+        guard kdf == KDFParameters.algorithm else {
+            throw CertVaultError(.newerFormat, "the keyslot uses an unknown KDF \(Display.quoted(kdf))")
         }
-        return Keyslot(parameters: KDFParameters(opsLimit: UInt64(row["kdf_opslimit"] as Int64),
-                                                 memLimit: UInt64(row["kdf_memlimit"] as Int64),
-                                                 salt: row["salt"]),
-                       nonce: row["nonce"], ciphertext: row["ciphertext"])
+        let ops = try c.int("kdf_opslimit", in: KDFParameters.opsLimitRange)
+        let mem = try c.int("kdf_memlimit", in: KDFParameters.memLimitRange)
+        return Keyslot(parameters: KDFParameters(opsLimit: UInt64(ops), memLimit: UInt64(mem),
+                                                 salt: try c.blob("salt", count: KDFParameters.saltBytes)),
+                       nonce: try c.blob("nonce", count: AEAD.nonceBytes), ciphertext: try c.blob("ciphertext"))
     }
 
     static func store(_ db: Database, personID: Int64, secrets: SecureBytes, kek: SecureBytes,

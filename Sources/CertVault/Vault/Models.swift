@@ -26,20 +26,24 @@ public struct Person: Sendable, Codable, Equatable {
     public var canUnlock: Bool
     public var createdAt: String
 
-    init(row: Row) {
-        id = row["id"]
-        handle = row["handle"]
-        name = row["name"]
-        email = row["email"]
-        role = PersonRole(rawValue: row["role"]) ?? .staff
-        status = row["status"]
-        canUnlock = (row["has_keyslot"] as Int64? ?? 0) != 0
-        createdAt = row["created_at"]
+    public init(id: Int64, handle: String, name: String? = nil, email: String? = nil, role: PersonRole,
+                status: String = "active", canUnlock: Bool, createdAt: String) {
+        self.id = id
+        self.handle = handle
+        self.name = name
+        self.email = email
+        self.role = role
+        self.status = status
+        self.canUnlock = canUnlock
+        self.createdAt = createdAt
     }
 
-    static let selectSQL = """
-        SELECT p.*, EXISTS (SELECT 1 FROM keyslots k WHERE k.person_id = p.id) AS has_keyslot FROM people p
-        """
+    /// The person as the signed records state them.
+    init(_ trusted: TrustedPerson) {
+        self.init(id: trusted.id, handle: trusted.handle, name: trusted.name, email: trusted.email, role: trusted.role,
+                  status: trusted.active ? "active" : "departed", canUnlock: trusted.canUnlock,
+                  createdAt: trusted.introducedAt)
+    }
 }
 
 /// What an entry is for.
@@ -74,48 +78,56 @@ public struct Entry: Sendable, Codable, Equatable {
     public var requestedSubject: String?
     public var requestedNames: [String]?
 
-    init(row: Row, access: [String]) {
-        id = row["id"]
-        alias = row["alias"]
-        purpose = EntryPurpose(rawValue: row["purpose"]) ?? .other
-        subscription = row["subscription"]
-        domains = Entry.decodeList(row["domains"])
-        hasPrivateKey = (row["has_key"] as Int64? ?? 0) != 0
-        status = row["status"]
-        needsRotation = (row["needs_rotation"] as Int64? ?? 0) != 0
-        rotationReason = row["rotation_reason"]
-        issuerEntryID = row["issuer_entry_id"]
-        createdAt = row["created_at"]
-        createdBy = row["created_by_handle"] ?? "?"
+    /// Reads an entry row, each column checked. `handles` names people as
+    /// the signed records do; `access` lists who holds a grant.
+    init(row: Row, handles: [Int64: String], access: [String]) throws {
+        let c = Columns(row, "entry \((row["id"] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")")
+        id = try c.int("id")
+        alias = try c.text("alias")
+        purpose = try c.enum("purpose", EntryPurpose.self)
+        subscription = try c.optionalText("subscription")
+        domains = try Entry.decodeList(c.text("domains"), c, "domains")
+        hasPrivateKey = try c.optionalBlob("key_ciphertext") != nil
+        status = try c.text("status")
+        needsRotation = try c.bool("needs_rotation")
+        rotationReason = try c.optionalText("rotation_reason")
+        issuerEntryID = try c.optionalInt("issuer_entry_id")
+        createdAt = try c.text("created_at")
+        let creator = try c.int("created_by")
+        createdBy = handles[creator] ?? "person \(creator)"
         self.access = access
         if status == "pending" {
-            requestedSubject = row["subject"]
-            requestedNames = Entry.decodeList(row["sans"])
+            requestedSubject = try c.optionalText("subject")
+            requestedNames = try Entry.decodeList(c.text("sans"), c, "sans")
         }
-        if let sha1: String = row["sha1"] {
+        if let sha1 = try c.optionalText("sha1") {
             certificate = CertificateMetadata(
-                subject: row["subject"] ?? "", issuer: row["issuer"] ?? "", serialNumber: row["serial"] ?? "",
-                thumbprintSHA1: sha1, fingerprintSHA256: row["sha256"] ?? "",
-                notValidBefore: Timestamp.parse(row["not_before"]) ?? Date(timeIntervalSince1970: 0),
-                notValidAfter: Timestamp.parse(row["not_after"]) ?? Date(timeIntervalSince1970: 0),
-                keyAlgorithm: row["key_algorithm"] ?? "", keyBits: row["key_bits"] ?? 0, keyCurve: row["key_curve"],
-                signatureAlgorithm: row["signature_algorithm"] ?? "",
-                subjectAlternativeNames: Entry.decodeList(row["sans"]),
-                isSelfSigned: (row["self_signed"] as Int64? ?? 0) != 0, isCA: (row["is_ca"] as Int64? ?? 0) != 0)
+                subject: try c.optionalText("subject") ?? "", issuer: try c.optionalText("issuer") ?? "",
+                serialNumber: try c.optionalText("serial") ?? "",
+                thumbprintSHA1: sha1, fingerprintSHA256: try c.optionalText("sha256") ?? "",
+                notValidBefore: try c.date("not_before"), notValidAfter: try c.date("not_after"),
+                keyAlgorithm: try c.optionalText("key_algorithm") ?? "",
+                keyBits: Int(try c.optionalInt("key_bits", in: 0...1_000_000) ?? 0), keyCurve: try c.optionalText("key_curve"),
+                signatureAlgorithm: try c.optionalText("signature_algorithm") ?? "",
+                subjectAlternativeNames: try Entry.decodeList(c.text("sans"), c, "sans"),
+                isSelfSigned: try c.bool("self_signed"), isCA: try c.bool("is_ca"))
         }
     }
 
     static let selectSQL = """
-        SELECT e.id, e.alias, e.purpose, e.subscription, e.domains, e.sha1, e.sha256, e.subject, e.issuer, e.serial,
-               e.not_before, e.not_after, e.key_algorithm, e.key_bits, e.key_curve, e.signature_algorithm, e.sans,
-               e.self_signed, e.is_ca, e.key_ciphertext IS NOT NULL AS has_key, e.status, e.needs_rotation,
-               e.rotation_reason, e.issuer_entry_id, e.created_at, p.handle AS created_by_handle
-        FROM entries e JOIN people p ON p.id = e.created_by
+        SELECT id, alias, purpose, subscription, domains, sha1, sha256, subject, issuer, serial,
+               not_before, not_after, key_algorithm, key_bits, key_curve, signature_algorithm, sans,
+               self_signed, is_ca, key_ciphertext, status, needs_rotation,
+               rotation_reason, issuer_entry_id, created_at, created_by
+        FROM entries e
         """
 
-    static func decodeList(_ text: String?) -> [String] {
-        guard let text, let data = text.data(using: .utf8) else { return [] }
-        return (try? JSONDecoder().decode([String].self, from: data)) ?? []
+    /// A JSON list of strings from a column; anything else is an error naming it.
+    static func decodeList(_ text: String, _ columns: Columns, _ column: String) throws -> [String] {
+        guard let list = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+            throw columns.fail(column, "a value that is not a list of names")
+        }
+        return list
     }
 
     static func encodeList(_ list: [String]) -> String {

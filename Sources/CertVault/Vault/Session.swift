@@ -9,36 +9,70 @@ import GRDB
 /// everything a session does after that is sealed boxes and AEAD.
 public final class Session: @unchecked Sendable {
     public let vault: Vault
+    /// Who unlocked, as the signed records state them.
     public let person: Person
     let boxSecretKey: SecureBytes
     let signSecretKey: SecureBytes
     let boxPublicKey: Data
+    let signPublicKey: Data
 
-    init(vault: Vault, person: Person, secrets: SecureBytes) throws {
+    init(vault: Vault, person trusted: TrustedPerson, secrets: SecureBytes) throws {
         guard secrets.count == SealedBox.secretKeyBytes + Signature.secretKeyBytes else {
-            throw CertVaultError(.tampered, "the keyslot of \(person.handle) holds keys of the wrong size")
+            throw CertVaultError(.tampered, "the keyslot of \(trusted.handle) holds keys of the wrong size")
         }
         self.vault = vault
-        self.person = person
+        person = Person(trusted)
         boxSecretKey = secrets.slice(0..<SealedBox.secretKeyBytes)
         signSecretKey = secrets.slice(SealedBox.secretKeyBytes..<secrets.count)
-        let pk = SealedBox.publicKey(for: boxSecretKey)
-        boxPublicKey = pk
-        let signPublic = signSecretKey.withUnsafeBytes { Data($0[32..<64]) }
-        let stored = try vault.store.read { db in
-            try db.row("SELECT box_public_key, sign_public_key FROM people WHERE id = ?", [person.id])
-        }
-        guard let stored, (stored["box_public_key"] as Data?) == pk, (stored["sign_public_key"] as Data?) == signPublic else {
-            throw CertVaultError(.tampered, "the public keys of \(person.handle) in the vault do not match their keyslot",
-                                 hint: "run 'certvault audit verify'")
+        boxPublicKey = SealedBox.publicKey(for: boxSecretKey)
+        signPublicKey = signSecretKey.withUnsafeBytes { Data($0[32..<64]) }
+        guard trusted.boxPublicKey == boxPublicKey, trusted.signPublicKey == signPublicKey else {
+            throw CertVaultError(
+                .tampered, "the keyslot of \(trusted.handle) holds other keys than the signed records introduce",
+                hint: "run 'certvault audit verify'")
         }
     }
 
-    /// Appends a record signed by this person, inside the caller's transaction.
+    /// Runs `body` as one change by this person: the vault must match its
+    /// signed state first (and hold the head this machine saw last), and
+    /// the records `body` queues are signed and committed with its rows.
     @discardableResult
-    func record(_ db: Database, _ action: String, entry: Int64? = nil, person other: Int64? = nil,
-                details: [String: Any]) throws -> AuditHead {
-        try AuditChain.append(db, actor: person.id, action: action, entry: entry, person: other, details: details, signer: signSecretKey)
+    func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
+        let (result, head) = try vault.store.write { db -> (T, AuditHead?) in
+            var state = try vault.state(db)
+            if acceptingRollback { state.rollback = nil }
+            try state.requireIntact()
+            guard let me = state.trusted(person.id), me.active, me.role == person.role,
+                me.signPublicKey == signPublicKey
+            else {
+                throw CertVaultError(.noAccess, "\(person.handle) may no longer act on this vault (their role or status changed)")
+            }
+            let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
+            let result = try body(change)
+            return (result, try change.commit())
+        }
+        if let head {
+            if acceptingRollback { try vault.witness?.replace(with: head, vaultID: vault.vaultID) } else { try vault.remember(head) }
+        }
+        return result
+    }
+
+    /// Accepts that the vault holds an older log than this machine saw (a
+    /// restored backup), in a signed record naming the head that was seen
+    /// and when; afterwards the witness remembers the new head.
+    /// - Throws: `.invalidArgument` when there is no rollback to accept;
+    ///   `.tampered` when the vault does not match its signed records.
+    public func acceptRollback() throws -> Rollback {
+        guard let seenState = try vault.store.read({ db in try vault.state(db) }).rollback else {
+            throw CertVaultError(.invalidArgument, "this vault holds every record this machine saw: there is no rollback to accept")
+        }
+        try change(acceptingRollback: true) { c in
+            c.record(.rollbackAccepted, details: [
+                "seen_seq": seenState.seen.seq, "seen_hash": seenState.seen.hash, "seen_at": seenState.seen.seenAt,
+                "reason": seenState.reason,
+            ])
+        }
+        return seenState
     }
 
     func requireRole(_ roles: Set<PersonRole>, to what: String) throws {
@@ -52,29 +86,30 @@ public final class Session: @unchecked Sendable {
 
     /// Encrypts `key` for entry `entryID` under a fresh data key and seals
     /// that key to `recipients`. Returns the ciphertext's SHA-256.
-    func storeKey(_ db: Database, entryID: Int64, key: PrivateKey, spkiSHA256: Data, recipients: [Int64]) throws -> Data {
+    func storeKey(_ change: Change, entryID: Int64, key: PrivateKey, spkiSHA256: Data, recipients: [TrustedPerson]) throws -> Data {
         let dataKey = SecureBytes(randomCount: AEAD.keyBytes)
         let pkcs8 = try key.pkcs8()
         let sealed = AEAD.seal(pkcs8, key: dataKey, associatedData: Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spkiSHA256))
-        try db.run("UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
+        try change.db.run("UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
                        [sealed.nonce, sealed.ciphertext, entryID])
         for recipient in recipients {
-            try seal(db, dataKey: dataKey, entryID: entryID, to: recipient)
+            try seal(change, dataKey: dataKey, entryID: entryID, to: recipient)
         }
         return Digest.sha256(sealed.ciphertext)
     }
 
-    /// Writes the grant row: the data key and its binding tag sealed to a person.
-    func seal(_ db: Database, dataKey: SecureBytes, entryID: Int64, to personID: Int64) throws {
-        guard let pk = try Data.fetchOne(try db.cachedStatement(sql: "SELECT box_public_key FROM people WHERE id = ? AND status = 'active'"), arguments: [personID]) else {
-            throw CertVaultError(.invalidArgument, "person \(personID) cannot receive keys")
+    /// Writes the grant row: the data key and its binding tag sealed to a
+    /// person's encryption key as the signed records state it — never as
+    /// the people table says (design rule 4).
+    func seal(_ change: Change, dataKey: SecureBytes, entryID: Int64, to recipient: TrustedPerson) throws {
+        guard recipient.active, let pk = recipient.boxPublicKey else {
+            throw CertVaultError(.invalidArgument, "\(recipient.handle) cannot receive keys")
         }
-        let tag = Binding.grantTag(vaultID: vault.vaultID, entryID: entryID, personID: personID)
-        let payload = dataKey.appending(tag)
-        let box = try SealedBox.seal(payload, to: pk)
-        try db.run("""
+        let tag = Binding.grantTag(vaultID: vault.vaultID, entryID: entryID, personID: recipient.id)
+        let box = try SealedBox.seal(dataKey.appending(tag), to: pk)
+        try change.db.run("""
             INSERT OR REPLACE INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)
-            """, [entryID, personID, box, person.id, Timestamp.now()])
+            """, [entryID, recipient.id, box, person.id, Timestamp.now()])
     }
 
     /// Opens this person's grant on an entry: the data key.
@@ -82,8 +117,8 @@ public final class Session: @unchecked Sendable {
     /// The cryptography refuses, not only a check: without a grant row
     /// sealed to this person's X25519 key there is nothing to open.
     func dataKey(_ db: Database, entryID: Int64, alias: String) throws -> SecureBytes {
-        guard let sealed = try Data.fetchOne(try db.cachedStatement(sql: "SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?"),
-                                             arguments: [entryID, person.id]) else {
+        guard let grant = try db.row("SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, person.id]),
+              let sealed = try Columns(grant, "grant of entry \(entryID)").optionalBlob("sealed_key") else {
             throw CertVaultError(.noAccess, "\(person.handle) has no grant for entry \(alias)",
                                  hint: "an admin can grant access")
         }
@@ -104,32 +139,35 @@ public final class Session: @unchecked Sendable {
     /// Decrypts an entry's private key and checks it against the certificate.
     func privateKey(_ db: Database, entryID: Int64, alias: String) throws -> PrivateKey {
         let dataKey = try dataKey(db, entryID: entryID, alias: alias)
-        guard let row = try db.row("SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?", [entryID]),
-              let ciphertext: Data = row["key_ciphertext"], let nonce: Data = row["key_nonce"] else {
+        guard let row = try db.row("SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?", [entryID]) else {
+            throw CertVaultError(.notFound, "entry \(alias) is gone")
+        }
+        let c = Columns(row, "entry \(alias)")
+        guard let ciphertext = try c.optionalBlob("key_ciphertext"), let nonce = try c.optionalBlob("key_nonce") else {
             throw CertVaultError(.invalidArgument, "entry \(alias) holds no private key", hint: "export its certificate with --format cer")
         }
-        let ad = Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: row["spki_sha256"])
+        let spki = try c.blob("spki_sha256", count: 32)
+        let ad = Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spki)
         guard let pkcs8 = AEAD.open(ciphertext, nonce: nonce, key: dataKey, associatedData: ad) else {
             throw CertVaultError(.tampered, "the private key of entry \(alias) failed authentication: altered or moved from another entry",
                                  hint: "run 'certvault audit verify' and restore from a backup")
         }
         let key = try PrivateKey(pkcs8: pkcs8)
-        if let der: Data = row["cert_der"] {
+        if let der = try c.optionalBlob("cert_der") {
             guard key.matches(try Certificate(derEncoded: der)) else {
                 throw CertVaultError(.tampered, "the private key of entry \(alias) does not match its certificate")
             }
-        } else if Digest.sha256(key.publicKeyInfoDER) != (row["spki_sha256"] as Data) {
+        } else if Digest.sha256(key.publicKeyInfoDER) != spki {
             throw CertVaultError(.tampered, "the private key of entry \(alias) does not match its public key")
         }
         return key
     }
 
-    /// Who receives a new entry's key: the actor and every active admin who can unlock.
-    func defaultRecipients(_ db: Database) throws -> [Int64] {
-        let admins = try Int64.fetchAll(db, sql: """
-            SELECT id FROM people WHERE role = 'admin' AND status = 'active' AND box_public_key IS NOT NULL ORDER BY id
-            """)
-        return [person.id] + admins.filter { $0 != person.id }
+    /// Who receives a new entry's key: the actor and every active admin,
+    /// as the signed records state them.
+    func defaultRecipients(_ state: VaultState) throws -> [TrustedPerson] {
+        guard let me = state.trusted(person.id) else { throw CertVaultError(.noAccess, "\(person.handle) is not trusted") }
+        return [me] + state.ledger.admins.filter { $0.id != person.id }
     }
 
     // MARK: People
@@ -151,8 +189,10 @@ public final class Session: @unchecked Sendable {
             let parameters = KDFParameters(strength: kdf)
             keys = (SealedBox.keyPair(), Signature.keyPair(), try KDF.deriveKey(passphrase: passphrase, parameters: parameters), parameters)
         }
-        return try vault.store.write { db in
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM people WHERE handle = ?)"), arguments: [new.handle]) == true {
+        return try change { c in
+            let db = c.db
+            let taken = try db.row("SELECT 1 FROM people WHERE handle = ?", [new.handle]) != nil
+            if taken || c.state.ledger.person(handle: new.handle) != nil {
                 throw CertVaultError(.invalidArgument, "a person '\(new.handle)' already exists")
             }
             try db.run("""
@@ -167,32 +207,35 @@ public final class Session: @unchecked Sendable {
             if let keys {
                 details["box_public_key"] = keys.box.publicKey.hexLower
                 details["sign_public_key"] = keys.sign.publicKey.hexLower
-            }
-            try record(db, "person.add", person: id, details: details)
-            if let keys {
-                let genesis = try Data.fetchOne(try db.cachedStatement(sql: "SELECT hash FROM audit WHERE seq = 1")) ?? Data()
                 try Keyslot.store(db, personID: id, secrets: keys.box.secretKey.appending(keys.sign.secretKey), kek: keys.kek,
                                   parameters: keys.parameters,
-                                  associatedData: Binding.keyslot(vaultID: vault.vaultID, personID: id, genesisHash: genesis))
+                                  associatedData: Binding.keyslot(vaultID: vault.vaultID, personID: id, genesisHash: try AuditChain.genesisHash(db)))
+                details["keyslot_digest"] = try RowDigest.keyslot(db, personID: id)?.hexLower
             }
-            if new.role == .admin {
+            c.record(.personAdd, person: id, details: details)
+            if new.role == .admin, let box = keys?.box.publicKey, let sign = keys?.sign.publicKey {
+                let newcomer = TrustedPerson(id: id, handle: new.handle, name: new.name, email: new.email, role: .admin,
+                                             active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: nil,
+                                             introducedBy: 0, introducedAt: Timestamp.now())
                 let mine = try Row.fetchAll(db, sql: """
                     SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ? ORDER BY e.id
                     """, arguments: [person.id])
                 for row in mine {
-                    let entryID: Int64 = row["id"]
-                    let key = try dataKey(db, entryID: entryID, alias: row["alias"])
-                    try seal(db, dataKey: key, entryID: entryID, to: id)
-                    let head = try record(db, "entry.grant", entry: entryID, person: id, details: ["to": new.handle, "reason": "new admin"])
-                    try addCustody(db, entryID: entryID, personID: id, kind: "grant", seq: head.seq)
+                    let entry = Columns(row, "entry")
+                    let entryID = try entry.int("id")
+                    let key = try dataKey(db, entryID: entryID, alias: try entry.text("alias"))
+                    try seal(c, dataKey: key, entryID: entryID, to: newcomer)
+                    let seq = c.record(.entryGrant, entry: entryID, person: id, details: ["to": new.handle, "reason": "new admin"])
+                    try addCustody(c, entryID: entryID, personID: id, kind: "grant", seq: seq)
                 }
             }
-            return try Person(row: db.row(Person.selectSQL + " WHERE p.id = ?", [id])!)
+            return Person(id: id, handle: new.handle, name: new.name, email: new.email, role: new.role, status: "active",
+                          canUnlock: keys != nil, createdAt: Timestamp.now())
         }
     }
 
-    func addCustody(_ db: Database, entryID: Int64, personID: Int64, kind: String, seq: Int64) throws {
-        try db.run("INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
-                       [entryID, personID, kind, Timestamp.now(), seq])
+    func addCustody(_ change: Change, entryID: Int64, personID: Int64, kind: String, seq: Int64) throws {
+        try change.db.run("INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
+                          [entryID, personID, kind, Timestamp.now(), seq])
     }
 }

@@ -11,18 +11,20 @@ public final class Vault: @unchecked Sendable {
     /// The vault's random 16-byte identity.
     public let vaultID: Data
     public var path: String { store.path }
+    /// Where this machine remembers the last head it saw; nil checks no rollback.
+    public let witness: RollbackWitness?
 
-    private init(store: Store, vaultID: Data) {
+    private init(store: Store, vaultID: Data, witness: RollbackWitness?) {
         self.store = store
         self.vaultID = vaultID
+        self.witness = witness
     }
 
     /// The default vault path: `$XDG_DATA_HOME/certvault/vault.db`, else
     /// `~/.local/share/certvault/vault.db`.
     public static var defaultPath: String {
-        let env = ProcessInfo.processInfo.environment
-        if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/certvault/vault.db" }
-        let home = env["HOME"] ?? NSHomeDirectory()
+        if let xdg = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), !xdg.isEmpty { return xdg + "/certvault/vault.db" }
+        let home = getenv("HOME").map { String(cString: $0) } ?? NSHomeDirectory()
         return home + "/.local/share/certvault/vault.db"
     }
 
@@ -47,7 +49,7 @@ public final class Vault: @unchecked Sendable {
     /// hash.
     /// - Throws: ``CertVaultError`` `.vaultExists` if anything is at `path`.
     public static func create(at path: String, admin: NewPerson, passphrase: SecureBytes,
-                              kdf: KDFStrength = .moderate) throws -> Vault {
+                              kdf: KDFStrength = .moderate, witness: RollbackWitness? = .standard) throws -> Vault {
         try Sodium.ensure()
         try validateHandle(admin.handle)
         guard passphrase.count > 0 else { throw CertVaultError(.invalidArgument, "the passphrase is empty") }
@@ -55,8 +57,9 @@ public final class Vault: @unchecked Sendable {
         let kek = try KDF.deriveKey(passphrase: passphrase, parameters: parameters)
         let store = try Store.create(at: path)
         let vaultID = Sodium.random(16)
+        let head: AuditHead?
         do {
-            try store.write { db in
+            head = try store.write { db in
                 let now = Timestamp.now()
                 try db.execute(sql: "INSERT INTO vault (singleton, vault_id, format_version, created_at) VALUES (1, ?, ?, ?)",
                                arguments: [vaultID, Store.formatVersion, now])
@@ -66,66 +69,131 @@ public final class Vault: @unchecked Sendable {
                     VALUES (?, ?, ?, 'admin', ?, ?, ?)
                     """, arguments: [admin.handle, admin.name, admin.email, box.publicKey, sign.publicKey, now])
                 let personID = db.lastInsertedRowID
-                let genesis = try AuditChain.append(db, actor: personID, action: "vault.create", person: personID, details: [
+                var details: [String: Any] = [
                     "vault_id": vaultID.hexLower, "format_version": Store.formatVersion,
                     "handle": admin.handle, "role": "admin",
                     "box_public_key": box.publicKey.hexLower, "sign_public_key": sign.publicKey.hexLower,
-                ], signer: sign.secretKey)
+                ]
+                if let name = admin.name { details["name"] = name }
+                if let email = admin.email { details["email"] = email }
+                let genesis = try AuditChain.append(db, actor: personID, action: .vaultCreate, person: personID,
+                                                    details: details, signer: sign.secretKey)
                 try Keyslot.store(db, personID: personID, secrets: box.secretKey.appending(sign.secretKey),
                                   kek: kek, parameters: parameters,
                                   associatedData: Binding.keyslot(vaultID: vaultID, personID: personID, genesisHash: genesis.hash))
+                // The keyslot is committed by the admin's own signature, in
+                // the record that also carries the first state digest.
+                let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+                let change = try Change(db, state: VaultState(ledger: ledger), actor: personID, signer: sign.secretKey)
+                change.record(.personKeyslot, person: personID,
+                              details: ["keyslot_digest": try RowDigest.keyslot(db, personID: personID)?.hexLower ?? ""])
+                return try change.commit()
             }
         } catch {
             Store.removeFiles(path)
             throw error
         }
-        return Vault(store: store, vaultID: vaultID)
+        let vault = Vault(store: store, vaultID: vaultID, witness: witness)
+        if let head { try vault.remember(head) }
+        return vault
     }
 
     /// Opens an existing vault.
     /// - Throws: `.noVault`, `.notAVault`, `.newerFormat`, `.corruptVault`;
     ///   the file is left untouched.
-    public static func open(at path: String) throws -> Vault {
+    ///
+    /// - Parameter witness: where this machine remembers the last head it
+    ///   saw (``RollbackWitness/standard`` by default); nil skips the
+    ///   rollback check.
+    public static func open(at path: String, witness: RollbackWitness? = .standard) throws -> Vault {
         let store = try Store.open(at: path)
-        guard let id = try store.read({ try Data.fetchOne($0, sql: "SELECT vault_id FROM vault") }) else {
+        let id = try store.read { db -> Data? in
+            guard let row = try db.row("SELECT vault_id FROM vault") else { return nil }
+            return try Columns(row, "vault row").blob("vault_id", count: 16)
+        }
+        guard let id else {
             throw CertVaultError(.notAVault, "\(path) has no vault identity", hint: "is it an unfinished 'certvault init'?")
         }
-        return Vault(store: store, vaultID: id)
+        return Vault(store: store, vaultID: id, witness: witness)
+    }
+
+    /// Whether `handle` is one certvault accepts: lower-case ASCII letters,
+    /// digits, `.`, `_` and `-`, starting with a letter, at most 64
+    /// characters — so that no two handles look alike (design rule 7).
+    public static func isValidHandle(_ handle: String) -> Bool {
+        let bytes = Array(handle.utf8)
+        guard let first = bytes.first, (97...122).contains(first), bytes.count <= 64 else { return false }
+        return bytes.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 46 || $0 == 95 || $0 == 45 }
     }
 
     static func validateHandle(_ handle: String) throws {
-        let ok = !handle.isEmpty && handle.count <= 64
-            && handle.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0) }
-        guard ok else {
-            throw CertVaultError(.invalidArgument, "'\(handle)' is not a valid handle",
-                                 hint: "use letters, digits, '.', '_', '-' or '@', at most 64 characters")
+        guard isValidHandle(handle) else {
+            throw CertVaultError(.invalidArgument, "\(Display.quoted(handle)) is not a valid handle",
+                                 hint: "use lower-case letters a-z, digits, '.', '_' and '-', starting with a letter, at most 64 characters")
         }
+    }
+
+    // MARK: Trusted state
+
+    /// The state of the vault as its signed records prove it, with every
+    /// way the tables differ, and a rollback against the witness.
+    func state(_ db: Database) throws -> VaultState {
+        try VaultState.check(db, vaultID: vaultID, witness: try witness?.seen(vaultID: vaultID))
+    }
+
+    /// Remembers `head` in the witness, if there is one.
+    func remember(_ head: AuditHead) throws {
+        try witness?.remember(head, vaultID: vaultID)
+    }
+
+    /// Runs `body` on a vault that matches its signed state, and remembers
+    /// the head it saw.
+    /// - Throws: `.tampered` naming what differs, `.rollback`.
+    func checkedRead<T>(_ body: (Database, VaultState) throws -> T) throws -> T {
+        let (result, head) = try store.read { db -> (T, AuditHead?) in
+            let state = try state(db)
+            try state.requireIntact()
+            return (try body(db, state), state.head)
+        }
+        if let head { try remember(head) }
+        return result
     }
 
     // MARK: People
 
-    /// Everyone the vault knows, in the order they were added.
+    /// Everyone the signed records introduce, in the order they were added.
+    /// A row in the people table that no signed record introduces is not
+    /// among them (``verify(expecting:)`` names it).
     public func people() throws -> [Person] {
-        try store.read { try Row.fetchAll($0, sql: Person.selectSQL + " ORDER BY p.id").map(Person.init) }
-    }
-
-    /// The person with `handle`.
-    public func person(_ handle: String) throws -> Person {
-        try store.read { try Self.person(handle, in: $0) }
-    }
-
-    static func person(_ handle: String, in db: Database) throws -> Person {
-        guard let row = try Row.fetchOne(db, sql: Person.selectSQL + " WHERE p.handle = ?", arguments: [handle]) else {
-            throw CertVaultError(.notFound, "no person '\(handle)' in this vault", hint: "list people with 'certvault person list'")
+        try store.read { db in
+            try PeopleLedger.replay(db, vaultID: vaultID).people.values.sorted { $0.id < $1.id }.map(Person.init)
         }
-        return Person(row: row)
+    }
+
+    /// The person with `handle`, as the signed records state them.
+    public func person(_ handle: String) throws -> Person {
+        try store.read { db in Person(try Self.trustedPerson(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db)) }
+    }
+
+    static func trustedPerson(_ handle: String, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
+        if let p = ledger.person(handle: handle) { return p }
+        if try db.row("SELECT 1 FROM people WHERE handle = ?", [handle]) != nil {
+            throw CertVaultError(
+                .tampered, "person \(Display.quoted(handle)) is in the people table, but no signed record introduces them: added by hand",
+                hint: "run 'certvault audit verify', and restore the vault from a backup")
+        }
+        throw CertVaultError(.notFound, "no person \(Display.quoted(handle)) in this vault", hint: "list people with 'certvault person list'")
     }
 
     /// The person a command acts as: `handle`, or else the only person who
     /// can unlock the vault.
     public func actor(_ handle: String?) throws -> Person {
-        if let handle { return try person(handle) }
-        let unlockers = try people().filter { $0.canUnlock && $0.status == "active" }
+        try store.read { db in Person(try Self.actor(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db)) }
+    }
+
+    static func actor(_ handle: String?, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
+        if let handle { return try trustedPerson(handle, ledger: ledger, in: db) }
+        let unlockers = ledger.people.values.filter { $0.canUnlock && $0.active }.sorted { $0.id < $1.id }
         guard unlockers.count == 1 else {
             throw CertVaultError(.invalidArgument, "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
                                  hint: "say who you are with --as HANDLE or CERTVAULT_USER")
@@ -135,60 +203,126 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: Entries
 
-    /// Every entry, in the order they were added.
-    public func entries() throws -> [Entry] {
-        try store.read { db in
+    /// What `list` shows: the entries that match their signed state, and
+    /// every finding about the rest (which are never shown with their
+    /// altered values).
+    public struct Inventory: Sendable {
+        public var entries: [Entry]
+        /// Entries whose rows differ from their signed state: id and why.
+        public var tampered: [(id: Int64, reason: String)]
+        /// Everything that does not check out, including ``tampered``.
+        public var findings: [AuditFinding]
+        /// The rollback this machine's witness saw, if any.
+        public var rollback: Rollback?
+        public var isIntact: Bool { findings.isEmpty && rollback == nil }
+    }
+
+    /// Every entry that checks out, and what does not.
+    public func inventory() throws -> Inventory {
+        let (inventory, head) = try store.read { db -> (Inventory, AuditHead?) in
+            let state = try state(db)
+            let handles = state.ledger.people.mapValues(\.handle)
             var access: [Int64: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT g.entry_id, p.handle FROM grants g JOIN people p ON p.id = g.person_id ORDER BY p.id") {
-                access[row["entry_id"], default: []].append(row["handle"])
+            for row in try Row.fetchAll(db, sql: "SELECT entry_id, person_id FROM grants ORDER BY person_id") {
+                let c = Columns(row, "grant")
+                guard let entry = try? c.int("entry_id"), let person = try? c.int("person_id") else { continue }
+                access[entry, default: []].append(handles[person] ?? "person \(person)")
             }
-            return try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY e.id").map { Entry(row: $0, access: access[$0["id"]] ?? []) }
+            var entries: [Entry] = []
+            var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            for row in try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id") {
+                let id = (try? Columns(row, "entry").int("id")) ?? 0
+                if state.tamperedEntries[id] != nil { continue }
+                do {
+                    entries.append(try Entry(row: row, handles: handles, access: access[id] ?? []))
+                } catch let error as CertVaultError {
+                    tampered.append((id, error.message))
+                }
+            }
+            var findings = state.findings
+            if state.findings.isEmpty, let bad = tampered.first {
+                findings.append(.init(seq: nil, entryID: bad.0, message: bad.1))
+            }
+            return (Inventory(entries: entries, tampered: tampered, findings: findings, rollback: state.rollback),
+                    state.isIntact ? state.head : nil)
         }
+        if let head { try remember(head) }
+        return inventory
+    }
+
+    /// Every entry, in the order they were added.
+    /// - Throws: `.tampered` when any row differs from its signed state
+    ///   (``inventory()`` shows the rest), `.rollback`.
+    public func entries() throws -> [Entry] {
+        let inventory = try inventory()
+        if let rollback = inventory.rollback { throw rollback.error() }
+        if let first = inventory.findings.first {
+            throw CertVaultError(.tampered, "the vault does not match its signed records: \(first)",
+                                 hint: "run 'certvault audit verify', and restore the vault from a backup")
+        }
+        return inventory.entries
     }
 
     /// The entry `ref` names: an alias, an entry id, or a prefix of at least
     /// 8 hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.
-    /// - Throws: `.notFound`, or `.ambiguous` listing the candidates.
+    /// - Throws: `.notFound`, or `.ambiguous` listing the candidates;
+    ///   `.tampered` or `.rollback` when the vault does not check out.
     public func entry(_ ref: String) throws -> Entry {
-        try store.read { try Self.entry(ref, in: $0) }
+        try checkedRead { db, state in try Self.entry(ref, in: db, state: state) }
     }
 
-    static func entry(_ ref: String, in db: Database) throws -> Entry {
+    static func entry(_ ref: String, in db: Database, state: VaultState) throws -> Entry {
         func load(_ where_: String, _ args: StatementArguments) throws -> [Row] {
-            try Row.fetchAll(db, sql: Entry.selectSQL + " WHERE " + where_ + " ORDER BY e.id", arguments: args)
+            try Row.fetchAll(db, sql: Entry.selectSQL + " WHERE " + where_ + " ORDER BY id", arguments: args)
         }
-        var rows = try load("e.alias = ?", [ref])
-        if rows.isEmpty, let id = Int64(ref) { rows = try load("e.id = ?", [id]) }
+        var rows = try load("alias = ?", [ref])
+        if rows.isEmpty, let id = Int64(ref) { rows = try load("id = ?", [id]) }
         let hex = ref.replacingOccurrences(of: ":", with: "").uppercased()
         if rows.isEmpty, hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil {
-            rows = try load("e.sha1 LIKE ? OR e.sha256 LIKE ?", [hex + "%", hex + "%"])
+            rows = try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
         }
         guard !rows.isEmpty else {
-            throw CertVaultError(.notFound, "no entry matches '\(ref)'",
+            throw CertVaultError(.notFound, "no entry matches \(Display.quoted(ref))",
                                  hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint; 'certvault list' shows them")
         }
-        guard rows.count == 1 else {
-            let names = rows.map { "\($0["alias"] as String) (\($0["sha1"] as String? ?? "no certificate"))" }
-            throw CertVaultError(.ambiguous, "'\(ref)' matches \(rows.count) entries: \(names.joined(separator: ", "))",
+        let handles = state.ledger.people.mapValues(\.handle)
+        let entries = try rows.map { try Entry(row: $0, handles: handles, access: []) }
+        guard entries.count == 1 else {
+            let names = entries.map { "\($0.alias) (\($0.certificate?.thumbprintSHA1 ?? "no certificate"))" }
+            throw CertVaultError(.ambiguous, "\(Display.quoted(ref)) matches \(rows.count) entries: \(names.joined(separator: ", "))",
                                  hint: "give more digits, or the alias")
         }
-        let id: Int64 = rows[0]["id"]
-        let access = try String.fetchAll(db, sql: "SELECT p.handle FROM grants g JOIN people p ON p.id = g.person_id WHERE g.entry_id = ? ORDER BY p.id", arguments: [id])
-        return Entry(row: rows[0], access: access)
+        return try entry(id: entries[0].id, in: db, state: state)
+    }
+
+    /// The entry with id `id`, with who holds a grant.
+    static func entry(id: Int64, in db: Database, state: VaultState) throws -> Entry {
+        guard let row = try Row.fetchOne(db, sql: Entry.selectSQL + " WHERE id = ?", arguments: [id]) else {
+            throw CertVaultError(.notFound, "no entry \(id)")
+        }
+        var access: [String] = []
+        for grant in try Row.fetchAll(db, sql: "SELECT person_id FROM grants WHERE entry_id = ? ORDER BY person_id", arguments: [id]) {
+            let person = try Columns(grant, "grant of entry \(id)").int("person_id")
+            access.append(state.ledger.people[person]?.handle ?? "person \(person)")
+        }
+        return try Entry(row: row, handles: state.ledger.people.mapValues(\.handle), access: access)
     }
 
     /// The certificates from `entry` up its issuer links: leaf first.
     public func chain(of entry: Entry) throws -> [CertificateMetadata] {
-        try store.read { db in try Self.chainDER(entryID: entry.id, in: db) }.map { try Certificate(derEncoded: $0).metadata() }
+        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id, in: db) }.map { try Certificate(derEncoded: $0).metadata() }
     }
 
     /// Everything the entry's certificate says, read from the certificate
     /// itself (adds key usage and extended key usage to what `list` shows).
     public func certificateDetails(of entry: Entry) throws -> CertificateMetadata? {
-        guard let der = try store.read({ try Data.fetchOne($0, sql: "SELECT cert_der FROM entries WHERE id = ?", arguments: [entry.id]) }) else {
-            return nil
-        }
+        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id, in: db) }) else { return nil }
         return try Certificate(derEncoded: der).metadata()
+    }
+
+    static func certificateDER(entryID: Int64, in db: Database) throws -> Data? {
+        guard let row = try db.row("SELECT cert_der FROM entries WHERE id = ?", [entryID]) else { return nil }
+        return try Columns(row, "entry \(entryID)").optionalBlob("cert_der")
     }
 
     /// DER of the entry's certificate followed by its issuers (leaf → root).
@@ -198,10 +332,11 @@ public final class Vault: @unchecked Sendable {
         var next: Int64? = entryID
         while let id = next, !seen.contains(id), out.count < 16 {
             seen.insert(id)
-            guard let row = try Row.fetchOne(db, sql: "SELECT cert_der, issuer_entry_id FROM entries WHERE id = ?", arguments: [id]),
-                  let der: Data = row["cert_der"] else { break }
+            guard let row = try db.row("SELECT cert_der, issuer_entry_id FROM entries WHERE id = ?", [id]) else { break }
+            let c = Columns(row, "entry \(id)")
+            guard let der = try c.optionalBlob("cert_der") else { break }
             out.append(der)
-            next = row["issuer_entry_id"]
+            next = try c.optionalInt("issuer_entry_id")
         }
         return out
     }
@@ -224,34 +359,45 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Audit records in sequence order.
+    /// Audit records in sequence order, naming people and entries as the
+    /// signed records name them (never as the mutable tables do).
     public func auditRecords(_ filter: AuditFilter = AuditFilter()) throws -> [AuditRecord] {
         try store.read { db in
-            var clauses: [String] = []
-            var args: [(any DatabaseValueConvertible)?] = []
-            if let actor = filter.actor {
-                clauses.append("a.actor_id = ?")
-                args.append(try Self.person(actor, in: db).id)
+            let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+            var records: [AuditRecord] = []
+            var aliases: [Int64: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
+            while let row = try rows.next() {
+                let record = try AuditRecord(row: row)
+                if let entry = record.entryID, record.signature != nil, let alias = record.detailObject["alias"] as? String {
+                    aliases[entry] = alias
+                }
+                records.append(record)
             }
-            if let entry = filter.entry {
-                clauses.append("a.entry_id = ?")
-                args.append(try Self.entry(entry, in: db).id)
+            var actorID: Int64?
+            if let actor = filter.actor { actorID = try Self.trustedPerson(actor, ledger: ledger, in: db).id }
+            var entryID: Int64?
+            if let ref = filter.entry {
+                if let id = Int64(ref), aliases[id] != nil {
+                    entryID = id
+                } else if let match = aliases.first(where: { $0.value == ref }) {
+                    entryID = match.key
+                } else {
+                    entryID = try Self.entry(ref, in: db, state: try state(db)).id
+                }
             }
-            if let action = filter.action {
-                clauses.append("(a.action = ? OR a.action LIKE ?)")
-                args.append(action)
-                args.append(action + ".%")
+            let since = filter.since.map(Timestamp.format), until = filter.until.map(Timestamp.format)
+            return records.filter { r in
+                (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
+                    && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
+                    && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
+            }.map { r in
+                var named = r
+                named.actorHandle = r.actorID.flatMap { ledger.people[$0]?.handle }
+                named.personHandle = r.personID.flatMap { ledger.people[$0]?.handle }
+                named.entryAlias = r.entryID.flatMap { aliases[$0] }
+                return named
             }
-            if let since = filter.since {
-                clauses.append("a.at >= ?")
-                args.append(Timestamp.format(since))
-            }
-            if let until = filter.until {
-                clauses.append("a.at <= ?")
-                args.append(Timestamp.format(until))
-            }
-            let sql = AuditChain.selectSQL + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY a.seq"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(AuditRecord.init)
         }
     }
 
@@ -260,9 +406,13 @@ public final class Vault: @unchecked Sendable {
         try store.read { try AuditChain.head($0) }
     }
 
-    /// Recomputes the whole chain and checks every signature and entry.
+    /// Recomputes the whole chain and checks every signature, every person
+    /// and every entry against the signed records, and the head against
+    /// this machine's witness and `expected`.
     public func verify(expecting expected: AuditHead? = nil) throws -> AuditVerification {
-        try store.read { try AuditVerifier(db: $0, vaultID: vaultID).verifyAll(expecting: expected) }
+        try store.read { db in
+            try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: expected, state: try state(db))
+        }
     }
 
     // MARK: Unlocking
@@ -270,26 +420,46 @@ public final class Vault: @unchecked Sendable {
     /// Unlocks the vault as `handle` (or the only person who can), running
     /// the KDF once. A wrong passphrase appends an unsigned `unlock.failed`
     /// record and changes nothing else.
-    /// - Throws: `.wrongPassphrase` ("wrong passphrase for HANDLE").
+    ///
+    /// Who the person is, their role and their keys come from the signed
+    /// records; their keyslot must be the one those records commit to, so
+    /// a damaged or replaced keyslot is reported as such, not as a wrong
+    /// passphrase.
+    /// - Throws: `.wrongPassphrase` ("wrong passphrase for HANDLE"),
+    ///   `.tampered` for a keyslot that is not the one signed.
     public func unlock(handle: String?, passphrase: SecureBytes) throws -> Session {
-        let person = try actor(handle)
-        guard person.status == "active" else {
-            throw CertVaultError(.personInactive, "\(person.handle) has departed and can no longer unlock this vault")
-        }
-        let loaded = try store.read { db -> (Keyslot, Data)? in
-            guard let slot = try Keyslot.load(db, personID: person.id),
-                  let genesis = try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = 1") else { return nil }
-            return (slot, genesis)
-        }
-        guard let (slot, genesisHash) = loaded else {
-            throw CertVaultError(.noAccess, "\(person.handle) has no keyslot in this vault (role \(person.role.rawValue))",
-                                 hint: "only admins, officers and auditors with keys can unlock")
+        let (person, slot, genesisHash) = try store.read { db -> (TrustedPerson, Keyslot, Data) in
+            let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+            let person = try Self.actor(handle, ledger: ledger, in: db)
+            guard person.active else {
+                throw CertVaultError(.personInactive, "\(person.handle) has departed and can no longer unlock this vault")
+            }
+            guard person.canUnlock else {
+                throw CertVaultError(.noAccess, "\(person.handle) has no keyslot in this vault (role \(person.role.rawValue))",
+                                     hint: "only admins, officers and auditors with keys can unlock")
+            }
+            guard let digest = try RowDigest.keyslot(db, personID: person.id) else {
+                throw CertVaultError(.tampered, "the keyslot of \(person.handle) was deleted",
+                                     hint: "restore the vault from a backup")
+            }
+            guard digest == person.keyslotDigest else {
+                throw CertVaultError(.tampered, "the keyslot of \(person.handle) was damaged or replaced: it is not the one their signed records commit to",
+                                     hint: "this is not a wrong passphrase; restore the vault from a backup")
+            }
+            guard let slot = try Keyslot.load(db, personID: person.id) else {
+                throw CertVaultError(.tampered, "the keyslot of \(person.handle) was deleted")
+            }
+            return (person, slot, try AuditChain.genesisHash(db))
         }
         let ad = Binding.keyslot(vaultID: vaultID, personID: person.id, genesisHash: genesisHash)
         guard let secrets = try slot.open(passphrase: passphrase, associatedData: ad) else {
-            _ = try store.write { db in
-                try AuditChain.append(db, actor: person.id, action: "unlock.failed", person: person.id,
-                                      details: ["handle": person.handle], signer: nil)
+            do {
+                _ = try store.write { db in
+                    try AuditChain.append(db, actor: person.id, action: .unlockFailed, person: person.id,
+                                          details: ["handle": person.handle], signer: nil)
+                }
+            } catch let error as CertVaultError where error.code == .io {
+                // A read-only vault cannot take the record; the passphrase is still wrong.
             }
             throw CertVaultError(.wrongPassphrase, "wrong passphrase for \(person.handle)")
         }

@@ -68,7 +68,8 @@ extension Certificate {
 extension PrivateKey {
     /// PEM PKCS#8, encrypted with AES-256-CBC under PBES2 / PBKDF2-HMAC-SHA256.
     func encryptedPKCS8PEM(password: SecureBytes, iterations: Int32) throws -> Data {
-        try OpenSSL.withMemoryBIO { bio in
+        try OpenSSL.requireCString(password)
+        return try OpenSSL.withMemoryBIO { bio in
             password.withCString { cv_write_encrypted_pkcs8(bio, pointer, $0, Int32(password.count), iterations) == 1 }
         }
     }

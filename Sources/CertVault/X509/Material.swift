@@ -22,6 +22,7 @@ struct Material {
 enum MaterialReader {
     static func read(_ data: Data, password: SecureBytes?) throws -> Material {
         try OpenSSL.ensure()
+        if let password { try OpenSSL.requireCString(password) }
         if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
         if data.firstRange(of: Data("-----BEGIN ".utf8)) != nil { return try readPEM(data, password: password) }
         let printable = data.prefix(4096).allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
@@ -100,7 +101,9 @@ enum MaterialReader {
             case let l where l.hasSuffix("PRIVATE KEY"):
                 // Hand the block, as PEM, to OpenSSL's decoder, in secure memory.
                 let pem = try OpenSSL.withSecureBIO { out in
-                    PEM_write_bio(out, name, header ?? UnsafeMutablePointer(mutating: ""), body, length) > 0
+                    var empty: CChar = 0
+                    if let header { return PEM_write_bio(out, name, header, body, length) > 0 }
+                    return PEM_write_bio(out, name, &empty, body, length) > 0
                 }
                 let encrypted = l == "ENCRYPTED PRIVATE KEY" || headerText.contains("ENCRYPTED")
                 let key = try decodeKey(pem, encrypted: encrypted, password: password)

@@ -7,6 +7,15 @@ import Foundation
 /// no longer loaded implicitly, and RC2-40 / 3DES `.pfx` files from Windows,
 /// macOS and Firefox need the legacy one.
 enum OpenSSL {
+    /// Refuses a password with a NUL byte: OpenSSL takes passwords as C
+    /// strings, and would encrypt under the part before the NUL alone.
+    static func requireCString(_ password: SecureBytes) throws {
+        guard !password.containsNUL else {
+            throw CertVaultError(.invalidArgument, "the password contains a NUL byte, which OpenSSL cannot take",
+                                 hint: "use a password without NUL bytes")
+        }
+    }
+
     private static let ready: Bool = {
         let legacy = OSSL_PROVIDER_load(nil, "legacy")
         let standard = OSSL_PROVIDER_load(nil, "default")

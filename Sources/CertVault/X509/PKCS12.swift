@@ -230,7 +230,8 @@ enum PKCS12 {
     /// Writes a PKCS#12 file holding `key`, `certificate` and its chain.
     static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
                        friendlyName: String, password: SecureBytes, profile: ExportProfile) throws -> Data {
-        try create(key: key, certificate: certificate, chain: chain, friendlyName: friendlyName,
+        try OpenSSL.requireCString(password)
+        return try create(key: key, certificate: certificate, chain: chain, friendlyName: friendlyName,
                    password: PasswordCandidate.bytes(password), profile: profile)
     }
 

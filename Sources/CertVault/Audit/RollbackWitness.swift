@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+
+/// What this machine remembers of each vault: the last head it saw
+/// (design rule 6).
+///
+/// Someone who can write the vault file can put an older copy back, hiding
+/// an export or a departure that came later; the older copy verifies on its
+/// own. The witness is kept outside the vault, per vault id and per user,
+/// in `$XDG_STATE_HOME/certvault/` (else `~/.local/state/certvault/`), mode
+/// 0600. A vault whose log no longer holds the head seen last releases no
+/// key and accepts no change until someone accepts the rollback on purpose
+/// (``Session/acceptRollback()``), which is recorded.
+///
+/// What it cannot do: a machine that never opened the vault has no witness,
+/// and the witness only knows what this machine saw. Write the head that
+/// `certvault audit verify` prints somewhere else too, and check it with
+/// `--expect`.
+public struct RollbackWitness: Sendable {
+    /// The directory holding one file per vault id.
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// `$XDG_STATE_HOME/certvault`, else `$HOME/.local/state/certvault`;
+    /// nil when neither variable is set.
+    public static var standard: RollbackWitness? {
+        if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return RollbackWitness(directory: xdg + "/certvault")
+        }
+        if let home = getenv("HOME").map({ String(cString: $0) }), home.hasPrefix("/") {
+            return RollbackWitness(directory: home + "/.local/state/certvault")
+        }
+        return nil
+    }
+
+    /// A head seen, and when.
+    public struct Seen: Sendable, Codable, Equatable {
+        public var seq: Int64
+        /// Lower-case hex of the record's hash.
+        public var hash: String
+        /// When this machine saw it, ISO 8601 UTC.
+        public var seenAt: String
+    }
+
+    func file(_ vaultID: Data) -> String { directory + "/" + vaultID.hexLower + ".head" }
+
+    /// The head last seen for `vaultID`, if any.
+    /// - Throws: `.io` when the witness file exists but cannot be read.
+    public func seen(vaultID: Data) throws -> Seen? {
+        let path = file(vaultID)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path),
+            let seen = try? JSONDecoder().decode(Seen.self, from: data), seen.seq > 0,
+            Data(hex: seen.hash)?.count == 32
+        else {
+            throw CertVaultError(
+                .io, "the rollback witness \(path) cannot be read",
+                hint: "it holds the last audit head this machine saw; remove it only if you know why it is damaged")
+        }
+        return seen
+    }
+
+    /// Remembers `head` if it is later than what was seen.
+    public func remember(_ head: AuditHead, vaultID: Data) throws {
+        if let seen = try seen(vaultID: vaultID), seen.seq >= head.seq { return }
+        try replace(with: head, vaultID: vaultID)
+    }
+
+    /// Remembers `head` even if an older one is being accepted in place of what was seen.
+    func replace(with head: AuditHead, vaultID: Data) throws {
+        do {
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            let seen = Seen(seq: head.seq, hash: head.hash.hexLower, seenAt: Timestamp.now())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try SecureFile.write(try encoder.encode(seen), to: file(vaultID), force: true)
+        } catch let error as CertVaultError {
+            throw error
+        } catch {
+            throw CertVaultError(.io, "cannot write the rollback witness in \(directory): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The log no longer holds the head this machine saw.
+public struct Rollback: Sendable, Equatable {
+    public var seen: RollbackWitness.Seen
+    /// The last signed record the vault holds now.
+    public var head: AuditHead
+    public var reason: String
+
+    func error() -> CertVaultError {
+        CertVaultError(
+            .rollback, "the vault was rolled back: \(reason)",
+            hint: "if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'; "
+                + "otherwise someone replaced the vault file with an older copy")
+    }
+
+    /// Whether the chain from the record seen to `head` is intact.
+    static func detect(_ db: Database, seen: RollbackWitness.Seen, head: AuditHead) throws -> Rollback? {
+        let when = "seen on \(seen.seenAt)"
+        if seen.seq > head.seq {
+            return Rollback(
+                seen: seen, head: head,
+                reason: "its log ends at record \(head.seq), but record \(seen.seq) was \(when)")
+        }
+        var previous: Data?
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            arguments: [seen.seq, head.seq])
+        var expectedSeq = seen.seq
+        while let row = try rows.next() {
+            let record = try AuditRecord(row: row)
+            guard record.seq == expectedSeq else { break }
+            if let previous {
+                guard record.previousHash == previous, record.recomputedHash == record.hash else { break }
+            } else {
+                guard record.hash.hexLower == seen.hash else {
+                    return Rollback(
+                        seen: seen, head: head,
+                        reason: "record \(seen.seq) differs from the one \(when): the log was rewritten")
+                }
+            }
+            previous = record.hash
+            expectedSeq += 1
+        }
+        guard expectedSeq == head.seq + 1 else {
+            return Rollback(
+                seen: seen, head: head,
+                reason: "the records after record \(seen.seq) (\(when)) were rewritten or removed")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+import GRDB
+
+/// A person as the signed records state them (design rule 4): the only
+/// source of who may act, in which role, and whose keys receive a seal.
+struct TrustedPerson: Sendable {
+    var id: Int64
+    var handle: String
+    var name: String?
+    var email: String?
+    var role: PersonRole
+    var active: Bool
+    var boxPublicKey: Data?
+    var signPublicKey: Data?
+    /// The digest of the keyslot the person's signed state commits to.
+    var keyslotDigest: Data?
+    /// The record that introduced the person, and when.
+    var introducedBy: Int64
+    var introducedAt: String
+
+    var canUnlock: Bool { boxPublicKey != nil && signPublicKey != nil && keyslotDigest != nil }
+}
+
+/// The people state computed from the signed records alone: the genesis,
+/// `person.add`, `person.keyslot` (and, later, every signed change of role
+/// or status), each signature checked against a person the records before
+/// it made trusted.
+struct PeopleLedger {
+    var people: [Int64: TrustedPerson] = [:]
+    var findings: [AuditFinding] = []
+
+    func person(handle: String) -> TrustedPerson? { people.values.first { $0.handle == handle } }
+
+    /// Active admins who can receive seals, in id order.
+    var admins: [TrustedPerson] {
+        people.values.filter { $0.role == .admin && $0.active && $0.boxPublicKey != nil }.sorted { $0.id < $1.id }
+    }
+
+    /// Replays the people records of `db` in order.
+    static func replay(_ db: Database, vaultID: Data) throws -> PeopleLedger {
+        var ledger = PeopleLedger()
+        let actions = AuditAction.peopleActions.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE action IN (\(actions)) ORDER BY seq")
+        while let row = try rows.next() {
+            let record: AuditRecord
+            do { record = try AuditRecord(row: row) } catch let e as CertVaultError {
+                ledger.findings.append(.init(seq: nil, message: e.message))
+                continue
+            }
+            if let problem = ledger.apply(record, vaultID: vaultID) {
+                ledger.findings.append(.init(seq: record.seq, message: problem))
+            }
+        }
+        if ledger.people.isEmpty && ledger.findings.isEmpty {
+            ledger.findings.append(.init(seq: 1, message: "there is no valid genesis record"))
+        }
+        return ledger
+    }
+
+    /// Checks one people record and learns what it states; a problem is
+    /// returned and the record ignored.
+    mutating func apply(_ record: AuditRecord, vaultID: Data) -> String? {
+        guard record.recomputedHash == record.hash else { return "its contents do not match its hash: altered" }
+        guard let signature = record.signature else { return "is not signed" }
+        let d = record.detailObject
+        func key(_ name: String, _ size: Int) -> Data? {
+            (d[name] as? String).flatMap(Data.init(hex:)).flatMap { $0.count == size ? $0 : nil }
+        }
+        switch AuditAction(rawValue: record.action) {
+        case .vaultCreate:
+            guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
+            guard (d["vault_id"] as? String) == vaultID.hexLower else { return "the genesis names another vault" }
+            guard let sign = key("sign_public_key", Signature.publicKeyBytes),
+                let box = key("box_public_key", SealedBox.publicKeyBytes),
+                let handle = d["handle"] as? String, Vault.isValidHandle(handle)
+            else { return "the first record is not a valid vault.create genesis" }
+            guard Signature.verify(signature, message: record.hash, publicKey: sign) else {
+                return "the genesis signature is invalid"
+            }
+            people[actor] = TrustedPerson(
+                id: actor, handle: handle, name: d["name"] as? String, email: d["email"] as? String, role: .admin,
+                active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: nil, introducedBy: record.seq, introducedAt: record.at)
+            return nil
+        case .personAdd:
+            guard let signer = signer(of: record) else { return "signed by someone whose keys no trusted record introduced" }
+            guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
+                return "the signature by \(signer.handle) is invalid"
+            }
+            guard signer.role == .admin else { return "\(signer.handle) added a person without being an admin" }
+            guard let id = record.personID, people[id] == nil,
+                let handle = d["handle"] as? String, Vault.isValidHandle(handle),
+                person(handle: handle) == nil,
+                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
+            else { return "does not validly introduce a new person" }
+            let box = key("box_public_key", SealedBox.publicKeyBytes)
+            let sign = key("sign_public_key", Signature.publicKeyBytes)
+            let slot = key("keyslot_digest", 32)
+            guard (box == nil) == (sign == nil), (box == nil) == (slot == nil), (role == .staff) == (box == nil) else {
+                return "introduces a person with an incomplete set of keys"
+            }
+            people[id] = TrustedPerson(
+                id: id, handle: handle, name: d["name"] as? String, email: d["email"] as? String, role: role,
+                active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: slot, introducedBy: record.seq, introducedAt: record.at)
+            return nil
+        case .personKeyslot:
+            guard let signer = signer(of: record) else { return "signed by someone whose keys no trusted record introduced" }
+            guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
+                return "the signature by \(signer.handle) is invalid"
+            }
+            guard let id = record.personID, let target = people[id], target.boxPublicKey != nil,
+                signer.id == id || signer.role == .admin, let slot = key("keyslot_digest", 32)
+            else { return "does not validly commit a keyslot" }
+            people[id]?.keyslotDigest = slot
+            _ = target
+            return nil
+        default:
+            return "is not a people record"
+        }
+    }
+
+    /// The record's actor, if trusted and active.
+    func signer(of record: AuditRecord) -> TrustedPerson? {
+        guard let actor = record.actorID, let p = people[actor], p.active, p.signPublicKey != nil else { return nil }
+        return p
+    }
+}
+
+/// The trusted state of a vault: the people the signed records introduce,
+/// the last signed record, and every way the tables differ from what was
+/// signed (design rules 4–6).
+///
+/// On the common path this costs one pass over the rows and one signature:
+/// the last record of every change carries the digest of the whole state,
+/// and the tables must hash to it. Only when they do not are the records
+/// read row by row, to name what differs.
+struct VaultState {
+    var ledger: PeopleLedger
+    /// The last signed record.
+    var head: AuditHead?
+    var findings: [AuditFinding] = []
+    /// Entries whose row differs from their signed state, with the reason.
+    var tamperedEntries: [Int64: String] = [:]
+    /// The rollback the witness saw, if any.
+    var rollback: Rollback?
+
+    var isIntact: Bool { findings.isEmpty && rollback == nil }
+
+    /// A person the signed records introduce.
+    func trusted(_ id: Int64) -> TrustedPerson? { ledger.people[id] }
+
+    /// The error a command that acts on the vault throws when it is not intact.
+    func refusal() -> CertVaultError {
+        if let rollback, findings.isEmpty { return rollback.error() }
+        let first = findings.first.map(\.description) ?? "the tables differ from the signed state"
+        let more = findings.count > 1 ? " (and \(findings.count - 1) more finding\(findings.count > 2 ? "s" : ""))" : ""
+        return CertVaultError(
+            .tampered, "the vault does not match its signed records: \(first)\(more); nothing was changed",
+            hint: "run 'certvault audit verify' for every finding, and restore the vault from a backup")
+    }
+
+    func requireIntact() throws {
+        if !isIntact { throw refusal() }
+    }
+
+    /// Computes the state of `db`.
+    ///
+    /// - Parameter witness: the head this machine saw last, to catch a
+    ///   rollback; nil to skip that check.
+    static func check(_ db: Database, vaultID: Data, witness: RollbackWitness.Seen? = nil) throws -> VaultState {
+        let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+        var state = VaultState(ledger: ledger, findings: ledger.findings)
+        let snapshot = try RowDigest.snapshot(db)
+
+        // The vault row must be the one the genesis names.
+        if let row = try Row.fetchOne(db, sql: "SELECT vault_id FROM vault") {
+            if try Columns(row, "vault row").blob("vault_id") != vaultID {
+                state.findings.append(.init(seq: nil, message: "the vault id was changed"))
+            }
+        }
+
+        // The last signed record, and what follows it.
+        var committed: Data?
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL ORDER BY seq DESC LIMIT 1")
+        {
+            let record = try AuditRecord(row: row)
+            state.head = AuditHead(seq: record.seq, hash: record.hash)
+            if record.recomputedHash != record.hash {
+                state.findings.append(.init(seq: record.seq, message: "its contents do not match its hash: altered"))
+            } else if let signer = ledger.signer(of: record) ?? genesisSigner(record, ledger),
+                let key = signer.signPublicKey,
+                Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
+            {
+                committed = (record.detailObject["state"] as? String).flatMap(Data.init(hex:))
+                if committed == nil {
+                    state.findings.append(
+                        .init(seq: record.seq, message: "the last signed record commits to no state: records after it were removed"))
+                }
+            } else {
+                state.findings.append(
+                    .init(seq: record.seq, message: "the last signed record is not validly signed by a trusted person"))
+            }
+            for later in try Row.fetchAll(
+                db, sql: "SELECT seq, action FROM audit WHERE seq > ? AND signature IS NULL ORDER BY seq", arguments: [record.seq])
+            {
+                let c = Columns(later, "audit record")
+                if try c.text("action") != AuditAction.unlockFailed.rawValue {
+                    state.findings.append(.init(seq: try c.int("seq"), message: "is not signed"))
+                }
+            }
+        } else {
+            state.findings.append(.init(seq: 1, message: "the log holds no signed record"))
+        }
+
+        try state.comparePeople(db, snapshot: snapshot)
+        if committed != snapshot.state {
+            if committed != nil {
+                try state.nameDifferingEntries(db, snapshot: snapshot)
+                if state.findings.count == ledger.findings.count {
+                    state.findings.append(
+                        .init(seq: state.head?.seq, message: "the tables differ from the state this record signed"))
+                }
+            }
+        }
+        if let witness, let head = state.head {
+            state.rollback = try Rollback.detect(db, seen: witness, head: head)
+        }
+        return state
+    }
+
+    /// The genesis signs with keys it introduces itself.
+    private static func genesisSigner(_ record: AuditRecord, _ ledger: PeopleLedger) -> TrustedPerson? {
+        guard record.seq == 1, let actor = record.actorID else { return nil }
+        return ledger.people[actor]
+    }
+
+    /// Every people row against the signed people state, both ways.
+    private mutating func comparePeople(_ db: Database, snapshot: RowDigest.Snapshot) throws {
+        var seen = Set<Int64>()
+        for row in try Row.fetchAll(
+            db, sql: "SELECT id, handle, name, email, role, status, box_public_key, sign_public_key FROM people")
+        {
+            let c = Columns(row, "person row")
+            let id = try c.int("id")
+            seen.insert(id)
+            let handle = (try? c.text("handle")) ?? "?"
+            guard let trusted = ledger.people[id] else {
+                findings.append(
+                    .init(seq: nil, message: "person \(Display.quoted(handle)) (row \(id)) was added by hand: no signed record introduces it"))
+                continue
+            }
+            var differs: [String] = []
+            if (try? c.text("handle")) != trusted.handle { differs.append("handle") }
+            if (try? c.optionalText("name")) != trusted.name { differs.append("name") }
+            if (try? c.optionalText("email")) != trusted.email { differs.append("email") }
+            if (try? c.text("role")) != trusted.role.rawValue { differs.append("role") }
+            if (try? c.text("status")) != (trusted.active ? "active" : "departed") { differs.append("status") }
+            if (try? c.optionalBlob("box_public_key")) != trusted.boxPublicKey { differs.append("encryption key") }
+            if (try? c.optionalBlob("sign_public_key")) != trusted.signPublicKey { differs.append("signing key") }
+            if !differs.isEmpty {
+                findings.append(
+                    .init(seq: nil, message: "person \(trusted.handle): \(differs.joined(separator: ", ")) differ from the signed records"))
+            }
+            if let expected = trusted.keyslotDigest, try RowDigest.keyslot(db, personID: id) != expected {
+                findings.append(.init(seq: nil, message: "the keyslot of \(trusted.handle) was damaged or replaced"))
+            }
+        }
+        for (id, person) in ledger.people.sorted(by: { $0.key < $1.key }) where !seen.contains(id) {
+            findings.append(.init(seq: nil, message: "person \(person.handle) was deleted from the people table"))
+        }
+    }
+
+    /// Names the entries whose rows differ from their latest signed record,
+    /// and those whose row is gone. Reached only when the whole-state
+    /// digest disagrees.
+    private mutating func nameDifferingEntries(_ db: Database, snapshot: RowDigest.Snapshot) throws {
+        var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE entry_id IS NOT NULL AND signature IS NOT NULL ORDER BY seq")
+        while let row = try rows.next() {
+            guard let record = try? AuditRecord(row: row), let id = record.entryID else { continue }
+            let details = record.detailObject
+            guard details.keys.contains("entry_digest"), record.recomputedHash == record.hash,
+                let signer = ledger.signer(of: record), let key = signer.signPublicKey,
+                Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
+            else { continue }
+            let alias = details["alias"] as? String ?? latest[id]?.alias ?? "entry \(id)"
+            latest[id] = (record.seq, (details["entry_digest"] as? String).flatMap(Data.init(hex:)), alias)
+        }
+        for (id, digest) in snapshot.entries.sorted(by: { $0.key < $1.key }) {
+            let why: String
+            if let signed = latest[id] {
+                guard signed.digest != digest else { continue }
+                why = "\(Display.quoted(signed.alias)) differs from its signed record \(signed.seq)"
+            } else {
+                why = "was added by hand: no signed record commits to it"
+            }
+            tamperedEntries[id] = why
+            findings.append(.init(seq: nil, entryID: id, message: why))
+        }
+        for (id, signed) in latest.sorted(by: { $0.key < $1.key }) where snapshot.entries[id] == nil && signed.digest != nil {
+            findings.append(
+                .init(seq: nil, entryID: id, message: "\(Display.quoted(signed.alias)) was deleted (its signed record \(signed.seq) says it exists)"))
+        }
+    }
+}

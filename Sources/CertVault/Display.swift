@@ -1,0 +1,50 @@
+import Foundation
+
+/// Text that came from a file or the vault, made safe to show on a terminal.
+///
+/// A friendly name, a subject or an alias may hold escape sequences that
+/// recolour a terminal, rewrite its title, move the cursor over earlier
+/// output or reverse the order of what follows (design rule 7). Everything
+/// certvault prints for a person passes through ``escaped(_:)``; JSON output
+/// stays exact, since JSON escapes control characters itself.
+public enum Display {
+    /// `text` with C0 controls, DEL, C1 controls and Unicode bidirectional
+    /// overrides, embeddings, isolates and marks replaced by visible escapes
+    /// (`\x1b`, `\u{202e}`); everything else unchanged.
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            if isUnsafe(scalar) {
+                out += scalar.value < 0x100
+                    ? "\\x" + hex2(scalar.value) : "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Whether `scalar` must not reach a terminal as it is.
+    public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F: return true
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
+    }
+
+    /// Whether `text` holds anything ``isUnsafe(_:)`` refuses.
+    public static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains(where: isUnsafe)
+    }
+
+    /// `'text'`, escaped, for messages.
+    static func quoted(_ text: String) -> String { "'" + escaped(text) + "'" }
+
+    private static func hex2(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return s.count == 1 ? "0" + s : s
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+
+/// The columns of one row read from the vault file, each checked.
+///
+/// The file is untrusted input: a value set by hand to NULL, to another
+/// type, to a number out of range or to bytes that are not text becomes a
+/// ``CertVaultError`` (`.corruptVault`) naming the row and column, never a
+/// trap. Values are taken only in their own storage class: no text is read
+/// as a number, no blob as text.
+struct Columns {
+    let row: Row
+    /// What the row is, for messages: "entry 3", "person 2", "record 17".
+    let what: String
+
+    init(_ row: Row, _ what: String) {
+        self.row = row
+        self.what = what
+    }
+
+    func fail(_ column: String, _ problem: String) -> CertVaultError {
+        CertVaultError(
+            .corruptVault, "the vault's \(what) has \(problem) in column \(column): the file was altered or damaged",
+            hint: "run 'certvault audit verify', and restore the vault from a backup")
+    }
+
+    private func value(_ column: String) -> DatabaseValue {
+        (row[column] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
+    }
+
+    func optionalText(_ column: String) throws -> String? {
+        switch value(column).storage {
+        case .null: return nil
+        case .string(let s):
+            // SQLite hands text over as it is; GRDB repairs bad UTF-8 with
+            // U+FFFD, which a vault certvault wrote never holds.
+            guard !s.unicodeScalars.contains("\u{FFFD}") else { throw fail(column, "text that is not valid UTF-8") }
+            return s
+        default: throw fail(column, "a value that is not text")
+        }
+    }
+
+    func text(_ column: String) throws -> String {
+        guard let s = try optionalText(column) else { throw fail(column, "no value") }
+        return s
+    }
+
+    func optionalInt(_ column: String, in range: ClosedRange<Int64> = Int64.min...Int64.max) throws -> Int64? {
+        switch value(column).storage {
+        case .null: return nil
+        case .int64(let v):
+            guard range.contains(v) else { throw fail(column, "the out-of-range number \(v)") }
+            return v
+        default: throw fail(column, "a value that is not an integer")
+        }
+    }
+
+    func int(_ column: String, in range: ClosedRange<Int64> = Int64.min...Int64.max) throws -> Int64 {
+        guard let v = try optionalInt(column, in: range) else { throw fail(column, "no value") }
+        return v
+    }
+
+    func bool(_ column: String) throws -> Bool { try int(column, in: 0...1) == 1 }
+
+    func optionalBlob(_ column: String, count: Int? = nil) throws -> Data? {
+        switch value(column).storage {
+        case .null: return nil
+        case .blob(let d):
+            if let count, d.count != count { throw fail(column, "\(d.count) bytes where \(count) belong") }
+            return d
+        default: throw fail(column, "a value that is not binary")
+        }
+    }
+
+    func blob(_ column: String, count: Int? = nil) throws -> Data {
+        guard let d = try optionalBlob(column, count: count) else { throw fail(column, "no value") }
+        return d
+    }
+
+    func optionalDate(_ column: String) throws -> Date? {
+        guard let text = try optionalText(column) else { return nil }
+        guard let date = Timestamp.parse(text) else { throw fail(column, "a time that cannot be read") }
+        return date
+    }
+
+    func date(_ column: String) throws -> Date {
+        guard let d = try optionalDate(column) else { throw fail(column, "no value") }
+        return d
+    }
+
+    func `enum`<E: RawRepresentable>(_ column: String, _ type: E.Type) throws -> E where E.RawValue == String {
+        let raw = try text(column)
+        guard let v = E(rawValue: raw) else { throw fail(column, "the unknown value \(Display.quoted(raw))") }
+        return v
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import GRDB
+internal import GRDBSQLite
+
+/// Digests of the vault's rows, over the values exactly as SQLite stores
+/// them (type and bytes), so that any change a hand with `sqlite3` makes —
+/// a value, a type, a byte of invalid UTF-8, a deleted or added row — shows.
+///
+/// These digests are what signed records commit to (design rule 5): each
+/// record about an entry carries its ``entry(_:)`` digest, each record
+/// about a person its ``person(_:)`` digest, and the last record of every
+/// change the digest of the whole state.
+enum RowDigest {
+    /// The columns each digest covers, in order (digest version 1). A
+    /// migration that adds a column must also add it here and re-commit the
+    /// state in a signed record.
+    static let entryColumns = [
+        "id", "alias", "purpose", "subscription", "domains", "tags", "cert_der", "subject", "issuer", "serial", "sha1",
+        "sha256", "not_before", "not_after", "key_algorithm", "key_bits", "key_curve", "signature_algorithm", "sans",
+        "self_signed", "is_ca", "subject_der", "issuer_der", "spki_sha256", "issuer_entry_id", "key_nonce",
+        "key_ciphertext", "status", "revocation_reason", "revoked_at", "replaces_id", "needs_rotation",
+        "rotation_reason", "created_at", "created_by", "csr_der",
+    ]
+    static let personColumns = [
+        "id", "handle", "name", "email", "role", "status", "departed_at", "departed_by", "departed_reason",
+        "box_public_key", "sign_public_key", "created_at", "created_by",
+    ]
+    static let keyslotColumns = [
+        "person_id", "kdf", "kdf_opslimit", "kdf_memlimit", "salt", "nonce", "ciphertext", "created_at",
+    ]
+    static let grantColumns = ["entry_id", "person_id", "sealed_key", "granted_by", "granted_at"]
+    static let custodyColumns = ["entry_id", "person_id", "kind", "at", "audit_seq"]
+    static let vaultColumns = ["singleton", "vault_id", "format_version", "created_at"]
+
+    /// The digest of every row, and of the whole.
+    struct Snapshot {
+        var entries: [Int64: Data] = [:]
+        var people: [Int64: Data] = [:]
+        /// The digest of everything: the vault row, every person, every
+        /// entry, and grants or custody rows that belong to no entry.
+        var state = Data()
+    }
+
+    /// Reads every row once and digests it.
+    static func snapshot(_ db: Database) throws -> Snapshot {
+        var snapshot = Snapshot()
+        var entryHashers: [Int64: Hasher] = [:]
+        var order: [Int64] = []
+        // Grants and custody rows whose entry is gone still count.
+        var orphans = Hasher(label: "certvault/v1/orphans")
+        try each(db, "entries", entryColumns, orderBy: "id") { id, feed in
+            var h = Hasher(label: "certvault/v1/entry")
+            feed(&h)
+            entryHashers[id] = h
+            order.append(id)
+        }
+        for (table, columns, orderBy, tag) in [
+            ("grants", grantColumns, "entry_id, person_id", UInt8(20)),
+            ("custody", custodyColumns, "entry_id, audit_seq, person_id, kind, at", UInt8(21)),
+        ] {
+            try each(db, table, columns, orderBy: orderBy) { entryID, feed in
+                if entryHashers[entryID] != nil {
+                    entryHashers[entryID]!.mark(tag)
+                    feed(&entryHashers[entryID]!)
+                } else {
+                    orphans.mark(tag)
+                    feed(&orphans)
+                }
+            }
+        }
+        for id in order { snapshot.entries[id] = entryHashers[id]!.finish() }
+        snapshot.people = try peopleDigests(db)
+
+        var state = Hasher(label: "certvault/v1/state")
+        try each(db, "vault", vaultColumns, orderBy: "singleton") { _, feed in feed(&state) }
+        for id in snapshot.people.keys.sorted() {
+            state.add(id)
+            state.add(snapshot.people[id]!)
+        }
+        state.mark(30)
+        for id in order {
+            state.add(id)
+            state.add(snapshot.entries[id]!)
+        }
+        state.mark(31)
+        state.add(orphans.finish())
+        snapshot.state = state.finish()
+        return snapshot
+    }
+
+    /// One entry's digest: its row, its grants and its custody history.
+    static func entry(_ db: Database, id: Int64) throws -> Data? {
+        var hasher: Hasher?
+        try each(db, "entries", entryColumns, where: "id = ?", id, orderBy: "id") { _, feed in
+            var h = Hasher(label: "certvault/v1/entry")
+            feed(&h)
+            hasher = h
+        }
+        guard hasher != nil else { return nil }
+        try each(db, "grants", grantColumns, where: "entry_id = ?", id, orderBy: "entry_id, person_id") { _, feed in
+            hasher!.mark(20)
+            feed(&hasher!)
+        }
+        try each(db, "custody", custodyColumns, where: "entry_id = ?", id, orderBy: "entry_id, audit_seq, person_id, kind, at") {
+            _, feed in
+            hasher!.mark(21)
+            feed(&hasher!)
+        }
+        return hasher!.finish()
+    }
+
+    /// One person's digest: their row and their keyslot.
+    static func person(_ db: Database, id: Int64) throws -> Data? {
+        try peopleDigests(db, only: id)[id]
+    }
+
+    /// The digest of a keyslot row alone: what a person's signed state
+    /// commits to, so a damaged keyslot is told apart from a wrong passphrase.
+    static func keyslot(_ db: Database, personID: Int64) throws -> Data? {
+        var out: Data?
+        try each(db, "keyslots", keyslotColumns, where: "person_id = ?", personID, orderBy: "person_id") { _, feed in
+            var h = Hasher(label: "certvault/v1/keyslot")
+            feed(&h)
+            out = h.finish()
+        }
+        return out
+    }
+
+    private static func peopleDigests(_ db: Database, only: Int64? = nil) throws -> [Int64: Data] {
+        var keyslots: [Int64: Data] = [:]
+        let filter = only.map { _ in "person_id = ?" }
+        try each(db, "keyslots", keyslotColumns, where: filter, only, orderBy: "person_id") { id, feed in
+            var h = Hasher(label: "certvault/v1/keyslot")
+            feed(&h)
+            // Two keyslot rows for one person cannot exist (primary key); if
+            // the schema was bent, the second still changes the digest.
+            if let earlier = keyslots[id] { h.add(earlier) }
+            keyslots[id] = h.finish()
+        }
+        var out: [Int64: Data] = [:]
+        try each(db, "people", personColumns, where: only.map { _ in "id = ?" }, only, orderBy: "id") { id, feed in
+            var h = Hasher(label: "certvault/v1/person")
+            feed(&h)
+            if let slot = keyslots[id] { h.add(slot) } else { h.mark(40) }
+            out[id] = h.finish()
+        }
+        return out
+    }
+
+    /// Steps through `SELECT columns FROM table`, handing each row's first
+    /// column as an integer key (0 when it is not one) and a function that
+    /// feeds the row, value by value, into a hasher.
+    private static func each(
+        _ db: Database, _ table: String, _ columns: [String], where clause: String? = nil, _ argument: Int64? = nil,
+        orderBy: String, _ body: (Int64, (inout Hasher) -> Void) throws -> Void
+    ) throws {
+        let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
+            + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
+        let statement = try db.cachedStatement(sql: sql)
+        let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
+        guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
+        let count = Int32(columns.count)
+        while try cursor.next() != nil {
+            let key = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
+            try body(key) { hasher in
+                for i in 0..<count { feed(handle, i, into: &hasher) }
+            }
+        }
+    }
+
+    /// One value: its SQLite storage class as the tag, then its bytes.
+    private static func feed(_ statement: OpaquePointer, _ i: Int32, into hasher: inout Hasher) {
+        switch sqlite3_column_type(statement, i) {
+        case SQLITE_INTEGER:
+            hasher.add(sqlite3_column_int64(statement, i))
+        case SQLITE_FLOAT:
+            var bits = sqlite3_column_double(statement, i).bitPattern.bigEndian
+            withUnsafeBytes(of: &bits) { hasher.add(tag: 3, $0) }
+        case SQLITE_TEXT:
+            let bytes = sqlite3_column_text(statement, i)
+            let n = Int(sqlite3_column_bytes(statement, i))
+            hasher.add(tag: 4, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
+        case SQLITE_BLOB:
+            let bytes = sqlite3_column_blob(statement, i)
+            let n = Int(sqlite3_column_bytes(statement, i))
+            hasher.add(tag: 5, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
+        default:
+            hasher.mark(6)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+
+/// One change to the vault by one person: its rows and its records commit
+/// in one transaction, and the records are signed only once every row is
+/// written.
+///
+/// At commit each record about an entry gains the digest of that entry as
+/// it now stands (`entry_digest`) and its alias, and the last record gains
+/// the digest of the whole state (`state`): the tables as they are now are
+/// what the signer vouches for. A change starts only on a vault whose
+/// tables match the state signed last, so no one signs what a hand with
+/// `sqlite3` put there.
+final class Change {
+    let db: Database
+    /// The state the change started from, checked.
+    let state: VaultState
+    private let actor: Int64
+    private let signer: SecureBytes
+    private let firstSeq: Int64
+    private var finishers: [() throws -> Void] = []
+    private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: [String: Any])] = []
+
+    init(_ db: Database, state: VaultState, actor: Int64, signer: SecureBytes) throws {
+        self.db = db
+        self.state = state
+        self.actor = actor
+        self.signer = signer
+        firstSeq = (try AuditChain.head(db)?.seq ?? 0) + 1
+    }
+
+    /// Queues a record signed by the actor at commit.
+    /// - Returns: the sequence number the record will have.
+    @discardableResult
+    func record(_ action: AuditAction, entry: Int64? = nil, person: Int64? = nil, details: [String: Any] = [:]) -> Int64 {
+        pending.append((action, entry, person, details))
+        return firstSeq + Int64(pending.count - 1)
+    }
+
+    /// Runs `step` once the records are appended, still inside the
+    /// transaction: a file appears only if its record was written.
+    func whenRecorded(_ step: @escaping () throws -> Void) { finishers.append(step) }
+
+    /// Runs `body` in a savepoint: if it throws, its rows and the records
+    /// it queued are both undone.
+    func inSavepoint(_ body: () throws -> Void) throws {
+        let mark = pending.count
+        do {
+            try db.inSavepoint {
+                try body()
+                return .commit
+            }
+        } catch {
+            pending.removeSubrange(mark...)
+            throw error
+        }
+    }
+
+    /// Signs and appends the queued records.
+    /// - Returns: the new head, or nil when nothing was recorded.
+    func commit() throws -> AuditHead? {
+        guard !pending.isEmpty else { return nil }
+        var records = pending
+        pending = []
+        for i in records.indices {
+            guard let entry = records[i].entry else { continue }
+            records[i].details["entry_digest"] = try RowDigest.entry(db, id: entry)?.hexLower ?? NSNull()
+            if records[i].details["alias"] == nil,
+                let row = try db.row("SELECT alias FROM entries WHERE id = ?", [entry])
+            {
+                records[i].details["alias"] = try Columns(row, "entry \(entry)").text("alias")
+            }
+        }
+        records[records.count - 1].details["state"] = try RowDigest.snapshot(db).state.hexLower
+        var head: AuditHead?
+        for r in records {
+            head = try AuditChain.append(
+                db, actor: actor, action: r.action, entry: r.entry, person: r.person, details: r.details, signer: signer)
+        }
+        guard let head, head.seq == firstSeq + Int64(records.count - 1) else {
+            throw CertVaultError(.io, "the audit log changed while a change was being recorded; nothing was changed")
+        }
+        for step in finishers { try step() }
+        return head
+    }
+}
