@@ -55,12 +55,12 @@ class VaultTestCase: XCTestCase {
     /// Flips the lowest bit of byte `offset` of a blob in every row of `table`.
     func flipBit(table: String, column: String, at offset: Int) throws {
         let queue = try DatabaseQueue(path: path)
-        let rows = try queue.read { try Row.fetchAll($0, sql: "SELECT rowid, \(column) FROM \(table)") }
+        let rows = try queue.read { try Row.fetchAll($0, sql: "SELECT rowid AS rid, \(column) FROM \(table)") }
         try queue.close()
         for row in rows {
             var blob: Data = row[column]
             blob[blob.startIndex + offset] ^= 1
-            try tamper("UPDATE \(table) SET \(column) = ? WHERE rowid = ?", [blob, row["rowid"] as Int64])
+            try tamper("UPDATE \(table) SET \(column) = ? WHERE rowid = ?", [blob, row["rid"] as Int64])
         }
     }
 
