@@ -39,7 +39,9 @@ func run(_ binary: String, _ args: [String], env: [String: String]) throws -> In
 do {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-\(getpid())").path
     try FileManager.default.createDirectory(atPath: root + "/files", withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: root) }
+    // --keep leaves the vaults behind for profiling (e.g. valgrind --tool=callgrind certvault list).
+    let keep = CommandLine.arguments.contains("--keep")
+    defer { if keep { print("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
     let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("certvault").path
     let hasCLI = FileManager.default.isExecutableFile(atPath: cli)
     let passphrase = "bench passphrase, long enough"

@@ -112,7 +112,10 @@ struct List: ParsableCommand {
                          rows.sorted { $0.0 < $1.0 }.map(\.1))
         }
         if !inventory.isIntact {
-            for finding in inventory.findings { Output.stderr("finding: \(finding)") }
+            for finding in inventory.findings.prefix(20) { Output.stderr("finding: \(finding)") }
+            if inventory.findings.count > 20 {
+                Output.stderr("finding: … and \(inventory.findings.count - 20) more ('certvault audit verify' lists them all)")
+            }
             if let rollback = inventory.rollback {
                 Output.error("the vault was rolled back: \(rollback.reason)")
                 Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")

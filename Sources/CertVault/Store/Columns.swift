@@ -12,10 +12,19 @@ struct Columns {
     let row: Row
     /// What the row is, for messages: "entry 3", "person 2", "record 17".
     let what: String
+    /// Column positions, when many rows of one query are read: a name
+    /// lookup in a GRDB row is a linear, case-folding search.
+    let positions: [String: Int]?
 
-    init(_ row: Row, _ what: String) {
+    init(_ row: Row, _ what: String, positions: [String: Int]? = nil) {
         self.row = row
         self.what = what
+        self.positions = positions
+    }
+
+    /// The positions of `row`'s columns, to share among the rows of one query.
+    static func positions(of row: Row) -> [String: Int] {
+        Dictionary(row.columnNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     func fail(_ column: String, _ problem: String) -> CertVaultError {
@@ -25,7 +34,11 @@ struct Columns {
     }
 
     private func value(_ column: String) -> DatabaseValue {
-        (row[column] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
+        if let positions {
+            guard let i = positions[column] else { return .null }
+            return (row[i] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
+        }
+        return (row[column] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
     }
 
     func optionalText(_ column: String) throws -> String? {

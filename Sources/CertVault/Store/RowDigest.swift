@@ -47,10 +47,10 @@ enum RowDigest {
         var entryHashers: [Int64: Hasher] = [:]
         var order: [Int64] = []
         // Grants and custody rows whose entry is gone still count.
-        var orphans = Hasher(label: "certvault/v1/orphans")
+        let orphans = Hasher(label: "certvault/v1/orphans")
         try each(db, "entries", entryColumns, orderBy: "id") { id, feed in
-            var h = Hasher(label: "certvault/v1/entry")
-            feed(&h)
+            let h = Hasher(label: "certvault/v1/entry")
+            feed(h)
             entryHashers[id] = h
             order.append(id)
         }
@@ -61,18 +61,18 @@ enum RowDigest {
             try each(db, table, columns, orderBy: orderBy) { entryID, feed in
                 if entryHashers[entryID] != nil {
                     entryHashers[entryID]!.mark(tag)
-                    feed(&entryHashers[entryID]!)
+                    feed(entryHashers[entryID]!)
                 } else {
                     orphans.mark(tag)
-                    feed(&orphans)
+                    feed(orphans)
                 }
             }
         }
         for id in order { snapshot.entries[id] = entryHashers[id]!.finish() }
         snapshot.people = try peopleDigests(db)
 
-        var state = Hasher(label: "certvault/v1/state")
-        try each(db, "vault", vaultColumns, orderBy: "singleton") { _, feed in feed(&state) }
+        let state = Hasher(label: "certvault/v1/state")
+        try each(db, "vault", vaultColumns, orderBy: "singleton") { _, feed in feed(state) }
         for id in snapshot.people.keys.sorted() {
             state.add(id)
             state.add(snapshot.people[id]!)
@@ -92,19 +92,19 @@ enum RowDigest {
     static func entry(_ db: Database, id: Int64) throws -> Data? {
         var hasher: Hasher?
         try each(db, "entries", entryColumns, where: "id = ?", id, orderBy: "id") { _, feed in
-            var h = Hasher(label: "certvault/v1/entry")
-            feed(&h)
+            let h = Hasher(label: "certvault/v1/entry")
+            feed(h)
             hasher = h
         }
         guard hasher != nil else { return nil }
         try each(db, "grants", grantColumns, where: "entry_id = ?", id, orderBy: "entry_id, person_id") { _, feed in
             hasher!.mark(20)
-            feed(&hasher!)
+            feed(hasher!)
         }
         try each(db, "custody", custodyColumns, where: "entry_id = ?", id, orderBy: "entry_id, audit_seq, person_id, kind, at") {
             _, feed in
             hasher!.mark(21)
-            feed(&hasher!)
+            feed(hasher!)
         }
         return hasher!.finish()
     }
@@ -119,8 +119,8 @@ enum RowDigest {
     static func keyslot(_ db: Database, personID: Int64) throws -> Data? {
         var out: Data?
         try each(db, "keyslots", keyslotColumns, where: "person_id = ?", personID, orderBy: "person_id") { _, feed in
-            var h = Hasher(label: "certvault/v1/keyslot")
-            feed(&h)
+            let h = Hasher(label: "certvault/v1/keyslot")
+            feed(h)
             out = h.finish()
         }
         return out
@@ -130,8 +130,8 @@ enum RowDigest {
         var keyslots: [Int64: Data] = [:]
         let filter = only.map { _ in "person_id = ?" }
         try each(db, "keyslots", keyslotColumns, where: filter, only, orderBy: "person_id") { id, feed in
-            var h = Hasher(label: "certvault/v1/keyslot")
-            feed(&h)
+            let h = Hasher(label: "certvault/v1/keyslot")
+            feed(h)
             // Two keyslot rows for one person cannot exist (primary key); if
             // the schema was bent, the second still changes the digest.
             if let earlier = keyslots[id] { h.add(earlier) }
@@ -139,8 +139,8 @@ enum RowDigest {
         }
         var out: [Int64: Data] = [:]
         try each(db, "people", personColumns, where: only.map { _ in "id = ?" }, only, orderBy: "id") { id, feed in
-            var h = Hasher(label: "certvault/v1/person")
-            feed(&h)
+            let h = Hasher(label: "certvault/v1/person")
+            feed(h)
             if let slot = keyslots[id] { h.add(slot) } else { h.mark(40) }
             out[id] = h.finish()
         }
@@ -149,10 +149,12 @@ enum RowDigest {
 
     /// Steps through `SELECT columns FROM table`, handing each row's first
     /// column as an integer key (0 when it is not one) and a function that
-    /// feeds the row, value by value, into a hasher.
+    /// feeds the row into a hasher: every value framed by its SQLite storage
+    /// class and length, the whole row as one framed piece (one hash update
+    /// per row, not per value).
     private static func each(
         _ db: Database, _ table: String, _ columns: [String], where clause: String? = nil, _ argument: Int64? = nil,
-        orderBy: String, _ body: (Int64, (inout Hasher) -> Void) throws -> Void
+        orderBy: String, _ body: (Int64, (Hasher) -> Void) throws -> Void
     ) throws {
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
             + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
@@ -160,32 +162,40 @@ enum RowDigest {
         let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
         guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
         let count = Int32(columns.count)
+        var row: [UInt8] = []
+        row.reserveCapacity(4096)
         while try cursor.next() != nil {
             let key = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
-            try body(key) { hasher in
-                for i in 0..<count { feed(handle, i, into: &hasher) }
+            row.removeAll(keepingCapacity: true)
+            for i in 0..<count { encode(handle, i, into: &row) }
+            try row.withUnsafeBytes { bytes in
+                try body(key) { hasher in hasher.add(tag: 9, bytes) }
             }
         }
     }
 
-    /// One value: its SQLite storage class as the tag, then its bytes.
-    private static func feed(_ statement: OpaquePointer, _ i: Int32, into hasher: inout Hasher) {
+    /// One value: its SQLite storage class as the tag, its length, its bytes.
+    private static func encode(_ statement: OpaquePointer, _ i: Int32, into out: inout [UInt8]) {
+        func frame(_ tag: UInt8, _ bytes: UnsafeRawBufferPointer) {
+            out.append(tag)
+            withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { out.append(contentsOf: $0) }
+            out.append(contentsOf: bytes)
+        }
         switch sqlite3_column_type(statement, i) {
         case SQLITE_INTEGER:
-            hasher.add(sqlite3_column_int64(statement, i))
+            withUnsafeBytes(of: sqlite3_column_int64(statement, i).bigEndian) { frame(1, $0) }
         case SQLITE_FLOAT:
-            var bits = sqlite3_column_double(statement, i).bitPattern.bigEndian
-            withUnsafeBytes(of: &bits) { hasher.add(tag: 3, $0) }
+            withUnsafeBytes(of: sqlite3_column_double(statement, i).bitPattern.bigEndian) { frame(3, $0) }
         case SQLITE_TEXT:
             let bytes = sqlite3_column_text(statement, i)
             let n = Int(sqlite3_column_bytes(statement, i))
-            hasher.add(tag: 4, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
+            frame(4, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
         case SQLITE_BLOB:
             let bytes = sqlite3_column_blob(statement, i)
             let n = Int(sqlite3_column_bytes(statement, i))
-            hasher.add(tag: 5, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
+            frame(5, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
         default:
-            hasher.mark(6)
+            frame(6, UnsafeRawBufferPointer(start: nil, count: 0))
         }
     }
 }

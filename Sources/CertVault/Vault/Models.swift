@@ -80,8 +80,8 @@ public struct Entry: Sendable, Codable, Equatable {
 
     /// Reads an entry row, each column checked. `handles` names people as
     /// the signed records do; `access` lists who holds a grant.
-    init(row: Row, handles: [Int64: String], access: [String]) throws {
-        let c = Columns(row, "entry \((row["id"] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")")
+    init(row: Row, handles: [Int64: String], access: [String], positions: [String: Int]? = nil) throws {
+        let c = Columns(row, "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")", positions: positions)
         id = try c.int("id")
         alias = try c.text("alias")
         purpose = try c.enum("purpose", EntryPurpose.self)

@@ -230,11 +230,14 @@ public final class Vault: @unchecked Sendable {
             }
             var entries: [Entry] = []
             var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            for row in try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id") {
-                let id = (try? Columns(row, "entry").int("id")) ?? 0
+            let rows = try Row.fetchCursor(db, sql: Entry.selectSQL + " ORDER BY id")
+            var positions: [String: Int]?
+            while let row = try rows.next() {
+                if positions == nil { positions = Columns.positions(of: row) }
+                let id = (try? Columns(row, "entry", positions: positions).int("id")) ?? 0
                 if state.tamperedEntries[id] != nil { continue }
                 do {
-                    entries.append(try Entry(row: row, handles: handles, access: access[id] ?? []))
+                    entries.append(try Entry(row: row, handles: handles, access: access[id] ?? [], positions: positions))
                 } catch let error as CertVaultError {
                     tampered.append((id, error.message))
                 }
