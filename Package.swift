@@ -59,7 +59,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["certvault", "TestSupport"]
+            dependencies: ["certvault", "TestSupport"],
+            exclude: ["Scripts"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -78,7 +78,15 @@ struct AuditCommand: ParsableCommand {
                 }
                 expected = head
             }
-            let v = try global.openVault().verify(expecting: expected)
+            let v: AuditVerification
+            do {
+                v = try global.openVault().verify(expecting: expected)
+            } catch let error as CertVaultError where [.corruptVault, .tampered, .rollback].contains(error.code) {
+                // A vault too damaged to replay still fails verification: exit 3.
+                Output.error(error.message)
+                if let hint = error.hint { Output.hint(hint) }
+                throw ExitCode(3)
+            }
             if json {
                 try Output.json(Result(valid: v.isValid, records: v.recordCount, head: v.head?.description,
                                        firstBadSeq: v.firstBadSeq, findings: v.findings))

@@ -20,7 +20,7 @@ struct Init: ParsableCommand {
         let vault = try Vault.create(at: global.vaultPath, admin: .init(handle: admin, name: name, email: email, role: .admin),
                                      passphrase: passphrase, kdf: kdf)
         Output.line("created vault \(vault.path) with admin \(admin)")
-        if let head = try vault.auditHead() { print("audit head \(head)") }
+        if let head = try vault.auditHead() { Output.line("audit head \(head)") }
     }
 }
 
@@ -175,7 +175,7 @@ struct Show: ParsableCommand {
         }
         lines.append(("added", "\(entry.createdAt) by \(entry.createdBy)"))
         let width = lines.map(\.0.count).max() ?? 0
-        for (k, v) in lines { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+        for (k, v) in lines { Output.line(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
     }
 }
 

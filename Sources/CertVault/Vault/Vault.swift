@@ -414,7 +414,13 @@ public final class Vault: @unchecked Sendable {
     /// this machine's witness and `expected`.
     public func verify(expecting expected: AuditHead? = nil) throws -> AuditVerification {
         try store.read { db in
-            try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: expected, state: try state(db))
+            // A value the check cannot even read is a finding, not a stop.
+            let state: VaultState
+            do { state = try self.state(db) } catch let error as CertVaultError where error.code != .io {
+                let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
+                state = VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])
+            }
+            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: expected, state: state)
         }
     }
 

@@ -1,0 +1,223 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Attacks on the vault file and on the terminal, performed as the attacker
+/// would, judged by what a person running certvault sees.
+final class TamperTests: CLITestCase {
+    /// alice acts unless a test says otherwise: bob can unlock too.
+    @discardableResult
+    override func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult {
+        try super.cv(args, env: ["CERTVAULT_USER": "alice"].merging(env) { $1 }, binary: binary)
+    }
+
+    /// alice (admin) with two keyed entries, bob (officer), one export for
+    /// bob: every table has rows.
+    func makeVault() throws {
+        try initVault()
+        let second = try Support.makePFX(in: dir, name: "second", password: "password").pfx
+        for path in [realWorld("ValidCertificatePathTest1EE_firefox.p12"), second] {
+            let r = try cv(["import", path, "--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass")])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.out.contains("imported 1,"), r.out)
+        }
+        try Support.write("bob passphrase\n", to: dir.appendingPathComponent("bob.pass"))
+        let add = try cv(["person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file", file("bob.pass"),
+                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(add.status, 0, add.err)
+        let exp = try cv(["export", "1", "--format", "pfx", "--for", "bob", "--generate-password", "--out", file("bob.pfx"),
+                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(exp.status, 0, exp.err)
+    }
+
+    /// Every column of every table set to NULL, a wrong type, an
+    /// out-of-range number and invalid UTF-8 in turn; every read command
+    /// run on each: never a signal or a trap, always an `error:` line when
+    /// it fails, and `audit verify` notices every change (exit 3).
+    func testEveryColumnAlteredNeverCrashesAndIsNoticed() throws {
+        try makeVault()
+        let script = Support.root.appendingPathComponent("Tests/CLITests/Scripts/corrupt_every_column.py").path
+        let work = dir.appendingPathComponent("corrupt")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let r = try Support.run("python3", [script, CLITestCase.binary, vaultPath, work.path, "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.out + r.err)
+        let problems = report["problems"] as? [String] ?? ["no report"]
+        XCTAssertEqual(problems, [], problems.prefix(20).joined(separator: "\n"))
+        // The sweep really ran: every table, most variants took effect.
+        XCTAssertGreaterThan(report["effective"] as? Int ?? 0, 250, "\(report)")
+        XCTAssertGreaterThan(report["runs"] as? Int ?? 0, 1500, "\(report)")
+    }
+
+    /// A file name, a friendly name and a subject carrying ESC, OSC, BEL and
+    /// a right-to-left override: escaped wherever they are shown, exact in
+    /// JSON.
+    func testControlCharactersNeverReachTheTerminalRaw() throws {
+        try initVault()
+        let subject = "red\u{1b}[31m\u{202e}evil\u{07}"
+        let name = "evil\u{1b}[2J.p12"
+        try Support.write("pw\n", to: dir.appendingPathComponent("pw"))
+        try Support.sh("""
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem -out c.pem -days 30 -utf8 \
+              -subj "/CN=$(printf 'red\\033[31m\\342\\200\\256evil\\a')" -addext "subjectAltName=DNS:$(printf 'a\\033]0;x\\a.example')" 2>/dev/null
+            openssl pkcs12 -export -in c.pem -inkey k.pem -name "$(printf 'friendly\\033]0;title\\a')" -passout pass:pw -out "$(printf 'evil\\033[2J.p12')"
+            """, cwd: dir)
+        var shown: [String] = []
+        let imp = try cv(["import", file(name), "--password-file", file("pw"), "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(imp.status, 0, imp.err)
+        shown += [imp.out, imp.err]
+        for args in [["list"], ["show", "1"], ["audit", "log"], ["export", "1", "--format", "cer", "--out", file("x.cer")]] {
+            let r = try cv(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.err)")
+            shown += [r.out, r.err]
+        }
+        for text in shown {
+            for bad in ["\u{1b}", "\u{07}", "\u{202e}"] {
+                XCTAssertFalse(text.contains(bad), "raw \(bad.unicodeScalars.first!.value) in: \(text)")
+            }
+        }
+        XCTAssertTrue(shown.joined().contains("\\u{202e}"), shown.joined())
+        XCTAssertTrue(shown.joined().contains("\\x1b"), shown.joined())
+        // JSON stays exact: the subject and SAN come back as the certificate says.
+        let json = try cv(["list", "--json"])
+        let entries = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [[String: Any]])
+        let cert = try XCTUnwrap(entries.first?["certificate"] as? [String: Any])
+        XCTAssertTrue((cert["subject"] as? String)?.contains("\u{202e}evil") == true, "\(cert)")
+        XCTAssertEqual(cert["subjectAlternativeNames"] as? [String], ["DNS:a\u{1b}]0;x\u{07}.example"])
+        // The alias made from the friendly name holds no control character at all.
+        XCTAssertEqual(entries.first?["alias"] as? String, "friendly_]0;title")
+        _ = subject
+    }
+
+    func testHandlesAreLowerCaseASCIIOnly() throws {
+        try initVault()
+        for handle in ["\u{430}lice", "Alice", "1bob", "bob smith", "b\u{1b}ob", ""] {
+            let r = try cv(["person", "add", handle, "--role", "staff", "--passphrase-file", file("alice.pass")])
+            XCTAssertEqual(r.status, 1, "\(handle): \(r.err)")
+            XCTAssertTrue(r.err.hasPrefix("error: "), r.err)
+            XCTAssertFalse(r.err.contains("\u{1b}"), r.err)
+        }
+        XCTAssertEqual(try cv(["person", "add", "bob.smith-2_x", "--role", "staff", "--passphrase-file", file("alice.pass")]).status, 0)
+        let init2 = try cv(["init", "--admin", "\u{430}dmin", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+                           env: ["CERTVAULT_VAULT": file("other.db")])
+        XCTAssertEqual(init2.status, 1, init2.err)
+    }
+
+    /// OpenSSL takes passwords as C strings: one with a NUL byte would
+    /// encrypt under its first part alone. Refused, in and out.
+    func testPasswordWithNULByteIsRefused() throws {
+        try initVault()
+        let nul = dir.appendingPathComponent("nul.pw")
+        try Data("pass\0word\n".utf8).write(to: nul)
+        let imp = try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", nul.path,
+                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(imp.status, 1)
+        XCTAssertTrue(imp.err.contains("NUL byte"), imp.err)
+        XCTAssertEqual(try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
+                               "--passphrase-file", file("alice.pass")]).status, 0)
+        let exp = try cv(["export", "1", "--format", "pfx", "--out", file("x.pfx"), "--password-file", nul.path,
+                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(exp.status, 1)
+        XCTAssertTrue(exp.err.contains("NUL byte"), exp.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
+    }
+
+    /// A passphrase given in the environment is gone from the process's
+    /// environment block (what /proc/PID/environ shows) while the command
+    /// still runs: here, while it waits to read a password from a FIFO.
+    func testEnvironmentSecretIsScrubbedAtOnce() throws {
+        try initVault()
+        let fifo = file("pw.fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let script = """
+            import os, subprocess, sys, time
+            binary, vault, state, fifo, p12, secret = sys.argv[1:7]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
+            env.update(CERTVAULT_VAULT=vault, XDG_STATE_HOME=state, CERTVAULT_PASSPHRASE=secret)
+            p = subprocess.Popen([binary, "import", p12, "--password-file", fifo], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1.0)  # it is now blocked opening the FIFO
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                block = f.read()
+            with open(fifo, "w") as f:
+                f.write("password\\n")
+            out, err = p.communicate(timeout=60)
+            print("SECRET-SEEN" if secret.encode() in block else "secret-gone")
+            print("NAME-SEEN" if b"CERTVAULT_PASSPHRASE=" + secret.encode() in block else "name-gone")
+            print("status", p.returncode, err.decode(errors="replace").strip())
+            """
+        let passphrase = try String(contentsOfFile: file("alice.pass"), encoding: .utf8).trimmingCharacters(in: .newlines)
+        let r = try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, dir.appendingPathComponent("state").path, fifo,
+                                            realWorld("ValidCertificatePathTest1EE_firefox.p12"), passphrase])
+        XCTAssertTrue(r.out.contains("secret-gone"), r.out + r.err)
+        XCTAssertTrue(r.out.contains("name-gone"), r.out + r.err)
+        XCTAssertTrue(r.out.contains("status 0"), r.out + r.err)
+    }
+
+    /// An older copy of the vault put back: no key leaves, nothing changes,
+    /// verify exits 3, until the rollback is accepted on purpose.
+    func testRollbackIsRefusedUntilAccepted() throws {
+        try makeVault()
+        let old = file("old.db")
+        try FileManager.default.copyItem(atPath: vaultPath, toPath: old)
+        let exp = try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("later.pfx"),
+                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(exp.status, 0, exp.err)
+        // The attacker puts the older copy back, hiding that export.
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
+        try FileManager.default.removeItem(atPath: vaultPath)
+        try FileManager.default.copyItem(atPath: old, toPath: vaultPath)
+
+        let again = try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
+                            "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(again.status, 3, again.err)
+        XCTAssertTrue(again.err.contains("error: the vault was rolled back"), again.err)
+        XCTAssertTrue(again.err.contains("was seen on"), again.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("again.pfx")))
+        let verify = try cv(["audit", "verify"])
+        XCTAssertEqual(verify.status, 3, verify.err)
+        XCTAssertTrue(verify.err.contains("rolled back"), verify.err)
+        XCTAssertEqual(try cv(["list"]).status, 3)
+
+        let accept = try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(accept.status, 0, accept.err)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        XCTAssertEqual(try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
+                               "--passphrase-file", file("alice.pass")]).status, 0)
+        let log = try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"])
+        let records = try XCTUnwrap(JSONSerialization.jsonObject(with: log.stdout) as? [[String: Any]])
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(records.first?["actorHandle"] as? String, "alice")
+        // With nothing rolled back there is nothing to accept.
+        XCTAssertEqual(try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")]).status, 1)
+    }
+
+    /// A trigger added by hand could copy every new grant elsewhere: the
+    /// vault is refused, the object named.
+    func testHandAddedSchemaObjectsAreRefused() throws {
+        try makeVault()
+        let pristine = file("pristine.db")
+        try FileManager.default.copyItem(atPath: vaultPath, toPath: pristine)
+        for (name, sql) in [
+            ("steal", "CREATE TRIGGER steal AFTER INSERT ON grants BEGIN INSERT INTO custody VALUES (1, 1, 'grant', 'x', 1); END"),
+            ("peek", "CREATE VIEW peek AS SELECT * FROM entries"),
+            ("loot", "CREATE TABLE loot (x BLOB)"),
+            ("by_alias", "CREATE INDEX by_alias ON entries(alias, purpose)"),
+        ] {
+            let copy = file("\(name).db")
+            try FileManager.default.copyItem(atPath: pristine, toPath: copy)
+            let r0 = try Support.run("sqlite3", [copy, sql])
+            XCTAssertEqual(r0.status, 0, r0.err)
+            for args in [["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("\(name).cer")]] {
+                let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
+                XCTAssertEqual(r.status, 3, "\(name) \(args): \(r.err)")
+                XCTAssertTrue(r.err.contains("'\(name)' was added by hand"), r.err)
+            }
+        }
+        // A dropped append-only trigger is named too.
+        try Support.run("sqlite3", [pristine, "DROP TRIGGER audit_no_delete"])
+        let r = try cv(["audit", "verify"], env: ["CERTVAULT_VAULT": pristine])
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.err.contains("'audit_no_delete' is missing"), r.err)
+    }
+}
