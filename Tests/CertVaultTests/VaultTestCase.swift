@@ -94,7 +94,10 @@ extension Support {
     /// Runs raw SQL against a vault file with the triggers dropped, then
     /// restores the triggers byte for byte.
     static func tamper(_ path: String, _ sql: String, _ arguments: StatementArguments = []) throws {
-        let queue = try DatabaseQueue(path: path)
+        // As the sqlite3 tool does: no foreign keys enforced.
+        var config = Configuration()
+        config.foreignKeysEnabled = false
+        let queue = try DatabaseQueue(path: path, configuration: config)
         try queue.writeWithoutTransaction { db in
             let triggers = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
             try db.execute(sql: "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete")
