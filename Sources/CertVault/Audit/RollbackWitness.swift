@@ -77,7 +77,9 @@ public struct RollbackWitness: Sendable {
             let seen = Seen(seq: head.seq, hash: head.hash.hexLower, seenAt: Timestamp.now())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            try SecureFile.write(try encoder.encode(seen), to: file(vaultID), force: true)
+            // Atomic, not synced: a crash loses at most this update, and an
+            // older head is still one the log holds (no false alarm).
+            try SecureFile.write(try encoder.encode(seen), to: file(vaultID), force: true, durable: false)
         } catch let error as CertVaultError {
             throw error
         } catch {

@@ -143,6 +143,8 @@ struct VaultState {
     var tamperedEntries: [Int64: String] = [:]
     /// The rollback the witness saw, if any.
     var rollback: Rollback?
+    /// The digests of the tables as they were read.
+    var snapshot = RowDigest.Snapshot()
 
     var isIntact: Bool { findings.isEmpty && rollback == nil }
 
@@ -169,8 +171,8 @@ struct VaultState {
     ///   rollback; nil to skip that check.
     static func check(_ db: Database, vaultID: Data, witness: RollbackWitness.Seen? = nil) throws -> VaultState {
         let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
-        var state = VaultState(ledger: ledger, findings: ledger.findings)
         let snapshot = try RowDigest.snapshot(db)
+        var state = VaultState(ledger: ledger, findings: ledger.findings, snapshot: snapshot)
 
         // The vault row must be the one the genesis names.
         if let row = try Row.fetchOne(db, sql: "SELECT vault_id FROM vault") {

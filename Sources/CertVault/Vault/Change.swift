@@ -71,7 +71,14 @@ final class Change {
                 records[i].details["alias"] = try Columns(row, "entry \(entry)").text("alias")
             }
         }
-        records[records.count - 1].details["state"] = try RowDigest.snapshot(db).state.hexLower
+        let touched = Set(records.compactMap(\.entry))
+        let after = try RowDigest.updating(state.snapshot, touched: touched, in: db)
+        #if DEBUG
+            guard after.state == (try RowDigest.snapshot(db)).state else {
+                throw CertVaultError(.io, "internal error: a change touched an entry it did not record")
+            }
+        #endif
+        records[records.count - 1].details["state"] = after.state.hexLower
         var head: AuditHead?
         for r in records {
             head = try AuditChain.append(

@@ -9,6 +9,7 @@ enum SecureFile {
         let temporaryPath: String
         let destination: String
         let force: Bool
+        var durable = true
 
         /// Moves the file into place. Without `force`, `link(2)` refuses an
         /// existing destination atomically, even one created meanwhile.
@@ -24,7 +25,7 @@ enum SecureFile {
                 }
                 unlink(temporaryPath)
             }
-            SecureFile.syncDirectory(of: destination)
+            if durable { SecureFile.syncDirectory(of: destination) }
         }
 
         func discard() { unlink(temporaryPath) }
@@ -39,13 +40,18 @@ enum SecureFile {
     }
 
     /// Writes `data` to a temporary file beside `destination`.
-    static func prepare(_ data: Data, to destination: String, force: Bool) throws -> Pending {
-        try data.withUnsafeBytes { try prepare($0, to: destination, force: force) }
+    static func prepare(_ data: Data, to destination: String, force: Bool, durable: Bool = true) throws -> Pending {
+        try data.withUnsafeBytes { try prepare($0, to: destination, force: force, durable: durable) }
     }
 
     /// Writes `bytes` (which may be a secret: they are not copied) to a
     /// temporary file beside `destination`.
-    static func prepare(_ bytes: UnsafeRawBufferPointer, to destination: String, force: Bool) throws -> Pending {
+    ///
+    /// - Parameter durable: sync the file to disk before it can appear; only
+    ///   a file whose loss in a crash is harmless (the rollback witness,
+    ///   which then stays at an older head) skips it.
+    static func prepare(_ bytes: UnsafeRawBufferPointer, to destination: String, force: Bool,
+                        durable: Bool = true) throws -> Pending {
         if !force, FileManager.default.fileExists(atPath: destination) { throw exists(destination) }
         let temporary = try makeTemporary(beside: destination)
         let fd = Glibc.open(temporary, O_WRONLY | O_CLOEXEC)
@@ -58,19 +64,19 @@ enum SecureFile {
                 if n <= 0 { return false }
                 offset += n
             }
-            return fsync(fd) == 0
+            return !durable || fsync(fd) == 0
         }(bytes)
         guard ok else {
             let error = posixError("cannot write \(destination)")
             unlink(temporary)
             throw error
         }
-        return Pending(temporaryPath: temporary, destination: destination, force: force)
+        return Pending(temporaryPath: temporary, destination: destination, force: force, durable: durable)
     }
 
     /// Writes `data` to `destination` at once.
-    static func write(_ data: Data, to destination: String, force: Bool) throws {
-        try prepare(data, to: destination, force: force).commit()
+    static func write(_ data: Data, to destination: String, force: Bool, durable: Bool = true) throws {
+        try prepare(data, to: destination, force: force, durable: durable).commit()
     }
 
     /// Creates an empty 0600 file with a random name beside `destination`.

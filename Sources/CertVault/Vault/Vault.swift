@@ -141,6 +141,28 @@ public final class Vault: @unchecked Sendable {
         try VaultState.check(db, vaultID: vaultID, witness: try witness?.seen(vaultID: vaultID))
     }
 
+    /// What ``checkState()`` found.
+    public struct StateReport: Sendable {
+        /// The last signed record.
+        public var head: AuditHead?
+        /// Every way the tables differ from the signed state.
+        public var findings: [AuditFinding]
+        /// The rollback this machine's witness saw, if any.
+        public var rollback: Rollback?
+        public var isIntact: Bool { findings.isEmpty && rollback == nil }
+    }
+
+    /// Checks the tables against the state the last signed record commits
+    /// to, the people against their signed records, and the head against
+    /// the witness: what every command does before it acts, at the cost of
+    /// one pass over the rows and a few signatures. ``verify(expecting:)``
+    /// replays the whole log instead.
+    public func checkState() throws -> StateReport {
+        let state = try store.read { try self.state($0) }
+        if state.isIntact, let head = state.head { try remember(head) }
+        return StateReport(head: state.head, findings: state.findings, rollback: state.rollback)
+    }
+
     /// Remembers `head` in the witness, if there is one.
     func remember(_ head: AuditHead) throws {
         try witness?.remember(head, vaultID: vaultID)
