@@ -137,16 +137,30 @@ struct PersonCommand: ParsableCommand {
     }
 
     struct ListPeople: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List people.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List people, as the signed records state them.",
+            discussion: "Exits 3 when the people table, or anything else, differs from the signed records.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let people = try global.openVault().people()
-            if json { return try Output.json(people) }
-            Output.table(["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"], people.map {
-                [$0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-", $0.email ?? "-"]
-            })
+            let vault = try global.openVault()
+            let people = try vault.people()
+            if json {
+                try Output.json(people)
+            } else {
+                Output.table(["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"], people.map {
+                    [$0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-", $0.email ?? "-"]
+                })
+            }
+            // People are listed as their signed records state them; say so when the tables disagree.
+            let report = try vault.checkState()
+            if !report.isIntact {
+                for finding in report.findings.prefix(20) { Output.stderr("finding: \(finding)") }
+                Output.error(report.rollback.map { "the vault was rolled back: \($0.reason)" }
+                    ?? "the vault does not match its signed records; people are listed as the signed records state them")
+                throw ExitCode(3)
+            }
         }
     }
 }

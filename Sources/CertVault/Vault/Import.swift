@@ -318,8 +318,9 @@ extension Session {
         let sourceName = URL(fileURLWithPath: source).lastPathComponent
 
         if let existing = try db.row("SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?", [meta.fingerprintSHA256]) {
-            let id: Int64 = existing["id"], alias: String = existing["alias"]
-            guard let key, !(existing["has_key"] as Bool) else {
+            let row = Columns(existing, "entry")
+            let id = try row.int("id"), alias = try row.text("alias")
+            guard let key, !(try row.bool("has_key")) else {
                 return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
             }
             try storeKeyAndRecord(c, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: .entryKeyAdd,
@@ -339,13 +340,14 @@ extension Session {
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
         if let keyOnly = try db.row("SELECT id, alias, status, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL", [spki]) {
-            let id: Int64 = keyOnly["id"], alias: String = keyOnly["alias"]
-            let pending = (keyOnly["status"] as String) == "pending"
+            let row = Columns(keyOnly, "entry")
+            let id = try row.int("id"), alias = try row.text("alias")
+            let pending = try row.text("status") == "pending"
             if pending { columns["status"] = "active" }
             let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
             columns["id"] = id
             try db.run("UPDATE entries SET \(assignments) WHERE id = :id", StatementArguments(columns))
-            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: (keyOnly["key_ciphertext"] as Data?).map(Digest.sha256))
+            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: try row.optionalBlob("key_ciphertext").map(Digest.sha256))
             details["source"] = sourceName
             details["sha1"] = meta.thumbprintSHA1
             c.record(pending ? .entryComplete : .entryCertAdd, entry: id, details: details)
@@ -354,7 +356,7 @@ extension Session {
 
         // Issued for a pending request's name but not its key: refuse rather than store a stray entry.
         if let pending = try db.row("SELECT alias FROM entries WHERE status = 'pending' AND subject_der = ? LIMIT 1", [cert.subjectDER]) {
-            throw CertVaultError(.keyMismatch, "the certificate for \(meta.subject) was issued for another key than the pending request '\(pending["alias"] as String)'",
+            throw CertVaultError(.keyMismatch, "the certificate for \(meta.subject) was issued for another key than the pending request \(Display.quoted(try Columns(pending, "entry").text("alias")))",
                                  hint: "check that the CA was sent the request written by 'certvault csr'")
         }
 
@@ -435,25 +437,31 @@ extension Session {
     func linkIssuers(_ c: Change, entryIDs: [Int64]) throws {
         let db = c.db
         for id in Set(entryIDs) {
-            guard let row = try db.row("SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", [id]),
-                  let der: Data = row["cert_der"] else { continue }
+            guard let found = try db.row("SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", [id])
+            else { continue }
+            let row = Columns(found, "entry \(id)")
+            guard let der = try row.optionalBlob("cert_der") else { continue }
             let cert = try Certificate(derEncoded: der)
-            if !(row["self_signed"] as Bool), (row["issuer_entry_id"] as Int64?) == nil {
-                for candidate in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL"),
-                                                  arguments: [row["issuer_der"] as Data?, id]) {
-                    if cert.isIssued(by: try Certificate(derEncoded: candidate["cert_der"])) {
-                        try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [candidate["id"] as Int64, id])
-                        c.record(.entryLink, entry: id, details: ["issuer": candidate["id"] as Int64])
+            if !(try row.bool("self_signed")), try row.optionalInt("issuer_entry_id") == nil {
+                for found in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL"),
+                                              arguments: [try row.optionalBlob("issuer_der"), id]) {
+                    let candidate = Columns(found, "entry")
+                    if cert.isIssued(by: try Certificate(derEncoded: try candidate.blob("cert_der"))) {
+                        let issuer = try candidate.int("id")
+                        try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [issuer, id])
+                        c.record(.entryLink, entry: id, details: ["issuer": issuer])
                         break
                     }
                 }
             }
-            for child in try Row.fetchAll(db.cachedStatement(sql: """
+            for found in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, cert_der FROM entries WHERE issuer_der = ? AND id != ? AND issuer_entry_id IS NULL AND self_signed = 0 AND cert_der IS NOT NULL
-                """), arguments: [row["subject_der"] as Data?, id]) {
-                if try Certificate(derEncoded: child["cert_der"]).isIssued(by: cert) {
-                    try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, child["id"] as Int64])
-                    c.record(.entryLink, entry: child["id"] as Int64, details: ["issuer": id])
+                """), arguments: [try row.optionalBlob("subject_der"), id]) {
+                let child = Columns(found, "entry")
+                if try Certificate(derEncoded: try child.blob("cert_der")).isIssued(by: cert) {
+                    let childID = try child.int("id")
+                    try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, childID])
+                    c.record(.entryLink, entry: childID, details: ["issuer": id])
                 }
             }
         }
