@@ -26,7 +26,12 @@ struct AuditCommand: ParsableCommand {
     }
 
     struct Log: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List audit records.")
+        static let configuration = CommandConfiguration(
+            abstract: "List audit records, each checked.",
+            discussion: """
+                People and entries are named as the signed records name them. A record whose hash, place in the chain or \
+                signature does not check out is marked INVALID (SIGNED column; "problem" in JSON) and the command exits 3.
+                """)
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("Only records by this person.", valueName: "handle")) var actor: String?
         @Option(help: ArgumentHelp("Only records about this entry.", valueName: "ref")) var entry: String?
@@ -38,12 +43,24 @@ struct AuditCommand: ParsableCommand {
         func run() throws {
             let filter = Vault.AuditFilter(actor: actor, entry: entry, action: action,
                                            since: try since.map(parseTime), until: try until.map(parseTime))
-            let records = try global.openVault().auditRecords(filter)
-            if json { return try Output.json(records) }
-            Output.table(["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"], records.map { r in
-                [String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-", r.personHandle ?? "-",
-                 r.signature == nil ? "no" : "yes", r.details]
-            })
+            let log = try global.openVault().auditLog(filter)
+            if json {
+                try Output.json(log.records)
+            } else {
+                Output.table(["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"], log.records.map { r in
+                    [String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-", r.personHandle ?? "-",
+                     r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", r.details]
+                })
+            }
+            if !log.isValid {
+                for record in log.records where record.problem != nil {
+                    Output.stderr("finding: record \(record.seq): \(record.problem!)")
+                }
+                for finding in log.unreadable { Output.stderr("finding: \(finding)") }
+                Output.error("the audit log does not verify; records marked INVALID cannot be believed")
+                Output.hint("run 'certvault audit verify' for every finding")
+                throw ExitCode(3)
+            }
         }
 
         func parseTime(_ text: String) throws -> Date {

@@ -71,7 +71,14 @@ struct GlobalOptions: ParsableArguments {
         actor ?? getenv("CERTVAULT_USER").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func openVault() throws -> Vault { try Vault.open(at: vaultPath) }
+    /// Opens the vault; a person named with --as or CERTVAULT_USER must be
+    /// one the signed records introduce, even for commands that need no
+    /// passphrase.
+    func openVault() throws -> Vault {
+        let vault = try Vault.open(at: vaultPath)
+        if let handle = actorHandle { _ = try vault.actor(handle) }
+        return vault
+    }
 
     /// Works out who acts, then asks for their passphrase (the one KDF run).
     func unlock(_ vault: Vault) throws -> Session {

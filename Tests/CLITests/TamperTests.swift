@@ -220,4 +220,57 @@ final class TamperTests: CLITestCase {
         XCTAssertEqual(r.status, 3)
         XCTAssertTrue(r.err.contains("'audit_no_delete' is missing"), r.err)
     }
+
+    /// Records inserted (no trigger stops an INSERT) with sequence numbers
+    /// at the edge of the integer range: an error line, never an overflow trap.
+    func testRecordsWithExtremeSequenceNumbersDoNotCrash() throws {
+        try makeVault()
+        let pristine = file("pristine.db")
+        try FileManager.default.copyItem(atPath: vaultPath, toPath: pristine)
+        for seq in ["9223372036854775807", "-9223372036854775808", "0", "-1"] {
+            let copy = file("seq\(seq).db")
+            try FileManager.default.copyItem(atPath: pristine, toPath: copy)
+            let r0 = try Support.run("sqlite3", [copy, """
+                INSERT INTO audit VALUES (\(seq), 'x', 1, 'entry.export', 1, 1, '{}', zeroblob(32), zeroblob(32), zeroblob(64))
+                """])
+            XCTAssertEqual(r0.status, 0, r0.err)
+            for args in [["list"], ["show", "1"], ["audit", "log"], ["audit", "verify"],
+                         ["export", "1", "--format", "cer", "--out", file("seq.cer")]] {
+                let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
+                XCTAssertTrue(r.status == 3, "\(seq) \(args): status \(r.status) \(r.err)")
+                XCTAssertTrue(r.err.contains("error: "), r.err)
+            }
+        }
+    }
+
+    /// An old record rewritten in the middle of the log: every command sees
+    /// the broken chain, not only `audit verify`; `audit log` marks it.
+    func testRewrittenOldRecordIsSeenByEveryCommand() throws {
+        try makeVault()
+        try tamper("UPDATE audit SET actor_id = 2, details = replace(details, 'firefox', 'other') WHERE seq = 3")
+        let log = try cv(["audit", "log"])
+        XCTAssertEqual(log.status, 3, log.err)
+        XCTAssertTrue(log.out.split(separator: "\n").contains { $0.hasPrefix("3 ") && $0.contains("INVALID") }, log.out)
+        XCTAssertTrue(log.err.contains("finding: record 3: its contents do not match its hash"), log.err)
+        let json = try cv(["audit", "log", "--json"])
+        let records = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [[String: Any]])
+        XCTAssertNotNil(records.first { $0["seq"] as? Int == 3 }?["problem"] as? String)
+        XCTAssertNil(records.first { $0["seq"] as? Int == 2 }?["problem"] as? String)
+        for args in [["list"], ["export", "2", "--format", "pfx", "--generate-password", "--out", file("x.pfx"), "--passphrase-file", file("alice.pass")],
+                     ["person", "add", "carl", "--role", "staff", "--passphrase-file", file("alice.pass")]] {
+            let r = try cv(args)
+            XCTAssertEqual(r.status, 3, "\(args): \(r.err)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
+    }
+
+    /// --as names a person the signed records introduce, even where no passphrase is needed.
+    func testActingAsAnUnknownPersonIsRefusedEverywhere() throws {
+        try makeVault()
+        for handle in ["nobody", "\u{430}lice"] {
+            let r = try cv(["export", "1", "--format", "pem", "--out", file("p.pem"), "--as", handle])
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertTrue(r.err.hasPrefix("error: no person"), r.err)
+        }
+    }
 }

@@ -19,13 +19,17 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     public var hash: Data
     /// Ed25519 signature of ``hash`` by the actor; nil only for `unlock.failed`.
     public var signature: Data?
+    /// Why the record cannot be believed (altered, out of place, signed by
+    /// someone the records do not trust), as ``Vault/auditLog(_:)`` found
+    /// it; nil when its hash, its link and its signature check out.
+    public var problem: String?
 
     /// Reads the columns of the `audit` table, each checked: a record
     /// altered into NULLs or wrong types is an error naming it, not a trap.
     init(row: Row) throws {
         let seqValue = (row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue
         let c = Columns(row, "audit record \(seqValue.map { "\($0)" } ?? "?")")
-        seq = try c.int("seq")
+        seq = try c.int("seq", in: AuditChain.seqRange)
         at = try c.text("at")
         actorID = try c.optionalInt("actor_id")
         action = try c.text("action")
@@ -100,6 +104,8 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
 /// Appending to and recomputing the hash chain.
 enum AuditChain {
     static let label = Data("certvault/v1/audit".utf8)
+    /// The sequence numbers a record may have: from 1, and far from overflow.
+    static let seqRange: ClosedRange<Int64> = 1...(1 << 62)
     static let zeroHash = Data(count: 32)
 
     static let columns = "seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature"
@@ -145,7 +151,7 @@ enum AuditChain {
     static func head(_ db: Database) throws -> AuditHead? {
         guard let row = try db.row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return nil }
         let c = Columns(row, "last audit record")
-        return AuditHead(seq: try c.int("seq", in: 1...Int64.max), hash: try c.blob("hash", count: 32))
+        return AuditHead(seq: try c.int("seq", in: seqRange), hash: try c.blob("hash", count: 32))
     }
 
     /// Appends a record inside the caller's transaction.

@@ -181,10 +181,16 @@ struct VaultState {
             }
         }
 
+        // The whole chain, hash by hash: with it intact, the last record's
+        // signature vouches for every record before it.
+        state.findings += try AuditChain.checkLinks(db)
+
         // The last signed record, and what follows it.
         var committed: Data?
         if let row = try Row.fetchOne(
-            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL ORDER BY seq DESC LIMIT 1")
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
+            arguments: [AuditChain.seqRange.lowerBound, AuditChain.seqRange.upperBound])
         {
             let record = try AuditRecord(row: row)
             state.head = AuditHead(seq: record.seq, hash: record.hash)

@@ -70,7 +70,8 @@ struct AuditVerifier {
             }
         }
         // The tables against the signed state (its people findings repeat the replay's).
-        for finding in state.findings.dropFirst(state.ledger.findings.count) where !findings.contains(finding) {
+        for finding in state.findings.dropFirst(state.ledger.findings.count)
+        where !findings.contains(finding) && (finding.seq == nil || !findings.contains { $0.seq == finding.seq }) {
             findings.append(finding)
         }
         if let rollback = state.rollback {
@@ -80,7 +81,7 @@ struct AuditVerifier {
     }
 
     /// Checks one record's hash and signature, learning what people records state.
-    private func check(_ record: AuditRecord, ledger: inout PeopleLedger) -> String? {
+    func check(_ record: AuditRecord, ledger: inout PeopleLedger) -> String? {
         if AuditAction.peopleActions.contains(where: { $0.rawValue == record.action }) {
             return ledger.apply(record, vaultID: vaultID)
         }

@@ -12,17 +12,24 @@ final class Hasher {
     private let state: OpaquePointer
 
     /// Starts a digest whose first input is the domain-separation `label`.
-    init(label: String) {
+    convenience init(label: String) {
+        self.init()
+        add(Data(label.utf8))
+    }
+
+    /// Starts a digest with no input.
+    init() {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
         state = OpaquePointer(raw)
         let rc = crypto_generichash_init(state, nil, 0, 32)
         precondition(rc == 0, "BLAKE2b-256 is always available")
-        add(Data(label.utf8))
     }
 
     deinit { UnsafeMutableRawPointer(state).deallocate() }
 
-    private func raw(_ bytes: UnsafeRawBufferPointer) {
+    /// Bytes as they are, without framing: for a digest whose encoding is
+    /// defined elsewhere (the audit chain's).
+    func raw(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         crypto_generichash_update(state, bytes.baseAddress, UInt64(bytes.count))
     }

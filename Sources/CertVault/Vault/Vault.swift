@@ -384,21 +384,59 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Audit records in sequence order, naming people and entries as the
-    /// signed records name them (never as the mutable tables do).
+    /// The records ``auditLog(_:)`` returns, without its findings.
     public func auditRecords(_ filter: AuditFilter = AuditFilter()) throws -> [AuditRecord] {
+        try auditLog(filter).records
+    }
+
+    /// What ``auditLog(_:)`` returns.
+    public struct AuditLog: Sendable {
+        /// The records that can be read, in sequence order, each with its
+        /// ``AuditRecord/problem`` if it cannot be believed.
+        public var records: [AuditRecord]
+        /// Rows of the log that cannot even be read.
+        public var unreadable: [AuditFinding]
+        /// Whether every record (not only those the filter kept) checks out.
+        public var isValid: Bool
+    }
+
+    /// Audit records in sequence order, each checked (hash, place in the
+    /// chain, signature by a person the records before it trust), naming
+    /// people and entries as the signed records name them (never as the
+    /// mutable tables do).
+    public func auditLog(_ filter: AuditFilter = AuditFilter()) throws -> AuditLog {
         try store.read { db in
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
             var records: [AuditRecord] = []
+            var unreadable: [AuditFinding] = []
             var aliases: [Int64: String] = [:]
+            var replay = PeopleLedger()
+            let verifier = AuditVerifier(db: db, vaultID: vaultID)
+            var previous = AuditChain.zeroHash
+            var expected: Int64 = 1
             let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
             while let row = try rows.next() {
-                let record = try AuditRecord(row: row)
-                if let entry = record.entryID, record.signature != nil, let alias = record.detailObject["alias"] as? String {
+                var record: AuditRecord
+                do { record = try AuditRecord(row: row) } catch let error as CertVaultError {
+                    unreadable.append(.init(seq: nil, message: error.message))
+                    continue
+                }
+                if record.seq != expected {
+                    record.problem = "out of place: record \(expected) was expected here"
+                } else if record.previousHash != previous {
+                    record.problem = "does not follow the record before it: removed, reordered or altered"
+                }
+                if let problem = verifier.check(record, ledger: &replay) { record.problem = record.problem ?? problem }
+                previous = record.hash
+                expected = record.seq + 1
+                if record.problem == nil, let entry = record.entryID, record.signature != nil,
+                    let alias = record.detailObject["alias"] as? String
+                {
                     aliases[entry] = alias
                 }
                 records.append(record)
             }
+            let isValid = unreadable.isEmpty && records.allSatisfy { $0.problem == nil }
             var actorID: Int64?
             if let actor = filter.actor { actorID = try Self.trustedPerson(actor, ledger: ledger, in: db).id }
             var entryID: Int64?
@@ -412,7 +450,7 @@ public final class Vault: @unchecked Sendable {
                 }
             }
             let since = filter.since.map(Timestamp.format), until = filter.until.map(Timestamp.format)
-            return records.filter { r in
+            let kept = records.filter { r in
                 (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
                     && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
                     && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
@@ -423,6 +461,7 @@ public final class Vault: @unchecked Sendable {
                 named.entryAlias = r.entryID.flatMap { aliases[$0] }
                 return named
             }
+            return AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
         }
     }
 
