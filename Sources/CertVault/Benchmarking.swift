@@ -7,8 +7,13 @@ public enum Benchmarking {
     /// certificate, protected like `openssl pkcs12 -export` does by default
     /// (AES-256-CBC, PBKDF2 with `iterations`, SHA-256 MAC).
     /// - Returns: the paths written.
-    public static func makePFXFiles(count: Int, in directory: String, password: SecureBytes,
-                                    keySpec: String = "ec:p256", iterations: Int32 = 2048) throws -> [String] {
+    public static func makePFXFiles(
+        count: Int,
+        in directory: String,
+        password: SecureBytes,
+        keySpec: String = "ec:p256",
+        iterations: Int32 = 2048
+    ) throws -> [String] {
         var paths: [String] = []
         for i in 0..<count {
             let key = try PrivateKey.generate(keySpec)
@@ -16,8 +21,15 @@ public enum Benchmarking {
             var builder = CertificateBuilder(subject: "CN=\(name),O=certvault bench")
             builder.extensions = [("subjectAltName", "DNS:\(name)"), ("extendedKeyUsage", "serverAuth")]
             let cert = try builder.build(key: key)
-            let data = try PKCS12.create(key: key, certificate: cert, chain: [], friendlyName: name,
-                                         password: .bytes(password), profile: .modern, iterations: iterations)
+            let data = try PKCS12.create(
+                key: key,
+                certificate: cert,
+                chain: [],
+                friendlyName: name,
+                password: .bytes(password),
+                profile: .modern,
+                iterations: iterations
+            )
             let path = directory + "/\(name).pfx"
             try data.write(to: URL(fileURLWithPath: path))
             paths.append(path)

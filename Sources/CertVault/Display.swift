@@ -17,7 +17,8 @@ public enum Display {
         out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             if isUnsafe(scalar) {
-                out += scalar.value < 0x100
+                out +=
+                    scalar.value < 0x100
                     ? "\\x" + hex2(scalar.value) : "\\u{" + String(scalar.value, radix: 16) + "}"
             } else {
                 out.unicodeScalars.append(scalar)

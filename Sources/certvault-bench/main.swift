@@ -42,22 +42,35 @@ do {
     // --keep leaves the vaults behind for profiling (e.g. valgrind --tool=callgrind certvault list).
     let keep = CommandLine.arguments.contains("--keep")
     defer { if keep { print("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
-    let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("certvault").path
+    let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "certvault"
+    ).path
     let hasCLI = FileManager.default.isExecutableFile(atPath: cli)
     let passphrase = "bench passphrase, long enough"
     try Data((passphrase + "\n").utf8).write(to: URL(fileURLWithPath: root + "/pass"))
     let filePassword = SecureBytes(utf8: "bench-file-password")
     try Data("bench-file-password\n".utf8).write(to: URL(fileURLWithPath: root + "/filepw"))
 
-    print("certvault benchmark (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+    print(
+        "certvault benchmark (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)"
+    )
 
     // 1. Unlock: one Argon2id derivation at each cost.
     for strength in [KDFStrength.interactive, .moderate] {
         let path = root + "/unlock-\(strength.rawValue).db"
-        let vault = try Vault.create(at: path, admin: .init(handle: "alice", role: .admin),
-                                     passphrase: SecureBytes(utf8: passphrase), kdf: strength)
+        let vault = try Vault.create(
+            at: path,
+            admin: .init(handle: "alice", role: .admin),
+            passphrase: SecureBytes(utf8: passphrase),
+            kdf: strength
+        )
         var best = Double.infinity
-        for _ in 0..<3 { best = min(best, try seconds { _ = try vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }) }
+        for _ in 0..<3 {
+            best = min(
+                best,
+                try seconds { _ = try vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }
+            )
+        }
         line("unlock, KDF \(strength.rawValue)", "\(fmt(best * 1000, 0)) ms (best of 3)")
     }
 
@@ -72,34 +85,55 @@ do {
     let parseRate = Double(importCount) / parseTime
     line("PKCS12_parse in process (the limit)", "\(fmt(parseRate)) files/s")
 
-    let libVault = try Vault.create(at: root + "/lib.db", admin: .init(handle: "alice", role: .admin),
-                                    passphrase: SecureBytes(utf8: passphrase), kdf: .moderate)
+    let libVault = try Vault.create(
+        at: root + "/lib.db",
+        admin: .init(handle: "alice", role: .admin),
+        passphrase: SecureBytes(utf8: passphrase),
+        kdf: .moderate
+    )
     var libReport = ImportReport()
     var phases: [Double] = []
     let libTime = try seconds {
         var session: Session?
-        phases.append(try seconds { session = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) })
+        phases.append(
+            try seconds { session = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }
+        )
         var files: [ImportFile] = []
-        phases.append(try seconds {
-            let (read, failures) = Importer.readAll(paths, password: filePassword)
-            guard failures.isEmpty else { throw failures[0] }
-            files = read
-        })
+        phases.append(
+            try seconds {
+                let (read, failures) = Importer.readAll(paths, password: filePassword)
+                guard failures.isEmpty else { throw failures[0] }
+                files = read
+            }
+        )
         phases.append(try seconds { libReport = try session!.importFiles(files) })
     }
     let libRate = Double(importCount) / libTime
-    line("import \(importCount) via the library (incl. unlock)", "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported")
-    line("  unlock / read+decrypt (all cores) / store", phases.map { "\(fmt($0 * 1000, 0)) ms" }.joined(separator: " / "))
+    line(
+        "import \(importCount) via the library (incl. unlock)",
+        "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported"
+    )
+    line(
+        "  unlock / read+decrypt (all cores) / store",
+        phases.map { "\(fmt($0 * 1000, 0)) ms" }.joined(separator: " / ")
+    )
 
     if hasCLI {
         let env = ["CERTVAULT_VAULT": root + "/cli.db"]
         try run(cli, ["init", "--admin", "alice", "--passphrase-file", root + "/pass"], env: env)
         var status: Int32 = 0
         let cliTime = try seconds {
-            status = try run(cli, ["import"] + paths + ["--password-file", root + "/filepw", "--passphrase-file", root + "/pass"], env: env)
+            status = try run(
+                cli,
+                ["import"] + paths + ["--password-file", root + "/filepw", "--passphrase-file", root + "/pass"],
+                env: env
+            )
         }
         let cliRate = Double(importCount) / cliTime
-        line("certvault import of \(importCount) files, one command", "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))")
+        line(
+            "certvault import of \(importCount) files, one command",
+            "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))"
+        )
     }
 
     // 3. Export rate, per profile.
@@ -108,14 +142,27 @@ do {
     for profile in ExportProfile.allCases {
         let t = try seconds {
             for (i, alias) in aliases.enumerated() {
-                _ = try session.exportPFX(alias, to: root + "/out-\(profile.rawValue)-\(i).pfx", password: filePassword, profile: profile)
+                _ = try session.exportPFX(
+                    alias,
+                    to: root + "/out-\(profile.rawValue)-\(i).pfx",
+                    password: filePassword,
+                    profile: profile
+                )
             }
         }
-        line("export .pfx, profile \(profile.rawValue) (\(profile.iterations) iter.)", "\(fmt(Double(aliases.count) / t)) files/s")
+        line(
+            "export .pfx, profile \(profile.rawValue) (\(profile.iterations) iter.)",
+            "\(fmt(Double(aliases.count) / t)) files/s"
+        )
     }
 
     // 4. list over many entries.
-    let more = try Benchmarking.makePFXFiles(count: listCount - importCount, in: root + "/files", password: filePassword, iterations: 1)
+    let more = try Benchmarking.makePFXFiles(
+        count: listCount - importCount,
+        in: root + "/files",
+        password: filePassword,
+        iterations: 1
+    )
     let (extra, _) = Importer.readAll(more, password: filePassword)
     _ = try session.importFiles(extra)
     var count = 0
@@ -123,7 +170,10 @@ do {
     line("list \(count) entries via the library", "\(fmt(listTime * 1000, 0)) ms")
     var checkTime = Double.infinity
     for _ in 0..<3 { checkTime = min(checkTime, try seconds { _ = try libVault.checkState() }) }
-    line("  of which the signed-state check (best of 3)", "\(fmt(checkTime * 1000, 0)) ms; unchecked rest \(fmt((listTime - checkTime) * 1000, 0)) ms")
+    line(
+        "  of which the signed-state check (best of 3)",
+        "\(fmt(checkTime * 1000, 0)) ms; unchecked rest \(fmt((listTime - checkTime) * 1000, 0)) ms"
+    )
     if hasCLI {
         let env = ["CERTVAULT_VAULT": root + "/lib.db"]
         let t = try seconds { try run(cli, ["list"], env: env) }

@@ -4,8 +4,10 @@ import Foundation
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Read and verify the audit log (no passphrase needed).",
-        subcommands: [Log.self, Verify.self, AcceptRollback.self])
+        commandName: "audit",
+        abstract: "Read and verify the audit log (no passphrase needed).",
+        subcommands: [Log.self, Verify.self, AcceptRollback.self]
+    )
 
     struct AcceptRollback: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,13 +17,16 @@ struct AuditCommand: ParsableCommand {
                 This machine remembers the last audit head it saw of each vault. When the vault's log no longer holds it, \
                 no key leaves and no change is made until someone who can unlock accepts the rollback here. The \
                 acceptance is a signed record naming the head that was seen and when.
-                """)
+                """
+        )
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
             let accepted = try session.acceptRollback()
-            Output.line("accepted the rollback from record \(accepted.seen.seq) (seen \(accepted.seen.seenAt)) to record \(accepted.head.seq)")
+            Output.line(
+                "accepted the rollback from record \(accepted.seen.seq) (seen \(accepted.seen.seenAt)) to record \(accepted.head.seq)"
+            )
         }
     }
 
@@ -31,26 +36,40 @@ struct AuditCommand: ParsableCommand {
             discussion: """
                 People and entries are named as the signed records name them. A record whose hash, place in the chain or \
                 signature does not check out is marked INVALID (SIGNED column; "problem" in JSON) and the command exits 3.
-                """)
+                """
+        )
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("Only records by this person.", valueName: "handle")) var actor: String?
         @Option(help: ArgumentHelp("Only records about this entry.", valueName: "ref")) var entry: String?
-        @Option(help: ArgumentHelp("Only this action (or family, e.g. entry).", valueName: "action")) var action: String?
-        @Option(help: ArgumentHelp("Only records at or after this time (ISO 8601 or YYYY-MM-DD).", valueName: "time")) var since: String?
+        @Option(help: ArgumentHelp("Only this action (or family, e.g. entry).", valueName: "action")) var action:
+            String?
+        @Option(help: ArgumentHelp("Only records at or after this time (ISO 8601 or YYYY-MM-DD).", valueName: "time"))
+        var since: String?
         @Option(help: ArgumentHelp("Only records at or before this time.", valueName: "time")) var until: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let filter = Vault.AuditFilter(actor: actor, entry: entry, action: action,
-                                           since: try since.map(parseTime), until: try until.map(parseTime))
+            let filter = Vault.AuditFilter(
+                actor: actor,
+                entry: entry,
+                action: action,
+                since: try since.map(parseTime),
+                until: try until.map(parseTime)
+            )
             let log = try global.openVault().auditLog(filter)
             if json {
                 try Output.json(log.records)
             } else {
-                Output.table(["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"], log.records.map { r in
-                    [String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-", r.personHandle ?? "-",
-                     r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", r.details]
-                })
+                Output.table(
+                    ["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"],
+                    log.records.map { r in
+                        [
+                            String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-",
+                            r.personHandle ?? "-",
+                            r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", r.details,
+                        ]
+                    }
+                )
             }
             if !log.isValid {
                 for record in log.records where record.problem != nil {
@@ -66,16 +85,26 @@ struct AuditCommand: ParsableCommand {
         func parseTime(_ text: String) throws -> Date {
             if let d = try? Date(text, strategy: .iso8601) { return d }
             if let d = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return d }
-            throw CertVaultError(.invalidArgument, "cannot read the time '\(text)'", hint: "write 2026-11-29 or 2026-11-29T12:00:00Z")
+            throw CertVaultError(
+                .invalidArgument,
+                "cannot read the time '\(text)'",
+                hint: "write 2026-11-29 or 2026-11-29T12:00:00Z"
+            )
         }
     }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the chain and every signature; print the head as SEQ:HASH.",
-            discussion: "Exits 3 naming the first bad record when anything was altered, removed or reordered.")
+            discussion: "Exits 3 naming the first bad record when anything was altered, removed or reordered."
+        )
         @OptionGroup var global: GlobalOptions
-        @Option(help: ArgumentHelp("A head written down earlier: catches a truncated or rewritten log.", valueName: "seq:hash"))
+        @Option(
+            help: ArgumentHelp(
+                "A head written down earlier: catches a truncated or rewritten log.",
+                valueName: "seq:hash"
+            )
+        )
         var expect: String?
         @Flag(help: "Print JSON.") var json = false
 
@@ -91,7 +120,10 @@ struct AuditCommand: ParsableCommand {
             var expected: AuditHead?
             if let expect {
                 guard let head = AuditHead(expect) else {
-                    throw CertVaultError(.invalidArgument, "--expect takes SEQ:HASH, as printed by 'certvault audit verify'")
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "--expect takes SEQ:HASH, as printed by 'certvault audit verify'"
+                    )
                 }
                 expected = head
             }
@@ -105,8 +137,15 @@ struct AuditCommand: ParsableCommand {
                 throw ExitCode(3)
             }
             if json {
-                try Output.json(Result(valid: v.isValid, records: v.recordCount, head: v.head?.description,
-                                       firstBadSeq: v.firstBadSeq, findings: v.findings))
+                try Output.json(
+                    Result(
+                        valid: v.isValid,
+                        records: v.recordCount,
+                        head: v.head?.description,
+                        firstBadSeq: v.firstBadSeq,
+                        findings: v.findings
+                    )
+                )
             } else if v.isValid {
                 Output.line("ok: \(v.recordCount) records verified")
                 Output.line(v.head?.description ?? "0:")
@@ -124,19 +163,24 @@ struct AuditCommand: ParsableCommand {
 
 struct PersonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "person", abstract: "Manage the people the vault knows.",
-        subcommands: [Add.self, ListPeople.self])
+        commandName: "person",
+        abstract: "Manage the people the vault knows.",
+        subcommands: [Add.self, ListPeople.self]
+    )
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a person (admins only).",
-            discussion: "Anyone but staff gets a keyslot; their passphrase comes from --new-passphrase-file, CERTVAULT_NEW_PASSPHRASE or a prompt.")
+            discussion:
+                "Anyone but staff gets a keyslot; their passphrase comes from --new-passphrase-file, CERTVAULT_NEW_PASSPHRASE or a prompt."
+        )
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Their handle.") var handle: String
         @Option(help: "admin, officer, auditor or staff.") var role: PersonRole
         @Option(help: "Their full name.") var name: String?
         @Option(help: "Their email address.") var email: String?
-        @Option(help: ArgumentHelp("Read the new person's passphrase from this file.", valueName: "file")) var newPassphraseFile: String?
+        @Option(help: ArgumentHelp("Read the new person's passphrase from this file.", valueName: "file"))
+        var newPassphraseFile: String?
         @Option(help: "KDF cost of their keyslot.") var kdf: KDFStrength = .moderate
 
         func run() throws {
@@ -144,19 +188,30 @@ struct PersonCommand: ParsableCommand {
             let session = try global.unlock(vault)
             var passphrase: SecureBytes?
             if role != .staff {
-                passphrase = try Secrets.read(file: newPassphraseFile, environment: "CERTVAULT_NEW_PASSPHRASE",
-                                              prompt: "New passphrase for \(handle): ", what: "a passphrase for \(handle)",
-                                              fileOption: "--new-passphrase-file", confirm: true)
+                passphrase = try Secrets.read(
+                    file: newPassphraseFile,
+                    environment: "CERTVAULT_NEW_PASSPHRASE",
+                    prompt: "New passphrase for \(handle): ",
+                    what: "a passphrase for \(handle)",
+                    fileOption: "--new-passphrase-file",
+                    confirm: true
+                )
             }
-            let person = try session.addPerson(.init(handle: handle, name: name, email: email, role: role), passphrase: passphrase, kdf: kdf)
+            let person = try session.addPerson(
+                .init(handle: handle, name: name, email: email, role: role),
+                passphrase: passphrase,
+                kdf: kdf
+            )
             Output.line("added \(person.handle) (\(person.role.rawValue))")
         }
     }
 
     struct ListPeople: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "list", abstract: "List people, as the signed records state them.",
-            discussion: "Exits 3 when the people table, or anything else, differs from the signed records.")
+            commandName: "list",
+            abstract: "List people, as the signed records state them.",
+            discussion: "Exits 3 when the people table, or anything else, differs from the signed records."
+        )
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
@@ -166,16 +221,24 @@ struct PersonCommand: ParsableCommand {
             if json {
                 try Output.json(people)
             } else {
-                Output.table(["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"], people.map {
-                    [$0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-", $0.email ?? "-"]
-                })
+                Output.table(
+                    ["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"],
+                    people.map {
+                        [
+                            $0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-",
+                            $0.email ?? "-",
+                        ]
+                    }
+                )
             }
             // People are listed as their signed records state them; say so when the tables disagree.
             let report = try vault.checkState()
             if !report.isIntact {
                 for finding in report.findings.prefix(20) { Output.stderr("finding: \(finding)") }
-                Output.error(report.rollback.map { "the vault was rolled back: \($0.reason)" }
-                    ?? "the vault does not match its signed records; people are listed as the signed records state them")
+                Output.error(
+                    report.rollback.map { "the vault was rolled back: \($0.reason)" }
+                        ?? "the vault does not match its signed records; people are listed as the signed records state them"
+                )
                 throw ExitCode(3)
             }
         }

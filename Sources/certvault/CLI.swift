@@ -46,8 +46,11 @@ struct Root: ParsableCommand {
               certvault import contoso.pfx --purpose ssl --domain contoso.com
               certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
             """,
-        subcommands: [Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Backup.self,
-                      AuditCommand.self, PersonCommand.self])
+        subcommands: [
+            Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Backup.self,
+            AuditCommand.self, PersonCommand.self,
+        ]
+    )
 }
 
 /// Options every command that reads a vault takes.
@@ -55,10 +58,22 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The vault file (env CERTVAULT_VAULT).", valueName: "path"))
     var vault: String?
 
-    @Option(name: .customLong("as"), help: ArgumentHelp("Act as this person (env CERTVAULT_USER; default: the only person who can unlock).", valueName: "handle"))
+    @Option(
+        name: .customLong("as"),
+        help: ArgumentHelp(
+            "Act as this person (env CERTVAULT_USER; default: the only person who can unlock).",
+            valueName: "handle"
+        )
+    )
     var actor: String?
 
-    @Option(name: .long, help: ArgumentHelp("Read the vault passphrase from this file (else CERTVAULT_PASSPHRASE, else a prompt).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Read the vault passphrase from this file (else CERTVAULT_PASSPHRASE, else a prompt).",
+            valueName: "file"
+        )
+    )
     var passphraseFile: String?
 
     var vaultPath: String {
@@ -83,9 +98,13 @@ struct GlobalOptions: ParsableArguments {
     /// Works out who acts, then asks for their passphrase (the one KDF run).
     func unlock(_ vault: Vault) throws -> Session {
         let person = try vault.actor(actorHandle)
-        let passphrase = try Secrets.read(file: passphraseFile, environment: "CERTVAULT_PASSPHRASE",
-                                          prompt: "Passphrase for \(person.handle): ", what: "the passphrase for \(person.handle)",
-                                          fileOption: "--passphrase-file")
+        let passphrase = try Secrets.read(
+            file: passphraseFile,
+            environment: "CERTVAULT_PASSPHRASE",
+            prompt: "Passphrase for \(person.handle): ",
+            what: "the passphrase for \(person.handle)",
+            fileOption: "--passphrase-file"
+        )
         return try vault.unlock(handle: person.handle, passphrase: passphrase)
     }
 }
@@ -111,13 +130,22 @@ enum SecretEnvironment {
 
 enum Secrets {
     /// A secret from a file option, an environment variable, or the terminal.
-    static func read(file: String?, environment: String, prompt: String, what: String, fileOption: String,
-                     confirm: Bool = false) throws -> SecureBytes {
+    static func read(
+        file: String?,
+        environment: String,
+        prompt: String,
+        what: String,
+        fileOption: String,
+        confirm: Bool = false
+    ) throws -> SecureBytes {
         if let file { return try SecretInput.fromFile(file) }
         if let secret = SecretEnvironment.take(environment) { return secret }
         guard SecretInput.hasTerminal else {
-            throw CertVaultError(.invalidArgument, "\(what) is needed and there is no terminal to ask on",
-                                 hint: "give it with \(fileOption) FILE or \(environment)")
+            throw CertVaultError(
+                .invalidArgument,
+                "\(what) is needed and there is no terminal to ask on",
+                hint: "give it with \(fileOption) FILE or \(environment)"
+            )
         }
         let first = try SecretInput.prompt(prompt)
         if confirm {

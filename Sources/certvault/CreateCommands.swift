@@ -5,7 +5,8 @@ import Foundation
 struct New: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create certificates inside the vault.",
-        subcommands: [Management.self])
+        subcommands: [Management.self]
+    )
 
     struct Management: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,7 +17,8 @@ struct New: ParsableCommand {
                 Upload the public part with: certvault export ALIAS --format cer --out ALIAS.cer
 
                 Example: certvault new management --subject "CN=contoso-mgmt" --subscription 1234-abcd
-                """)
+                """
+        )
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("The subject, e.g. CN=contoso-mgmt,O=Contoso.", valueName: "dn")) var subject: String
         @Option(help: "rsa:2048, rsa:3072 or rsa:4096.") var key = "rsa:2048"
@@ -26,9 +28,16 @@ struct New: ParsableCommand {
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
-            let entry = try session.createManagementCertificate(subject: subject, keySpec: key, days: days,
-                                                                subscription: subscription, alias: alias)
-            Output.line("created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")")
+            let entry = try session.createManagementCertificate(
+                subject: subject,
+                keySpec: key,
+                days: days,
+                subscription: subscription,
+                alias: alias
+            )
+            Output.line(
+                "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
+            )
             Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
         }
     }
@@ -43,10 +52,14 @@ struct Csr: ParsableCommand {
             a certificate issued for another key is refused.
 
             Example: certvault csr --subject "CN=www.contoso.com,O=Contoso" --dns www.contoso.com --dns contoso.com --out contoso.csr
-            """)
+            """
+    )
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("The subject, e.g. CN=www.contoso.com,O=Contoso.", valueName: "dn")) var subject: String
-    @Option(name: .customLong("dns"), help: ArgumentHelp("A DNS name for the subjectAltName (repeatable).", valueName: "name"))
+    @Option(
+        name: .customLong("dns"),
+        help: ArgumentHelp("A DNS name for the subjectAltName (repeatable).", valueName: "name")
+    )
     var dnsNames: [String] = []
     @Option(help: "rsa:2048, rsa:3072, rsa:4096, ec:p256 or ec:p384.") var key = "rsa:2048"
     @Option(help: ArgumentHelp("Where to write the request (PEM).", valueName: "file")) var out: String
@@ -61,11 +74,20 @@ struct Csr: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         if !force && FileManager.default.fileExists(atPath: out) {
-            throw CertVaultError(.fileExists, "\(out) already exists", hint: "choose another path, or pass --force to replace it")
+            throw CertVaultError(
+                .fileExists,
+                "\(out) already exists",
+                hint: "choose another path, or pass --force to replace it"
+            )
         }
         let session = try global.unlock(vault)
-        let (entry, _) = try session.createRequest(subject: subject, dnsNames: dnsNames, keySpec: key,
-                                                   subscription: subscription, alias: alias)
+        let (entry, _) = try session.createRequest(
+            subject: subject,
+            dnsNames: dnsNames,
+            keySpec: key,
+            subscription: subscription,
+            alias: alias
+        )
         let written = try vault.exportPublic(String(entry.id), format: .csr, to: out, force: force)
         Output.line("pending entry \(entry.alias); request written to \(written.path)")
         Output.line("send it to the CA, then: certvault import ISSUED-CERTIFICATE")

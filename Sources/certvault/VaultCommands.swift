@@ -5,20 +5,32 @@ import Foundation
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a new vault and its first admin.",
-        discussion: "The passphrase is asked twice on the terminal, or read from --passphrase-file / CERTVAULT_PASSPHRASE.")
+        discussion:
+            "The passphrase is asked twice on the terminal, or read from --passphrase-file / CERTVAULT_PASSPHRASE."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Handle of the first admin.", valueName: "handle")) var admin: String
     @Option(help: "Their full name.") var name: String?
     @Option(help: "Their email address.") var email: String?
-    @Option(help: "Cost of the passphrase KDF: interactive, moderate (default), sensitive.") var kdf: KDFStrength = .moderate
+    @Option(help: "Cost of the passphrase KDF: interactive, moderate (default), sensitive.") var kdf: KDFStrength =
+        .moderate
 
     func run() throws {
-        let passphrase = try Secrets.read(file: global.passphraseFile, environment: "CERTVAULT_PASSPHRASE",
-                                          prompt: "New passphrase for \(admin): ", what: "a passphrase for \(admin)",
-                                          fileOption: "--passphrase-file", confirm: true)
-        let vault = try Vault.create(at: global.vaultPath, admin: .init(handle: admin, name: name, email: email, role: .admin),
-                                     passphrase: passphrase, kdf: kdf)
+        let passphrase = try Secrets.read(
+            file: global.passphraseFile,
+            environment: "CERTVAULT_PASSPHRASE",
+            prompt: "New passphrase for \(admin): ",
+            what: "a passphrase for \(admin)",
+            fileOption: "--passphrase-file",
+            confirm: true
+        )
+        let vault = try Vault.create(
+            at: global.vaultPath,
+            admin: .init(handle: admin, name: name, email: email, role: .admin),
+            passphrase: passphrase,
+            kdf: kdf
+        )
         Output.line("created vault \(vault.path) with admin \(admin)")
         if let head = try vault.auditHead() { Output.line("audit head \(head)") }
     }
@@ -30,15 +42,20 @@ struct Import: ParsableCommand {
         discussion: """
             A file's password comes from --password-file or CERTVAULT_FILE_PASSWORD; files with an empty or no \
             password import without one; otherwise it is asked on the terminal.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Files or directories to import.", valueName: "file")) var files: [String]
     @Flag(help: "Descend into subdirectories of directories given.") var recursive = false
     @Option(help: "Alias of the entry (one file only); default: the friendly name or common name.") var alias: String?
     @Option(help: "ssl, management or other; default: guessed from the certificate.") var purpose: EntryPurpose?
-    @Option(help: ArgumentHelp("Azure subscription the certificate belongs to.", valueName: "id")) var subscription: String?
-    @Option(name: .customLong("domain"), help: ArgumentHelp("A domain the certificate serves (repeatable).", valueName: "domain"))
+    @Option(help: ArgumentHelp("Azure subscription the certificate belongs to.", valueName: "id")) var subscription:
+        String?
+    @Option(
+        name: .customLong("domain"),
+        help: ArgumentHelp("A domain the certificate serves (repeatable).", valueName: "domain")
+    )
     var domains: [String] = []
     @Flag(help: "Import the good files even if some fail (still exits 1).") var keepGoing = false
     @Option(help: ArgumentHelp("Read the files' password from this file.", valueName: "file")) var passwordFile: String?
@@ -47,10 +64,13 @@ struct Import: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         let password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
-        let ask: ((String) throws -> SecureBytes?)? = password == nil && SecretInput.hasTerminal
+        let ask: ((String) throws -> SecureBytes?)? =
+            password == nil && SecretInput.hasTerminal
             ? { path in try SecretInput.prompt("Password for \(path): ") } : nil
         let paths = Importer.expand(files, recursive: recursive)
-        guard !paths.isEmpty else { throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))") }
+        guard !paths.isEmpty else {
+            throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))")
+        }
         let showProgress = isatty(2) == 1 && paths.count > 20
         var progress: (@Sendable (Int, Int) -> Void)?
         if showProgress {
@@ -61,23 +81,38 @@ struct Import: ParsableCommand {
         let (parsed, failures) = Importer.readAll(paths, password: password, askPassword: ask, progress: progress)
         if !failures.isEmpty && !keepGoing {
             for failure in failures { Output.error(failure.message) }
-            Output.hint(failures.first?.hint ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going")
+            Output.hint(
+                failures.first?.hint
+                    ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
+            )
             throw ExitCode(1)
         }
         var report = ImportReport()
         if !parsed.isEmpty {
             let session = try global.unlock(vault)
-            report = try session.importFiles(parsed, options: ImportOptions(alias: alias, purpose: purpose, subscription: subscription,
-                                                                              domains: domains, keepGoing: keepGoing))
+            report = try session.importFiles(
+                parsed,
+                options: ImportOptions(
+                    alias: alias,
+                    purpose: purpose,
+                    subscription: subscription,
+                    domains: domains,
+                    keepGoing: keepGoing
+                )
+            )
         }
         report.failures = failures.map(\.message) + report.failures
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
         if json {
             try Output.json(report)
         } else {
-            Output.table(["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
-                         report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] })
-            Output.line("imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)")
+            Output.table(
+                ["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
+                report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] }
+            )
+            Output.line(
+                "imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)"
+            )
         }
         if !report.failures.isEmpty {
             for failure in report.failures { Output.error(failure) }
@@ -93,7 +128,8 @@ struct List: ParsableCommand {
             Only entries that match their signed records are shown as they are. A row altered by hand is listed as \
             TAMPERED, without its altered values, and the command exits 3; --json then lists only the entries that \
             check out, and the findings go to stderr.
-            """)
+            """
+    )
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -103,18 +139,28 @@ struct List: ParsableCommand {
             try Output.json(inventory.entries)
         } else {
             var rows: [(Int64, [String])] = inventory.entries.map { e in
-                (e.id, [String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
+                (
+                    e.id,
+                    [
+                        String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
                         e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
-                        e.status + (e.needsRotation ? ",rotate" : ""), e.certificate?.subject ?? e.requestedSubject ?? "-"])
+                        e.status + (e.needsRotation ? ",rotate" : ""),
+                        e.certificate?.subject ?? e.requestedSubject ?? "-",
+                    ]
+                )
             }
             rows += inventory.tampered.map { ($0.id, [String($0.id), "-", "-", "-", "-", "-", "TAMPERED", $0.reason]) }
-            Output.table(["ID", "ALIAS", "PURPOSE", "THUMBPRINT (SHA-1)", "NOT AFTER", "KEY", "STATUS", "SUBJECT"],
-                         rows.sorted { $0.0 < $1.0 }.map(\.1))
+            Output.table(
+                ["ID", "ALIAS", "PURPOSE", "THUMBPRINT (SHA-1)", "NOT AFTER", "KEY", "STATUS", "SUBJECT"],
+                rows.sorted { $0.0 < $1.0 }.map(\.1)
+            )
         }
         if !inventory.isIntact {
             for finding in inventory.findings.prefix(20) { Output.stderr("finding: \(finding)") }
             if inventory.findings.count > 20 {
-                Output.stderr("finding: … and \(inventory.findings.count - 20) more ('certvault audit verify' lists them all)")
+                Output.stderr(
+                    "finding: … and \(inventory.findings.count - 20) more ('certvault audit verify' lists them all)"
+                )
             }
             if let rollback = inventory.rollback {
                 Output.error("the vault was rolled back: \(rollback.reason)")
@@ -145,24 +191,38 @@ struct Show: ParsableCommand {
         entry.certificate = try vault.certificateDetails(of: entry) ?? entry.certificate
         let chain = try vault.chain(of: entry)
         if json { return try Output.json(Shown(entry: entry, chain: chain)) }
-        var lines: [(String, String)] = [("id", String(entry.id)), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
-                                         ("status", entry.status + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : ""))]
+        var lines: [(String, String)] = [
+            ("id", String(entry.id)), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
+            ("status", entry.status + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : "")),
+        ]
         if let s = entry.subscription { lines.append(("subscription", s)) }
         if !entry.domains.isEmpty { lines.append(("domains", entry.domains.joined(separator: ", "))) }
         if let c = entry.certificate {
-            lines += [("subject", c.subject), ("issuer", c.issuer), ("serial", c.serialNumber),
-                      ("thumbprint (SHA-1)", c.thumbprintSHA1), ("SHA-256", c.fingerprintSHA256),
-                      ("not before", c.notValidBefore.formatted(.iso8601)), ("not after", c.notValidAfter.formatted(.iso8601)),
-                      ("key", "\(c.keyAlgorithm) \(c.keyBits)" + (c.keyCurve.map { " \($0)" } ?? "")),
-                      ("signature", c.signatureAlgorithm),
-                      ("self-signed", c.isSelfSigned ? "yes" : "no"), ("CA", c.isCA ? "yes" : "no")]
-            if !c.subjectAlternativeNames.isEmpty { lines.append(("SANs", c.subjectAlternativeNames.joined(separator: ", "))) }
+            lines += [
+                ("subject", c.subject), ("issuer", c.issuer), ("serial", c.serialNumber),
+                ("thumbprint (SHA-1)", c.thumbprintSHA1), ("SHA-256", c.fingerprintSHA256),
+                ("not before", c.notValidBefore.formatted(.iso8601)),
+                ("not after", c.notValidAfter.formatted(.iso8601)),
+                ("key", "\(c.keyAlgorithm) \(c.keyBits)" + (c.keyCurve.map { " \($0)" } ?? "")),
+                ("signature", c.signatureAlgorithm),
+                ("self-signed", c.isSelfSigned ? "yes" : "no"), ("CA", c.isCA ? "yes" : "no"),
+            ]
+            if !c.subjectAlternativeNames.isEmpty {
+                lines.append(("SANs", c.subjectAlternativeNames.joined(separator: ", ")))
+            }
             if let ku = c.keyUsage, !ku.isEmpty { lines.append(("key usage", ku.joined(separator: ", "))) }
-            if let eku = c.extendedKeyUsage, !eku.isEmpty { lines.append(("extended key usage", eku.joined(separator: ", "))) }
+            if let eku = c.extendedKeyUsage, !eku.isEmpty {
+                lines.append(("extended key usage", eku.joined(separator: ", ")))
+            }
         } else if entry.status == "pending" {
             lines.append(("requested subject", entry.requestedSubject ?? "-"))
             lines.append(("requested names", (entry.requestedNames ?? []).joined(separator: ", ")))
-            lines.append(("waiting for", "the certificate a CA issues for this key; 'certvault import' it to complete the entry ('export --format csr' gives the request again)"))
+            lines.append(
+                (
+                    "waiting for",
+                    "the certificate a CA issues for this key; 'certvault import' it to complete the entry ('export --format csr' gives the request again)"
+                )
+            )
         } else {
             lines.append(("certificate", "none (a key-only entry)"))
         }
@@ -190,24 +250,35 @@ struct Export: ParsableCommand {
             Service and Windows Server 2016 and older. Files are written with mode 0600 and never replace an existing file \
             without --force. Exports of a private key (pfx, key) need a passphrase and are recorded with their recipient \
             and the file's SHA-256.
-            """)
+            """
+    )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Alias, id or thumbprint prefix.") var ref: String
     @Option(help: "pfx, cer, pem, chain, key or csr.") var format: ExportFormat
     @Option(help: ArgumentHelp("The file to write.", valueName: "file")) var out: String
     @Option(help: "modern or legacy (pfx only).") var profile: ExportProfile = .modern
-    @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle")) var recipient: String?
+    @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle"))
+    var recipient: String?
     @Flag(help: "Make a strong random password and print it once on stderr.") var generatePassword = false
-    @Option(help: ArgumentHelp("Read the file's password from this file (else CERTVAULT_FILE_PASSWORD, else a prompt).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the file's password from this file (else CERTVAULT_FILE_PASSWORD, else a prompt).",
+            valueName: "file"
+        )
+    )
     var passwordFile: String?
     @Flag(help: "With --format key: write the key without encryption (recorded as such).") var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
 
     func validate() throws {
         if unencrypted && format != .key { throw ValidationError("--unencrypted applies to --format key only") }
-        if unencrypted && (generatePassword || passwordFile != nil) { throw ValidationError("--unencrypted takes no password") }
+        if unencrypted && (generatePassword || passwordFile != nil) {
+            throw ValidationError("--unencrypted takes no password")
+        }
         if !format.carriesPrivateKey && (generatePassword || passwordFile != nil || recipient != nil) {
-            throw ValidationError("--\(generatePassword ? "generate-password" : passwordFile != nil ? "password-file" : "for") applies to pfx and key exports only")
+            throw ValidationError(
+                "--\(generatePassword ? "generate-password" : passwordFile != nil ? "password-file" : "for") applies to pfx and key exports only"
+            )
         }
     }
 
@@ -215,33 +286,57 @@ struct Export: ParsableCommand {
         let vault = try global.openVault()
         guard format.carriesPrivateKey else {
             let result = try vault.exportPublic(ref, format: format, to: out, force: force)
-            Output.line("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)")
+            Output.line(
+                "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)"
+            )
             return
         }
         var password: SecureBytes?
         if generatePassword {
             password = GeneratedPassword.make()
         } else if !unencrypted {
-            password = try Secrets.read(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD",
-                                        prompt: "Password for \(out): ", what: "a password for \(out)",
-                                        fileOption: "--password-file", confirm: true)
+            password = try Secrets.read(
+                file: passwordFile,
+                environment: "CERTVAULT_FILE_PASSWORD",
+                prompt: "Password for \(out): ",
+                what: "a password for \(out)",
+                fileOption: "--password-file",
+                confirm: true
+            )
         }
         let session = try global.unlock(vault)
         let result: ExportResult
         if format == .pfx {
-            result = try session.exportPFX(ref, to: out, password: password!, profile: profile, recipient: recipient, force: force)
+            result = try session.exportPFX(
+                ref,
+                to: out,
+                password: password!,
+                profile: profile,
+                recipient: recipient,
+                force: force
+            )
         } else {
-            result = try session.exportKey(ref, to: out, password: password, unencrypted: unencrypted, recipient: recipient, force: force)
+            result = try session.exportKey(
+                ref,
+                to: out,
+                password: password,
+                unencrypted: unencrypted,
+                recipient: recipient,
+                force: force
+            )
         }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
-        Output.line("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)")
+        Output.line(
+            "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)"
+        )
     }
 }
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the vault consistently while in use, verify the copy, record it.")
+        abstract: "Copy the vault consistently while in use, verify the copy, record it."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Where to write the copy.", valueName: "dest")) var destination: String
     @Flag(help: "Replace an existing file.") var force = false

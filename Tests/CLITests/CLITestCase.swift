@@ -9,7 +9,9 @@ class CLITestCase: XCTestCase {
 
     static let binary: String = {
         let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("certvault"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "certvault"
+            ),
             Bundle.main.bundleURL.appendingPathComponent("certvault"),
             Support.root.appendingPathComponent(".build/debug/certvault"),
         ]
@@ -27,7 +29,8 @@ class CLITestCase: XCTestCase {
     func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     @discardableResult
-    func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult {
+    func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult
+    {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
         environment["CERTVAULT_VAULT"] = vaultPath
         environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
@@ -41,8 +44,12 @@ class CLITestCase: XCTestCase {
     /// put back exactly as they were afterwards.
     func tamper(_ sql: String, vault: String? = nil) throws {
         let path = vault ?? vaultPath
-        let triggers = try Support.run("sqlite3", [path, "SELECT sql || ';' FROM sqlite_master WHERE type = 'trigger'"]).out
-        let drop = "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete;"
+        let triggers = try Support.run(
+            "sqlite3",
+            [path, "SELECT sql || ';' FROM sqlite_master WHERE type = 'trigger'"]
+        ).out
+        let drop =
+            "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete;"
         let r = try Support.run("sqlite3", [path], stdin: Data((drop + "\n" + sql + ";\n" + triggers).utf8))
         XCTAssertEqual(r.status, 0, "sqlite3: \(r.err)")
     }

@@ -6,12 +6,17 @@ import XCTest
 final class CLITests: CLITestCase {
     func testMainJobEndToEnd() throws {
         try initVault()
-        let imp = try cv(["import", realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"), "--alias", "contoso.com",
-                          "--purpose", "ssl", "--domain", "contoso.com", "--password-file", file("corpus.pw"),
-                          "--passphrase-file", file("alice.pass")])
+        let imp = try cv([
+            "import", realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"), "--alias", "contoso.com",
+            "--purpose", "ssl", "--domain", "contoso.com", "--password-file", file("corpus.pw"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(imp.status, 0, imp.err)
         XCTAssertTrue(imp.out.contains("imported 1, already present 0, paired 0, failed 0"), imp.out)
-        XCTAssertEqual(try cv(["person", "add", "bob", "--role", "staff", "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertEqual(
+            try cv(["person", "add", "bob", "--role", "staff", "--passphrase-file", file("alice.pass")]).status,
+            0
+        )
 
         let list = try cv(["list", "--json"])
         XCTAssertEqual(list.status, 0, list.err)
@@ -24,24 +29,35 @@ final class CLITests: CLITestCase {
 
         let show = try cv(["show", "E128464B"])
         XCTAssertEqual(show.status, 0, show.err)
-        for needle in ["contoso.com", "E128464BE734D0F84BD928516C50F15A18B52B96", "RSA 2048", "held (encrypted)", "access", "alice", "Good CA"] {
+        for needle in [
+            "contoso.com", "E128464BE734D0F84BD928516C50F15A18B52B96", "RSA 2048", "held (encrypted)", "access",
+            "alice", "Good CA",
+        ] {
             XCTAssertTrue(show.out.contains(needle), "show lacks \(needle):\n\(show.out)")
         }
 
         for profile in ["modern", "legacy"] {
             let out = file("contoso-\(profile).pfx")
-            let exp = try cv(["export", "contoso.com", "--format", "pfx", "--profile", profile, "--for", "bob",
-                              "--generate-password", "--out", out, "--passphrase-file", file("alice.pass")])
+            let exp = try cv([
+                "export", "contoso.com", "--format", "pfx", "--profile", profile, "--for", "bob",
+                "--generate-password", "--out", out, "--passphrase-file", file("alice.pass"),
+            ])
             XCTAssertEqual(exp.status, 0, exp.err)
-            let password = try XCTUnwrap(exp.err.components(separatedBy: "(shown once): ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
+            let password = try XCTUnwrap(
+                exp.err.components(separatedBy: "(shown once): ").last?.trimmingCharacters(in: .whitespacesAndNewlines)
+            )
             XCTAssertEqual(password.count, 24)
             try Support.write(password, to: dir.appendingPathComponent("pw-\(profile)"))
             // openssl is the judge: it reads the file, and the key matches the certificate.
-            try Support.sh("openssl pkcs12 -in '\(out)' -passin file:'\(file("pw-\(profile)"))' -nodes -out '\(out).pem'")
+            try Support.sh(
+                "openssl pkcs12 -in '\(out)' -passin file:'\(file("pw-\(profile)"))' -nodes -out '\(out).pem'"
+            )
             let a = try Support.sh("openssl x509 -in '\(out).pem' -pubkey -noout").out
             let b = try Support.sh("openssl pkey -in '\(out).pem' -pubout").out
             XCTAssertEqual(a, b)
-            let info = try Support.sh("openssl pkcs12 -in '\(out)' -passin file:'\(file("pw-\(profile)"))' -info -noout 2>&1").out
+            let info = try Support.sh(
+                "openssl pkcs12 -in '\(out)' -passin file:'\(file("pw-\(profile)"))' -info -noout 2>&1"
+            ).out
             if profile == "legacy" {
                 XCTAssertTrue(info.contains("pbeWithSHA1And3-KeyTripleDES-CBC"), info)
                 XCTAssertTrue(info.contains("MAC: sha1"), info)
@@ -56,11 +72,17 @@ final class CLITests: CLITestCase {
         let cer = file("contoso.cer")
         XCTAssertEqual(try cv(["export", "contoso.com", "--format", "cer", "--out", cer]).status, 0)
         let fp = try Support.sh("openssl x509 -inform der -in '\(cer)' -noout -fingerprint -sha1").out
-        XCTAssertTrue(fp.replacingOccurrences(of: ":", with: "").contains("E128464BE734D0F84BD928516C50F15A18B52B96"), fp)
+        XCTAssertTrue(
+            fp.replacingOccurrences(of: ":", with: "").contains("E128464BE734D0F84BD928516C50F15A18B52B96"),
+            fp
+        )
 
         let log = try cv(["audit", "log", "--json"])
         let records = try XCTUnwrap(JSONSerialization.jsonObject(with: log.stdout) as? [[String: Any]])
-        XCTAssertEqual(records.map { $0["action"] as? String }, ["vault.create", "person.keyslot", "entry.import", "person.add", "entry.export", "entry.export"])
+        XCTAssertEqual(
+            records.map { $0["action"] as? String },
+            ["vault.create", "person.keyslot", "entry.import", "person.add", "entry.export", "entry.export"]
+        )
         XCTAssertEqual(records.last?["personHandle"] as? String, "bob")
         let verify = try cv(["audit", "verify"])
         XCTAssertEqual(verify.status, 0, verify.err)
@@ -76,12 +98,19 @@ final class CLITests: CLITestCase {
     /// Python's cryptography is a second judge of what certvault writes.
     func testPythonCryptographyReadsExports() throws {
         try initVault()
-        XCTAssertEqual(try cv(["import", realWorld("ValidCertificatePathTest1EE_macos.p12"), "--password-file", file("corpus.pw"),
-                               "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertEqual(
+            try cv([
+                "import", realWorld("ValidCertificatePathTest1EE_macos.p12"), "--password-file", file("corpus.pw"),
+                "--passphrase-file", file("alice.pass"),
+            ]).status,
+            0
+        )
         try Support.write("Tr0ub4dor&3\n", to: dir.appendingPathComponent("pfx.pw"))
         for profile in ["modern", "legacy"] {
-            let r = try cv(["export", "1", "--format", "pfx", "--profile", profile, "--out", file("\(profile).pfx"),
-                            "--password-file", file("pfx.pw"), "--passphrase-file", file("alice.pass")])
+            let r = try cv([
+                "export", "1", "--format", "pfx", "--profile", profile, "--out", file("\(profile).pfx"),
+                "--password-file", file("pfx.pw"), "--passphrase-file", file("alice.pass"),
+            ])
             XCTAssertEqual(r.status, 0, r.err)
         }
         XCTAssertEqual(try cv(["export", "1", "--format", "cer", "--out", file("c.cer")]).status, 0)
@@ -120,14 +149,21 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(ok.status, 0, ok.err)
         let none = try cv(["backup", file("b2.db")])
         XCTAssertEqual(none.status, 1)
-        XCTAssertTrue(none.err.hasPrefix("error: the passphrase for alice is needed and there is no terminal"), none.err)
+        XCTAssertTrue(
+            none.err.hasPrefix("error: the passphrase for alice is needed and there is no terminal"),
+            none.err
+        )
         XCTAssertTrue(none.err.contains("hint: give it with --passphrase-file FILE or CERTVAULT_PASSPHRASE"), none.err)
     }
 
     /// At a terminal the passphrase is asked with echo off and never shown.
     func testPassphrasePromptOnATerminalDoesNotEcho() throws {
         try initVault()
-        let r = try onTerminal(["backup", file("tty-backup.db")], prompt: "Passphrase for alice: ", reply: "alice passphrase")
+        let r = try onTerminal(
+            ["backup", file("tty-backup.db")],
+            prompt: "Passphrase for alice: ",
+            reply: "alice passphrase"
+        )
         XCTAssertEqual(r.status, 0, r.out + r.err)
         XCTAssertTrue(r.out.contains("backed up to"), r.out)
         XCTAssertFalse(r.out.contains("alice passphrase"), "the passphrase was echoed: \(r.out)")
@@ -151,7 +187,10 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(n.status, 1)
         XCTAssertTrue(n.err.contains("is not a certvault vault"), n.err)
         XCTAssertEqual(try String(contentsOfFile: vaultPath, encoding: .utf8), "hello, I am a text file\n")
-        XCTAssertEqual(try cv(["init", "--admin", "x", "--kdf", "interactive", "--passphrase-file", file("alice.pass")]).status, 1)
+        XCTAssertEqual(
+            try cv(["init", "--admin", "x", "--kdf", "interactive", "--passphrase-file", file("alice.pass")]).status,
+            1
+        )
     }
 
     func testImportIsAllOrNothingUnlessKeepGoing() throws {
@@ -159,15 +198,27 @@ final class CLITests: CLITestCase {
         try Support.write("not a pfx\n", to: dir.appendingPathComponent("bad.pfx"))
         try Data().write(to: dir.appendingPathComponent("empty.p12"))
         let good = realWorld("ValidCertificatePathTest1EE_firefox.p12")
-        let r = try cv(["import", good, file("bad.pfx"), file("empty.p12"), "--password-file", file("corpus.pw"),
-                        "--passphrase-file", file("alice.pass")])
+        let r = try cv([
+            "import", good, file("bad.pfx"), file("empty.p12"), "--password-file", file("corpus.pw"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.err.contains("error: \(file("bad.pfx")): text without a PEM block: not a certificate, key or PKCS#12 file"), r.err)
+        XCTAssertTrue(
+            r.err.contains(
+                "error: \(file("bad.pfx")): text without a PEM block: not a certificate, key or PKCS#12 file"
+            ),
+            r.err
+        )
         XCTAssertTrue(r.err.contains("error: \(file("empty.p12")): the file is empty"), r.err)
-        XCTAssertTrue(try cv(["list", "--json"]).out.contains("[\n\n]") || (try cv(["list", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]"))
+        XCTAssertTrue(
+            try cv(["list", "--json"]).out.contains("[\n\n]")
+                || (try cv(["list", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        )
 
-        let k = try cv(["import", good, file("bad.pfx"), "--keep-going", "--password-file", file("corpus.pw"),
-                        "--passphrase-file", file("alice.pass")])
+        let k = try cv([
+            "import", good, file("bad.pfx"), "--keep-going", "--password-file", file("corpus.pw"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(k.status, 1)
         XCTAssertTrue(k.out.contains("imported 1, already present 0, paired 0, failed 1"), k.out)
         XCTAssertTrue(k.err.contains(file("bad.pfx")), k.err)
@@ -188,8 +239,13 @@ final class CLITests: CLITestCase {
 
     func testVerifyExitsThreeNamingTheFirstBadRecord() throws {
         try initVault()
-        XCTAssertEqual(try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                               "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertEqual(
+            try cv([
+                "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
+                "--passphrase-file", file("alice.pass"),
+            ]).status,
+            0
+        )
         try tamper("UPDATE audit SET at = '2020-01-01T00:00:00Z' WHERE seq = 3")
         let r = try cv(["audit", "verify"])
         XCTAssertEqual(r.status, 3)
@@ -198,8 +254,13 @@ final class CLITests: CLITestCase {
 
     func testExportNeverOverwritesWithoutForce() throws {
         try initVault()
-        XCTAssertEqual(try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                               "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertEqual(
+            try cv([
+                "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
+                "--passphrase-file", file("alice.pass"),
+            ]).status,
+            0
+        )
         try Support.write("precious\n", to: dir.appendingPathComponent("out.cer"))
         let r = try cv(["export", "1", "--format", "cer", "--out", file("out.cer")])
         XCTAssertEqual(r.status, 1)
@@ -214,7 +275,10 @@ final class CLITests: CLITestCase {
         defer { try? FileManager.default.removeItem(at: lonely) }
         let copy = lonely.appendingPathComponent("certvault").path
         try FileManager.default.copyItem(atPath: CLITestCase.binary, toPath: copy)
-        let r = try cv(["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")], binary: copy)
+        let r = try cv(
+            ["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+            binary: copy
+        )
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try cv(["audit", "verify"], binary: copy).status, 0)
     }

@@ -17,7 +17,11 @@ final class FormatsTests: CLITestCase {
     }
 
     func ok(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let r = try cv(args + (args.first == "list" || args.first == "show" || args.first == "audit" ? [] : ["--passphrase-file", self.file("alice.pass")]))
+        let r = try cv(
+            args
+                + (args.first == "list" || args.first == "show" || args.first == "audit"
+                    ? [] : ["--passphrase-file", self.file("alice.pass")])
+        )
         XCTAssertEqual(r.status, 0, "\(args): \(r.err)", file: file, line: line)
         return r
     }
@@ -27,7 +31,9 @@ final class FormatsTests: CLITestCase {
     }
 
     func testCertificateAndKeyInOneCommandPair() throws {
-        let r = try ok(["import", fixture("leaf.pem"), fixture("key-pbes2-aes256-sha256.pem"), "--password-file", file("test.pw")])
+        let r = try ok([
+            "import", fixture("leaf.pem"), fixture("key-pbes2-aes256-sha256.pem"), "--password-file", file("test.pw"),
+        ])
         XCTAssertTrue(r.out.contains("imported 1, already present 0, paired 1"), r.out)
         let e = try entries()
         XCTAssertEqual(e.count, 1)
@@ -53,17 +59,27 @@ final class FormatsTests: CLITestCase {
     }
 
     func testMismatchedKeyStoresNothing() throws {
-        let r = try cv(["import", fixture("mismatch.pem"), fixture("leaf.der"), "--passphrase-file", file("alice.pass")])
+        let r = try cv([
+            "import", fixture("mismatch.pem"), fixture("leaf.der"), "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.err.contains("error: \(fixture("mismatch.pem")): the private key does not match the certificate"), r.err)
+        XCTAssertTrue(
+            r.err.contains("error: \(fixture("mismatch.pem")): the private key does not match the certificate"),
+            r.err
+        )
         XCTAssertEqual(try entries().count, 0)
     }
 
     func testBrokenFilesAreNamedWithTheirCause() throws {
-        let cases = [("ossl-truncated.p12", "truncated"), ("garbage.bin", "not a certificate, key"),
-                     ("key-unknown-cipher.pem", "algorithm OpenSSL cannot decrypt"), ("ossl-mac-broken.p12", "MAC verification failed")]
+        let cases = [
+            ("ossl-truncated.p12", "truncated"), ("garbage.bin", "not a certificate, key"),
+            ("key-unknown-cipher.pem", "algorithm OpenSSL cannot decrypt"),
+            ("ossl-mac-broken.p12", "MAC verification failed"),
+        ]
         for (name, cause) in cases {
-            let r = try cv(["import", fixture(name), "--password-file", file("test.pw"), "--passphrase-file", file("alice.pass")])
+            let r = try cv([
+                "import", fixture(name), "--password-file", file("test.pw"), "--passphrase-file", file("alice.pass"),
+            ])
             XCTAssertEqual(r.status, 1, name)
             XCTAssertTrue(r.err.contains("error: \(fixture(name)): ") && r.err.contains(cause), "\(name): \(r.err)")
         }
@@ -81,8 +97,14 @@ final class FormatsTests: CLITestCase {
     func testDirectoriesAndRecursion() throws {
         let tree = dir.appendingPathComponent("tree/sub")
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: fixture("leaf.pem"), toPath: dir.appendingPathComponent("tree/leaf.pem").path)
-        try FileManager.default.copyItem(atPath: fixture("ed25519.pem"), toPath: tree.appendingPathComponent("ed25519.pem").path)
+        try FileManager.default.copyItem(
+            atPath: fixture("leaf.pem"),
+            toPath: dir.appendingPathComponent("tree/leaf.pem").path
+        )
+        try FileManager.default.copyItem(
+            atPath: fixture("ed25519.pem"),
+            toPath: tree.appendingPathComponent("ed25519.pem").path
+        )
         let flat = try ok(["import", dir.appendingPathComponent("tree").path])
         XCTAssertTrue(flat.out.contains("imported 1, already present 0, paired 0, failed 0"), flat.out)
         let deep = try ok(["import", "--recursive", dir.appendingPathComponent("tree").path])
@@ -93,7 +115,12 @@ final class FormatsTests: CLITestCase {
     func testProgressOnlyOnATerminal() throws {
         let many = dir.appendingPathComponent("many")
         try FileManager.default.createDirectory(at: many, withIntermediateDirectories: true)
-        for i in 0..<30 { try FileManager.default.copyItem(atPath: fixture("leaf.pem"), toPath: many.appendingPathComponent("c\(i).pem").path) }
+        for i in 0..<30 {
+            try FileManager.default.copyItem(
+                atPath: fixture("leaf.pem"),
+                toPath: many.appendingPathComponent("c\(i).pem").path
+            )
+        }
         let piped = try ok(["import", many.path])
         XCTAssertFalse(piped.err.contains("reading"), piped.err)
         let r = try onTerminal(["import", many.path, "--passphrase-file", file("alice.pass")])
@@ -107,15 +134,26 @@ final class FormatsTests: CLITestCase {
         let e = try entries()
         XCTAssertEqual(e.count, 3, "leaf, intermediate, root")
         let show = try cv(["show", "www.contoso.com"])
-        XCTAssertTrue(show.out.contains("CN=www.contoso.com,O=Contoso,C=US → CN=Fixture Intermediate CA,O=certvault fixtures,C=US → CN=Fixture Root CA"), show.out)
+        XCTAssertTrue(
+            show.out.contains(
+                "CN=www.contoso.com,O=Contoso,C=US → CN=Fixture Intermediate CA,O=certvault fixtures,C=US → CN=Fixture Root CA"
+            ),
+            show.out
+        )
         XCTAssertTrue(show.out.contains("extended key usage  serverAuth"), show.out)
         XCTAssertTrue(show.out.contains("DNS:www.contoso.com, DNS:contoso.com"), show.out)
         _ = try ok(["export", "www.contoso.com", "--format", "chain", "--out", file("chain.pem")])
-        let subjects = try Support.sh("openssl crl2pkcs7 -nocrl -certfile '\(file("chain.pem"))' | openssl pkcs7 -print_certs -noout | grep subject=").out
-        XCTAssertEqual(subjects.split(separator: "\n").map { String($0) },
-                       ["subject=C = US, O = Contoso, CN = www.contoso.com",
-                        "subject=C = US, O = certvault fixtures, CN = Fixture Intermediate CA",
-                        "subject=C = US, O = certvault fixtures, CN = Fixture Root CA"])
+        let subjects = try Support.sh(
+            "openssl crl2pkcs7 -nocrl -certfile '\(file("chain.pem"))' | openssl pkcs7 -print_certs -noout | grep subject="
+        ).out
+        XCTAssertEqual(
+            subjects.split(separator: "\n").map { String($0) },
+            [
+                "subject=C = US, O = Contoso, CN = www.contoso.com",
+                "subject=C = US, O = certvault fixtures, CN = Fixture Intermediate CA",
+                "subject=C = US, O = certvault fixtures, CN = Fixture Root CA",
+            ]
+        )
         _ = try ok(["export", "www.contoso.com", "--format", "pem", "--out", file("leaf.pem")])
         try Support.sh("openssl verify -CAfile '\(fixture("chain.pem"))' '\(file("leaf.pem"))'")
         // Importing the leaf alone later does not duplicate anything.
@@ -124,27 +162,48 @@ final class FormatsTests: CLITestCase {
 
     func testKeyExportEncryptedByDefaultAndJudgedByOthers() throws {
         _ = try ok(["import", fixture("leaf-with-key.pem")])
-        _ = try ok(["export", "www.contoso.com", "--format", "key", "--out", file("k.pem"), "--password-file", file("out.pw")])
+        _ = try ok([
+            "export", "www.contoso.com", "--format", "key", "--out", file("k.pem"), "--password-file", file("out.pw"),
+        ])
         let text = try String(contentsOfFile: file("k.pem"), encoding: .utf8)
         XCTAssertTrue(text.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
         let parsed = try Support.sh("openssl asn1parse -in '\(file("k.pem"))'").out
-        XCTAssertTrue(parsed.contains("PBES2") && parsed.contains("PBKDF2") && parsed.contains("hmacWithSHA256") && parsed.contains("aes-256-cbc"), parsed)
+        XCTAssertTrue(
+            parsed.contains("PBES2") && parsed.contains("PBKDF2") && parsed.contains("hmacWithSHA256")
+                && parsed.contains("aes-256-cbc"),
+            parsed
+        )
         XCTAssertTrue(parsed.contains(":0927C0"), "600,000 iterations: \(parsed)")
         let a = try Support.sh("openssl pkey -in '\(file("k.pem"))' -passin pass:Export-Pa55word -pubout").out
         let b = try Support.sh("openssl x509 -in '\(fixture("leaf.pem"))' -pubkey -noout").out
         XCTAssertEqual(a, b)
-        let py = try Support.run("python3", ["-c", """
-            import sys
-            from cryptography.hazmat.primitives.serialization import load_pem_private_key
-            k = load_pem_private_key(open(sys.argv[1], "rb").read(), b"Export-Pa55word")
-            print(k.key_size)
-            """, file("k.pem")])
+        let py = try Support.run(
+            "python3",
+            [
+                "-c",
+                """
+                import sys
+                from cryptography.hazmat.primitives.serialization import load_pem_private_key
+                k = load_pem_private_key(open(sys.argv[1], "rb").read(), b"Export-Pa55word")
+                print(k.key_size)
+                """, file("k.pem"),
+            ]
+        )
         XCTAssertEqual(py.out.trimmingCharacters(in: .whitespacesAndNewlines), "2048", py.err)
         // Unencrypted only on request, and recorded as such.
-        XCTAssertEqual(try cv(["export", "1", "--format", "key", "--out", file("u.pem"), "--passphrase-file", file("alice.pass")]).status, 1)
+        XCTAssertEqual(
+            try cv(["export", "1", "--format", "key", "--out", file("u.pem"), "--passphrase-file", file("alice.pass")])
+                .status,
+            1
+        )
         _ = try ok(["export", "1", "--format", "key", "--unencrypted", "--out", file("u.pem")])
-        XCTAssertTrue(try String(contentsOfFile: file("u.pem"), encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----"))
-        let log = try JSONSerialization.jsonObject(with: try cv(["audit", "log", "--action", "entry.export", "--json"]).stdout) as? [[String: Any]] ?? []
+        XCTAssertTrue(
+            try String(contentsOfFile: file("u.pem"), encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----")
+        )
+        let log =
+            try JSONSerialization.jsonObject(
+                with: try cv(["audit", "log", "--action", "entry.export", "--json"]).stdout
+            ) as? [[String: Any]] ?? []
         XCTAssertEqual(log.count, 2)
         XCTAssertTrue((log[1]["details"] as? String)?.contains("\"encrypted\":false") == true, "\(log)")
         XCTAssertTrue((log[0]["details"] as? String)?.contains("\"encrypted\":true") == true, "\(log)")
@@ -154,19 +213,31 @@ final class FormatsTests: CLITestCase {
         _ = try ok(["import", fixture("ossl-default.p12"), "--password-file", file("test.pw")])
         for profile in ["modern", "legacy"] {
             let out = file("\(profile).pfx")
-            _ = try ok(["export", "www.contoso.com", "--format", "pfx", "--profile", profile, "--out", out, "--password-file", file("out.pw")])
-            let gnutls = try Support.run("certtool", ["--p12-info", "--inder", "--infile", out, "--password", "Export-Pa55word"])
+            _ = try ok([
+                "export", "www.contoso.com", "--format", "pfx", "--profile", profile, "--out", out, "--password-file",
+                file("out.pw"),
+            ])
+            let gnutls = try Support.run(
+                "certtool",
+                ["--p12-info", "--inder", "--infile", out, "--password", "Export-Pa55word"]
+            )
             XCTAssertEqual(gnutls.status, 0, "\(profile): \(gnutls.err)")
             XCTAssertTrue(gnutls.out.contains("www.contoso.com"), gnutls.out)
             let nss = try Support.run("pk12util", ["-l", out, "-W", "Export-Pa55word"])
             XCTAssertEqual(nss.status, 0, "\(profile): \(nss.out) \(nss.err)")
             XCTAssertTrue(nss.out.contains("Fixture Root CA") && nss.out.contains("www.contoso.com"), nss.out)
-            let py = try Support.run("python3", ["-c", """
-                import sys
-                from cryptography.hazmat.primitives.serialization import pkcs12
-                p = pkcs12.load_pkcs12(open(sys.argv[1], "rb").read(), b"Export-Pa55word")
-                print(p.cert.friendly_name.decode(), len(p.additional_certs))
-                """, out])
+            let py = try Support.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import sys
+                    from cryptography.hazmat.primitives.serialization import pkcs12
+                    p = pkcs12.load_pkcs12(open(sys.argv[1], "rb").read(), b"Export-Pa55word")
+                    print(p.cert.friendly_name.decode(), len(p.additional_certs))
+                    """, out,
+                ]
+            )
             XCTAssertEqual(py.out.trimmingCharacters(in: .whitespacesAndNewlines), "www.contoso.com 2", py.err)
         }
     }
@@ -177,62 +248,95 @@ final class FormatsTests: CLITestCase {
         XCTAssertEqual(thumb.count, 40)
         _ = try ok(["export", "contoso-mgmt", "--format", "cer", "--out", file("m.cer")])
         let text = try Support.sh("openssl x509 -inform der -in '\(file("m.cer"))' -text -noout").out
-        for needle in ["Public-Key: (2048 bit)", "Signature Algorithm: sha256WithRSAEncryption", "TLS Web Client Authentication",
-                       "Digital Signature, Key Encipherment", "X509v3 Subject Key Identifier", "Subject: O = Contoso, CN = contoso-mgmt",
-                       "Issuer: O = Contoso, CN = contoso-mgmt"] {
+        for needle in [
+            "Public-Key: (2048 bit)", "Signature Algorithm: sha256WithRSAEncryption", "TLS Web Client Authentication",
+            "Digital Signature, Key Encipherment", "X509v3 Subject Key Identifier",
+            "Subject: O = Contoso, CN = contoso-mgmt",
+            "Issuer: O = Contoso, CN = contoso-mgmt",
+        ] {
             XCTAssertTrue(text.contains(needle), "missing \(needle):\n\(text)")
         }
         try Support.sh("openssl x509 -inform der -in '\(file("m.cer"))' -out '\(file("m.pem"))'")
         try Support.sh("openssl verify -CAfile '\(file("m.pem"))' '\(file("m.pem"))'")
-        let fp = try Support.sh("openssl x509 -in '\(file("m.pem"))' -noout -fingerprint -sha1").out.replacingOccurrences(of: ":", with: "")
+        let fp = try Support.sh("openssl x509 -in '\(file("m.pem"))' -noout -fingerprint -sha1").out
+            .replacingOccurrences(of: ":", with: "")
         XCTAssertTrue(fp.contains(thumb), fp)
         let serial = try Support.sh("openssl x509 -in '\(file("m.pem"))' -noout -serial").out
-        XCTAssertGreaterThanOrEqual(serial.trimmingCharacters(in: .whitespacesAndNewlines).count - "serial=".count, 30, serial)
+        XCTAssertGreaterThanOrEqual(
+            serial.trimmingCharacters(in: .whitespacesAndNewlines).count - "serial=".count,
+            30,
+            serial
+        )
         let e = try entries()
         XCTAssertEqual(e.first?["purpose"] as? String, "management")
         XCTAssertEqual(e.first?["subscription"] as? String, "sub-1")
 
-        let weak = try cv(["new", "management", "--subject", "CN=weak", "--key", "rsa:1024", "--passphrase-file", file("alice.pass")])
+        let weak = try cv([
+            "new", "management", "--subject", "CN=weak", "--key", "rsa:1024", "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(weak.status, 1)
         XCTAssertTrue(weak.err.contains("1024 bits is refused: Azure requires at least 2048 bits"), weak.err)
-        let ec = try cv(["new", "management", "--subject", "CN=ec", "--key", "ec:p256", "--passphrase-file", file("alice.pass")])
+        let ec = try cv([
+            "new", "management", "--subject", "CN=ec", "--key", "ec:p256", "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(ec.status, 1)
         XCTAssertTrue(ec.err.contains("need an RSA key"), ec.err)
         XCTAssertEqual(try entries().count, 1)
     }
 
     func testCSRFlowCompletesThePendingEntry() throws {
-        _ = try ok(["csr", "--subject", "CN=shop.contoso.com,O=Contoso", "--dns", "shop.contoso.com", "--dns", "contoso.com", "--out", file("shop.csr")])
+        _ = try ok([
+            "csr", "--subject", "CN=shop.contoso.com,O=Contoso", "--dns", "shop.contoso.com", "--dns", "contoso.com",
+            "--out", file("shop.csr"),
+        ])
         let req = try Support.sh("openssl req -in '\(file("shop.csr"))' -verify -noout -text 2>&1").out
         XCTAssertTrue(req.contains("verify OK") || req.contains("self-signature verify OK"), req)
         XCTAssertTrue(req.contains("DNS:shop.contoso.com, DNS:contoso.com"), req)
         XCTAssertTrue(req.contains("Subject: O = Contoso, CN = shop.contoso.com"), req)
         let pending = try cv(["show", "shop.contoso.com"])
         XCTAssertTrue(pending.out.contains("pending") && pending.out.contains("waiting for"), pending.out)
-        XCTAssertEqual(try cv(["export", "shop.contoso.com", "--format", "pfx", "--out", file("x.pfx"),
-                               "--password-file", file("out.pw"), "--passphrase-file", file("alice.pass")]).status, 1)
+        XCTAssertEqual(
+            try cv([
+                "export", "shop.contoso.com", "--format", "pfx", "--out", file("x.pfx"),
+                "--password-file", file("out.pw"), "--passphrase-file", file("alice.pass"),
+            ]).status,
+            1
+        )
         _ = try ok(["export", "shop.contoso.com", "--format", "csr", "--out", file("again.csr")])
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: file("again.csr"))), try Data(contentsOf: URL(fileURLWithPath: file("shop.csr"))))
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: file("again.csr"))),
+            try Data(contentsOf: URL(fileURLWithPath: file("shop.csr")))
+        )
 
         // A test CA issues the certificate.
-        try Support.sh("""
+        try Support.sh(
+            """
             cd '\(dir.path)'
             openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 -subj '/CN=Issuing CA' \
               -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
             openssl x509 -req -in shop.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -days 90 -out shop.crt 2>/dev/null
             openssl req -new -newkey rsa:2048 -nodes -keyout wrong.key -subj '/O=Contoso/CN=shop.contoso.com' -out wrong.csr 2>/dev/null
             openssl x509 -req -in wrong.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 90 -out wrong.crt 2>/dev/null
-            """)
+            """
+        )
         let wrong = try cv(["import", file("wrong.crt"), "--passphrase-file", file("alice.pass")])
         XCTAssertEqual(wrong.status, 1)
-        XCTAssertTrue(wrong.err.contains("issued for another key than the pending request 'shop.contoso.com'"), wrong.err)
+        XCTAssertTrue(
+            wrong.err.contains("issued for another key than the pending request 'shop.contoso.com'"),
+            wrong.err
+        )
 
         let done = try ok(["import", file("shop.crt"), file("ca.crt")])
         XCTAssertTrue(done.out.contains("paired 1") && done.out.contains("completed"), done.out)
         let show = try cv(["show", "shop.contoso.com"])
         XCTAssertTrue(show.out.contains("status              active"), show.out)
-        _ = try ok(["export", "shop.contoso.com", "--format", "pfx", "--out", file("shop.pfx"), "--password-file", file("out.pw")])
-        try Support.sh("openssl pkcs12 -in '\(file("shop.pfx"))' -passin pass:Export-Pa55word -nodes -out '\(file("shop.all.pem"))'")
+        _ = try ok([
+            "export", "shop.contoso.com", "--format", "pfx", "--out", file("shop.pfx"), "--password-file",
+            file("out.pw"),
+        ])
+        try Support.sh(
+            "openssl pkcs12 -in '\(file("shop.pfx"))' -passin pass:Export-Pa55word -nodes -out '\(file("shop.all.pem"))'"
+        )
         let all = try String(contentsOfFile: file("shop.all.pem"), encoding: .utf8)
         XCTAssertEqual(all.components(separatedBy: "BEGIN CERTIFICATE").count - 1, 2, "leaf and CA")
         XCTAssertEqual(all.components(separatedBy: "BEGIN PRIVATE KEY").count - 1, 1)
@@ -240,7 +344,9 @@ final class FormatsTests: CLITestCase {
         let certPub = try Support.sh("openssl x509 -in '\(file("shop.crt"))' -pubkey -noout").out
         XCTAssertEqual(keyPub, certPub)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
-        let actions = (try JSONSerialization.jsonObject(with: try cv(["audit", "log", "--json"]).stdout) as? [[String: Any]] ?? []).compactMap { $0["action"] as? String }
+        let actions =
+            (try JSONSerialization.jsonObject(with: try cv(["audit", "log", "--json"]).stdout) as? [[String: Any]] ?? [])
+            .compactMap { $0["action"] as? String }
         XCTAssertTrue(actions.contains("entry.request") && actions.contains("entry.complete"), "\(actions)")
     }
 }

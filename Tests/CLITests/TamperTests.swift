@@ -7,7 +7,11 @@ import XCTest
 final class TamperTests: CLITestCase {
     /// alice acts unless a test says otherwise: bob can unlock too.
     @discardableResult
-    override func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult {
+    override func cv(
+        _ args: [String],
+        env: [String: String] = [:],
+        binary: String = CLITestCase.binary
+    ) throws -> ProcessResult {
         try super.cv(args, env: ["CERTVAULT_USER": "alice"].merging(env) { $1 }, binary: binary)
     }
 
@@ -17,16 +21,23 @@ final class TamperTests: CLITestCase {
         try initVault()
         let second = try Support.makePFX(in: dir, name: "second", password: "password").pfx
         for path in [realWorld("ValidCertificatePathTest1EE_firefox.p12"), second] {
-            let r = try cv(["import", path, "--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass")])
+            let r = try cv([
+                "import", path, "--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass"),
+            ])
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertTrue(r.out.contains("imported 1,"), r.out)
         }
         try Support.write("bob passphrase\n", to: dir.appendingPathComponent("bob.pass"))
-        let add = try cv(["person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file", file("bob.pass"),
-                          "--passphrase-file", file("alice.pass")])
+        let add = try cv([
+            "person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
+            file("bob.pass"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(add.status, 0, add.err)
-        let exp = try cv(["export", "1", "--format", "pfx", "--for", "bob", "--generate-password", "--out", file("bob.pfx"),
-                          "--passphrase-file", file("alice.pass")])
+        let exp = try cv([
+            "export", "1", "--format", "pfx", "--for", "bob", "--generate-password", "--out", file("bob.pfx"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(exp.status, 0, exp.err)
     }
 
@@ -57,16 +68,21 @@ final class TamperTests: CLITestCase {
         let subject = "red\u{1b}[31m\u{202e}evil\u{07}"
         let name = "evil\u{1b}[2J.p12"
         try Support.write("pw\n", to: dir.appendingPathComponent("pw"))
-        try Support.sh("""
+        try Support.sh(
+            """
             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem -out c.pem -days 30 -utf8 \
               -subj "/CN=$(printf 'red\\033[31m\\342\\200\\256evil\\a')" -addext "subjectAltName=DNS:$(printf 'a\\033]0;x\\a.example')" 2>/dev/null
             openssl pkcs12 -export -in c.pem -inkey k.pem -name "$(printf 'friendly\\033]0;title\\a')" -passout pass:pw -out "$(printf 'evil\\033[2J.p12')"
-            """, cwd: dir)
+            """,
+            cwd: dir
+        )
         var shown: [String] = []
         let imp = try cv(["import", file(name), "--password-file", file("pw"), "--passphrase-file", file("alice.pass")])
         XCTAssertEqual(imp.status, 0, imp.err)
         shown += [imp.out, imp.err]
-        for args in [["list"], ["show", "1"], ["audit", "log"], ["export", "1", "--format", "cer", "--out", file("x.cer")]] {
+        for args in [
+            ["list"], ["show", "1"], ["audit", "log"], ["export", "1", "--format", "cer", "--out", file("x.cer")],
+        ] {
             let r = try cv(args)
             XCTAssertEqual(r.status, 0, "\(args): \(r.err)")
             shown += [r.out, r.err]
@@ -97,9 +113,15 @@ final class TamperTests: CLITestCase {
             XCTAssertTrue(r.err.hasPrefix("error: "), r.err)
             XCTAssertFalse(r.err.contains("\u{1b}"), r.err)
         }
-        XCTAssertEqual(try cv(["person", "add", "bob.smith-2_x", "--role", "staff", "--passphrase-file", file("alice.pass")]).status, 0)
-        let init2 = try cv(["init", "--admin", "\u{430}dmin", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
-                           env: ["CERTVAULT_VAULT": file("other.db")])
+        XCTAssertEqual(
+            try cv(["person", "add", "bob.smith-2_x", "--role", "staff", "--passphrase-file", file("alice.pass")])
+                .status,
+            0
+        )
+        let init2 = try cv(
+            ["init", "--admin", "\u{430}dmin", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+            env: ["CERTVAULT_VAULT": file("other.db")]
+        )
         XCTAssertEqual(init2.status, 1, init2.err)
     }
 
@@ -109,14 +131,23 @@ final class TamperTests: CLITestCase {
         try initVault()
         let nul = dir.appendingPathComponent("nul.pw")
         try Data("pass\0word\n".utf8).write(to: nul)
-        let imp = try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", nul.path,
-                          "--passphrase-file", file("alice.pass")])
+        let imp = try cv([
+            "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", nul.path,
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(imp.status, 1)
         XCTAssertTrue(imp.err.contains("NUL byte"), imp.err)
-        XCTAssertEqual(try cv(["import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                               "--passphrase-file", file("alice.pass")]).status, 0)
-        let exp = try cv(["export", "1", "--format", "pfx", "--out", file("x.pfx"), "--password-file", nul.path,
-                          "--passphrase-file", file("alice.pass")])
+        XCTAssertEqual(
+            try cv([
+                "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
+                "--passphrase-file", file("alice.pass"),
+            ]).status,
+            0
+        )
+        let exp = try cv([
+            "export", "1", "--format", "pfx", "--out", file("x.pfx"), "--password-file", nul.path,
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(exp.status, 1)
         XCTAssertTrue(exp.err.contains("NUL byte"), exp.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
@@ -146,9 +177,16 @@ final class TamperTests: CLITestCase {
             print("NAME-SEEN" if b"CERTVAULT_PASSPHRASE=" + secret.encode() in block else "name-gone")
             print("status", p.returncode, err.decode(errors="replace").strip())
             """
-        let passphrase = try String(contentsOfFile: file("alice.pass"), encoding: .utf8).trimmingCharacters(in: .newlines)
-        let r = try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, dir.appendingPathComponent("state").path, fifo,
-                                            realWorld("ValidCertificatePathTest1EE_firefox.p12"), passphrase])
+        let passphrase = try String(contentsOfFile: file("alice.pass"), encoding: .utf8).trimmingCharacters(
+            in: .newlines
+        )
+        let r = try Support.run(
+            "python3",
+            [
+                "-c", script, CLITestCase.binary, vaultPath, dir.appendingPathComponent("state").path, fifo,
+                realWorld("ValidCertificatePathTest1EE_firefox.p12"), passphrase,
+            ]
+        )
         XCTAssertTrue(r.out.contains("secret-gone"), r.out + r.err)
         XCTAssertTrue(r.out.contains("name-gone"), r.out + r.err)
         XCTAssertTrue(r.out.contains("status 0"), r.out + r.err)
@@ -160,16 +198,20 @@ final class TamperTests: CLITestCase {
         try makeVault()
         let old = file("old.db")
         try FileManager.default.copyItem(atPath: vaultPath, toPath: old)
-        let exp = try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("later.pfx"),
-                          "--passphrase-file", file("alice.pass")])
+        let exp = try cv([
+            "export", "2", "--format", "pfx", "--generate-password", "--out", file("later.pfx"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(exp.status, 0, exp.err)
         // The attacker puts the older copy back, hiding that export.
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
         try FileManager.default.removeItem(atPath: vaultPath)
         try FileManager.default.copyItem(atPath: old, toPath: vaultPath)
 
-        let again = try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
-                            "--passphrase-file", file("alice.pass")])
+        let again = try cv([
+            "export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
+            "--passphrase-file", file("alice.pass"),
+        ])
         XCTAssertEqual(again.status, 3, again.err)
         XCTAssertTrue(again.err.contains("error: the vault was rolled back"), again.err)
         XCTAssertTrue(again.err.contains("was seen on"), again.err)
@@ -182,8 +224,13 @@ final class TamperTests: CLITestCase {
         let accept = try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")])
         XCTAssertEqual(accept.status, 0, accept.err)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
-        XCTAssertEqual(try cv(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
-                               "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertEqual(
+            try cv([
+                "export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
+                "--passphrase-file", file("alice.pass"),
+            ]).status,
+            0
+        )
         let log = try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"])
         let records = try XCTUnwrap(JSONSerialization.jsonObject(with: log.stdout) as? [[String: Any]])
         XCTAssertEqual(records.count, 1)
@@ -199,7 +246,10 @@ final class TamperTests: CLITestCase {
         let pristine = file("pristine.db")
         try FileManager.default.copyItem(atPath: vaultPath, toPath: pristine)
         for (name, sql) in [
-            ("steal", "CREATE TRIGGER steal AFTER INSERT ON grants BEGIN INSERT INTO custody VALUES (1, 1, 'grant', 'x', 1); END"),
+            (
+                "steal",
+                "CREATE TRIGGER steal AFTER INSERT ON grants BEGIN INSERT INTO custody VALUES (1, 1, 'grant', 'x', 1); END"
+            ),
             ("peek", "CREATE VIEW peek AS SELECT * FROM entries"),
             ("loot", "CREATE TABLE loot (x BLOB)"),
             ("by_alias", "CREATE INDEX by_alias ON entries(alias, purpose)"),
@@ -208,7 +258,9 @@ final class TamperTests: CLITestCase {
             try FileManager.default.copyItem(atPath: pristine, toPath: copy)
             let r0 = try Support.run("sqlite3", [copy, sql])
             XCTAssertEqual(r0.status, 0, r0.err)
-            for args in [["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("\(name).cer")]] {
+            for args in [
+                ["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("\(name).cer")],
+            ] {
                 let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
                 XCTAssertEqual(r.status, 3, "\(name) \(args): \(r.err)")
                 XCTAssertTrue(r.err.contains("'\(name)' was added by hand"), r.err)
@@ -230,12 +282,20 @@ final class TamperTests: CLITestCase {
         for seq in ["9223372036854775807", "-9223372036854775808", "0", "-1"] {
             let copy = file("seq\(seq).db")
             try FileManager.default.copyItem(atPath: pristine, toPath: copy)
-            let r0 = try Support.run("sqlite3", [copy, """
-                INSERT INTO audit VALUES (\(seq), 'x', 1, 'entry.export', 1, 1, '{}', zeroblob(32), zeroblob(32), zeroblob(64))
-                """])
+            let r0 = try Support.run(
+                "sqlite3",
+                [
+                    copy,
+                    """
+                    INSERT INTO audit VALUES (\(seq), 'x', 1, 'entry.export', 1, 1, '{}', zeroblob(32), zeroblob(32), zeroblob(64))
+                    """,
+                ]
+            )
             XCTAssertEqual(r0.status, 0, r0.err)
-            for args in [["list"], ["show", "1"], ["audit", "log"], ["audit", "verify"],
-                         ["export", "1", "--format", "cer", "--out", file("seq.cer")]] {
+            for args in [
+                ["list"], ["show", "1"], ["audit", "log"], ["audit", "verify"],
+                ["export", "1", "--format", "cer", "--out", file("seq.cer")],
+            ] {
                 let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
                 XCTAssertTrue(r.status == 3, "\(seq) \(args): status \(r.status) \(r.err)")
                 XCTAssertTrue(r.err.contains("error: "), r.err)
@@ -256,8 +316,14 @@ final class TamperTests: CLITestCase {
         let records = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [[String: Any]])
         XCTAssertNotNil(records.first { $0["seq"] as? Int == 3 }?["problem"] as? String)
         XCTAssertNil(records.first { $0["seq"] as? Int == 2 }?["problem"] as? String)
-        for args in [["list"], ["export", "2", "--format", "pfx", "--generate-password", "--out", file("x.pfx"), "--passphrase-file", file("alice.pass")],
-                     ["person", "add", "carl", "--role", "staff", "--passphrase-file", file("alice.pass")]] {
+        for args in [
+            ["list"],
+            [
+                "export", "2", "--format", "pfx", "--generate-password", "--out", file("x.pfx"), "--passphrase-file",
+                file("alice.pass"),
+            ],
+            ["person", "add", "carl", "--role", "staff", "--passphrase-file", file("alice.pass")],
+        ] {
             let r = try cv(args)
             XCTAssertEqual(r.status, 3, "\(args): \(r.err)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// The attacker of design rules 4–7: write access to the vault file (with
@@ -17,7 +18,11 @@ final class AttackTests: VaultTestCase {
     func prepare() throws -> Session {
         let alice = try unlock()
         try importFresh(["web1", "web2"], as: alice)
-        _ = try alice.addPerson(.init(handle: "bob", role: .officer), passphrase: SecureBytes(utf8: bobPassphrase), kdf: .interactive)
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: bobPassphrase),
+            kdf: .interactive
+        )
         _ = try export(alice, "web1")
         XCTAssertTrue(try vault.verify().isValid)
         XCTAssertTrue(try vault.inventory().isIntact)
@@ -36,59 +41,152 @@ final class AttackTests: VaultTestCase {
     static let boxKey = Data(repeating: 0x42, count: 32).hexLower
 
     let attacks: [Attack] = [
-        Attack(name: "person row added by hand, with the attacker's box key",
-               sql: "INSERT INTO people (handle, role, box_public_key, created_at) VALUES ('mallory', 'admin', x'\(boxKey)', 'now')",
-               finding: "'mallory' (row 3) was added by hand", entry: nil),
-        Attack(name: "an existing person's box key replaced",
-               sql: "UPDATE people SET box_public_key = x'\(boxKey)' WHERE handle = 'bob'",
-               finding: "person bob: encryption key differ", entry: nil),
-        Attack(name: "an officer promoted by hand",
-               sql: "UPDATE people SET role = 'admin' WHERE handle = 'bob'", finding: "person bob: role differ", entry: nil),
-        Attack(name: "a person marked departed by hand", sql: "UPDATE people SET status = 'departed' WHERE handle = 'bob'",
-               finding: "person bob: status differ", entry: nil),
-        Attack(name: "handles swapped",
-               sql: "UPDATE people SET handle = 'tmp' WHERE handle = 'alice'; UPDATE people SET handle = 'alice' WHERE handle = 'bob'; UPDATE people SET handle = 'bob' WHERE handle = 'tmp'",
-               finding: "person alice: handle differ", entry: nil),
-        Attack(name: "a person deleted", sql: "DELETE FROM keyslots WHERE person_id = 2; DELETE FROM people WHERE handle = 'bob'",
-               finding: "person bob was deleted", entry: nil),
-        Attack(name: "a keyslot replaced by another's",
-               sql: "UPDATE keyslots SET ciphertext = (SELECT ciphertext FROM keyslots WHERE person_id = 2), nonce = (SELECT nonce FROM keyslots WHERE person_id = 2) WHERE person_id = 1",
-               finding: "keyslot of alice was damaged or replaced", entry: nil),
-        Attack(name: "alias and thumbprint swapped between two entries",
-               sql: """
-                   CREATE TEMP TABLE s AS SELECT id, alias, sha1 FROM entries;
-                   UPDATE entries SET alias = 'x' || id, sha1 = 'x' || id;
-                   UPDATE entries SET alias = (SELECT alias FROM s WHERE s.id = 3 - entries.id),
-                                      sha1 = (SELECT sha1 FROM s WHERE s.id = 3 - entries.id)
-                   """,
-               finding: "'web1' differs from its signed record"),
-        Attack(name: "expiry moved", sql: "UPDATE entries SET not_after = '2099-01-01T00:00:00Z' WHERE alias = 'web1'",
-               finding: "'web1' differs"),
-        Attack(name: "status changed", sql: "UPDATE entries SET status = 'revoked' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "subject changed", sql: "UPDATE entries SET subject = 'CN=other' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "domains changed", sql: "UPDATE entries SET domains = '[\"evil.example\"]' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "purpose changed", sql: "UPDATE entries SET purpose = 'management' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "subscription changed", sql: "UPDATE entries SET subscription = 'other-sub' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "rotation mark cleared", sql: "UPDATE entries SET needs_rotation = 1, rotation_reason = 'x' WHERE alias = 'web1'",
-               finding: "'web1' differs"),
-        Attack(name: "issuer link changed", sql: "UPDATE entries SET issuer_entry_id = 2 WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "only the key nonce changed",
-               sql: "UPDATE entries SET key_nonce = (SELECT key_nonce FROM entries WHERE alias = 'web2') WHERE alias = 'web1'",
-               finding: "'web1' differs"),
-        Attack(name: "certificate replaced by another's",
-               sql: "UPDATE entries SET cert_der = (SELECT cert_der FROM entries WHERE alias = 'web2') WHERE alias = 'web1'",
-               finding: "'web1' differs"),
-        Attack(name: "a request added to an entry", sql: "UPDATE entries SET csr_der = x'3000' WHERE alias = 'web1'", finding: "'web1' differs"),
-        Attack(name: "an entry deleted",
-               sql: "DELETE FROM grants WHERE entry_id = 2; DELETE FROM custody WHERE entry_id = 2; DELETE FROM entries WHERE alias = 'web2'",
-               finding: "'web2' was deleted", entry: nil),
+        Attack(
+            name: "person row added by hand, with the attacker's box key",
+            sql:
+                "INSERT INTO people (handle, role, box_public_key, created_at) VALUES ('mallory', 'admin', x'\(boxKey)', 'now')",
+            finding: "'mallory' (row 3) was added by hand",
+            entry: nil
+        ),
+        Attack(
+            name: "an existing person's box key replaced",
+            sql: "UPDATE people SET box_public_key = x'\(boxKey)' WHERE handle = 'bob'",
+            finding: "person bob: encryption key differ",
+            entry: nil
+        ),
+        Attack(
+            name: "an officer promoted by hand",
+            sql: "UPDATE people SET role = 'admin' WHERE handle = 'bob'",
+            finding: "person bob: role differ",
+            entry: nil
+        ),
+        Attack(
+            name: "a person marked departed by hand",
+            sql: "UPDATE people SET status = 'departed' WHERE handle = 'bob'",
+            finding: "person bob: status differ",
+            entry: nil
+        ),
+        Attack(
+            name: "handles swapped",
+            sql:
+                "UPDATE people SET handle = 'tmp' WHERE handle = 'alice'; UPDATE people SET handle = 'alice' WHERE handle = 'bob'; UPDATE people SET handle = 'bob' WHERE handle = 'tmp'",
+            finding: "person alice: handle differ",
+            entry: nil
+        ),
+        Attack(
+            name: "a person deleted",
+            sql: "DELETE FROM keyslots WHERE person_id = 2; DELETE FROM people WHERE handle = 'bob'",
+            finding: "person bob was deleted",
+            entry: nil
+        ),
+        Attack(
+            name: "a keyslot replaced by another's",
+            sql:
+                "UPDATE keyslots SET ciphertext = (SELECT ciphertext FROM keyslots WHERE person_id = 2), nonce = (SELECT nonce FROM keyslots WHERE person_id = 2) WHERE person_id = 1",
+            finding: "keyslot of alice was damaged or replaced",
+            entry: nil
+        ),
+        Attack(
+            name: "alias and thumbprint swapped between two entries",
+            sql: """
+                CREATE TEMP TABLE s AS SELECT id, alias, sha1 FROM entries;
+                UPDATE entries SET alias = 'x' || id, sha1 = 'x' || id;
+                UPDATE entries SET alias = (SELECT alias FROM s WHERE s.id = 3 - entries.id),
+                                   sha1 = (SELECT sha1 FROM s WHERE s.id = 3 - entries.id)
+                """,
+            finding: "'web1' differs from its signed record"
+        ),
+        Attack(
+            name: "expiry moved",
+            sql: "UPDATE entries SET not_after = '2099-01-01T00:00:00Z' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "status changed",
+            sql: "UPDATE entries SET status = 'revoked' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "subject changed",
+            sql: "UPDATE entries SET subject = 'CN=other' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "domains changed",
+            sql: "UPDATE entries SET domains = '[\"evil.example\"]' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "purpose changed",
+            sql: "UPDATE entries SET purpose = 'management' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "subscription changed",
+            sql: "UPDATE entries SET subscription = 'other-sub' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "rotation mark cleared",
+            sql: "UPDATE entries SET needs_rotation = 1, rotation_reason = 'x' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "issuer link changed",
+            sql: "UPDATE entries SET issuer_entry_id = 2 WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "only the key nonce changed",
+            sql:
+                "UPDATE entries SET key_nonce = (SELECT key_nonce FROM entries WHERE alias = 'web2') WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "certificate replaced by another's",
+            sql:
+                "UPDATE entries SET cert_der = (SELECT cert_der FROM entries WHERE alias = 'web2') WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "a request added to an entry",
+            sql: "UPDATE entries SET csr_der = x'3000' WHERE alias = 'web1'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "an entry deleted",
+            sql:
+                "DELETE FROM grants WHERE entry_id = 2; DELETE FROM custody WHERE entry_id = 2; DELETE FROM entries WHERE alias = 'web2'",
+            finding: "'web2' was deleted",
+            entry: nil
+        ),
         Attack(name: "a grant deleted", sql: "DELETE FROM grants WHERE entry_id = 1", finding: "'web1' differs"),
-        Attack(name: "a grant moved to another person", sql: "UPDATE grants SET person_id = 2 WHERE entry_id = 1", finding: "'web1' differs"),
-        Attack(name: "seals swapped between entries",
-               sql: "UPDATE grants SET entry_id = entry_id + 100; UPDATE grants SET entry_id = 103 - entry_id", finding: "'web1' differs"),
-        Attack(name: "a custody row deleted", sql: "DELETE FROM custody WHERE entry_id = 1 AND kind = 'export'", finding: "'web1' differs"),
-        Attack(name: "a custody row forged", sql: "INSERT INTO custody VALUES (1, 2, 'export', 'now', 1)", finding: "'web1' differs"),
-        Attack(name: "the vault id changed", sql: "UPDATE vault SET vault_id = randomblob(16)", finding: "the genesis names another vault", entry: nil),
+        Attack(
+            name: "a grant moved to another person",
+            sql: "UPDATE grants SET person_id = 2 WHERE entry_id = 1",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "seals swapped between entries",
+            sql: "UPDATE grants SET entry_id = entry_id + 100; UPDATE grants SET entry_id = 103 - entry_id",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "a custody row deleted",
+            sql: "DELETE FROM custody WHERE entry_id = 1 AND kind = 'export'",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "a custody row forged",
+            sql: "INSERT INTO custody VALUES (1, 2, 'export', 'now', 1)",
+            finding: "'web1' differs"
+        ),
+        Attack(
+            name: "the vault id changed",
+            sql: "UPDATE vault SET vault_id = randomblob(16)",
+            finding: "the genesis names another vault",
+            entry: nil
+        ),
     ]
 
     func testEveryAttackIsNoticedAndGainsNothing() throws {
@@ -109,20 +207,30 @@ final class AttackTests: VaultTestCase {
             // audit verify names the cause.
             let verification = try vault.verify()
             XCTAssertFalse(verification.isValid, context)
-            XCTAssertTrue(verification.findings.contains { $0.description.contains(attack.finding) },
-                          "\(context): \(verification.findings)")
+            XCTAssertTrue(
+                verification.findings.contains { $0.description.contains(attack.finding) },
+                "\(context): \(verification.findings)"
+            )
             // list flags; never shows a differing row with its altered values.
             let inventory = try vault.inventory()
             XCTAssertFalse(inventory.isIntact, context)
             if let target = attack.entry {
-                XCTAssertFalse(inventory.entries.contains { $0.alias == target }, "\(context): \(inventory.entries.map(\.alias))")
+                XCTAssertFalse(
+                    inventory.entries.contains { $0.alias == target },
+                    "\(context): \(inventory.entries.map(\.alias))"
+                )
                 XCTAssertFalse(inventory.tampered.isEmpty, context)
             }
             assertCode(.tampered) { _ = try vault.entries() }
             // Nothing acts on it: no export, public or private, and no new write.
             if let target = attack.entry {
-                assertCode(.tampered) { _ = try vault.exportPublic(target, format: .cer, to: self.dir.appendingPathComponent("x.cer").path) }
-                XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.cer").path), context)
+                assertCode(.tampered) {
+                    _ = try vault.exportPublic(target, format: .cer, to: self.dir.appendingPathComponent("x.cer").path)
+                }
+                XCTAssertFalse(
+                    FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.cer").path),
+                    context
+                )
             }
             if let alice = try? vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) {
                 XCTAssertEqual(alice.person.role, .admin, context)
@@ -144,10 +252,19 @@ final class AttackTests: VaultTestCase {
     func testUntrustedAdminRowReceivesNothing() throws {
         let alice = try prepare()
         let box = SealedBox.keyPair()
-        try tamper("INSERT INTO people (handle, role, box_public_key, created_at) VALUES ('mallory', 'admin', ?, 'now')", [box.publicKey])
+        try tamper(
+            "INSERT INTO people (handle, role, box_public_key, created_at) VALUES ('mallory', 'admin', ?, 'now')",
+            [box.publicKey]
+        )
         assertCode(.tampered) { try self.importFresh(["after"], as: alice) }
-        assertCode(.tampered) { _ = try alice.exportPFX("web1", to: self.dir.appendingPathComponent("m.pfx").path,
-                                                         password: SecureBytes(utf8: "pw"), recipient: "mallory") }
+        assertCode(.tampered) {
+            _ = try alice.exportPFX(
+                "web1",
+                to: self.dir.appendingPathComponent("m.pfx").path,
+                password: SecureBytes(utf8: "pw"),
+                recipient: "mallory"
+            )
+        }
         XCTAssertEqual(try grantsTo(notIn: [1, 2]), 0)
         // Acting as that row is impossible too: the ledger does not know it.
         assertCode(.tampered) { _ = try self.vault.person("mallory") }
@@ -157,7 +274,9 @@ final class AttackTests: VaultTestCase {
     /// The log names people and entries as the signed records do.
     func testAuditLogNamesAsSignedEvenWhenTheTablesLie() throws {
         _ = try prepare()
-        try tamper("UPDATE people SET handle = 'zed' WHERE handle = 'alice'; UPDATE entries SET alias = 'renamed' WHERE alias = 'web1'")
+        try tamper(
+            "UPDATE people SET handle = 'zed' WHERE handle = 'alice'; UPDATE entries SET alias = 'renamed' WHERE alias = 'web1'"
+        )
         let records = try vault.auditRecords()
         XCTAssertTrue(records.allSatisfy { $0.actorHandle == "alice" }, "\(records.map(\.actorHandle))")
         XCTAssertTrue(records.contains { $0.entryAlias == "web1" })
@@ -205,11 +324,23 @@ final class AttackTests: VaultTestCase {
     func testUnsignedRecordAfterTheHeadIsNamed() throws {
         _ = try prepare()
         let head = try XCTUnwrap(vault.auditHead())
-        let h = AuditChain.hash(previous: head.hash, seq: head.seq + 1, at: "2026-01-01T00:00:00Z", actorID: 1, action: "entry.export",
-                                entryID: 1, personID: 2, details: "{}")
-        try tamper("INSERT INTO audit VALUES (?, '2026-01-01T00:00:00Z', 1, 'entry.export', 1, 2, '{}', ?, ?, NULL)",
-                   [head.seq + 1, head.hash, h])
-        XCTAssertTrue(try vault.verify().findings.contains { $0.seq == head.seq + 1 && $0.message.contains("not signed") })
+        let h = AuditChain.hash(
+            previous: head.hash,
+            seq: head.seq + 1,
+            at: "2026-01-01T00:00:00Z",
+            actorID: 1,
+            action: "entry.export",
+            entryID: 1,
+            personID: 2,
+            details: "{}"
+        )
+        try tamper(
+            "INSERT INTO audit VALUES (?, '2026-01-01T00:00:00Z', 1, 'entry.export', 1, 2, '{}', ?, ?, NULL)",
+            [head.seq + 1, head.hash, h]
+        )
+        XCTAssertTrue(
+            try vault.verify().findings.contains { $0.seq == head.seq + 1 && $0.message.contains("not signed") }
+        )
         XCTAssertFalse(try vault.inventory().isIntact)
     }
 
@@ -225,7 +356,11 @@ final class AttackTests: VaultTestCase {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read {
-            try Int.fetchOne($0, sql: "SELECT count(*) FROM grants WHERE person_id NOT IN (\(ids.map(String.init).joined(separator: ",")))") ?? 0
+            try Int.fetchOne(
+                $0,
+                sql:
+                    "SELECT count(*) FROM grants WHERE person_id NOT IN (\(ids.map(String.init).joined(separator: ",")))"
+            ) ?? 0
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// Every fixture in Fixtures/corpus (made by generate.sh beside it): what
@@ -19,8 +20,17 @@ final class CorpusTests: XCTestCase {
         let text = try String(contentsOf: corpus.appendingPathComponent("manifest.tsv"), encoding: .utf8)
         return text.split(separator: "\n").dropFirst().map { line in
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            return Case(file: f[0], password: f[1], expect: f[2], certs: Int(f[3])!, keys: Int(f[4])!,
-                        judgeCerts: f[5], judgeKeys: f[6], tool: f[7], note: f[8])
+            return Case(
+                file: f[0],
+                password: f[1],
+                expect: f[2],
+                certs: Int(f[3])!,
+                keys: Int(f[4])!,
+                judgeCerts: f[5],
+                judgeKeys: f[6],
+                tool: f[7],
+                note: f[8]
+            )
         }
     }
 
@@ -42,7 +52,10 @@ final class CorpusTests: XCTestCase {
 
     func judge(_ command: String, _ c: Case, _ path: String) throws -> String {
         let pass = c.password == "-" || c.password == "<empty>" ? "" : c.password
-        let line = command.replacingOccurrences(of: "{F}", with: "'\(path)'").replacingOccurrences(of: "{P}", with: "'\(pass)'")
+        let line = command.replacingOccurrences(of: "{F}", with: "'\(path)'").replacingOccurrences(
+            of: "{P}",
+            with: "'\(pass)'"
+        )
         return try Support.sh("openssl " + line).out
     }
 
@@ -52,7 +65,9 @@ final class CorpusTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path)
             .filter { !["generate.sh", "manifest.tsv"].contains($0) }
         XCTAssertEqual(Set(files), Set(cases.map(\.file).filter { !$0.hasPrefix("../") }))
-        for tool in ["openssl 3", "GnuTLS certtool", "NSS pk12util", "Java keytool", "Python cryptography", "real-world export"] {
+        for tool in [
+            "openssl 3", "GnuTLS certtool", "NSS pk12util", "Java keytool", "Python cryptography", "real-world export",
+        ] {
             XCTAssertTrue(cases.contains { $0.tool.hasPrefix(tool) }, "no fixture from \(tool)")
         }
     }
@@ -66,7 +81,10 @@ final class CorpusTests: XCTestCase {
                 XCTAssertThrowsError(try Importer.read(path: path, password: password(c)), label) { error in
                     let e = error as? CertVaultError
                     XCTAssertEqual(e?.code.rawValue, c.expect, "\(label): \(error)")
-                    XCTAssertTrue(e?.message.hasPrefix(path) == true, "\(label): the error must name the file: \(error)")
+                    XCTAssertTrue(
+                        e?.message.hasPrefix(path) == true,
+                        "\(label): the error must name the file: \(error)"
+                    )
                 }
                 checked += 1
                 continue
@@ -80,7 +98,11 @@ final class CorpusTests: XCTestCase {
             XCTAssertEqual(file.keyCount, c.keys, label)
             if c.judgeCerts != "-" {
                 let expected = blocks(try judge(c.judgeCerts, c, path), "CERTIFICATE")
-                XCTAssertEqual(Set(file.certificates.map(\.certificate.derEncoded)), Set(expected), "\(label): certificates differ from openssl's")
+                XCTAssertEqual(
+                    Set(file.certificates.map(\.certificate.derEncoded)),
+                    Set(expected),
+                    "\(label): certificates differ from openssl's"
+                )
             }
             if c.judgeKeys != "-" {
                 let expected = blocks(try judge(c.judgeKeys, c, path), "PRIVATE KEY")
@@ -93,9 +115,15 @@ final class CorpusTests: XCTestCase {
     }
 
     func testFriendlyNamesBecomeAliases() throws {
-        let unicode = try Importer.read(path: Self.corpus.appendingPathComponent("ossl-unicode-name.p12").path, password: SecureBytes(utf8: "test"))
+        let unicode = try Importer.read(
+            path: Self.corpus.appendingPathComponent("ossl-unicode-name.p12").path,
+            password: SecureBytes(utf8: "test")
+        )
         XCTAssertEqual(unicode.certificates.first?.friendlyName, "Zürich ☃ 証明書")
-        let java = try Importer.read(path: Self.corpus.appendingPathComponent("java.p12").path, password: SecureBytes(utf8: "testtest"))
+        let java = try Importer.read(
+            path: Self.corpus.appendingPathComponent("java.p12").path,
+            password: SecureBytes(utf8: "testtest")
+        )
         XCTAssertEqual(java.certificates.first?.friendlyName ?? java.keys.first?.friendlyName, "javakey")
         let trusted = try Importer.read(path: Self.corpus.appendingPathComponent("trusted.pem").path, password: nil)
         XCTAssertEqual(trusted.certificates.first?.friendlyName, "contoso trusted")

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// Reading PKCS#12 files written by other programs, judged against what
@@ -12,10 +13,18 @@ final class PKCS12ImportTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func parse(_ path: String, _ password: String?) throws -> PKCS12Contents {
-        try PKCS12.parse(try Data(contentsOf: URL(fileURLWithPath: path)), password: password.map { SecureBytes(utf8: $0) })
+        try PKCS12.parse(
+            try Data(contentsOf: URL(fileURLWithPath: path)),
+            password: password.map { SecureBytes(utf8: $0) }
+        )
     }
 
-    func assertCode(_ code: CertVaultError.Code, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+    func assertCode(
+        _ code: CertVaultError.Code,
+        _ body: () throws -> Void,
+        file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
         }
@@ -26,10 +35,16 @@ final class PKCS12ImportTests: XCTestCase {
     /// Windows (AES and 3DES), macOS and Firefox exports: each yields the
     /// key and certificate that the PEM files beside them hold.
     func testRealWorldExportsYieldTheSameKeyAndCertificate() throws {
-        let expectedCert = try Support.certificateDER(pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.crt").path)
-        let expectedKey = try Support.pkcs8DER(pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path)
-        let files = ["ValidCertificatePathTest1EE_windows_aes.p12.pfx", "ValidCertificatePathTest1EE_windows_tdes.p12.pfx",
-                     "ValidCertificatePathTest1EE_macos.p12", "ValidCertificatePathTest1EE_firefox.p12"]
+        let expectedCert = try Support.certificateDER(
+            pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.crt").path
+        )
+        let expectedKey = try Support.pkcs8DER(
+            pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path
+        )
+        let files = [
+            "ValidCertificatePathTest1EE_windows_aes.p12.pfx", "ValidCertificatePathTest1EE_windows_tdes.p12.pfx",
+            "ValidCertificatePathTest1EE_macos.p12", "ValidCertificatePathTest1EE_firefox.p12",
+        ]
         for name in files {
             let contents = try parse(Support.realWorld.appendingPathComponent(name).path, "password")
             XCTAssertEqual(contents.keys.count, 1, name)
@@ -51,8 +66,12 @@ final class PKCS12ImportTests: XCTestCase {
             let made = try Support.makePFX(in: dir, name: legacy ? "legacy" : "modern", legacy: legacy)
             let contents = try parse(made.pfx, "secret")
             let flag = legacy ? "-legacy" : ""
-            let cert = try Support.sh("openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nokeys -clcerts | openssl x509 -outform der").stdout
-            let key = try Support.sh("openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt -outform der").stdout
+            let cert = try Support.sh(
+                "openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nokeys -clcerts | openssl x509 -outform der"
+            ).stdout
+            let key = try Support.sh(
+                "openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt -outform der"
+            ).stdout
             XCTAssertEqual(contents.certificates.map(\.certificate.derEncoded), [cert])
             XCTAssertEqual(bytes(try contents.keys[0].key.pkcs8()), key)
             XCTAssertEqual(contents.certificates[0].friendlyName, legacy ? "legacy" : "modern")
@@ -70,14 +89,24 @@ final class PKCS12ImportTests: XCTestCase {
         // The NULL password (distinct from "" in PKCS#12's encoding), as some tools write.
         let key = try PrivateKey.generate("ec:p256")
         let cert = try CertificateBuilder(subject: "CN=null").build(key: key)
-        let data = try PKCS12.create(key: key, certificate: cert, chain: [], friendlyName: "null", password: .none, profile: .legacy)
+        let data = try PKCS12.create(
+            key: key,
+            certificate: cert,
+            chain: [],
+            friendlyName: "null",
+            password: .none,
+            profile: .legacy
+        )
         let contents = try PKCS12.parse(data, password: nil)
         XCTAssertEqual(contents.keys.count, 1)
         XCTAssertTrue(contents.hadMAC)
         // openssl agrees the file has a NULL-password MAC.
         let path = dir.appendingPathComponent("null.pfx")
         try data.write(to: path)
-        XCTAssertEqual(try Support.run("openssl", ["pkcs12", "-in", path.path, "-info", "-noout", "-passin", "pass:"]).status, 0)
+        XCTAssertEqual(
+            try Support.run("openssl", ["pkcs12", "-in", path.path, "-info", "-noout", "-passin", "pass:"]).status,
+            0
+        )
     }
 
     func testWrongPasswordIsToldApart() throws {
@@ -90,10 +119,10 @@ final class PKCS12ImportTests: XCTestCase {
 
     func testNotPKCS12IsToldApart() throws {
         let made = try Support.makePFX(in: dir, name: "n")
-        assertCode(.notPKCS12) { _ = try parse(made.cert, "secret") }                 // PEM
+        assertCode(.notPKCS12) { _ = try parse(made.cert, "secret") }  // PEM
         let b64 = dir.appendingPathComponent("b64.txt")
         try Support.sh("base64 '\(made.pfx)' > '\(b64.path)'")
-        assertCode(.notPKCS12) { _ = try parse(b64.path, "secret") }                 // base64 text
+        assertCode(.notPKCS12) { _ = try parse(b64.path, "secret") }  // base64 text
         let empty = dir.appendingPathComponent("empty.pfx")
         try Data().write(to: empty)
         assertCode(.emptyFile) { _ = try parse(empty.path, "secret") }
@@ -118,7 +147,9 @@ final class PKCS12ImportTests: XCTestCase {
         let made = try Support.makePFX(in: dir, name: "m")
         // The MAC digest is the second-to-last OCTET STRING in the file (the last is its salt).
         let original = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
-        let parsed = try Support.sh("openssl asn1parse -inform der -in '\(made.pfx)' | grep 'OCTET STRING' | tail -2 | head -1").out
+        let parsed = try Support.sh(
+            "openssl asn1parse -inform der -in '\(made.pfx)' | grep 'OCTET STRING' | tail -2 | head -1"
+        ).out
         let offset = Int(parsed.split(separator: ":")[0].trimmingCharacters(in: .whitespaces))!
         var flipped = original
         flipped[offset + 4] ^= 0xFF
@@ -135,7 +166,7 @@ final class PKCS12ImportTests: XCTestCase {
         // pbeWithSHA1And3-KeyTripleDES-CBC 1.2.840.113549.1.12.1.3 → 1.2.840.113549.1.12.1.127, which nobody implements
         let tdes: [UInt8] = [0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x01, 0x03]
         guard let range = data.firstRange(of: Data(tdes)) else { return XCTFail("3DES OID not found") }
-        data[range.upperBound - 1] = 0x7F // 1.2.840.113549.1.12.1.127: no such algorithm
+        data[range.upperBound - 1] = 0x7F  // 1.2.840.113549.1.12.1.127: no such algorithm
         XCTAssertThrowsError(try PKCS12.parse(data, password: SecureBytes(utf8: "secret"))) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .unsupportedAlgorithm, "\(error)")
         }

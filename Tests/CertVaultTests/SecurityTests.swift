@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// Every guarantee, with the negative test that fails if it breaks.
@@ -17,7 +18,8 @@ final class SecurityTests: VaultTestCase {
         }
         // Below the signed-record check, the AEAD itself refuses.
         let entry = try rawEntry("victim")
-        XCTAssertThrowsError(try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+        XCTAssertThrowsError(try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) })
+        { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
         XCTAssertFalse(try vault.verify().isValid)
@@ -25,19 +27,25 @@ final class SecurityTests: VaultTestCase {
 
     func testCiphertextSwappedFromAnotherEntryFails() throws {
         try importFresh(["one", "two"])
-        try tamper("""
+        try tamper(
+            """
             UPDATE entries SET key_ciphertext = (SELECT key_ciphertext FROM entries WHERE alias = 'two'),
                                key_nonce = (SELECT key_nonce FROM entries WHERE alias = 'two') WHERE alias = 'one'
-            """)
+            """
+        )
         let session = try unlock()
         assertCode(.tampered) { _ = try self.export(session, "one") }
         // Even with the grant swapped too, the associated data (entry id, key) refuses.
-        try tamper("""
+        try tamper(
+            """
             UPDATE grants SET sealed_key = (SELECT sealed_key FROM grants g JOIN entries e ON e.id = g.entry_id WHERE e.alias = 'two')
             WHERE entry_id = (SELECT id FROM entries WHERE alias = 'one')
-            """)
+            """
+        )
         let entry = try rawEntry("one")
-        assertCode(.tampered) { _ = try self.vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) } }
+        assertCode(.tampered) {
+            _ = try self.vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }
+        }
     }
 
     func testFlippedByteInGrantSealFails() throws {
@@ -52,20 +60,25 @@ final class SecurityTests: VaultTestCase {
         }
         // Below the signed-state check, the sealed box itself refuses.
         let entry = try rawEntry("sealed")
-        assertCode(.tampered) { _ = try self.vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) } }
+        assertCode(.tampered) {
+            _ = try self.vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }
+        }
     }
 
     func testGrantMovedToAnotherEntryIsRecognised() throws {
         try importFresh(["p", "q"])
         // Give entry p the seal of entry q: it opens (it is sealed to alice) but its tag names q.
-        try tamper("""
+        try tamper(
+            """
             UPDATE grants SET sealed_key = (SELECT sealed_key FROM grants g JOIN entries e ON e.id = g.entry_id WHERE e.alias = 'q')
             WHERE entry_id = (SELECT id FROM entries WHERE alias = 'p')
-            """)
+            """
+        )
         let session = try unlock()
         assertCode(.tampered) { _ = try self.export(session, "p") }
         let entry = try rawEntry("p")
-        XCTAssertThrowsError(try vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+        XCTAssertThrowsError(try vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }) {
+            error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
             XCTAssertTrue((error as? CertVaultError)?.message.contains("another entry") == true)
         }
@@ -76,7 +89,10 @@ final class SecurityTests: VaultTestCase {
         try tamper("UPDATE keyslots SET ciphertext = substr(ciphertext, 1, 5) || x'AA' || substr(ciphertext, 7)")
         XCTAssertThrowsError(try unlock()) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
-            XCTAssertTrue((error as? CertVaultError)?.message.contains("keyslot of alice was damaged or replaced") == true, "\(error)")
+            XCTAssertTrue(
+                (error as? CertVaultError)?.message.contains("keyslot of alice was damaged or replaced") == true,
+                "\(error)"
+            )
         }
         XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("keyslot of alice") })
     }
@@ -87,21 +103,28 @@ final class SecurityTests: VaultTestCase {
     func testNoGrantNoDecryption() throws {
         let alice = try unlock()
         try importFresh(["secret-site"], as: alice)
-        _ = try alice.addPerson(.init(handle: "bob", role: .officer), passphrase: SecureBytes(utf8: "bob's passphrase"), kdf: .interactive)
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: "bob's passphrase"),
+            kdf: .interactive
+        )
         let bob = try unlock("bob", "bob's passphrase")
         XCTAssertThrowsError(try export(bob, "secret-site")) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .noAccess)
             XCTAssertEqual((error as? CertVaultError)?.message, "bob has no grant for entry secret-site")
         }
-        try tamper("""
+        try tamper(
+            """
             INSERT INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at)
             SELECT entry_id, (SELECT id FROM people WHERE handle = 'bob'), sealed_key, granted_by, granted_at FROM grants
-            """)
+            """
+        )
         // The copied grant changes the entry's signed state: refused before any decryption …
         assertCode(.tampered) { _ = try self.export(bob, "secret-site") }
         // … and below that check the seal is to alice's key: bob cannot open it.
         let entry = try rawEntry("secret-site")
-        XCTAssertThrowsError(try vault.store.read { try bob.privateKey($0, entryID: entry.id, alias: entry.alias) }) { error in
+        XCTAssertThrowsError(try vault.store.read { try bob.privateKey($0, entryID: entry.id, alias: entry.alias) }) {
+            error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
     }
@@ -109,7 +132,11 @@ final class SecurityTests: VaultTestCase {
     func testNewAdminReceivesExistingEntriesAndLaterImports() throws {
         let alice = try unlock()
         try importFresh(["before"], as: alice)
-        _ = try alice.addPerson(.init(handle: "carol", role: .admin), passphrase: SecureBytes(utf8: "carol pass"), kdf: .interactive)
+        _ = try alice.addPerson(
+            .init(handle: "carol", role: .admin),
+            passphrase: SecureBytes(utf8: "carol pass"),
+            kdf: .interactive
+        )
         try importFresh(["after"], as: alice)
         let carol = try unlock("carol", "carol pass")
         _ = try export(carol, "before")
@@ -122,9 +149,19 @@ final class SecurityTests: VaultTestCase {
         let alice = try unlock()
         _ = try alice.addPerson(.init(handle: "dave", role: .staff), passphrase: nil)
         assertCode(.noAccess) { _ = try self.unlock("dave", "anything") }
-        _ = try alice.addPerson(.init(handle: "olga", role: .officer), passphrase: SecureBytes(utf8: "olga pass"), kdf: .interactive)
+        _ = try alice.addPerson(
+            .init(handle: "olga", role: .officer),
+            passphrase: SecureBytes(utf8: "olga pass"),
+            kdf: .interactive
+        )
         let olga = try unlock("olga", "olga pass")
-        assertCode(.noAccess) { _ = try olga.addPerson(.init(handle: "eve", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive) }
+        assertCode(.noAccess) {
+            _ = try olga.addPerson(
+                .init(handle: "eve", role: .admin),
+                passphrase: SecureBytes(utf8: "x"),
+                kdf: .interactive
+            )
+        }
     }
 
     // MARK: The vault file itself
@@ -174,23 +211,39 @@ final class SecurityTests: VaultTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let cut = dir.appendingPathComponent("cut.db").path
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
-        XCTAssertThrowsError(try { let v = try Vault.open(at: cut, witness: witness); _ = try v.entries(); _ = try v.verify() }()) { error in
+        XCTAssertThrowsError(
+            try {
+                let v = try Vault.open(at: cut, witness: witness)
+                _ = try v.entries()
+                _ = try v.verify()
+            }()
+        ) { error in
             let code = (error as? CertVaultError)?.code
             XCTAssertTrue(code == .corruptVault || code == .notAVault, "\(error)")
         }
         let tiny = dir.appendingPathComponent("tiny.db").path
         try data.prefix(100).write(to: URL(fileURLWithPath: tiny))
-        XCTAssertThrowsError(try Vault.open(at: tiny, witness: witness)) { error in XCTAssertTrue(error is CertVaultError, "\(error)") }
+        XCTAssertThrowsError(try Vault.open(at: tiny, witness: witness)) { error in
+            XCTAssertTrue(error is CertVaultError, "\(error)")
+        }
     }
 
     func testCreateRefusesToOverwrite() throws {
         assertCode(.vaultExists) {
-            _ = try Vault.create(at: self.path, admin: .init(handle: "mallory", role: .admin), passphrase: SecureBytes(utf8: "x"), kdf: .interactive, witness: witness)
+            _ = try Vault.create(
+                at: self.path,
+                admin: .init(handle: "mallory", role: .admin),
+                passphrase: SecureBytes(utf8: "x"),
+                kdf: .interactive,
+                witness: witness
+            )
         }
         XCTAssertNoThrow(try unlock())
         let attrs = try FileManager.default.attributesOfItem(atPath: path)
         XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
-        let dirAttrs = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        let dirAttrs = try FileManager.default.attributesOfItem(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path
+        )
         XCTAssertEqual((dirAttrs[.posixPermissions] as? NSNumber)?.intValue, 0o700)
     }
 
@@ -208,8 +261,16 @@ final class SecurityTests: VaultTestCase {
         try importFresh(["a", "b"])
         let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 3 })
         let forged = "{\"alias\":\"forged\"}"
-        let h = AuditChain.hash(previous: r.previousHash, seq: 3, at: r.at, actorID: r.actorID, action: r.action,
-                                entryID: r.entryID, personID: r.personID, details: forged)
+        let h = AuditChain.hash(
+            previous: r.previousHash,
+            seq: 3,
+            at: r.at,
+            actorID: r.actorID,
+            action: r.action,
+            entryID: r.entryID,
+            personID: r.personID,
+            details: forged
+        )
         try tamper("UPDATE audit SET details = ?, hash = ? WHERE seq = 3", [forged, h])
         let v = try vault.verify()
         XCTAssertEqual(v.firstBadSeq, 3)
@@ -224,7 +285,9 @@ final class SecurityTests: VaultTestCase {
 
     func testReorderedRecordsAreNamed() throws {
         try importFresh(["a", "b", "c"])
-        try tamper("UPDATE audit SET seq = 100 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 100")
+        try tamper(
+            "UPDATE audit SET seq = 100 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 100"
+        )
         XCTAssertEqual(try vault.verify().firstBadSeq, 3)
     }
 
@@ -242,15 +305,27 @@ final class SecurityTests: VaultTestCase {
     /// verify rejects it, and an entry re-signed by them cannot be exported.
     func testForgedPersonIsNotTrusted() throws {
         try importFresh(["target"])
-        let box = SealedBox.keyPair(), sign = Signature.keyPair()
+        let box = SealedBox.keyPair()
+        let sign = Signature.keyPair()
         let q = try DatabaseQueue(path: path)
         try q.write { db in
-            try db.execute(sql: "INSERT INTO people (handle, role, box_public_key, sign_public_key, created_at) VALUES ('mallory', 'admin', ?, ?, 'now')",
-                           arguments: [box.publicKey, sign.publicKey])
+            try db.execute(
+                sql:
+                    "INSERT INTO people (handle, role, box_public_key, sign_public_key, created_at) VALUES ('mallory', 'admin', ?, ?, 'now')",
+                arguments: [box.publicKey, sign.publicKey]
+            )
             let id = db.lastInsertedRowID
-            try AuditChain.append(db, actor: id, action: .personAdd, person: id, details: [
-                "handle": "mallory", "role": "admin", "box_public_key": box.publicKey.hexLower, "sign_public_key": sign.publicKey.hexLower,
-            ], signer: sign.secretKey)
+            try AuditChain.append(
+                db,
+                actor: id,
+                action: .personAdd,
+                person: id,
+                details: [
+                    "handle": "mallory", "role": "admin", "box_public_key": box.publicKey.hexLower,
+                    "sign_public_key": sign.publicKey.hexLower,
+                ],
+                signer: sign.secretKey
+            )
         }
         try q.close()
         let v = try vault.verify()
@@ -260,7 +335,9 @@ final class SecurityTests: VaultTestCase {
 
     func testChangedCertificateIsCaughtByVerifyAndExport() throws {
         try importFresh(["real", "other"])
-        try tamper("UPDATE entries SET cert_der = (SELECT cert_der FROM entries WHERE alias = 'other') || x'' WHERE alias = 'real'")
+        try tamper(
+            "UPDATE entries SET cert_der = (SELECT cert_der FROM entries WHERE alias = 'other') || x'' WHERE alias = 'real'"
+        )
         XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("real") })
         assertCode(.tampered) { _ = try self.export(self.unlock(), "real") }
     }
@@ -276,7 +353,10 @@ final class SecurityTests: VaultTestCase {
         XCTAssertEqual(try copy.entries().map(\.alias), ["b1", "b2"])
         XCTAssertEqual(try copy.verify().head, head)
         XCTAssertEqual(try vault.auditRecords().last?.action, "vault.backup")
-        XCTAssertEqual(((try FileManager.default.attributesOfItem(atPath: dest))[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertEqual(
+            ((try FileManager.default.attributesOfItem(atPath: dest))[.posixPermissions] as? NSNumber)?.intValue,
+            0o600
+        )
         // The copy is a working vault: alice unlocks it and exports.
         let restored = try copy.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
         _ = try export(restored, "b1")

@@ -1,13 +1,15 @@
 import Foundation
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 final class SchemaTests: XCTestCase {
     /// The binary carries schema/*.sql byte for byte (schema/embed.sh).
     func testEmbeddedMigrationsMatchTheFrozenFiles() throws {
         let dir = Support.root.appendingPathComponent("schema")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sql") }
+            .sorted()
         XCTAssertEqual(Schema.migrations.map(\.identifier), files.map { String($0.dropLast(4)) })
         for (migration, file) in zip(Schema.migrations, files) {
             let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
@@ -25,13 +27,25 @@ final class CryptoTests: XCTestCase {
         var flipped = sealed.ciphertext
         flipped[0] ^= 1
         XCTAssertNil(AEAD.open(flipped, nonce: sealed.nonce, key: key, associatedData: Data("here".utf8)))
-        XCTAssertNil(AEAD.open(sealed.ciphertext, nonce: sealed.nonce, key: SecureBytes(randomCount: 32), associatedData: Data("here".utf8)))
+        XCTAssertNil(
+            AEAD.open(
+                sealed.ciphertext,
+                nonce: sealed.nonce,
+                key: SecureBytes(randomCount: 32),
+                associatedData: Data("here".utf8)
+            )
+        )
     }
 
     func testSealedBoxOpensOnlyForItsRecipient() throws {
-        let alice = SealedBox.keyPair(), bob = SealedBox.keyPair()
+        let alice = SealedBox.keyPair()
+        let bob = SealedBox.keyPair()
         let sealed = try SealedBox.seal(SecureBytes(utf8: "data key"), to: alice.publicKey)
-        XCTAssertTrue(SealedBox.open(sealed, publicKey: alice.publicKey, secretKey: alice.secretKey)?.isEqual(to: SecureBytes(utf8: "data key")) == true)
+        XCTAssertTrue(
+            SealedBox.open(sealed, publicKey: alice.publicKey, secretKey: alice.secretKey)?.isEqual(
+                to: SecureBytes(utf8: "data key")
+            ) == true
+        )
         XCTAssertNil(SealedBox.open(sealed, publicKey: bob.publicKey, secretKey: bob.secretKey))
         XCTAssertEqual(SealedBox.publicKey(for: alice.secretKey), alice.publicKey)
     }
@@ -50,12 +64,20 @@ final class CryptoTests: XCTestCase {
         let c = try KDF.deriveKey(passphrase: SecureBytes(utf8: "pW"), parameters: p)
         XCTAssertTrue(a.isEqual(to: b))
         XCTAssertFalse(a.isEqual(to: c))
-        XCTAssertFalse(a.isEqual(to: try KDF.deriveKey(passphrase: SecureBytes(utf8: "pw"), parameters: KDFParameters(strength: .interactive))))
+        XCTAssertFalse(
+            a.isEqual(
+                to: try KDF.deriveKey(
+                    passphrase: SecureBytes(utf8: "pw"),
+                    parameters: KDFParameters(strength: .interactive)
+                )
+            )
+        )
     }
 
     func testGeneratedPasswordsAreStrongAndDistinct() {
         let alphabet = Set("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789".utf8)
-        let a = GeneratedPassword.make(), b = GeneratedPassword.make()
+        let a = GeneratedPassword.make()
+        let b = GeneratedPassword.make()
         XCTAssertEqual(a.count, 24)
         XCTAssertFalse(a.isEqual(to: b))
         a.withUnsafeBytes { XCTAssertTrue($0.allSatisfy(alphabet.contains)) }
@@ -66,12 +88,16 @@ final class CryptoTests: XCTestCase {
     func testSecretInputFromFileAndEnvironment() throws {
         let dir = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for (content, expected) in [("pass\n", "pass"), ("pass\r\n", "pass"), ("pass", "pass"), ("two\nlines\n", "two"), ("\n", "")] {
+        for (content, expected) in [
+            ("pass\n", "pass"), ("pass\r\n", "pass"), ("pass", "pass"), ("two\nlines\n", "two"), ("\n", ""),
+        ] {
             let path = try Support.write(content, to: dir.appendingPathComponent("p"))
             XCTAssertTrue(try SecretInput.fromFile(path).isEqual(to: SecureBytes(utf8: expected)), content)
         }
         setenv("CERTVAULT_TEST_SECRET", "from env", 1)
-        XCTAssertTrue(SecretInput.fromEnvironment("CERTVAULT_TEST_SECRET")?.isEqual(to: SecureBytes(utf8: "from env")) == true)
+        XCTAssertTrue(
+            SecretInput.fromEnvironment("CERTVAULT_TEST_SECRET")?.isEqual(to: SecureBytes(utf8: "from env")) == true
+        )
         XCTAssertNil(getenv("CERTVAULT_TEST_SECRET"), "the variable is removed once read")
         XCTAssertThrowsError(try SecretInput.fromFile(dir.appendingPathComponent("missing").path))
     }
@@ -80,7 +106,10 @@ final class CryptoTests: XCTestCase {
         XCTAssertTrue(SecretInput.disableCoreDumps())
         let limits = try String(contentsOfFile: "/proc/self/limits", encoding: .utf8)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
-        XCTAssertTrue(core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2).allSatisfy { $0 == "0" }, String(core))
+        XCTAssertTrue(
+            core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2).allSatisfy { $0 == "0" },
+            String(core)
+        )
     }
 
     func testTimestampsAreISO8601UTC() {

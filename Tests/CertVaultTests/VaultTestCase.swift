@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// A vault in a temporary directory, with alice as its admin.
@@ -14,8 +15,13 @@ class VaultTestCase: XCTestCase {
     override func setUpWithError() throws {
         dir = try Support.temporaryDirectory()
         path = dir.appendingPathComponent("vault/vault.db").path
-        vault = try Vault.create(at: path, admin: .init(handle: "alice", name: "Alice", role: .admin),
-                                 passphrase: SecureBytes(utf8: passphrase), kdf: .interactive, witness: witness)
+        vault = try Vault.create(
+            at: path,
+            admin: .init(handle: "alice", name: "Alice", role: .admin),
+            passphrase: SecureBytes(utf8: passphrase),
+            kdf: .interactive,
+            witness: witness
+        )
     }
 
     /// This test's own rollback witness, not the user's.
@@ -48,7 +54,9 @@ class VaultTestCase: XCTestCase {
     func rawEntry(_ alias: String) throws -> (id: Int64, alias: String) {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
-        let id = try queue.read { try Int64.fetchOne($0, sql: "SELECT id FROM entries WHERE alias = ?", arguments: [alias]) }
+        let id = try queue.read {
+            try Int64.fetchOne($0, sql: "SELECT id FROM entries WHERE alias = ?", arguments: [alias])
+        }
         return (try XCTUnwrap(id), alias)
     }
 
@@ -64,13 +72,23 @@ class VaultTestCase: XCTestCase {
         }
     }
 
-    func assertCode(_ code: CertVaultError.Code, _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+    func assertCode(
+        _ code: CertVaultError.Code,
+        _ body: () throws -> Void,
+        file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
         }
     }
 
-    func export(_ session: Session, _ ref: String, profile: ExportProfile = .modern, name: String = UUID().uuidString) throws -> String {
+    func export(
+        _ session: Session,
+        _ ref: String,
+        profile: ExportProfile = .modern,
+        name: String = UUID().uuidString
+    ) throws -> String {
         let out = dir.appendingPathComponent(name + ".pfx").path
         _ = try session.exportPFX(ref, to: out, password: SecureBytes(utf8: "export-pw"), profile: profile)
         return out
@@ -99,8 +117,14 @@ extension Support {
         config.foreignKeysEnabled = false
         let queue = try DatabaseQueue(path: path, configuration: config)
         try queue.writeWithoutTransaction { db in
-            let triggers = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-            try db.execute(sql: "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete")
+            let triggers = try String.fetchAll(
+                db,
+                sql: "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            )
+            try db.execute(
+                sql:
+                    "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS custody_no_delete"
+            )
             try db.execute(sql: sql, arguments: arguments)
             for trigger in triggers { try db.execute(sql: trigger) }
         }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import TestSupport
 import XCTest
+
 @testable import CertVault
 
 /// The library's public API, driven directly with no CLI involved.
@@ -36,7 +37,10 @@ final class VaultTests: VaultTestCase {
         let exportRecord = try XCTUnwrap(vault.auditRecords(.init(action: "entry.export")).first)
         let details = exportRecord.detailObject
         XCTAssertEqual(details["recipient"] as? String, "alice")
-        XCTAssertEqual(details["file_sha256"] as? String, Digest.sha256(try Data(contentsOf: URL(fileURLWithPath: out))).hexLower)
+        XCTAssertEqual(
+            details["file_sha256"] as? String,
+            Digest.sha256(try Data(contentsOf: URL(fileURLWithPath: out))).hexLower
+        )
     }
 
     func testAmbiguousAndUnknownReferences() throws {
@@ -46,8 +50,14 @@ final class VaultTests: VaultTestCase {
         // empty-ish prefix is refused instead of matching everything.
         assertCode(.notFound) { _ = try vault.entry("ABC") }
         let entries = try vault.entries()
-        try tamper("UPDATE entries SET sha1 = ? WHERE id = ?", ["DEADBEEF" + String(repeating: "0", count: 32), entries[0].id])
-        try tamper("UPDATE entries SET sha1 = ? WHERE id = ?", ["DEADBEEF" + String(repeating: "1", count: 32), entries[1].id])
+        try tamper(
+            "UPDATE entries SET sha1 = ? WHERE id = ?",
+            ["DEADBEEF" + String(repeating: "0", count: 32), entries[0].id]
+        )
+        try tamper(
+            "UPDATE entries SET sha1 = ? WHERE id = ?",
+            ["DEADBEEF" + String(repeating: "1", count: 32), entries[1].id]
+        )
         // A vault altered so is refused before any lookup …
         assertCode(.tampered) { _ = try self.vault.entry("deadbeef") }
         // … and the lookup itself, below that check, says the prefix is ambiguous.
@@ -99,31 +109,44 @@ final class VaultTests: VaultTestCase {
 
     func testRealWorldFilesImportIntoOneEntryWhoseKeyMatchesThePEM() throws {
         let session = try unlock()
-        let names = ["ValidCertificatePathTest1EE_windows_aes.p12.pfx", "ValidCertificatePathTest1EE_windows_tdes.p12.pfx",
-                     "ValidCertificatePathTest1EE_macos.p12", "ValidCertificatePathTest1EE_firefox.p12"]
-        let files = try names.map { try Importer.read(path: Support.realWorld.appendingPathComponent($0).path, password: SecureBytes(utf8: "password")) }
+        let names = [
+            "ValidCertificatePathTest1EE_windows_aes.p12.pfx", "ValidCertificatePathTest1EE_windows_tdes.p12.pfx",
+            "ValidCertificatePathTest1EE_macos.p12", "ValidCertificatePathTest1EE_firefox.p12",
+        ]
+        let files = try names.map {
+            try Importer.read(
+                path: Support.realWorld.appendingPathComponent($0).path,
+                password: SecureBytes(utf8: "password")
+            )
+        }
         let report = try session.importFiles(files)
         XCTAssertEqual(report.count(.imported), 1)
         XCTAssertEqual(report.count(.alreadyPresent), 3)
         let entry = try XCTUnwrap(vault.entries().first)
         let key = try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }
-        let expected = try Support.pkcs8DER(pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path)
+        let expected = try Support.pkcs8DER(
+            pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path
+        )
         XCTAssertEqual(try key.pkcs8().withUnsafeBytes { Data($0) }, expected)
     }
 
     /// A .pfx carrying its CA: both become entries, linked, and the export
     /// carries the chain leaf first.
     func testChainInPFXIsStoredLinkedAndExported() throws {
-        try Support.sh("""
+        try Support.sh(
+            """
             cd '\(dir.path)'
             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 30 -subj '/CN=Test CA' \\
               -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
             openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout leaf.key -out leaf.csr -subj '/CN=www.contoso.com'
             openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out leaf.crt -days 10
             openssl pkcs12 -export -inkey leaf.key -in leaf.crt -certfile ca.crt -out leaf.pfx -passout pass:secret -name www.contoso.com
-            """)
+            """
+        )
         let session = try unlock()
-        let report = try session.importFiles([try Importer.read(path: dir.appendingPathComponent("leaf.pfx").path, password: SecureBytes(utf8: "secret"))])
+        let report = try session.importFiles([
+            try Importer.read(path: dir.appendingPathComponent("leaf.pfx").path, password: SecureBytes(utf8: "secret"))
+        ])
         XCTAssertEqual(report.count(.imported), 2)
         let leaf = try vault.entry("www.contoso.com")
         let ca = try vault.entry("Test CA")
@@ -133,9 +156,13 @@ final class VaultTests: VaultTestCase {
         XCTAssertFalse(ca.hasPrivateKey)
         XCTAssertEqual(try vault.chain(of: leaf).map(\.subject), ["CN=www.contoso.com", "CN=Test CA"])
         let out = try export(session, "www.contoso.com", profile: .legacy)
-        let certs = try Support.sh("openssl pkcs12 -in '\(out)' -passin pass:export-pw -nokeys | grep -c 'BEGIN CERTIFICATE'").out
+        let certs = try Support.sh(
+            "openssl pkcs12 -in '\(out)' -passin pass:export-pw -nokeys | grep -c 'BEGIN CERTIFICATE'"
+        ).out
         XCTAssertEqual(certs.trimmingCharacters(in: .whitespacesAndNewlines), "2")
-        try Support.sh("openssl pkcs12 -in '\(out)' -passin pass:export-pw -nokeys -clcerts | openssl verify -CAfile '\(dir.path)/ca.crt'")
+        try Support.sh(
+            "openssl pkcs12 -in '\(out)' -passin pass:export-pw -nokeys -clcerts | openssl verify -CAfile '\(dir.path)/ca.crt'"
+        )
     }
 
     func testAllOrNothingAndKeepGoing() throws {

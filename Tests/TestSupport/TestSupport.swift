@@ -11,15 +11,21 @@ public struct ProcessResult {
 
 public enum Support {
     /// The package's root directory.
-    public static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The real-world PKCS#12 exports (copied from shared/corpus/real-world).
     public static let realWorld = root.appendingPathComponent("Tests/CertVaultTests/Fixtures/real-world")
 
     /// Runs a program (found on PATH when not absolute) and waits for it.
     @discardableResult
-    public static func run(_ program: String, _ arguments: [String], stdin: Data? = nil,
-                           environment: [String: String]? = nil, cwd: URL? = nil) throws -> ProcessResult {
+    public static func run(
+        _ program: String,
+        _ arguments: [String],
+        stdin: Data? = nil,
+        environment: [String: String]? = nil,
+        cwd: URL? = nil
+    ) throws -> ProcessResult {
         let process = Process()
         if program.hasPrefix("/") {
             process.executableURL = URL(fileURLWithPath: program)
@@ -30,7 +36,9 @@ public enum Support {
         }
         if let environment { process.environment = environment }
         if let cwd { process.currentDirectoryURL = cwd }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        let inPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = inPipe
@@ -56,7 +64,11 @@ public enum Support {
     public static func sh(_ command: String, cwd: URL? = nil) throws -> ProcessResult {
         let r = try run("/bin/bash", ["-c", "set -euo pipefail; " + command], cwd: cwd)
         guard r.status == 0 else {
-            throw NSError(domain: "sh", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: "\(command) failed (\(r.status)): \(r.err)"])
+            throw NSError(
+                domain: "sh",
+                code: Int(r.status),
+                userInfo: [NSLocalizedDescriptionKey: "\(command) failed (\(r.status)): \(r.err)"]
+            )
         }
         return r
     }
@@ -79,15 +91,23 @@ public enum Support {
     /// Makes an RSA key and a self-signed certificate with openssl, and a
     /// `.pfx` of them. Returns the paths of (pfx, cert PEM, key PEM).
     @discardableResult
-    public static func makePFX(in dir: URL, name: String, password: String = "secret", legacy: Bool = false,
-                               extra: String = "", key: String = "rsa:2048") throws -> (pfx: String, cert: String, key: String) {
+    public static func makePFX(
+        in dir: URL,
+        name: String,
+        password: String = "secret",
+        legacy: Bool = false,
+        extra: String = "",
+        key: String = "rsa:2048"
+    ) throws -> (pfx: String, cert: String, key: String) {
         let d = dir.path
         let newkey = key.hasPrefix("ec:") ? "ec -pkeyopt ec_paramgen_curve:\(key.dropFirst(3))" : key
-        try sh("""
+        try sh(
+            """
             cd '\(d)'
             openssl req -x509 -newkey \(newkey) -nodes -keyout '\(name).key' -out '\(name).crt' -days 30 -subj '/CN=\(name)'
             openssl pkcs12 -export \(legacy ? "-legacy" : "") \(extra) -inkey '\(name).key' -in '\(name).crt' -out '\(name).pfx' -passout 'pass:\(password)' -name '\(name)'
-            """)
+            """
+        )
         return ("\(d)/\(name).pfx", "\(d)/\(name).crt", "\(d)/\(name).key")
     }
 

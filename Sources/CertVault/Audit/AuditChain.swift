@@ -48,8 +48,16 @@ public struct AuditRecord: Sendable, Codable, Equatable {
 
     /// The hash this record should have, recomputed from its fields.
     var recomputedHash: Data {
-        AuditChain.hash(previous: previousHash, seq: seq, at: at, actorID: actorID, action: action,
-                        entryID: entryID, personID: personID, details: details)
+        AuditChain.hash(
+            previous: previousHash,
+            seq: seq,
+            at: at,
+            actorID: actorID,
+            action: action,
+            entryID: entryID,
+            personID: personID,
+            details: details
+        )
     }
 }
 
@@ -67,7 +75,8 @@ public struct AuditHead: Sendable, Equatable, CustomStringConvertible {
     /// Parses `SEQ:HASH`.
     public init?(_ text: String) {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, let seq = Int64(parts[0]), let hash = Data(hex: String(parts[1])), hash.count == 32 else { return nil }
+        guard parts.count == 2, let seq = Int64(parts[0]), let hash = Data(hex: String(parts[1])), hash.count == 32
+        else { return nil }
         self.init(seq: seq, hash: hash)
     }
 }
@@ -112,8 +121,16 @@ enum AuditChain {
 
     /// BLAKE2b-256 over the label, the previous hash and a length-prefixed
     /// encoding of every field, so no two records encode alike.
-    static func hash(previous: Data, seq: Int64, at: String, actorID: Int64?, action: String,
-                     entryID: Int64?, personID: Int64?, details: String) -> Data {
+    static func hash(
+        previous: Data,
+        seq: Int64,
+        at: String,
+        actorID: Int64?,
+        action: String,
+        entryID: Int64?,
+        personID: Int64?,
+        details: String
+    ) -> Data {
         var canonical = Data()
         func put(_ d: Data) {
             canonical.append(Data.int64(Int64(d.count)))
@@ -134,7 +151,9 @@ enum AuditChain {
     }
 
     static func encode(_ details: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -142,7 +161,11 @@ enum AuditChain {
     /// data includes (design rule 1).
     static func genesisHash(_ db: Database) throws -> Data {
         guard let row = try db.row("SELECT hash FROM audit WHERE seq = 1") else {
-            throw CertVaultError(.tampered, "the vault's genesis record is gone", hint: "restore the vault from a backup")
+            throw CertVaultError(
+                .tampered,
+                "the vault's genesis record is gone",
+                hint: "restore the vault from a backup"
+            )
         }
         return try Columns(row, "audit record 1").blob("hash", count: 32)
     }
@@ -159,20 +182,38 @@ enum AuditChain {
     /// - Parameter signer: the actor's Ed25519 secret key; nil only for
     ///   `unlock.failed`, which nobody can sign.
     @discardableResult
-    static func append(_ db: Database, actor: Int64?, action: AuditAction, entry: Int64? = nil, person: Int64? = nil,
-                       details: [String: Any], signer: SecureBytes?) throws -> AuditHead {
+    static func append(
+        _ db: Database,
+        actor: Int64?,
+        action: AuditAction,
+        entry: Int64? = nil,
+        person: Int64? = nil,
+        details: [String: Any],
+        signer: SecureBytes?
+    ) throws -> AuditHead {
         let previous = try head(db)
         let seq = (previous?.seq ?? 0) + 1
         let prevHash = previous?.hash ?? zeroHash
         let at = Timestamp.now()
         let text = encode(details)
-        let h = hash(previous: prevHash, seq: seq, at: at, actorID: actor, action: action.rawValue,
-                     entryID: entry, personID: person, details: text)
+        let h = hash(
+            previous: prevHash,
+            seq: seq,
+            at: at,
+            actorID: actor,
+            action: action.rawValue,
+            entryID: entry,
+            personID: person,
+            details: text
+        )
         let signature = signer.map { Signature.sign(h, secretKey: $0) }
-        try db.run("""
+        try db.run(
+            """
             INSERT INTO audit (seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [seq, at, actor, action.rawValue, entry, person, text, prevHash, h, signature])
+            """,
+            [seq, at, actor, action.rawValue, entry, person, text, prevHash, h, signature]
+        )
         return AuditHead(seq: seq, hash: h)
     }
 }

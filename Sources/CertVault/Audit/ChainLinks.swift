@@ -15,7 +15,9 @@ extension AuditChain {
     static func checkLinks(_ db: Database, limit: Int = 20) throws -> [AuditFinding] {
         var findings: [AuditFinding] = []
         let statement = try db.cachedStatement(
-            sql: "SELECT seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash FROM audit ORDER BY seq")
+            sql:
+                "SELECT seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash FROM audit ORDER BY seq"
+        )
         let cursor = try Row.fetchCursor(statement)
         guard let s = statement.sqliteStatement as OpaquePointer? else { return [] }
         var previous = zeroHash
@@ -35,8 +37,13 @@ extension AuditChain {
             }
             let seq = sqlite3_column_int64(s, 0)
             if seq != expected {
-                findings.append(.init(seq: expected, message: seq > expected
-                    ? "records \(expected)…\(seq - 1) are missing" : "record \(seq) appears twice"))
+                findings.append(
+                    .init(
+                        seq: expected,
+                        message: seq > expected
+                            ? "records \(expected)…\(seq - 1) are missing" : "record \(seq) appears twice"
+                    )
+                )
             }
             let stored = blob(8)
             canonical.removeAll(keepingCapacity: true)
@@ -49,7 +56,9 @@ extension AuditChain {
                 }
                 let n = Int(sqlite3_column_bytes(s, i))
                 int64(Int64(n))
-                if let p = sqlite3_column_text(s, i) { canonical.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n)) }
+                if let p = sqlite3_column_text(s, i) {
+                    canonical.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
+                }
             }
             func optional(_ i: Int32) {
                 switch sqlite3_column_type(s, i) {
@@ -80,7 +89,13 @@ extension AuditChain {
             if !ok {
                 findings.append(.init(seq: seq, message: "its contents do not match its hash: altered"))
             } else if !linked {
-                findings.append(.init(seq: seq, message: "does not follow the record before it (previous hash differs): removed, reordered or altered"))
+                findings.append(
+                    .init(
+                        seq: seq,
+                        message:
+                            "does not follow the record before it (previous hash differs): removed, reordered or altered"
+                    )
+                )
             }
             previous = stored ?? zeroHash
             expected = seq + 1

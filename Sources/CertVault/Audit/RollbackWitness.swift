@@ -55,8 +55,10 @@ public struct RollbackWitness: Sendable {
             Data(hex: seen.hash)?.count == 32
         else {
             throw CertVaultError(
-                .io, "the rollback witness \(path) cannot be read",
-                hint: "it holds the last audit head this machine saw; remove it only if you know why it is damaged")
+                .io,
+                "the rollback witness \(path) cannot be read",
+                hint: "it holds the last audit head this machine saw; remove it only if you know why it is damaged"
+            )
         }
         return seen
     }
@@ -72,7 +74,10 @@ public struct RollbackWitness: Sendable {
         do {
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    atPath: directory,
+                    withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700]
+                )
             }
             let seen = Seen(seq: head.seq, hash: head.hash.hexLower, seenAt: Timestamp.now())
             let encoder = JSONEncoder()
@@ -83,7 +88,10 @@ public struct RollbackWitness: Sendable {
         } catch let error as CertVaultError {
             throw error
         } catch {
-            throw CertVaultError(.io, "cannot write the rollback witness in \(directory): \(error.localizedDescription)")
+            throw CertVaultError(
+                .io,
+                "cannot write the rollback witness in \(directory): \(error.localizedDescription)"
+            )
         }
     }
 }
@@ -97,9 +105,11 @@ public struct Rollback: Sendable, Equatable {
 
     func error() -> CertVaultError {
         CertVaultError(
-            .rollback, "the vault was rolled back: \(reason)",
+            .rollback,
+            "the vault was rolled back: \(reason)",
             hint: "if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'; "
-                + "otherwise someone replaced the vault file with an older copy")
+                + "otherwise someone replaced the vault file with an older copy"
+        )
     }
 
     /// Whether the chain from the record seen to `head` is intact.
@@ -107,13 +117,17 @@ public struct Rollback: Sendable, Equatable {
         let when = "seen on \(seen.seenAt)"
         if seen.seq > head.seq {
             return Rollback(
-                seen: seen, head: head,
-                reason: "its log ends at record \(head.seq), but record \(seen.seq) was \(when)")
+                seen: seen,
+                head: head,
+                reason: "its log ends at record \(head.seq), but record \(seen.seq) was \(when)"
+            )
         }
         var previous: Data?
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq",
-            arguments: [seen.seq, head.seq])
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            arguments: [seen.seq, head.seq]
+        )
         var expectedSeq = seen.seq
         while let row = try rows.next() {
             let record = try AuditRecord(row: row)
@@ -123,8 +137,10 @@ public struct Rollback: Sendable, Equatable {
             } else {
                 guard record.hash.hexLower == seen.hash else {
                     return Rollback(
-                        seen: seen, head: head,
-                        reason: "record \(seen.seq) differs from the one \(when): the log was rewritten")
+                        seen: seen,
+                        head: head,
+                        reason: "record \(seen.seq) differs from the one \(when): the log was rewritten"
+                    )
                 }
             }
             previous = record.hash
@@ -132,8 +148,10 @@ public struct Rollback: Sendable, Equatable {
         }
         guard expectedSeq == head.seq + 1 else {
             return Rollback(
-                seen: seen, head: head,
-                reason: "the records after record \(seen.seq) (\(when)) were rewritten or removed")
+                seen: seen,
+                head: head,
+                reason: "the records after record \(seen.seq) (\(when)) were rewritten or removed"
+            )
         }
         return nil
     }

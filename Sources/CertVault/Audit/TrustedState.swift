@@ -41,7 +41,9 @@ struct PeopleLedger {
         var ledger = PeopleLedger()
         let actions = AuditAction.peopleActions.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE action IN (\(actions)) ORDER BY seq")
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE action IN (\(actions)) ORDER BY seq"
+        )
         while let row = try rows.next() {
             let record: AuditRecord
             do { record = try AuditRecord(row: row) } catch let e as CertVaultError {
@@ -79,11 +81,23 @@ struct PeopleLedger {
                 return "the genesis signature is invalid"
             }
             people[actor] = TrustedPerson(
-                id: actor, handle: handle, name: d["name"] as? String, email: d["email"] as? String, role: .admin,
-                active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: nil, introducedBy: record.seq, introducedAt: record.at)
+                id: actor,
+                handle: handle,
+                name: d["name"] as? String,
+                email: d["email"] as? String,
+                role: .admin,
+                active: true,
+                boxPublicKey: box,
+                signPublicKey: sign,
+                keyslotDigest: nil,
+                introducedBy: record.seq,
+                introducedAt: record.at
+            )
             return nil
         case .personAdd:
-            guard let signer = signer(of: record) else { return "signed by someone whose keys no trusted record introduced" }
+            guard let signer = signer(of: record) else {
+                return "signed by someone whose keys no trusted record introduced"
+            }
             guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
                 return "the signature by \(signer.handle) is invalid"
             }
@@ -100,11 +114,23 @@ struct PeopleLedger {
                 return "introduces a person with an incomplete set of keys"
             }
             people[id] = TrustedPerson(
-                id: id, handle: handle, name: d["name"] as? String, email: d["email"] as? String, role: role,
-                active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: slot, introducedBy: record.seq, introducedAt: record.at)
+                id: id,
+                handle: handle,
+                name: d["name"] as? String,
+                email: d["email"] as? String,
+                role: role,
+                active: true,
+                boxPublicKey: box,
+                signPublicKey: sign,
+                keyslotDigest: slot,
+                introducedBy: record.seq,
+                introducedAt: record.at
+            )
             return nil
         case .personKeyslot:
-            guard let signer = signer(of: record) else { return "signed by someone whose keys no trusted record introduced" }
+            guard let signer = signer(of: record) else {
+                return "signed by someone whose keys no trusted record introduced"
+            }
             guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
                 return "the signature by \(signer.handle) is invalid"
             }
@@ -157,8 +183,10 @@ struct VaultState {
         let first = findings.first.map(\.description) ?? "the tables differ from the signed state"
         let more = findings.count > 1 ? " (and \(findings.count - 1) more finding\(findings.count > 2 ? "s" : ""))" : ""
         return CertVaultError(
-            .tampered, "the vault does not match its signed records: \(first)\(more); nothing was changed",
-            hint: "run 'certvault audit verify' for every finding, and restore the vault from a backup")
+            .tampered,
+            "the vault does not match its signed records: \(first)\(more); nothing was changed",
+            hint: "run 'certvault audit verify' for every finding, and restore the vault from a backup"
+        )
     }
 
     func requireIntact() throws {
@@ -189,9 +217,10 @@ struct VaultState {
         var committed: Data?
         if let row = try Row.fetchOne(
             db,
-            sql: "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
-            arguments: [AuditChain.seqRange.lowerBound, AuditChain.seqRange.upperBound])
-        {
+            sql:
+                "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
+            arguments: [AuditChain.seqRange.lowerBound, AuditChain.seqRange.upperBound]
+        ) {
             let record = try AuditRecord(row: row)
             state.head = AuditHead(seq: record.seq, hash: record.hash)
             if record.recomputedHash != record.hash {
@@ -203,15 +232,22 @@ struct VaultState {
                 committed = (record.detailObject["state"] as? String).flatMap(Data.init(hex:))
                 if committed == nil {
                     state.findings.append(
-                        .init(seq: record.seq, message: "the last signed record commits to no state: records after it were removed"))
+                        .init(
+                            seq: record.seq,
+                            message: "the last signed record commits to no state: records after it were removed"
+                        )
+                    )
                 }
             } else {
                 state.findings.append(
-                    .init(seq: record.seq, message: "the last signed record is not validly signed by a trusted person"))
+                    .init(seq: record.seq, message: "the last signed record is not validly signed by a trusted person")
+                )
             }
             for later in try Row.fetchAll(
-                db, sql: "SELECT seq, action FROM audit WHERE seq > ? AND signature IS NULL ORDER BY seq", arguments: [record.seq])
-            {
+                db,
+                sql: "SELECT seq, action FROM audit WHERE seq > ? AND signature IS NULL ORDER BY seq",
+                arguments: [record.seq]
+            ) {
                 let c = Columns(later, "audit record")
                 if try c.text("action") != AuditAction.unlockFailed.rawValue {
                     state.findings.append(.init(seq: try c.int("seq"), message: "is not signed"))
@@ -227,7 +263,8 @@ struct VaultState {
                 try state.nameDifferingEntries(db, snapshot: snapshot)
                 if state.findings.count == ledger.findings.count {
                     state.findings.append(
-                        .init(seq: state.head?.seq, message: "the tables differ from the state this record signed"))
+                        .init(seq: state.head?.seq, message: "the tables differ from the state this record signed")
+                    )
                 }
             }
         }
@@ -247,15 +284,21 @@ struct VaultState {
     private mutating func comparePeople(_ db: Database, snapshot: RowDigest.Snapshot) throws {
         var seen = Set<Int64>()
         for row in try Row.fetchAll(
-            db, sql: "SELECT id, handle, name, email, role, status, box_public_key, sign_public_key FROM people")
-        {
+            db,
+            sql: "SELECT id, handle, name, email, role, status, box_public_key, sign_public_key FROM people"
+        ) {
             let c = Columns(row, "person row")
             let id = try c.int("id")
             seen.insert(id)
             let handle = (try? c.text("handle")) ?? "?"
             guard let trusted = ledger.people[id] else {
                 findings.append(
-                    .init(seq: nil, message: "person \(Display.quoted(handle)) (row \(id)) was added by hand: no signed record introduces it"))
+                    .init(
+                        seq: nil,
+                        message:
+                            "person \(Display.quoted(handle)) (row \(id)) was added by hand: no signed record introduces it"
+                    )
+                )
                 continue
             }
             var differs: [String] = []
@@ -268,7 +311,12 @@ struct VaultState {
             if (try? c.optionalBlob("sign_public_key")) != trusted.signPublicKey { differs.append("signing key") }
             if !differs.isEmpty {
                 findings.append(
-                    .init(seq: nil, message: "person \(trusted.handle): \(differs.joined(separator: ", ")) differ from the signed records"))
+                    .init(
+                        seq: nil,
+                        message:
+                            "person \(trusted.handle): \(differs.joined(separator: ", ")) differ from the signed records"
+                    )
+                )
             }
             if let expected = trusted.keyslotDigest, try RowDigest.keyslot(db, personID: id) != expected {
                 findings.append(.init(seq: nil, message: "the keyslot of \(trusted.handle) was damaged or replaced"))
@@ -285,7 +333,10 @@ struct VaultState {
     private mutating func nameDifferingEntries(_ db: Database, snapshot: RowDigest.Snapshot) throws {
         var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(AuditChain.columns) FROM audit WHERE entry_id IS NOT NULL AND signature IS NOT NULL ORDER BY seq")
+            db,
+            sql:
+                "SELECT \(AuditChain.columns) FROM audit WHERE entry_id IS NOT NULL AND signature IS NOT NULL ORDER BY seq"
+        )
         while let row = try rows.next() {
             guard let record = try? AuditRecord(row: row), let id = record.entryID else { continue }
             let details = record.detailObject
@@ -307,9 +358,16 @@ struct VaultState {
             tamperedEntries[id] = why
             findings.append(.init(seq: nil, entryID: id, message: why))
         }
-        for (id, signed) in latest.sorted(by: { $0.key < $1.key }) where snapshot.entries[id] == nil && signed.digest != nil {
+        for (id, signed) in latest.sorted(by: { $0.key < $1.key })
+        where snapshot.entries[id] == nil && signed.digest != nil {
             findings.append(
-                .init(seq: nil, entryID: id, message: "\(Display.quoted(signed.alias)) was deleted (its signed record \(signed.seq) says it exists)"))
+                .init(
+                    seq: nil,
+                    entryID: id,
+                    message:
+                        "\(Display.quoted(signed.alias)) was deleted (its signed record \(signed.seq) says it exists)"
+                )
+            )
         }
     }
 }

@@ -50,10 +50,18 @@ struct AuditVerifier {
             }
             let expectedSeq = (previous?.seq ?? 0) + 1
             if record.seq != expectedSeq {
-                findings.append(.init(seq: expectedSeq, message: "records \(expectedSeq)…\(record.seq - 1) are missing"))
+                findings.append(
+                    .init(seq: expectedSeq, message: "records \(expectedSeq)…\(record.seq - 1) are missing")
+                )
             }
             if record.previousHash != (previous?.hash ?? AuditChain.zeroHash) {
-                findings.append(.init(seq: record.seq, message: "does not follow the record before it (previous hash differs): removed, reordered or altered"))
+                findings.append(
+                    .init(
+                        seq: record.seq,
+                        message:
+                            "does not follow the record before it (previous hash differs): removed, reordered or altered"
+                    )
+                )
             }
             if let problem = check(record, ledger: &ledger) {
                 findings.append(.init(seq: record.seq, message: problem))
@@ -64,9 +72,14 @@ struct AuditVerifier {
             let stored = try db.row("SELECT hash FROM audit WHERE seq = ?", [expected.seq])
                 .flatMap { try? Columns($0, "audit record \(expected.seq)").blob("hash") }
             if stored != expected.hash {
-                findings.append(.init(seq: expected.seq, message: stored == nil
-                    ? "the expected head \(expected) is gone: the log was truncated"
-                    : "the expected head \(expected) differs: the log was rewritten"))
+                findings.append(
+                    .init(
+                        seq: expected.seq,
+                        message: stored == nil
+                            ? "the expected head \(expected) is gone: the log was truncated"
+                            : "the expected head \(expected) differs: the log was rewritten"
+                    )
+                )
             }
         }
         // The tables against the signed state (its people findings repeat the replay's).

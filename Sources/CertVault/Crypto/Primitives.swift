@@ -68,10 +68,15 @@ enum KDF {
             passphrase.withUnsafeBytes { pw in
                 parameters.salt.withUnsafeBytes { salt in
                     crypto_pwhash(
-                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(out.count),
-                        pw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(pw.count),
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        UInt64(out.count),
+                        pw.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        UInt64(pw.count),
                         salt.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        parameters.opsLimit, Int(parameters.memLimit), crypto_pwhash_ALG_ARGON2ID13)
+                        parameters.opsLimit,
+                        Int(parameters.memLimit),
+                        crypto_pwhash_ALG_ARGON2ID13
+                    )
                 }
             }
         }
@@ -88,7 +93,11 @@ enum AEAD {
     static let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 
     /// Encrypts `plaintext` under `key` with a fresh random nonce.
-    static func seal(_ plaintext: SecureBytes, key: SecureBytes, associatedData: Data) -> (nonce: Data, ciphertext: Data) {
+    static func seal(
+        _ plaintext: SecureBytes,
+        key: SecureBytes,
+        associatedData: Data
+    ) -> (nonce: Data, ciphertext: Data) {
         let nonce = Sodium.random(nonceBytes)
         var ciphertext = Data(count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
         var outLen: UInt64 = 0
@@ -98,12 +107,16 @@ enum AEAD {
                     associatedData.withUnsafeBytes { ad in
                         nonce.withUnsafeBytes { n in
                             _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self), &outLen,
-                                pt.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(pt.count),
-                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count),
+                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                &outLen,
+                                pt.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                UInt64(pt.count),
+                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                UInt64(ad.count),
                                 nil,
                                 n.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            )
                         }
                     }
                 }
@@ -124,11 +137,16 @@ enum AEAD {
                     associatedData.withUnsafeBytes { ad in
                         nonce.withUnsafeBytes { n in
                             crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                pt.baseAddress!.assumingMemoryBound(to: UInt8.self), &outLen, nil,
-                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ct.count),
-                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count),
+                                pt.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                &outLen,
+                                nil,
+                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                UInt64(ct.count),
+                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                UInt64(ad.count),
                                 n.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            )
                         }
                     }
                 }
@@ -148,8 +166,10 @@ enum SealedBox {
         let sk = SecureBytes(count: secretKeyBytes)
         pk.withUnsafeMutableBytes { p in
             sk.withUnsafeMutableBytes { s in
-                _ = crypto_box_keypair(p.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                       s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                _ = crypto_box_keypair(
+                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                )
             }
         }
         return (pk, sk)
@@ -160,21 +180,29 @@ enum SealedBox {
         var pk = Data(count: publicKeyBytes)
         pk.withUnsafeMutableBytes { p in
             secretKey.withUnsafeBytes { s in
-                _ = crypto_scalarmult_base(p.baseAddress!.assumingMemoryBound(to: UInt8.self), s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                _ = crypto_scalarmult_base(
+                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                )
             }
         }
         return pk
     }
 
     static func seal(_ message: SecureBytes, to publicKey: Data) throws -> Data {
-        guard publicKey.count == publicKeyBytes else { throw CertVaultError(.corruptVault, "a public key has the wrong length") }
+        guard publicKey.count == publicKeyBytes else {
+            throw CertVaultError(.corruptVault, "a public key has the wrong length")
+        }
         var out = Data(count: message.count + crypto_box_sealbytes())
         let rc = out.withUnsafeMutableBytes { o in
             message.withUnsafeBytes { m in
                 publicKey.withUnsafeBytes { pk in
-                    crypto_box_seal(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                    m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count),
-                                    pk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    crypto_box_seal(
+                        o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        m.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        UInt64(m.count),
+                        pk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
                 }
             }
         }
@@ -184,16 +212,21 @@ enum SealedBox {
 
     static func open(_ sealed: Data, publicKey: Data, secretKey: SecureBytes) -> SecureBytes? {
         let overhead = crypto_box_sealbytes()
-        guard sealed.count >= overhead, publicKey.count == publicKeyBytes, secretKey.count == secretKeyBytes else { return nil }
+        guard sealed.count >= overhead, publicKey.count == publicKeyBytes, secretKey.count == secretKeyBytes else {
+            return nil
+        }
         let out = SecureBytes(count: sealed.count - overhead)
         let rc = out.withUnsafeMutableBytes { o in
             sealed.withUnsafeBytes { c in
                 publicKey.withUnsafeBytes { pk in
                     secretKey.withUnsafeBytes { sk in
-                        crypto_box_seal_open(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                             c.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(c.count),
-                                             pk.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                             sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        crypto_box_seal_open(
+                            o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            c.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            UInt64(c.count),
+                            pk.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        )
                     }
                 }
             }
@@ -212,8 +245,10 @@ enum Signature {
         let sk = SecureBytes(count: secretKeyBytes)
         pk.withUnsafeMutableBytes { p in
             sk.withUnsafeMutableBytes { s in
-                _ = crypto_sign_keypair(p.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                        s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                _ = crypto_sign_keypair(
+                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                )
             }
         }
         return (pk, sk)
@@ -224,9 +259,13 @@ enum Signature {
         sig.withUnsafeMutableBytes { s in
             message.withUnsafeBytes { m in
                 secretKey.withUnsafeBytes { sk in
-                    _ = crypto_sign_detached(s.baseAddress!.assumingMemoryBound(to: UInt8.self), nil,
-                                             m.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(m.count),
-                                             sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    _ = crypto_sign_detached(
+                        s.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        nil,
+                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        UInt64(m.count),
+                        sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    )
                 }
             }
         }
@@ -238,9 +277,12 @@ enum Signature {
         return signature.withUnsafeBytes { s in
             message.withUnsafeBytes { m in
                 publicKey.withUnsafeBytes { pk in
-                    crypto_sign_verify_detached(s.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                                m.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(m.count),
-                                                pk.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0
+                    crypto_sign_verify_detached(
+                        s.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        UInt64(m.count),
+                        pk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    ) == 0
                 }
             }
         }
@@ -256,8 +298,14 @@ enum Digest {
         var out = Data(count: 32)
         out.withUnsafeMutableBytes { o in
             input.withUnsafeBytes { i in
-                _ = crypto_generichash(o.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
-                                       i.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(i.count), nil, 0)
+                _ = crypto_generichash(
+                    o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    32,
+                    i.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(i.count),
+                    nil,
+                    0
+                )
             }
         }
         return out
@@ -269,8 +317,11 @@ enum Digest {
     static func sha256(_ bytes: UnsafeRawBufferPointer) -> Data {
         var out = Data(count: Int(crypto_hash_sha256_BYTES))
         out.withUnsafeMutableBytes { o in
-            _ = crypto_hash_sha256(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                   bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            _ = crypto_hash_sha256(
+                o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                UInt64(bytes.count)
+            )
         }
         return out
     }

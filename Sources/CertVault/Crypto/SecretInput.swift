@@ -25,7 +25,9 @@ public enum SecretInput {
             }
             return n
         }
-        guard total <= maximumLength else { throw CertVaultError(.invalidArgument, "\(path) is too long to hold a passphrase") }
+        guard total <= maximumLength else {
+            throw CertVaultError(.invalidArgument, "\(path) is too long to hold a passphrase")
+        }
         return firstLine(buffer, length: total)
     }
 

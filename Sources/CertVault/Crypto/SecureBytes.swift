@@ -81,7 +81,9 @@ public final class SecureBytes: @unchecked Sendable {
     private func appending(_ tail: UnsafeRawBufferPointer) -> SecureBytes {
         let out = SecureBytes(count: count + tail.count)
         out.withUnsafeMutableBytes { dst in
-            withUnsafeBytes { if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            withUnsafeBytes {
+                if $0.count > 0 { dst.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
             if tail.count > 0 { (dst.baseAddress! + count).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
         }
         return out

@@ -29,8 +29,10 @@ struct Columns {
 
     func fail(_ column: String, _ problem: String) -> CertVaultError {
         CertVaultError(
-            .corruptVault, "the vault's \(what) has \(problem) in column \(column): the file was altered or damaged",
-            hint: "run 'certvault audit verify', and restore the vault from a backup")
+            .corruptVault,
+            "the vault's \(what) has \(problem) in column \(column): the file was altered or damaged",
+            hint: "run 'certvault audit verify', and restore the vault from a backup"
+        )
     }
 
     private func value(_ column: String) -> DatabaseValue {

@@ -96,7 +96,9 @@ enum RowDigest {
         for id in touched { snapshot.entries[id] = try entry(db, id: id) }
         let orphans = Hasher(label: "certvault/v1/orphans")
         for (table, columns, orderBy, tag) in children {
-            try each(db, table, columns, where: "entry_id NOT IN (SELECT id FROM entries)", orderBy: orderBy) { _, feed in
+            try each(db, table, columns, where: "entry_id NOT IN (SELECT id FROM entries)", orderBy: orderBy) {
+                _,
+                feed in
                 orphans.mark(tag)
                 feed(orphans)
             }
@@ -187,10 +189,16 @@ enum RowDigest {
     /// class and length, the whole row as one framed piece (one hash update
     /// per row, not per value).
     private static func each(
-        _ db: Database, _ table: String, _ columns: [String], where clause: String? = nil, _ argument: Int64? = nil,
-        orderBy: String, _ body: (Int64, (Hasher) -> Void) throws -> Void
+        _ db: Database,
+        _ table: String,
+        _ columns: [String],
+        where clause: String? = nil,
+        _ argument: Int64? = nil,
+        orderBy: String,
+        _ body: (Int64, (Hasher) -> Void) throws -> Void
     ) throws {
-        let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
+        let sql =
+            "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
             + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
         let statement = try db.cachedStatement(sql: sql)
         let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])

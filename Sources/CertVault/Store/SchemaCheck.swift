@@ -45,7 +45,9 @@ enum SchemaCheck {
                     type: row[0] as DatabaseValue == .null ? "" : (String.fromDatabaseValue(row[0]) ?? "?"),
                     name: String.fromDatabaseValue(row[1]) ?? "?",
                     table: String.fromDatabaseValue(row[2]) ?? "?",
-                    sql: String.fromDatabaseValue(row[3])))
+                    sql: String.fromDatabaseValue(row[3])
+                )
+            )
         }
         return out
     }

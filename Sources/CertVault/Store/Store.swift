@@ -8,7 +8,7 @@ import GRDB
 /// anything is written, so a file that is not a certvault vault, or one from
 /// a newer certvault, is left exactly as it was.
 final class Store: @unchecked Sendable {
-    static let applicationID: Int64 = 1_129_731_121 // 'CVT1'
+    static let applicationID: Int64 = 1_129_731_121  // 'CVT1'
     static var formatVersion: Int64 { Int64(Schema.migrations.count) }
 
     let queue: DatabaseQueue
@@ -29,7 +29,10 @@ final class Store: @unchecked Sendable {
             if let connection = db.sqliteConnection {
                 let rc = cv_sqlite_harden(UnsafeMutableRawPointer(connection))
                 guard rc == 0 else {
-                    throw CertVaultError(.io, "cannot open the vault safely: SQLite refused its defensive settings (\(rc))")
+                    throw CertVaultError(
+                        .io,
+                        "cannot open the vault safely: SQLite refused its defensive settings (\(rc))"
+                    )
                 }
             }
             try db.execute(sql: "PRAGMA trusted_schema = OFF; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
@@ -42,12 +45,18 @@ final class Store: @unchecked Sendable {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         if !FileManager.default.fileExists(atPath: dir) {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: dir,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         }
         for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
-            throw CertVaultError(.vaultExists, "a vault already exists at \(path)",
-                                 hint: "choose another path with --vault, or remove the old vault yourself")
+            throw CertVaultError(
+                .vaultExists,
+                "a vault already exists at \(path)",
+                hint: "choose another path with --vault, or remove the old vault yourself"
+            )
         }
         let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
@@ -72,15 +81,20 @@ final class Store: @unchecked Sendable {
     static func open(at path: String) throws -> Store {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw CertVaultError(.noVault, "no vault at \(path)",
-                                 hint: "create one with 'certvault init --admin HANDLE', or name it with --vault PATH")
+            throw CertVaultError(
+                .noVault,
+                "no vault at \(path)",
+                hint: "create one with 'certvault init --admin HANDLE', or name it with --vault PATH"
+            )
         }
         guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration())
             let (appID, version) = try queue.read { db in
-                (try Int64.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
-                 try Int64.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
+                (
+                    try Int64.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                    try Int64.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                )
             }
             guard appID == applicationID else {
                 throw CertVaultError(.notAVault, "\(path) is not a certvault vault")
@@ -89,9 +103,11 @@ final class Store: @unchecked Sendable {
                 throw CertVaultError(.notAVault, "\(path) is not a certvault vault (format \(version))")
             }
             guard version <= formatVersion else {
-                throw CertVaultError(.newerFormat,
-                                     "\(path) has vault format \(version), newer than this certvault supports (\(formatVersion))",
-                                     hint: "use a newer certvault")
+                throw CertVaultError(
+                    .newerFormat,
+                    "\(path) has vault format \(version), newer than this certvault supports (\(formatVersion))",
+                    hint: "use a newer certvault"
+                )
             }
             let problems = try queue.read { try SchemaCheck.problems($0, version: Int(version)) }
             if let first = problems.first {
@@ -99,7 +115,9 @@ final class Store: @unchecked Sendable {
                     .tampered,
                     "\(path) holds schema objects certvault did not create: \(first)"
                         + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""),
-                    hint: "a trigger or view added by hand could rewrite what certvault writes; restore the vault from a backup")
+                    hint:
+                        "a trigger or view added by hand could rewrite what certvault writes; restore the vault from a backup"
+                )
             }
             try queue.writeWithoutTransaction { db in
                 if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {
@@ -128,8 +146,11 @@ final class Store: @unchecked Sendable {
         case .SQLITE_NOTADB:
             return CertVaultError(.notAVault, "\(path) is not a certvault vault (not an SQLite database)")
         case .SQLITE_CORRUPT:
-            return CertVaultError(.corruptVault, "\(path) is damaged or truncated (\(dbError.message ?? "corrupt"))",
-                                  hint: "restore it from a backup made with 'certvault backup'")
+            return CertVaultError(
+                .corruptVault,
+                "\(path) is damaged or truncated (\(dbError.message ?? "corrupt"))",
+                hint: "restore it from a backup made with 'certvault backup'"
+            )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return CertVaultError(.io, "\(path) stayed locked by another process for too long")
         case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
@@ -181,7 +202,8 @@ enum Timestamp {
         gmtime_r(&t, &parts)
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
         let year = String(parts.tm_year + 1900)
-        return "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        return
+            "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
 

@@ -32,7 +32,8 @@ final class Change {
     /// Queues a record signed by the actor at commit.
     /// - Returns: the sequence number the record will have.
     @discardableResult
-    func record(_ action: AuditAction, entry: Int64? = nil, person: Int64? = nil, details: [String: Any] = [:]) -> Int64 {
+    func record(_ action: AuditAction, entry: Int64? = nil, person: Int64? = nil, details: [String: Any] = [:]) -> Int64
+    {
         pending.append((action, entry, person, details))
         return firstSeq + Int64(pending.count - 1)
     }
@@ -74,15 +75,22 @@ final class Change {
         let touched = Set(records.compactMap(\.entry))
         let after = try RowDigest.updating(state.snapshot, touched: touched, in: db)
         #if DEBUG
-            guard after.state == (try RowDigest.snapshot(db)).state else {
-                throw CertVaultError(.io, "internal error: a change touched an entry it did not record")
-            }
+        guard after.state == (try RowDigest.snapshot(db)).state else {
+            throw CertVaultError(.io, "internal error: a change touched an entry it did not record")
+        }
         #endif
         records[records.count - 1].details["state"] = after.state.hexLower
         var head: AuditHead?
         for r in records {
             head = try AuditChain.append(
-                db, actor: actor, action: r.action, entry: r.entry, person: r.person, details: r.details, signer: signer)
+                db,
+                actor: actor,
+                action: r.action,
+                entry: r.entry,
+                person: r.person,
+                details: r.details,
+                signer: signer
+            )
         }
         guard let head, head.seq == firstSeq + Int64(records.count - 1) else {
             throw CertVaultError(.io, "the audit log changed while a change was being recorded; nothing was changed")

@@ -6,12 +6,18 @@ extension Session {
     static func managementKeySpec(_ spec: String) throws -> String {
         let parts = spec.lowercased().split(separator: ":").map(String.init)
         guard parts.count == 2, parts[0] == "rsa", let bits = Int(parts[1]) else {
-            throw CertVaultError(.invalidArgument, "management certificates need an RSA key, not \(spec)",
-                                 hint: "Azure accepts only RSA keys of at least 2048 bits: use rsa:2048, rsa:3072 or rsa:4096")
+            throw CertVaultError(
+                .invalidArgument,
+                "management certificates need an RSA key, not \(spec)",
+                hint: "Azure accepts only RSA keys of at least 2048 bits: use rsa:2048, rsa:3072 or rsa:4096"
+            )
         }
         guard bits >= 2048 else {
-            throw CertVaultError(.invalidArgument, "an RSA key of \(bits) bits is refused: Azure requires at least 2048 bits",
-                                 hint: "use rsa:2048, rsa:3072 or rsa:4096")
+            throw CertVaultError(
+                .invalidArgument,
+                "an RSA key of \(bits) bits is refused: Azure requires at least 2048 bits",
+                hint: "use rsa:2048, rsa:3072 or rsa:4096"
+            )
         }
         return "rsa:\(bits)"
     }
@@ -22,8 +28,13 @@ extension Session {
     /// digitalSignature and keyEncipherment, extended key usage clientAuth,
     /// subject key identifier).
     /// - Returns: the new entry; export it with ``Vault/exportPublic(_:format:to:force:)`` as `.cer` to upload.
-    public func createManagementCertificate(subject: String, keySpec: String = "rsa:2048", days: Int = 365,
-                                            subscription: String? = nil, alias: String? = nil) throws -> Entry {
+    public func createManagementCertificate(
+        subject: String,
+        keySpec: String = "rsa:2048",
+        days: Int = 365,
+        subscription: String? = nil,
+        alias: String? = nil
+    ) throws -> Entry {
         try requireRole([.admin, .officer], to: "create certificates")
         guard (1...3650).contains(days) else {
             throw CertVaultError(.invalidArgument, "--days must be between 1 and 3650")
@@ -35,8 +46,15 @@ extension Session {
         let options = ImportOptions(alias: alias, purpose: .management, subscription: subscription)
         try validateAlias(alias)
         return try change { c in
-            let id = try storeCertificate(c, cert, key: key, name: alias ?? cert.commonName, options: options,
-                                          source: "generated", action: .entryCreate).id
+            let id = try storeCertificate(
+                c,
+                cert,
+                key: key,
+                name: alias ?? cert.commonName,
+                options: options,
+                source: "generated",
+                action: .entryCreate
+            ).id
             return try Vault.entry(id: id, in: c.db, state: c.state)
         }
     }
@@ -45,12 +63,20 @@ extension Session {
     /// DNS names as subjectAltName. The entry is `pending` until the
     /// certificate the CA issues is imported (matched by public key).
     /// - Returns: the pending entry and the request as PEM, to send to the CA.
-    public func createRequest(subject: String, dnsNames: [String], keySpec: String = "rsa:2048",
-                              subscription: String? = nil, alias: String? = nil) throws -> (entry: Entry, pem: Data) {
+    public func createRequest(
+        subject: String,
+        dnsNames: [String],
+        keySpec: String = "rsa:2048",
+        subscription: String? = nil,
+        alias: String? = nil
+    ) throws -> (entry: Entry, pem: Data) {
         try requireRole([.admin, .officer], to: "create certificate requests")
         let allowed = ["rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384"]
         guard allowed.contains(keySpec.lowercased()) else {
-            throw CertVaultError(.invalidArgument, "a request key must be one of \(allowed.joined(separator: ", ")), not \(keySpec)")
+            throw CertVaultError(
+                .invalidArgument,
+                "a request key must be one of \(allowed.joined(separator: ", ")), not \(keySpec)"
+            )
         }
         let key = try PrivateKey.generate(keySpec)
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
@@ -60,18 +86,31 @@ extension Session {
         let entry = try change { c -> Entry in
             let db = c.db
             let name = try uniqueAlias(c, base: alias ?? dnsNames.first ?? request.subject)
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO entries (alias, purpose, subscription, domains, subject, subject_der, sans, key_algorithm, key_bits, key_curve,
                                      spki_sha256, status, csr_der, created_at, created_by)
                 VALUES (?, 'ssl', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                """, [name, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
-                      Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
-                      Timestamp.now(), person.id])
+                """,
+                [
+                    name, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
+                    Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
+                    Timestamp.now(), person.id,
+                ]
+            )
             let id = db.lastInsertedRowID
-            try storeKeyAndRecord(c, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: .entryRequest, extra: [
-                "alias": name, "subject": request.subject, "dns": dnsNames,
-                "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
-            ])
+            try storeKeyAndRecord(
+                c,
+                entryID: id,
+                key: key,
+                certDER: nil,
+                spkiSHA256: spki,
+                action: .entryRequest,
+                extra: [
+                    "alias": name, "subject": request.subject, "dns": dnsNames,
+                    "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
+                ]
+            )
             return try Vault.entry(id: id, in: db, state: c.state)
         }
         return (entry, request.pemEncoded)

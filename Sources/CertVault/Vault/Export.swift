@@ -47,7 +47,9 @@ public enum GeneratedPassword {
             random.withUnsafeBytes { r in
                 for i in 0..<24 {
                     // Rejection-free with negligible bias: 32 random bits per character.
-                    let v = UInt32(r[4 * i]) << 24 | UInt32(r[4 * i + 1]) << 16 | UInt32(r[4 * i + 2]) << 8 | UInt32(r[4 * i + 3])
+                    let v =
+                        UInt32(r[4 * i]) << 24 | UInt32(r[4 * i + 1]) << 16 | UInt32(r[4 * i + 2]) << 8
+                        | UInt32(r[4 * i + 3])
                     dst[i] = alphabet[Int((UInt64(v) * UInt64(alphabet.count)) >> 32)]
                 }
             }
@@ -60,36 +62,60 @@ extension Vault {
     /// Writes public material: the certificate (`cer`, `pem`), the chain
     /// (`chain`) or a pending entry's request (`csr`). No passphrase, no
     /// audit record: nothing secret leaves.
-    public func exportPublic(_ ref: String, format: ExportFormat, to path: String, force: Bool = false) throws -> ExportResult {
+    public func exportPublic(
+        _ ref: String,
+        format: ExportFormat,
+        to path: String,
+        force: Bool = false
+    ) throws -> ExportResult {
         guard !format.carriesPrivateKey else {
-            throw CertVaultError(.invalidArgument, "\(format.rawValue) carries the private key: export it through an unlocked session")
+            throw CertVaultError(
+                .invalidArgument,
+                "\(format.rawValue) carries the private key: export it through an unlocked session"
+            )
         }
         let (entry, bytes, leaf) = try checkedRead { db, state -> (Entry, Data, Data?) in
             let entry = try Self.entry(ref, in: db, state: state)
             if format == .csr {
                 guard let row = try db.row("SELECT csr_der FROM entries WHERE id = ?", [entry.id]),
-                      let csr = try Columns(row, "entry \(entry.id)").optionalBlob("csr_der") else {
-                    throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate request",
-                                         hint: "requests are made with 'certvault csr'")
+                    let csr = try Columns(row, "entry \(entry.id)").optionalBlob("csr_der")
+                else {
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "entry \(entry.alias) has no certificate request",
+                        hint: "requests are made with 'certvault csr'"
+                    )
                 }
                 return (entry, try CertificateRequest(derEncoded: csr).pemEncoded, nil)
             }
             let ders = try Self.chainDER(entryID: entry.id, in: db)
             guard let leaf = ders.first else {
-                throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet",
-                                     hint: entry.status == "pending" ? "import the certificate the CA issued; --format csr gives the request" : nil)
+                throw CertVaultError(
+                    .invalidArgument,
+                    "entry \(entry.alias) has no certificate yet",
+                    hint: entry.status == "pending"
+                        ? "import the certificate the CA issued; --format csr gives the request" : nil
+                )
             }
             switch format {
             case .cer: return (entry, leaf, leaf)
             case .pem: return (entry, try Certificate(derEncoded: leaf).pemEncoded, leaf)
-            default: return (entry, try ders.reduce(into: Data()) { $0.append(try Certificate(derEncoded: $1).pemEncoded) }, leaf)
+            default:
+                return (
+                    entry, try ders.reduce(into: Data()) { $0.append(try Certificate(derEncoded: $1).pemEncoded) }, leaf
+                )
             }
         }
         try SecureFile.write(bytes, to: path, force: force)
         // The thumbprint of the certificate actually written, not a column.
-        return ExportResult(path: path, alias: entry.alias, format: format, recipient: nil,
-                            fileSHA256: Digest.sha256(bytes).hexLower,
-                            thumbprintSHA1: try leaf.map { try Certificate(derEncoded: $0).metadata().thumbprintSHA1 })
+        return ExportResult(
+            path: path,
+            alias: entry.alias,
+            format: format,
+            recipient: nil,
+            fileSHA256: Digest.sha256(bytes).hexLower,
+            thumbprintSHA1: try leaf.map { try Certificate(derEncoded: $0).metadata().thumbprintSHA1 }
+        )
     }
 
     /// Writes an entry's certificate as `.cer` (DER).
@@ -109,22 +135,50 @@ extension Session {
     /// - Parameters:
     ///   - recipient: handle of the person the file is for (default: this person).
     ///   - password: the file's password; must not be empty.
-    public func exportPFX(_ ref: String, to path: String, password: SecureBytes, profile: ExportProfile = .modern,
-                          recipient: String? = nil, force: Bool = false) throws -> ExportResult {
+    public func exportPFX(
+        _ ref: String,
+        to path: String,
+        password: SecureBytes,
+        profile: ExportProfile = .modern,
+        recipient: String? = nil,
+        force: Bool = false
+    ) throws -> ExportResult {
         try requireRole([.admin, .officer], to: "export private keys")
         guard password.count > 0 else {
-            throw CertVaultError(.invalidArgument, "a .pfx needs a password", hint: "use --generate-password, or give one with --password-file")
+            throw CertVaultError(
+                .invalidArgument,
+                "a .pfx needs a password",
+                hint: "use --generate-password, or give one with --password-file"
+            )
         }
-        return try exportSecret(ref, to: path, recipient: recipient, force: force,
-                                details: ["format": "pfx", "profile": profile.rawValue], format: .pfx) { db, entry, key in
+        return try exportSecret(
+            ref,
+            to: path,
+            recipient: recipient,
+            force: force,
+            details: ["format": "pfx", "profile": profile.rawValue],
+            format: .pfx
+        ) { db, entry, key in
             let ders = try Vault.chainDER(entryID: entry.id, in: db)
             guard let leafDER = ders.first else {
-                throw CertVaultError(.invalidArgument, "entry \(entry.alias) has no certificate yet", hint: "import the issued certificate first")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "entry \(entry.alias) has no certificate yet",
+                    hint: "import the issued certificate first"
+                )
             }
             let leaf = try Certificate(derEncoded: leafDER)
             let chain = try ders.dropFirst().map { try Certificate(derEncoded: $0) }
-            return .public(try PKCS12.create(key: key, certificate: leaf, chain: chain, friendlyName: entry.alias,
-                                             password: password, profile: profile))
+            return .public(
+                try PKCS12.create(
+                    key: key,
+                    certificate: leaf,
+                    chain: chain,
+                    friendlyName: entry.alias,
+                    password: password,
+                    profile: profile
+                )
+            )
         }
     }
 
@@ -134,22 +188,42 @@ extension Session {
     /// ``keyExportIterations`` iterations, unless `password` is nil and
     /// `unencrypted` is true: then the key is written in the clear, and the
     /// audit record says so.
-    public func exportKey(_ ref: String, to path: String, password: SecureBytes?, unencrypted: Bool = false,
-                          recipient: String? = nil, force: Bool = false) throws -> ExportResult {
+    public func exportKey(
+        _ ref: String,
+        to path: String,
+        password: SecureBytes?,
+        unencrypted: Bool = false,
+        recipient: String? = nil,
+        force: Bool = false
+    ) throws -> ExportResult {
         try requireRole([.admin, .officer], to: "export private keys")
         if unencrypted {
-            guard password == nil else { throw CertVaultError(.invalidArgument, "--unencrypted and a password exclude each other") }
+            guard password == nil else {
+                throw CertVaultError(.invalidArgument, "--unencrypted and a password exclude each other")
+            }
         } else {
             guard let password, password.count > 0 else {
-                throw CertVaultError(.invalidArgument, "an exported key needs a password",
-                                     hint: "use --generate-password or --password-file, or --unencrypted if you really mean it")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "an exported key needs a password",
+                    hint: "use --generate-password or --password-file, or --unencrypted if you really mean it"
+                )
             }
         }
-        return try exportSecret(ref, to: path, recipient: recipient, force: force,
-                                details: ["format": "key", "encrypted": !unencrypted,
-                                          "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)"],
-                                format: .key) { _, _, key in
-            if let password { return .public(try key.encryptedPKCS8PEM(password: password, iterations: keyExportIterations)) }
+        return try exportSecret(
+            ref,
+            to: path,
+            recipient: recipient,
+            force: force,
+            details: [
+                "format": "key", "encrypted": !unencrypted,
+                "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)",
+            ],
+            format: .key
+        ) { _, _, key in
+            if let password {
+                return .public(try key.encryptedPKCS8PEM(password: password, iterations: keyExportIterations))
+            }
             return .secret(try key.pkcs8PEM())
         }
     }
@@ -165,56 +239,92 @@ extension Session {
     /// recipient checks, the signed-record check (design rule 3), decryption
     /// and key/certificate match, an atomic 0600 file, and an audit record
     /// naming the recipient and the file's SHA-256, committed with the file.
-    private func exportSecret(_ ref: String, to path: String, recipient: String?, force: Bool, details: [String: Any],
-                              format: ExportFormat, encode: (Database, Entry, PrivateKey) throws -> ExportBytes) throws -> ExportResult {
+    private func exportSecret(
+        _ ref: String,
+        to path: String,
+        recipient: String?,
+        force: Bool,
+        details: [String: Any],
+        format: ExportFormat,
+        encode: (Database, Entry, PrivateKey) throws -> ExportBytes
+    ) throws -> ExportResult {
         var pending: SecureFile.Pending?
         do {
-            return try change { c in try exportSecret(c, ref, to: path, recipient: recipient, force: force, details: details,
-                                                       format: format, pending: &pending, encode: encode) }
+            return try change { c in
+                try exportSecret(
+                    c,
+                    ref,
+                    to: path,
+                    recipient: recipient,
+                    force: force,
+                    details: details,
+                    format: format,
+                    pending: &pending,
+                    encode: encode
+                )
+            }
         } catch {
             pending?.discard()
             throw error
         }
     }
 
-    private func exportSecret(_ c: Change, _ ref: String, to path: String, recipient: String?, force: Bool, details: [String: Any],
-                              format: ExportFormat, pending: inout SecureFile.Pending?,
-                              encode: (Database, Entry, PrivateKey) throws -> ExportBytes) throws -> ExportResult {
-            let db = c.db
-            let entry = try Vault.entry(ref, in: db, state: c.state)
-            let to = try Vault.trustedPerson(recipient ?? person.handle, ledger: c.state.ledger, in: db)
-            guard to.active else {
-                throw CertVaultError(.personInactive, "\(to.handle) has departed; nothing may be exported for them")
-            }
-            guard entry.hasPrivateKey else {
-                throw CertVaultError(.invalidArgument, "entry \(entry.alias) holds no private key", hint: "export its certificate with --format cer")
-            }
-            let key = try privateKey(db, entryID: entry.id, alias: entry.alias)
-            let bytes = try encode(db, entry, key)
-            let file: SecureFile.Pending
-            let digest: String
-            switch bytes {
-            case .public(let data):
-                file = try SecureFile.prepare(data, to: path, force: force)
-                digest = Digest.sha256(data).hexLower
-            case .secret(let secret):
-                file = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
-                digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
-            }
-            pending = file
-            // The certificate the file carries (checked against the key above), not a column.
-            let thumbprint = try Vault.certificateDER(entryID: entry.id, in: db).map {
-                try Certificate(derEncoded: $0).metadata().thumbprintSHA1
-            }
-            var all = details
-            all["recipient"] = to.handle
-            all["file_sha256"] = digest
-            all["file"] = URL(fileURLWithPath: path).lastPathComponent
-            let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
-            try addCustody(c, entryID: entry.id, personID: to.id, kind: "export", seq: seq)
-            c.whenRecorded { try file.commit() }
-            return ExportResult(path: path, alias: entry.alias, format: format, recipient: to.handle, fileSHA256: digest,
-                                thumbprintSHA1: thumbprint)
+    private func exportSecret(
+        _ c: Change,
+        _ ref: String,
+        to path: String,
+        recipient: String?,
+        force: Bool,
+        details: [String: Any],
+        format: ExportFormat,
+        pending: inout SecureFile.Pending?,
+        encode: (Database, Entry, PrivateKey) throws -> ExportBytes
+    ) throws -> ExportResult {
+        let db = c.db
+        let entry = try Vault.entry(ref, in: db, state: c.state)
+        let to = try Vault.trustedPerson(recipient ?? person.handle, ledger: c.state.ledger, in: db)
+        guard to.active else {
+            throw CertVaultError(.personInactive, "\(to.handle) has departed; nothing may be exported for them")
+        }
+        guard entry.hasPrivateKey else {
+            throw CertVaultError(
+                .invalidArgument,
+                "entry \(entry.alias) holds no private key",
+                hint: "export its certificate with --format cer"
+            )
+        }
+        let key = try privateKey(db, entryID: entry.id, alias: entry.alias)
+        let bytes = try encode(db, entry, key)
+        let file: SecureFile.Pending
+        let digest: String
+        switch bytes {
+        case .public(let data):
+            file = try SecureFile.prepare(data, to: path, force: force)
+            digest = Digest.sha256(data).hexLower
+        case .secret(let secret):
+            file = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
+            digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
+        }
+        pending = file
+        // The certificate the file carries (checked against the key above), not a column.
+        let thumbprint = try Vault.certificateDER(entryID: entry.id, in: db).map {
+            try Certificate(derEncoded: $0).metadata().thumbprintSHA1
+        }
+        var all = details
+        all["recipient"] = to.handle
+        all["file_sha256"] = digest
+        all["file"] = URL(fileURLWithPath: path).lastPathComponent
+        let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
+        try addCustody(c, entryID: entry.id, personID: to.id, kind: "export", seq: seq)
+        c.whenRecorded { try file.commit() }
+        return ExportResult(
+            path: path,
+            alias: entry.alias,
+            format: format,
+            recipient: to.handle,
+            fileSHA256: digest,
+            thumbprintSHA1: thumbprint
+        )
     }
 
     /// Makes a consistent copy of the vault with SQLite's online backup API,

@@ -28,8 +28,11 @@ public enum Importer {
     ///   - askPassword: called with the path when the password given (or
     ///     none) is wrong; return nil to give up.
     /// - Throws: ``CertVaultError`` whose message names the file.
-    public static func read(path: String, password: SecureBytes?,
-                            askPassword: ((String) throws -> SecureBytes?)? = nil) throws -> ImportFile {
+    public static func read(
+        path: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)? = nil
+    ) throws -> ImportFile {
         do {
             let data = try load(path)
             var material: Material
@@ -45,13 +48,22 @@ public enum Importer {
             // A key must match a certificate that came with it in the same file.
             let leaves = material.certificates.filter { !$0.certificate.isCA }
             if !leaves.isEmpty {
-                for key in material.keys where !material.certificates.contains(where: { key.key.matches($0.certificate) }) {
-                    throw CertVaultError(.keyMismatch, "the private key does not match the certificate\(leaves.count > 1 ? "s" : "") in this file"
-                        + " (\(leaves.map { $0.certificate.commonName ?? "?" }.joined(separator: ", ")))")
+                for key in material.keys
+                where !material.certificates.contains(where: { key.key.matches($0.certificate) }) {
+                    throw CertVaultError(
+                        .keyMismatch,
+                        "the private key does not match the certificate\(leaves.count > 1 ? "s" : "") in this file"
+                            + " (\(leaves.map { $0.certificate.commonName ?? "?" }.joined(separator: ", ")))"
+                    )
                 }
             }
-            return ImportFile(path: path, format: material.format, warnings: material.warnings,
-                              keys: material.keys, certificates: material.certificates)
+            return ImportFile(
+                path: path,
+                format: material.format,
+                warnings: material.warnings,
+                keys: material.keys,
+                certificates: material.certificates
+            )
         } catch let error as CertVaultError {
             throw error.prefixed(path)
         }
@@ -62,10 +74,14 @@ public enum Importer {
     /// Without `askPassword` the files are decrypted in parallel, one per
     /// core (PKCS#12 key derivation is the cost of an import); results keep
     /// the order of `paths`.
-    public static func readAll(_ paths: [String], password: SecureBytes?,
-                               askPassword: ((String) throws -> SecureBytes?)? = nil,
-                               progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil)
-        -> (files: [ImportFile], failures: [CertVaultError]) {
+    public static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)? = nil,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    )
+        -> (files: [ImportFile], failures: [CertVaultError])
+    {
         final class Results: @unchecked Sendable {
             var slots: [Result<ImportFile, CertVaultError>?]
             let lock = NSLock()
@@ -73,8 +89,13 @@ public enum Importer {
             init(_ n: Int) { slots = Array(repeating: nil, count: n) }
         }
         let results = Results(paths.count)
-        @Sendable func readOne(_ i: Int, _ ask: (@Sendable (String) throws -> SecureBytes?)?) -> Result<ImportFile, CertVaultError> {
-            do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e as CertVaultError {
+        @Sendable func readOne(
+            _ i: Int,
+            _ ask: (@Sendable (String) throws -> SecureBytes?)?
+        ) -> Result<ImportFile, CertVaultError> {
+            do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e
+                as CertVaultError
+            {
                 return .failure(e)
             } catch {
                 return .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
@@ -128,7 +149,9 @@ public enum Importer {
                 out.append(argument)
                 continue
             }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).filter {
+                !$0.hasPrefix(".")
+            }.sorted()
             for name in names {
                 let path = (argument as NSString).appendingPathComponent(name)
                 var sub: ObjCBool = false
@@ -153,7 +176,9 @@ public enum Importer {
         guard size <= maximumFileSize else {
             throw CertVaultError(.tooLarge, "the file is \(size) bytes, over the \(maximumFileSize >> 20) MiB limit")
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CertVaultError(.io, "cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CertVaultError(.io, "cannot read the file")
+        }
         return data
     }
 }
@@ -169,8 +194,13 @@ public struct ImportOptions: Sendable {
     public var domains: [String] = []
     /// Store the good files and report the bad ones, instead of all or nothing.
     public var keepGoing = false
-    public init(alias: String? = nil, purpose: EntryPurpose? = nil, subscription: String? = nil,
-                domains: [String] = [], keepGoing: Bool = false) {
+    public init(
+        alias: String? = nil,
+        purpose: EntryPurpose? = nil,
+        subscription: String? = nil,
+        domains: [String] = [],
+        keepGoing: Bool = false
+    ) {
         self.alias = alias
         self.purpose = purpose
         self.subscription = subscription
@@ -237,7 +267,9 @@ extension Session {
                     if certificateKeys.contains(spki) { continue }
                     // A key whose certificate (or request) is already in the vault joins it: nothing to say.
                     if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
-                        warnings.append("\(file.path): the key matches no certificate imported with it or in the vault; kept as a key-only entry")
+                        warnings.append(
+                            "\(file.path): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
+                        )
                     }
                 }
                 do {
@@ -263,24 +295,44 @@ extension Session {
         var usedCerts = Set<Int>()
         // Keys first, each with the certificate it matches.
         for key in file.keys {
-            let match = file.certificates.indices.first { !usedCerts.contains($0) && key.key.matches(file.certificates[$0].certificate) }
+            let match = file.certificates.indices.first {
+                !usedCerts.contains($0) && key.key.matches(file.certificates[$0].certificate)
+            }
             if let match {
                 usedCerts.insert(match)
                 let cert = file.certificates[match]
-                let r = try storeCertificate(c, cert.certificate, key: key.key,
-                                             name: options.alias ?? cert.friendlyName ?? key.friendlyName, options: options, source: file.path)
+                let r = try storeCertificate(
+                    c,
+                    cert.certificate,
+                    key: key.key,
+                    name: options.alias ?? cert.friendlyName ?? key.friendlyName,
+                    options: options,
+                    source: file.path
+                )
                 touched.append(r.id)
                 items.append(r.item)
             } else {
-                let r = try storeKeyOnly(c, key.key, name: options.alias ?? key.friendlyName, options: options, source: file.path)
+                let r = try storeKeyOnly(
+                    c,
+                    key.key,
+                    name: options.alias ?? key.friendlyName,
+                    options: options,
+                    source: file.path
+                )
                 touched.append(r.id)
                 items.append(r.item)
             }
         }
         for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
             let alone = file.keys.isEmpty && file.certificates.count == 1
-            let r = try storeCertificate(c, cert.certificate, key: nil, name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
-                                         options: options, source: file.path)
+            let r = try storeCertificate(
+                c,
+                cert.certificate,
+                key: nil,
+                name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
+                options: options,
+                source: file.path
+            )
             touched.append(r.id)
             items.append(r.item)
         }
@@ -291,10 +343,19 @@ extension Session {
     /// Encrypts `key` (if any) for entry `entryID` and seals it to the
     /// default recipients, then records `action` with the entry's hashes and
     /// `extra`, and notes who got custody. One path for every new key.
-    func storeKeyAndRecord(_ c: Change, entryID: Int64, key: PrivateKey?, certDER: Data?, spkiSHA256: Data,
-                           action: AuditAction, extra: [String: Any]) throws {
+    func storeKeyAndRecord(
+        _ c: Change,
+        entryID: Int64,
+        key: PrivateKey?,
+        certDER: Data?,
+        spkiSHA256: Data,
+        action: AuditAction,
+        extra: [String: Any]
+    ) throws {
         let recipients = key == nil ? [] : try defaultRecipients(c.state)
-        let ct = try key.map { try storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients) }
+        let ct = try key.map {
+            try storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients)
+        }
         var details = stateDetails(certDER: certDER, spkiSHA256: spkiSHA256, ciphertextSHA256: ct)
         details.merge(extra) { _, new in new }
         if !recipients.isEmpty { details["grants"] = recipients.map(\.handle) }
@@ -309,22 +370,42 @@ extension Session {
         return d
     }
 
-    func storeCertificate(_ c: Change, _ cert: Certificate, key: PrivateKey?, name: String?,
-                          options: ImportOptions, source: String, action: AuditAction = .entryImport) throws -> (id: Int64, item: ImportReport.Item) {
+    func storeCertificate(
+        _ c: Change,
+        _ cert: Certificate,
+        key: PrivateKey?,
+        name: String?,
+        options: ImportOptions,
+        source: String,
+        action: AuditAction = .entryImport
+    ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
         let der = cert.derEncoded
         let meta = cert.metadata()
         let spki = Digest.sha256(cert.publicKeyInfoDER)
         let sourceName = URL(fileURLWithPath: source).lastPathComponent
 
-        if let existing = try db.row("SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?", [meta.fingerprintSHA256]) {
+        if let existing = try db.row(
+            "SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?",
+            [meta.fingerprintSHA256]
+        ) {
             let row = Columns(existing, "entry")
-            let id = try row.int("id"), alias = try row.text("alias")
+            let id = try row.int("id")
+            let alias = try row.text("alias")
             guard let key, !(try row.bool("has_key")) else {
-                return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent))
+                return (
+                    id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .alreadyPresent)
+                )
             }
-            try storeKeyAndRecord(c, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: .entryKeyAdd,
-                                  extra: ["source": sourceName])
+            try storeKeyAndRecord(
+                c,
+                entryID: id,
+                key: key,
+                certDER: der,
+                spkiSHA256: spki,
+                action: .entryKeyAdd,
+                extra: ["source": sourceName]
+            )
             return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
         }
 
@@ -339,25 +420,47 @@ extension Session {
         ]
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
-        if let keyOnly = try db.row("SELECT id, alias, status, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL", [spki]) {
+        if let keyOnly = try db.row(
+            "SELECT id, alias, status, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
+            [spki]
+        ) {
             let row = Columns(keyOnly, "entry")
-            let id = try row.int("id"), alias = try row.text("alias")
+            let id = try row.int("id")
+            let alias = try row.text("alias")
             let pending = try row.text("status") == "pending"
             if pending { columns["status"] = "active" }
             let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
             columns["id"] = id
             try db.run("UPDATE entries SET \(assignments) WHERE id = :id", StatementArguments(columns))
-            var details = stateDetails(certDER: der, spkiSHA256: spki, ciphertextSHA256: try row.optionalBlob("key_ciphertext").map(Digest.sha256))
+            var details = stateDetails(
+                certDER: der,
+                spkiSHA256: spki,
+                ciphertextSHA256: try row.optionalBlob("key_ciphertext").map(Digest.sha256)
+            )
             details["source"] = sourceName
             details["sha1"] = meta.thumbprintSHA1
             c.record(pending ? .entryComplete : .entryCertAdd, entry: id, details: details)
-            return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: pending ? .completed : .paired))
+            return (
+                id,
+                .init(
+                    file: source,
+                    alias: alias,
+                    thumbprintSHA1: meta.thumbprintSHA1,
+                    outcome: pending ? .completed : .paired
+                )
+            )
         }
 
         // Issued for a pending request's name but not its key: refuse rather than store a stray entry.
-        if let pending = try db.row("SELECT alias FROM entries WHERE status = 'pending' AND subject_der = ? LIMIT 1", [cert.subjectDER]) {
-            throw CertVaultError(.keyMismatch, "the certificate for \(meta.subject) was issued for another key than the pending request \(Display.quoted(try Columns(pending, "entry").text("alias")))",
-                                 hint: "check that the CA was sent the request written by 'certvault csr'")
+        if let pending = try db.row(
+            "SELECT alias FROM entries WHERE status = 'pending' AND subject_der = ? LIMIT 1",
+            [cert.subjectDER]
+        ) {
+            throw CertVaultError(
+                .keyMismatch,
+                "the certificate for \(meta.subject) was issued for another key than the pending request \(Display.quoted(try Columns(pending, "entry").text("alias")))",
+                hint: "check that the CA was sent the request written by 'certvault csr'"
+            )
         }
 
         let purpose = options.purpose ?? (meta.isCA ? .other : meta.isSelfSigned ? .management : .ssl)
@@ -370,38 +473,80 @@ extension Session {
         columns["created_at"] = Timestamp.now()
         columns["created_by"] = person.id
         let names = columns.keys.sorted()
-        try db.run("INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
-                       StatementArguments(columns))
+        try db.run(
+            "INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
+            StatementArguments(columns)
+        )
         let id = db.lastInsertedRowID
-        try storeKeyAndRecord(c, entryID: id, key: key, certDER: der, spkiSHA256: spki, action: action, extra: [
-            "alias": alias, "purpose": purpose.rawValue, "sha1": meta.thumbprintSHA1, "source": sourceName,
-        ])
+        try storeKeyAndRecord(
+            c,
+            entryID: id,
+            key: key,
+            certDER: der,
+            spkiSHA256: spki,
+            action: action,
+            extra: [
+                "alias": alias, "purpose": purpose.rawValue, "sha1": meta.thumbprintSHA1, "source": sourceName,
+            ]
+        )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
     }
 
-    private func storeKeyOnly(_ c: Change, _ key: PrivateKey, name: String?, options: ImportOptions,
-                              source: String) throws -> (id: Int64, item: ImportReport.Item) {
+    private func storeKeyOnly(
+        _ c: Change,
+        _ key: PrivateKey,
+        name: String?,
+        options: ImportOptions,
+        source: String
+    ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
         let spki = Digest.sha256(key.publicKeyInfoDER)
         // A certificate already here without its key: the key joins it.
-        if let row = try db.row("SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1", [spki]) {
-            return try storeCertificate(c, try Certificate(derEncoded: row["cert_der"]), key: key, name: name, options: options, source: source)
+        if let row = try db.row(
+            "SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",
+            [spki]
+        ) {
+            return try storeCertificate(
+                c,
+                try Certificate(derEncoded: row["cert_der"]),
+                key: key,
+                name: name,
+                options: options,
+                source: source
+            )
         }
-        if let row = try db.row("SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1", [spki]) {
+        if let row = try db.row(
+            "SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1",
+            [spki]
+        ) {
             return (row["id"], .init(file: source, alias: row["alias"], thumbprintSHA1: nil, outcome: .alreadyPresent))
         }
         let (algorithm, bits, curve) = key.algorithm
         let alias = try uniqueAlias(c, base: name ?? "key-" + String(spki.hexLower.prefix(8)))
         let purpose = options.purpose ?? .other
-        try db.run("""
+        try db.run(
+            """
             INSERT INTO entries (alias, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits, curve, spki,
-                             Timestamp.now(), person.id])
+            """,
+            [
+                alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits,
+                curve, spki,
+                Timestamp.now(), person.id,
+            ]
+        )
         let id = db.lastInsertedRowID
-        try storeKeyAndRecord(c, entryID: id, key: key, certDER: nil, spkiSHA256: spki, action: .entryImport, extra: [
-            "alias": alias, "purpose": purpose.rawValue, "source": URL(fileURLWithPath: source).lastPathComponent,
-        ])
+        try storeKeyAndRecord(
+            c,
+            entryID: id,
+            key: key,
+            certDER: nil,
+            spkiSHA256: spki,
+            action: .entryImport,
+            extra: [
+                "alias": alias, "purpose": purpose.rawValue, "source": URL(fileURLWithPath: source).lastPathComponent,
+            ]
+        )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
     }
 
@@ -411,8 +556,11 @@ extension Session {
         guard !alias.isEmpty, alias.count <= 200, !Display.hasControlCharacters(alias),
             alias.trimmingCharacters(in: .whitespaces) == alias
         else {
-            throw CertVaultError(.invalidArgument, "\(Display.quoted(alias)) is not a valid alias",
-                                 hint: "an alias is 1 to 200 visible characters, without control characters or surrounding spaces")
+            throw CertVaultError(
+                .invalidArgument,
+                "\(Display.quoted(alias)) is not a valid alias",
+                hint: "an alias is 1 to 200 visible characters, without control characters or surrounding spaces"
+            )
         }
     }
 
@@ -425,7 +573,10 @@ extension Session {
         let root = cleaned.isEmpty ? "entry" : String(cleaned.prefix(120))
         var candidate = root
         var n = 2
-        while try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)"), arguments: [candidate]) == true {
+        while try Bool.fetchOne(
+            try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)"),
+            arguments: [candidate]
+        ) == true {
             candidate = "\(root)-\(n)"
             n += 1
         }
@@ -437,14 +588,23 @@ extension Session {
     func linkIssuers(_ c: Change, entryIDs: [Int64]) throws {
         let db = c.db
         for id in Set(entryIDs) {
-            guard let found = try db.row("SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?", [id])
+            guard
+                let found = try db.row(
+                    "SELECT cert_der, subject_der, issuer_der, self_signed, issuer_entry_id FROM entries WHERE id = ?",
+                    [id]
+                )
             else { continue }
             let row = Columns(found, "entry \(id)")
             guard let der = try row.optionalBlob("cert_der") else { continue }
             let cert = try Certificate(derEncoded: der)
             if !(try row.bool("self_signed")), try row.optionalInt("issuer_entry_id") == nil {
-                for found in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL"),
-                                              arguments: [try row.optionalBlob("issuer_der"), id]) {
+                for found in try Row.fetchAll(
+                    db.cachedStatement(
+                        sql:
+                            "SELECT id, cert_der FROM entries WHERE subject_der = ? AND id != ? AND cert_der IS NOT NULL"
+                    ),
+                    arguments: [try row.optionalBlob("issuer_der"), id]
+                ) {
                     let candidate = Columns(found, "entry")
                     if cert.isIssued(by: try Certificate(derEncoded: try candidate.blob("cert_der"))) {
                         let issuer = try candidate.int("id")
@@ -454,9 +614,14 @@ extension Session {
                     }
                 }
             }
-            for found in try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, cert_der FROM entries WHERE issuer_der = ? AND id != ? AND issuer_entry_id IS NULL AND self_signed = 0 AND cert_der IS NOT NULL
-                """), arguments: [try row.optionalBlob("subject_der"), id]) {
+            for found in try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT id, cert_der FROM entries WHERE issuer_der = ? AND id != ? AND issuer_entry_id IS NULL AND self_signed = 0 AND cert_der IS NOT NULL
+                        """
+                ),
+                arguments: [try row.optionalBlob("subject_der"), id]
+            ) {
                 let child = Columns(found, "entry")
                 if try Certificate(derEncoded: try child.blob("cert_der")).isIssued(by: cert) {
                     let childID = try child.int("id")

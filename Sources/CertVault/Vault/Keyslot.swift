@@ -9,7 +9,8 @@ struct Keyslot {
     var ciphertext: Data
 
     static func load(_ db: Database, personID: Int64) throws -> Keyslot? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM keyslots WHERE person_id = ?", arguments: [personID]) else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM keyslots WHERE person_id = ?", arguments: [personID])
+        else { return nil }
         let c = Columns(row, "keyslot of person \(personID)")
         let kdf = try c.text("kdf")
         guard kdf == KDFParameters.algorithm else {
@@ -17,19 +18,36 @@ struct Keyslot {
         }
         let ops = try c.int("kdf_opslimit", in: KDFParameters.opsLimitRange)
         let mem = try c.int("kdf_memlimit", in: KDFParameters.memLimitRange)
-        return Keyslot(parameters: KDFParameters(opsLimit: UInt64(ops), memLimit: UInt64(mem),
-                                                 salt: try c.blob("salt", count: KDFParameters.saltBytes)),
-                       nonce: try c.blob("nonce", count: AEAD.nonceBytes), ciphertext: try c.blob("ciphertext"))
+        return Keyslot(
+            parameters: KDFParameters(
+                opsLimit: UInt64(ops),
+                memLimit: UInt64(mem),
+                salt: try c.blob("salt", count: KDFParameters.saltBytes)
+            ),
+            nonce: try c.blob("nonce", count: AEAD.nonceBytes),
+            ciphertext: try c.blob("ciphertext")
+        )
     }
 
-    static func store(_ db: Database, personID: Int64, secrets: SecureBytes, kek: SecureBytes,
-                      parameters: KDFParameters, associatedData: Data) throws {
+    static func store(
+        _ db: Database,
+        personID: Int64,
+        secrets: SecureBytes,
+        kek: SecureBytes,
+        parameters: KDFParameters,
+        associatedData: Data
+    ) throws {
         let sealed = AEAD.seal(secrets, key: kek, associatedData: associatedData)
-        try db.execute(sql: """
-            INSERT INTO keyslots (person_id, kdf, kdf_opslimit, kdf_memlimit, salt, nonce, ciphertext, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [personID, KDFParameters.algorithm, Int64(parameters.opsLimit), Int64(parameters.memLimit),
-                             parameters.salt, sealed.nonce, sealed.ciphertext, Timestamp.now()])
+        try db.execute(
+            sql: """
+                INSERT INTO keyslots (person_id, kdf, kdf_opslimit, kdf_memlimit, salt, nonce, ciphertext, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                personID, KDFParameters.algorithm, Int64(parameters.opsLimit), Int64(parameters.memLimit),
+                parameters.salt, sealed.nonce, sealed.ciphertext, Timestamp.now(),
+            ]
+        )
     }
 
     /// Derives the key (the one KDF run of a command) and decrypts; nil if

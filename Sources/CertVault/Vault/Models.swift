@@ -26,8 +26,16 @@ public struct Person: Sendable, Codable, Equatable {
     public var canUnlock: Bool
     public var createdAt: String
 
-    public init(id: Int64, handle: String, name: String? = nil, email: String? = nil, role: PersonRole,
-                status: String = "active", canUnlock: Bool, createdAt: String) {
+    public init(
+        id: Int64,
+        handle: String,
+        name: String? = nil,
+        email: String? = nil,
+        role: PersonRole,
+        status: String = "active",
+        canUnlock: Bool,
+        createdAt: String
+    ) {
         self.id = id
         self.handle = handle
         self.name = name
@@ -40,9 +48,16 @@ public struct Person: Sendable, Codable, Equatable {
 
     /// The person as the signed records state them.
     init(_ trusted: TrustedPerson) {
-        self.init(id: trusted.id, handle: trusted.handle, name: trusted.name, email: trusted.email, role: trusted.role,
-                  status: trusted.active ? "active" : "departed", canUnlock: trusted.canUnlock,
-                  createdAt: trusted.introducedAt)
+        self.init(
+            id: trusted.id,
+            handle: trusted.handle,
+            name: trusted.name,
+            email: trusted.email,
+            role: trusted.role,
+            status: trusted.active ? "active" : "departed",
+            canUnlock: trusted.canUnlock,
+            createdAt: trusted.introducedAt
+        )
     }
 }
 
@@ -81,7 +96,11 @@ public struct Entry: Sendable, Codable, Equatable {
     /// Reads an entry row, each column checked. `handles` names people as
     /// the signed records do; `access` lists who holds a grant.
     init(row: Row, handles: [Int64: String], access: [String], positions: [String: Int]? = nil) throws {
-        let c = Columns(row, "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")", positions: positions)
+        let c = Columns(
+            row,
+            "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")",
+            positions: positions
+        )
         id = try c.int("id")
         alias = try c.text("alias")
         purpose = try c.enum("purpose", EntryPurpose.self)
@@ -102,15 +121,21 @@ public struct Entry: Sendable, Codable, Equatable {
         }
         if let sha1 = try c.optionalText("sha1") {
             certificate = CertificateMetadata(
-                subject: try c.optionalText("subject") ?? "", issuer: try c.optionalText("issuer") ?? "",
+                subject: try c.optionalText("subject") ?? "",
+                issuer: try c.optionalText("issuer") ?? "",
                 serialNumber: try c.optionalText("serial") ?? "",
-                thumbprintSHA1: sha1, fingerprintSHA256: try c.optionalText("sha256") ?? "",
-                notValidBefore: try c.date("not_before"), notValidAfter: try c.date("not_after"),
+                thumbprintSHA1: sha1,
+                fingerprintSHA256: try c.optionalText("sha256") ?? "",
+                notValidBefore: try c.date("not_before"),
+                notValidAfter: try c.date("not_after"),
                 keyAlgorithm: try c.optionalText("key_algorithm") ?? "",
-                keyBits: Int(try c.optionalInt("key_bits", in: 0...1_000_000) ?? 0), keyCurve: try c.optionalText("key_curve"),
+                keyBits: Int(try c.optionalInt("key_bits", in: 0...1_000_000) ?? 0),
+                keyCurve: try c.optionalText("key_curve"),
                 signatureAlgorithm: try c.optionalText("signature_algorithm") ?? "",
                 subjectAlternativeNames: try Entry.decodeList(c.text("sans"), c, "sans"),
-                isSelfSigned: try c.bool("self_signed"), isCA: try c.bool("is_ca"))
+                isSelfSigned: try c.bool("self_signed"),
+                isCA: try c.bool("is_ca")
+            )
         }
     }
 

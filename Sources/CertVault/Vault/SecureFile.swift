@@ -15,7 +15,9 @@ enum SecureFile {
         /// existing destination atomically, even one created meanwhile.
         func commit() throws {
             if force {
-                guard rename(temporaryPath, destination) == 0 else { throw SecureFile.posixError("cannot write \(destination)") }
+                guard rename(temporaryPath, destination) == 0 else {
+                    throw SecureFile.posixError("cannot write \(destination)")
+                }
             } else {
                 guard link(temporaryPath, destination) == 0 else {
                     let e = errno
@@ -32,7 +34,11 @@ enum SecureFile {
     }
 
     static func exists(_ path: String) -> CertVaultError {
-        CertVaultError(.fileExists, "\(path) already exists", hint: "choose another path, or pass --force to replace it")
+        CertVaultError(
+            .fileExists,
+            "\(path) already exists",
+            hint: "choose another path, or pass --force to replace it"
+        )
     }
 
     static func posixError(_ what: String, errno e: Int32 = errno) -> CertVaultError {
@@ -50,8 +56,12 @@ enum SecureFile {
     /// - Parameter durable: sync the file to disk before it can appear; only
     ///   a file whose loss in a crash is harmless (the rollback witness,
     ///   which then stays at an older head) skips it.
-    static func prepare(_ bytes: UnsafeRawBufferPointer, to destination: String, force: Bool,
-                        durable: Bool = true) throws -> Pending {
+    static func prepare(
+        _ bytes: UnsafeRawBufferPointer,
+        to destination: String,
+        force: Bool,
+        durable: Bool = true
+    ) throws -> Pending {
         if !force, FileManager.default.fileExists(atPath: destination) { throw exists(destination) }
         let temporary = try makeTemporary(beside: destination)
         let fd = Glibc.open(temporary, O_WRONLY | O_CLOEXEC)

@@ -28,8 +28,10 @@ public final class Session: @unchecked Sendable {
         signPublicKey = signSecretKey.withUnsafeBytes { Data($0[32..<64]) }
         guard trusted.boxPublicKey == boxPublicKey, trusted.signPublicKey == signPublicKey else {
             throw CertVaultError(
-                .tampered, "the keyslot of \(trusted.handle) holds other keys than the signed records introduce",
-                hint: "run 'certvault audit verify'")
+                .tampered,
+                "the keyslot of \(trusted.handle) holds other keys than the signed records introduce",
+                hint: "run 'certvault audit verify'"
+            )
         }
     }
 
@@ -45,14 +47,21 @@ public final class Session: @unchecked Sendable {
             guard let me = state.trusted(person.id), me.active, me.role == person.role,
                 me.signPublicKey == signPublicKey
             else {
-                throw CertVaultError(.noAccess, "\(person.handle) may no longer act on this vault (their role or status changed)")
+                throw CertVaultError(
+                    .noAccess,
+                    "\(person.handle) may no longer act on this vault (their role or status changed)"
+                )
             }
             let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
             let result = try body(change)
             return (result, try change.commit())
         }
         if let head {
-            if acceptingRollback { try vault.witness?.replace(with: head, vaultID: vault.vaultID) } else { try vault.remember(head) }
+            if acceptingRollback {
+                try vault.witness?.replace(with: head, vaultID: vault.vaultID)
+            } else {
+                try vault.remember(head)
+            }
         }
         return result
     }
@@ -64,21 +73,30 @@ public final class Session: @unchecked Sendable {
     ///   `.tampered` when the vault does not match its signed records.
     public func acceptRollback() throws -> Rollback {
         guard let seenState = try vault.store.read({ db in try vault.state(db) }).rollback else {
-            throw CertVaultError(.invalidArgument, "this vault holds every record this machine saw: there is no rollback to accept")
+            throw CertVaultError(
+                .invalidArgument,
+                "this vault holds every record this machine saw: there is no rollback to accept"
+            )
         }
         try change(acceptingRollback: true) { c in
-            c.record(.rollbackAccepted, details: [
-                "seen_seq": seenState.seen.seq, "seen_hash": seenState.seen.hash, "seen_at": seenState.seen.seenAt,
-                "reason": seenState.reason,
-            ])
+            c.record(
+                .rollbackAccepted,
+                details: [
+                    "seen_seq": seenState.seen.seq, "seen_hash": seenState.seen.hash, "seen_at": seenState.seen.seenAt,
+                    "reason": seenState.reason,
+                ]
+            )
         }
         return seenState
     }
 
     func requireRole(_ roles: Set<PersonRole>, to what: String) throws {
         guard roles.contains(person.role) else {
-            throw CertVaultError(.noAccess, "\(person.handle) (\(person.role.rawValue)) may not \(what)",
-                                 hint: "this needs the role \(roles.map(\.rawValue).sorted().joined(separator: " or "))")
+            throw CertVaultError(
+                .noAccess,
+                "\(person.handle) (\(person.role.rawValue)) may not \(what)",
+                hint: "this needs the role \(roles.map(\.rawValue).sorted().joined(separator: " or "))"
+            )
         }
     }
 
@@ -86,12 +104,24 @@ public final class Session: @unchecked Sendable {
 
     /// Encrypts `key` for entry `entryID` under a fresh data key and seals
     /// that key to `recipients`. Returns the ciphertext's SHA-256.
-    func storeKey(_ change: Change, entryID: Int64, key: PrivateKey, spkiSHA256: Data, recipients: [TrustedPerson]) throws -> Data {
+    func storeKey(
+        _ change: Change,
+        entryID: Int64,
+        key: PrivateKey,
+        spkiSHA256: Data,
+        recipients: [TrustedPerson]
+    ) throws -> Data {
         let dataKey = SecureBytes(randomCount: AEAD.keyBytes)
         let pkcs8 = try key.pkcs8()
-        let sealed = AEAD.seal(pkcs8, key: dataKey, associatedData: Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spkiSHA256))
-        try change.db.run("UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
-                       [sealed.nonce, sealed.ciphertext, entryID])
+        let sealed = AEAD.seal(
+            pkcs8,
+            key: dataKey,
+            associatedData: Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spkiSHA256)
+        )
+        try change.db.run(
+            "UPDATE entries SET key_nonce = ?, key_ciphertext = ? WHERE id = ?",
+            [sealed.nonce, sealed.ciphertext, entryID]
+        )
         for recipient in recipients {
             try seal(change, dataKey: dataKey, entryID: entryID, to: recipient)
         }
@@ -107,9 +137,12 @@ public final class Session: @unchecked Sendable {
         }
         let tag = Binding.grantTag(vaultID: vault.vaultID, entryID: entryID, personID: recipient.id)
         let box = try SealedBox.seal(dataKey.appending(tag), to: pk)
-        try change.db.run("""
+        try change.db.run(
+            """
             INSERT OR REPLACE INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)
-            """, [entryID, recipient.id, box, person.id, Timestamp.now()])
+            """,
+            [entryID, recipient.id, box, person.id, Timestamp.now()]
+        )
     }
 
     /// Opens this person's grant on an entry: the data key.
@@ -117,21 +150,36 @@ public final class Session: @unchecked Sendable {
     /// The cryptography refuses, not only a check: without a grant row
     /// sealed to this person's X25519 key there is nothing to open.
     func dataKey(_ db: Database, entryID: Int64, alias: String) throws -> SecureBytes {
-        guard let grant = try db.row("SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, person.id]),
-              let sealed = try Columns(grant, "grant of entry \(entryID)").optionalBlob("sealed_key") else {
-            throw CertVaultError(.noAccess, "\(person.handle) has no grant for entry \(alias)",
-                                 hint: "an admin can grant access")
+        guard
+            let grant = try db.row(
+                "SELECT sealed_key FROM grants WHERE entry_id = ? AND person_id = ?",
+                [entryID, person.id]
+            ),
+            let sealed = try Columns(grant, "grant of entry \(entryID)").optionalBlob("sealed_key")
+        else {
+            throw CertVaultError(
+                .noAccess,
+                "\(person.handle) has no grant for entry \(alias)",
+                hint: "an admin can grant access"
+            )
         }
         guard let payload = SealedBox.open(sealed, publicKey: boxPublicKey, secretKey: boxSecretKey),
-              payload.count == AEAD.keyBytes + 32 else {
-            throw CertVaultError(.tampered, "the data key of entry \(alias) sealed for \(person.handle) cannot be opened: altered",
-                                 hint: "run 'certvault audit verify'")
+            payload.count == AEAD.keyBytes + 32
+        else {
+            throw CertVaultError(
+                .tampered,
+                "the data key of entry \(alias) sealed for \(person.handle) cannot be opened: altered",
+                hint: "run 'certvault audit verify'"
+            )
         }
         let tag = Binding.grantTag(vaultID: vault.vaultID, entryID: entryID, personID: person.id)
         let expected = tag.withUnsafeBytes { SecureBytes(copying: $0) }
         guard payload.slice(AEAD.keyBytes..<payload.count).isEqual(to: expected) else {
-            throw CertVaultError(.tampered, "the data key sealed for \(person.handle) on entry \(alias) belongs to another entry: the grant was moved",
-                                 hint: "run 'certvault audit verify'")
+            throw CertVaultError(
+                .tampered,
+                "the data key sealed for \(person.handle) on entry \(alias) belongs to another entry: the grant was moved",
+                hint: "run 'certvault audit verify'"
+            )
         }
         return payload.slice(0..<AEAD.keyBytes)
     }
@@ -139,18 +187,30 @@ public final class Session: @unchecked Sendable {
     /// Decrypts an entry's private key and checks it against the certificate.
     func privateKey(_ db: Database, entryID: Int64, alias: String) throws -> PrivateKey {
         let dataKey = try dataKey(db, entryID: entryID, alias: alias)
-        guard let row = try db.row("SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?", [entryID]) else {
+        guard
+            let row = try db.row(
+                "SELECT cert_der, spki_sha256, key_nonce, key_ciphertext FROM entries WHERE id = ?",
+                [entryID]
+            )
+        else {
             throw CertVaultError(.notFound, "entry \(alias) is gone")
         }
         let c = Columns(row, "entry \(alias)")
         guard let ciphertext = try c.optionalBlob("key_ciphertext"), let nonce = try c.optionalBlob("key_nonce") else {
-            throw CertVaultError(.invalidArgument, "entry \(alias) holds no private key", hint: "export its certificate with --format cer")
+            throw CertVaultError(
+                .invalidArgument,
+                "entry \(alias) holds no private key",
+                hint: "export its certificate with --format cer"
+            )
         }
         let spki = try c.blob("spki_sha256", count: 32)
         let ad = Binding.entry(vaultID: vault.vaultID, entryID: entryID, spkiSHA256: spki)
         guard let pkcs8 = AEAD.open(ciphertext, nonce: nonce, key: dataKey, associatedData: ad) else {
-            throw CertVaultError(.tampered, "the private key of entry \(alias) failed authentication: altered or moved from another entry",
-                                 hint: "run 'certvault audit verify' and restore from a backup")
+            throw CertVaultError(
+                .tampered,
+                "the private key of entry \(alias) failed authentication: altered or moved from another entry",
+                hint: "run 'certvault audit verify' and restore from a backup"
+            )
         }
         let key = try PrivateKey(pkcs8: pkcs8)
         if let der = try c.optionalBlob("cert_der") {
@@ -166,7 +226,9 @@ public final class Session: @unchecked Sendable {
     /// Who receives a new entry's key: the actor and every active admin,
     /// as the signed records state them.
     func defaultRecipients(_ state: VaultState) throws -> [TrustedPerson] {
-        guard let me = state.trusted(person.id) else { throw CertVaultError(.noAccess, "\(person.handle) is not trusted") }
+        guard let me = state.trusted(person.id) else {
+            throw CertVaultError(.noAccess, "\(person.handle) is not trusted")
+        }
         return [me] + state.ledger.admins.filter { $0.id != person.id }
     }
 
@@ -177,17 +239,31 @@ public final class Session: @unchecked Sendable {
     /// Staff receive copies and get no keys; anyone else needs a passphrase
     /// for their new keyslot. A new admin is granted every entry this admin
     /// can open, so that imports keep reaching every admin.
-    public func addPerson(_ new: Vault.NewPerson, passphrase: SecureBytes?, kdf: KDFStrength = .moderate) throws -> Person {
+    public func addPerson(
+        _ new: Vault.NewPerson,
+        passphrase: SecureBytes?,
+        kdf: KDFStrength = .moderate
+    ) throws -> Person {
         try requireRole([.admin], to: "add people")
         try Vault.validateHandle(new.handle)
-        var keys: (box: (publicKey: Data, secretKey: SecureBytes), sign: (publicKey: Data, secretKey: SecureBytes), kek: SecureBytes, parameters: KDFParameters)?
+        var keys:
+            (
+                box: (publicKey: Data, secretKey: SecureBytes), sign: (publicKey: Data, secretKey: SecureBytes),
+                kek: SecureBytes, parameters: KDFParameters
+            )?
         if new.role != .staff {
             guard let passphrase, passphrase.count > 0 else {
-                throw CertVaultError(.invalidArgument, "\(new.handle) needs a passphrase (role \(new.role.rawValue))",
-                                     hint: "give it with --new-passphrase-file FILE or CERTVAULT_NEW_PASSPHRASE")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(new.handle) needs a passphrase (role \(new.role.rawValue))",
+                    hint: "give it with --new-passphrase-file FILE or CERTVAULT_NEW_PASSPHRASE"
+                )
             }
             let parameters = KDFParameters(strength: kdf)
-            keys = (SealedBox.keyPair(), Signature.keyPair(), try KDF.deriveKey(passphrase: passphrase, parameters: parameters), parameters)
+            keys = (
+                SealedBox.keyPair(), Signature.keyPair(),
+                try KDF.deriveKey(passphrase: passphrase, parameters: parameters), parameters
+            )
         }
         return try change { c in
             let db = c.db
@@ -195,11 +271,16 @@ public final class Session: @unchecked Sendable {
             if taken || c.state.ledger.person(handle: new.handle) != nil {
                 throw CertVaultError(.invalidArgument, "a person '\(new.handle)' already exists")
             }
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at, created_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [new.handle, new.name, new.email, new.role.rawValue, keys?.box.publicKey, keys?.sign.publicKey,
-                                 Timestamp.now(), person.id])
+                """,
+                [
+                    new.handle, new.name, new.email, new.role.rawValue, keys?.box.publicKey, keys?.sign.publicKey,
+                    Timestamp.now(), person.id,
+                ]
+            )
             let id = db.lastInsertedRowID
             var details: [String: Any] = ["handle": new.handle, "role": new.role.rawValue]
             if let name = new.name { details["name"] = name }
@@ -207,35 +288,73 @@ public final class Session: @unchecked Sendable {
             if let keys {
                 details["box_public_key"] = keys.box.publicKey.hexLower
                 details["sign_public_key"] = keys.sign.publicKey.hexLower
-                try Keyslot.store(db, personID: id, secrets: keys.box.secretKey.appending(keys.sign.secretKey), kek: keys.kek,
-                                  parameters: keys.parameters,
-                                  associatedData: Binding.keyslot(vaultID: vault.vaultID, personID: id, genesisHash: try AuditChain.genesisHash(db)))
+                try Keyslot.store(
+                    db,
+                    personID: id,
+                    secrets: keys.box.secretKey.appending(keys.sign.secretKey),
+                    kek: keys.kek,
+                    parameters: keys.parameters,
+                    associatedData: Binding.keyslot(
+                        vaultID: vault.vaultID,
+                        personID: id,
+                        genesisHash: try AuditChain.genesisHash(db)
+                    )
+                )
                 details["keyslot_digest"] = try RowDigest.keyslot(db, personID: id)?.hexLower
             }
             c.record(.personAdd, person: id, details: details)
             if new.role == .admin, let box = keys?.box.publicKey, let sign = keys?.sign.publicKey {
-                let newcomer = TrustedPerson(id: id, handle: new.handle, name: new.name, email: new.email, role: .admin,
-                                             active: true, boxPublicKey: box, signPublicKey: sign, keyslotDigest: nil,
-                                             introducedBy: 0, introducedAt: Timestamp.now())
-                let mine = try Row.fetchAll(db, sql: """
-                    SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ? ORDER BY e.id
-                    """, arguments: [person.id])
+                let newcomer = TrustedPerson(
+                    id: id,
+                    handle: new.handle,
+                    name: new.name,
+                    email: new.email,
+                    role: .admin,
+                    active: true,
+                    boxPublicKey: box,
+                    signPublicKey: sign,
+                    keyslotDigest: nil,
+                    introducedBy: 0,
+                    introducedAt: Timestamp.now()
+                )
+                let mine = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ? ORDER BY e.id
+                        """,
+                    arguments: [person.id]
+                )
                 for row in mine {
                     let entry = Columns(row, "entry")
                     let entryID = try entry.int("id")
                     let key = try dataKey(db, entryID: entryID, alias: try entry.text("alias"))
                     try seal(c, dataKey: key, entryID: entryID, to: newcomer)
-                    let seq = c.record(.entryGrant, entry: entryID, person: id, details: ["to": new.handle, "reason": "new admin"])
+                    let seq = c.record(
+                        .entryGrant,
+                        entry: entryID,
+                        person: id,
+                        details: ["to": new.handle, "reason": "new admin"]
+                    )
                     try addCustody(c, entryID: entryID, personID: id, kind: "grant", seq: seq)
                 }
             }
-            return Person(id: id, handle: new.handle, name: new.name, email: new.email, role: new.role, status: "active",
-                          canUnlock: keys != nil, createdAt: Timestamp.now())
+            return Person(
+                id: id,
+                handle: new.handle,
+                name: new.name,
+                email: new.email,
+                role: new.role,
+                status: "active",
+                canUnlock: keys != nil,
+                createdAt: Timestamp.now()
+            )
         }
     }
 
     func addCustody(_ change: Change, entryID: Int64, personID: Int64, kind: String, seq: Int64) throws {
-        try change.db.run("INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
-                          [entryID, personID, kind, Timestamp.now(), seq])
+        try change.db.run(
+            "INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
+            [entryID, personID, kind, Timestamp.now(), seq]
+        )
     }
 }

@@ -23,7 +23,9 @@ public final class Vault: @unchecked Sendable {
     /// The default vault path: `$XDG_DATA_HOME/certvault/vault.db`, else
     /// `~/.local/share/certvault/vault.db`.
     public static var defaultPath: String {
-        if let xdg = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), !xdg.isEmpty { return xdg + "/certvault/vault.db" }
+        if let xdg = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), !xdg.isEmpty {
+            return xdg + "/certvault/vault.db"
+        }
         let home = getenv("HOME").map { String(cString: $0) } ?? NSHomeDirectory()
         return home + "/.local/share/certvault/vault.db"
     }
@@ -48,8 +50,13 @@ public final class Vault: @unchecked Sendable {
     /// admin's public keys; the admin's keyslot is bound to that record's
     /// hash.
     /// - Throws: ``CertVaultError`` `.vaultExists` if anything is at `path`.
-    public static func create(at path: String, admin: NewPerson, passphrase: SecureBytes,
-                              kdf: KDFStrength = .moderate, witness: RollbackWitness? = .standard) throws -> Vault {
+    public static func create(
+        at path: String,
+        admin: NewPerson,
+        passphrase: SecureBytes,
+        kdf: KDFStrength = .moderate,
+        witness: RollbackWitness? = .standard
+    ) throws -> Vault {
         try Sodium.ensure()
         try validateHandle(admin.handle)
         guard passphrase.count > 0 else { throw CertVaultError(.invalidArgument, "the passphrase is empty") }
@@ -61,13 +68,19 @@ public final class Vault: @unchecked Sendable {
         do {
             head = try store.write { db in
                 let now = Timestamp.now()
-                try db.execute(sql: "INSERT INTO vault (singleton, vault_id, format_version, created_at) VALUES (1, ?, ?, ?)",
-                               arguments: [vaultID, Store.formatVersion, now])
-                let box = SealedBox.keyPair(), sign = Signature.keyPair()
-                try db.execute(sql: """
-                    INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at)
-                    VALUES (?, ?, ?, 'admin', ?, ?, ?)
-                    """, arguments: [admin.handle, admin.name, admin.email, box.publicKey, sign.publicKey, now])
+                try db.execute(
+                    sql: "INSERT INTO vault (singleton, vault_id, format_version, created_at) VALUES (1, ?, ?, ?)",
+                    arguments: [vaultID, Store.formatVersion, now]
+                )
+                let box = SealedBox.keyPair()
+                let sign = Signature.keyPair()
+                try db.execute(
+                    sql: """
+                        INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at)
+                        VALUES (?, ?, ?, 'admin', ?, ?, ?)
+                        """,
+                    arguments: [admin.handle, admin.name, admin.email, box.publicKey, sign.publicKey, now]
+                )
                 let personID = db.lastInsertedRowID
                 var details: [String: Any] = [
                     "vault_id": vaultID.hexLower, "format_version": Store.formatVersion,
@@ -76,17 +89,31 @@ public final class Vault: @unchecked Sendable {
                 ]
                 if let name = admin.name { details["name"] = name }
                 if let email = admin.email { details["email"] = email }
-                let genesis = try AuditChain.append(db, actor: personID, action: .vaultCreate, person: personID,
-                                                    details: details, signer: sign.secretKey)
-                try Keyslot.store(db, personID: personID, secrets: box.secretKey.appending(sign.secretKey),
-                                  kek: kek, parameters: parameters,
-                                  associatedData: Binding.keyslot(vaultID: vaultID, personID: personID, genesisHash: genesis.hash))
+                let genesis = try AuditChain.append(
+                    db,
+                    actor: personID,
+                    action: .vaultCreate,
+                    person: personID,
+                    details: details,
+                    signer: sign.secretKey
+                )
+                try Keyslot.store(
+                    db,
+                    personID: personID,
+                    secrets: box.secretKey.appending(sign.secretKey),
+                    kek: kek,
+                    parameters: parameters,
+                    associatedData: Binding.keyslot(vaultID: vaultID, personID: personID, genesisHash: genesis.hash)
+                )
                 // The keyslot is committed by the admin's own signature, in
                 // the record that also carries the first state digest.
                 let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
                 let change = try Change(db, state: VaultState(ledger: ledger), actor: personID, signer: sign.secretKey)
-                change.record(.personKeyslot, person: personID,
-                              details: ["keyslot_digest": try RowDigest.keyslot(db, personID: personID)?.hexLower ?? ""])
+                change.record(
+                    .personKeyslot,
+                    person: personID,
+                    details: ["keyslot_digest": try RowDigest.keyslot(db, personID: personID)?.hexLower ?? ""]
+                )
                 return try change.commit()
             }
         } catch {
@@ -112,7 +139,11 @@ public final class Vault: @unchecked Sendable {
             return try Columns(row, "vault row").blob("vault_id", count: 16)
         }
         guard let id else {
-            throw CertVaultError(.notAVault, "\(path) has no vault identity", hint: "is it an unfinished 'certvault init'?")
+            throw CertVaultError(
+                .notAVault,
+                "\(path) has no vault identity",
+                hint: "is it an unfinished 'certvault init'?"
+            )
         }
         return Vault(store: store, vaultID: id, witness: witness)
     }
@@ -123,13 +154,19 @@ public final class Vault: @unchecked Sendable {
     public static func isValidHandle(_ handle: String) -> Bool {
         let bytes = Array(handle.utf8)
         guard let first = bytes.first, (97...122).contains(first), bytes.count <= 64 else { return false }
-        return bytes.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 46 || $0 == 95 || $0 == 45 }
+        return bytes.allSatisfy {
+            (97...122).contains($0) || (48...57).contains($0) || $0 == 46 || $0 == 95 || $0 == 45
+        }
     }
 
     static func validateHandle(_ handle: String) throws {
         guard isValidHandle(handle) else {
-            throw CertVaultError(.invalidArgument, "\(Display.quoted(handle)) is not a valid handle",
-                                 hint: "use lower-case letters a-z, digits, '.', '_' and '-', starting with a letter, at most 64 characters")
+            throw CertVaultError(
+                .invalidArgument,
+                "\(Display.quoted(handle)) is not a valid handle",
+                hint:
+                    "use lower-case letters a-z, digits, '.', '_' and '-', starting with a letter, at most 64 characters"
+            )
         }
     }
 
@@ -194,31 +231,44 @@ public final class Vault: @unchecked Sendable {
 
     /// The person with `handle`, as the signed records state them.
     public func person(_ handle: String) throws -> Person {
-        try store.read { db in Person(try Self.trustedPerson(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db)) }
+        try store.read { db in
+            Person(try Self.trustedPerson(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db))
+        }
     }
 
     static func trustedPerson(_ handle: String, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
         if let p = ledger.person(handle: handle) { return p }
         if try db.row("SELECT 1 FROM people WHERE handle = ?", [handle]) != nil {
             throw CertVaultError(
-                .tampered, "person \(Display.quoted(handle)) is in the people table, but no signed record introduces them: added by hand",
-                hint: "run 'certvault audit verify', and restore the vault from a backup")
+                .tampered,
+                "person \(Display.quoted(handle)) is in the people table, but no signed record introduces them: added by hand",
+                hint: "run 'certvault audit verify', and restore the vault from a backup"
+            )
         }
-        throw CertVaultError(.notFound, "no person \(Display.quoted(handle)) in this vault", hint: "list people with 'certvault person list'")
+        throw CertVaultError(
+            .notFound,
+            "no person \(Display.quoted(handle)) in this vault",
+            hint: "list people with 'certvault person list'"
+        )
     }
 
     /// The person a command acts as: `handle`, or else the only person who
     /// can unlock the vault.
     public func actor(_ handle: String?) throws -> Person {
-        try store.read { db in Person(try Self.actor(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db)) }
+        try store.read { db in
+            Person(try Self.actor(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db))
+        }
     }
 
     static func actor(_ handle: String?, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
         if let handle { return try trustedPerson(handle, ledger: ledger, in: db) }
         let unlockers = ledger.people.values.filter { $0.canUnlock && $0.active }.sorted { $0.id < $1.id }
         guard unlockers.count == 1 else {
-            throw CertVaultError(.invalidArgument, "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
-                                 hint: "say who you are with --as HANDLE or CERTVAULT_USER")
+            throw CertVaultError(
+                .invalidArgument,
+                "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
+                hint: "say who you are with --as HANDLE or CERTVAULT_USER"
+            )
         }
         return unlockers[0]
     }
@@ -251,7 +301,9 @@ public final class Vault: @unchecked Sendable {
                 access[entry, default: []].append(handles[person] ?? "person \(person)")
             }
             var entries: [Entry] = []
-            var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value)
+            }
             let rows = try Row.fetchCursor(db, sql: Entry.selectSQL + " ORDER BY id")
             var positions: [String: Int]?
             while let row = try rows.next() {
@@ -259,7 +311,9 @@ public final class Vault: @unchecked Sendable {
                 let id = (try? Columns(row, "entry", positions: positions).int("id")) ?? 0
                 if state.tamperedEntries[id] != nil { continue }
                 do {
-                    entries.append(try Entry(row: row, handles: handles, access: access[id] ?? [], positions: positions))
+                    entries.append(
+                        try Entry(row: row, handles: handles, access: access[id] ?? [], positions: positions)
+                    )
                 } catch let error as CertVaultError {
                     tampered.append((id, error.message))
                 }
@@ -268,8 +322,10 @@ public final class Vault: @unchecked Sendable {
             if state.findings.isEmpty, let bad = tampered.first {
                 findings.append(.init(seq: nil, entryID: bad.0, message: bad.1))
             }
-            return (Inventory(entries: entries, tampered: tampered, findings: findings, rollback: state.rollback),
-                    state.isIntact ? state.head : nil)
+            return (
+                Inventory(entries: entries, tampered: tampered, findings: findings, rollback: state.rollback),
+                state.isIntact ? state.head : nil
+            )
         }
         if let head { try remember(head) }
         return inventory
@@ -282,8 +338,11 @@ public final class Vault: @unchecked Sendable {
         let inventory = try inventory()
         if let rollback = inventory.rollback { throw rollback.error() }
         if let first = inventory.findings.first {
-            throw CertVaultError(.tampered, "the vault does not match its signed records: \(first)",
-                                 hint: "run 'certvault audit verify', and restore the vault from a backup")
+            throw CertVaultError(
+                .tampered,
+                "the vault does not match its signed records: \(first)",
+                hint: "run 'certvault audit verify', and restore the vault from a backup"
+            )
         }
         return inventory.entries
     }
@@ -307,15 +366,22 @@ public final class Vault: @unchecked Sendable {
             rows = try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
         }
         guard !rows.isEmpty else {
-            throw CertVaultError(.notFound, "no entry matches \(Display.quoted(ref))",
-                                 hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint; 'certvault list' shows them")
+            throw CertVaultError(
+                .notFound,
+                "no entry matches \(Display.quoted(ref))",
+                hint:
+                    "name an entry by alias, id, or at least 8 hex digits of its thumbprint; 'certvault list' shows them"
+            )
         }
         let handles = state.ledger.people.mapValues(\.handle)
         let entries = try rows.map { try Entry(row: $0, handles: handles, access: []) }
         guard entries.count == 1 else {
             let names = entries.map { "\($0.alias) (\($0.certificate?.thumbprintSHA1 ?? "no certificate"))" }
-            throw CertVaultError(.ambiguous, "\(Display.quoted(ref)) matches \(rows.count) entries: \(names.joined(separator: ", "))",
-                                 hint: "give more digits, or the alias")
+            throw CertVaultError(
+                .ambiguous,
+                "\(Display.quoted(ref)) matches \(rows.count) entries: \(names.joined(separator: ", "))",
+                hint: "give more digits, or the alias"
+            )
         }
         return try entry(id: entries[0].id, in: db, state: state)
     }
@@ -326,7 +392,11 @@ public final class Vault: @unchecked Sendable {
             throw CertVaultError(.notFound, "no entry \(id)")
         }
         var access: [String] = []
-        for grant in try Row.fetchAll(db, sql: "SELECT person_id FROM grants WHERE entry_id = ? ORDER BY person_id", arguments: [id]) {
+        for grant in try Row.fetchAll(
+            db,
+            sql: "SELECT person_id FROM grants WHERE entry_id = ? ORDER BY person_id",
+            arguments: [id]
+        ) {
             let person = try Columns(grant, "grant of entry \(id)").int("person_id")
             access.append(state.ledger.people[person]?.handle ?? "person \(person)")
         }
@@ -335,13 +405,17 @@ public final class Vault: @unchecked Sendable {
 
     /// The certificates from `entry` up its issuer links: leaf first.
     public func chain(of entry: Entry) throws -> [CertificateMetadata] {
-        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id, in: db) }.map { try Certificate(derEncoded: $0).metadata() }
+        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id, in: db) }.map {
+            try Certificate(derEncoded: $0).metadata()
+        }
     }
 
     /// Everything the entry's certificate says, read from the certificate
     /// itself (adds key usage and extended key usage to what `list` shows).
     public func certificateDetails(of entry: Entry) throws -> CertificateMetadata? {
-        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id, in: db) }) else { return nil }
+        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id, in: db) }) else {
+            return nil
+        }
         return try Certificate(derEncoded: der).metadata()
     }
 
@@ -357,7 +431,9 @@ public final class Vault: @unchecked Sendable {
         var next: Int64? = entryID
         while let id = next, !seen.contains(id), out.count < 16 {
             seen.insert(id)
-            guard let row = try db.row("SELECT cert_der, issuer_entry_id FROM entries WHERE id = ?", [id]) else { break }
+            guard let row = try db.row("SELECT cert_der, issuer_entry_id FROM entries WHERE id = ?", [id]) else {
+                break
+            }
             let c = Columns(row, "entry \(id)")
             guard let der = try c.optionalBlob("cert_der") else { break }
             out.append(der)
@@ -375,7 +451,13 @@ public final class Vault: @unchecked Sendable {
         public var action: String?
         public var since: Date?
         public var until: Date?
-        public init(actor: String? = nil, entry: String? = nil, action: String? = nil, since: Date? = nil, until: Date? = nil) {
+        public init(
+            actor: String? = nil,
+            entry: String? = nil,
+            action: String? = nil,
+            since: Date? = nil,
+            until: Date? = nil
+        ) {
             self.actor = actor
             self.entry = entry
             self.action = action
@@ -449,7 +531,8 @@ public final class Vault: @unchecked Sendable {
                     entryID = try Self.entry(ref, in: db, state: try state(db)).id
                 }
             }
-            let since = filter.since.map(Timestamp.format), until = filter.until.map(Timestamp.format)
+            let since = filter.since.map(Timestamp.format)
+            let until = filter.until.map(Timestamp.format)
             let kept = records.filter { r in
                 (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
                     && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
@@ -479,7 +562,10 @@ public final class Vault: @unchecked Sendable {
             let state: VaultState
             do { state = try self.state(db) } catch let error as CertVaultError where error.code != .io {
                 let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
-                state = VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])
+                state = VaultState(
+                    ledger: ledger,
+                    findings: ledger.findings + [.init(seq: nil, message: error.message)]
+                )
             }
             return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: expected, state: state)
         }
@@ -502,19 +588,31 @@ public final class Vault: @unchecked Sendable {
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
             let person = try Self.actor(handle, ledger: ledger, in: db)
             guard person.active else {
-                throw CertVaultError(.personInactive, "\(person.handle) has departed and can no longer unlock this vault")
+                throw CertVaultError(
+                    .personInactive,
+                    "\(person.handle) has departed and can no longer unlock this vault"
+                )
             }
             guard person.canUnlock else {
-                throw CertVaultError(.noAccess, "\(person.handle) has no keyslot in this vault (role \(person.role.rawValue))",
-                                     hint: "only admins, officers and auditors with keys can unlock")
+                throw CertVaultError(
+                    .noAccess,
+                    "\(person.handle) has no keyslot in this vault (role \(person.role.rawValue))",
+                    hint: "only admins, officers and auditors with keys can unlock"
+                )
             }
             guard let digest = try RowDigest.keyslot(db, personID: person.id) else {
-                throw CertVaultError(.tampered, "the keyslot of \(person.handle) was deleted",
-                                     hint: "restore the vault from a backup")
+                throw CertVaultError(
+                    .tampered,
+                    "the keyslot of \(person.handle) was deleted",
+                    hint: "restore the vault from a backup"
+                )
             }
             guard digest == person.keyslotDigest else {
-                throw CertVaultError(.tampered, "the keyslot of \(person.handle) was damaged or replaced: it is not the one their signed records commit to",
-                                     hint: "this is not a wrong passphrase; restore the vault from a backup")
+                throw CertVaultError(
+                    .tampered,
+                    "the keyslot of \(person.handle) was damaged or replaced: it is not the one their signed records commit to",
+                    hint: "this is not a wrong passphrase; restore the vault from a backup"
+                )
             }
             guard let slot = try Keyslot.load(db, personID: person.id) else {
                 throw CertVaultError(.tampered, "the keyslot of \(person.handle) was deleted")
@@ -525,8 +623,14 @@ public final class Vault: @unchecked Sendable {
         guard let secrets = try slot.open(passphrase: passphrase, associatedData: ad) else {
             do {
                 _ = try store.write { db in
-                    try AuditChain.append(db, actor: person.id, action: .unlockFailed, person: person.id,
-                                          details: ["handle": person.handle], signer: nil)
+                    try AuditChain.append(
+                        db,
+                        actor: person.id,
+                        action: .unlockFailed,
+                        person: person.id,
+                        details: ["handle": person.handle],
+                        signer: nil
+                    )
                 }
             } catch let error as CertVaultError where error.code == .io {
                 // A read-only vault cannot take the record; the passphrase is still wrong.

@@ -75,7 +75,8 @@ final class Certificate: @unchecked Sendable {
         guard let name = X509_get_subject_name(pointer) else { return nil }
         let idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
         guard idx >= 0, let entry = X509_NAME_get_entry(name, idx),
-              let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+            let data = X509_NAME_ENTRY_get_data(entry)
+        else { return nil }
         var utf8: UnsafeMutablePointer<UInt8>?
         let len = ASN1_STRING_to_UTF8(&utf8, data)
         guard len >= 0, let utf8 else { return nil }
@@ -95,12 +96,16 @@ final class Certificate: @unchecked Sendable {
             fingerprintSHA256: OpenSSL.digest(der, sha1: false).hexUpper,
             notValidBefore: Self.date(X509_get0_notBefore(pointer)),
             notValidAfter: Self.date(X509_get0_notAfter(pointer)),
-            keyAlgorithm: alg, keyBits: bits, keyCurve: curve,
+            keyAlgorithm: alg,
+            keyBits: bits,
+            keyCurve: curve,
             signatureAlgorithm: OBJ_nid2ln(X509_get_signature_nid(pointer)).map { String(cString: $0) } ?? "unknown",
             subjectAlternativeNames: subjectAlternativeNames,
             isSelfSigned: X509_self_signed(pointer, 0) == 1,
             isCA: isCA,
-            keyUsage: keyUsage, extendedKeyUsage: extendedKeyUsage)
+            keyUsage: keyUsage,
+            extendedKeyUsage: extendedKeyUsage
+        )
     }
 
     private var serialHex: String {
@@ -128,7 +133,12 @@ final class Certificate: @unchecked Sendable {
                 if len == 4 {
                     out.append("IP:" + bytes.map(String.init).joined(separator: "."))
                 } else {
-                    out.append("IP:" + stride(from: 0, to: Int(len), by: 2).map { String(format: "%x", Int(bytes[$0]) << 8 | Int(bytes[$0 + 1])) }.joined(separator: ":"))
+                    out.append(
+                        "IP:"
+                            + stride(from: 0, to: Int(len), by: 2).map {
+                                String(format: "%x", Int(bytes[$0]) << 8 | Int(bytes[$0 + 1]))
+                            }.joined(separator: ":")
+                    )
                 }
             default: break
             }

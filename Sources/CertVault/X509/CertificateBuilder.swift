@@ -22,17 +22,27 @@ struct CertificateBuilder {
         // "/C=US/O=x/CN=y" (OpenSSL's -subj) is in ASN.1 order; "CN=y,O=x,C=US"
         // (RFC 4514, as certvault prints names) is most specific first.
         let slashForm = dn.hasPrefix("/")
-        var parts = dn.split(separator: slashForm ? "/" : ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var parts = dn.split(separator: slashForm ? "/" : ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
         if !slashForm { parts.reverse() }
         for part in parts {
             guard let eq = part.firstIndex(of: "="), eq != part.startIndex else {
                 X509_NAME_free(name)
-                throw CertVaultError(.invalidArgument, "cannot read '\(part)' in subject \(dn)", hint: "write the subject as CN=name,O=organisation")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "cannot read '\(part)' in subject \(dn)",
+                    hint: "write the subject as CN=name,O=organisation"
+                )
             }
-            let field = String(part[..<eq]), value = String(part[part.index(after: eq)...])
+            let field = String(part[..<eq])
+            let value = String(part[part.index(after: eq)...])
             guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, value, -1, -1, 0) == 1 else {
                 X509_NAME_free(name)
-                throw CertVaultError(.invalidArgument, "unknown field '\(field)' in subject \(dn): \(OpenSSL.drainErrors())")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "unknown field '\(field)' in subject \(dn): \(OpenSSL.drainErrors())"
+                )
             }
         }
         guard !parts.isEmpty else {

@@ -16,7 +16,12 @@ final class CertificateRequest: @unchecked Sendable {
         let name = try CertificateBuilder.makeName(subject)
         defer { X509_NAME_free(name) }
         for dns in dnsNames {
-            let ok = !dns.isEmpty && dns.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x2E || $0 == 0x2A }
+            let ok =
+                !dns.isEmpty
+                && dns.utf8.allSatisfy {
+                    ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x2E
+                        || $0 == 0x2A
+                }
             guard ok else { throw CertVaultError(.invalidArgument, "'\(dns)' is not a DNS name") }
         }
         let san = dnsNames.map { "DNS:\($0)" }.joined(separator: ",")
@@ -51,9 +56,11 @@ extension Certificate {
     var keyUsage: [String] {
         let bits = X509_get_key_usage(pointer)
         guard bits != UInt32.max else { return [] }
-        let names: [(UInt32, String)] = [(0x80, "digitalSignature"), (0x40, "nonRepudiation"), (0x20, "keyEncipherment"),
-                                         (0x10, "dataEncipherment"), (0x08, "keyAgreement"), (0x04, "keyCertSign"),
-                                         (0x02, "cRLSign"), (0x01, "encipherOnly"), (0x8000, "decipherOnly")]
+        let names: [(UInt32, String)] = [
+            (0x80, "digitalSignature"), (0x40, "nonRepudiation"), (0x20, "keyEncipherment"),
+            (0x10, "dataEncipherment"), (0x08, "keyAgreement"), (0x04, "keyCertSign"),
+            (0x02, "cRLSign"), (0x01, "encipherOnly"), (0x8000, "decipherOnly"),
+        ]
         return names.filter { bits & $0.0 != 0 }.map(\.1)
     }
 

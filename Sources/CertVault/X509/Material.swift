@@ -4,8 +4,14 @@ import Foundation
 
 /// Certificates and keys read from one file, whatever its format.
 struct Material {
-    struct Cert { var certificate: Certificate; var friendlyName: String? }
-    struct Key { var key: PrivateKey; var friendlyName: String? }
+    struct Cert {
+        var certificate: Certificate
+        var friendlyName: String?
+    }
+    struct Key {
+        var key: PrivateKey
+        var friendlyName: String?
+    }
     var certificates: [Cert] = []
     var keys: [Key] = []
     /// Things a person should know that do not stop the import.
@@ -25,14 +31,21 @@ enum MaterialReader {
         if let password { try OpenSSL.requireCString(password) }
         if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
         if data.firstRange(of: Data("-----BEGIN ".utf8)) != nil { return try readPEM(data, password: password) }
-        let printable = data.prefix(4096).allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        let printable = data.prefix(4096).allSatisfy {
+            (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09
+        }
         if printable {
-            throw CertVaultError(.unknownFormat, "text without a PEM block: not a certificate, key or PKCS#12 file",
-                                 hint: "if it is base64, decode it first (base64 -d)")
+            throw CertVaultError(
+                .unknownFormat,
+                "text without a PEM block: not a certificate, key or PKCS#12 file",
+                hint: "if it is base64, decode it first (base64 -d)"
+            )
         }
         if let contents = try PKCS12.parseIfPKCS12(data, password: password) {
             var m = Material(format: "PKCS#12")
-            m.certificates = contents.certificates.map { .init(certificate: $0.certificate, friendlyName: $0.friendlyName) }
+            m.certificates = contents.certificates.map {
+                .init(certificate: $0.certificate, friendlyName: $0.friendlyName)
+            }
             m.keys = contents.keys.map { .init(key: $0.key, friendlyName: $0.friendlyName) }
             return m
         }
@@ -45,7 +58,11 @@ enum MaterialReader {
         let encrypted = isEncryptedPKCS8(data)
         if encrypted || looksLikeKeyDER(data) {
             var m = Material(format: encrypted ? "encrypted PKCS#8" : "DER private key")
-            let key = try decodeKey(data.withUnsafeBytes { SecureBytes(copying: $0) }, encrypted: encrypted, password: password)
+            let key = try decodeKey(
+                data.withUnsafeBytes { SecureBytes(copying: $0) },
+                encrypted: encrypted,
+                password: password
+            )
             m.keys = [.init(key: key, friendlyName: nil)]
             m.warnings += warnings(for: key)
             return m
@@ -88,15 +105,21 @@ enum MaterialReader {
             let bytes = UnsafeRawBufferPointer(start: body, count: length)
             switch label {
             case "CERTIFICATE", "X509 CERTIFICATE":
-                guard let cert = derCertificate(Data(bytes)) else { throw OpenSSL.error(.corrupt, "a CERTIFICATE block cannot be read") }
+                guard let cert = derCertificate(Data(bytes)) else {
+                    throw OpenSSL.error(.corrupt, "a CERTIFICATE block cannot be read")
+                }
                 m.certificates.append(.init(certificate: cert, friendlyName: nil))
             case "TRUSTED CERTIFICATE":
                 var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                guard let x = d2i_X509_AUX(nil, &p, length) else { throw OpenSSL.error(.corrupt, "a TRUSTED CERTIFICATE block cannot be read") }
+                guard let x = d2i_X509_AUX(nil, &p, length) else {
+                    throw OpenSSL.error(.corrupt, "a TRUSTED CERTIFICATE block cannot be read")
+                }
                 let cert = Certificate(takingOwnership: x)
                 m.certificates.append(.init(certificate: cert, friendlyName: aliasOf(cert)))
             case "PKCS7":
-                guard let certs = pkcs7Certificates(Data(bytes)) else { throw OpenSSL.error(.corrupt, "a PKCS7 block cannot be read") }
+                guard let certs = pkcs7Certificates(Data(bytes)) else {
+                    throw OpenSSL.error(.corrupt, "a PKCS7 block cannot be read")
+                }
                 m.certificates += certs.map { .init(certificate: $0, friendlyName: nil) }
             case let l where l.hasSuffix("PRIVATE KEY"):
                 // Hand the block, as PEM, to OpenSSL's decoder, in secure memory.
@@ -177,7 +200,7 @@ enum MaterialReader {
             }
             return cv_decode_private_key(base, buf.count, nil, 0)
         }
-        if let key { 
+        if let key {
             OpenSSL.drainErrors()
             return PrivateKey(takingOwnership: key)
         }
@@ -185,11 +208,17 @@ enum MaterialReader {
         guard encrypted else { throw CertVaultError(.corrupt, "the private key cannot be read (\(detail))") }
         let lower = detail.lowercased()
         if lower.contains("unsupported") || lower.contains("unknown") && !lower.contains("bad decrypt") {
-            throw CertVaultError(.unsupportedAlgorithm, "the private key is encrypted with an algorithm OpenSSL cannot decrypt (\(detail))")
+            throw CertVaultError(
+                .unsupportedAlgorithm,
+                "the private key is encrypted with an algorithm OpenSSL cannot decrypt (\(detail))"
+            )
         }
         if password == nil || password!.count == 0 {
-            throw CertVaultError(.wrongPassword, "the private key is encrypted and needs a password",
-                                 hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD")
+            throw CertVaultError(
+                .wrongPassword,
+                "the private key is encrypted and needs a password",
+                hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD"
+            )
         }
         throw CertVaultError(.wrongPassword, "wrong password for the private key")
     }

@@ -11,8 +11,11 @@ enum OpenSSL {
     /// strings, and would encrypt under the part before the NUL alone.
     static func requireCString(_ password: SecureBytes) throws {
         guard !password.containsNUL else {
-            throw CertVaultError(.invalidArgument, "the password contains a NUL byte, which OpenSSL cannot take",
-                                 hint: "use a password without NUL bytes")
+            throw CertVaultError(
+                .invalidArgument,
+                "the password contains a NUL byte, which OpenSSL cannot take",
+                hint: "use a password without NUL bytes"
+            )
         }
     }
 
@@ -24,8 +27,11 @@ enum OpenSSL {
 
     static func ensure() throws {
         guard ready else {
-            throw CertVaultError(.crypto, "could not load OpenSSL's default and legacy providers: \(drainErrors())",
-                                 hint: "install libssl3 with its legacy provider (ossl-modules/legacy.so)")
+            throw CertVaultError(
+                .crypto,
+                "could not load OpenSSL's default and legacy providers: \(drainErrors())",
+                hint: "install libssl3 with its legacy provider (ossl-modules/legacy.so)"
+            )
         }
     }
 
@@ -79,8 +85,14 @@ enum OpenSSL {
         var len: UInt32 = 0
         out.withUnsafeMutableBytes { o in
             data.withUnsafeBytes { d in
-                _ = EVP_Digest(d.baseAddress, d.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len,
-                               sha1 ? EVP_sha1() : EVP_sha256(), nil)
+                _ = EVP_Digest(
+                    d.baseAddress,
+                    d.count,
+                    o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    &len,
+                    sha1 ? EVP_sha1() : EVP_sha256(),
+                    nil
+                )
             }
         }
         return out

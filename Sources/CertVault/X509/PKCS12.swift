@@ -22,8 +22,16 @@ public enum ExportProfile: String, CaseIterable, Sendable, Codable {
 
 /// What a PKCS#12 file held, bag by bag.
 struct PKCS12Contents {
-    struct Key { var key: PrivateKey; var localKeyID: Data?; var friendlyName: String? }
-    struct Cert { var certificate: Certificate; var localKeyID: Data?; var friendlyName: String? }
+    struct Key {
+        var key: PrivateKey
+        var localKeyID: Data?
+        var friendlyName: String?
+    }
+    struct Cert {
+        var certificate: Certificate
+        var localKeyID: Data?
+        var friendlyName: String?
+    }
     var keys: [Key] = []
     var certificates: [Cert] = []
     var hadMAC = false
@@ -97,18 +105,26 @@ enum PKCS12 {
                 macError = OpenSSL.drainErrors()
             }
             if macError.contains("unsupported") || macError.contains("unknown digest") {
-                throw CertVaultError(.unsupportedAlgorithm, "the MAC uses an algorithm OpenSSL cannot compute (\(macError))")
+                throw CertVaultError(
+                    .unsupportedAlgorithm,
+                    "the MAC uses an algorithm OpenSSL cannot compute (\(macError))"
+                )
             }
             // Wrong password, or right password and an altered file: the
             // contents tell them apart.
             for candidate in candidates where (try? walk(p12, password: candidate)) != nil {
-                throw CertVaultError(.macFailure, "MAC verification failed although the contents decrypt: the file was altered or damaged")
+                throw CertVaultError(
+                    .macFailure,
+                    "MAC verification failed although the contents decrypt: the file was altered or damaged"
+                )
             }
             throw wrongPassword(password)
         }
 
         for candidate in candidates {
-            do { return try walk(p12, password: candidate) } catch let error as CertVaultError where error.code == .wrongPassword {
+            do { return try walk(p12, password: candidate) } catch let error as CertVaultError
+                where error.code == .wrongPassword
+            {
                 continue
             }
         }
@@ -117,7 +133,11 @@ enum PKCS12 {
 
     private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
         if password == nil || password!.count == 0 {
-            return CertVaultError(.wrongPassword, "the file needs a password", hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD")
+            return CertVaultError(
+                .wrongPassword,
+                "the file needs a password",
+                hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD"
+            )
         }
         return CertVaultError(.wrongPassword, "wrong password for the file")
     }
@@ -128,9 +148,15 @@ enum PKCS12 {
         if let text = String(data: head, encoding: .ascii), text.contains("-----BEGIN") {
             throw CertVaultError(.notPKCS12, "PEM text, not a PKCS#12 file")
         }
-        let printable = data.prefix(4096).allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        let printable = data.prefix(4096).allSatisfy {
+            (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09
+        }
         if printable {
-            throw CertVaultError(.notPKCS12, "text, not a binary PKCS#12 file", hint: "if it is base64, decode it first (base64 -d)")
+            throw CertVaultError(
+                .notPKCS12,
+                "text, not a binary PKCS#12 file",
+                hint: "if it is base64, decode it first (base64 -d)"
+            )
         }
     }
 
@@ -152,7 +178,10 @@ enum PKCS12 {
                 bags = password.with { PKCS12_unpack_p7encdata(p7, $0, $1) }
                 if bags == nil { throw decryptionError("the certificates") }
             default:
-                throw CertVaultError(.unsupportedAlgorithm, "a PKCS#12 safe is protected in a way certvault does not support (public-key encryption)")
+                throw CertVaultError(
+                    .unsupportedAlgorithm,
+                    "a PKCS#12 safe is protected in a way certvault does not support (public-key encryption)"
+                )
             }
             defer { cv_sk_PKCS12_SAFEBAG_pop_free(bags) }
             try collect(bags!, password: password, into: &contents)
@@ -160,7 +189,11 @@ enum PKCS12 {
         return contents
     }
 
-    private static func collect(_ bags: OpaquePointer, password: PasswordCandidate, into contents: inout PKCS12Contents) throws {
+    private static func collect(
+        _ bags: OpaquePointer,
+        password: PasswordCandidate,
+        into contents: inout PKCS12Contents
+    ) throws {
         for i in 0..<cv_sk_PKCS12_SAFEBAG_num(bags) {
             guard let bag = cv_sk_PKCS12_SAFEBAG_value(bags, i) else { continue }
             let name = friendlyName(bag)
@@ -171,7 +204,9 @@ enum PKCS12 {
                 guard let p8 = PKCS12_SAFEBAG_get0_p8inf(bag), let key = EVP_PKCS82PKEY(p8) else {
                     throw OpenSSL.error(.corrupt, "a key bag cannot be read")
                 }
-                contents.keys.append(.init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name))
+                contents.keys.append(
+                    .init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name)
+                )
             case NID_pkcs8ShroudedKeyBag:
                 guard let p8 = password.with({ PKCS12_decrypt_skey(bag, $0, $1) }) else {
                     throw decryptionError("the private key")
@@ -180,17 +215,23 @@ enum PKCS12 {
                 guard let key = EVP_PKCS82PKEY(p8) else {
                     throw OpenSSL.error(.unsupportedAlgorithm, "the private key's type is not supported")
                 }
-                contents.keys.append(.init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name))
+                contents.keys.append(
+                    .init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name)
+                )
             case NID_certBag:
                 guard PKCS12_SAFEBAG_get_bag_nid(bag) == NID_x509Certificate else { continue }
                 guard let x = PKCS12_SAFEBAG_get1_cert(bag) else {
                     throw OpenSSL.error(.corrupt, "a certificate bag cannot be read")
                 }
-                contents.certificates.append(.init(certificate: Certificate(takingOwnership: x), localKeyID: localKeyID, friendlyName: name))
+                contents.certificates.append(
+                    .init(certificate: Certificate(takingOwnership: x), localKeyID: localKeyID, friendlyName: name)
+                )
             case NID_safeContentsBag:
-                if let nested = PKCS12_SAFEBAG_get0_safes(bag) { try collect(nested, password: password, into: &contents) }
+                if let nested = PKCS12_SAFEBAG_get0_safes(bag) {
+                    try collect(nested, password: password, into: &contents)
+                }
             default:
-                continue // CRL and secret bags are not certificate material
+                continue  // CRL and secret bags are not certificate material
             }
         }
     }
@@ -209,7 +250,9 @@ enum PKCS12 {
         let name: String
         switch type {
         case V_ASN1_BMPSTRING:
-            let units = stride(from: 0, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+            let units = stride(from: 0, to: bytes.count - 1, by: 2).map {
+                UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1])
+            }
             name = String(decoding: units, as: UTF16.self)
         default:
             name = String(decoding: bytes, as: UTF8.self)
@@ -221,24 +264,47 @@ enum PKCS12 {
     private static func decryptionError(_ what: String) -> CertVaultError {
         let detail = OpenSSL.drainErrors()
         let lower = detail.lowercased()
-        if lower.contains("unsupported") || lower.contains("unknown") || lower.contains("fetch failed") || lower.contains("not found") {
-            return CertVaultError(.unsupportedAlgorithm, "\(what) are encrypted with an algorithm OpenSSL cannot decrypt (\(detail))")
+        if lower.contains("unsupported") || lower.contains("unknown") || lower.contains("fetch failed")
+            || lower.contains("not found")
+        {
+            return CertVaultError(
+                .unsupportedAlgorithm,
+                "\(what) are encrypted with an algorithm OpenSSL cannot decrypt (\(detail))"
+            )
         }
         return CertVaultError(.wrongPassword, "wrong password for the file")
     }
 
     /// Writes a PKCS#12 file holding `key`, `certificate` and its chain.
-    static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
-                       friendlyName: String, password: SecureBytes, profile: ExportProfile) throws -> Data {
+    static func create(
+        key: PrivateKey,
+        certificate: Certificate,
+        chain: [Certificate],
+        friendlyName: String,
+        password: SecureBytes,
+        profile: ExportProfile
+    ) throws -> Data {
         try OpenSSL.requireCString(password)
-        return try create(key: key, certificate: certificate, chain: chain, friendlyName: friendlyName,
-                   password: PasswordCandidate.bytes(password), profile: profile)
+        return try create(
+            key: key,
+            certificate: certificate,
+            chain: chain,
+            friendlyName: friendlyName,
+            password: PasswordCandidate.bytes(password),
+            profile: profile
+        )
     }
 
     /// As above; `.none` writes a NULL-password file (for tests of readers).
-    static func create(key: PrivateKey, certificate: Certificate, chain: [Certificate],
-                       friendlyName: String, password: PasswordCandidate, profile: ExportProfile,
-                       iterations: Int32? = nil) throws -> Data {
+    static func create(
+        key: PrivateKey,
+        certificate: Certificate,
+        chain: [Certificate],
+        friendlyName: String,
+        password: PasswordCandidate,
+        profile: ExportProfile,
+        iterations: Int32? = nil
+    ) throws -> Data {
         let iterations = iterations ?? profile.iterations
         try OpenSSL.ensure()
         guard let ca = cv_sk_X509_new_null() else { throw OpenSSL.error(.crypto, "sk_X509_new_null") }
@@ -249,8 +315,20 @@ enum PKCS12 {
         }
         let nid: Int32 = profile == .modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC
         let p12 = password.with { pass, _ in
-            PKCS12_create_ex(pass, friendlyName, key.pointer, certificate.pointer, ca,
-                             nid, nid, iterations, -1, 0, nil, nil)
+            PKCS12_create_ex(
+                pass,
+                friendlyName,
+                key.pointer,
+                certificate.pointer,
+                ca,
+                nid,
+                nid,
+                iterations,
+                -1,
+                0,
+                nil,
+                nil
+            )
         }
         guard let p12 else { throw OpenSSL.error(.crypto, "could not build the PKCS#12 file") }
         defer { PKCS12_free(p12) }
