@@ -99,7 +99,7 @@ final class CorpusTests: XCTestCase {
             if c.judgeCerts != "-" {
                 let expected = blocks(try judge(c.judgeCerts, c, path), "CERTIFICATE")
                 XCTAssertEqual(
-                    Set(file.certificates.map(\.certificate.derEncoded)),
+                    Set(try file.certificates.map { try $0.certificate.derEncoded }),
                     Set(expected),
                     "\(label): certificates differ from openssl's"
                 )

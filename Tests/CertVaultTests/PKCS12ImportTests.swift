@@ -48,7 +48,7 @@ final class PKCS12ImportTests: XCTestCase {
         for name in files {
             let contents = try parse(Support.realWorld.appendingPathComponent(name).path, "password")
             XCTAssertEqual(contents.keys.count, 1, name)
-            XCTAssertEqual(contents.certificates.map(\.certificate.derEncoded), [expectedCert], name)
+            XCTAssertEqual(try contents.certificates.map { try $0.certificate.derEncoded }, [expectedCert], name)
             XCTAssertEqual(bytes(try contents.keys[0].key.pkcs8()), expectedKey, name)
             XCTAssertTrue(contents.keys[0].key.matches(contents.certificates[0].certificate), name)
         }
@@ -72,7 +72,7 @@ final class PKCS12ImportTests: XCTestCase {
             let key = try Support.sh(
                 "openssl pkcs12 \(flag) -in '\(made.pfx)' -passin pass:secret -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt -outform der"
             ).stdout
-            XCTAssertEqual(contents.certificates.map(\.certificate.derEncoded), [cert])
+            XCTAssertEqual(try contents.certificates.map { try $0.certificate.derEncoded }, [cert])
             XCTAssertEqual(bytes(try contents.keys[0].key.pkcs8()), key)
             XCTAssertEqual(contents.certificates[0].friendlyName, legacy ? "legacy" : "modern")
         }

@@ -68,11 +68,11 @@ enum KDF {
             passphrase.withUnsafeBytes { pw in
                 parameters.salt.withUnsafeBytes { salt in
                     crypto_pwhash(
-                        out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        out.baseAddress!,
                         UInt64(out.count),
-                        pw.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        pw.baseAddress!,
                         UInt64(pw.count),
-                        salt.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        salt.baseAddress!,
                         parameters.opsLimit,
                         Int(parameters.memLimit),
                         crypto_pwhash_ALG_ARGON2ID13
@@ -101,27 +101,28 @@ enum AEAD {
         let nonce = Sodium.random(nonceBytes)
         var ciphertext = Data(count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
         var outLen: UInt64 = 0
-        ciphertext.withUnsafeMutableBytes { ct in
+        let rc = ciphertext.withUnsafeMutableBytes { ct in
             plaintext.withUnsafeBytes { pt in
                 key.withUnsafeBytes { k in
                     associatedData.withUnsafeBytes { ad in
                         nonce.withUnsafeBytes { n in
-                            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            crypto_aead_xchacha20poly1305_ietf_encrypt(
+                                ct.baseAddress!,
                                 &outLen,
-                                pt.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                pt.baseAddress,
                                 UInt64(pt.count),
-                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                ad.baseAddress,
                                 UInt64(ad.count),
                                 nil,
-                                n.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                                n.baseAddress!,
+                                k.baseAddress!
                             )
                         }
                     }
                 }
             }
         }
+        Sodium.require(rc == 0, "XChaCha20-Poly1305 encryption")
         return (nonce, ciphertext)
     }
 
@@ -137,15 +138,15 @@ enum AEAD {
                     associatedData.withUnsafeBytes { ad in
                         nonce.withUnsafeBytes { n in
                             crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                pt.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                pt.baseAddress!,
                                 &outLen,
                                 nil,
-                                ct.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                ct.baseAddress!,
                                 UInt64(ct.count),
-                                ad.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                ad.baseAddress,
                                 UInt64(ad.count),
-                                n.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                                n.baseAddress!,
+                                k.baseAddress!
                             )
                         }
                     }
@@ -164,28 +165,30 @@ enum SealedBox {
     static func keyPair() -> (publicKey: Data, secretKey: SecureBytes) {
         var pk = Data(count: publicKeyBytes)
         let sk = SecureBytes(count: secretKeyBytes)
-        pk.withUnsafeMutableBytes { p in
+        let rc = pk.withUnsafeMutableBytes { p in
             sk.withUnsafeMutableBytes { s in
-                _ = crypto_box_keypair(
-                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                crypto_box_keypair(
+                    p.baseAddress!,
+                    s.baseAddress!
                 )
             }
         }
+        Sodium.require(rc == 0, "X25519 key generation")
         return (pk, sk)
     }
 
     /// The X25519 public key of a secret key.
     static func publicKey(for secretKey: SecureBytes) -> Data {
         var pk = Data(count: publicKeyBytes)
-        pk.withUnsafeMutableBytes { p in
+        let rc = pk.withUnsafeMutableBytes { p in
             secretKey.withUnsafeBytes { s in
-                _ = crypto_scalarmult_base(
-                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                crypto_scalarmult_base(
+                    p.baseAddress!,
+                    s.baseAddress!
                 )
             }
         }
+        Sodium.require(rc == 0, "X25519 public key")
         return pk
     }
 
@@ -198,10 +201,10 @@ enum SealedBox {
             message.withUnsafeBytes { m in
                 publicKey.withUnsafeBytes { pk in
                     crypto_box_seal(
-                        o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        m.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        o.baseAddress!,
+                        m.baseAddress!,
                         UInt64(m.count),
-                        pk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        pk.baseAddress!
                     )
                 }
             }
@@ -221,11 +224,11 @@ enum SealedBox {
                 publicKey.withUnsafeBytes { pk in
                     secretKey.withUnsafeBytes { sk in
                         crypto_box_seal_open(
-                            o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                            c.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            o.baseAddress!,
+                            c.baseAddress!,
                             UInt64(c.count),
-                            pk.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                            sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            pk.baseAddress!,
+                            sk.baseAddress!
                         )
                     }
                 }
@@ -243,32 +246,34 @@ enum Signature {
     static func keyPair() -> (publicKey: Data, secretKey: SecureBytes) {
         var pk = Data(count: publicKeyBytes)
         let sk = SecureBytes(count: secretKeyBytes)
-        pk.withUnsafeMutableBytes { p in
+        let rc = pk.withUnsafeMutableBytes { p in
             sk.withUnsafeMutableBytes { s in
-                _ = crypto_sign_keypair(
-                    p.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    s.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                crypto_sign_keypair(
+                    p.baseAddress!,
+                    s.baseAddress!
                 )
             }
         }
+        Sodium.require(rc == 0, "Ed25519 key generation")
         return (pk, sk)
     }
 
     static func sign(_ message: Data, secretKey: SecureBytes) -> Data {
         var sig = Data(count: Int(crypto_sign_BYTES))
-        sig.withUnsafeMutableBytes { s in
+        let rc = sig.withUnsafeMutableBytes { s in
             message.withUnsafeBytes { m in
                 secretKey.withUnsafeBytes { sk in
-                    _ = crypto_sign_detached(
-                        s.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    crypto_sign_detached(
+                        s.baseAddress!,
                         nil,
-                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        m.baseAddress,
                         UInt64(m.count),
-                        sk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        sk.baseAddress!
                     )
                 }
             }
         }
+        Sodium.require(rc == 0, "Ed25519 signature")
         return sig
     }
 
@@ -278,10 +283,10 @@ enum Signature {
             message.withUnsafeBytes { m in
                 publicKey.withUnsafeBytes { pk in
                     crypto_sign_verify_detached(
-                        s.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        s.baseAddress!,
+                        m.baseAddress,
                         UInt64(m.count),
-                        pk.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        pk.baseAddress!
                     ) == 0
                 }
             }
@@ -296,18 +301,19 @@ enum Digest {
         var input = Data()
         for part in parts { input.append(part) }
         var out = Data(count: 32)
-        out.withUnsafeMutableBytes { o in
+        let rc = out.withUnsafeMutableBytes { o in
             input.withUnsafeBytes { i in
-                _ = crypto_generichash(
-                    o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                crypto_generichash(
+                    o.baseAddress!,
                     32,
-                    i.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    i.baseAddress,
                     UInt64(i.count),
                     nil,
                     0
                 )
             }
         }
+        Sodium.require(rc == 0, "BLAKE2b")
         return out
     }
 
@@ -316,13 +322,14 @@ enum Digest {
     /// SHA-256 of bytes in place (a secret need not be copied to be hashed).
     static func sha256(_ bytes: UnsafeRawBufferPointer) -> Data {
         var out = Data(count: Int(crypto_hash_sha256_BYTES))
-        out.withUnsafeMutableBytes { o in
-            _ = crypto_hash_sha256(
-                o.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+        let rc = out.withUnsafeMutableBytes { o in
+            crypto_hash_sha256(
+                o.baseAddress!,
+                bytes.baseAddress,
                 UInt64(bytes.count)
             )
         }
+        Sodium.require(rc == 0, "SHA-256")
         return out
     }
 }

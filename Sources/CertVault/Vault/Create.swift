@@ -80,7 +80,7 @@ extension Session {
         }
         let key = try PrivateKey.generate(keySpec)
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
-        let spki = Digest.sha256(key.publicKeyInfoDER)
+        let spki = Digest.sha256(try key.publicKeyInfoDER)
         let (algorithm, bits, curve) = key.algorithm
         try validateAlias(alias)
         let entry = try change { c -> Entry in
@@ -113,6 +113,6 @@ extension Session {
             )
             return try Vault.entry(id: id, in: db, state: c.state)
         }
-        return (entry, request.pemEncoded)
+        return (entry, try request.pemEncoded)
     }
 }

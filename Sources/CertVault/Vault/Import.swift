@@ -256,14 +256,14 @@ extension Session {
         }
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
-        let certificateKeys = Set(files.flatMap(\.certificates).map { Digest.sha256($0.certificate.publicKeyInfoDER) })
+        let certificateKeys = Set(try files.flatMap(\.certificates).map { Digest.sha256(try $0.certificate.publicKeyInfoDER) })
         var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
         return try change { c in
             let db = c.db
             var report = ImportReport()
             for file in files {
                 for key in file.keys {
-                    let spki = Digest.sha256(key.key.publicKeyInfoDER)
+                    let spki = Digest.sha256(try key.key.publicKeyInfoDER)
                     if certificateKeys.contains(spki) { continue }
                     // A key whose certificate (or request) is already in the vault joins it: nothing to say.
                     if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
@@ -380,9 +380,9 @@ extension Session {
         action: AuditAction = .entryImport
     ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
-        let der = cert.derEncoded
-        let meta = cert.metadata()
-        let spki = Digest.sha256(cert.publicKeyInfoDER)
+        let der = try cert.derEncoded
+        let meta = try cert.metadata()
+        let spki = Digest.sha256(try cert.publicKeyInfoDER)
         let sourceName = URL(fileURLWithPath: source).lastPathComponent
 
         if let existing = try db.row(
@@ -416,7 +416,7 @@ extension Session {
             "key_algorithm": meta.keyAlgorithm, "key_bits": meta.keyBits, "key_curve": meta.keyCurve,
             "signature_algorithm": meta.signatureAlgorithm, "sans": Entry.encodeList(meta.subjectAlternativeNames),
             "self_signed": meta.isSelfSigned, "is_ca": meta.isCA,
-            "subject_der": cert.subjectDER, "issuer_der": cert.issuerDER,
+            "subject_der": try cert.subjectDER, "issuer_der": try cert.issuerDER,
         ]
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
@@ -500,7 +500,7 @@ extension Session {
         source: String
     ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
-        let spki = Digest.sha256(key.publicKeyInfoDER)
+        let spki = Digest.sha256(try key.publicKeyInfoDER)
         // A certificate already here without its key: the key joins it.
         if let row = try db.row(
             "SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",

@@ -217,7 +217,7 @@ public final class Session: @unchecked Sendable {
             guard key.matches(try Certificate(derEncoded: der)) else {
                 throw CertVaultError(.tampered, "the private key of entry \(alias) does not match its certificate")
             }
-        } else if Digest.sha256(key.publicKeyInfoDER) != spki {
+        } else if Digest.sha256(try key.publicKeyInfoDER) != spki {
             throw CertVaultError(.tampered, "the private key of entry \(alias) does not match its public key")
         }
         return key

@@ -41,24 +41,23 @@ final class Certificate: @unchecked Sendable {
     /// Parses one DER certificate.
     convenience init(derEncoded der: Data) throws {
         try OpenSSL.ensure()
-        let x = der.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_X509(nil, &p, buf.count)
-        }
+        let x = OpenSSL.decode(der) { d2i_X509(nil, $0, $1) }
         guard let x else { throw OpenSSL.error(.corrupt, "not a DER certificate") }
         self.init(takingOwnership: x)
     }
 
-    var derEncoded: Data { OpenSSL.der { i2d_X509(pointer, $0) } }
+    var derEncoded: Data { get throws { try OpenSSL.der { i2d_X509(pointer, $0) } } }
 
     /// The DER SubjectPublicKeyInfo.
     var publicKeyInfoDER: Data {
-        guard let pub = X509_get_X509_PUBKEY(pointer) else { return Data() }
-        return OpenSSL.der { i2d_X509_PUBKEY(pub, $0) }
+        get throws {
+            guard let pub = X509_get_X509_PUBKEY(pointer) else { throw OpenSSL.error(.corrupt, "the certificate has no public key") }
+            return try OpenSSL.der { i2d_X509_PUBKEY(pub, $0) }
+        }
     }
 
-    var subjectDER: Data { Self.nameDER(X509_get_subject_name(pointer)) }
-    var issuerDER: Data { Self.nameDER(X509_get_issuer_name(pointer)) }
+    var subjectDER: Data { get throws { try Self.nameDER(X509_get_subject_name(pointer)) } }
+    var issuerDER: Data { get throws { try Self.nameDER(X509_get_issuer_name(pointer)) } }
 
     /// Whether `issuer` issued this certificate (names, key identifiers and signature).
     func isIssued(by issuer: Certificate) -> Bool {
@@ -84,18 +83,18 @@ final class Certificate: @unchecked Sendable {
         return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(len)), as: UTF8.self)
     }
 
-    func metadata() -> CertificateMetadata {
-        let der = derEncoded
+    func metadata() throws -> CertificateMetadata {
+        let der = try derEncoded
         let pkey = X509_get0_pubkey(pointer)
         let (alg, bits, curve) = pkey.map { PrivateKey.describe($0) } ?? ("unknown", 0, nil)
         return CertificateMetadata(
-            subject: Self.nameString(X509_get_subject_name(pointer)),
-            issuer: Self.nameString(X509_get_issuer_name(pointer)),
-            serialNumber: serialHex,
-            thumbprintSHA1: OpenSSL.digest(der, sha1: true).hexUpper,
-            fingerprintSHA256: OpenSSL.digest(der, sha1: false).hexUpper,
-            notValidBefore: Self.date(X509_get0_notBefore(pointer)),
-            notValidAfter: Self.date(X509_get0_notAfter(pointer)),
+            subject: try Self.nameString(X509_get_subject_name(pointer)),
+            issuer: try Self.nameString(X509_get_issuer_name(pointer)),
+            serialNumber: try serialHex,
+            thumbprintSHA1: try OpenSSL.digest(der, sha1: true).hexUpper,
+            fingerprintSHA256: try OpenSSL.digest(der, sha1: false).hexUpper,
+            notValidBefore: try Self.date(X509_get0_notBefore(pointer)),
+            notValidAfter: try Self.date(X509_get0_notAfter(pointer)),
             keyAlgorithm: alg,
             keyBits: bits,
             keyCurve: curve,
@@ -109,9 +108,14 @@ final class Certificate: @unchecked Sendable {
     }
 
     private var serialHex: String {
-        guard let serial = X509_get0_serialNumber(pointer), let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
-        defer { BN_free(bn) }
-        return OpenSSL.string(fromOpenSSL: BN_bn2hex(bn)) ?? ""
+        get throws {
+            guard let serial = X509_get0_serialNumber(pointer), let bn = ASN1_INTEGER_to_BN(serial, nil) else {
+                throw OpenSSL.error(.corrupt, "the serial number cannot be read")
+            }
+            defer { BN_free(bn) }
+            guard let hex = OpenSSL.string(fromOpenSSL: BN_bn2hex(bn)) else { throw OpenSSL.error(.crypto, "BN_bn2hex") }
+            return hex
+        }
     }
 
     private var subjectAlternativeNames: [String] {
@@ -146,20 +150,22 @@ final class Certificate: @unchecked Sendable {
         return out
     }
 
-    static func nameString(_ name: OpaquePointer?) -> String {
-        guard let name else { return "" }
-        let data = (try? OpenSSL.withMemoryBIO { cv_X509_NAME_print_rfc2253($0, name) >= 0 }) ?? Data()
+    /// A name as RFC 4514 text; an empty name (which X.509 allows) is "".
+    static func nameString(_ name: OpaquePointer?) throws -> String {
+        guard let name else { throw OpenSSL.error(.corrupt, "the certificate has no name") }
+        guard X509_NAME_entry_count(name) > 0 else { return "" }
+        let data = try OpenSSL.withMemoryBIO { cv_X509_NAME_print_rfc2253($0, name) >= 0 }
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func nameDER(_ name: OpaquePointer?) -> Data {
-        guard let name else { return Data() }
-        return OpenSSL.der { i2d_X509_NAME(name, $0) }
+    static func nameDER(_ name: OpaquePointer?) throws -> Data {
+        guard let name else { throw OpenSSL.error(.corrupt, "the certificate has no name") }
+        return try OpenSSL.der { i2d_X509_NAME(name, $0) }
     }
 
-    static func date(_ t: UnsafePointer<ASN1_TIME>?) -> Date {
+    static func date(_ t: UnsafePointer<ASN1_TIME>?) throws -> Date {
         var tm = tm()
-        guard let t, ASN1_TIME_to_tm(t, &tm) == 1 else { return Date(timeIntervalSince1970: 0) }
+        guard let t, ASN1_TIME_to_tm(t, &tm) == 1 else { throw OpenSSL.error(.corrupt, "a validity date cannot be read") }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
     }
 }

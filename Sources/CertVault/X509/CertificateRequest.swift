@@ -14,7 +14,6 @@ final class CertificateRequest: @unchecked Sendable {
     convenience init(key: PrivateKey, subject: String, dnsNames: [String]) throws {
         try OpenSSL.ensure()
         let name = try CertificateBuilder.makeName(subject)
-        defer { X509_NAME_free(name) }
         for dns in dnsNames {
             let ok =
                 !dns.isEmpty
@@ -25,32 +24,29 @@ final class CertificateRequest: @unchecked Sendable {
             guard ok else { throw CertVaultError(.invalidArgument, "'\(dns)' is not a DNS name") }
         }
         let san = dnsNames.map { "DNS:\($0)" }.joined(separator: ",")
-        guard let req = cv_make_csr(key.pointer, name, san.isEmpty ? nil : san) else {
+        guard let req = cv_make_csr(key.pointer, name.pointer, san.isEmpty ? nil : san) else {
             throw OpenSSL.error(.crypto, "could not make the certificate request")
         }
         self.init(takingOwnership: req)
     }
 
     convenience init(derEncoded der: Data) throws {
-        let req = der.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_X509_REQ(nil, &p, buf.count)
-        }
+        let req = OpenSSL.decode(der) { d2i_X509_REQ(nil, $0, $1) }
         guard let req else { throw OpenSSL.error(.corrupt, "not a PKCS#10 request") }
         self.init(takingOwnership: req)
     }
 
-    var derEncoded: Data { OpenSSL.der { i2d_X509_REQ(pointer, $0) } }
+    var derEncoded: Data { get throws { try OpenSSL.der { i2d_X509_REQ(pointer, $0) } } }
 
-    var pemEncoded: Data { (try? OpenSSL.withMemoryBIO { PEM_write_bio_X509_REQ($0, pointer) == 1 }) ?? Data() }
+    var pemEncoded: Data { get throws { try OpenSSL.withMemoryBIO { PEM_write_bio_X509_REQ($0, pointer) == 1 } } }
 
-    var subjectDER: Data { Certificate.nameDER(X509_REQ_get_subject_name(pointer)) }
-    var subject: String { Certificate.nameString(X509_REQ_get_subject_name(pointer)) }
+    var subjectDER: Data { get throws { try Certificate.nameDER(X509_REQ_get_subject_name(pointer)) } }
+    var subject: String { get throws { try Certificate.nameString(X509_REQ_get_subject_name(pointer)) } }
 }
 
 extension Certificate {
     /// The certificate as PEM.
-    var pemEncoded: Data { (try? OpenSSL.withMemoryBIO { PEM_write_bio_X509($0, pointer) == 1 }) ?? Data() }
+    var pemEncoded: Data { get throws { try OpenSSL.withMemoryBIO { PEM_write_bio_X509($0, pointer) == 1 } } }
 
     /// Key usage bits by name, as `openssl x509 -text` prints them.
     var keyUsage: [String] {

@@ -91,7 +91,7 @@ enum MaterialReader {
             guard PEM_read_bio(bio, &name, &header, &body, &length) == 1, let name, let body else {
                 let errors = OpenSSL.drainErrors()
                 // "no start line" is how OpenSSL says there are no more blocks.
-                if errors.contains("no start line") { break }
+                if errors.contains(library: ERR_LIB_PEM, reason: PEM_R_NO_START_LINE) { break }
                 throw CertVaultError(.corrupt, "a PEM block is damaged (\(errors))")
             }
             blocks += 1
@@ -110,8 +110,7 @@ enum MaterialReader {
                 }
                 m.certificates.append(.init(certificate: cert, friendlyName: nil))
             case "TRUSTED CERTIFICATE":
-                var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                guard let x = d2i_X509_AUX(nil, &p, length) else {
+                guard let x = OpenSSL.decode(UnsafeRawBufferPointer(start: bytes.baseAddress, count: length), { d2i_X509_AUX(nil, $0, $1) }) else {
                     throw OpenSSL.error(.corrupt, "a TRUSTED CERTIFICATE block cannot be read")
                 }
                 let cert = Certificate(takingOwnership: x)
@@ -152,34 +151,23 @@ enum MaterialReader {
 
     /// One DER certificate that spans the whole input.
     private static func derCertificate(_ data: Data) -> Certificate? {
-        data.withUnsafeBytes { buf -> Certificate? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            guard let x = d2i_X509(nil, &p, buf.count) else { return nil }
+        OpenSSL.decode(data) { d2i_X509(nil, $0, $1) }.map { Certificate(takingOwnership: $0) }
+    }
+
+    private static func pkcs7Certificates(_ data: Data) -> [Certificate]? {
+        guard let p7 = OpenSSL.decode(data, { d2i_PKCS7(nil, $0, $1) }) else { return nil }
+        defer { PKCS7_free(p7) }
+        guard let stack = cv_PKCS7_certificates(p7) else { return [] }
+        return (0..<cv_sk_X509_num(stack)).compactMap { i in
+            guard let x = cv_sk_X509_value(stack, i), X509_up_ref(x) == 1 else { return nil }
             return Certificate(takingOwnership: x)
         }
     }
 
-    private static func pkcs7Certificates(_ data: Data) -> [Certificate]? {
-        data.withUnsafeBytes { buf -> [Certificate]? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            guard let p7 = d2i_PKCS7(nil, &p, buf.count) else { return nil }
-            defer { PKCS7_free(p7) }
-            guard let stack = cv_PKCS7_certificates(p7) else { return [] }
-            return (0..<cv_sk_X509_num(stack)).compactMap { i in
-                guard let x = cv_sk_X509_value(stack, i) else { return nil }
-                X509_up_ref(x)
-                return Certificate(takingOwnership: x)
-            }
-        }
-    }
-
     private static func isEncryptedPKCS8(_ data: Data) -> Bool {
-        data.withUnsafeBytes { buf -> Bool in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            guard let sig = d2i_X509_SIG(nil, &p, buf.count) else { return false }
-            X509_SIG_free(sig)
-            return true
-        }
+        guard let sig = OpenSSL.decode(data, { d2i_X509_SIG(nil, $0, $1) }) else { return false }
+        X509_SIG_free(sig)
+        return true
     }
 
     /// A DER SEQUENCE that could be a private key (PKCS#8, PKCS#1, SEC1).
@@ -194,7 +182,7 @@ enum MaterialReader {
     /// password from an algorithm OpenSSL cannot decrypt.
     static func decodeKey(_ input: SecureBytes, encrypted: Bool, password: SecureBytes?) throws -> PrivateKey {
         let key = input.withUnsafeBytes { buf -> OpaquePointer? in
-            let base = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            let base = buf.baseAddress
             if let password {
                 return password.withCString { cv_decode_private_key(base, buf.count, $0, password.count) }
             }
@@ -206,8 +194,7 @@ enum MaterialReader {
         }
         let detail = OpenSSL.drainErrors()
         guard encrypted else { throw CertVaultError(.corrupt, "the private key cannot be read (\(detail))") }
-        let lower = detail.lowercased()
-        if lower.contains("unsupported") || lower.contains("unknown") && !lower.contains("bad decrypt") {
+        if detail.isUnsupportedAlgorithm && !detail.contains(library: ERR_LIB_EVP, reason: EVP_R_BAD_DECRYPT) {
             throw CertVaultError(
                 .unsupportedAlgorithm,
                 "the private key is encrypted with an algorithm OpenSSL cannot decrypt (\(detail))"

@@ -35,22 +35,65 @@ enum OpenSSL {
         }
     }
 
-    /// Empties OpenSSL's error queue into one readable string.
+    /// OpenSSL's error queue, drained: each entry's library and reason
+    /// codes, on which decisions are made, and its text, for messages.
+    struct ErrorStack: CustomStringConvertible {
+        struct Entry {
+            var library: Int32
+            var reason: Int32
+            var message: String
+        }
+        var entries: [Entry] = []
+
+        var description: String {
+            entries.isEmpty ? "unknown OpenSSL error" : entries.map(\.message).joined(separator: "; ")
+        }
+
+        func contains(library: Int32, reason: Int32) -> Bool {
+            entries.contains { $0.library == library && $0.reason == reason }
+        }
+
+        /// Reasons that say OpenSSL does not know or support an algorithm,
+        /// as opposed to a wrong key or damaged data.
+        private static let unsupported: Set<[Int32]> = [
+            [ERR_LIB_EVP, EVP_R_UNKNOWN_CIPHER], [ERR_LIB_EVP, EVP_R_UNKNOWN_DIGEST],
+            [ERR_LIB_EVP, EVP_R_UNKNOWN_PBE_ALGORITHM], [ERR_LIB_EVP, EVP_R_UNSUPPORTED_ALGORITHM],
+            [ERR_LIB_EVP, EVP_R_UNSUPPORTED_CIPHER], [ERR_LIB_EVP, EVP_R_UNSUPPORTED_KEY_DERIVATION_FUNCTION],
+            [ERR_LIB_EVP, EVP_R_UNSUPPORTED_PRF], [ERR_LIB_EVP, EVP_R_UNSUPPORTED_PRIVATE_KEY_ALGORITHM],
+            [ERR_LIB_EVP, EVP_R_UNSUPPORTED_KEYLENGTH], [ERR_LIB_EVP, EVP_R_UNSUPPORTED_SALT_TYPE],
+            [ERR_LIB_PKCS12, PKCS12_R_UNKNOWN_DIGEST_ALGORITHM], [ERR_LIB_PKCS12, PKCS12_R_UNSUPPORTED_PKCS12_MODE],
+            [ERR_LIB_ASN1, ASN1_R_UNKNOWN_DIGEST], [ERR_LIB_ASN1, ASN1_R_UNKNOWN_MESSAGE_DIGEST_ALGORITHM],
+            [ERR_LIB_ASN1, ASN1_R_UNSUPPORTED_CIPHER], [ERR_LIB_PEM, PEM_R_UNSUPPORTED_CIPHER],
+            [ERR_LIB_PEM, PEM_R_UNSUPPORTED_ENCRYPTION],
+        ]
+
+        /// Whether the failure is an algorithm OpenSSL cannot compute.
+        var isUnsupportedAlgorithm: Bool {
+            entries.contains { e in
+                e.reason == ERR_R_UNSUPPORTED || e.reason == ERR_R_FETCH_FAILED
+                    || Self.unsupported.contains([e.library, e.reason])
+            }
+        }
+    }
+
+    /// Empties OpenSSL's error queue, so it is never left dirty.
     @discardableResult
-    static func drainErrors() -> String {
-        var messages: [String] = []
+    static func drainErrors() -> ErrorStack {
+        var stack = ErrorStack()
         while true {
             let code = ERR_get_error_all(nil, nil, nil, nil, nil)
             if code == 0 { break }
+            var buf = [CChar](repeating: 0, count: 256)
+            let message: String
             if let reason = ERR_reason_error_string(code) {
-                messages.append(String(cString: reason))
+                message = String(cString: reason)
             } else {
-                var buf = [CChar](repeating: 0, count: 256)
                 ERR_error_string_n(code, &buf, buf.count)
-                messages.append(buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+                message = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             }
+            stack.entries.append(.init(library: ERR_GET_LIB(code), reason: ERR_GET_REASON(code), message: message))
         }
-        return messages.isEmpty ? "unknown OpenSSL error" : messages.joined(separator: "; ")
+        return stack
     }
 
     static func error(_ code: CertVaultError.Code, _ what: String) -> CertVaultError {
@@ -64,7 +107,7 @@ enum OpenSSL {
         guard try body(bio) else { throw error(.crypto, "OpenSSL could not encode") }
         var ptr: UnsafeMutablePointer<CChar>?
         let len = cv_BIO_get_mem_data(bio, &ptr)
-        guard len > 0, let ptr else { return Data() }
+        guard len > 0, let ptr else { throw error(.crypto, "OpenSSL encoded nothing") }
         return Data(bytes: ptr, count: len)
     }
 
@@ -76,33 +119,53 @@ enum OpenSSL {
         guard body(bio) else { throw error(.crypto, "OpenSSL could not encode the key") }
         var ptr: UnsafeMutablePointer<CChar>?
         let len = cv_BIO_get_mem_data(bio, &ptr)
-        guard len > 0, let ptr else { return SecureBytes(count: 0) }
+        guard len > 0, let ptr else { throw error(.crypto, "OpenSSL encoded no key") }
         return SecureBytes(copying: UnsafeRawBufferPointer(start: ptr, count: len))
     }
 
-    static func digest(_ data: Data, sha1: Bool) -> Data {
+    static func digest(_ data: Data, sha1: Bool) throws -> Data {
         var out = Data(count: sha1 ? 20 : 32)
         var len: UInt32 = 0
-        out.withUnsafeMutableBytes { o in
+        let rc = out.withUnsafeMutableBytes { o in
             data.withUnsafeBytes { d in
-                _ = EVP_Digest(
+                EVP_Digest(
                     d.baseAddress,
                     d.count,
-                    o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    o.baseAddress!,
                     &len,
                     sha1 ? EVP_sha1() : EVP_sha256(),
                     nil
                 )
             }
         }
+        guard rc == 1, Int(len) == out.count else { throw error(.crypto, "EVP_Digest failed") }
         return out
     }
 
+    /// Runs one of OpenSSL's `d2i_*` decoders over `bytes`; nil when it
+    /// reads nothing. The one place a byte buffer is seen as `unsigned char`.
+    static func decode<T>(
+        _ bytes: UnsafeRawBufferPointer,
+        _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> T?
+    ) -> T? {
+        var p: UnsafePointer<UInt8>? = UnsafePointer(bytes.bindMemory(to: UInt8.self).baseAddress)
+        guard p != nil else { return nil }
+        return d2i(&p, bytes.count)
+    }
+
+    static func decode<T>(
+        _ data: Data,
+        _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> T?
+    ) -> T? {
+        data.withUnsafeBytes { decode($0, d2i) }
+    }
+
     /// Runs an `i2d_*` call that allocates its output, and takes the bytes.
-    static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32) -> Data {
+    /// - Throws: when OpenSSL encodes nothing: never an empty result.
+    static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32) throws -> Data {
         var out: UnsafeMutablePointer<UInt8>?
         let len = encode(&out)
-        guard len > 0, let out else { return Data() }
+        guard len > 0, let out else { throw error(.crypto, "OpenSSL could not encode to DER") }
         defer { cv_OPENSSL_free(out) }
         return Data(bytes: out, count: Int(len))
     }

@@ -82,10 +82,7 @@ enum PKCS12 {
     /// Decodes `data` once: nil if it is not a PKCS#12 structure at all,
     /// else its contents (or the error that tells why they cannot be read).
     static func parseIfPKCS12(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents? {
-        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_PKCS12(nil, &p, buf.count)
-        }
+        let p12 = OpenSSL.decode(data) { d2i_PKCS12(nil, $0, $1) }
         guard let p12 else {
             OpenSSL.drainErrors()
             return nil
@@ -94,7 +91,7 @@ enum PKCS12 {
         let candidates = PasswordCandidate.candidates(for: password)
 
         if PKCS12_mac_present(p12) == 1 {
-            var macError = ""
+            var macError = OpenSSL.ErrorStack()
             for candidate in candidates {
                 let ok = candidate.with { PKCS12_verify_mac(p12, $0, $1) } == 1
                 if ok {
@@ -104,7 +101,7 @@ enum PKCS12 {
                 }
                 macError = OpenSSL.drainErrors()
             }
-            if macError.contains("unsupported") || macError.contains("unknown digest") {
+            if macError.isUnsupportedAlgorithm {
                 throw CertVaultError(
                     .unsupportedAlgorithm,
                     "the MAC uses an algorithm OpenSSL cannot compute (\(macError))"
@@ -263,10 +260,7 @@ enum PKCS12 {
 
     private static func decryptionError(_ what: String) -> CertVaultError {
         let detail = OpenSSL.drainErrors()
-        let lower = detail.lowercased()
-        if lower.contains("unsupported") || lower.contains("unknown") || lower.contains("fetch failed")
-            || lower.contains("not found")
-        {
+        if detail.isUnsupportedAlgorithm {
             return CertVaultError(
                 .unsupportedAlgorithm,
                 "\(what) are encrypted with an algorithm OpenSSL cannot decrypt (\(detail))"
@@ -310,8 +304,12 @@ enum PKCS12 {
         guard let ca = cv_sk_X509_new_null() else { throw OpenSSL.error(.crypto, "sk_X509_new_null") }
         defer { cv_sk_X509_pop_free(ca) }
         for c in chain {
-            X509_up_ref(c.pointer)
-            cv_sk_X509_push(ca, c.pointer)
+            // The stack frees what it holds: it gets a reference of its own.
+            guard X509_up_ref(c.pointer) == 1 else { throw OpenSSL.error(.crypto, "X509_up_ref") }
+            guard cv_sk_X509_push(ca, c.pointer) > 0 else {
+                X509_free(c.pointer)
+                throw OpenSSL.error(.crypto, "could not add a chain certificate")
+            }
         }
         let nid: Int32 = profile == .modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC
         let p12 = password.with { pass, _ in
@@ -335,18 +333,13 @@ enum PKCS12 {
         let md = profile == .modern ? EVP_sha256() : EVP_sha1()
         let macOK = password.with { PKCS12_set_mac(p12, $0, $1, nil, 0, iterations, md) }
         guard macOK == 1 else { throw OpenSSL.error(.crypto, "could not add the PKCS#12 MAC") }
-        let der = OpenSSL.der { i2d_PKCS12(p12, $0) }
-        guard !der.isEmpty else { throw OpenSSL.error(.crypto, "could not encode the PKCS#12 file") }
-        return der
+        return try OpenSSL.der { i2d_PKCS12(p12, $0) }
     }
 
     /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against
     /// its limit. Returns whether the file parsed.
     static func referenceParse(_ data: Data, password: SecureBytes) -> Bool {
-        let p12 = data.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_PKCS12(nil, &p, buf.count)
-        }
+        let p12 = OpenSSL.decode(data) { d2i_PKCS12(nil, $0, $1) }
         guard let p12 else { return false }
         defer { PKCS12_free(p12) }
         var pkey: OpaquePointer?

@@ -17,10 +17,7 @@ final class PrivateKey: @unchecked Sendable {
     /// Loads an unencrypted PKCS#8 DER private key.
     convenience init(pkcs8 der: SecureBytes) throws {
         try OpenSSL.ensure()
-        let key = der.withUnsafeBytes { buf -> OpaquePointer? in
-            var p = buf.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            return d2i_AutoPrivateKey(nil, &p, buf.count)
-        }
+        let key = der.withUnsafeBytes { OpenSSL.decode($0) { d2i_AutoPrivateKey(nil, $0, $1) } }
         guard let key else { throw OpenSSL.error(.corrupt, "not a PKCS#8 private key") }
         self.init(takingOwnership: key)
     }
@@ -33,7 +30,7 @@ final class PrivateKey: @unchecked Sendable {
     }
 
     /// The DER SubjectPublicKeyInfo of the public half.
-    var publicKeyInfoDER: Data { OpenSSL.der { i2d_PUBKEY(pointer, $0) } }
+    var publicKeyInfoDER: Data { get throws { try OpenSSL.der { i2d_PUBKEY(pointer, $0) } } }
 
     /// Whether this key is the private half of `certificate`'s public key.
     func matches(_ certificate: Certificate) -> Bool {
