@@ -1,9 +1,11 @@
+#define _GNU_SOURCE
 #include "CertVaultShims.h"
 #include <openssl/evp.h>
 #include <openssl/decoder.h>
 #include <openssl/pem.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -156,4 +158,8 @@ int cv_sqlite_harden(void *db) {
     if (rc != SQLITE_OK) return rc;
     if (on != 0) return SQLITE_ERROR;
     return sqlite3_enable_load_extension(conn, 0);
+}
+
+int cv_open_tmpfile(const char *dir, unsigned int mode) {
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
 }

@@ -177,8 +177,18 @@ enum RowDigest {
         try each(db, "people", personColumns, where: only.map { _ in "id = ?" }, only, orderBy: "id") { id, feed in
             let h = Hasher(label: "certvault/v1/person")
             feed(h)
-            if let slot = keyslots[id] { h.add(slot) } else { h.mark(40) }
+            if let slot = keyslots.removeValue(forKey: id) { h.add(slot) } else { h.mark(40) }
             out[id] = h.finish()
+        }
+        // A keyslot whose person row is gone (or was never there) still
+        // counts: under the key 0, which no person has.
+        if only == nil, !keyslots.isEmpty {
+            let h = Hasher(label: "certvault/v1/stray-keyslots")
+            for id in keyslots.keys.sorted() {
+                h.add(id)
+                h.add(keyslots[id]!)
+            }
+            out[0] = h.finish()
         }
         return out
     }

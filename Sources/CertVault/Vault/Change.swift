@@ -18,7 +18,8 @@ final class Change {
     private let actor: Int64
     private let signer: SecureBytes
     private let firstSeq: Int64
-    private var finishers: [() throws -> Void] = []
+    /// Steps to run once the transaction has committed.
+    private(set) var afterCommit: [() throws -> Void] = []
     private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: [String: Any])] = []
 
     init(_ db: Database, state: VaultState, actor: Int64, signer: SecureBytes) throws {
@@ -38,9 +39,11 @@ final class Change {
         return firstSeq + Int64(pending.count - 1)
     }
 
-    /// Runs `step` once the records are appended, still inside the
-    /// transaction: a file appears only if its record was written.
-    func whenRecorded(_ step: @escaping () throws -> Void) { finishers.append(step) }
+    /// Runs `step` once the transaction, records included, has committed:
+    /// a file that carries a key appears only if its record is on disk. (If
+    /// the step then fails, the record stands for an export whose file was
+    /// not written, which loses nothing.)
+    func whenCommitted(_ step: @escaping () throws -> Void) { afterCommit.append(step) }
 
     /// Runs `body` in a savepoint: if it throws, its rows and the records
     /// it queued are both undone.
@@ -95,7 +98,6 @@ final class Change {
         guard let head, head.seq == firstSeq + Int64(records.count - 1) else {
             throw CertVaultError(.io, "the audit log changed while a change was being recorded; nothing was changed")
         }
-        for step in finishers { try step() }
         return head
     }
 }

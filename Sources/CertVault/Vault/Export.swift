@@ -316,7 +316,7 @@ extension Session {
         all["file"] = URL(fileURLWithPath: path).lastPathComponent
         let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
         try addCustody(c, entryID: entry.id, personID: to.id, kind: "export", seq: seq)
-        c.whenRecorded { try file.commit() }
+        c.whenCommitted { try file.commit() }
         return ExportResult(
             path: path,
             alias: entry.alias,
@@ -333,9 +333,15 @@ extension Session {
     /// - Returns: the copy's audit head.
     public func backup(to path: String, force: Bool = false) throws -> AuditHead {
         if !force, FileManager.default.fileExists(atPath: path) { throw SecureFile.exists(path) }
-        let temporary = try SecureFile.makeTemporary(beside: path)
-        var moved = false
-        defer { if !moved { Store.removeFiles(temporary) } }
+        // SQLite opens the copy by name: it is made inside a directory of
+        // our own (0700), so nobody who can write beside the destination
+        // can swap it for a link to a file of theirs.
+        let privateDir = try SecureFile.makePrivateDirectory(beside: path)
+        defer { try? FileManager.default.removeItem(atPath: privateDir) }
+        let temporary = privateDir + "/backup.db"
+        let fd = Glibc.open(temporary, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SecureFile.posixError("cannot create the backup in \(privateDir)") }
+        close(fd)
         // The record comes first, so the copy holds it: a backup is then
         // exactly as new as the vault this machine last saw, not a rollback.
         let recorded = try change { c -> Int64 in
@@ -356,7 +362,6 @@ extension Session {
             throw failed("the copy does not verify: \(verification.findings.first?.description ?? "empty log")")
         }
         try SecureFile.Pending(temporaryPath: temporary, destination: path, force: force).commit()
-        moved = true
         return head
     }
 }

@@ -1,36 +1,83 @@
+internal import CertVaultShims
 import Foundation
 
-/// Writing files the way a vault must: mode 0600, atomically (a temporary
-/// file in the same directory, synced, then moved into place), and never over
+/// Writing files the way a vault must: mode 0600, atomically, and never over
 /// an existing file unless asked.
+///
+/// The bytes go into an unnamed file (`O_TMPFILE`) in the destination's
+/// directory, are synced, and the file is given its name with `linkat(2)`
+/// only when the caller commits: a process killed half-way leaves nothing,
+/// and nobody who can write that directory can swap the file for a link to
+/// one of theirs, since what is linked is the very file descriptor written.
+/// Where the filesystem has no `O_TMPFILE`, a named temporary file opened
+/// with `O_EXCL | O_NOFOLLOW` is used instead, still written through its
+/// descriptor.
 enum SecureFile {
     /// A written but not yet visible file.
-    struct Pending {
-        let temporaryPath: String
+    final class Pending {
+        /// The descriptor the bytes were written through, or -1.
+        private var fd: Int32
+        /// The temporary name, for a named temporary file.
+        let temporaryPath: String?
         let destination: String
         let force: Bool
-        var durable = true
+        let durable: Bool
 
-        /// Moves the file into place. Without `force`, `link(2)` refuses an
-        /// existing destination atomically, even one created meanwhile.
+        init(fd: Int32 = -1, temporaryPath: String?, destination: String, force: Bool, durable: Bool = true) {
+            self.fd = fd
+            self.temporaryPath = temporaryPath
+            self.destination = destination
+            self.force = force
+            self.durable = durable
+        }
+
+        deinit { closeFile() }
+
+        private func closeFile() {
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+
+        /// Links the written file at `path`: the descriptor's own file when
+        /// /proc is there to name it, else the temporary name.
+        private func link(at path: String) -> Int32 {
+            if fd >= 0, linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return 0 }
+            if errno == EEXIST { return -1 }
+            guard let temporaryPath else { return -1 }
+            return Glibc.link(temporaryPath, path)
+        }
+
+        /// Gives the file its name. Without `force`, an existing destination
+        /// is refused atomically, even one created meanwhile; with it, the
+        /// file is linked under a fresh name and renamed over the destination.
         func commit() throws {
+            defer {
+                if let temporaryPath { unlink(temporaryPath) }
+                closeFile()
+            }
             if force {
-                guard rename(temporaryPath, destination) == 0 else {
-                    throw SecureFile.posixError("cannot write \(destination)")
+                let staged = SecureFile.temporaryName(beside: destination)
+                guard link(at: staged) == 0 else { throw SecureFile.posixError("cannot write \(destination)") }
+                guard rename(staged, destination) == 0 else {
+                    let e = errno
+                    unlink(staged)
+                    throw SecureFile.posixError("cannot write \(destination)", errno: e)
                 }
             } else {
-                guard link(temporaryPath, destination) == 0 else {
+                guard link(at: destination) == 0 else {
                     let e = errno
-                    unlink(temporaryPath)
                     if e == EEXIST { throw SecureFile.exists(destination) }
                     throw SecureFile.posixError("cannot write \(destination)", errno: e)
                 }
-                unlink(temporaryPath)
             }
             if durable { SecureFile.syncDirectory(of: destination) }
         }
 
-        func discard() { unlink(temporaryPath) }
+        /// Forgets the file: an unnamed one vanishes with its descriptor.
+        func discard() {
+            if let temporaryPath { unlink(temporaryPath) }
+            closeFile()
+        }
     }
 
     static func exists(_ path: String) -> CertVaultError {
@@ -45,13 +92,13 @@ enum SecureFile {
         CertVaultError(.io, "\(what): \(String(cString: strerror(e)))")
     }
 
-    /// Writes `data` to a temporary file beside `destination`.
+    /// Writes `data` to a file beside `destination` that has no name yet.
     static func prepare(_ data: Data, to destination: String, force: Bool, durable: Bool = true) throws -> Pending {
         try data.withUnsafeBytes { try prepare($0, to: destination, force: force, durable: durable) }
     }
 
     /// Writes `bytes` (which may be a secret: they are not copied) to a
-    /// temporary file beside `destination`.
+    /// file beside `destination` that has no name yet.
     ///
     /// - Parameter durable: sync the file to disk before it can appear; only
     ///   a file whose loss in a crash is harmless (the rollback witness,
@@ -63,25 +110,33 @@ enum SecureFile {
         durable: Bool = true
     ) throws -> Pending {
         if !force, FileManager.default.fileExists(atPath: destination) { throw exists(destination) }
-        let temporary = try makeTemporary(beside: destination)
-        let fd = Glibc.open(temporary, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw posixError("cannot write \(destination)") }
-        defer { close(fd) }
-        let ok = { (buf: UnsafeRawBufferPointer) -> Bool in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n <= 0 { return false }
-                offset += n
+        let dir = try directory(of: destination)
+        var temporaryPath: String?
+        var fd = cv_open_tmpfile(dir, 0o600)
+        if fd < 0 {
+            // No O_TMPFILE on this filesystem: a fresh name, never a link.
+            let path = temporaryName(beside: destination)
+            fd = Glibc.open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw posixError("cannot write in \(dir)") }
+            temporaryPath = path
+        }
+        let pending = Pending(fd: fd, temporaryPath: temporaryPath, destination: destination, force: force, durable: durable)
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            guard n > 0 else {
+                let error = posixError("cannot write \(destination)")
+                pending.discard()
+                throw error
             }
-            return !durable || fsync(fd) == 0
-        }(bytes)
-        guard ok else {
+            offset += n
+        }
+        if durable, fsync(fd) != 0 {
             let error = posixError("cannot write \(destination)")
-            unlink(temporary)
+            pending.discard()
             throw error
         }
-        return Pending(temporaryPath: temporary, destination: destination, force: force, durable: durable)
+        return pending
     }
 
     /// Writes `data` to `destination` at once.
@@ -89,23 +144,30 @@ enum SecureFile {
         try prepare(data, to: destination, force: force, durable: durable).commit()
     }
 
-    /// Creates an empty 0600 file with a random name beside `destination`.
-    static func makeTemporary(beside destination: String) throws -> String {
+    /// The directory `destination` is to go in, which must exist.
+    private static func directory(of destination: String) throws -> String {
         let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw CertVaultError(.io, "cannot write \(destination): no directory \(dir)")
         }
-        for _ in 0..<8 {
-            let path = dir + "/.certvault-" + Sodium.random(8).hexLower + ".tmp"
-            let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-            if fd >= 0 {
-                close(fd)
-                return path
-            }
-            if errno != EEXIST { throw posixError("cannot write in \(dir)") }
+        return dir
+    }
+
+    /// A random, not yet used name beside `destination`.
+    static func temporaryName(beside destination: String) -> String {
+        URL(fileURLWithPath: destination).deletingLastPathComponent().path + "/.certvault-" + Sodium.random(8).hexLower
+            + ".tmp"
+    }
+
+    /// Creates a directory only this user can enter (`mkdtemp`, 0700) beside `destination`.
+    static func makePrivateDirectory(beside destination: String) throws -> String {
+        let dir = try directory(of: destination)
+        var template = Array((dir + "/.certvault-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw posixError("cannot create a private directory in \(dir)")
         }
-        throw CertVaultError(.io, "cannot create a temporary file in \(dir)")
+        return String(cString: made)
     }
 
     static func syncDirectory(of path: String) {

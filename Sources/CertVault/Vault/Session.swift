@@ -40,7 +40,7 @@ public final class Session: @unchecked Sendable {
     /// the records `body` queues are signed and committed with its rows.
     @discardableResult
     func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
-        let (result, head) = try vault.store.write { db -> (T, AuditHead?) in
+        let (result, head, afterCommit) = try vault.store.write { db -> (T, AuditHead?, [() throws -> Void]) in
             var state = try vault.state(db)
             if acceptingRollback { state.rollback = nil }
             try state.requireIntact()
@@ -54,7 +54,7 @@ public final class Session: @unchecked Sendable {
             }
             let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
             let result = try body(change)
-            return (result, try change.commit())
+            return (result, try change.commit(), change.afterCommit)
         }
         if let head {
             if acceptingRollback {
@@ -62,6 +62,15 @@ public final class Session: @unchecked Sendable {
             } else {
                 try vault.remember(head)
             }
+        }
+        do {
+            for step in afterCommit { try step() }
+        } catch let error as CertVaultError {
+            throw CertVaultError(
+                error.code,
+                "\(error.message) (the change itself was recorded\(head.map { " as record \($0.seq)" } ?? ""))",
+                hint: error.hint
+            )
         }
         return result
     }

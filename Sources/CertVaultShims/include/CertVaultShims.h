@@ -70,6 +70,10 @@ int cv_X509_eku_text(X509 *x, char *buf, int len);
 /// setrlimit(RLIMIT_CORE, 0) and prctl(PR_SET_DUMPABLE, 0); 0 on success.
 int cv_disable_core_dumps(void);
 
+/// open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode): an unnamed file in
+/// `dir` (O_TMPFILE is a macro Swift cannot see). -1 with errno on failure.
+int cv_open_tmpfile(const char *dir, unsigned int mode);
+
 /// Treats an SQLite connection's file as untrusted input: turns on
 /// SQLITE_DBCONFIG_DEFENSIVE, turns off trusted_schema and extension
 /// loading. `db` is a `sqlite3 *`. 0 on success, else the SQLite error code.
