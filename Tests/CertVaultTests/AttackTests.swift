@@ -344,6 +344,120 @@ final class AttackTests: VaultTestCase {
         XCTAssertFalse(try vault.inventory().isIntact)
     }
 
+    // MARK: Insiders who hold a passphrase
+
+    /// An auditor signs what only an officer or admin may: an entry record
+    /// over a row they changed. Their signature is valid; their role is not.
+    func testAnAuditorsEntryRecordIsNotBelieved() throws {
+        let alice = try prepare()
+        _ = try alice.addPerson(
+            .init(handle: "aud", role: .auditor),
+            passphrase: SecureBytes(utf8: "auditor pass"),
+            kdf: .interactive
+        )
+        let aud = try unlock("aud", "auditor pass")
+        let web1 = try rawEntry("web1")
+        try vault.store.write { db in
+            let state = try vault.state(db)
+            try db.execute(sql: "UPDATE entries SET subscription = 'stolen' WHERE id = ?", arguments: [web1.id])
+            let change = try Change(db, state: state, actor: aud.person.id, signer: aud.signSecretKey)
+            change.record(.entryImport, entry: web1.id, details: ["alias": "web1"])
+            _ = try change.commit()
+        }
+        let v = try vault.verify()
+        XCTAssertTrue(
+            v.findings.contains { $0.message.contains("whose role (auditor) may not make a entry.import record") },
+            "\(v.findings)"
+        )
+        XCTAssertFalse(try vault.inventory().isIntact)
+        assertCode(.tampered) { _ = try self.export(alice, "web1") }
+    }
+
+    /// An auditor may record a backup; a backup record that carries changed
+    /// entries along with it is not believed.
+    func testABackupRecordCannotCarryAChangedEntry() throws {
+        let alice = try prepare()
+        _ = try alice.addPerson(
+            .init(handle: "aud", role: .auditor),
+            passphrase: SecureBytes(utf8: "auditor pass"),
+            kdf: .interactive
+        )
+        let aud = try unlock("aud", "auditor pass")
+        let web1 = try rawEntry("web1")
+        try vault.store.write { db in
+            try db.execute(
+                sql: "UPDATE entries SET not_after = '2099-01-01T00:00:00Z' WHERE id = ?",
+                arguments: [web1.id]
+            )
+            // What a forger's own tool would do: sign the new state in full.
+            let snapshot = try RowDigest.snapshot(db)
+            try AuditChain.append(
+                db,
+                actor: aud.person.id,
+                action: .vaultBackup,
+                details: [
+                    "file": "x.db", "state": snapshot.state.hexLower, "entries_state": snapshot.entriesState.hexLower,
+                ],
+                signer: aud.signSecretKey
+            )
+        }
+        let v = try vault.verify()
+        XCTAssertTrue(
+            v.findings.contains { $0.message.contains("changes entries although no record of its change names one") },
+            "\(v.findings)"
+        )
+        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
+        // On a fresh machine (no witness) and on this one alike.
+        XCTAssertFalse(try vault.inventory().isIntact)
+        XCTAssertFalse(try Vault.open(at: path, witness: nil).inventory().isIntact)
+        assertCode(.tampered) { _ = try self.export(alice, "web1") }
+    }
+
+    /// A keyslot row for a person who does not exist counts in the state.
+    func testStrayKeyslotRowIsNoticed() throws {
+        _ = try prepare()
+        try tamper(
+            "INSERT INTO keyslots SELECT 99, kdf, kdf_opslimit, kdf_memlimit, salt, nonce, ciphertext, created_at FROM keyslots WHERE person_id = 1"
+        )
+        XCTAssertFalse(try vault.verify().isValid)
+        XCTAssertFalse(try vault.inventory().isIntact)
+    }
+
+    /// An unsigned record may only say that an unlock failed.
+    func testForgedUnlockFailedRecordIsNamed() throws {
+        _ = try prepare()
+        let head = try XCTUnwrap(vault.auditHead())
+        let details = "{\"handle\":\"alice\",\"note\":\"alice exported web1 to mallory\"}"
+        let h = AuditChain.hash(
+            previous: head.hash,
+            seq: head.seq + 1,
+            at: "2026-01-01T00:00:00Z",
+            actorID: 1,
+            action: "unlock.failed",
+            entryID: 1,
+            personID: 1,
+            details: details
+        )
+        try tamper(
+            "INSERT INTO audit VALUES (?, '2026-01-01T00:00:00Z', 1, 'unlock.failed', 1, 1, ?, ?, ?, NULL)",
+            [head.seq + 1, details, head.hash, h]
+        )
+        XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("says more than a failed unlock") })
+        XCTAssertFalse(try vault.auditLog().isValid)
+    }
+
+    /// Exports leave no temporary file behind and write a regular file.
+    func testExportWritesOneRegularFileAndNothingElse() throws {
+        let alice = try prepare()
+        let out = dir.appendingPathComponent("exports")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        _ = try alice.exportPFX("web2", to: out.appendingPathComponent("w.pfx").path, password: SecureBytes(utf8: "pw"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["w.pfx"])
+        let attributes = try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent("w.pfx").path)
+        XCTAssertEqual(attributes[.type] as? FileAttributeType, .typeRegular)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+    }
+
     // MARK: Helpers
 
     func restore(_ pristine: String) throws {

@@ -108,6 +108,19 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
 
     /// Records that change who the people are; replayed at every unlock.
     static let peopleActions: [AuditAction] = [.vaultCreate, .personAdd, .personKeyslot]
+
+    /// The roles whose signature a record of this action may carry: a
+    /// record signed by anyone else is not believed, whatever it says.
+    var signers: Set<PersonRole> {
+        switch self {
+        case .vaultCreate, .personAdd, .entryGrant: return [.admin]
+        case .personKeyslot, .vaultBackup: return [.admin, .officer, .auditor]
+        case .unlockFailed: return []
+        case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,
+            .entryExport, .rollbackAccepted:
+            return [.admin, .officer]
+        }
+    }
 }
 
 /// Appending to and recomputing the hash chain.

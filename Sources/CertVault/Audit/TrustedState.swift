@@ -37,12 +37,17 @@ struct PeopleLedger {
     }
 
     /// Replays the people records of `db` in order.
-    static func replay(_ db: Database, vaultID: Data) throws -> PeopleLedger {
+    static func replay(
+        _ db: Database,
+        vaultID: Data,
+        through last: Int64 = AuditChain.seqRange.upperBound
+    ) throws -> PeopleLedger {
         var ledger = PeopleLedger()
         let actions = AuditAction.peopleActions.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let rows = try Row.fetchCursor(
             db,
-            sql: "SELECT \(AuditChain.columns) FROM audit WHERE action IN (\(actions)) ORDER BY seq"
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE action IN (\(actions)) AND seq <= ? ORDER BY seq",
+            arguments: [last]
         )
         while let row = try rows.next() {
             let record: AuditRecord
@@ -197,7 +202,14 @@ struct VaultState {
     ///
     /// - Parameter witness: the head this machine saw last, to catch a
     ///   rollback; nil to skip that check.
-    static func check(_ db: Database, vaultID: Data, witness: RollbackWitness.Seen? = nil) throws -> VaultState {
+    /// - Parameter thorough: also compare every entry with its latest signed
+    ///   record even when the state digest agrees (`audit verify`).
+    static func check(
+        _ db: Database,
+        vaultID: Data,
+        witness: RollbackWitness.Seen? = nil,
+        thorough: Bool = false
+    ) throws -> VaultState {
         let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
         let snapshot = try RowDigest.snapshot(db)
         var state = VaultState(ledger: ledger, findings: ledger.findings, snapshot: snapshot)
@@ -271,7 +283,64 @@ struct VaultState {
         if let witness, let head = state.head {
             state.rollback = try Rollback.detect(db, seen: witness, head: head)
         }
+        // Every record's signature and its signer's role: since the head
+        // this machine verified last, or all of them the first time.
+        var from: Int64 = 0
+        if let witness, state.rollback == nil, witness.seq <= state.head?.seq ?? 0 { from = witness.seq }
+        state.findings += try checkRecords(db, vaultID: vaultID, after: from)
+        if thorough, committed != nil, !state.findings.contains(where: { $0.entryID != nil }) {
+            try state.nameDifferingEntries(db, snapshot: snapshot)
+        }
         return state
+    }
+
+    /// Checks every record after `after`: signature, signer's role for its
+    /// action, and that a change naming no entry left every entry as it was
+    /// (so a signer who may only, say, record a backup cannot carry a
+    /// changed entry along with it).
+    private static func checkRecords(_ db: Database, vaultID: Data, after: Int64) throws -> [AuditFinding] {
+        var findings: [AuditFinding] = []
+        var ledger = try PeopleLedger.replay(db, vaultID: vaultID, through: after)
+        var entriesState: String?
+        if after > 0,
+            let row = try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT \(AuditChain.columns) FROM audit WHERE seq <= ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                arguments: [after]
+            )
+        {
+            entriesState = (try AuditRecord(row: row)).detailObject["entries_state"] as? String
+        }
+        var transactionNamesEntries = false
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? ORDER BY seq",
+            arguments: [after]
+        )
+        while let row = try rows.next() {
+            guard let record = try? AuditRecord(row: row) else { continue }  // checkLinks names it
+            let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
+            let problem = AuditVerifier.check(record, ledger: &ledger, vaultID: vaultID)
+            // People records' problems are the full replay's findings already.
+            if let problem, !isPeople {
+                findings.append(.init(seq: record.seq, message: problem))
+                continue
+            }
+            guard record.signature != nil else { continue }
+            if record.entryID != nil { transactionNamesEntries = true }
+            let details = record.detailObject
+            guard details["state"] != nil else { continue }
+            let now = details["entries_state"] as? String
+            if !transactionNamesEntries, let before = entriesState, now != before {
+                findings.append(
+                    .init(seq: record.seq, message: "changes entries although no record of its change names one")
+                )
+            }
+            entriesState = now
+            transactionNamesEntries = false
+        }
+        return findings
     }
 
     /// The genesis signs with keys it introduces itself.

@@ -95,18 +95,39 @@ struct AuditVerifier {
 
     /// Checks one record's hash and signature, learning what people records state.
     func check(_ record: AuditRecord, ledger: inout PeopleLedger) -> String? {
-        if AuditAction.peopleActions.contains(where: { $0.rawValue == record.action }) {
+        Self.check(record, ledger: &ledger, vaultID: vaultID)
+    }
+
+    /// One record against the people the records before it introduced: its
+    /// hash, its signature, and whether the signer's role may make a record
+    /// of its action. People records also teach `ledger`.
+    static func check(_ record: AuditRecord, ledger: inout PeopleLedger, vaultID: Data) -> String? {
+        guard let action = AuditAction(rawValue: record.action) else {
+            return "has an action certvault does not know (\(Display.quoted(record.action)))"
+        }
+        if AuditAction.peopleActions.contains(action) {
             return ledger.apply(record, vaultID: vaultID)
         }
         guard record.recomputedHash == record.hash else { return "its contents do not match its hash: altered" }
         guard let signature = record.signature else {
-            return record.action == AuditAction.unlockFailed.rawValue ? nil : "is not signed"
+            // Nobody can sign a wrong passphrase; such a record may say no more than that.
+            guard action == .unlockFailed else { return "is not signed" }
+            guard let actor = record.actorID, ledger.people[actor] != nil, record.personID == actor,
+                record.entryID == nil,
+                record.detailObject.keys.allSatisfy({ $0 == "handle" })
+            else { return "is an unsigned record that says more than a failed unlock" }
+            return nil
         }
+        guard action != .unlockFailed else { return "a failed unlock cannot be signed" }
         guard let signer = ledger.signer(of: record), let key = signer.signPublicKey else {
             return "signed by someone whose keys no trusted record introduced"
         }
         guard Signature.verify(signature, message: record.hash, publicKey: key) else {
             return "the signature by \(signer.handle) is invalid"
+        }
+        guard action.signers.contains(signer.role) else {
+            return
+                "signed by \(signer.handle), whose role (\(signer.role.rawValue)) may not make a \(action.rawValue) record"
         }
         return nil
     }

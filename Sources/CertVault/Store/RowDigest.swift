@@ -40,11 +40,21 @@ enum RowDigest {
         var vault = Data()
         /// Grants and custody rows that belong to no entry.
         var orphans = Data()
-        /// The digest of everything: the vault row, every person, every
-        /// entry, the orphans.
+        /// The digest of every entry (with its grants and custody) and the orphans.
+        var entriesState = Data()
+        /// The digest of everything: the vault row, every person, and
+        /// ``entriesState``.
         var state = Data()
 
         mutating func combine() {
+            let e = Hasher(label: "certvault/v1/entries")
+            for id in entries.keys.sorted() {
+                e.add(id)
+                e.add(entries[id]!)
+            }
+            e.mark(31)
+            e.add(orphans)
+            entriesState = e.finish()
             let h = Hasher(label: "certvault/v1/state")
             h.add(vault)
             for id in people.keys.sorted() {
@@ -52,12 +62,7 @@ enum RowDigest {
                 h.add(people[id]!)
             }
             h.mark(30)
-            for id in entries.keys.sorted() {
-                h.add(id)
-                h.add(entries[id]!)
-            }
-            h.mark(31)
-            h.add(orphans)
+            h.add(entriesState)
             state = h.finish()
         }
     }

@@ -83,6 +83,7 @@ final class Change {
         }
         #endif
         records[records.count - 1].details["state"] = after.state.hexLower
+        records[records.count - 1].details["entries_state"] = after.entriesState.hexLower
         var head: AuditHead?
         for r in records {
             head = try AuditChain.append(

@@ -332,6 +332,7 @@ extension Session {
     /// and records the backup.
     /// - Returns: the copy's audit head.
     public func backup(to path: String, force: Bool = false) throws -> AuditHead {
+        try requireRole([.admin, .officer, .auditor], to: "make backups")
         if !force, FileManager.default.fileExists(atPath: path) { throw SecureFile.exists(path) }
         // SQLite opens the copy by name: it is made inside a directory of
         // our own (0700), so nobody who can write beside the destination

@@ -256,7 +256,9 @@ extension Session {
         }
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
-        let certificateKeys = Set(try files.flatMap(\.certificates).map { Digest.sha256(try $0.certificate.publicKeyInfoDER) })
+        let certificateKeys = Set(
+            try files.flatMap(\.certificates).map { Digest.sha256(try $0.certificate.publicKeyInfoDER) }
+        )
         var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
         return try change { c in
             let db = c.db

@@ -120,7 +120,13 @@ enum SecureFile {
             guard fd >= 0 else { throw posixError("cannot write in \(dir)") }
             temporaryPath = path
         }
-        let pending = Pending(fd: fd, temporaryPath: temporaryPath, destination: destination, force: force, durable: durable)
+        let pending = Pending(
+            fd: fd,
+            temporaryPath: temporaryPath,
+            destination: destination,
+            force: force,
+            durable: durable
+        )
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)

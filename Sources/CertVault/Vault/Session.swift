@@ -81,6 +81,7 @@ public final class Session: @unchecked Sendable {
     /// - Throws: `.invalidArgument` when there is no rollback to accept;
     ///   `.tampered` when the vault does not match its signed records.
     public func acceptRollback() throws -> Rollback {
+        try requireRole([.admin, .officer], to: "accept a rollback")
         guard let seenState = try vault.store.read({ db in try vault.state(db) }).rollback else {
             throw CertVaultError(
                 .invalidArgument,

@@ -174,8 +174,8 @@ public final class Vault: @unchecked Sendable {
 
     /// The state of the vault as its signed records prove it, with every
     /// way the tables differ, and a rollback against the witness.
-    func state(_ db: Database) throws -> VaultState {
-        try VaultState.check(db, vaultID: vaultID, witness: try witness?.seen(vaultID: vaultID))
+    func state(_ db: Database, thorough: Bool = false) throws -> VaultState {
+        try VaultState.check(db, vaultID: vaultID, witness: try witness?.seen(vaultID: vaultID), thorough: thorough)
     }
 
     /// What ``checkState()`` found.
@@ -560,7 +560,8 @@ public final class Vault: @unchecked Sendable {
         try store.read { db in
             // A value the check cannot even read is a finding, not a stop.
             let state: VaultState
-            do { state = try self.state(db) } catch let error as CertVaultError where error.code != .io {
+            do { state = try self.state(db, thorough: true) } catch let error as CertVaultError where error.code != .io
+            {
                 let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
                 state = VaultState(
                     ledger: ledger,

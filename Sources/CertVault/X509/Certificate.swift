@@ -51,7 +51,9 @@ final class Certificate: @unchecked Sendable {
     /// The DER SubjectPublicKeyInfo.
     var publicKeyInfoDER: Data {
         get throws {
-            guard let pub = X509_get_X509_PUBKEY(pointer) else { throw OpenSSL.error(.corrupt, "the certificate has no public key") }
+            guard let pub = X509_get_X509_PUBKEY(pointer) else {
+                throw OpenSSL.error(.corrupt, "the certificate has no public key")
+            }
             return try OpenSSL.der { i2d_X509_PUBKEY(pub, $0) }
         }
     }
@@ -113,7 +115,9 @@ final class Certificate: @unchecked Sendable {
                 throw OpenSSL.error(.corrupt, "the serial number cannot be read")
             }
             defer { BN_free(bn) }
-            guard let hex = OpenSSL.string(fromOpenSSL: BN_bn2hex(bn)) else { throw OpenSSL.error(.crypto, "BN_bn2hex") }
+            guard let hex = OpenSSL.string(fromOpenSSL: BN_bn2hex(bn)) else {
+                throw OpenSSL.error(.crypto, "BN_bn2hex")
+            }
             return hex
         }
     }
@@ -165,7 +169,9 @@ final class Certificate: @unchecked Sendable {
 
     static func date(_ t: UnsafePointer<ASN1_TIME>?) throws -> Date {
         var tm = tm()
-        guard let t, ASN1_TIME_to_tm(t, &tm) == 1 else { throw OpenSSL.error(.corrupt, "a validity date cannot be read") }
+        guard let t, ASN1_TIME_to_tm(t, &tm) == 1 else {
+            throw OpenSSL.error(.corrupt, "a validity date cannot be read")
+        }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
     }
 }

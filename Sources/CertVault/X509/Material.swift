@@ -110,7 +110,12 @@ enum MaterialReader {
                 }
                 m.certificates.append(.init(certificate: cert, friendlyName: nil))
             case "TRUSTED CERTIFICATE":
-                guard let x = OpenSSL.decode(UnsafeRawBufferPointer(start: bytes.baseAddress, count: length), { d2i_X509_AUX(nil, $0, $1) }) else {
+                guard
+                    let x = OpenSSL.decode(
+                        UnsafeRawBufferPointer(start: bytes.baseAddress, count: length),
+                        { d2i_X509_AUX(nil, $0, $1) }
+                    )
+                else {
                     throw OpenSSL.error(.corrupt, "a TRUSTED CERTIFICATE block cannot be read")
                 }
                 let cert = Certificate(takingOwnership: x)
