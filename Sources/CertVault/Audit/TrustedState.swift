@@ -289,7 +289,7 @@ struct VaultState {
         if let witness, state.rollback == nil, witness.seq <= state.head?.seq ?? 0 { from = witness.seq }
         state.findings += try checkRecords(db, vaultID: vaultID, after: from)
         if thorough, committed != nil, !state.findings.contains(where: { $0.entryID != nil }) {
-            try state.nameDifferingEntries(db, snapshot: snapshot)
+            try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
         }
         return state
     }
@@ -399,7 +399,14 @@ struct VaultState {
     /// Names the entries whose rows differ from their latest signed record,
     /// and those whose row is gone. Reached only when the whole-state
     /// digest disagrees.
-    private mutating func nameDifferingEntries(_ db: Database, snapshot: RowDigest.Snapshot) throws {
+    /// - Parameter recordsVerified: every record's signature is known good
+    ///   (checked now, or by an earlier run this machine witnessed), so each
+    ///   need not be checked again.
+    private mutating func nameDifferingEntries(
+        _ db: Database,
+        snapshot: RowDigest.Snapshot,
+        recordsVerified: Bool = false
+    ) throws {
         var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
         let rows = try Row.fetchCursor(
             db,
@@ -411,7 +418,7 @@ struct VaultState {
             let details = record.detailObject
             guard details.keys.contains("entry_digest"), record.recomputedHash == record.hash,
                 let signer = ledger.signer(of: record), let key = signer.signPublicKey,
-                Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
+                recordsVerified || Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
             else { continue }
             let alias = details["alias"] as? String ?? latest[id]?.alias ?? "entry \(id)"
             latest[id] = (record.seq, (details["entry_digest"] as? String).flatMap(Data.init(hex:)), alias)
