@@ -19,6 +19,11 @@ enum CLI {
                 print(Root.fullMessage(for: error))
                 exit(0)
             }
+            guard code == .validationFailure else {
+                // Not a usage mistake: an error the library let through unwrapped.
+                Output.error(error.localizedDescription)
+                exit(1)
+            }
             Output.error(Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage")
             Output.hint("see 'certvault help' or 'certvault COMMAND --help'")
             exit(2)

@@ -101,7 +101,10 @@ struct Import: ParsableCommand {
                 )
             )
         }
-        report.failures = failures.map(\.message) + report.failures
+        var all = ImportReport()
+        for failure in failures { all.fail(failure) }
+        report.failures = all.failures + report.failures
+        report.errors = all.errors + report.errors
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
         if json {
             try Output.json(report)

@@ -222,6 +222,27 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(k.status, 1)
         XCTAssertTrue(k.out.contains("imported 1, already present 0, paired 0, failed 1"), k.out)
         XCTAssertTrue(k.err.contains(file("bad.pfx")), k.err)
+        // Scripts get each failure's stable code.
+        let j = try cv([
+            "import", file("empty.p12"), "--keep-going", "--json", "--password-file", file("corpus.pw"),
+            "--passphrase-file", file("alice.pass"),
+        ])
+        XCTAssertEqual(j.status, 1)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
+        let errors = try XCTUnwrap(report["errors"] as? [[String: Any]])
+        XCTAssertEqual(errors.first?["code"] as? String, "empty-file")
+    }
+
+    /// An error from below the library (here: a directory that cannot be
+    /// made) is one error line and exit 1, not a usage error or a raw
+    /// Foundation error.
+    func testUnwritableVaultPathIsAnErrorLine() throws {
+        let r = try cv(
+            ["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+            env: ["CERTVAULT_VAULT": "/proc/self/nope/v.db"]
+        )
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(r.err, "error: cannot create the directory /proc/self/nope: No such file or directory\n")
     }
 
     func testWrongFilePasswordNamesTheFile() throws {

@@ -72,13 +72,7 @@ public struct RollbackWitness: Sendable {
     /// Remembers `head` even if an older one is being accepted in place of what was seen.
     func replace(with head: AuditHead, vaultID: Data) throws {
         do {
-            if !FileManager.default.fileExists(atPath: directory) {
-                try FileManager.default.createDirectory(
-                    atPath: directory,
-                    withIntermediateDirectories: true,
-                    attributes: [.posixPermissions: 0o700]
-                )
-            }
+            try SecureFile.makeDirectories(directory)
             let seen = Seen(seq: head.seq, hash: head.hash.hexLower, seenAt: Timestamp.now())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

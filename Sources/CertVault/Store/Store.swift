@@ -7,7 +7,7 @@ import GRDB
 /// The identity (`application_id`, `user_version`) is checked before
 /// anything is written, so a file that is not a certvault vault, or one from
 /// a newer certvault, is left exactly as it was.
-final class Store: @unchecked Sendable {
+final class Store: Sendable {
     static let applicationID: Int64 = 1_129_731_121  // 'CVT1'
     static var formatVersion: Int64 { Int64(Schema.migrations.count) }
 
@@ -44,13 +44,7 @@ final class Store: @unchecked Sendable {
     static func create(at path: String) throws -> Store {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
-        if !FileManager.default.fileExists(atPath: dir) {
-            try FileManager.default.createDirectory(
-                atPath: dir,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        }
+        try SecureFile.makeDirectories(dir)
         for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
             throw CertVaultError(
                 .vaultExists,

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)``.
-public struct ImportFile: @unchecked Sendable {
+public struct ImportFile: Sendable {
     public let path: String
     /// What the file turned out to be: `PKCS#12`, `PEM`, `DER certificate`, …
     public let format: String
@@ -82,17 +83,8 @@ public enum Importer {
     )
         -> (files: [ImportFile], failures: [CertVaultError])
     {
-        final class Results: @unchecked Sendable {
-            var slots: [Result<ImportFile, CertVaultError>?]
-            let lock = NSLock()
-            var done = 0
-            init(_ n: Int) { slots = Array(repeating: nil, count: n) }
-        }
-        let results = Results(paths.count)
-        @Sendable func readOne(
-            _ i: Int,
-            _ ask: (@Sendable (String) throws -> SecureBytes?)?
-        ) -> Result<ImportFile, CertVaultError> {
+        typealias Slot = Result<ImportFile, CertVaultError>
+        @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
             do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e
                 as CertVaultError
             {
@@ -101,35 +93,33 @@ public enum Importer {
                 return .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
             }
         }
+        var slots: [Slot?]
         if let askPassword {
             // Prompts must come one at a time.
+            slots = []
             for i in paths.indices {
-                do {
-                    results.slots[i] = .success(try read(path: paths[i], password: password, askPassword: askPassword))
-                } catch let e as CertVaultError {
-                    results.slots[i] = .failure(e)
-                } catch {
-                    results.slots[i] = .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
-                }
+                slots.append(readOne(i, askPassword))
                 progress?(i + 1, paths.count)
             }
         } else {
+            let results = Mutex<(slots: [Slot?], done: Int)>((Array(repeating: nil, count: paths.count), 0))
             let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 for i in stride(from: worker, to: paths.count, by: workers) {
                     let r = readOne(i, nil)
-                    let done = results.lock.withLock {
-                        results.slots[i] = r
-                        results.done += 1
-                        return results.done
+                    let done = results.withLock { state in
+                        state.slots[i] = r
+                        state.done += 1
+                        return state.done
                     }
                     progress?(done, paths.count)
                 }
             }
+            slots = results.withLock { $0.slots }
         }
         var files: [ImportFile] = []
         var failures: [CertVaultError] = []
-        for slot in results.slots {
+        for slot in slots {
             switch slot {
             case .success(let f)?: files.append(f)
             case .failure(let e)?: failures.append(e)
@@ -230,6 +220,25 @@ public struct ImportReport: Sendable, Codable {
     public var items: [Item] = []
     /// One message per file that failed (naming it).
     public var failures: [String] = []
+    /// The same failures with their stable error codes, for programs.
+    public var errors: [Failure] = []
+
+    /// A file that could not be imported.
+    public struct Failure: Sendable, Codable {
+        /// ``CertVaultError/Code`` raw value, such as `wrong-password`.
+        public var code: String
+        public var message: String
+        public init(_ error: CertVaultError) {
+            code = error.code.rawValue
+            message = error.message
+        }
+    }
+
+    /// Records a failure in both ``failures`` and ``errors``.
+    public mutating func fail(_ error: CertVaultError) {
+        failures.append(error.message)
+        errors.append(Failure(error))
+    }
     /// Things worth knowing that did not stop the import, each naming its file.
     public var warnings: [String] = []
 
@@ -283,7 +292,7 @@ extension Session {
                 } catch let error as CertVaultError {
                     let named = error.message.hasPrefix(file.path) ? error : error.prefixed(file.path)
                     if !options.keepGoing { throw named }
-                    report.failures.append(named.message)
+                    report.fail(named)
                 }
             }
             report.warnings = warnings

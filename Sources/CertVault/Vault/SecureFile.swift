@@ -166,6 +166,17 @@ enum SecureFile {
             + ".tmp"
     }
 
+    /// Creates `dir` and any missing parents, each new one 0700.
+    static func makeDirectories(_ dir: String) throws {
+        var path = dir.hasPrefix("/") ? "" : "."
+        for component in dir.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o700) != 0, errno != EEXIST {
+                throw posixError("cannot create the directory \(path)")
+            }
+        }
+    }
+
     /// Creates a directory only this user can enter (`mkdtemp`, 0700) beside `destination`.
     static func makePrivateDirectory(beside destination: String) throws -> String {
         let dir = try directory(of: destination)

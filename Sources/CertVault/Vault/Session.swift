@@ -7,7 +7,7 @@ import GRDB
 ///
 /// The key derivation ran once, in ``Vault/unlock(handle:passphrase:)``;
 /// everything a session does after that is sealed boxes and AEAD.
-public final class Session: @unchecked Sendable {
+public final class Session: Sendable {
     public let vault: Vault
     /// Who unlocked, as the signed records state them.
     public let person: Person

@@ -6,7 +6,7 @@ import GRDB
 /// Opening a vault needs no passphrase: inventory, expiry checks and audits
 /// read public data. Anything that touches a private key, or changes the
 /// vault, goes through a ``Session`` from ``unlock(handle:passphrase:)``.
-public final class Vault: @unchecked Sendable {
+public final class Vault: Sendable {
     let store: Store
     /// The vault's random 16-byte identity.
     public let vaultID: Data
