@@ -74,6 +74,12 @@ final class AttackTests: VaultTestCase {
             entry: nil
         ),
         Attack(
+            name: "a person's other columns changed",
+            sql: "UPDATE people SET created_by = 2, departed_reason = 'fired' WHERE handle = 'alice'",
+            finding: "person alice: the row differs from the signed records",
+            entry: nil
+        ),
+        Attack(
             name: "a person deleted",
             sql: "DELETE FROM keyslots WHERE person_id = 2; DELETE FROM people WHERE handle = 'bob'",
             finding: "person bob was deleted",
@@ -403,7 +409,7 @@ final class AttackTests: VaultTestCase {
         }
         let v = try vault.verify()
         XCTAssertTrue(
-            v.findings.contains { $0.message.contains("changes entries although no record of its change names one") },
+            v.findings.contains { $0.message.contains("changes entries its records do not name") },
             "\(v.findings)"
         )
         XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
@@ -411,6 +417,103 @@ final class AttackTests: VaultTestCase {
         XCTAssertFalse(try vault.inventory().isIntact)
         XCTAssertFalse(try Vault.open(at: path, witness: nil).inventory().isIntact)
         assertCode(.tampered) { _ = try self.export(alice, "web1") }
+    }
+
+    /// Appends a record signed by `session` over the tables as they are
+    /// now, as a forger's own tool would (bypassing certvault's checks).
+    func forge(
+        _ session: Session,
+        _ action: AuditAction,
+        entry: Int64? = nil,
+        entriesState: Data? = nil,
+        sql: String,
+        _ arguments: StatementArguments = []
+    ) throws {
+        try vault.store.write { db in
+            try db.execute(sql: sql, arguments: arguments)
+            let snapshot = try RowDigest.snapshot(db)
+            var details: [String: Any] = [
+                "state": snapshot.state.hexLower, "entries_state": (entriesState ?? snapshot.entriesState).hexLower,
+            ]
+            if let entry { details["entry_digest"] = snapshot.entries[entry]?.hexLower ?? NSNull() }
+            try AuditChain.append(
+                db,
+                actor: session.person.id,
+                action: action,
+                entry: entry,
+                details: details,
+                signer: session.signSecretKey
+            )
+        }
+    }
+
+    /// The third round of attacks: records that name one thing and change another.
+    func testRecordsMayChangeOnlyWhatTheyName() throws {
+        let alice = try prepare()
+        _ = try alice.addPerson(
+            .init(handle: "aud", role: .auditor),
+            passphrase: SecureBytes(utf8: "auditor pass"),
+            kdf: .interactive
+        )
+        let aud = try unlock("aud", "auditor pass")
+        let bob = try unlock("bob", bobPassphrase)
+        let pristine = dir.appendingPathComponent("pristine3.db").path
+        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        let web1 = try rawEntry("web1")
+        let web2 = try rawEntry("web2")
+        let cases: [(String, () throws -> Void, String)] = [
+            (
+                "an auditor's backup record that names an entry",
+                {
+                    try self.forge(
+                        aud,
+                        .vaultBackup,
+                        entry: web1.id,
+                        sql: "UPDATE entries SET alias = 'hijacked' WHERE id = ?",
+                        [web1.id]
+                    )
+                }, "names an entry its action does not concern"
+            ),
+            (
+                "an officer's record that names one entry and changes another",
+                {
+                    try self.forge(
+                        bob,
+                        .entryExport,
+                        entry: web1.id,
+                        sql: "DELETE FROM grants WHERE entry_id = ?",
+                        [web2.id]
+                    )
+                },
+                "changes entries its records do not name"
+            ),
+            (
+                "a backup record that claims the entries did not change",
+                {
+                    let before = try self.vault.store.read { try RowDigest.snapshot($0).entriesState }
+                    try self.forge(
+                        aud,
+                        .vaultBackup,
+                        entriesState: before,
+                        sql: "UPDATE entries SET status = 'revoked' WHERE id = ?",
+                        [web1.id]
+                    )
+                }, "changes entries its records do not name"
+            ),
+        ]
+        for (name, attack, finding) in cases {
+            try restore(pristine)
+            vault = try Vault.open(at: path, witness: witness)
+            try attack()
+            for machine in [witness, nil] as [RollbackWitness?] {
+                let v = try Vault.open(at: path, witness: machine)
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
+                let findings = try v.verify().findings
+                XCTAssertTrue(findings.contains { $0.message.contains(finding) }, "\(name): \(findings)")
+            }
+            assertCode(.tampered) { _ = try self.export(try self.unlock(), "web2") }
+        }
     }
 
     /// A keyslot row for a person who does not exist counts in the state.
@@ -442,7 +545,9 @@ final class AttackTests: VaultTestCase {
             "INSERT INTO audit VALUES (?, '2026-01-01T00:00:00Z', 1, 'unlock.failed', 1, 1, ?, ?, ?, NULL)",
             [head.seq + 1, details, head.hash, h]
         )
-        XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("says more than a failed unlock") })
+        XCTAssertTrue(
+            try vault.verify().findings.contains { $0.seq == head.seq + 1 && $0.message.contains("names an entry") }
+        )
         XCTAssertFalse(try vault.auditLog().isValid)
     }
 

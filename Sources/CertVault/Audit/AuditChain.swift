@@ -109,6 +109,9 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// Records that change who the people are; replayed at every unlock.
     static let peopleActions: [AuditAction] = [.vaultCreate, .personAdd, .personKeyslot]
 
+    /// Whether a record of this action is about one entry (and names it).
+    var namesEntry: Bool { rawValue.hasPrefix("entry.") }
+
     /// The roles whose signature a record of this action may carry: a
     /// record signed by anyone else is not believed, whatever it says.
     var signers: Set<PersonRole> {

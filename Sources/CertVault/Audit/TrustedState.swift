@@ -14,6 +14,9 @@ struct TrustedPerson: Sendable {
     var signPublicKey: Data?
     /// The digest of the keyslot the person's signed state commits to.
     var keyslotDigest: Data?
+    /// The digest of the person's row and keyslot, as their latest people
+    /// record committed it (every column, not only those read above).
+    var rowDigest: Data?
     /// The record that introduced the person, and when.
     var introducedBy: Int64
     var introducedAt: String
@@ -131,6 +134,7 @@ struct PeopleLedger {
                 introducedBy: record.seq,
                 introducedAt: record.at
             )
+            people[id]?.rowDigest = key("person_digest", 32)
             return nil
         case .personKeyslot:
             guard let signer = signer(of: record) else {
@@ -143,6 +147,7 @@ struct PeopleLedger {
                 signer.id == id || signer.role == .admin, let slot = key("keyslot_digest", 32)
             else { return "does not validly commit a keyslot" }
             people[id]?.keyslotDigest = slot
+            people[id]?.rowDigest = key("person_digest", 32)
             _ = target
             return nil
         default:
@@ -287,7 +292,12 @@ struct VaultState {
         // this machine verified last, or all of them the first time.
         var from: Int64 = 0
         if let witness, state.rollback == nil, witness.seq <= state.head?.seq ?? 0 { from = witness.seq }
-        state.findings += try checkRecords(db, vaultID: vaultID, after: from)
+        let (recordFindings, walkedAll) = try checkRecords(db, vaultID: vaultID, after: from, snapshot: snapshot)
+        state.findings += recordFindings
+        if !walkedAll, committed != nil, !thorough, !state.findings.contains(where: { $0.entryID != nil }) {
+            // Too many changes to walk back through: every entry against its own record instead.
+            try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
+        }
         if thorough, committed != nil, !state.findings.contains(where: { $0.entryID != nil }) {
             try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
         }
@@ -295,24 +305,31 @@ struct VaultState {
     }
 
     /// Checks every record after `after`: signature, signer's role for its
-    /// action, and that a change naming no entry left every entry as it was
-    /// (so a signer who may only, say, record a backup cannot carry a
-    /// changed entry along with it).
-    private static func checkRecords(_ db: Database, vaultID: Data, after: Int64) throws -> [AuditFinding] {
+    /// action, and that each change altered exactly the entries its records
+    /// name — walking back from the tables as they are through the changes
+    /// since `after`, each change's `entries_state` must equal the entries
+    /// with the ones it names put back as they were before it. So a signer
+    /// who may only record a backup cannot carry a changed entry along, and
+    /// a change that names one entry cannot alter another.
+    /// - Returns: the findings, and whether the walk reached `after` (it
+    ///   stops after 64 changes; the caller then compares every entry with
+    ///   its own latest record instead).
+    private static func checkRecords(
+        _ db: Database,
+        vaultID: Data,
+        after: Int64,
+        snapshot: RowDigest.Snapshot
+    ) throws -> (findings: [AuditFinding], walkedAll: Bool) {
         var findings: [AuditFinding] = []
         var ledger = try PeopleLedger.replay(db, vaultID: vaultID, through: after)
-        var entriesState: String?
-        if after > 0,
-            let row = try Row.fetchOne(
-                db,
-                sql:
-                    "SELECT \(AuditChain.columns) FROM audit WHERE seq <= ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
-                arguments: [after]
-            )
-        {
-            entriesState = (try AuditRecord(row: row)).detailObject["entries_state"] as? String
+        struct Transaction {
+            var first: Int64
+            var last: Int64 = 0
+            var entriesState: Data?
+            var named: [Int64: Data?] = [:]
         }
-        var transactionNamesEntries = false
+        var transactions: [Transaction] = []
+        var open: Transaction?
         let rows = try Row.fetchCursor(
             db,
             sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? ORDER BY seq",
@@ -328,19 +345,67 @@ struct VaultState {
                 continue
             }
             guard record.signature != nil else { continue }
-            if record.entryID != nil { transactionNamesEntries = true }
             let details = record.detailObject
-            guard details["state"] != nil else { continue }
-            let now = details["entries_state"] as? String
-            if !transactionNamesEntries, let before = entriesState, now != before {
+            var t = open ?? Transaction(first: record.seq)
+            if let entry = record.entryID {
+                t.named[entry] = (details["entry_digest"] as? String).flatMap(Data.init(hex:))
+            }
+            if details["state"] != nil {
+                t.last = record.seq
+                t.entriesState = (details["entries_state"] as? String).flatMap(Data.init(hex:))
+                transactions.append(t)
+                open = nil
+            } else {
+                open = t
+            }
+        }
+        var entries = snapshot.entries
+        let walked = transactions.suffix(64)
+        for t in walked.reversed() {
+            for (id, digest) in t.named.sorted(by: { $0.key < $1.key }) where entries[id] != digest {
                 findings.append(
-                    .init(seq: record.seq, message: "changes entries although no record of its change names one")
+                    .init(seq: t.last, entryID: id, message: "entry \(id) is not as its signed record says")
                 )
             }
-            entriesState = now
-            transactionNamesEntries = false
+            if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {
+                findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
+            }
+            for id in t.named.keys {
+                entries[id] = try previousEntryDigest(db, entry: id, before: t.first)
+            }
         }
-        return findings
+        let walkedAll = walked.count == transactions.count
+        if walkedAll, after > 0 {
+            // Back where this machine verified last: the entries must be as that state said.
+            if let row = try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT \(AuditChain.columns) FROM audit WHERE seq <= ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                arguments: [after]
+            ),
+                let before = (try AuditRecord(row: row).detailObject["entries_state"] as? String).flatMap(
+                    Data.init(hex:)
+                ),
+                before != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans)
+            {
+                findings.append(.init(seq: walked.first?.last, message: "changes entries its records do not name"))
+            }
+        } else if walkedAll, !entries.isEmpty {
+            findings.append(.init(seq: walked.first?.last, message: "entries exist that no record created"))
+        }
+        return (findings, walkedAll)
+    }
+
+    /// The digest an entry had before record `seq`, from its latest signed
+    /// record before it; nil when it did not exist yet.
+    private static func previousEntryDigest(_ db: Database, entry: Int64, before seq: Int64) throws -> Data? {
+        guard
+            let row = try db.row(
+                "SELECT \(AuditChain.columns) FROM audit WHERE entry_id = ? AND seq < ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                [entry, seq]
+            ), let record = try? AuditRecord(row: row)
+        else { return nil }
+        return (record.detailObject["entry_digest"] as? String).flatMap(Data.init(hex:))
     }
 
     /// The genesis signs with keys it introduces itself.
@@ -389,6 +454,10 @@ struct VaultState {
             }
             if let expected = trusted.keyslotDigest, try RowDigest.keyslot(db, personID: id) != expected {
                 findings.append(.init(seq: nil, message: "the keyslot of \(trusted.handle) was damaged or replaced"))
+            } else if differs.isEmpty, let signed = trusted.rowDigest, snapshot.people[id] != signed {
+                findings.append(
+                    .init(seq: nil, message: "person \(trusted.handle): the row differs from the signed records")
+                )
             }
         }
         for (id, person) in ledger.people.sorted(by: { $0.key < $1.key }) where !seen.contains(id) {
@@ -417,7 +486,9 @@ struct VaultState {
             guard let record = try? AuditRecord(row: row), let id = record.entryID else { continue }
             let details = record.detailObject
             guard details.keys.contains("entry_digest"), record.recomputedHash == record.hash,
-                let signer = ledger.signer(of: record), let key = signer.signPublicKey,
+                let action = AuditAction(rawValue: record.action), action.namesEntry,
+                let signer = ledger.signer(of: record), action.signers.contains(signer.role),
+                let key = signer.signPublicKey,
                 recordsVerified || Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
             else { continue }
             let alias = details["alias"] as? String ?? latest[id]?.alias ?? "entry \(id)"

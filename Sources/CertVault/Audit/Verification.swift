@@ -105,6 +105,10 @@ struct AuditVerifier {
         guard let action = AuditAction(rawValue: record.action) else {
             return "has an action certvault does not know (\(Display.quoted(record.action)))"
         }
+        // Entry records name their entry; no other record names one.
+        guard (record.entryID != nil) == action.namesEntry else {
+            return action.namesEntry ? "names no entry" : "names an entry its action does not concern"
+        }
         if AuditAction.peopleActions.contains(action) {
             return ledger.apply(record, vaultID: vaultID)
         }

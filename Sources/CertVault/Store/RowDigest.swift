@@ -46,7 +46,9 @@ enum RowDigest {
         /// ``entriesState``.
         var state = Data()
 
-        mutating func combine() {
+        /// The digest of a set of entry digests and the orphans: what a
+        /// change's last record carries as `entries_state`.
+        static func entriesState(_ entries: [Int64: Data], orphans: Data) -> Data {
             let e = Hasher(label: "certvault/v1/entries")
             for id in entries.keys.sorted() {
                 e.add(id)
@@ -54,7 +56,11 @@ enum RowDigest {
             }
             e.mark(31)
             e.add(orphans)
-            entriesState = e.finish()
+            return e.finish()
+        }
+
+        mutating func combine() {
+            entriesState = Self.entriesState(entries, orphans: orphans)
             let h = Hasher(label: "certvault/v1/state")
             h.add(vault)
             for id in people.keys.sorted() {

@@ -18,6 +18,8 @@ final class Change {
     private let actor: Int64
     private let signer: SecureBytes
     private let firstSeq: Int64
+    /// The rollback being accepted, in the one change that accepts it.
+    var rollback: Rollback?
     /// Steps to run once the transaction has committed.
     private(set) var afterCommit: [() throws -> Void] = []
     private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: [String: Any])] = []
@@ -67,6 +69,9 @@ final class Change {
         var records = pending
         pending = []
         for i in records.indices {
+            if AuditAction.peopleActions.contains(records[i].action), let person = records[i].person {
+                records[i].details["person_digest"] = try RowDigest.person(db, id: person)?.hexLower ?? NSNull()
+            }
             guard let entry = records[i].entry else { continue }
             records[i].details["entry_digest"] = try RowDigest.entry(db, id: entry)?.hexLower ?? NSNull()
             if records[i].details["alias"] == nil,

@@ -42,6 +42,7 @@ public final class Session: Sendable {
     func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
         let (result, head, afterCommit) = try vault.store.write { db -> (T, AuditHead?, [() throws -> Void]) in
             var state = try vault.state(db)
+            let rollback = state.rollback
             if acceptingRollback { state.rollback = nil }
             try state.requireIntact()
             guard let me = state.trusted(person.id), me.active, me.role == person.role,
@@ -53,6 +54,7 @@ public final class Session: Sendable {
                 )
             }
             let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
+            change.rollback = acceptingRollback ? rollback : nil
             let result = try body(change)
             return (result, try change.commit(), change.afterCommit)
         }
@@ -82,13 +84,14 @@ public final class Session: Sendable {
     ///   `.tampered` when the vault does not match its signed records.
     public func acceptRollback() throws -> Rollback {
         try requireRole([.admin, .officer], to: "accept a rollback")
-        guard let seenState = try vault.store.read({ db in try vault.state(db) }).rollback else {
-            throw CertVaultError(
-                .invalidArgument,
-                "this vault holds every record this machine saw: there is no rollback to accept"
-            )
-        }
-        try change(acceptingRollback: true) { c in
+        // Read and accepted in one transaction: the copy accepted is the one checked.
+        return try change(acceptingRollback: true) { c in
+            guard let seenState = c.rollback else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "this vault holds every record this machine saw: there is no rollback to accept"
+                )
+            }
             c.record(
                 .rollbackAccepted,
                 details: [
@@ -96,8 +99,8 @@ public final class Session: Sendable {
                     "reason": seenState.reason,
                 ]
             )
+            return seenState
         }
-        return seenState
     }
 
     func requireRole(_ roles: Set<PersonRole>, to what: String) throws {
