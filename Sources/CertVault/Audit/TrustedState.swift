@@ -306,14 +306,17 @@ struct VaultState {
 
     /// Checks every record after `after`: signature, signer's role for its
     /// action, and that each change altered exactly the entries its records
-    /// name — walking back from the tables as they are through the changes
-    /// since `after`, each change's `entries_state` must equal the entries
-    /// with the ones it names put back as they were before it. So a signer
-    /// who may only record a backup cannot carry a changed entry along, and
-    /// a change that names one entry cannot alter another.
-    /// - Returns: the findings, and whether the walk reached `after` (it
-    ///   stops after 64 changes; the caller then compares every entry with
-    ///   its own latest record instead).
+    /// name, so a signer who may only record a backup cannot carry a changed
+    /// entry along, and a change that names one entry cannot alter another.
+    ///
+    /// From the genesis (`after` 0, a machine that never saw the vault) the
+    /// changes are walked forward from no entries, each putting in the
+    /// digests its records name; from a head this machine verified, they are
+    /// walked back from the tables, each putting back what its entries were
+    /// before it. Either way every change's `entries_state` must match.
+    /// - Returns: the findings, and whether the walk was made (it is not past
+    ///   256 changes forward or 64 back; the caller then compares every entry
+    ///   with its own latest record instead).
     private static func checkRecords(
         _ db: Database,
         vaultID: Data,
@@ -359,9 +362,27 @@ struct VaultState {
                 open = t
             }
         }
+        if after == 0 {
+            // From the genesis: walk forward from no entries at all, each
+            // change putting in the digests its records name. No look-ups.
+            guard transactions.count <= 256 else { return (findings, false) }
+            var entries: [Int64: Data] = [:]
+            for t in transactions {
+                for (id, digest) in t.named { entries[id] = digest }
+                if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {
+                    findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
+                }
+            }
+            for (id, digest) in entries.sorted(by: { $0.key < $1.key }) where snapshot.entries[id] != digest {
+                findings.append(.init(seq: nil, entryID: id, message: "entry \(id) is not as its signed record says"))
+            }
+            return (findings, true)
+        }
+        // From the head this machine verified last: walk back from the
+        // tables, each change's named entries put back as they were before it.
+        guard transactions.count <= 64 else { return (findings, false) }
         var entries = snapshot.entries
-        let walked = transactions.suffix(64)
-        for t in walked.reversed() {
+        for t in transactions.reversed() {
             for (id, digest) in t.named.sorted(by: { $0.key < $1.key }) where entries[id] != digest {
                 findings.append(
                     .init(seq: t.last, entryID: id, message: "entry \(id) is not as its signed record says")
@@ -374,26 +395,18 @@ struct VaultState {
                 entries[id] = try previousEntryDigest(db, entry: id, before: t.first)
             }
         }
-        let walkedAll = walked.count == transactions.count
-        if walkedAll, after > 0 {
-            // Back where this machine verified last: the entries must be as that state said.
-            if let row = try Row.fetchOne(
-                db,
-                sql:
-                    "SELECT \(AuditChain.columns) FROM audit WHERE seq <= ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
-                arguments: [after]
-            ),
-                let before = (try AuditRecord(row: row).detailObject["entries_state"] as? String).flatMap(
-                    Data.init(hex:)
-                ),
-                before != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans)
-            {
-                findings.append(.init(seq: walked.first?.last, message: "changes entries its records do not name"))
-            }
-        } else if walkedAll, !entries.isEmpty {
-            findings.append(.init(seq: walked.first?.last, message: "entries exist that no record created"))
+        // Back where this machine verified last: the entries must be as that state said.
+        if let row = try Row.fetchOne(
+            db,
+            sql:
+                "SELECT \(AuditChain.columns) FROM audit WHERE seq <= ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            arguments: [after]
+        ), let before = (try AuditRecord(row: row).detailObject["entries_state"] as? String).flatMap(Data.init(hex:)),
+            before != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans)
+        {
+            findings.append(.init(seq: transactions.first?.last, message: "changes entries its records do not name"))
         }
-        return (findings, walkedAll)
+        return (findings, true)
     }
 
     /// The digest an entry had before record `seq`, from its latest signed
