@@ -54,9 +54,9 @@ final class PKCS12ImportTests: XCTestCase {
         }
         // Windows ends its friendly names with a NUL byte: it is trimmed.
         let windows = try parse(Support.realWorld.appendingPathComponent(files[0]).path, "password")
-        if let name = windows.certificates[0].friendlyName ?? windows.keys[0].friendlyName {
-            XCTAssertFalse(name.contains("\0"))
-        }
+        let name = try XCTUnwrap(windows.certificates[0].friendlyName ?? windows.keys[0].friendlyName)
+        XCTAssertFalse(name.contains("\0"))
+        XCTAssertFalse(name.isEmpty)
     }
 
     /// `openssl pkcs12 -export`, default (AES) and -legacy (RC2/3DES), and

@@ -330,7 +330,14 @@ final class SecurityTests: VaultTestCase {
         try q.close()
         let v = try vault.verify()
         XCTAssertFalse(v.isValid)
-        XCTAssertNotNil(v.firstBadSeq)
+        XCTAssertTrue(
+            v.findings.contains { $0.message.contains("signed by someone whose keys no trusted record introduced") },
+            "\(v.findings)"
+        )
+        // The forged admin is nobody: not listed, cannot be named, and the entry it would re-sign cannot leave.
+        XCTAssertFalse(try vault.people().contains { $0.handle == "mallory" })
+        assertCode(.tampered) { _ = try self.vault.person("mallory") }
+        assertCode(.tampered) { _ = try self.export(self.unlock(), "target") }
     }
 
     func testChangedCertificateIsCaughtByVerifyAndExport() throws {

@@ -165,7 +165,7 @@ final class VaultTests: VaultTestCase {
         )
     }
 
-    func testAllOrNothingAndKeepGoing() throws {
+    func testReadAllCollectsEachFilesFailure() throws {
         let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
         let other = try Support.makePFX(in: dir, name: "other", password: "different", key: "ec:prime256v1").pfx
         let (files, failures) = Importer.readAll([good, other], password: SecureBytes(utf8: "secret"))
@@ -173,5 +173,32 @@ final class VaultTests: VaultTestCase {
         XCTAssertEqual(failures.count, 1)
         XCTAssertTrue(failures[0].message.hasPrefix(other), failures[0].message)
         XCTAssertEqual(failures[0].code, .wrongPassword)
+    }
+
+    /// A file that fails while being stored (a certificate for a pending
+    /// request's name but another key) stops the whole import, and nothing
+    /// of the others is stored; with keepGoing the others are stored and the
+    /// failure is reported with its code.
+    func testImportIsAllOrNothingUnlessKeepGoing() throws {
+        let session = try unlock()
+        _ = try session.createRequest(subject: "CN=pending.example", dnsNames: ["pending.example"], keySpec: "ec:p256")
+        let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
+        let stray = try Support.makePFX(in: dir, name: "pending.example", key: "ec:prime256v1").pfx
+        let (files, failures) = Importer.readAll([good, stray], password: SecureBytes(utf8: "secret"))
+        XCTAssertEqual(failures.count, 0)
+        let before = try snapshot()
+        let head = try vault.auditHead()
+        XCTAssertThrowsError(try session.importFiles(files)) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .keyMismatch)
+            XCTAssertTrue((error as? CertVaultError)?.message.hasPrefix(stray) == true, "\(error)")
+        }
+        XCTAssertEqual(try snapshot(), before)
+        XCTAssertEqual(try vault.auditHead(), head)
+
+        let report = try session.importFiles(files, options: ImportOptions(keepGoing: true))
+        XCTAssertEqual(report.items.map(\.alias), ["good"])
+        XCTAssertEqual(report.errors.map(\.code), ["key-mismatch"])
+        XCTAssertEqual(try vault.entries().map(\.alias).sorted(), ["good", "pending.example"])
+        XCTAssertTrue(try vault.verify().isValid)
     }
 }
