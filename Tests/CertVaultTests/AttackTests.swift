@@ -356,12 +356,7 @@ final class AttackTests: VaultTestCase {
     /// over a row they changed. Their signature is valid; their role is not.
     func testAnAuditorsEntryRecordIsNotBelieved() throws {
         let alice = try prepare()
-        _ = try alice.addPerson(
-            .init(handle: "aud", role: .auditor),
-            passphrase: SecureBytes(utf8: "auditor pass"),
-            kdf: .interactive
-        )
-        let aud = try unlock("aud", "auditor pass")
+        let aud = try addAuditor(by: alice)
         let web1 = try rawEntry("web1")
         try vault.store.write { db in
             let state = try vault.state(db)
@@ -383,12 +378,7 @@ final class AttackTests: VaultTestCase {
     /// entries along with it is not believed.
     func testABackupRecordCannotCarryAChangedEntry() throws {
         let alice = try prepare()
-        _ = try alice.addPerson(
-            .init(handle: "aud", role: .auditor),
-            passphrase: SecureBytes(utf8: "auditor pass"),
-            kdf: .interactive
-        )
-        let aud = try unlock("aud", "auditor pass")
+        let aud = try addAuditor(by: alice)
         let web1 = try rawEntry("web1")
         try vault.store.write { db in
             try db.execute(
@@ -450,12 +440,7 @@ final class AttackTests: VaultTestCase {
     /// The third round of attacks: records that name one thing and change another.
     func testRecordsMayChangeOnlyWhatTheyName() throws {
         let alice = try prepare()
-        _ = try alice.addPerson(
-            .init(handle: "aud", role: .auditor),
-            passphrase: SecureBytes(utf8: "auditor pass"),
-            kdf: .interactive
-        )
-        let aud = try unlock("aud", "auditor pass")
+        let aud = try addAuditor(by: alice)
         let bob = try unlock("bob", bobPassphrase)
         let pristine = dir.appendingPathComponent("pristine3.db").path
         try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -567,6 +552,16 @@ final class AttackTests: VaultTestCase {
     }
 
     // MARK: Helpers
+
+    /// Adds `aud`, an auditor, and unlocks as them.
+    func addAuditor(by admin: Session) throws -> Session {
+        _ = try admin.addPerson(
+            .init(handle: "aud", role: .auditor),
+            passphrase: SecureBytes(utf8: "auditor pass"),
+            kdf: .interactive
+        )
+        return try unlock("aud", "auditor pass")
+    }
 
     func restore(_ pristine: String) throws {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
