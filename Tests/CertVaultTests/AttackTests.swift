@@ -415,6 +415,7 @@ final class AttackTests: VaultTestCase {
         _ session: Session,
         _ action: AuditAction,
         entry: Int64? = nil,
+        person: Int64? = nil,
         entriesState: Data? = nil,
         sql: String,
         _ arguments: StatementArguments = []
@@ -431,6 +432,7 @@ final class AttackTests: VaultTestCase {
                 actor: session.person.id,
                 action: action,
                 entry: entry,
+                person: person,
                 details: details,
                 signer: session.signSecretKey
             )
@@ -497,10 +499,72 @@ final class AttackTests: VaultTestCase {
                 let findings = try v.verify().findings
                 let named = findings.contains {
                     $0.message.contains(finding) || $0.message.contains("is not as its signed record says")
+                        || $0.message.contains("its entries state is not the entries the tables hold")
                 }
                 XCTAssertTrue(named, "\(name): \(findings)")
             }
             assertCode(.tampered) { _ = try self.export(try self.unlock(), "web2") }
+        }
+    }
+
+    /// The fourth round: an auditor's in-role records used to carry what
+    /// the role may not — a people record naming an entry whose key it
+    /// swaps, an entry added by hand behind a backup that claims nothing
+    /// changed, and grant or custody rows for an entry not yet made.
+    func testInRoleRecordsCannotSmuggleEntries() throws {
+        let alice = try prepare()
+        let aud = try addAuditor(by: alice)
+        let pristine = dir.appendingPathComponent("pristine4.db").path
+        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        let web1 = try rawEntry("web1")
+        let cases: [(String, () throws -> Void)] = [
+            (
+                "a person.keyslot record that names an entry",
+                {
+                    try self.forge(
+                        aud,
+                        .personKeyslot,
+                        entry: web1.id,
+                        person: aud.person.id,
+                        sql: "UPDATE entries SET subscription = 'x' WHERE id = ?",
+                        [web1.id]
+                    )
+                }
+            ),
+            (
+                "an entry added by hand behind a backup claiming no change",
+                {
+                    let before = try self.vault.store.read { try RowDigest.snapshot($0).entriesState }
+                    try self.forge(
+                        aud,
+                        .vaultBackup,
+                        entriesState: before,
+                        sql: """
+                            INSERT INTO entries (alias, purpose, spki_sha256, created_at, created_by)
+                            VALUES ('prod-login', 'ssl', zeroblob(32), 'now', 1)
+                            """
+                    )
+                }
+            ),
+            (
+                "grant and custody rows for an entry that does not exist yet",
+                {
+                    try self.tamper("INSERT INTO custody VALUES (99, 2, 'export', 'now', 1)")
+                    try self.forge(aud, .vaultBackup, sql: "SELECT 1")
+                }
+            ),
+        ]
+        for (name, attack) in cases {
+            try restore(pristine)
+            vault = try Vault.open(at: path, witness: witness)
+            try attack()
+            for machine in [witness, nil] as [RollbackWitness?] {
+                let v = try Vault.open(at: path, witness: machine)
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
+                XCTAssertFalse(try v.verify().isValid, "\(name), witness \(machine != nil)")
+            }
+            assertCode(.tampered) { _ = try self.export(try self.unlock(), "web1") }
         }
     }
 

@@ -78,6 +78,8 @@ struct PeopleLedger {
             (d[name] as? String).flatMap(Data.init(hex:)).flatMap { $0.count == size ? $0 : nil }
         }
         switch AuditAction(rawValue: record.action) {
+        case _ where record.entryID != nil:
+            return "names an entry its action does not concern"
         case .vaultCreate:
             guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
             guard (d["vault_id"] as? String) == vaultID.hexLower else { return "the genesis names another vault" }
@@ -190,7 +192,10 @@ struct VaultState {
     /// The error a command that acts on the vault throws when it is not intact.
     func refusal() -> CertVaultError {
         if let rollback, findings.isEmpty { return rollback.error() }
-        let first = findings.first.map(\.description) ?? "the tables differ from the signed state"
+        // The most specific finding first: one that names an entry.
+        let first =
+            (findings.first { $0.entryID != nil } ?? findings.first).map(\.description)
+            ?? "the tables differ from the signed state"
         let more = findings.count > 1 ? " (and \(findings.count - 1) more finding\(findings.count > 2 ? "s" : ""))" : ""
         return CertVaultError(
             .tampered,
@@ -274,6 +279,24 @@ struct VaultState {
             state.findings.append(.init(seq: 1, message: "the log holds no signed record"))
         }
 
+        if committed == snapshot.state, let head = state.head,
+            let row = try db.row(
+                "SELECT \(AuditChain.columns) FROM audit WHERE seq = ?",
+                [head.seq]
+            ),
+            let claimed = (try AuditRecord(row: row)).detailObject["entries_state"] as? String,
+            claimed != snapshot.entriesState.hexLower
+        {
+            state.findings.append(.init(seq: head.seq, message: "its entries state is not the entries the tables hold"))
+        }
+        if snapshot.orphanRows > 0 {
+            state.findings.append(
+                .init(
+                    seq: nil,
+                    message: "\(snapshot.orphanRows) grant or custody rows belong to no entry: added by hand"
+                )
+            )
+        }
         try state.comparePeople(db, snapshot: snapshot)
         if committed != snapshot.state {
             if committed != nil {
@@ -342,10 +365,10 @@ struct VaultState {
             guard let record = try? AuditRecord(row: row) else { continue }  // checkLinks names it
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
             let problem = AuditVerifier.check(record, ledger: &ledger, vaultID: vaultID)
-            // People records' problems are the full replay's findings already.
-            if let problem, !isPeople {
-                findings.append(.init(seq: record.seq, message: problem))
-                continue
+            if let problem {
+                // People records' problems are the full replay's findings already.
+                if !isPeople { findings.append(.init(seq: record.seq, message: problem)) }
+                continue  // and a record with a problem names nothing
             }
             guard record.signature != nil else { continue }
             let details = record.detailObject
@@ -375,6 +398,9 @@ struct VaultState {
             }
             for (id, digest) in entries.sorted(by: { $0.key < $1.key }) where snapshot.entries[id] != digest {
                 findings.append(.init(seq: nil, entryID: id, message: "entry \(id) is not as its signed record says"))
+            }
+            for id in snapshot.entries.keys.sorted() where entries[id] == nil {
+                findings.append(.init(seq: nil, entryID: id, message: "entry \(id) was added without a record"))
             }
             return (findings, true)
         }

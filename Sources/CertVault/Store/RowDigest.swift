@@ -40,6 +40,8 @@ enum RowDigest {
         var vault = Data()
         /// Grants and custody rows that belong to no entry.
         var orphans = Data()
+        /// How many such rows there are (certvault never leaves one).
+        var orphanRows = 0
         /// The digest of every entry (with its grants and custody) and the orphans.
         var entriesState = Data()
         /// The digest of everything: the vault row, every person, and
@@ -86,6 +88,7 @@ enum RowDigest {
         for (table, columns, orderBy, tag) in children {
             try each(db, table, columns, orderBy: orderBy) { entryID, feed in
                 let h = entryHashers[entryID] ?? orphans
+                if h === orphans { snapshot.orphanRows += 1 }
                 h.mark(tag)
                 feed(h)
             }
@@ -106,10 +109,12 @@ enum RowDigest {
         var snapshot = base
         for id in touched { snapshot.entries[id] = try entry(db, id: id) }
         let orphans = Hasher(label: "certvault/v1/orphans")
+        snapshot.orphanRows = 0
         for (table, columns, orderBy, tag) in children {
             try each(db, table, columns, where: "entry_id NOT IN (SELECT id FROM entries)", orderBy: orderBy) {
                 _,
                 feed in
+                snapshot.orphanRows += 1
                 orphans.mark(tag)
                 feed(orphans)
             }
