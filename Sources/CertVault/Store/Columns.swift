@@ -35,12 +35,14 @@ struct Columns {
         )
     }
 
+    /// The value as SQLite stored it. Reading a `DatabaseValue` never
+    /// converts, so it never traps; a missing column reads as NULL.
     private func value(_ column: String) -> DatabaseValue {
         if let positions {
             guard let i = positions[column] else { return .null }
-            return (row[i] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
+            return row[i] as DatabaseValue
         }
-        return (row[column] as (any DatabaseValueConvertible)?)?.databaseValue ?? .null
+        return row[column] as DatabaseValue? ?? .null
     }
 
     func optionalText(_ column: String) throws -> String? {
