@@ -339,4 +339,32 @@ final class TamperTests: CLITestCase {
             XCTAssertTrue(r.err.hasPrefix("error: no person"), r.err)
         }
     }
+
+    /// A whole other vault — one the attacker made, with keys the attacker
+    /// knows — copied over the path: refused like a rollback. A new vault
+    /// made there on purpose is not.
+    func testAnotherVaultAtTheSamePathIsRefused() throws {
+        try makeVault()
+        XCTAssertEqual(try cv(["list"]).status, 0)
+        let theirs = file("theirs.db")
+        try Support.write("their passphrase\n", to: dir.appendingPathComponent("their.pass"))
+        let made = try cv(
+            ["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("their.pass")],
+            env: ["CERTVAULT_VAULT": theirs, "XDG_STATE_HOME": file("their-state")]
+        )
+        XCTAssertEqual(made.status, 0, made.err)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
+        try FileManager.default.copyItem(atPath: theirs, toPath: vaultPath)
+        for args in [["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("x.cer")]] {
+            let r = try cv(args)
+            XCTAssertEqual(r.status, 3, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains("holds another vault"), r.err)
+        }
+        // alice cannot accept it: her passphrase does not open their vault.
+        XCTAssertNotEqual(try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")]).status, 0)
+        // A new vault made at the path on purpose is the path's vault from then on.
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
+        try initVault()
+        XCTAssertEqual(try cv(["list"]).status, 0)
+    }
 }

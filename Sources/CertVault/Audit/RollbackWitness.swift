@@ -45,6 +45,55 @@ public struct RollbackWitness: Sendable {
 
     func file(_ vaultID: Data) -> String { directory + "/" + vaultID.hexLower + ".head" }
 
+    /// Which vault this machine saw at a path, and when.
+    public struct PathSeen: Sendable, Codable, Equatable {
+        /// Lower-case hex of the vault id.
+        public var vaultID: String
+        public var seenAt: String
+    }
+
+    private func pathFile(_ path: String) -> String {
+        let canonical =
+            realpath(path, nil).map { p -> String in
+                defer { free(p) }
+                return String(cString: p)
+            } ?? path
+        return directory + "/" + Digest.sha256(Data(canonical.utf8)).hexLower + ".path"
+    }
+
+    /// The vault this machine last saw at `path`, if any.
+    public func vault(atPath path: String) throws -> PathSeen? {
+        let file = pathFile(path)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        guard let data = FileManager.default.contents(atPath: file),
+            let seen = try? JSONDecoder().decode(PathSeen.self, from: data), Data(hex: seen.vaultID)?.count == 16
+        else {
+            throw CertVaultError(
+                .io,
+                "the rollback witness \(file) cannot be read",
+                hint: "it holds which vault this machine saw at \(path); remove it only if you know why it is damaged"
+            )
+        }
+        return seen
+    }
+
+    /// Remembers that `path` holds the vault `vaultID`, the first time a
+    /// vault is seen there (or created there).
+    func remember(path: String, vaultID: Data) throws {
+        if try vault(atPath: path) != nil { return }
+        try replace(path: path, vaultID: vaultID)
+    }
+
+    /// Remembers that `path` now holds `vaultID` (a new vault made there, or another accepted on purpose).
+    func replace(path: String, vaultID: Data) throws {
+        if try vault(atPath: path)?.vaultID == vaultID.hexLower { return }
+        try SecureFile.makeDirectories(directory)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let seen = PathSeen(vaultID: vaultID.hexLower, seenAt: Timestamp.now())
+        try SecureFile.write(try encoder.encode(seen), to: pathFile(path), force: true, durable: false)
+    }
+
     /// The head last seen for `vaultID`, if any.
     /// - Throws: `.io` when the witness file exists but cannot be read.
     public func seen(vaultID: Data) throws -> Seen? {

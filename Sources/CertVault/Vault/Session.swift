@@ -61,6 +61,7 @@ public final class Session: Sendable {
         if let head {
             if acceptingRollback {
                 try vault.witness?.replace(with: head, vaultID: vault.vaultID)
+                try vault.witness?.replace(path: vault.path, vaultID: vault.vaultID)
             } else {
                 try vault.remember(head)
             }

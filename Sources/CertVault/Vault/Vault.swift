@@ -121,6 +121,8 @@ public final class Vault: Sendable {
             throw error
         }
         let vault = Vault(store: store, vaultID: vaultID, witness: witness)
+        // A vault made here on purpose is the one this path holds from now on.
+        try witness?.replace(path: path, vaultID: vaultID)
         if let head { try vault.remember(head) }
         return vault
     }
@@ -175,7 +177,25 @@ public final class Vault: Sendable {
     /// The state of the vault as its signed records prove it, with every
     /// way the tables differ, and a rollback against the witness.
     func state(_ db: Database, thorough: Bool = false) throws -> VaultState {
-        try VaultState.check(db, vaultID: vaultID, witness: try witness?.seen(vaultID: vaultID), thorough: thorough)
+        var state = try VaultState.check(
+            db,
+            vaultID: vaultID,
+            witness: try witness?.seen(vaultID: vaultID),
+            thorough: thorough
+        )
+        // A whole other vault put at this path is a rollback too: it may be
+        // one the attacker made, with keys the attacker knows.
+        if state.rollback == nil, let seen = try witness?.vault(atPath: path), seen.vaultID != vaultID.hexLower,
+            let head = state.head
+        {
+            state.rollback = Rollback(
+                seen: .init(seq: 0, hash: "", seenAt: seen.seenAt),
+                head: head,
+                reason: "\(path) holds another vault (id \(vaultID.hexLower)) than the one this machine saw there "
+                    + "on \(seen.seenAt) (id \(seen.vaultID))"
+            )
+        }
+        return state
     }
 
     /// What ``checkState()`` found.
@@ -203,6 +223,7 @@ public final class Vault: Sendable {
     /// Remembers `head` in the witness, if there is one.
     func remember(_ head: AuditHead) throws {
         try witness?.remember(head, vaultID: vaultID)
+        try witness?.remember(path: path, vaultID: vaultID)
     }
 
     /// Runs `body` on a vault that matches its signed state, and remembers
@@ -336,7 +357,6 @@ public final class Vault: Sendable {
     ///   (``inventory()`` shows the rest), `.rollback`.
     public func entries() throws -> [Entry] {
         let inventory = try inventory()
-        if let rollback = inventory.rollback { throw rollback.error() }
         if let first = inventory.findings.first {
             throw CertVaultError(
                 .tampered,
@@ -344,6 +364,7 @@ public final class Vault: Sendable {
                 hint: "run 'certvault audit verify', and restore the vault from a backup"
             )
         }
+        if let rollback = inventory.rollback { throw rollback.error() }
         return inventory.entries
     }
 
