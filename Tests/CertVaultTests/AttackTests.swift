@@ -305,9 +305,7 @@ final class AttackTests: VaultTestCase {
     /// the rollback is an explicit, recorded act.
     func testTruncatedLogIsARollbackUntilAccepted() throws {
         let alice = try prepare()
-        let pristine = dir.appendingPathComponent("before.db").path
-        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        let pristine = try copyOfVault("before")
         _ = try export(alice, "web2")
         try restore(pristine)
         vault = try Vault.open(at: path, witness: witness)
@@ -444,9 +442,7 @@ final class AttackTests: VaultTestCase {
         let alice = try prepare()
         let aud = try addAuditor(by: alice)
         let bob = try unlock("bob", bobPassphrase)
-        let pristine = dir.appendingPathComponent("pristine3.db").path
-        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        let pristine = try copyOfVault("pristine3")
         let web1 = try rawEntry("web1")
         let web2 = try rawEntry("web2")
         let cases: [(String, () throws -> Void, String)] = [
@@ -514,9 +510,7 @@ final class AttackTests: VaultTestCase {
     func testInRoleRecordsCannotSmuggleEntries() throws {
         let alice = try prepare()
         let aud = try addAuditor(by: alice)
-        let pristine = dir.appendingPathComponent("pristine4.db").path
-        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        let pristine = try copyOfVault("pristine4")
         let web1 = try rawEntry("web1")
         let cases: [(String, () throws -> Void)] = [
             (
@@ -616,6 +610,14 @@ final class AttackTests: VaultTestCase {
     }
 
     // MARK: Helpers
+
+    /// A copy of the vault as it is now (the WAL folded in), to restore between attacks.
+    func copyOfVault(_ name: String) throws -> String {
+        let copy = dir.appendingPathComponent(name + ".db").path
+        try vault.store.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        return copy
+    }
 
     /// Adds `aud`, an auditor, and unlocks as them.
     func addAuditor(by admin: Session) throws -> Session {
