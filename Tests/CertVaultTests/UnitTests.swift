@@ -117,3 +117,17 @@ final class CryptoTests: XCTestCase {
         XCTAssertEqual(Timestamp.parse("2027-01-15T08:00:00Z"), Date(timeIntervalSince1970: 1_800_000_000))
     }
 }
+
+final class TimestampTests: XCTestCase {
+    /// The fast reader agrees with Foundation's ISO 8601 parser, and hands
+    /// anything else to it.
+    func testFastParseAgreesWithISO8601() throws {
+        for text in ["2026-11-29T15:30:00Z", "1999-12-31T23:59:59Z", "2030-02-28T00:00:01Z", "1970-01-01T00:00:00Z"] {
+            XCTAssertEqual(Timestamp.parse(text), try Date(text, strategy: .iso8601), text)
+            XCTAssertEqual(Timestamp.format(try XCTUnwrap(Timestamp.parse(text))), text)
+        }
+        XCTAssertNil(Timestamp.parse("2026-13-01T00:00:00Z"))
+        XCTAssertNil(Timestamp.parse("not a time"))
+        XCTAssertNotNil(Timestamp.parse("2026-11-29T15:30:00.5Z"))
+    }
+}

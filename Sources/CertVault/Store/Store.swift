@@ -185,7 +185,36 @@ enum Timestamp {
     static func now() -> String { format(Date()) }
     static func parse(_ s: String?) -> Date? {
         guard let s else { return nil }
-        return try? Date(s, strategy: .iso8601)
+        return fast(s) ?? (try? Date(s, strategy: .iso8601))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`, the form ``format(_:)`` writes, read with
+    /// timegm: `list` reads two per entry.
+    private static func fast(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count == 20, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58, b[19] == 90 else {
+            return nil
+        }
+        func number(_ range: Range<Int>) -> Int32? {
+            var v: Int32 = 0
+            for i in range {
+                guard (48...57).contains(b[i]) else { return nil }
+                v = v * 10 + Int32(b[i] - 48)
+            }
+            return v
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var t = tm()
+        t.tm_year = year - 1900
+        t.tm_mon = month - 1
+        t.tm_mday = day
+        t.tm_hour = hour
+        t.tm_min = minute
+        t.tm_sec = second
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&t)))
     }
     /// `YYYY-MM-DDTHH:MM:SSZ`, formatted with gmtime_r: Foundation's format
     /// styles cost tens of microseconds, and an import writes several stamps

@@ -149,7 +149,8 @@ public struct Entry: Sendable, Codable, Equatable {
 
     /// A JSON list of strings from a column; anything else is an error naming it.
     static func decodeList(_ text: String, _ columns: Columns, _ column: String) throws -> [String] {
-        guard let list = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+        if text == "[]" { return [] }
+        guard let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] else {
             throw columns.fail(column, "a value that is not a list of names")
         }
         return list
