@@ -10,6 +10,8 @@ corpus="$PWD/Tests/CertVaultTests/Fixtures/real-world"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export CERTVAULT_VAULT="$work/vault/vault.db"
+# The rollback witness (the last audit head this machine saw) goes with the demo too.
+export XDG_STATE_HOME="$work/state"
 # Passphrases come from files here so the demo runs unattended; at a terminal
 # certvault asks for them with echo off. They are never given on the command line.
 umask 077
