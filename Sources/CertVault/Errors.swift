@@ -1,9 +1,11 @@
+import Foundation
+
 /// An error a person can act on: a stable code, a one-line reason and, where
 /// the likely fix is known, a hint.
 ///
 /// Messages never contain a secret. Tests and scripts compare ``code``; the
 /// wording of ``message`` may improve over time.
-public struct CertVaultError: Error, CustomStringConvertible, Sendable {
+public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -28,6 +30,16 @@ public struct CertVaultError: Error, CustomStringConvertible, Sendable {
         public static let vaultExists = Code("vault-exists")
         public static let corruptVault = Code("corrupt-vault")
         public static let notFound = Code("not-found")
+        /// No entry matches the reference given (a kind of ``notFound``).
+        public static let entryNotFound = Code("entry-not-found")
+        /// No person has the handle given (a kind of ``notFound``).
+        public static let personNotFound = Code("person-not-found")
+        /// A person with that handle exists already.
+        public static let personExists = Code("person-exists")
+        /// The entry holds a certificate but no private key.
+        public static let noPrivateKey = Code("no-private-key")
+        /// Several people can unlock, and none was named.
+        public static let actorAmbiguous = Code("actor-ambiguous")
         public static let ambiguous = Code("ambiguous")
         public static let noAccess = Code("no-access")
         public static let tampered = Code("tampered")
@@ -50,6 +62,15 @@ public struct CertVaultError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
         self.hint = hint
+    }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { message }
+
+    /// Whether the code is `code` or one of its narrower kinds (an
+    /// ``Code/entryNotFound`` is also a ``Code/notFound``).
+    public func isKind(of code: Code) -> Bool {
+        self.code == code || (code == .notFound && [.entryNotFound, .personNotFound].contains(self.code))
     }
 
     public var description: String {

@@ -45,10 +45,10 @@ final class VaultTests: VaultTestCase {
 
     func testAmbiguousAndUnknownReferences() throws {
         try importFresh(["a", "b"])
-        assertCode(.notFound) { _ = try vault.entry("nope") }
+        assertCode(.entryNotFound) { _ = try vault.entry("nope") }
         // Find two thumbprints sharing a first hex digit is not guaranteed; an
         // empty-ish prefix is refused instead of matching everything.
-        assertCode(.notFound) { _ = try vault.entry("ABC") }
+        assertCode(.entryNotFound) { _ = try vault.entry("ABC") }
         let entries = try vault.entries()
         try tamper(
             "UPDATE entries SET sha1 = ? WHERE id = ?",
@@ -200,5 +200,32 @@ final class VaultTests: VaultTestCase {
         XCTAssertEqual(report.errors.map(\.code), ["key-mismatch"])
         XCTAssertEqual(try vault.entries().map(\.alias).sorted(), ["good", "pending.example"])
         XCTAssertTrue(try vault.verify().isValid)
+    }
+}
+
+final class ErrorCodeTests: VaultTestCase {
+    /// A program can tell apart what a person would: an unknown entry, an
+    /// unknown person, a person who exists already, an entry with no key,
+    /// several people who could act; and the message is the error's
+    /// localized description.
+    func testCodesAreFineEnoughToActOn() throws {
+        let alice = try unlock()
+        try importFresh(["keyed"], as: alice)
+        let cert = try Support.makePFX(in: dir, name: "certonly", key: "ec:prime256v1").cert
+        _ = try alice.importFiles([try Importer.read(path: cert, password: nil)])
+        assertCode(.entryNotFound) { _ = try self.vault.entry("nope") }
+        assertCode(.personNotFound) { _ = try self.vault.person("nobody") }
+        assertCode(.personExists) { _ = try alice.addPerson(.init(handle: "alice", role: .staff), passphrase: nil) }
+        assertCode(.noPrivateKey) { _ = try self.export(alice, "certonly") }
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: "bob pass"),
+            kdf: .interactive
+        )
+        assertCode(.actorAmbiguous) { _ = try self.vault.actor(nil) }
+        XCTAssertThrowsError(try vault.entry("nope")) { error in
+            XCTAssertTrue((error as? CertVaultError)?.isKind(of: .notFound) == true)
+            XCTAssertEqual(error.localizedDescription, (error as? CertVaultError)?.message)
+        }
     }
 }

@@ -288,7 +288,7 @@ extension Session {
         }
         guard entry.hasPrivateKey else {
             throw CertVaultError(
-                .invalidArgument,
+                .noPrivateKey,
                 "entry \(entry.alias) holds no private key",
                 hint: "export its certificate with --format cer"
             )

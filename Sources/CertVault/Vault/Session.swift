@@ -207,12 +207,12 @@ public final class Session: Sendable {
                 [entryID]
             )
         else {
-            throw CertVaultError(.notFound, "entry \(alias) is gone")
+            throw CertVaultError(.entryNotFound, "entry \(alias) is gone")
         }
         let c = Columns(row, "entry \(alias)")
         guard let ciphertext = try c.optionalBlob("key_ciphertext"), let nonce = try c.optionalBlob("key_nonce") else {
             throw CertVaultError(
-                .invalidArgument,
+                .noPrivateKey,
                 "entry \(alias) holds no private key",
                 hint: "export its certificate with --format cer"
             )
@@ -283,7 +283,7 @@ public final class Session: Sendable {
             let db = c.db
             let taken = try db.row("SELECT 1 FROM people WHERE handle = ?", [new.handle]) != nil
             if taken || c.state.ledger.person(handle: new.handle) != nil {
-                throw CertVaultError(.invalidArgument, "a person '\(new.handle)' already exists")
+                throw CertVaultError(.personExists, "a person '\(new.handle)' already exists")
             }
             try db.run(
                 """

@@ -267,7 +267,7 @@ public final class Vault: Sendable {
             )
         }
         throw CertVaultError(
-            .notFound,
+            .personNotFound,
             "no person \(Display.quoted(handle)) in this vault",
             hint: "list people with 'certvault person list'"
         )
@@ -286,7 +286,7 @@ public final class Vault: Sendable {
         let unlockers = ledger.people.values.filter { $0.canUnlock && $0.active }.sorted { $0.id < $1.id }
         guard unlockers.count == 1 else {
             throw CertVaultError(
-                .invalidArgument,
+                .actorAmbiguous,
                 "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
                 hint: "say who you are with --as HANDLE or CERTVAULT_USER"
             )
@@ -370,7 +370,7 @@ public final class Vault: Sendable {
 
     /// The entry `ref` names: an alias, an entry id, or a prefix of at least
     /// 8 hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.
-    /// - Throws: `.notFound`, or `.ambiguous` listing the candidates;
+    /// - Throws: `.entryNotFound`, or `.ambiguous` listing the candidates;
     ///   `.tampered` or `.rollback` when the vault does not check out.
     public func entry(_ ref: String) throws -> Entry {
         try checkedRead { db, state in try Self.entry(ref, in: db, state: state) }
@@ -388,7 +388,7 @@ public final class Vault: Sendable {
         }
         guard !rows.isEmpty else {
             throw CertVaultError(
-                .notFound,
+                .entryNotFound,
                 "no entry matches \(Display.quoted(ref))",
                 hint:
                     "name an entry by alias, id, or at least 8 hex digits of its thumbprint; 'certvault list' shows them"
@@ -410,7 +410,7 @@ public final class Vault: Sendable {
     /// The entry with id `id`, with who holds a grant.
     static func entry(id: Int64, in db: Database, state: VaultState) throws -> Entry {
         guard let row = try Row.fetchOne(db, sql: Entry.selectSQL + " WHERE id = ?", arguments: [id]) else {
-            throw CertVaultError(.notFound, "no entry \(id)")
+            throw CertVaultError(.entryNotFound, "no entry \(id)")
         }
         var access: [String] = []
         for grant in try Row.fetchAll(
