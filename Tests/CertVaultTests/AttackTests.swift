@@ -424,7 +424,11 @@ final class AttackTests: VaultTestCase {
             var details: [String: Any] = [
                 "state": snapshot.state.hexLower, "entries_state": (entriesState ?? snapshot.entriesState).hexLower,
             ]
-            if let entry { details["entry_digest"] = snapshot.entries[entry]?.hexLower ?? NSNull() }
+            if let entry {
+                let parts = try RowDigest.entryParts(db, id: entry)
+                details["entry_digest"] = parts?.digest().hexLower ?? NSNull()
+                details["entry_parts"] = parts?.hex ?? NSNull()
+            }
             try AuditChain.append(
                 db,
                 actor: session.person.id,
@@ -500,6 +504,42 @@ final class AttackTests: VaultTestCase {
                 XCTAssertTrue(named, "\(name): \(findings)")
             }
             assertCode(.tampered) { _ = try self.export(try self.unlock(), "web2") }
+        }
+    }
+
+    /// The fifth round: an officer's in-role record may change only what
+    /// its action changes — an export only custody, not the entry's grants
+    /// or its key; a key is added only where there was none.
+    func testAnOfficersRecordMayChangeOnlyWhatItsActionChanges() throws {
+        _ = try prepare()
+        let bob = try unlock("bob", bobPassphrase)
+        let pristine = try copyOfVault("pristine5")
+        let web1 = try rawEntry("web1")
+        let cases: [(String, AuditAction, String, String)] = [
+            (
+                "an export that seals the key to someone else", .entryExport,
+                "UPDATE grants SET person_id = 2 WHERE entry_id = ?", "its grants changed under entry.export"
+            ),
+            (
+                "an export that swaps the key", .entryExport,
+                "UPDATE entries SET key_nonce = randomblob(24) WHERE id = ?", "its row changed under entry.export"
+            ),
+            (
+                "a key added where there was one", .entryKeyAdd,
+                "UPDATE entries SET key_nonce = randomblob(24) WHERE id = ?", "is given a key though it had one"
+            ),
+        ]
+        for (name, action, sql, finding) in cases {
+            try restore(pristine)
+            vault = try Vault.open(at: path, witness: witness)
+            try forge(bob, action, entry: web1.id, sql: sql, [web1.id])
+            for machine in [witness, nil] as [RollbackWitness?] {
+                let v = try Vault.open(at: path, witness: machine)
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
+            }
+            let findings = try vault.verify().findings
+            XCTAssertTrue(findings.contains { $0.message.contains(finding) }, "\(name): \(findings)")
+            assertCode(.tampered) { _ = try self.export(try self.unlock(), "web1") }
         }
     }
 

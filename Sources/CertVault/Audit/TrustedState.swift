@@ -353,6 +353,11 @@ struct VaultState {
             var last: Int64 = 0
             var entriesState: Data?
             var named: [Int64: Data?] = [:]
+            var parts: [Int64: RowDigest.Parts] = [:]
+            var actions: [Int64: Set<AuditAction>] = [:]
+            /// Entries this change gave a key or a certificate.
+            var keyed: Set<Int64> = []
+            var certified: Set<Int64> = []
         }
         var transactions: [Transaction] = []
         var open: Transaction?
@@ -373,8 +378,12 @@ struct VaultState {
             guard record.signature != nil else { continue }
             let details = record.detailObject
             var t = open ?? Transaction(first: record.seq)
-            if let entry = record.entryID {
+            if let entry = record.entryID, let action = AuditAction(rawValue: record.action) {
                 t.named[entry] = (details["entry_digest"] as? String).flatMap(Data.init(hex:))
+                t.parts[entry] = RowDigest.Parts(hex: details["entry_parts"])
+                t.actions[entry, default: []].insert(action)
+                if details["ciphertext_sha256"] != nil { t.keyed.insert(entry) }
+                if details["cert_sha256"] != nil { t.certified.insert(entry) }
             }
             if details["state"] != nil {
                 t.last = record.seq
@@ -390,7 +399,25 @@ struct VaultState {
             // change putting in the digests its records name. No look-ups.
             guard transactions.count <= 256 else { return (findings, false) }
             var entries: [Int64: Data] = [:]
+            var parts: [Int64: RowDigest.Parts] = [:]
+            var keyed: Set<Int64> = []
+            var certified: Set<Int64> = []
             for t in transactions {
+                for id in t.named.keys.sorted() {
+                    if let problem = Self.disallowedChange(
+                        t.actions[id] ?? [],
+                        before: parts[id],
+                        after: t.parts[id],
+                        digest: t.named[id] ?? nil,
+                        hadKey: keyed.contains(id),
+                        hadCertificate: certified.contains(id)
+                    ) {
+                        findings.append(.init(seq: t.last, entryID: id, message: problem))
+                    }
+                    parts[id] = t.parts[id]
+                }
+                keyed.formUnion(t.keyed)
+                certified.formUnion(t.certified)
                 for (id, digest) in t.named { entries[id] = digest }
                 if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {
                     findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
@@ -417,8 +444,19 @@ struct VaultState {
             if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {
                 findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
             }
-            for id in t.named.keys {
-                entries[id] = try previousEntryDigest(db, entry: id, before: t.first)
+            for id in t.named.keys.sorted() {
+                let before = try previousEntry(db, entry: id, before: t.first)
+                if let problem = Self.disallowedChange(
+                    t.actions[id] ?? [],
+                    before: before.parts,
+                    after: t.parts[id],
+                    digest: t.named[id] ?? nil,
+                    hadKey: before.hadKey,
+                    hadCertificate: before.hadCertificate
+                ) {
+                    findings.append(.init(seq: t.last, entryID: id, message: problem))
+                }
+                entries[id] = before.digest
             }
         }
         // Back where this machine verified last: the entries must be as that state said.
@@ -435,16 +473,76 @@ struct VaultState {
         return (findings, true)
     }
 
-    /// The digest an entry had before record `seq`, from its latest signed
-    /// record before it; nil when it did not exist yet.
-    private static func previousEntryDigest(_ db: Database, entry: Int64, before seq: Int64) throws -> Data? {
-        guard
-            let row = try db.row(
-                "SELECT \(AuditChain.columns) FROM audit WHERE entry_id = ? AND seq < ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
-                [entry, seq]
-            ), let record = try? AuditRecord(row: row)
-        else { return nil }
-        return (record.detailObject["entry_digest"] as? String).flatMap(Data.init(hex:))
+    /// What an entry was before record `seq`: its digest and parts from its
+    /// latest signed record before it (nil when it did not exist yet), and
+    /// whether any record before gave it a key or a certificate.
+    private static func previousEntry(
+        _ db: Database,
+        entry: Int64,
+        before seq: Int64
+    ) throws -> (digest: Data?, parts: RowDigest.Parts?, hadKey: Bool, hadCertificate: Bool) {
+        var digest: Data?
+        var parts: RowDigest.Parts?
+        if let row = try db.row(
+            "SELECT \(AuditChain.columns) FROM audit WHERE entry_id = ? AND seq < ? AND signature IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            [entry, seq]
+        ), let record = try? AuditRecord(row: row) {
+            let details = record.detailObject
+            digest = (details["entry_digest"] as? String).flatMap(Data.init(hex:))
+            parts = RowDigest.Parts(hex: details["entry_parts"])
+        }
+        func any(_ field: String) throws -> Bool {
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM audit WHERE entry_id = ? AND seq < ? AND signature IS NOT NULL "
+                    + "AND json_extract(details, '$.\(field)') IS NOT NULL)",
+                arguments: [entry, seq]
+            ) == true
+        }
+        return (digest, parts, try any("ciphertext_sha256"), try any("cert_sha256"))
+    }
+
+    /// What each action may change of an entry: an export only its custody
+    /// history, a grant its grants (and custody), a link its row; a key is
+    /// added only where there was none, a certificate likewise; only the
+    /// records that make an entry make one. A change the records' actions
+    /// do not allow is not believed, whoever signed it.
+    static func disallowedChange(
+        _ actions: Set<AuditAction>,
+        before: RowDigest.Parts?,
+        after: RowDigest.Parts?,
+        digest: Data?,
+        hadKey: Bool,
+        hadCertificate: Bool
+    ) -> String? {
+        guard let after, after.digest() == digest else {
+            return digest == nil ? nil : "its record's parts do not make its digest"
+        }
+        let creates: Set<AuditAction> = [.entryImport, .entryCreate, .entryRequest]
+        guard let before else {
+            return actions.isDisjoint(with: creates) ? "appears under a record that makes no entry" : nil
+        }
+        if !actions.isDisjoint(with: creates) { return "is made again though it exists" }
+        if actions.contains(.entryKeyAdd), hadKey { return "is given a key though it had one" }
+        if !actions.isDisjoint(with: [.entryCertAdd, .entryComplete]), hadCertificate {
+            return "is given a certificate though it had one"
+        }
+        let rowMay: Set<AuditAction> = [.entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink]
+        let grantsMay: Set<AuditAction> = [.entryKeyAdd, .entryGrant]
+        let custodyMay: Set<AuditAction> = [.entryKeyAdd, .entryGrant, .entryExport]
+        if before.row != after.row, actions.isDisjoint(with: rowMay) {
+            return
+                "its row changed under \(actions.map(\.rawValue).sorted().joined(separator: ", ")), which may not change it"
+        }
+        if before.grants != after.grants, actions.isDisjoint(with: grantsMay) {
+            return
+                "its grants changed under \(actions.map(\.rawValue).sorted().joined(separator: ", ")), which may not change them"
+        }
+        if before.custody != after.custody, actions.isDisjoint(with: custodyMay) {
+            return
+                "its custody changed under \(actions.map(\.rawValue).sorted().joined(separator: ", ")), which may not change it"
+        }
+        return nil
     }
 
     /// The genesis signs with keys it introduces itself.

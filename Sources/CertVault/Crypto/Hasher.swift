@@ -27,6 +27,14 @@ final class Hasher {
 
     deinit { UnsafeMutableRawPointer(state).deallocate() }
 
+    /// Starts over, as a new hasher with `label` would (no allocation:
+    /// for digesting many small things one after another).
+    func reset(label: String) {
+        let rc = crypto_generichash_init(state, nil, 0, 32)
+        precondition(rc == 0, "BLAKE2b-256 is always available")
+        add(Data(label.utf8))
+    }
+
     /// Bytes as they are, without framing: for a digest whose encoding is
     /// defined elsewhere (the audit chain's).
     func raw(_ bytes: UnsafeRawBufferPointer) {

@@ -78,27 +78,81 @@ enum RowDigest {
     /// Reads every row once and digests it.
     static func snapshot(_ db: Database) throws -> Snapshot {
         var snapshot = Snapshot()
-        var entryHashers: [Int64: Hasher] = [:]
-        let orphans = Hasher(label: "certvault/v1/orphans")
+        var parts: [Int64: Parts] = [:]
+        let h = Hasher()
         try each(db, "entries", entryColumns, orderBy: "id") { id, feed in
-            let h = Hasher(label: "certvault/v1/entry")
+            h.reset(label: "certvault/v1/entry-row")
             feed(h)
-            entryHashers[id] = h
+            parts[id] = Parts(row: h.finish(), grants: Parts.none, custody: Parts.none)
         }
+        let orphans = Hasher(label: "certvault/v1/orphans")
         for (table, columns, orderBy, tag) in children {
+            // Rows come grouped by entry: one digest per group.
+            var current: Int64?
+            func close() {
+                guard let id = current else { return }
+                if tag == 20 { parts[id]?.grants = h.finish() } else { parts[id]?.custody = h.finish() }
+                current = nil
+            }
             try each(db, table, columns, orderBy: orderBy) { entryID, feed in
-                let h = entryHashers[entryID] ?? orphans
-                if h === orphans { snapshot.orphanRows += 1 }
-                h.mark(tag)
+                guard parts[entryID] != nil else {
+                    snapshot.orphanRows += 1
+                    orphans.mark(tag)
+                    feed(orphans)
+                    return
+                }
+                if current != entryID {
+                    close()
+                    current = entryID
+                    h.reset(label: tag == 20 ? "certvault/v1/entry-grants" : "certvault/v1/entry-custody")
+                }
                 feed(h)
             }
+            close()
         }
-        snapshot.entries = entryHashers.mapValues { $0.finish() }
+        snapshot.entries = parts.mapValues { $0.digest(using: h) }
         snapshot.orphans = orphans.finish()
         snapshot.people = try peopleDigests(db)
         snapshot.vault = try vaultDigest(db)
         snapshot.combine()
         return snapshot
+    }
+
+    /// An entry's digest in three parts, each committed in the records
+    /// about it (`entry_parts`), so that what a record's action may change
+    /// can be checked: its row, its grants, its custody history.
+    struct Parts: Equatable, Sendable {
+        var row: Data
+        var grants: Data
+        var custody: Data
+
+        /// The digest of no rows at all.
+        static let none = Data(repeating: 0, count: 32)
+
+        /// The entry digest: all three parts together.
+        func digest(using h: Hasher = Hasher()) -> Data {
+            h.reset(label: "certvault/v1/entry")
+            h.add(row)
+            h.add(grants)
+            h.add(custody)
+            return h.finish()
+        }
+
+        var hex: [String] { [row.hexLower, grants.hexLower, custody.hexLower] }
+
+        init(row: Data, grants: Data, custody: Data) {
+            self.row = row
+            self.grants = grants
+            self.custody = custody
+        }
+
+        init?(hex: Any?) {
+            guard let list = hex as? [String], list.count == 3,
+                let row = Data(hex: list[0]), let grants = Data(hex: list[1]), let custody = Data(hex: list[2]),
+                row.count == 32, grants.count == 32, custody.count == 32
+            else { return nil }
+            self.init(row: row, grants: grants, custody: custody)
+        }
     }
 
     /// `base` with the entries in `touched`, every person, the vault row and
@@ -145,20 +199,33 @@ enum RowDigest {
 
     /// One entry's digest: its row, its grants and its custody history.
     static func entry(_ db: Database, id: Int64) throws -> Data? {
-        var hasher: Hasher?
+        try entryParts(db, id: id)?.digest()
+    }
+
+    /// One entry's digest parts; nil when the entry does not exist.
+    static func entryParts(_ db: Database, id: Int64) throws -> Parts? {
+        let h = Hasher()
+        var row: Data?
         try each(db, "entries", entryColumns, where: "id = ?", id, orderBy: "id") { _, feed in
-            let h = Hasher(label: "certvault/v1/entry")
+            h.reset(label: "certvault/v1/entry-row")
             feed(h)
-            hasher = h
+            row = h.finish()
         }
-        guard hasher != nil else { return nil }
+        guard let row else { return nil }
+        var parts = Parts(row: row, grants: Parts.none, custody: Parts.none)
         for (table, columns, orderBy, tag) in children {
+            var any = false
+            h.reset(label: tag == 20 ? "certvault/v1/entry-grants" : "certvault/v1/entry-custody")
             try each(db, table, columns, where: "entry_id = ?", id, orderBy: orderBy) { _, feed in
-                hasher!.mark(tag)
-                feed(hasher!)
+                any = true
+                feed(h)
+            }
+            let digest = h.finish()
+            if any {
+                if tag == 20 { parts.grants = digest } else { parts.custody = digest }
             }
         }
-        return hasher!.finish()
+        return parts
     }
 
     /// One person's digest: their row and their keyslot.

@@ -73,7 +73,9 @@ final class Change {
                 records[i].details["person_digest"] = try RowDigest.person(db, id: person)?.hexLower ?? NSNull()
             }
             guard let entry = records[i].entry else { continue }
-            records[i].details["entry_digest"] = try RowDigest.entry(db, id: entry)?.hexLower ?? NSNull()
+            let parts = try RowDigest.entryParts(db, id: entry)
+            records[i].details["entry_digest"] = parts?.digest().hexLower ?? NSNull()
+            records[i].details["entry_parts"] = parts?.hex ?? NSNull()
             if records[i].details["alias"] == nil,
                 let row = try db.row("SELECT alias FROM entries WHERE id = ?", [entry])
             {
