@@ -377,21 +377,20 @@ struct VaultState {
             }
             guard record.signature != nil else { continue }
             let details = record.detailObject
-            var t = open ?? Transaction(first: record.seq)
+            // Built in place: a bulk import is one change of thousands of records.
+            if open == nil { open = Transaction(first: record.seq) }
             if let entry = record.entryID, let action = AuditAction(rawValue: record.action) {
-                t.named[entry] = (details["entry_digest"] as? String).flatMap(Data.init(hex:))
-                t.parts[entry] = RowDigest.Parts(hex: details["entry_parts"])
-                t.actions[entry, default: []].insert(action)
-                if details["ciphertext_sha256"] != nil { t.keyed.insert(entry) }
-                if details["cert_sha256"] != nil { t.certified.insert(entry) }
+                open!.named[entry] = (details["entry_digest"] as? String).flatMap(Data.init(hex:))
+                open!.parts[entry] = RowDigest.Parts(hex: details["entry_parts"])
+                open!.actions[entry, default: []].insert(action)
+                if details["ciphertext_sha256"] != nil { open!.keyed.insert(entry) }
+                if details["cert_sha256"] != nil { open!.certified.insert(entry) }
             }
             if details["state"] != nil {
-                t.last = record.seq
-                t.entriesState = (details["entries_state"] as? String).flatMap(Data.init(hex:))
-                transactions.append(t)
+                open!.last = record.seq
+                open!.entriesState = (details["entries_state"] as? String).flatMap(Data.init(hex:))
+                transactions.append(open!)
                 open = nil
-            } else {
-                open = t
             }
         }
         if after == 0 {
