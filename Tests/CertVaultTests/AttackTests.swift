@@ -490,12 +490,10 @@ final class AttackTests: VaultTestCase {
             ),
         ]
         for (name, attack, finding) in cases {
-            try restore(pristine)
-            vault = try Vault.open(at: path, witness: witness)
+            try reset(to: pristine)
             try attack()
-            for machine in [witness, nil] as [RollbackWitness?] {
-                let v = try Vault.open(at: path, witness: machine)
-                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
+            for (v, machine) in try bothMachines() {
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), \(machine)")
                 let findings = try v.verify().findings
                 let named = findings.contains {
                     $0.message.contains(finding) || $0.message.contains("is not as its signed record says")
@@ -530,12 +528,10 @@ final class AttackTests: VaultTestCase {
             ),
         ]
         for (name, action, sql, finding) in cases {
-            try restore(pristine)
-            vault = try Vault.open(at: path, witness: witness)
+            try reset(to: pristine)
             try forge(bob, action, entry: web1.id, sql: sql, [web1.id])
-            for machine in [witness, nil] as [RollbackWitness?] {
-                let v = try Vault.open(at: path, witness: machine)
-                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
+            for (v, machine) in try bothMachines() {
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), \(machine)")
             }
             let findings = try vault.verify().findings
             XCTAssertTrue(findings.contains { $0.message.contains(finding) }, "\(name): \(findings)")
@@ -590,13 +586,11 @@ final class AttackTests: VaultTestCase {
             ),
         ]
         for (name, attack) in cases {
-            try restore(pristine)
-            vault = try Vault.open(at: path, witness: witness)
+            try reset(to: pristine)
             try attack()
-            for machine in [witness, nil] as [RollbackWitness?] {
-                let v = try Vault.open(at: path, witness: machine)
-                XCTAssertFalse(try v.inventory().isIntact, "\(name), witness \(machine != nil)")
-                XCTAssertFalse(try v.verify().isValid, "\(name), witness \(machine != nil)")
+            for (v, machine) in try bothMachines() {
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), \(machine)")
+                XCTAssertFalse(try v.verify().isValid, "\(name), \(machine)")
             }
             assertCode(.tampered) { _ = try self.export(try self.unlock(), "web1") }
         }
@@ -650,6 +644,20 @@ final class AttackTests: VaultTestCase {
     }
 
     // MARK: Helpers
+
+    /// Puts `pristine` back and opens it as this machine does.
+    func reset(to pristine: String) throws {
+        try restore(pristine)
+        vault = try Vault.open(at: path, witness: witness)
+    }
+
+    /// The vault as this machine sees it, and as one that never saw it.
+    func bothMachines() throws -> [(Vault, String)] {
+        [
+            (try Vault.open(at: path, witness: witness), "this machine"),
+            (try Vault.open(at: path, witness: nil), "a fresh machine"),
+        ]
+    }
 
     /// A copy of the vault as it is now (the WAL folded in), to restore between attacks.
     func copyOfVault(_ name: String) throws -> String {

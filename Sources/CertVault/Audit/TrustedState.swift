@@ -77,52 +77,17 @@ struct PeopleLedger {
         func key(_ name: String, _ size: Int) -> Data? {
             (d[name] as? String).flatMap(Data.init(hex:)).flatMap { $0.count == size ? $0 : nil }
         }
-        switch AuditAction(rawValue: record.action) {
-        case _ where record.entryID != nil:
-            return "names an entry its action does not concern"
-        case .vaultCreate:
-            guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
-            guard (d["vault_id"] as? String) == vaultID.hexLower else { return "the genesis names another vault" }
-            guard let sign = key("sign_public_key", Signature.publicKeyBytes),
-                let box = key("box_public_key", SealedBox.publicKeyBytes),
-                let handle = d["handle"] as? String, Vault.isValidHandle(handle)
-            else { return "the first record is not a valid vault.create genesis" }
-            guard Signature.verify(signature, message: record.hash, publicKey: sign) else {
-                return "the genesis signature is invalid"
-            }
-            people[actor] = TrustedPerson(
-                id: actor,
-                handle: handle,
-                name: d["name"] as? String,
-                email: d["email"] as? String,
-                role: .admin,
-                active: true,
-                boxPublicKey: box,
-                signPublicKey: sign,
-                keyslotDigest: nil,
-                introducedBy: record.seq,
-                introducedAt: record.at
-            )
-            return nil
-        case .personAdd:
+        /// The trusted signer whose signature the record carries, or why not.
+        func verifiedSigner() -> Result<TrustedPerson, CertVaultError> {
             guard let signer = signer(of: record) else {
-                return "signed by someone whose keys no trusted record introduced"
+                return .failure(.init(.tampered, "signed by someone whose keys no trusted record introduced"))
             }
             guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
-                return "the signature by \(signer.handle) is invalid"
+                return .failure(.init(.tampered, "the signature by \(signer.handle) is invalid"))
             }
-            guard signer.role == .admin else { return "\(signer.handle) added a person without being an admin" }
-            guard let id = record.personID, people[id] == nil,
-                let handle = d["handle"] as? String, Vault.isValidHandle(handle),
-                person(handle: handle) == nil,
-                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
-            else { return "does not validly introduce a new person" }
-            let box = key("box_public_key", SealedBox.publicKeyBytes)
-            let sign = key("sign_public_key", Signature.publicKeyBytes)
-            let slot = key("keyslot_digest", 32)
-            guard (box == nil) == (sign == nil), (box == nil) == (slot == nil), (role == .staff) == (box == nil) else {
-                return "introduces a person with an incomplete set of keys"
-            }
+            return .success(signer)
+        }
+        func introduce(_ id: Int64, _ handle: String, _ role: PersonRole, box: Data?, sign: Data?, slot: Data?) {
             people[id] = TrustedPerson(
                 id: id,
                 handle: handle,
@@ -137,20 +102,53 @@ struct PeopleLedger {
                 introducedAt: record.at
             )
             people[id]?.rowDigest = key("person_digest", 32)
+        }
+        switch AuditAction(rawValue: record.action) {
+        case _ where record.entryID != nil:
+            return "names an entry its action does not concern"
+        case .vaultCreate:
+            guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
+            guard (d["vault_id"] as? String) == vaultID.hexLower else { return "the genesis names another vault" }
+            guard let sign = key("sign_public_key", Signature.publicKeyBytes),
+                let box = key("box_public_key", SealedBox.publicKeyBytes),
+                let handle = d["handle"] as? String, Vault.isValidHandle(handle)
+            else { return "the first record is not a valid vault.create genesis" }
+            guard Signature.verify(signature, message: record.hash, publicKey: sign) else {
+                return "the genesis signature is invalid"
+            }
+            introduce(actor, handle, .admin, box: box, sign: sign, slot: nil)
+            return nil
+        case .personAdd:
+            let signer: TrustedPerson
+            switch verifiedSigner() {
+            case .success(let s): signer = s
+            case .failure(let e): return e.message
+            }
+            guard signer.role == .admin else { return "\(signer.handle) added a person without being an admin" }
+            guard let id = record.personID, people[id] == nil,
+                let handle = d["handle"] as? String, Vault.isValidHandle(handle),
+                person(handle: handle) == nil,
+                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
+            else { return "does not validly introduce a new person" }
+            let box = key("box_public_key", SealedBox.publicKeyBytes)
+            let sign = key("sign_public_key", Signature.publicKeyBytes)
+            let slot = key("keyslot_digest", 32)
+            guard (box == nil) == (sign == nil), (box == nil) == (slot == nil), (role == .staff) == (box == nil) else {
+                return "introduces a person with an incomplete set of keys"
+            }
+            introduce(id, handle, role, box: box, sign: sign, slot: slot)
             return nil
         case .personKeyslot:
-            guard let signer = signer(of: record) else {
-                return "signed by someone whose keys no trusted record introduced"
-            }
-            guard Signature.verify(signature, message: record.hash, publicKey: signer.signPublicKey ?? Data()) else {
-                return "the signature by \(signer.handle) is invalid"
+            let signer: TrustedPerson
+            switch verifiedSigner() {
+            case .success(let s): signer = s
+            case .failure(let e): return e.message
             }
             guard let id = record.personID, let target = people[id], target.boxPublicKey != nil,
                 signer.id == id || signer.role == .admin, let slot = key("keyslot_digest", 32)
             else { return "does not validly commit a keyslot" }
             people[id]?.keyslotDigest = slot
             people[id]?.rowDigest = key("person_digest", 32)
-            _ = target
             return nil
         default:
             return "is not a people record"
