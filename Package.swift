@@ -37,10 +37,15 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        .target(
+            name: "CertVaultCLISupport",
+            dependencies: ["CertVault", "CertVaultShims"]
+        ),
         .executableTarget(
             name: "certvault",
             dependencies: [
                 "CertVault",
+                "CertVaultCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +59,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CertVaultTests",
-            dependencies: ["CertVault", "TestSupport"],
+            dependencies: ["CertVault", "CertVaultCLISupport", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

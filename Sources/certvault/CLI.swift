@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVault
+import CertVaultCLISupport
 import Foundation
 
 /// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings.
@@ -84,7 +85,7 @@ struct GlobalOptions: ParsableArguments {
     var vaultPath: String {
         if let vault { return vault }
         if let env = getenv("CERTVAULT_VAULT").map({ String(cString: $0) }), !env.isEmpty { return env }
-        return Vault.defaultPath
+        return Locations.defaultVaultPath
     }
 
     var actorHandle: String? {

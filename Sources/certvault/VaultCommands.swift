@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVault
+import CertVaultCLISupport
 import Foundation
 
 struct Init: ParsableCommand {
@@ -67,7 +68,7 @@ struct Import: ParsableCommand {
         let ask: ((String) throws -> SecureBytes?)? =
             password == nil && SecretInput.hasTerminal
             ? { path in try SecretInput.prompt("Password for \(path): ") } : nil
-        let paths = Importer.expand(files, recursive: recursive)
+        let paths = Locations.expand(files, recursive: recursive)
         guard !paths.isEmpty else {
             throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertVault
+import CertVaultCLISupport
 import Foundation
 
 // Secrets live in this process's memory: never let them reach a core file,

@@ -1,3 +1,4 @@
+import CertVaultCLISupport
 import Foundation
 import TestSupport
 import XCTest

@@ -129,33 +129,6 @@ public enum Importer {
         return (files, failures)
     }
 
-    /// The files named: directories are replaced by the files in them
-    /// (sorted, hidden ones skipped), descending only when `recursive`.
-    public static func expand(_ arguments: [String], recursive: Bool) -> [String] {
-        var out: [String] = []
-        for argument in arguments {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDir), isDir.boolValue else {
-                out.append(argument)
-                continue
-            }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).filter {
-                !$0.hasPrefix(".")
-            }.sorted()
-            for name in names {
-                let path = (argument as NSString).appendingPathComponent(name)
-                var sub: ObjCBool = false
-                _ = FileManager.default.fileExists(atPath: path, isDirectory: &sub)
-                if sub.boolValue {
-                    if recursive { out += expand([path], recursive: true) }
-                } else {
-                    out.append(path)
-                }
-            }
-        }
-        return out
-    }
-
     static func load(_ path: String) throws -> Data {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {

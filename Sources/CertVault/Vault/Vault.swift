@@ -20,16 +20,6 @@ public final class Vault: Sendable {
         self.witness = witness
     }
 
-    /// The default vault path: `$XDG_DATA_HOME/certvault/vault.db`, else
-    /// `~/.local/share/certvault/vault.db`.
-    public static var defaultPath: String {
-        if let xdg = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), !xdg.isEmpty {
-            return xdg + "/certvault/vault.db"
-        }
-        let home = getenv("HOME").map { String(cString: $0) } ?? NSHomeDirectory()
-        return home + "/.local/share/certvault/vault.db"
-    }
-
     /// The description of a person to add.
     public struct NewPerson: Sendable {
         public var handle: String

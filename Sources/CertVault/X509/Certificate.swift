@@ -30,7 +30,7 @@ public struct CertificateMetadata: Sendable, Codable, Equatable {
 }
 
 /// An X.509 certificate, owning its `X509*` and freeing it once.
-final class Certificate: @unchecked Sendable {
+package final class Certificate: @unchecked Sendable {
     let pointer: OpaquePointer
 
     /// Takes ownership of `pointer`.

@@ -5,16 +5,18 @@ import Foundation
 /// Makes X.509 v3 certificates: self-signed ones (what MakeCert did for Azure
 /// management certificates) and, for tests and benchmarks, ones issued by a
 /// CA key.
-struct CertificateBuilder {
-    var subject: String
-    var days: Int = 365
+package struct CertificateBuilder {
+    package var subject: String
+    package var days: Int = 365
     /// `(nid name, value)` pairs in OpenSSL's v3 config syntax.
-    var extensions: [(String, String)] = [
+    package var extensions: [(String, String)] = [
         ("basicConstraints", "critical,CA:FALSE"),
         ("keyUsage", "critical,digitalSignature,keyEncipherment"),
         ("extendedKeyUsage", "clientAuth"),
         ("subjectKeyIdentifier", "hash"),
     ]
+
+    package init(subject: String) { self.subject = subject }
 
     /// Parses `CN=x,O=y` (or `/CN=x/O=y`) into an `X509_NAME`.
     static func makeName(_ dn: String) throws -> DistinguishedName {
@@ -53,7 +55,10 @@ struct CertificateBuilder {
     /// Signs a new certificate for `key`'s public half; self-signed when
     /// `issuer` is nil. Every OpenSSL call is checked: a failure is an
     /// error, never a certificate with a field missing.
-    func build(key: PrivateKey, issuer: (certificate: Certificate, key: PrivateKey)? = nil) throws -> Certificate {
+    package func build(
+        key: PrivateKey,
+        issuer: (certificate: Certificate, key: PrivateKey)? = nil
+    ) throws -> Certificate {
         try OpenSSL.ensure()
         guard let x = X509_new() else { throw OpenSSL.error(.crypto, "X509_new") }
         let cert = Certificate(takingOwnership: x)

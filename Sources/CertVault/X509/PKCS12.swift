@@ -41,7 +41,7 @@ struct PKCS12Contents {
 /// password, which differs from the empty string in PKCS#12's BMPString
 /// encoding; files of both kinds exist, so both are tried when the user gave
 /// no password or an empty one.
-enum PasswordCandidate {
+package enum PasswordCandidate {
     case none
     case bytes(SecureBytes)
 
@@ -58,7 +58,7 @@ enum PasswordCandidate {
     }
 }
 
-enum PKCS12 {
+package enum PKCS12 {
     /// Reads a PKCS#12 file.
     ///
     /// - Parameter password: the file's password; nil or empty tries both the
@@ -290,7 +290,7 @@ enum PKCS12 {
     }
 
     /// As above; `.none` writes a NULL-password file (for tests of readers).
-    static func create(
+    package static func create(
         key: PrivateKey,
         certificate: Certificate,
         chain: [Certificate],
@@ -338,7 +338,7 @@ enum PKCS12 {
 
     /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against
     /// its limit. Returns whether the file parsed.
-    static func referenceParse(_ data: Data, password: SecureBytes) -> Bool {
+    package static func referenceParse(_ data: Data, password: SecureBytes) -> Bool {
         let p12 = OpenSSL.decode(data) { d2i_PKCS12(nil, $0, $1) }
         guard let p12 else { return false }
         defer { PKCS12_free(p12) }

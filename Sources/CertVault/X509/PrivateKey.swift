@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Keys leave OpenSSL only as PKCS#8 DER in ``SecureBytes``, written through
 /// a secure-memory BIO.
-final class PrivateKey: @unchecked Sendable {
+package final class PrivateKey: @unchecked Sendable {
     let pointer: OpaquePointer
 
     /// Takes ownership of `pointer`.
@@ -63,7 +63,7 @@ final class PrivateKey: @unchecked Sendable {
     }
 
     /// A new key. `spec` is `rsa:BITS` or `ec:p256|p384|p521`.
-    static func generate(_ spec: String) throws -> PrivateKey {
+    package static func generate(_ spec: String) throws -> PrivateKey {
         try OpenSSL.ensure()
         let parts = spec.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
         var key: OpaquePointer?

@@ -1,3 +1,4 @@
+import CertVault
 internal import CertVaultShims
 import Foundation
 

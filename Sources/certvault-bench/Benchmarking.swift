@@ -1,13 +1,14 @@
+import CertVault
 import Foundation
 
 /// Helpers for `certvault-bench`: making test files and measuring OpenSSL's
 /// own parse rate, the limit an import can approach.
-public enum Benchmarking {
+enum Benchmarking {
     /// Writes `count` `.pfx` files, each a fresh key and self-signed
     /// certificate, protected like `openssl pkcs12 -export` does by default
     /// (AES-256-CBC, PBKDF2 with `iterations`, SHA-256 MAC).
     /// - Returns: the paths written.
-    public static func makePFXFiles(
+    static func makePFXFiles(
         count: Int,
         in directory: String,
         password: SecureBytes,
@@ -38,7 +39,7 @@ public enum Benchmarking {
     }
 
     /// Runs OpenSSL's `d2i_PKCS12` + `PKCS12_parse` on `data`; true if it parsed.
-    public static func opensslParse(_ data: Data, password: SecureBytes) -> Bool {
+    static func opensslParse(_ data: Data, password: SecureBytes) -> Bool {
         PKCS12.referenceParse(data, password: password)
     }
 }

@@ -1,0 +1,42 @@
+internal import CSodium
+import Foundation
+
+/// Hashes used for binding and chaining.
+enum Digest {
+    /// BLAKE2b-256 over the concatenation of `parts`.
+    static func blake2b(_ parts: [Data]) -> Data {
+        var input = Data()
+        for part in parts { input.append(part) }
+        var out = Data(count: 32)
+        let rc = out.withUnsafeMutableBytes { o in
+            input.withUnsafeBytes { i in
+                crypto_generichash(
+                    o.baseAddress!,
+                    32,
+                    i.baseAddress,
+                    UInt64(i.count),
+                    nil,
+                    0
+                )
+            }
+        }
+        Sodium.require(rc == 0, "BLAKE2b")
+        return out
+    }
+
+    static func sha256(_ data: Data) -> Data { data.withUnsafeBytes { sha256($0) } }
+
+    /// SHA-256 of bytes in place (a secret need not be copied to be hashed).
+    static func sha256(_ bytes: UnsafeRawBufferPointer) -> Data {
+        var out = Data(count: Int(crypto_hash_sha256_BYTES))
+        let rc = out.withUnsafeMutableBytes { o in
+            crypto_hash_sha256(
+                o.baseAddress!,
+                bytes.baseAddress,
+                UInt64(bytes.count)
+            )
+        }
+        Sodium.require(rc == 0, "SHA-256")
+        return out
+    }
+}

@@ -1,0 +1,58 @@
+internal import CSodium
+import Foundation
+
+/// Ed25519 detached signatures for audit records.
+enum Signature {
+    static let publicKeyBytes = Int(crypto_sign_PUBLICKEYBYTES)
+    static let secretKeyBytes = Int(crypto_sign_SECRETKEYBYTES)
+
+    static func keyPair() -> (publicKey: Data, secretKey: SecureBytes) {
+        var pk = Data(count: publicKeyBytes)
+        let sk = SecureBytes(count: secretKeyBytes)
+        let rc = pk.withUnsafeMutableBytes { p in
+            sk.withUnsafeMutableBytes { s in
+                crypto_sign_keypair(
+                    p.baseAddress!,
+                    s.baseAddress!
+                )
+            }
+        }
+        Sodium.require(rc == 0, "Ed25519 key generation")
+        return (pk, sk)
+    }
+
+    static func sign(_ message: Data, secretKey: SecureBytes) -> Data {
+        var sig = Data(count: Int(crypto_sign_BYTES))
+        let rc = sig.withUnsafeMutableBytes { s in
+            message.withUnsafeBytes { m in
+                secretKey.withUnsafeBytes { sk in
+                    crypto_sign_detached(
+                        s.baseAddress!,
+                        nil,
+                        m.baseAddress,
+                        UInt64(m.count),
+                        sk.baseAddress!
+                    )
+                }
+            }
+        }
+        Sodium.require(rc == 0, "Ed25519 signature")
+        return sig
+    }
+
+    static func verify(_ signature: Data, message: Data, publicKey: Data) -> Bool {
+        guard signature.count == Int(crypto_sign_BYTES), publicKey.count == publicKeyBytes else { return false }
+        return signature.withUnsafeBytes { s in
+            message.withUnsafeBytes { m in
+                publicKey.withUnsafeBytes { pk in
+                    crypto_sign_verify_detached(
+                        s.baseAddress!,
+                        m.baseAddress,
+                        UInt64(m.count),
+                        pk.baseAddress!
+                    ) == 0
+                }
+            }
+        }
+    }
+}

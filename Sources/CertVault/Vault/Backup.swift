@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+
+extension Session {
+    /// Makes a consistent copy of the vault with SQLite's online backup API,
+    /// opens the copy and verifies its audit chain, then moves it into place
+    /// and records the backup.
+    /// - Returns: the copy's audit head.
+    public func backup(to path: String, force: Bool = false) throws -> AuditHead {
+        try requireRole([.admin, .officer, .auditor], to: "make backups")
+        if !force, FileManager.default.fileExists(atPath: path) { throw SecureFile.exists(path) }
+        // SQLite opens the copy by name: it is made inside a directory of
+        // our own (0700), so nobody who can write beside the destination
+        // can swap it for a link to a file of theirs.
+        let privateDir = try SecureFile.makePrivateDirectory(beside: path)
+        defer { try? FileManager.default.removeItem(atPath: privateDir) }
+        let temporary = privateDir + "/backup.db"
+        let fd = Glibc.open(temporary, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SecureFile.posixError("cannot create the backup in \(privateDir)") }
+        close(fd)
+        // The record comes first, so the copy holds it: a backup is then
+        // exactly as new as the vault this machine last saw, not a rollback.
+        let recorded = try change { c -> Int64 in
+            c.record(.vaultBackup, details: ["file": URL(fileURLWithPath: path).lastPathComponent])
+        }
+        func failed(_ why: String) -> CertVaultError {
+            CertVaultError(.io, "the backup failed after record \(recorded) noted it: \(why)")
+        }
+        do {
+            let copy = try DatabaseQueue(path: temporary)
+            try vault.store.queue.backup(to: copy)
+            try copy.close()
+        } catch {
+            throw failed("\(Store.map(error, path: temporary))")
+        }
+        let verification = try Vault.open(at: temporary, witness: nil).verify()
+        guard verification.isValid, let head = verification.head, head.seq >= recorded else {
+            throw failed("the copy does not verify: \(verification.findings.first?.description ?? "empty log")")
+        }
+        try SecureFile.Pending(temporaryPath: temporary, destination: path, force: force).commit()
+        return head
+    }
+}
