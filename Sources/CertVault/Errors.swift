@@ -54,14 +54,87 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let rollback = Code("rollback")
     }
 
+    /// A fix the caller can apply, named so that each front end can word it
+    /// its own way: the command line names its flags and commands, a
+    /// service its own API. ``hint`` words it for a library user.
+    public enum Remedy: String, Sendable, CaseIterable {
+        /// Run a full verification of the audit log (``Vault/verify(expecting:)``).
+        case verifyLog = "verify-log"
+        /// Verify the log, and restore the vault from a backup.
+        case restoreBackup = "restore-backup"
+        /// A backup was restored on purpose: accept the rollback (``Session/acceptRollback()``).
+        case acceptRollback = "accept-rollback"
+        /// Give the password of the file being read.
+        case filePassword = "file-password"
+        /// Give the new person a passphrase.
+        case newPassphrase = "new-passphrase"
+        /// Give a password for the exported file, or have one generated.
+        case exportPassword = "export-password"
+        /// Give or generate a password, or ask for an unencrypted key on purpose.
+        case exportPasswordOrUnencrypted = "export-password-or-unencrypted"
+        /// The entry holds no key: export its certificate instead.
+        case exportCertificate = "export-certificate"
+        /// Make a certificate request first.
+        case makeRequest = "make-request"
+        /// Say who is acting: several people can unlock.
+        case nameActor = "name-actor"
+        /// Name a person the vault knows.
+        case listPeople = "list-people"
+        /// Create a vault there, or name another path.
+        case createVault = "create-vault"
+        /// Something is already at the vault path: choose another.
+        case choosePath = "choose-path"
+        /// The destination exists: choose another, or allow replacing it.
+        case replaceFile = "replace-file"
+
+        /// The remedy in words for a library user.
+        public var hint: String {
+            switch self {
+            case .verifyLog: return "verify the whole audit log to see every finding"
+            case .restoreBackup: return "verify the whole audit log, and restore the vault from a backup"
+            case .acceptRollback: return "if a backup was restored on purpose, accept the rollback"
+            case .filePassword: return "give the file's password"
+            case .newPassphrase: return "give the new person a passphrase"
+            case .exportPassword: return "give a password for the file, or have one generated"
+            case .exportPasswordOrUnencrypted:
+                return "give or generate a password, or ask for an unencrypted key if you really mean it"
+            case .exportCertificate: return "export its certificate instead"
+            case .makeRequest: return "make a certificate request first"
+            case .nameActor: return "say who is acting"
+            case .listPeople: return "list the people the vault knows"
+            case .createVault: return "create a vault there, or open another path"
+            case .choosePath: return "choose another path, or remove the old vault yourself"
+            case .replaceFile: return "choose another path, or allow replacing the file"
+            }
+        }
+    }
+
     public let code: Code
     public let message: String
+    /// How to fix it, in words; for a ``remedy`` its library wording.
     public let hint: String?
+    /// The fix, when it is one a front end words itself.
+    public let remedy: Remedy?
 
     public init(_ code: Code, _ message: String, hint: String? = nil) {
         self.code = code
         self.message = message
         self.hint = hint
+        self.remedy = nil
+    }
+
+    public init(_ code: Code, _ message: String, remedy: Remedy) {
+        self.code = code
+        self.message = message
+        self.hint = remedy.hint
+        self.remedy = remedy
+    }
+
+    init(_ code: Code, _ message: String, hint: String?, remedy: Remedy?) {
+        self.code = code
+        self.message = message
+        self.hint = remedy?.hint ?? hint
+        self.remedy = remedy
     }
 
     /// The message, for `localizedDescription`.
@@ -79,6 +152,6 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
 
     /// The same error with its message prefixed by a context such as a file name.
     func prefixed(_ context: String) -> CertVaultError {
-        CertVaultError(code, "\(context): \(message)", hint: hint)
+        CertVaultError(code, "\(context): \(message)", hint: hint, remedy: remedy)
     }
 }

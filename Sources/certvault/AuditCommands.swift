@@ -133,7 +133,7 @@ struct AuditCommand: ParsableCommand {
             } catch let error as CertVaultError where [.corruptVault, .tampered, .rollback].contains(error.code) {
                 // A vault too damaged to replay still fails verification: exit 3.
                 Output.error(error.message)
-                if let hint = error.hint { Output.hint(hint) }
+                if let hint = error.cliHint { Output.hint(hint) }
                 throw ExitCode(3)
             }
             if json {

@@ -33,7 +33,7 @@ enum CLI {
 
     static func fail(_ error: CertVaultError) -> Never {
         Output.error(error.message)
-        if let hint = error.hint { Output.hint(hint) }
+        if let hint = error.cliHint { Output.hint(hint) }
         exit([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
     }
 }

@@ -83,7 +83,7 @@ struct Import: ParsableCommand {
         if !failures.isEmpty && !keepGoing {
             for failure in failures { Output.error(failure.message) }
             Output.hint(
-                failures.first?.hint
+                failures.first?.cliHint
                     ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
             )
             throw ExitCode(1)

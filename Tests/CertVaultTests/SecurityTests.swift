@@ -18,8 +18,9 @@ final class SecurityTests: VaultTestCase {
         }
         // Below the signed-record check, the AEAD itself refuses.
         let entry = try rawEntry("victim")
-        XCTAssertThrowsError(try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) })
-        { error in
+        XCTAssertThrowsError(
+            try vault.store.read { try session.custody.privateKey($0, entryID: entry.id, alias: entry.alias) }
+        ) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
         XCTAssertFalse(try vault.verify().isValid)
@@ -44,7 +45,7 @@ final class SecurityTests: VaultTestCase {
         )
         let entry = try rawEntry("one")
         assertCode(.tampered) {
-            _ = try self.vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }
+            _ = try self.vault.store.read { try session.custody.privateKey($0, entryID: entry.id, alias: entry.alias) }
         }
     }
 
@@ -61,7 +62,7 @@ final class SecurityTests: VaultTestCase {
         // Below the signed-state check, the sealed box itself refuses.
         let entry = try rawEntry("sealed")
         assertCode(.tampered) {
-            _ = try self.vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }
+            _ = try self.vault.store.read { try session.custody.dataKey($0, entryID: entry.id, alias: entry.alias) }
         }
     }
 
@@ -77,7 +78,9 @@ final class SecurityTests: VaultTestCase {
         let session = try unlock()
         assertCode(.tampered) { _ = try self.export(session, "p") }
         let entry = try rawEntry("p")
-        XCTAssertThrowsError(try vault.store.read { try session.dataKey($0, entryID: entry.id, alias: entry.alias) }) {
+        XCTAssertThrowsError(
+            try vault.store.read { try session.custody.dataKey($0, entryID: entry.id, alias: entry.alias) }
+        ) {
             error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
             XCTAssertTrue((error as? CertVaultError)?.message.contains("another entry") == true)
@@ -123,7 +126,9 @@ final class SecurityTests: VaultTestCase {
         assertCode(.tampered) { _ = try self.export(bob, "secret-site") }
         // … and below that check the seal is to alice's key: bob cannot open it.
         let entry = try rawEntry("secret-site")
-        XCTAssertThrowsError(try vault.store.read { try bob.privateKey($0, entryID: entry.id, alias: entry.alias) }) {
+        XCTAssertThrowsError(
+            try vault.store.read { try bob.custody.privateKey($0, entryID: entry.id, alias: entry.alias) }
+        ) {
             error in
             XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }

@@ -132,3 +132,38 @@ final class TimestampTests: XCTestCase {
         XCTAssertNotNil(Timestamp.parse("2026-11-29T15:30:00.5Z"))
     }
 }
+
+final class ErrorWordingTests: XCTestCase {
+    /// Hints that name flags or commands belong to the command line: the
+    /// library words a remedy for its own users, the CLI for its.
+    func testLibraryHintsNameNoFlagsOrCommands() throws {
+        for remedy in CertVaultError.Remedy.allCases {
+            XCTAssertFalse(remedy.hint.contains("--"), remedy.rawValue)
+            XCTAssertFalse(remedy.hint.contains("certvault"), remedy.rawValue)
+        }
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/CertVault").standardized
+        let files = try XCTUnwrap(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") }
+        XCTAssertGreaterThan(files.count, 20)
+        for file in files {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            let lines = text.split(separator: "\n")
+            for (i, line) in lines.enumerated() where line.contains("hint:") {
+                let hint = line + (i + 1 < lines.count ? lines[i + 1] : "")
+                XCTAssertFalse(hint.contains(" --"), "\(file):\(i + 1): \(line)")
+                XCTAssertFalse(hint.contains("'certvault "), "\(file):\(i + 1): \(line)")
+            }
+        }
+    }
+
+    func testAFilePasswordRemedyIsWordedForTheLibrary() throws {
+        let pfx = Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE_windows_aes.p12.pfx").path
+        XCTAssertThrowsError(try Importer.read(path: pfx, password: nil)) { error in
+            let e = error as? CertVaultError
+            XCTAssertEqual(e?.code, .wrongPassword)
+            XCTAssertEqual(e?.remedy, .filePassword)
+            XCTAssertEqual(e?.hint, "give the file's password")
+        }
+    }
+}

@@ -123,7 +123,7 @@ final class VaultTests: VaultTestCase {
         XCTAssertEqual(report.count(.imported), 1)
         XCTAssertEqual(report.count(.alreadyPresent), 3)
         let entry = try XCTUnwrap(vault.entries().first)
-        let key = try vault.store.read { try session.privateKey($0, entryID: entry.id, alias: entry.alias) }
+        let key = try vault.store.read { try session.custody.privateKey($0, entryID: entry.id, alias: entry.alias) }
         let expected = try Support.pkcs8DER(
             pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path
         )

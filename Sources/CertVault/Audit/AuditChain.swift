@@ -180,7 +180,7 @@ enum AuditChain {
             throw CertVaultError(
                 .tampered,
                 "the vault's genesis record is gone",
-                hint: "restore the vault from a backup"
+                remedy: .restoreBackup
             )
         }
         return try Columns(row, "audit record 1").blob("hash", count: 32)

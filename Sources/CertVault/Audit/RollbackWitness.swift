@@ -150,8 +150,7 @@ public struct Rollback: Sendable, Equatable {
         CertVaultError(
             .rollback,
             "the vault was rolled back: \(reason)",
-            hint: "if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'; "
-                + "otherwise someone replaced the vault file with an older copy"
+            remedy: .acceptRollback
         )
     }
 

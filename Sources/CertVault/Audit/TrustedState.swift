@@ -198,7 +198,7 @@ struct VaultState {
         return CertVaultError(
             .tampered,
             "the vault does not match its signed records: \(first)\(more); nothing was changed",
-            hint: "run 'certvault audit verify' for every finding, and restore the vault from a backup"
+            remedy: .restoreBackup
         )
     }
 

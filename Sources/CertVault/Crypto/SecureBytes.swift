@@ -26,11 +26,15 @@ public final class SecureBytes: @unchecked Sendable {
         sodium_memzero(p, count + 1)
     }
 
-    /// A copy of `bytes` in secure storage.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(count: bytes.count)
-        if let base = bytes.baseAddress, bytes.count > 0 {
-            pointer.copyMemory(from: base, byteCount: bytes.count)
+    /// A copy of `bytes` in secure storage: from a `Data`, a `[UInt8]` or a
+    /// raw buffer (which the caller then clears, if it held a secret).
+    public convenience init(copying bytes: some ContiguousBytes) {
+        let count = bytes.withUnsafeBytes { $0.count }
+        self.init(count: count)
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress, count > 0 {
+                pointer.copyMemory(from: base, byteCount: count)
+            }
         }
     }
 

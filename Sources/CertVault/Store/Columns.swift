@@ -31,7 +31,7 @@ struct Columns {
         CertVaultError(
             .corruptVault,
             "the vault's \(what) has \(problem) in column \(column): the file was altered or damaged",
-            hint: "run 'certvault audit verify', and restore the vault from a backup"
+            remedy: .restoreBackup
         )
     }
 

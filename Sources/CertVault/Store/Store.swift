@@ -49,7 +49,7 @@ final class Store: Sendable {
             throw CertVaultError(
                 .vaultExists,
                 "a vault already exists at \(path)",
-                hint: "choose another path with --vault, or remove the old vault yourself"
+                remedy: .choosePath
             )
         }
         let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -78,7 +78,7 @@ final class Store: Sendable {
             throw CertVaultError(
                 .noVault,
                 "no vault at \(path)",
-                hint: "create one with 'certvault init --admin HANDLE', or name it with --vault PATH"
+                remedy: .createVault
             )
         }
         guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
@@ -143,7 +143,7 @@ final class Store: Sendable {
             return CertVaultError(
                 .corruptVault,
                 "\(path) is damaged or truncated (\(dbError.message ?? "corrupt"))",
-                hint: "restore it from a backup made with 'certvault backup'"
+                remedy: .restoreBackup
             )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return CertVaultError(.io, "\(path) stayed locked by another process for too long")

@@ -37,7 +37,7 @@ extension Session {
     ) throws -> Entry {
         try requireRole([.admin, .officer], to: "create certificates")
         guard (1...3650).contains(days) else {
-            throw CertVaultError(.invalidArgument, "--days must be between 1 and 3650")
+            throw CertVaultError(.invalidArgument, "a validity of \(days) days is outside 1 to 3650")
         }
         let key = try PrivateKey.generate(try Self.managementKeySpec(keySpec))
         var builder = CertificateBuilder(subject: subject)

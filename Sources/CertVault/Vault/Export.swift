@@ -60,7 +60,7 @@ extension Vault {
                     throw CertVaultError(
                         .invalidArgument,
                         "entry \(entry.alias) has no certificate request",
-                        hint: "requests are made with 'certvault csr'"
+                        remedy: .makeRequest
                     )
                 }
                 return (entry, try CertificateRequest(derEncoded: csr).pemEncoded, nil)
@@ -71,7 +71,7 @@ extension Vault {
                     .invalidArgument,
                     "entry \(entry.alias) has no certificate yet",
                     hint: entry.status == "pending"
-                        ? "import the certificate the CA issued; --format csr gives the request" : nil
+                        ? "import the certificate the CA issued; its request can be exported meanwhile" : nil
                 )
             }
             switch format {
@@ -125,7 +125,7 @@ extension Session {
             throw CertVaultError(
                 .invalidArgument,
                 "a .pfx needs a password",
-                hint: "use --generate-password, or give one with --password-file"
+                remedy: .exportPassword
             )
         }
         return try exportSecret(
@@ -176,14 +176,14 @@ extension Session {
         try requireRole([.admin, .officer], to: "export private keys")
         if unencrypted {
             guard password == nil else {
-                throw CertVaultError(.invalidArgument, "--unencrypted and a password exclude each other")
+                throw CertVaultError(.invalidArgument, "an unencrypted key and a password exclude each other")
             }
         } else {
             guard let password, password.count > 0 else {
                 throw CertVaultError(
                     .invalidArgument,
                     "an exported key needs a password",
-                    hint: "use --generate-password or --password-file, or --unencrypted if you really mean it"
+                    remedy: .exportPasswordOrUnencrypted
                 )
             }
         }
@@ -267,10 +267,10 @@ extension Session {
             throw CertVaultError(
                 .noPrivateKey,
                 "entry \(entry.alias) holds no private key",
-                hint: "export its certificate with --format cer"
+                remedy: .exportCertificate
             )
         }
-        let key = try privateKey(db, entryID: entry.id, alias: entry.alias)
+        let key = try custody.privateKey(db, entryID: entry.id, alias: entry.alias)
         let bytes = try encode(db, entry, key)
         let file: SecureFile.Pending
         let digest: String
@@ -292,7 +292,7 @@ extension Session {
         all["file_sha256"] = digest
         all["file"] = URL(fileURLWithPath: path).lastPathComponent
         let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
-        try addCustody(c, entryID: entry.id, personID: to.id, kind: "export", seq: seq)
+        try custody.note(c, .export, entryID: entry.id, personID: to.id, seq: seq)
         c.whenCommitted { try file.commit() }
         return ExportResult(
             path: path,

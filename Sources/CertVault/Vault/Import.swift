@@ -234,7 +234,7 @@ extension Session {
         try requireRole([.admin, .officer], to: "import")
         try validateAlias(options.alias)
         if options.alias != nil, files.count != 1 {
-            throw CertVaultError(.invalidArgument, "--alias names one entry, but \(files.count) files were given")
+            throw CertVaultError(.invalidArgument, "an alias names one entry, but \(files.count) files were given")
         }
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
@@ -336,15 +336,15 @@ extension Session {
         action: AuditAction,
         extra: [String: Any]
     ) throws {
-        let recipients = key == nil ? [] : try defaultRecipients(c.state)
+        let recipients = key == nil ? [] : try custody.defaultRecipients(c.state)
         let ct = try key.map {
-            try storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients)
+            try custody.storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients)
         }
         var details = stateDetails(certDER: certDER, spkiSHA256: spkiSHA256, ciphertextSHA256: ct)
         details.merge(extra) { _, new in new }
         if !recipients.isEmpty { details["grants"] = recipients.map(\.handle) }
         let seq = c.record(action, entry: entryID, details: details)
-        for r in recipients { try addCustody(c, entryID: entryID, personID: r.id, kind: "grant", seq: seq) }
+        for r in recipients { try custody.note(c, .grant, entryID: entryID, personID: r.id, seq: seq) }
     }
 
     func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
@@ -443,7 +443,7 @@ extension Session {
             throw CertVaultError(
                 .keyMismatch,
                 "the certificate for \(meta.subject) was issued for another key than the pending request \(Display.quoted(try Columns(pending, "entry").text("alias")))",
-                hint: "check that the CA was sent the request written by 'certvault csr'"
+                hint: "check that the CA was sent the request this vault made"
             )
         }
 

@@ -84,7 +84,7 @@ enum SecureFile {
         CertVaultError(
             .fileExists,
             "\(path) already exists",
-            hint: "choose another path, or pass --force to replace it"
+            remedy: .replaceFile
         )
     }
 

@@ -50,60 +50,40 @@ public final class Vault: Sendable {
         try Sodium.ensure()
         try validateHandle(admin.handle)
         guard passphrase.count > 0 else { throw CertVaultError(.invalidArgument, "the passphrase is empty") }
-        let parameters = KDFParameters(strength: kdf)
-        let kek = try KDF.deriveKey(passphrase: passphrase, parameters: parameters)
+        let keys = try PersonKeys(passphrase: passphrase, kdf: kdf)
         let store = try Store.create(at: path)
         let vaultID = Sodium.random(16)
         let head: AuditHead?
         do {
             head = try store.write { db in
-                let now = Timestamp.now()
                 try db.execute(
                     sql: "INSERT INTO vault (singleton, vault_id, format_version, created_at) VALUES (1, ?, ?, ?)",
-                    arguments: [vaultID, Store.formatVersion, now]
+                    arguments: [vaultID, Store.formatVersion, Timestamp.now()]
                 )
-                let box = SealedBox.keyPair()
-                let sign = Signature.keyPair()
-                try db.execute(
-                    sql: """
-                        INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at)
-                        VALUES (?, ?, ?, 'admin', ?, ?, ?)
-                        """,
-                    arguments: [admin.handle, admin.name, admin.email, box.publicKey, sign.publicKey, now]
-                )
-                let personID = db.lastInsertedRowID
-                var details: [String: Any] = [
-                    "vault_id": vaultID.hexLower, "format_version": Store.formatVersion,
-                    "handle": admin.handle, "role": "admin",
-                    "box_public_key": box.publicKey.hexLower, "sign_public_key": sign.publicKey.hexLower,
-                ]
-                if let name = admin.name { details["name"] = name }
-                if let email = admin.email { details["email"] = email }
-                let genesis = try AuditChain.append(
+                var founder = admin
+                founder.role = .admin
+                var (personID, details) = try PeopleWriter.insert(db, founder, keys: keys, createdBy: nil)
+                details["vault_id"] = vaultID.hexLower
+                details["format_version"] = Store.formatVersion
+                _ = try AuditChain.append(
                     db,
                     actor: personID,
                     action: .vaultCreate,
                     person: personID,
                     details: details,
-                    signer: sign.secretKey
+                    signer: keys.sign.secretKey
                 )
-                try Keyslot.store(
-                    db,
-                    personID: personID,
-                    secrets: box.secretKey.appending(sign.secretKey),
-                    kek: kek,
-                    parameters: parameters,
-                    associatedData: Binding.keyslot(vaultID: vaultID, personID: personID, genesisHash: genesis.hash)
-                )
+                let keyslotDigest = try PeopleWriter.storeKeyslot(db, vaultID: vaultID, personID: personID, keys: keys)
                 // The keyslot is committed by the admin's own signature, in
                 // the record that also carries the first state digest.
                 let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
-                let change = try Change(db, state: VaultState(ledger: ledger), actor: personID, signer: sign.secretKey)
-                change.record(
-                    .personKeyslot,
-                    person: personID,
-                    details: ["keyslot_digest": try RowDigest.keyslot(db, personID: personID)?.hexLower ?? ""]
+                let change = try Change(
+                    db,
+                    state: VaultState(ledger: ledger),
+                    actor: personID,
+                    signer: keys.sign.secretKey
                 )
+                change.record(.personKeyslot, person: personID, details: ["keyslot_digest": keyslotDigest])
                 return try change.commit()
             }
         } catch {
@@ -134,7 +114,7 @@ public final class Vault: Sendable {
             throw CertVaultError(
                 .notAVault,
                 "\(path) has no vault identity",
-                hint: "is it an unfinished 'certvault init'?"
+                hint: "was its creation interrupted?"
             )
         }
         return Vault(store: store, vaultID: id, witness: witness)
@@ -253,13 +233,13 @@ public final class Vault: Sendable {
             throw CertVaultError(
                 .tampered,
                 "person \(Display.quoted(handle)) is in the people table, but no signed record introduces them: added by hand",
-                hint: "run 'certvault audit verify', and restore the vault from a backup"
+                remedy: .restoreBackup
             )
         }
         throw CertVaultError(
             .personNotFound,
             "no person \(Display.quoted(handle)) in this vault",
-            hint: "list people with 'certvault person list'"
+            remedy: .listPeople
         )
     }
 
@@ -278,7 +258,7 @@ public final class Vault: Sendable {
             throw CertVaultError(
                 .actorAmbiguous,
                 "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
-                hint: "say who you are with --as HANDLE or CERTVAULT_USER"
+                remedy: .nameActor
             )
         }
         return unlockers[0]
@@ -351,7 +331,7 @@ public final class Vault: Sendable {
             throw CertVaultError(
                 .tampered,
                 "the vault does not match its signed records: \(first)",
-                hint: "run 'certvault audit verify', and restore the vault from a backup"
+                remedy: .restoreBackup
             )
         }
         if let rollback = inventory.rollback { throw rollback.error() }
@@ -380,8 +360,7 @@ public final class Vault: Sendable {
             throw CertVaultError(
                 .entryNotFound,
                 "no entry matches \(Display.quoted(ref))",
-                hint:
-                    "name an entry by alias, id, or at least 8 hex digits of its thumbprint; 'certvault list' shows them"
+                hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint"
             )
         }
         let handles = state.ledger.people.mapValues(\.handle)
@@ -616,7 +595,7 @@ public final class Vault: Sendable {
                 throw CertVaultError(
                     .tampered,
                     "the keyslot of \(person.handle) was deleted",
-                    hint: "restore the vault from a backup"
+                    remedy: .restoreBackup
                 )
             }
             guard digest == person.keyslotDigest else {

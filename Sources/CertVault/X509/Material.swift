@@ -209,7 +209,7 @@ enum MaterialReader {
             throw CertVaultError(
                 .wrongPassword,
                 "the private key is encrypted and needs a password",
-                hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD"
+                remedy: .filePassword
             )
         }
         throw CertVaultError(.wrongPassword, "wrong password for the private key")

@@ -133,7 +133,7 @@ package enum PKCS12 {
             return CertVaultError(
                 .wrongPassword,
                 "the file needs a password",
-                hint: "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD"
+                remedy: .filePassword
             )
         }
         return CertVaultError(.wrongPassword, "wrong password for the file")

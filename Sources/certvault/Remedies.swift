@@ -1,0 +1,28 @@
+import CertVault
+
+extension CertVaultError {
+    /// The hint in the command line's words: a remedy names the flag or the
+    /// command that applies it; the library words it for its own users.
+    var cliHint: String? {
+        guard let remedy else { return hint }
+        switch remedy {
+        case .verifyLog: return "run 'certvault audit verify'"
+        case .restoreBackup: return "run 'certvault audit verify', and restore the vault from a backup"
+        case .acceptRollback:
+            return "if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'; "
+                + "otherwise someone replaced the vault file with an older copy"
+        case .filePassword: return "give it with --password-file FILE or CERTVAULT_FILE_PASSWORD"
+        case .newPassphrase: return "give it with --new-passphrase-file FILE or CERTVAULT_NEW_PASSPHRASE"
+        case .exportPassword: return "use --generate-password, or give one with --password-file"
+        case .exportPasswordOrUnencrypted:
+            return "use --generate-password or --password-file, or --unencrypted if you really mean it"
+        case .exportCertificate: return "export its certificate with --format cer"
+        case .makeRequest: return "requests are made with 'certvault csr'"
+        case .nameActor: return "say who you are with --as HANDLE or CERTVAULT_USER"
+        case .listPeople: return "list people with 'certvault person list'"
+        case .createVault: return "create one with 'certvault init --admin HANDLE', or name it with --vault PATH"
+        case .choosePath: return "choose another path with --vault, or remove the old vault yourself"
+        case .replaceFile: return "choose another path, or pass --force to replace it"
+        }
+    }
+}
