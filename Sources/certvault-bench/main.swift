@@ -143,7 +143,7 @@ do {
         let t = try seconds {
             for (i, alias) in aliases.enumerated() {
                 _ = try session.exportPFX(
-                    alias,
+                    .alias(alias),
                     to: root + "/out-\(profile.rawValue)-\(i).pfx",
                     password: filePassword,
                     profile: profile

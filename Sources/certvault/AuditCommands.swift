@@ -225,7 +225,8 @@ struct PersonCommand: ParsableCommand {
                     ["HANDLE", "ROLE", "STATUS", "KEYS", "NAME", "EMAIL"],
                     people.map {
                         [
-                            $0.handle, $0.role.rawValue, $0.status, $0.canUnlock ? "yes" : "no", $0.name ?? "-",
+                            $0.handle, $0.role.rawValue, $0.status.rawValue, $0.canUnlock ? "yes" : "no",
+                            $0.name ?? "-",
                             $0.email ?? "-",
                         ]
                     }

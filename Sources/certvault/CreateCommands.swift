@@ -88,8 +88,8 @@ struct Csr: ParsableCommand {
             subscription: subscription,
             alias: alias
         )
-        let written = try vault.exportPublic(String(entry.id), format: .csr, to: out, force: force)
-        Output.line("pending entry \(entry.alias); request written to \(written.path)")
+        _ = try vault.exportPublic(.id(entry.id), format: .csr, to: out, force: force)
+        Output.line("pending entry \(entry.alias); request written to \(out)")
         Output.line("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
     }
 }

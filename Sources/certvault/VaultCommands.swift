@@ -144,11 +144,11 @@ struct List: ParsableCommand {
         } else {
             var rows: [(Int64, [String])] = inventory.entries.map { e in
                 (
-                    e.id,
+                    e.id.rawValue,
                     [
-                        String(e.id), e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
+                        e.id.description, e.alias, e.purpose.rawValue, e.certificate?.thumbprintSHA1 ?? "-",
                         e.certificate.map { Output.date($0.notValidAfter) } ?? "-", e.hasPrivateKey ? "yes" : "no",
-                        e.status + (e.needsRotation ? ",rotate" : ""),
+                        e.status.rawValue + (e.needsRotation ? ",rotate" : ""),
                         e.certificate?.subject ?? e.requestedSubject ?? "-",
                     ]
                 )
@@ -191,13 +191,16 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let vault = try global.openVault()
-        var entry = try vault.entry(ref)
+        var entry = try vault.entry(.any(ref))
         entry.certificate = try vault.certificateDetails(of: entry) ?? entry.certificate
         let chain = try vault.chain(of: entry)
         if json { return try Output.json(Shown(entry: entry, chain: chain)) }
         var lines: [(String, String)] = [
-            ("id", String(entry.id)), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
-            ("status", entry.status + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : "")),
+            ("id", entry.id.description), ("alias", entry.alias), ("purpose", entry.purpose.rawValue),
+            (
+                "status",
+                entry.status.rawValue + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : "")
+            ),
         ]
         if let s = entry.subscription { lines.append(("subscription", s)) }
         if !entry.domains.isEmpty { lines.append(("domains", entry.domains.joined(separator: ", "))) }
@@ -218,7 +221,7 @@ struct Show: ParsableCommand {
             if let eku = c.extendedKeyUsage, !eku.isEmpty {
                 lines.append(("extended key usage", eku.joined(separator: ", ")))
             }
-        } else if entry.status == "pending" {
+        } else if entry.status == .pending {
             lines.append(("requested subject", entry.requestedSubject ?? "-"))
             lines.append(("requested names", (entry.requestedNames ?? []).joined(separator: ", ")))
             lines.append(
@@ -237,7 +240,7 @@ struct Show: ParsableCommand {
         } else if let c = entry.certificate, !c.isSelfSigned {
             lines.append(("chain", "issuer not in the vault (import it to complete the chain)"))
         }
-        lines.append(("added", "\(entry.createdAt) by \(entry.createdBy)"))
+        lines.append(("added", "\(entry.createdAt.formatted(.iso8601)) by \(entry.createdBy)"))
         let width = lines.map(\.0.count).max() ?? 0
         for (k, v) in lines { Output.line(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
     }
@@ -289,9 +292,9 @@ struct Export: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         guard format.carriesPrivateKey else {
-            let result = try vault.exportPublic(ref, format: format, to: out, force: force)
+            let result = try vault.exportPublic(.any(ref), format: format, to: out, force: force)
             Output.line(
-                "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(result.path)"
+                "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(out)"
             )
             return
         }
@@ -312,7 +315,7 @@ struct Export: ParsableCommand {
         let result: ExportResult
         if format == .pfx {
             result = try session.exportPFX(
-                ref,
+                .any(ref),
                 to: out,
                 password: password!,
                 profile: profile,
@@ -321,7 +324,7 @@ struct Export: ParsableCommand {
             )
         } else {
             result = try session.exportKey(
-                ref,
+                .any(ref),
                 to: out,
                 password: password,
                 unencrypted: unencrypted,
@@ -332,7 +335,7 @@ struct Export: ParsableCommand {
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
         Output.line(
-            "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(result.path) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)"
+            "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)"
         )
     }
 }

@@ -231,7 +231,11 @@ final class AttackTests: VaultTestCase {
             // Nothing acts on it: no export, public or private, and no new write.
             if let target = attack.entry {
                 assertCode(.tampered) {
-                    _ = try vault.exportPublic(target, format: .cer, to: self.dir.appendingPathComponent("x.cer").path)
+                    _ = try vault.exportPublic(
+                        .any(target),
+                        format: .cer,
+                        to: self.dir.appendingPathComponent("x.cer").path
+                    )
                 }
                 XCTAssertFalse(
                     FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.cer").path),

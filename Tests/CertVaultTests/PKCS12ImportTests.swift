@@ -5,18 +5,20 @@ import XCTest
 @testable import CertVault
 
 /// Reading PKCS#12 files written by other programs, judged against what
-/// `openssl` extracts from the same files.
+/// `openssl` extracts from the same files. Every file goes through
+/// ``Importer/read(data:label:password:)``: the reader the product uses.
 final class PKCS12ImportTests: XCTestCase {
     var dir: URL!
 
     override func setUpWithError() throws { dir = try Support.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func parse(_ path: String, _ password: String?) throws -> PKCS12Contents {
-        try PKCS12.parse(
-            try Data(contentsOf: URL(fileURLWithPath: path)),
-            password: password.map { SecureBytes(utf8: $0) }
-        )
+    func parse(_ path: String, _ password: String?) throws -> ImportFile {
+        try parse(try Data(contentsOf: URL(fileURLWithPath: path)), password)
+    }
+
+    func parse(_ data: Data, _ password: String?) throws -> ImportFile {
+        try Importer.read(data: data, label: "test.pfx", password: password.map { SecureBytes(utf8: $0) })
     }
 
     func assertCode(
@@ -97,9 +99,9 @@ final class PKCS12ImportTests: XCTestCase {
             password: .none,
             profile: .legacy
         )
-        let contents = try PKCS12.parse(data, password: nil)
+        let contents = try parse(data, nil)
         XCTAssertEqual(contents.keys.count, 1)
-        XCTAssertTrue(contents.hadMAC)
+        XCTAssertEqual(contents.format, "PKCS#12")
         // openssl agrees the file has a NULL-password MAC.
         let path = dir.appendingPathComponent("null.pfx")
         try data.write(to: path)
@@ -117,25 +119,29 @@ final class PKCS12ImportTests: XCTestCase {
         assertCode(.wrongPassword) { _ = try parse(legacy.pfx, "nope") }
     }
 
-    func testNotPKCS12IsToldApart() throws {
+    func testTextEmptyAndGarbageAreToldApart() throws {
         let made = try Support.makePFX(in: dir, name: "n")
-        assertCode(.notPKCS12) { _ = try parse(made.cert, "secret") }  // PEM
+        // A PEM certificate is read as what it is, whatever its name.
+        XCTAssertEqual(try parse(made.cert, "secret").format, "PEM")
         let b64 = dir.appendingPathComponent("b64.txt")
         try Support.sh("base64 '\(made.pfx)' > '\(b64.path)'")
-        assertCode(.notPKCS12) { _ = try parse(b64.path, "secret") }  // base64 text
+        assertCode(.unknownFormat) { _ = try parse(b64.path, "secret") }  // base64 text
+        XCTAssertThrowsError(try parse(b64.path, "secret")) { error in
+            XCTAssertEqual((error as? CertVaultError)?.hint, "if it is base64, decode it first (base64 -d)")
+        }
         let empty = dir.appendingPathComponent("empty.pfx")
         try Data().write(to: empty)
         assertCode(.emptyFile) { _ = try parse(empty.path, "secret") }
         let garbage = dir.appendingPathComponent("garbage.pfx")
         try Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 200) }).write(to: garbage)
-        assertCode(.notPKCS12) { _ = try parse(garbage.path, "secret") }
+        assertCode(.unknownFormat) { _ = try parse(garbage.path, "secret") }
     }
 
     func testTruncatedFile() throws {
         let made = try Support.makePFX(in: dir, name: "t")
         let data = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
         for cut in [data.count / 2, data.count - 1, 10] {
-            XCTAssertThrowsError(try PKCS12.parse(data.prefix(cut), password: SecureBytes(utf8: "secret"))) { error in
+            XCTAssertThrowsError(try parse(data.prefix(cut), "secret")) { error in
                 XCTAssertEqual((error as? CertVaultError)?.code, .truncated, "cut at \(cut): \(error)")
             }
         }
@@ -153,7 +159,7 @@ final class PKCS12ImportTests: XCTestCase {
         let offset = Int(parsed.split(separator: ":")[0].trimmingCharacters(in: .whitespaces))!
         var flipped = original
         flipped[offset + 4] ^= 0xFF
-        XCTAssertThrowsError(try PKCS12.parse(flipped, password: SecureBytes(utf8: "secret"))) { error in
+        XCTAssertThrowsError(try parse(flipped, "secret")) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .macFailure, "\(error)")
         }
     }
@@ -167,7 +173,7 @@ final class PKCS12ImportTests: XCTestCase {
         let tdes: [UInt8] = [0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x01, 0x03]
         guard let range = data.firstRange(of: Data(tdes)) else { return XCTFail("3DES OID not found") }
         data[range.upperBound - 1] = 0x7F  // 1.2.840.113549.1.12.1.127: no such algorithm
-        XCTAssertThrowsError(try PKCS12.parse(data, password: SecureBytes(utf8: "secret"))) { error in
+        XCTAssertThrowsError(try parse(data, "secret")) { error in
             XCTAssertEqual((error as? CertVaultError)?.code, .unsupportedAlgorithm, "\(error)")
         }
     }

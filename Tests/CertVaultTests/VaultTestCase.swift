@@ -90,7 +90,7 @@ class VaultTestCase: XCTestCase {
         name: String = UUID().uuidString
     ) throws -> String {
         let out = dir.appendingPathComponent(name + ".pfx").path
-        _ = try session.exportPFX(ref, to: out, password: SecureBytes(utf8: "export-pw"), profile: profile)
+        _ = try session.exportPFX(.any(ref), to: out, password: SecureBytes(utf8: "export-pw"), profile: profile)
         return out
     }
 

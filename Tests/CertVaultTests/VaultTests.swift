@@ -18,10 +18,13 @@ final class VaultTests: VaultTestCase {
         XCTAssertEqual(thumb.count, 40)
         XCTAssertEqual(thumb, thumb.uppercased())
         // Any REF form finds the same entry.
-        XCTAssertEqual(try vault.entry(String(thumb.prefix(8))).id, entries[0].id)
-        XCTAssertEqual(try vault.entry(String(thumb.prefix(8)).lowercased()).id, entries[0].id)
-        XCTAssertEqual(try vault.entry(String(entries[0].id)).id, entries[0].id)
-        XCTAssertEqual(try vault.entry(String(entries[0].certificate!.fingerprintSHA256.prefix(12))).id, entries[0].id)
+        XCTAssertEqual(try vault.entry(.any(String(thumb.prefix(8)))).id, entries[0].id)
+        XCTAssertEqual(try vault.entry(.thumbprint(String(thumb.prefix(8)).lowercased())).id, entries[0].id)
+        XCTAssertEqual(try vault.entry(.any(entries[0].id.description)).id, entries[0].id)
+        XCTAssertEqual(
+            try vault.entry(.any(String(entries[0].certificate!.fingerprintSHA256.prefix(12)))).id,
+            entries[0].id
+        )
         let out = try export(session, "contoso.com")
         let attrs = try FileManager.default.attributesOfItem(atPath: out)
         XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
@@ -52,11 +55,11 @@ final class VaultTests: VaultTestCase {
         let entries = try vault.entries()
         try tamper(
             "UPDATE entries SET sha1 = ? WHERE id = ?",
-            ["DEADBEEF" + String(repeating: "0", count: 32), entries[0].id]
+            ["DEADBEEF" + String(repeating: "0", count: 32), entries[0].id.rawValue]
         )
         try tamper(
             "UPDATE entries SET sha1 = ? WHERE id = ?",
-            ["DEADBEEF" + String(repeating: "1", count: 32), entries[1].id]
+            ["DEADBEEF" + String(repeating: "1", count: 32), entries[1].id.rawValue]
         )
         // A vault altered so is refused before any lookup …
         assertCode(.tampered) { _ = try self.vault.entry("deadbeef") }
@@ -123,7 +126,9 @@ final class VaultTests: VaultTestCase {
         XCTAssertEqual(report.count(.imported), 1)
         XCTAssertEqual(report.count(.alreadyPresent), 3)
         let entry = try XCTUnwrap(vault.entries().first)
-        let key = try vault.store.read { try session.custody.privateKey($0, entryID: entry.id, alias: entry.alias) }
+        let key = try vault.store.read {
+            try session.custody.privateKey($0, entryID: entry.id.rawValue, alias: entry.alias)
+        }
         let expected = try Support.pkcs8DER(
             pem: Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE.key").path
         )

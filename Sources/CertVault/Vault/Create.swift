@@ -53,6 +53,7 @@ extension Session {
                 name: alias ?? cert.commonName,
                 options: options,
                 source: "generated",
+                label: "generated",
                 action: .entryCreate
             ).id
             return try Vault.entry(id: id, in: c.db, state: c.state)

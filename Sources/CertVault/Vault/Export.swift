@@ -24,15 +24,51 @@ public enum ExportFormat: String, CaseIterable, Sendable, Codable {
 /// Iterations of PBKDF2-HMAC-SHA256 for an exported encrypted PKCS#8 key.
 public let keyExportIterations: Int32 = 600_000
 
-/// What an export wrote.
+/// Where an export goes.
+public enum ExportDestination: Sendable {
+    /// A file, written atomically with mode 0600; an existing file is
+    /// replaced only with `force`. For a private key the file appears
+    /// together with the audit record's commit.
+    case file(String, force: Bool = false)
+    /// Bytes handed back in ``ExportResult/bytes`` (or, for an unencrypted
+    /// key, ``ExportResult/secretBytes``), for a service that keeps them
+    /// itself; `label` is what the audit record names instead of a file.
+    case memory(label: String)
+
+    /// What the audit record and the result name: the file's name, or the label.
+    var label: String {
+        switch self {
+        case .file(let path, _): return URL(fileURLWithPath: path).lastPathComponent
+        case .memory(let label): return label
+        }
+    }
+
+    var path: String? {
+        if case .file(let path, _) = self { return path }
+        return nil
+    }
+}
+
+/// What an export wrote or returned.
 public struct ExportResult: Sendable, Codable {
-    public var path: String
+    /// The file written; nil for an export to memory.
+    public var path: String?
+    /// What the audit record names: the file's name, or the caller's label.
+    public var label: String
     public var alias: String
     public var format: ExportFormat
     public var recipient: String?
-    /// SHA-256 of the file written, lower-case hex (also in the audit record).
+    /// SHA-256 of the bytes exported, lower-case hex (also in the audit record).
     public var fileSHA256: String
     public var thumbprintSHA1: String?
+    /// The bytes, for an export to memory (encrypted or public).
+    public var bytes: Data?
+    /// The bytes of an unencrypted key exported to memory, in zeroing memory.
+    public var secretBytes: SecureBytes?
+
+    enum CodingKeys: String, CodingKey {
+        case path, label, alias, format, recipient, fileSHA256, thumbprintSHA1
+    }
 }
 
 extension Vault {
@@ -40,10 +76,9 @@ extension Vault {
     /// (`chain`) or a pending entry's request (`csr`). No passphrase, no
     /// audit record: nothing secret leaves.
     public func exportPublic(
-        _ ref: String,
+        _ ref: EntryReference,
         format: ExportFormat,
-        to path: String,
-        force: Bool = false
+        to destination: ExportDestination
     ) throws -> ExportResult {
         guard !format.carriesPrivateKey else {
             throw CertVaultError(
@@ -54,7 +89,7 @@ extension Vault {
         let (entry, bytes, leaf) = try checkedRead { db, state -> (Entry, Data, Data?) in
             let entry = try Self.entry(ref, in: db, state: state)
             if format == .csr {
-                guard let row = try db.row("SELECT csr_der FROM entries WHERE id = ?", [entry.id]),
+                guard let row = try db.row("SELECT csr_der FROM entries WHERE id = ?", [entry.id.rawValue]),
                     let csr = try Columns(row, "entry \(entry.id)").optionalBlob("csr_der")
                 else {
                     throw CertVaultError(
@@ -65,12 +100,12 @@ extension Vault {
                 }
                 return (entry, try CertificateRequest(derEncoded: csr).pemEncoded, nil)
             }
-            let ders = try Self.chainDER(entryID: entry.id, in: db)
+            let ders = try Self.chainDER(entryID: entry.id.rawValue, in: db)
             guard let leaf = ders.first else {
                 throw CertVaultError(
                     .invalidArgument,
                     "entry \(entry.alias) has no certificate yet",
-                    hint: entry.status == "pending"
+                    hint: entry.status == .pending
                         ? "import the certificate the CA issued; its request can be exported meanwhile" : nil
                 )
             }
@@ -83,21 +118,35 @@ extension Vault {
                 )
             }
         }
-        try SecureFile.write(bytes, to: path, force: force)
+        if case .file(let path, let force) = destination {
+            try SecureFile.write(bytes, to: path, force: force)
+        }
         // The thumbprint of the certificate actually written, not a column.
         return ExportResult(
-            path: path,
+            path: destination.path,
+            label: destination.label,
             alias: entry.alias,
             format: format,
             recipient: nil,
             fileSHA256: Digest.sha256(bytes).hexLower,
-            thumbprintSHA1: try leaf.map { try Certificate(derEncoded: $0).metadata().thumbprintSHA1 }
+            thumbprintSHA1: try leaf.map { try Certificate(derEncoded: $0).metadata().thumbprintSHA1 },
+            bytes: destination.path == nil ? bytes : nil
         )
     }
 
+    /// Writes public material to a file; see ``exportPublic(_:format:to:)``.
+    public func exportPublic(
+        _ ref: EntryReference,
+        format: ExportFormat,
+        to path: String,
+        force: Bool = false
+    ) throws -> ExportResult {
+        try exportPublic(ref, format: format, to: .file(path, force: force))
+    }
+
     /// Writes an entry's certificate as `.cer` (DER).
-    public func exportCertificate(_ ref: String, to path: String, force: Bool = false) throws -> ExportResult {
-        try exportPublic(ref, format: .cer, to: path, force: force)
+    public func exportCertificate(_ ref: EntryReference, to path: String, force: Bool = false) throws -> ExportResult {
+        try exportPublic(ref, format: .cer, to: .file(path, force: force))
     }
 }
 
@@ -113,12 +162,11 @@ extension Session {
     ///   - recipient: handle of the person the file is for (default: this person).
     ///   - password: the file's password; must not be empty.
     public func exportPFX(
-        _ ref: String,
-        to path: String,
+        _ ref: EntryReference,
+        to destination: ExportDestination,
         password: SecureBytes,
         profile: ExportProfile = .modern,
-        recipient: String? = nil,
-        force: Bool = false
+        recipient: String? = nil
     ) throws -> ExportResult {
         try requireRole([.admin, .officer], to: "export private keys")
         guard password.count > 0 else {
@@ -130,13 +178,12 @@ extension Session {
         }
         return try exportSecret(
             ref,
-            to: path,
+            to: destination,
             recipient: recipient,
-            force: force,
             details: ["format": "pfx", "profile": profile.rawValue],
             format: .pfx
         ) { db, entry, key in
-            let ders = try Vault.chainDER(entryID: entry.id, in: db)
+            let ders = try Vault.chainDER(entryID: entry.id.rawValue, in: db)
             guard let leafDER = ders.first else {
                 throw CertVaultError(
                     .invalidArgument,
@@ -159,6 +206,18 @@ extension Session {
         }
     }
 
+    /// Exports a `.pfx` to a file; see ``exportPFX(_:to:password:profile:recipient:)``.
+    public func exportPFX(
+        _ ref: EntryReference,
+        to path: String,
+        password: SecureBytes,
+        profile: ExportProfile = .modern,
+        recipient: String? = nil,
+        force: Bool = false
+    ) throws -> ExportResult {
+        try exportPFX(ref, to: .file(path, force: force), password: password, profile: profile, recipient: recipient)
+    }
+
     /// Exports an entry's private key as PKCS#8 PEM for `recipient`.
     ///
     /// Encrypted with AES-256-CBC under PBES2 / PBKDF2-HMAC-SHA256 with
@@ -166,12 +225,11 @@ extension Session {
     /// `unencrypted` is true: then the key is written in the clear, and the
     /// audit record says so.
     public func exportKey(
-        _ ref: String,
-        to path: String,
+        _ ref: EntryReference,
+        to destination: ExportDestination,
         password: SecureBytes?,
         unencrypted: Bool = false,
-        recipient: String? = nil,
-        force: Bool = false
+        recipient: String? = nil
     ) throws -> ExportResult {
         try requireRole([.admin, .officer], to: "export private keys")
         if unencrypted {
@@ -189,9 +247,8 @@ extension Session {
         }
         return try exportSecret(
             ref,
-            to: path,
+            to: destination,
             recipient: recipient,
-            force: force,
             details: [
                 "format": "key", "encrypted": !unencrypted,
                 "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)",
@@ -203,6 +260,24 @@ extension Session {
             }
             return .secret(try key.pkcs8PEM())
         }
+    }
+
+    /// Exports a key to a file; see ``exportKey(_:to:password:unencrypted:recipient:)``.
+    public func exportKey(
+        _ ref: EntryReference,
+        to path: String,
+        password: SecureBytes?,
+        unencrypted: Bool = false,
+        recipient: String? = nil,
+        force: Bool = false
+    ) throws -> ExportResult {
+        try exportKey(
+            ref,
+            to: .file(path, force: force),
+            password: password,
+            unencrypted: unencrypted,
+            recipient: recipient
+        )
     }
 
     enum ExportBytes {
@@ -217,10 +292,9 @@ extension Session {
     /// and key/certificate match, an atomic 0600 file, and an audit record
     /// naming the recipient and the file's SHA-256, committed with the file.
     private func exportSecret(
-        _ ref: String,
-        to path: String,
+        _ ref: EntryReference,
+        to destination: ExportDestination,
         recipient: String?,
-        force: Bool,
         details: [String: Any],
         format: ExportFormat,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
@@ -231,9 +305,8 @@ extension Session {
                 try exportSecret(
                     c,
                     ref,
-                    to: path,
+                    to: destination,
                     recipient: recipient,
-                    force: force,
                     details: details,
                     format: format,
                     pending: &pending,
@@ -248,10 +321,9 @@ extension Session {
 
     private func exportSecret(
         _ c: Change,
-        _ ref: String,
-        to path: String,
+        _ ref: EntryReference,
+        to destination: ExportDestination,
         recipient: String?,
-        force: Bool,
         details: [String: Any],
         format: ExportFormat,
         pending: inout SecureFile.Pending?,
@@ -270,37 +342,48 @@ extension Session {
                 remedy: .exportCertificate
             )
         }
-        let key = try custody.privateKey(db, entryID: entry.id, alias: entry.alias)
+        let key = try custody.privateKey(db, entryID: entry.id.rawValue, alias: entry.alias)
         let bytes = try encode(db, entry, key)
-        let file: SecureFile.Pending
         let digest: String
         switch bytes {
-        case .public(let data):
-            file = try SecureFile.prepare(data, to: path, force: force)
-            digest = Digest.sha256(data).hexLower
-        case .secret(let secret):
-            file = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
-            digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
+        case .public(let data): digest = Digest.sha256(data).hexLower
+        case .secret(let secret): digest = secret.withUnsafeBytes { Digest.sha256($0) }.hexLower
         }
-        pending = file
+        var file: SecureFile.Pending?
+        if case .file(let path, let force) = destination {
+            switch bytes {
+            case .public(let data): file = try SecureFile.prepare(data, to: path, force: force)
+            case .secret(let secret):
+                file = try secret.withUnsafeBytes { try SecureFile.prepare($0, to: path, force: force) }
+            }
+            pending = file
+        }
         // The certificate the file carries (checked against the key above), not a column.
-        let thumbprint = try Vault.certificateDER(entryID: entry.id, in: db).map {
+        let thumbprint = try Vault.certificateDER(entryID: entry.id.rawValue, in: db).map {
             try Certificate(derEncoded: $0).metadata().thumbprintSHA1
         }
         var all = details
         all["recipient"] = to.handle
         all["file_sha256"] = digest
-        all["file"] = URL(fileURLWithPath: path).lastPathComponent
-        let seq = c.record(.entryExport, entry: entry.id, person: to.id, details: all)
-        try custody.note(c, .export, entryID: entry.id, personID: to.id, seq: seq)
-        c.whenCommitted { try file.commit() }
-        return ExportResult(
-            path: path,
+        all[destination.path == nil ? "label" : "file"] = destination.label
+        let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
+        try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
+        if let file { c.whenCommitted { try file.commit() } }
+        var result = ExportResult(
+            path: destination.path,
+            label: destination.label,
             alias: entry.alias,
             format: format,
             recipient: to.handle,
             fileSHA256: digest,
             thumbprintSHA1: thumbprint
         )
+        if destination.path == nil {
+            switch bytes {
+            case .public(let data): result.bytes = data
+            case .secret(let secret): result.secretBytes = secret
+            }
+        }
+        return result
     }
 }

@@ -4,7 +4,13 @@ import Synchronization
 
 /// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)``.
 public struct ImportFile: Sendable {
-    public let path: String
+    /// The path read, or the caller's label for bytes: names the file in
+    /// messages and reports.
+    public let source: String
+    /// The file read; nil for bytes given directly.
+    public let path: String?
+    /// What the audit record names: the file's name, or the caller's label.
+    public let label: String
     /// What the file turned out to be: `PKCS#12`, `PEM`, `DER certificate`, …
     public let format: String
     /// Things worth knowing that did not stop the import (a DSA key, a skipped PEM block).
@@ -34,13 +40,50 @@ public enum Importer {
         password: SecureBytes?,
         askPassword: ((String) throws -> SecureBytes?)? = nil
     ) throws -> ImportFile {
+        let data: Data
+        do { data = try load(path) } catch let error as CertVaultError { throw error.prefixed(path) }
+        return try decode(
+            data,
+            source: path,
+            path: path,
+            label: URL(fileURLWithPath: path).lastPathComponent,
+            password: password,
+            askPassword: askPassword
+        )
+    }
+
+    /// Reads and decrypts bytes a caller already holds (an upload, a secret
+    /// store): the same reader as for files, with no file on disk.
+    ///
+    /// - Parameters:
+    ///   - label: names the bytes in messages and in the audit record of
+    ///     their import (as a file's name would).
+    ///   - password: as for ``read(path:password:askPassword:)``.
+    /// - Throws: ``CertVaultError`` whose message names `label`.
+    public static func read(data: Data, label: String, password: SecureBytes?) throws -> ImportFile {
+        guard data.count <= maximumFileSize else {
+            throw CertVaultError(
+                .tooLarge,
+                "\(label): \(data.count) bytes, over the \(maximumFileSize >> 20) MiB limit"
+            )
+        }
+        return try decode(data, source: label, path: nil, label: label, password: password, askPassword: nil)
+    }
+
+    private static func decode(
+        _ data: Data,
+        source: String,
+        path: String?,
+        label: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?
+    ) throws -> ImportFile {
         do {
-            let data = try load(path)
             var material: Material
             do {
                 material = try MaterialReader.read(data, password: password)
             } catch let error as CertVaultError where error.code == .wrongPassword {
-                guard let askPassword, let retry = try askPassword(path) else { throw error }
+                guard let askPassword, let retry = try askPassword(source) else { throw error }
                 material = try MaterialReader.read(data, password: retry)
             }
             guard !material.keys.isEmpty || !material.certificates.isEmpty else {
@@ -59,14 +102,16 @@ public enum Importer {
                 }
             }
             return ImportFile(
+                source: source,
                 path: path,
+                label: label,
                 format: material.format,
                 warnings: material.warnings,
                 keys: material.keys,
                 certificates: material.certificates
             )
         } catch let error as CertVaultError {
-            throw error.prefixed(path)
+            throw error.prefixed(source)
         }
     }
 
@@ -241,7 +286,7 @@ extension Session {
         let certificateKeys = Set(
             try files.flatMap(\.certificates).map { Digest.sha256(try $0.certificate.publicKeyInfoDER) }
         )
-        var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.path): \($0)" } }
+        var warnings: [String] = files.flatMap { f in f.warnings.map { "\(f.source): \($0)" } }
         return try change { c in
             let db = c.db
             var report = ImportReport()
@@ -252,7 +297,7 @@ extension Session {
                     // A key whose certificate (or request) is already in the vault joins it: nothing to say.
                     if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
                         warnings.append(
-                            "\(file.path): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
+                            "\(file.source): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
                         )
                     }
                 }
@@ -263,7 +308,7 @@ extension Session {
                         report.items += try store(c, file: file, options: options)
                     }
                 } catch let error as CertVaultError {
-                    let named = error.message.hasPrefix(file.path) ? error : error.prefixed(file.path)
+                    let named = error.message.hasPrefix(file.source) ? error : error.prefixed(file.source)
                     if !options.keepGoing { throw named }
                     report.fail(named)
                 }
@@ -291,7 +336,8 @@ extension Session {
                     key: key.key,
                     name: options.alias ?? cert.friendlyName ?? key.friendlyName,
                     options: options,
-                    source: file.path
+                    source: file.source,
+                    label: file.label
                 )
                 touched.append(r.id)
                 items.append(r.item)
@@ -301,7 +347,8 @@ extension Session {
                     key.key,
                     name: options.alias ?? key.friendlyName,
                     options: options,
-                    source: file.path
+                    source: file.source,
+                    label: file.label
                 )
                 touched.append(r.id)
                 items.append(r.item)
@@ -315,7 +362,8 @@ extension Session {
                 key: nil,
                 name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
                 options: options,
-                source: file.path
+                source: file.source,
+                label: file.label
             )
             touched.append(r.id)
             items.append(r.item)
@@ -361,13 +409,14 @@ extension Session {
         name: String?,
         options: ImportOptions,
         source: String,
+        label: String,
         action: AuditAction = .entryImport
     ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
         let der = try cert.derEncoded
         let meta = try cert.metadata()
         let spki = Digest.sha256(try cert.publicKeyInfoDER)
-        let sourceName = URL(fileURLWithPath: source).lastPathComponent
+        let sourceName = label
 
         if let existing = try db.row(
             "SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?",
@@ -481,7 +530,8 @@ extension Session {
         _ key: PrivateKey,
         name: String?,
         options: ImportOptions,
-        source: String
+        source: String,
+        label: String
     ) throws -> (id: Int64, item: ImportReport.Item) {
         let db = c.db
         let spki = Digest.sha256(try key.publicKeyInfoDER)
@@ -496,7 +546,8 @@ extension Session {
                 key: key,
                 name: name,
                 options: options,
-                source: source
+                source: source,
+                label: label
             )
         }
         if let row = try db.row(
@@ -528,25 +579,29 @@ extension Session {
             spkiSHA256: spki,
             action: .entryImport,
             extra: [
-                "alias": alias, "purpose": purpose.rawValue, "source": URL(fileURLWithPath: source).lastPathComponent,
+                "alias": alias, "purpose": purpose.rawValue, "source": label,
             ]
         )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
     }
 
-    /// An alias a person chose: visible characters only (design rule 7).
+    /// An alias a person chose: visible characters only (design rule 7),
+    /// and not all digits, so that no alias reads as another entry's id.
     func validateAlias(_ alias: String?) throws {
         guard let alias else { return }
         guard !alias.isEmpty, alias.count <= 200, !Display.hasControlCharacters(alias),
-            alias.trimmingCharacters(in: .whitespaces) == alias
+            alias.trimmingCharacters(in: .whitespaces) == alias, !Self.isAllDigits(alias)
         else {
             throw CertVaultError(
                 .invalidArgument,
                 "\(Display.quoted(alias)) is not a valid alias",
-                hint: "an alias is 1 to 200 visible characters, without control characters or surrounding spaces"
+                hint:
+                    "an alias is 1 to 200 visible characters, not all digits, without control characters or surrounding spaces"
             )
         }
     }
+
+    static func isAllDigits(_ text: String) -> Bool { text.utf8.allSatisfy { (48...57).contains($0) } }
 
     func uniqueAlias(_ c: Change, base: String) throws -> String {
         let db = c.db
@@ -554,7 +609,9 @@ extension Session {
         // characters; an alias never does (design rule 7).
         let visible = String(String.UnicodeScalarView(base.unicodeScalars.map { Display.isUnsafe($0) ? "_" : $0 }))
         let cleaned = visible.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "_")))
-        let root = cleaned.isEmpty ? "entry" : String(cleaned.prefix(120))
+        let root =
+            cleaned.isEmpty
+            ? "entry" : Self.isAllDigits(cleaned) ? "entry-" + cleaned.prefix(120) : String(cleaned.prefix(120))
         var candidate = root
         var n = 2
         while try Bool.fetchOne(

@@ -13,6 +13,25 @@ public enum PersonRole: String, CaseIterable, Sendable, Codable {
     case staff
 }
 
+/// Whether a person still acts on the vault.
+public enum PersonStatus: String, CaseIterable, Sendable, Codable {
+    case active
+    /// Left: can no longer unlock, receives nothing.
+    case departed
+}
+
+/// Where an entry stands in its life.
+public enum EntryStatus: String, CaseIterable, Sendable, Codable {
+    /// In use.
+    case active
+    /// A key and a request made here, waiting for the certificate the CA issues.
+    case pending
+    /// Replaced by a newer entry.
+    case superseded
+    /// Withdrawn; kept for the record.
+    case revoked
+}
+
 /// A person the vault knows.
 public struct Person: Sendable, Codable, Equatable {
     public var id: Int64
@@ -20,11 +39,11 @@ public struct Person: Sendable, Codable, Equatable {
     public var name: String?
     public var email: String?
     public var role: PersonRole
-    /// `active` or `departed`.
-    public var status: String
+    public var status: PersonStatus
     /// Whether the person can unlock the vault (has keys and a keyslot).
     public var canUnlock: Bool
-    public var createdAt: String
+    /// When the record that introduced the person was written.
+    public var createdAt: Date
 
     public init(
         id: Int64,
@@ -32,9 +51,9 @@ public struct Person: Sendable, Codable, Equatable {
         name: String? = nil,
         email: String? = nil,
         role: PersonRole,
-        status: String = "active",
+        status: PersonStatus = .active,
         canUnlock: Bool,
-        createdAt: String
+        createdAt: Date
     ) {
         self.id = id
         self.handle = handle
@@ -54,9 +73,9 @@ public struct Person: Sendable, Codable, Equatable {
             name: trusted.name,
             email: trusted.email,
             role: trusted.role,
-            status: trusted.active ? "active" : "departed",
+            status: trusted.active ? .active : .departed,
             canUnlock: trusted.canUnlock,
-            createdAt: trusted.introducedAt
+            createdAt: Timestamp.parse(trusted.introducedAt) ?? Date(timeIntervalSince1970: 0)
         )
     }
 }
@@ -72,7 +91,20 @@ public enum EntryPurpose: String, CaseIterable, Sendable, Codable {
 
 /// One certificate or key in the vault, as shown by `list` and `show`.
 public struct Entry: Sendable, Codable, Equatable {
-    public var id: Int64
+    /// An entry's number in its vault: given once, never reused. Encodes as
+    /// a plain integer.
+    public struct ID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
+        ExpressibleByIntegerLiteral
+    {
+        public let rawValue: Int64
+        public init(rawValue: Int64) { self.rawValue = rawValue }
+        public init(_ rawValue: Int64) { self.rawValue = rawValue }
+        public init(integerLiteral value: Int64) { rawValue = value }
+        public var description: String { String(rawValue) }
+        public static func < (a: ID, b: ID) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var id: ID
     public var alias: String
     public var purpose: EntryPurpose
     public var subscription: String?
@@ -80,12 +112,13 @@ public struct Entry: Sendable, Codable, Equatable {
     /// Nil for a key-only or pending entry.
     public var certificate: CertificateMetadata?
     public var hasPrivateKey: Bool
-    /// `active`, `pending`, `superseded` or `revoked`.
-    public var status: String
+    public var status: EntryStatus
     public var needsRotation: Bool
     public var rotationReason: String?
-    public var issuerEntryID: Int64?
-    public var createdAt: String
+    /// The entry holding the certificate that issued this one, when the
+    /// vault has it.
+    public var issuerEntryID: ID?
+    public var createdAt: Date
     public var createdBy: String
     /// Handles of the people who hold a grant (can decrypt the key).
     public var access: [String]
@@ -101,21 +134,21 @@ public struct Entry: Sendable, Codable, Equatable {
             "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")",
             positions: positions
         )
-        id = try c.int("id")
+        id = ID(try c.int("id"))
         alias = try c.text("alias")
         purpose = try c.enum("purpose", EntryPurpose.self)
         subscription = try c.optionalText("subscription")
         domains = try Entry.decodeList(c.text("domains"), c, "domains")
         hasPrivateKey = try c.optionalBlob("key_ciphertext") != nil
-        status = try c.text("status")
+        status = try c.enum("status", EntryStatus.self)
         needsRotation = try c.bool("needs_rotation")
         rotationReason = try c.optionalText("rotation_reason")
-        issuerEntryID = try c.optionalInt("issuer_entry_id")
-        createdAt = try c.text("created_at")
+        issuerEntryID = try c.optionalInt("issuer_entry_id").map { ID($0) }
+        createdAt = try c.date("created_at")
         let creator = try c.int("created_by")
         createdBy = handles[creator] ?? "person \(creator)"
         self.access = access
-        if status == "pending" {
+        if status == .pending {
             requestedSubject = try c.optionalText("subject")
             requestedNames = try Entry.decodeList(c.text("sans"), c, "sans")
         }

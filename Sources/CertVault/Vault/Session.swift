@@ -147,7 +147,7 @@ public final class Session: Sendable {
             }
             keys = try PersonKeys(passphrase: passphrase, kdf: kdf)
         }
-        return try change { c in
+        try change { c in
             let db = c.db
             let taken = try db.row("SELECT 1 FROM people WHERE handle = ?", [new.handle]) != nil
             if taken || c.state.ledger.person(handle: new.handle) != nil {
@@ -198,16 +198,7 @@ public final class Session: Sendable {
                     try custody.note(c, .grant, entryID: entryID, personID: id, seq: seq)
                 }
             }
-            return Person(
-                id: id,
-                handle: new.handle,
-                name: new.name,
-                email: new.email,
-                role: new.role,
-                status: "active",
-                canUnlock: keys != nil,
-                createdAt: Timestamp.now()
-            )
         }
+        return try vault.person(new.handle)
     }
 }

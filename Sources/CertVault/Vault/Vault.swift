@@ -342,24 +342,33 @@ public final class Vault: Sendable {
     /// 8 hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.
     /// - Throws: `.entryNotFound`, or `.ambiguous` listing the candidates;
     ///   `.tampered` or `.rollback` when the vault does not check out.
-    public func entry(_ ref: String) throws -> Entry {
+    public func entry(_ ref: EntryReference) throws -> Entry {
         try checkedRead { db, state in try Self.entry(ref, in: db, state: state) }
     }
 
-    static func entry(_ ref: String, in db: Database, state: VaultState) throws -> Entry {
+    static func entry(_ ref: EntryReference, in db: Database, state: VaultState) throws -> Entry {
         func load(_ where_: String, _ args: StatementArguments) throws -> [Row] {
             try Row.fetchAll(db, sql: Entry.selectSQL + " WHERE " + where_ + " ORDER BY id", arguments: args)
         }
-        var rows = try load("alias = ?", [ref])
-        if rows.isEmpty, let id = Int64(ref) { rows = try load("id = ?", [id]) }
-        let hex = ref.replacingOccurrences(of: ":", with: "").uppercased()
-        if rows.isEmpty, hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil {
-            rows = try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
+        func byThumbprint(_ text: String) throws -> [Row] {
+            let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
+            guard hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil else { return [] }
+            return try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
+        }
+        var rows: [Row]
+        switch ref {
+        case .id(let id): rows = try load("id = ?", [id.rawValue])
+        case .alias(let alias): rows = try load("alias = ?", [alias])
+        case .thumbprint(let hex): rows = try byThumbprint(hex)
+        case .any(let text):
+            rows = try load("alias = ?", [text])
+            if rows.isEmpty, let id = Int64(text) { rows = try load("id = ?", [id]) }
+            if rows.isEmpty { rows = try byThumbprint(text) }
         }
         guard !rows.isEmpty else {
             throw CertVaultError(
                 .entryNotFound,
-                "no entry matches \(Display.quoted(ref))",
+                "no entry matches \(ref)",
                 hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint"
             )
         }
@@ -369,11 +378,11 @@ public final class Vault: Sendable {
             let names = entries.map { "\($0.alias) (\($0.certificate?.thumbprintSHA1 ?? "no certificate"))" }
             throw CertVaultError(
                 .ambiguous,
-                "\(Display.quoted(ref)) matches \(rows.count) entries: \(names.joined(separator: ", "))",
+                "\(ref) matches \(rows.count) entries: \(names.joined(separator: ", "))",
                 hint: "give more digits, or the alias"
             )
         }
-        return try entry(id: entries[0].id, in: db, state: state)
+        return try entry(id: entries[0].id.rawValue, in: db, state: state)
     }
 
     /// The entry with id `id`, with who holds a grant.
@@ -395,7 +404,7 @@ public final class Vault: Sendable {
 
     /// The certificates from `entry` up its issuer links: leaf first.
     public func chain(of entry: Entry) throws -> [CertificateMetadata] {
-        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id, in: db) }.map {
+        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id.rawValue, in: db) }.map {
             try Certificate(derEncoded: $0).metadata()
         }
     }
@@ -403,7 +412,7 @@ public final class Vault: Sendable {
     /// Everything the entry's certificate says, read from the certificate
     /// itself (adds key usage and extended key usage to what `list` shows).
     public func certificateDetails(of entry: Entry) throws -> CertificateMetadata? {
-        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id, in: db) }) else {
+        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id.rawValue, in: db) }) else {
             return nil
         }
         return try Certificate(derEncoded: der).metadata()
@@ -518,7 +527,7 @@ public final class Vault: Sendable {
                 } else if let match = aliases.first(where: { $0.value == ref }) {
                     entryID = match.key
                 } else {
-                    entryID = try Self.entry(ref, in: db, state: try state(db)).id
+                    entryID = try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue
                 }
             }
             let since = filter.since.map(Timestamp.format)

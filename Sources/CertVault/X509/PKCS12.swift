@@ -34,7 +34,6 @@ struct PKCS12Contents {
     }
     var keys: [Key] = []
     var certificates: [Cert] = []
-    var hadMAC = false
 }
 
 /// A password tried against a PKCS#12 file. `.none` is OpenSSL's NULL
@@ -59,26 +58,6 @@ package enum PasswordCandidate {
 }
 
 package enum PKCS12 {
-    /// Reads a PKCS#12 file.
-    ///
-    /// - Parameter password: the file's password; nil or empty tries both the
-    ///   empty and the NULL password.
-    /// - Throws: ``CertVaultError`` telling apart an empty file, text, a
-    ///   truncated or corrupt file, a wrong password, a MAC that fails while
-    ///   the contents decrypt (the file was altered), and an algorithm OpenSSL
-    ///   cannot decrypt.
-    static func parse(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents {
-        try OpenSSL.ensure()
-        try classifyNonDER(data)
-        guard let contents = try parseIfPKCS12(data, password: password) else {
-            if DER.declaredLength(data).map({ $0 > data.count }) ?? false {
-                throw CertVaultError(.truncated, "the file is truncated (its encoding declares more bytes than it has)")
-            }
-            throw CertVaultError(.notPKCS12, "not a PKCS#12 file, or corrupt")
-        }
-        return contents
-    }
-
     /// Decodes `data` once: nil if it is not a PKCS#12 structure at all,
     /// else its contents (or the error that tells why they cannot be read).
     static func parseIfPKCS12(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents? {
@@ -95,9 +74,7 @@ package enum PKCS12 {
             for candidate in candidates {
                 let ok = candidate.with { PKCS12_verify_mac(p12, $0, $1) } == 1
                 if ok {
-                    var contents = try walk(p12, password: candidate)
-                    contents.hadMAC = true
-                    return contents
+                    return try walk(p12, password: candidate)
                 }
                 macError = OpenSSL.drainErrors()
             }
@@ -137,24 +114,6 @@ package enum PKCS12 {
             )
         }
         return CertVaultError(.wrongPassword, "wrong password for the file")
-    }
-
-    private static func classifyNonDER(_ data: Data) throws {
-        if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
-        let head = data.prefix(64)
-        if let text = String(data: head, encoding: .ascii), text.contains("-----BEGIN") {
-            throw CertVaultError(.notPKCS12, "PEM text, not a PKCS#12 file")
-        }
-        let printable = data.prefix(4096).allSatisfy {
-            (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09
-        }
-        if printable {
-            throw CertVaultError(
-                .notPKCS12,
-                "text, not a binary PKCS#12 file",
-                hint: "if it is base64, decode it first (base64 -d)"
-            )
-        }
     }
 
     /// Decrypts every safe and collects keys and certificates.

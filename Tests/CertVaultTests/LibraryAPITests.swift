@@ -1,0 +1,109 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import CertVault
+
+/// The library as a service uses it: bytes in, bytes out, entries named by
+/// id, no file on disk but the vault.
+final class LibraryAPITests: VaultTestCase {
+    func testBytesInAndOutWithACallerLabel() throws {
+        let made = try Support.makePFX(in: dir, name: "upload", key: "ec:prime256v1")
+        let upload = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+        try FileManager.default.removeItem(atPath: made.pfx)
+        let file = try Importer.read(data: upload, label: "upload #42", password: SecureBytes(utf8: "secret"))
+        XCTAssertNil(file.path)
+        XCTAssertEqual(file.label, "upload #42")
+        let session = try unlock()
+        let report = try session.importFiles([file])
+        XCTAssertEqual(report.count(.imported), 1)
+        let imported = try XCTUnwrap(vault.auditRecords().last { $0.action == "entry.import" })
+        XCTAssertEqual(imported.detailObject["source"] as? String, "upload #42")
+
+        let entry = try vault.entry(.alias(report.items[0].alias))
+        let before = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        let pfx = try session.exportPFX(
+            .id(entry.id),
+            to: .memory(label: "response to ticket 7"),
+            password: SecureBytes(utf8: "export-pw")
+        )
+        XCTAssertNil(pfx.path)
+        XCTAssertEqual(pfx.label, "response to ticket 7")
+        let bytes = try XCTUnwrap(pfx.bytes)
+        XCTAssertEqual(Digest.sha256(bytes).hexLower, pfx.fileSHA256)
+        // No file appeared: the bytes went to the caller only.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), before)
+        let exported = try XCTUnwrap(vault.auditRecords().last)
+        XCTAssertEqual(exported.action, "entry.export")
+        XCTAssertEqual(exported.detailObject["label"] as? String, "response to ticket 7")
+        XCTAssertNil(exported.detailObject["file"])
+        XCTAssertEqual(exported.detailObject["file_sha256"] as? String, pfx.fileSHA256)
+
+        // openssl, not our reader, judges the bytes.
+        let check = dir.appendingPathComponent("check.pfx")
+        try bytes.write(to: check)
+        let pass = dir.appendingPathComponent("pass")
+        try Data("export-pw".utf8).write(to: pass)
+        let cert = try Support.run(
+            "openssl",
+            ["pkcs12", "-in", check.path, "-nokeys", "-clcerts", "-passin", "file:" + pass.path]
+        )
+        XCTAssertEqual(cert.status, 0, cert.err)
+        let pem = dir.appendingPathComponent("from-openssl.pem")
+        try Data(cert.out.utf8).write(to: pem)
+        XCTAssertEqual(try Support.certificateDER(pem: pem.path), try Support.certificateDER(pem: made.cert))
+
+        // An unencrypted key to memory stays in zeroing memory.
+        let key = try session.exportKey(.id(entry.id), to: .memory(label: "k"), password: nil, unencrypted: true)
+        XCTAssertNil(key.bytes)
+        let secret = try XCTUnwrap(key.secretBytes)
+        XCTAssertTrue(
+            secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }.hasPrefix("-----BEGIN PRIVATE KEY")
+        )
+
+        // Public material to memory leaves no record.
+        let count = try vault.auditRecords().count
+        let cer = try vault.exportPublic(.id(entry.id), format: .cer, to: .memory(label: "cer"))
+        XCTAssertEqual(cer.bytes, try Support.certificateDER(pem: made.cert))
+        XCTAssertEqual(try vault.auditRecords().count, count)
+    }
+
+    func testBytesOverTheLimitAreRefusedBeforeReading() {
+        assertCode(.tooLarge) {
+            _ = try Importer.read(data: Data(count: Importer.maximumFileSize + 1), label: "big", password: nil)
+        }
+    }
+
+    /// An id names an entry by id only; an alias can never look like one.
+    func testEntriesAreNamedByIDAliasOrThumbprint() throws {
+        let session = try unlock()
+        let made = try Support.makePFX(in: dir, name: "7", key: "ec:prime256v1")
+        let file = try Importer.read(path: made.pfx, password: SecureBytes(utf8: "secret"))
+        let report = try session.importFiles([file])
+        // A friendly name or common name of digits does not become an alias of digits.
+        XCTAssertEqual(report.items[0].alias, "entry-7")
+        let entry = try vault.entry(.alias("entry-7"))
+        XCTAssertEqual(try vault.entry(.id(entry.id)).alias, "entry-7")
+        XCTAssertEqual(try vault.entry(.any(entry.id.description)).alias, "entry-7")
+        let thumb = try XCTUnwrap(entry.certificate?.thumbprintSHA1)
+        XCTAssertEqual(try vault.entry(.thumbprint(String(thumb.prefix(10)))).id, entry.id)
+        assertCode(.entryNotFound) { _ = try self.vault.entry(.alias(entry.id.description)) }
+        assertCode(.entryNotFound) { _ = try self.vault.entry(.id(Entry.ID(entry.id.rawValue + 100))) }
+        // A person cannot choose an alias of digits either.
+        let other = try Support.makePFX(in: dir, name: "other", key: "ec:prime256v1")
+        assertCode(.invalidArgument) {
+            _ = try session.importFiles(
+                [try Importer.read(path: other.pfx, password: SecureBytes(utf8: "secret"))],
+                options: ImportOptions(alias: "2")
+            )
+        }
+        assertCode(.invalidArgument) {
+            _ = try session.createRequest(subject: "CN=x.example.com", dnsNames: ["x.example.com"], alias: "12")
+        }
+        // The ID encodes as the plain number it always was.
+        let json = try JSONEncoder().encode(entry)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
+        XCTAssertEqual(object["id"] as? Int, Int(entry.id.rawValue))
+        XCTAssertEqual(object["status"] as? String, "active")
+    }
+}
