@@ -14,7 +14,6 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
 
         public static let wrongPassphrase = Code("wrong-passphrase")
         public static let wrongPassword = Code("wrong-password")
-        public static let notPKCS12 = Code("not-pkcs12")
         /// Not a certificate, key, PKCS#7 or PKCS#12 file in any encoding certvault reads.
         public static let unknownFormat = Code("unknown-format")
         public static let tooLarge = Code("too-large")
@@ -50,6 +49,11 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let importFailed = Code("import-failed")
         public static let verificationFailed = Code("verification-failed")
         public static let personInactive = Code("person-inactive")
+        /// The vault was opened read-only, and the call would change it.
+        public static let readOnly = Code("read-only")
+        /// The vault was closed (``Vault/close()``), or the session locked
+        /// (``Session/lock()``).
+        public static let closed = Code("closed")
         /// The vault holds an older log than this machine saw (a rollback).
         public static let rollback = Code("rollback")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TestSupport
 import XCTest
 
@@ -105,5 +106,115 @@ final class LibraryAPITests: VaultTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
         XCTAssertEqual(object["id"] as? Int, Int(entry.id.rawValue))
         XCTAssertEqual(object["status"] as? String, "active")
+    }
+}
+
+/// A long-running process: read-only opening, closing, locking, waiting
+/// for a busy file, and async calls that honour cancellation.
+final class LifecycleTests: VaultTestCase {
+    func testReadOnlyReadsAndVerifiesButNeverWrites() throws {
+        try importFresh(["ro"])
+        try vault.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let ro = try Vault.open(at: path, witness: witness, readOnly: true)
+        XCTAssertTrue(ro.isReadOnly)
+        XCTAssertEqual(try ro.entries().map(\.alias), ["ro"])
+        XCTAssertTrue(try ro.verify().isValid)
+        let cer = try ro.exportPublic(.alias("ro"), format: .cer, to: .memory(label: "cer"))
+        XCTAssertNotNil(cer.bytes)
+        // A wrong passphrase is still a wrong passphrase, not an I/O error.
+        XCTAssertThrowsError(try ro.unlock(handle: "alice", passphrase: SecureBytes(utf8: "nope"))) {
+            XCTAssertEqual(($0 as? CertVaultError)?.code, .wrongPassphrase)
+        }
+        let session = try ro.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+        XCTAssertThrowsError(
+            try session.exportPFX(.alias("ro"), to: .memory(label: "x"), password: SecureBytes(utf8: "pw"))
+        ) {
+            XCTAssertEqual(($0 as? CertVaultError)?.code, .readOnly)
+        }
+        try ro.close()
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+    }
+
+    func testClosedVaultAndLockedSessionRefuseEverything() throws {
+        try importFresh(["c"])
+        let session = try unlock()
+        session.lock()
+        XCTAssertTrue(session.isLocked)
+        // The secret keys are gone from memory, not only unreachable.
+        XCTAssertTrue(session.custody.boxSecretKey.withUnsafeBytes { $0.allSatisfy { $0 == 0 } })
+        XCTAssertTrue(session.signSecretKey.withUnsafeBytes { $0.allSatisfy { $0 == 0 } })
+        assertCode(.closed) {
+            _ = try session.exportPFX(.alias("c"), to: .memory(label: "x"), password: SecureBytes(utf8: "pw"))
+        }
+        session.lock()  // twice is fine
+        // The vault itself still works; a new session does too.
+        XCTAssertEqual(
+            try unlock().exportPFX(.alias("c"), to: .memory(label: "x"), password: SecureBytes(utf8: "pw")).alias,
+            "c"
+        )
+
+        try vault.close()
+        try vault.close()
+        assertCode(.closed) { _ = try self.vault.entries() }
+        assertCode(.closed) { _ = try self.unlock() }
+        assertCode(.closed) { _ = try self.vault.verify() }
+    }
+
+    func testBusyTimeoutIsTheCallersChoice() throws {
+        let made = try Support.makePFX(in: dir, name: "busy", key: "ec:prime256v1")
+        let file = try Importer.read(path: made.pfx, password: SecureBytes(utf8: "secret"))
+        try vault.close()
+        let patient = try Vault.open(at: path, witness: witness, busyTimeout: 0.3)
+        let session = try patient.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+        // Another process holds the write lock.
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: path, configuration: holding)
+        try other.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let start = Date()
+        assertCode(.io) { _ = try session.importFiles([file]) }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        try other.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        try other.close()
+        XCTAssertEqual(try session.importFiles([file]).count(.imported), 1)
+    }
+
+    func testAsyncCallsWorkAndACancelledImportStoresNothing() async throws {
+        let made = try Support.makePFX(in: dir, name: "a", key: "ec:prime256v1")
+        let (files, failures) = try await Importer.readAll([made.pfx], password: SecureBytes(utf8: "secret"))
+        XCTAssertTrue(failures.isEmpty)
+        let session = try unlock()
+        let records = try vault.auditRecords().count
+
+        let cancelled = Task { () async throws -> ImportReport in
+            while !Task.isCancelled { await Task.yield() }
+            return try await session.importFiles(files)
+        }
+        cancelled.cancel()
+        let outcome = await cancelled.result
+        XCTAssertThrowsError(try outcome.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
+        XCTAssertEqual(try vault.entries().count, 0)
+        XCTAssertEqual(try vault.auditRecords().count, records)
+
+        let report = try await session.importFiles(files)
+        XCTAssertEqual(report.count(.imported), 1)
+        let pfx = try await session.exportPFX(
+            .alias("a"),
+            to: .memory(label: "async"),
+            password: SecureBytes(utf8: "pw")
+        )
+        XCTAssertNotNil(pfx.bytes)
+        let verification = try await vault.verify()
+        XCTAssertTrue(verification.isValid)
+
+        let opened: Vault = vault
+        let cancelledVerify = Task { () async throws -> AuditVerification in
+            while !Task.isCancelled { await Task.yield() }
+            return try await opened.verify()
+        }
+        cancelledVerify.cancel()
+        let verifyOutcome = await cancelledVerify.result
+        XCTAssertThrowsError(try verifyOutcome.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 }

@@ -35,7 +35,11 @@ struct AuditVerifier {
     /// Every record: its place in the chain, its hash, its signature by a
     /// person the records before it made trusted; then the tables against
     /// the signed state, the witness and `expected`.
-    func verifyAll(expecting expected: AuditHead?, state: VaultState) throws -> AuditVerification {
+    func verifyAll(
+        expecting expected: AuditHead?,
+        state: VaultState,
+        cancellation: Cancellation? = nil
+    ) throws -> AuditVerification {
         var findings: [AuditFinding] = []
         var ledger = PeopleLedger()
         var previous: AuditHead?
@@ -43,6 +47,7 @@ struct AuditVerifier {
         let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
         while let row = try rows.next() {
             count += 1
+            if count % 256 == 0 { try cancellation?.check() }
             let record: AuditRecord
             do { record = try AuditRecord(row: row) } catch let e as CertVaultError {
                 findings.append(.init(seq: (previous?.seq ?? 0) + 1, message: e.message))

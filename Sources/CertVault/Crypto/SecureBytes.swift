@@ -57,6 +57,10 @@ public final class SecureBytes: @unchecked Sendable {
 
     deinit { sodium_free(pointer) }
 
+    /// Overwrites the contents with zeros now, before the last reference
+    /// goes (``Session/lock()``).
+    public func wipe() { sodium_memzero(pointer, count + 1) }
+
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }

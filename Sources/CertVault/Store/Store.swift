@@ -1,6 +1,7 @@
 internal import CertVaultShims
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite file: opening it safely, its identity, its migrations.
 ///
@@ -10,18 +11,24 @@ import GRDB
 final class Store: Sendable {
     static let applicationID: Int64 = 1_129_731_121  // 'CVT1'
     static var formatVersion: Int64 { Int64(Schema.migrations.count) }
+    /// How long a command waits for another process's write to finish.
+    static let defaultBusyTimeout: TimeInterval = 60
 
     let queue: DatabaseQueue
     let path: String
+    let readOnly: Bool
+    private let isClosed = Atomic<Bool>(false)
 
-    private init(queue: DatabaseQueue, path: String) {
+    private init(queue: DatabaseQueue, path: String, readOnly: Bool = false) {
         self.queue = queue
         self.path = path
+        self.readOnly = readOnly
     }
 
-    private static func configuration() -> Configuration {
+    private static func configuration(readOnly: Bool = false, busyTimeout: TimeInterval) -> Configuration {
         var config = Configuration()
-        config.busyMode = .timeout(60)
+        config.readonly = readOnly
+        config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             // The file is untrusted input: nothing in it may run code,
@@ -35,7 +42,8 @@ final class Store: Sendable {
                     )
                 }
             }
-            try db.execute(sql: "PRAGMA trusted_schema = OFF; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA trusted_schema = OFF")
+            if !readOnly { try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
         }
         return config
     }
@@ -57,9 +65,9 @@ final class Store: Sendable {
             if errno == EEXIST { throw CertVaultError(.vaultExists, "a vault already exists at \(path)") }
             throw CertVaultError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        close(fd)
+        Glibc.close(fd)
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration())
+            let queue = try DatabaseQueue(path: path, configuration: configuration(busyTimeout: defaultBusyTimeout))
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
             }
@@ -72,7 +80,16 @@ final class Store: Sendable {
     }
 
     /// Opens an existing vault, refusing anything that is not one.
-    static func open(at path: String) throws -> Store {
+    ///
+    /// Read-only, nothing is written to the file: no journal mode is set,
+    /// no migration runs, and every change is refused with `.readOnly`.
+    static func open(
+        at path: String,
+        readOnly: Bool = false,
+        busyTimeout: TimeInterval = defaultBusyTimeout
+    ) throws
+        -> Store
+    {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw CertVaultError(
@@ -83,7 +100,10 @@ final class Store: Sendable {
         }
         guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration())
+            let queue = try DatabaseQueue(
+                path: path,
+                configuration: configuration(readOnly: readOnly, busyTimeout: busyTimeout)
+            )
             let (appID, version) = try queue.read { db in
                 (
                     try Int64.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
@@ -112,6 +132,16 @@ final class Store: Sendable {
                     hint:
                         "a trigger or view added by hand could rewrite what certvault writes; restore the vault from a backup"
                 )
+            }
+            if readOnly {
+                guard version == formatVersion else {
+                    throw CertVaultError(
+                        .readOnly,
+                        "\(path) has vault format \(version) and needs upgrading to \(formatVersion), which writes",
+                        hint: "open it once for writing"
+                    )
+                }
+                return Store(queue: queue, path: path, readOnly: true)
             }
             try queue.writeWithoutTransaction { db in
                 if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {
@@ -163,6 +193,8 @@ final class Store: Sendable {
     /// Runs `body` in one IMMEDIATE transaction: a change and its audit
     /// record commit together or not at all.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try requireOpen()
+        if readOnly { throw CertVaultError(.readOnly, "\(path) was opened read-only") }
         do {
             return try queue.writeWithoutTransaction { db in
                 var result: T?
@@ -176,7 +208,20 @@ final class Store: Sendable {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try requireOpen()
         do { return try queue.read(body) } catch { throw Store.map(error, path: path) }
+    }
+
+    /// Closes the connection; every later read or write is refused with `.closed`.
+    func close() throws {
+        guard !isClosed.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        do { try queue.close() } catch { throw Store.map(error, path: path) }
+    }
+
+    private func requireOpen() throws {
+        if isClosed.load(ordering: .sequentiallyConsistent) {
+            throw CertVaultError(.closed, "the vault \(path) was closed")
+        }
     }
 }
 

@@ -168,6 +168,46 @@ extension Session {
         profile: ExportProfile = .modern,
         recipient: String? = nil
     ) throws -> ExportResult {
+        try exportPFX(
+            ref,
+            to: destination,
+            password: password,
+            profile: profile,
+            recipient: recipient,
+            cancellation: nil
+        )
+    }
+
+    /// ``exportPFX(_:to:password:profile:recipient:)`` off the caller's
+    /// thread. Cancelling the task before the record commits stops it with
+    /// `CancellationError`: no record, no file.
+    public func exportPFX(
+        _ ref: EntryReference,
+        to destination: ExportDestination,
+        password: SecureBytes,
+        profile: ExportProfile = .modern,
+        recipient: String? = nil
+    ) async throws -> ExportResult {
+        try await Cancellation.run {
+            try self.exportPFX(
+                ref,
+                to: destination,
+                password: password,
+                profile: profile,
+                recipient: recipient,
+                cancellation: $0
+            )
+        }
+    }
+
+    func exportPFX(
+        _ ref: EntryReference,
+        to destination: ExportDestination,
+        password: SecureBytes,
+        profile: ExportProfile,
+        recipient: String?,
+        cancellation: Cancellation?
+    ) throws -> ExportResult {
         try requireRole([.admin, .officer], to: "export private keys")
         guard password.count > 0 else {
             throw CertVaultError(
@@ -181,7 +221,8 @@ extension Session {
             to: destination,
             recipient: recipient,
             details: ["format": "pfx", "profile": profile.rawValue],
-            format: .pfx
+            format: .pfx,
+            cancellation: cancellation
         ) { db, entry, key in
             let ders = try Vault.chainDER(entryID: entry.id.rawValue, in: db)
             guard let leafDER = ders.first else {
@@ -297,6 +338,7 @@ extension Session {
         recipient: String?,
         details: [String: Any],
         format: ExportFormat,
+        cancellation: Cancellation? = nil,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
     ) throws -> ExportResult {
         var pending: SecureFile.Pending?
@@ -309,6 +351,7 @@ extension Session {
                     recipient: recipient,
                     details: details,
                     format: format,
+                    cancellation: cancellation,
                     pending: &pending,
                     encode: encode
                 )
@@ -326,6 +369,7 @@ extension Session {
         recipient: String?,
         details: [String: Any],
         format: ExportFormat,
+        cancellation: Cancellation?,
         pending: inout SecureFile.Pending?,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
     ) throws -> ExportResult {
@@ -344,6 +388,8 @@ extension Session {
         }
         let key = try custody.privateKey(db, entryID: entry.id.rawValue, alias: entry.alias)
         let bytes = try encode(db, entry, key)
+        // The last point at which a cancelled task leaves no trace.
+        try cancellation?.check()
         let digest: String
         switch bytes {
         case .public(let data): digest = Digest.sha256(data).hexLower

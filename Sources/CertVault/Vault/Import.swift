@@ -128,6 +128,39 @@ public enum Importer {
     )
         -> (files: [ImportFile], failures: [CertVaultError])
     {
+        readAll(paths, password: password, askPassword: askPassword, progress: progress, cancellation: nil)
+    }
+
+    /// ``readAll(_:password:askPassword:progress:)`` off the caller's thread,
+    /// without prompts; cancelling the task stops the reading with
+    /// `CancellationError`.
+    public static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> (files: [ImportFile], failures: [CertVaultError]) {
+        try await Cancellation.run { cancellation in
+            let result = readAll(
+                paths,
+                password: password,
+                askPassword: nil,
+                progress: progress,
+                cancellation: cancellation
+            )
+            try cancellation.check()
+            return result
+        }
+    }
+
+    static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
+        cancellation: Cancellation?
+    )
+        -> (files: [ImportFile], failures: [CertVaultError])
+    {
         typealias Slot = Result<ImportFile, CertVaultError>
         @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
             do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e
@@ -151,6 +184,7 @@ public enum Importer {
             let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 for i in stride(from: worker, to: paths.count, by: workers) {
+                    if cancellation?.isCancelled == true { return }
                     let r = readOne(i, nil)
                     let done = results.withLock { state in
                         state.slots[i] = r
@@ -276,6 +310,28 @@ extension Session {
     ///   `options.keepGoing`, which stores the rest and lists failures in
     ///   the report. Nothing is written when it throws.
     public func importFiles(_ files: [ImportFile], options: ImportOptions = ImportOptions()) throws -> ImportReport {
+        try importFiles(files, options: options, cancellation: nil)
+    }
+
+    /// ``importFiles(_:options:)`` off the caller's thread. Cancelling the
+    /// task before the change commits stops it with `CancellationError`
+    /// and stores nothing: the import is one transaction.
+    public func importFiles(
+        _ files: [ImportFile],
+        options: ImportOptions = ImportOptions()
+    ) async throws
+        -> ImportReport
+    {
+        try await Cancellation.run { try self.importFiles(files, options: options, cancellation: $0) }
+    }
+
+    func importFiles(
+        _ files: [ImportFile],
+        options: ImportOptions,
+        cancellation: Cancellation?
+    ) throws
+        -> ImportReport
+    {
         try requireRole([.admin, .officer], to: "import")
         try validateAlias(options.alias)
         if options.alias != nil, files.count != 1 {
@@ -291,6 +347,7 @@ extension Session {
             let db = c.db
             var report = ImportReport()
             for file in files {
+                try cancellation?.check()
                 for key in file.keys {
                     let spki = Digest.sha256(try key.key.publicKeyInfoDER)
                     if certificateKeys.contains(spki) { continue }

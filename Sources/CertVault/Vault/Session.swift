@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One person's unlocked view of a vault: their secret keys are open, so
 /// they can decrypt what they were granted, and every change they make is
@@ -15,6 +16,7 @@ public final class Session: Sendable {
     let custody: Custody
     let signSecretKey: SecureBytes
     let signPublicKey: Data
+    private let locked = Atomic<Bool>(false)
 
     init(vault: Vault, person trusted: TrustedPerson, secrets: SecureBytes) throws {
         guard secrets.count == SealedBox.secretKeyBytes + Signature.secretKeyBytes else {
@@ -47,6 +49,7 @@ public final class Session: Sendable {
     /// the records `body` queues are signed and committed with its rows.
     @discardableResult
     func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
+        try requireUnlocked()
         let (result, head, afterCommit) = try vault.store.write { db -> (T, AuditHead?, [() throws -> Void]) in
             var state = try vault.state(db)
             let rollback = state.rollback
@@ -112,7 +115,27 @@ public final class Session: Sendable {
         }
     }
 
+    /// Wipes this person's secret keys from memory now. Every later call on
+    /// the session fails with `.closed`; unlock again to go on. A service
+    /// locks a session when its user's request is done, instead of waiting
+    /// for the last reference to go.
+    public func lock() {
+        guard !locked.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        custody.boxSecretKey.wipe()
+        signSecretKey.wipe()
+    }
+
+    /// Whether ``lock()`` was called.
+    public var isLocked: Bool { locked.load(ordering: .sequentiallyConsistent) }
+
+    func requireUnlocked() throws {
+        if isLocked {
+            throw CertVaultError(.closed, "the session of \(person.handle) was locked", hint: "unlock the vault again")
+        }
+    }
+
     func requireRole(_ roles: Set<PersonRole>, to what: String) throws {
+        try requireUnlocked()
         guard roles.contains(person.role) else {
             throw CertVaultError(
                 .noAccess,

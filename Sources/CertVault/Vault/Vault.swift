@@ -98,19 +98,33 @@ public final class Vault: Sendable {
     }
 
     /// Opens an existing vault.
-    /// - Throws: `.noVault`, `.notAVault`, `.newerFormat`, `.corruptVault`;
-    ///   the file is left untouched.
     ///
-    /// - Parameter witness: where this machine remembers the last head it
-    ///   saw (``RollbackWitness/standard`` by default); nil skips the
-    ///   rollback check.
-    public static func open(at path: String, witness: RollbackWitness? = .standard) throws -> Vault {
-        let store = try Store.open(at: path)
+    /// - Parameters:
+    ///   - witness: where this machine remembers the last head it saw
+    ///     (``RollbackWitness/standard`` by default); nil skips the rollback
+    ///     check.
+    ///   - readOnly: open the file without ever writing it: reads, exports
+    ///     of public material and verification work; anything that changes
+    ///     the vault (a change, a key export, a failed-unlock record) is
+    ///     refused with `.readOnly` or not recorded.
+    ///   - busyTimeout: how long a call waits for another process's write
+    ///     to finish before failing with `.io`.
+    /// - Throws: `.noVault`, `.notAVault`, `.newerFormat`, `.corruptVault`,
+    ///   `.tampered` (schema objects added by hand); the file is left
+    ///   untouched.
+    public static func open(
+        at path: String,
+        witness: RollbackWitness? = .standard,
+        readOnly: Bool = false,
+        busyTimeout: TimeInterval = 60
+    ) throws -> Vault {
+        let store = try Store.open(at: path, readOnly: readOnly, busyTimeout: busyTimeout)
         let id = try store.read { db -> Data? in
             guard let row = try db.row("SELECT vault_id FROM vault") else { return nil }
             return try Columns(row, "vault row").blob("vault_id", count: 16)
         }
         guard let id else {
+            try? store.close()
             throw CertVaultError(
                 .notAVault,
                 "\(path) has no vault identity",
@@ -119,6 +133,15 @@ public final class Vault: Sendable {
         }
         return Vault(store: store, vaultID: id, witness: witness)
     }
+
+    /// Whether the vault was opened read-only.
+    public var isReadOnly: Bool { store.readOnly }
+
+    /// Closes the file. Later calls on this vault, or on its sessions, fail
+    /// with `.closed`; closing twice does nothing. A long-running process
+    /// closes a vault it no longer needs instead of waiting for the last
+    /// reference to go.
+    public func close() throws { try store.close() }
 
     /// Whether `handle` is one certvault accepts: lower-case ASCII letters,
     /// digits, `.`, `_` and `-`, starting with a letter, at most 64
@@ -556,6 +579,16 @@ public final class Vault: Sendable {
     /// and every entry against the signed records, and the head against
     /// this machine's witness and `expected`.
     public func verify(expecting expected: AuditHead? = nil) throws -> AuditVerification {
+        try verify(expecting: expected, cancellation: nil)
+    }
+
+    /// ``verify(expecting:)`` off the caller's thread; cancelling the task
+    /// stops it with `CancellationError`.
+    public func verify(expecting expected: AuditHead? = nil) async throws -> AuditVerification {
+        try await Cancellation.run { try self.verify(expecting: expected, cancellation: $0) }
+    }
+
+    func verify(expecting expected: AuditHead?, cancellation: Cancellation?) throws -> AuditVerification {
         try store.read { db in
             // A value the check cannot even read is a finding, not a stop.
             let state: VaultState
@@ -567,7 +600,12 @@ public final class Vault: Sendable {
                     findings: ledger.findings + [.init(seq: nil, message: error.message)]
                 )
             }
-            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: expected, state: state)
+            try cancellation?.check()
+            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
+                expecting: expected,
+                state: state,
+                cancellation: cancellation
+            )
         }
     }
 
@@ -632,7 +670,7 @@ public final class Vault: Sendable {
                         signer: nil
                     )
                 }
-            } catch let error as CertVaultError where error.code == .io {
+            } catch let error as CertVaultError where error.code == .io || error.code == .readOnly {
                 // A read-only vault cannot take the record; the passphrase is still wrong.
             }
             throw CertVaultError(.wrongPassphrase, "wrong passphrase for \(person.handle)")
