@@ -39,6 +39,12 @@ class CLITestCase: XCTestCase {
         return try Support.run(binary, args, environment: environment)
     }
 
+    /// Runs `certvault` as alice, her passphrase read from a file.
+    @discardableResult
+    func cvAsAlice(_ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+        try cv(args + ["--passphrase-file", file("alice.pass")], env: env)
+    }
+
     /// Runs SQL on the vault with the `sqlite3` tool, as an attacker with
     /// write access would: the append-only triggers are dropped first and
     /// put back exactly as they were afterwards.
@@ -55,7 +61,7 @@ class CLITestCase: XCTestCase {
     }
 
     func initVault() throws {
-        let r = try cv(["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")])
+        let r = try cvAsAlice(["init", "--admin", "alice", "--kdf", "interactive"])
         XCTAssertEqual(r.status, 0, r.err)
     }
 

@@ -6,15 +6,14 @@ import XCTest
 final class CLITests: CLITestCase {
     func testMainJobEndToEnd() throws {
         try initVault()
-        let imp = try cv([
+        let imp = try cvAsAlice([
             "import", realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"), "--alias", "contoso.com",
             "--purpose", "ssl", "--domain", "contoso.com", "--password-file", file("corpus.pw"),
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(imp.status, 0, imp.err)
         XCTAssertTrue(imp.out.contains("imported 1, already present 0, paired 0, failed 0"), imp.out)
         XCTAssertEqual(
-            try cv(["person", "add", "bob", "--role", "staff", "--passphrase-file", file("alice.pass")]).status,
+            try cvAsAlice(["person", "add", "bob", "--role", "staff"]).status,
             0
         )
 
@@ -38,9 +37,9 @@ final class CLITests: CLITestCase {
 
         for profile in ["modern", "legacy"] {
             let out = file("contoso-\(profile).pfx")
-            let exp = try cv([
+            let exp = try cvAsAlice([
                 "export", "contoso.com", "--format", "pfx", "--profile", profile, "--for", "bob",
-                "--generate-password", "--out", out, "--passphrase-file", file("alice.pass"),
+                "--generate-password", "--out", out,
             ])
             XCTAssertEqual(exp.status, 0, exp.err)
             let password = try XCTUnwrap(
@@ -90,7 +89,7 @@ final class CLITests: CLITestCase {
         let head = verify.out.split(separator: "\n").last.map(String.init) ?? ""
         XCTAssertEqual(try cv(["audit", "verify", "--expect", head]).status, 0)
 
-        let backup = try cv(["backup", file("copy.db"), "--passphrase-file", file("alice.pass")])
+        let backup = try cvAsAlice(["backup", file("copy.db")])
         XCTAssertEqual(backup.status, 0, backup.err)
         XCTAssertEqual(try cv(["list"], env: ["CERTVAULT_VAULT": file("copy.db")]).status, 0)
     }
@@ -99,17 +98,16 @@ final class CLITests: CLITestCase {
     func testPythonCryptographyReadsExports() throws {
         try initVault()
         XCTAssertEqual(
-            try cv([
+            try cvAsAlice([
                 "import", realWorld("ValidCertificatePathTest1EE_macos.p12"), "--password-file", file("corpus.pw"),
-                "--passphrase-file", file("alice.pass"),
             ]).status,
             0
         )
         try Support.write("Tr0ub4dor&3\n", to: dir.appendingPathComponent("pfx.pw"))
         for profile in ["modern", "legacy"] {
-            let r = try cv([
+            let r = try cvAsAlice([
                 "export", "1", "--format", "pfx", "--profile", profile, "--out", file("\(profile).pfx"),
-                "--password-file", file("pfx.pw"), "--passphrase-file", file("alice.pass"),
+                "--password-file", file("pfx.pw"),
             ])
             XCTAssertEqual(r.status, 0, r.err)
         }
@@ -188,7 +186,7 @@ final class CLITests: CLITestCase {
         XCTAssertTrue(n.err.contains("is not a certvault vault"), n.err)
         XCTAssertEqual(try String(contentsOfFile: vaultPath, encoding: .utf8), "hello, I am a text file\n")
         XCTAssertEqual(
-            try cv(["init", "--admin", "x", "--kdf", "interactive", "--passphrase-file", file("alice.pass")]).status,
+            try cvAsAlice(["init", "--admin", "x", "--kdf", "interactive"]).status,
             1
         )
     }
@@ -198,9 +196,8 @@ final class CLITests: CLITestCase {
         try Support.write("not a pfx\n", to: dir.appendingPathComponent("bad.pfx"))
         try Data().write(to: dir.appendingPathComponent("empty.p12"))
         let good = realWorld("ValidCertificatePathTest1EE_firefox.p12")
-        let r = try cv([
+        let r = try cvAsAlice([
             "import", good, file("bad.pfx"), file("empty.p12"), "--password-file", file("corpus.pw"),
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(
@@ -215,17 +212,13 @@ final class CLITests: CLITestCase {
                 || (try cv(["list", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
         )
 
-        let k = try cv([
-            "import", good, file("bad.pfx"), "--keep-going", "--password-file", file("corpus.pw"),
-            "--passphrase-file", file("alice.pass"),
-        ])
+        let k = try cvAsAlice(["import", good, file("bad.pfx"), "--keep-going", "--password-file", file("corpus.pw")])
         XCTAssertEqual(k.status, 1)
         XCTAssertTrue(k.out.contains("imported 1, already present 0, paired 0, failed 1"), k.out)
         XCTAssertTrue(k.err.contains(file("bad.pfx")), k.err)
         // Scripts get each failure's stable code.
-        let j = try cv([
+        let j = try cvAsAlice([
             "import", file("empty.p12"), "--keep-going", "--json", "--password-file", file("corpus.pw"),
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(j.status, 1)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
@@ -237,8 +230,8 @@ final class CLITests: CLITestCase {
     /// made) is one error line and exit 1, not a usage error or a raw
     /// Foundation error.
     func testUnwritableVaultPathIsAnErrorLine() throws {
-        let r = try cv(
-            ["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+        let r = try cvAsAlice(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
             env: ["CERTVAULT_VAULT": "/proc/self/nope/v.db"]
         )
         XCTAssertEqual(r.status, 1, r.err)
@@ -249,10 +242,10 @@ final class CLITests: CLITestCase {
         try initVault()
         try Support.write("nope\n", to: dir.appendingPathComponent("nope.pw"))
         let f = realWorld("ValidCertificatePathTest1EE_windows_aes.p12.pfx")
-        let r = try cv(["import", f, "--password-file", file("nope.pw"), "--passphrase-file", file("alice.pass")])
+        let r = try cvAsAlice(["import", f, "--password-file", file("nope.pw")])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.err.hasPrefix("error: \(f): wrong password for the file"), r.err)
-        let none = try cv(["import", f, "--passphrase-file", file("alice.pass")])
+        let none = try cvAsAlice(["import", f])
         XCTAssertEqual(none.status, 1)
         XCTAssertTrue(none.err.contains("the file needs a password"), none.err)
         XCTAssertTrue(none.err.contains("hint: give it with --password-file"), none.err)
@@ -261,9 +254,8 @@ final class CLITests: CLITestCase {
     func testVerifyExitsThreeNamingTheFirstBadRecord() throws {
         try initVault()
         XCTAssertEqual(
-            try cv([
+            try cvAsAlice([
                 "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                "--passphrase-file", file("alice.pass"),
             ]).status,
             0
         )
@@ -276,9 +268,8 @@ final class CLITests: CLITestCase {
     func testExportNeverOverwritesWithoutForce() throws {
         try initVault()
         XCTAssertEqual(
-            try cv([
+            try cvAsAlice([
                 "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                "--passphrase-file", file("alice.pass"),
             ]).status,
             0
         )
@@ -296,8 +287,8 @@ final class CLITests: CLITestCase {
         defer { try? FileManager.default.removeItem(at: lonely) }
         let copy = lonely.appendingPathComponent("certvault").path
         try FileManager.default.copyItem(atPath: CLITestCase.binary, toPath: copy)
-        let r = try cv(
-            ["init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+        let r = try cvAsAlice(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
             binary: copy
         )
         XCTAssertEqual(r.status, 0, r.err)

@@ -6,7 +6,7 @@ import XCTest
 /// flow; what certvault writes is judged by openssl, Python cryptography,
 /// GnuTLS and NSS.
 final class FormatsTests: CLITestCase {
-    let corpus = Support.root.appendingPathComponent("Tests/CertVaultTests/Fixtures/corpus")
+    let corpus = Support.corpus
     func fixture(_ name: String) -> String { corpus.appendingPathComponent(name).path }
 
     override func setUpWithError() throws {
@@ -59,9 +59,7 @@ final class FormatsTests: CLITestCase {
     }
 
     func testMismatchedKeyStoresNothing() throws {
-        let r = try cv([
-            "import", fixture("mismatch.pem"), fixture("leaf.der"), "--passphrase-file", file("alice.pass"),
-        ])
+        let r = try cvAsAlice(["import", fixture("mismatch.pem"), fixture("leaf.der")])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(
             r.err.contains("error: \(fixture("mismatch.pem")): the private key does not match the certificate"),
@@ -77,9 +75,7 @@ final class FormatsTests: CLITestCase {
             ("ossl-mac-broken.p12", "MAC verification failed"),
         ]
         for (name, cause) in cases {
-            let r = try cv([
-                "import", fixture(name), "--password-file", file("test.pw"), "--passphrase-file", file("alice.pass"),
-            ])
+            let r = try cvAsAlice(["import", fixture(name), "--password-file", file("test.pw")])
             XCTAssertEqual(r.status, 1, name)
             XCTAssertTrue(r.err.contains("error: \(fixture(name)): ") && r.err.contains(cause), "\(name): \(r.err)")
         }
@@ -89,7 +85,7 @@ final class FormatsTests: CLITestCase {
     func testFilesOverTheSizeLimitAreRefused() throws {
         let big = file("big.pfx")
         try Support.sh("truncate -s 17M '\(big)'")
-        let r = try cv(["import", big, "--passphrase-file", file("alice.pass")])
+        let r = try cvAsAlice(["import", big])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.err.contains("over the 16 MiB limit"), r.err)
     }
@@ -192,7 +188,7 @@ final class FormatsTests: CLITestCase {
         XCTAssertEqual(py.out.trimmingCharacters(in: .whitespacesAndNewlines), "2048", py.err)
         // Unencrypted only on request, and recorded as such.
         XCTAssertEqual(
-            try cv(["export", "1", "--format", "key", "--out", file("u.pem"), "--passphrase-file", file("alice.pass")])
+            try cvAsAlice(["export", "1", "--format", "key", "--out", file("u.pem")])
                 .status,
             1
         )
@@ -271,14 +267,10 @@ final class FormatsTests: CLITestCase {
         XCTAssertEqual(e.first?["purpose"] as? String, "management")
         XCTAssertEqual(e.first?["subscription"] as? String, "sub-1")
 
-        let weak = try cv([
-            "new", "management", "--subject", "CN=weak", "--key", "rsa:1024", "--passphrase-file", file("alice.pass"),
-        ])
+        let weak = try cvAsAlice(["new", "management", "--subject", "CN=weak", "--key", "rsa:1024"])
         XCTAssertEqual(weak.status, 1)
         XCTAssertTrue(weak.err.contains("1024 bits is refused: Azure requires at least 2048 bits"), weak.err)
-        let ec = try cv([
-            "new", "management", "--subject", "CN=ec", "--key", "ec:p256", "--passphrase-file", file("alice.pass"),
-        ])
+        let ec = try cvAsAlice(["new", "management", "--subject", "CN=ec", "--key", "ec:p256"])
         XCTAssertEqual(ec.status, 1)
         XCTAssertTrue(ec.err.contains("need an RSA key"), ec.err)
         XCTAssertEqual(try entries().count, 1)
@@ -296,9 +288,9 @@ final class FormatsTests: CLITestCase {
         let pending = try cv(["show", "shop.contoso.com"])
         XCTAssertTrue(pending.out.contains("pending") && pending.out.contains("waiting for"), pending.out)
         XCTAssertEqual(
-            try cv([
+            try cvAsAlice([
                 "export", "shop.contoso.com", "--format", "pfx", "--out", file("x.pfx"),
-                "--password-file", file("out.pw"), "--passphrase-file", file("alice.pass"),
+                "--password-file", file("out.pw"),
             ]).status,
             1
         )
@@ -319,7 +311,7 @@ final class FormatsTests: CLITestCase {
             openssl x509 -req -in wrong.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 90 -out wrong.crt 2>/dev/null
             """
         )
-        let wrong = try cv(["import", file("wrong.crt"), "--passphrase-file", file("alice.pass")])
+        let wrong = try cvAsAlice(["import", file("wrong.crt")])
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(
             wrong.err.contains("issued for another key than the pending request 'shop.contoso.com'"),

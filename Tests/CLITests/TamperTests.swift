@@ -21,22 +21,18 @@ final class TamperTests: CLITestCase {
         try initVault()
         let second = try Support.makePFX(in: dir, name: "second", password: "password").pfx
         for path in [realWorld("ValidCertificatePathTest1EE_firefox.p12"), second] {
-            let r = try cv([
-                "import", path, "--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass"),
-            ])
+            let r = try cvAsAlice(["import", path, "--password-file", file("corpus.pw")])
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertTrue(r.out.contains("imported 1,"), r.out)
         }
         try Support.write("bob passphrase\n", to: dir.appendingPathComponent("bob.pass"))
-        let add = try cv([
+        let add = try cvAsAlice([
             "person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
             file("bob.pass"),
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(add.status, 0, add.err)
-        let exp = try cv([
+        let exp = try cvAsAlice([
             "export", "1", "--format", "pfx", "--for", "bob", "--generate-password", "--out", file("bob.pfx"),
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(exp.status, 0, exp.err)
     }
@@ -77,7 +73,7 @@ final class TamperTests: CLITestCase {
             cwd: dir
         )
         var shown: [String] = []
-        let imp = try cv(["import", file(name), "--password-file", file("pw"), "--passphrase-file", file("alice.pass")])
+        let imp = try cvAsAlice(["import", file(name), "--password-file", file("pw")])
         XCTAssertEqual(imp.status, 0, imp.err)
         shown += [imp.out, imp.err]
         for args in [
@@ -108,18 +104,18 @@ final class TamperTests: CLITestCase {
     func testHandlesAreLowerCaseASCIIOnly() throws {
         try initVault()
         for handle in ["\u{430}lice", "Alice", "1bob", "bob smith", "b\u{1b}ob", ""] {
-            let r = try cv(["person", "add", handle, "--role", "staff", "--passphrase-file", file("alice.pass")])
+            let r = try cvAsAlice(["person", "add", handle, "--role", "staff"])
             XCTAssertEqual(r.status, 1, "\(handle): \(r.err)")
             XCTAssertTrue(r.err.hasPrefix("error: "), r.err)
             XCTAssertFalse(r.err.contains("\u{1b}"), r.err)
         }
         XCTAssertEqual(
-            try cv(["person", "add", "bob.smith-2_x", "--role", "staff", "--passphrase-file", file("alice.pass")])
+            try cvAsAlice(["person", "add", "bob.smith-2_x", "--role", "staff"])
                 .status,
             0
         )
-        let init2 = try cv(
-            ["init", "--admin", "\u{430}dmin", "--kdf", "interactive", "--passphrase-file", file("alice.pass")],
+        let init2 = try cvAsAlice(
+            ["init", "--admin", "\u{430}dmin", "--kdf", "interactive"],
             env: ["CERTVAULT_VAULT": file("other.db")]
         )
         XCTAssertEqual(init2.status, 1, init2.err)
@@ -131,23 +127,18 @@ final class TamperTests: CLITestCase {
         try initVault()
         let nul = dir.appendingPathComponent("nul.pw")
         try Data("pass\0word\n".utf8).write(to: nul)
-        let imp = try cv([
+        let imp = try cvAsAlice([
             "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", nul.path,
-            "--passphrase-file", file("alice.pass"),
         ])
         XCTAssertEqual(imp.status, 1)
         XCTAssertTrue(imp.err.contains("NUL byte"), imp.err)
         XCTAssertEqual(
-            try cv([
+            try cvAsAlice([
                 "import", realWorld("ValidCertificatePathTest1EE_firefox.p12"), "--password-file", file("corpus.pw"),
-                "--passphrase-file", file("alice.pass"),
             ]).status,
             0
         )
-        let exp = try cv([
-            "export", "1", "--format", "pfx", "--out", file("x.pfx"), "--password-file", nul.path,
-            "--passphrase-file", file("alice.pass"),
-        ])
+        let exp = try cvAsAlice(["export", "1", "--format", "pfx", "--out", file("x.pfx"), "--password-file", nul.path])
         XCTAssertEqual(exp.status, 1)
         XCTAssertTrue(exp.err.contains("NUL byte"), exp.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
@@ -198,20 +189,14 @@ final class TamperTests: CLITestCase {
         try makeVault()
         let old = file("old.db")
         try FileManager.default.copyItem(atPath: vaultPath, toPath: old)
-        let exp = try cv([
-            "export", "2", "--format", "pfx", "--generate-password", "--out", file("later.pfx"),
-            "--passphrase-file", file("alice.pass"),
-        ])
+        let exp = try cvAsAlice(["export", "2", "--format", "pfx", "--generate-password", "--out", file("later.pfx")])
         XCTAssertEqual(exp.status, 0, exp.err)
         // The attacker puts the older copy back, hiding that export.
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
         try FileManager.default.removeItem(atPath: vaultPath)
         try FileManager.default.copyItem(atPath: old, toPath: vaultPath)
 
-        let again = try cv([
-            "export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
-            "--passphrase-file", file("alice.pass"),
-        ])
+        let again = try cvAsAlice(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx")])
         XCTAssertEqual(again.status, 3, again.err)
         XCTAssertTrue(again.err.contains("error: the vault was rolled back"), again.err)
         XCTAssertTrue(again.err.contains("was seen on"), again.err)
@@ -221,14 +206,11 @@ final class TamperTests: CLITestCase {
         XCTAssertTrue(verify.err.contains("rolled back"), verify.err)
         XCTAssertEqual(try cv(["list"]).status, 3)
 
-        let accept = try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")])
+        let accept = try cvAsAlice(["audit", "accept-rollback"])
         XCTAssertEqual(accept.status, 0, accept.err)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
         XCTAssertEqual(
-            try cv([
-                "export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
-                "--passphrase-file", file("alice.pass"),
-            ]).status,
+            try cvAsAlice(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx")]).status,
             0
         )
         let log = try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"])
@@ -236,7 +218,7 @@ final class TamperTests: CLITestCase {
         XCTAssertEqual(records.count, 1)
         XCTAssertEqual(records.first?["actorHandle"] as? String, "alice")
         // With nothing rolled back there is nothing to accept.
-        XCTAssertEqual(try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")]).status, 1)
+        XCTAssertEqual(try cvAsAlice(["audit", "accept-rollback"]).status, 1)
     }
 
     /// A trigger added by hand could copy every new grant elsewhere: the
@@ -361,7 +343,7 @@ final class TamperTests: CLITestCase {
             XCTAssertTrue(r.err.contains("holds another vault"), r.err)
         }
         // alice cannot accept it: her passphrase does not open their vault.
-        XCTAssertNotEqual(try cv(["audit", "accept-rollback", "--passphrase-file", file("alice.pass")]).status, 0)
+        XCTAssertNotEqual(try cvAsAlice(["audit", "accept-rollback"]).status, 0)
         // A new vault made at the path on purpose is the path's vault from then on.
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
         try initVault()

@@ -8,7 +8,7 @@ import XCTest
 /// OpenSSL reads from a file, certvault must read too, key for key and
 /// certificate for certificate; every broken file must fail with its cause.
 final class CorpusTests: XCTestCase {
-    static let corpus = Support.root.appendingPathComponent("Tests/CertVaultTests/Fixtures/corpus")
+    static let corpus = Support.corpus
 
     struct Case {
         var file, password, expect: String

@@ -7,7 +7,7 @@ import XCTest
 /// Reading PKCS#12 files written by other programs, judged against what
 /// `openssl` extracts from the same files. Every file goes through
 /// ``Importer/read(data:label:password:)``: the reader the product uses.
-final class PKCS12ImportTests: XCTestCase {
+final class PKCS12ImportTests: CertVaultTestCase {
     var dir: URL!
 
     override func setUpWithError() throws { dir = try Support.temporaryDirectory() }
@@ -19,17 +19,6 @@ final class PKCS12ImportTests: XCTestCase {
 
     func parse(_ data: Data, _ password: String?) throws -> ImportFile {
         try Importer.read(data: data, label: "test.pfx", password: password.map { SecureBytes(utf8: $0) })
-    }
-
-    func assertCode(
-        _ code: CertVaultError.Code,
-        _ body: () throws -> Void,
-        file: StaticString = #filePath,
-        line: UInt = #line
-    ) {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
-        }
     }
 
     func bytes(_ s: SecureBytes) -> Data { s.withUnsafeBytes { Data($0) } }

@@ -6,7 +6,7 @@ import XCTest
 @testable import CertVault
 
 /// A vault in a temporary directory, with alice as its admin.
-class VaultTestCase: XCTestCase {
+class VaultTestCase: CertVaultTestCase {
     var dir: URL!
     var path: String!
     var vault: Vault!
@@ -69,17 +69,6 @@ class VaultTestCase: XCTestCase {
             var blob: Data = row[column]
             blob[blob.startIndex + offset] ^= 1
             try tamper("UPDATE \(table) SET \(column) = ? WHERE rowid = ?", [blob, row["rid"] as Int64])
-        }
-    }
-
-    func assertCode(
-        _ code: CertVaultError.Code,
-        _ body: () throws -> Void,
-        file: StaticString = #filePath,
-        line: UInt = #line
-    ) {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            XCTAssertEqual((error as? CertVaultError)?.code, code, "\(error)", file: file, line: line)
         }
     }
 

@@ -14,6 +14,9 @@ public enum Support {
     public static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
+    /// Files written by other tools (generate.sh), judged by the manifest.
+    public static let corpus = root.appendingPathComponent("Tests/CertVaultTests/Fixtures/corpus")
+
     /// The real-world PKCS#12 exports (copied from shared/corpus/real-world).
     public static let realWorld = root.appendingPathComponent("Tests/CertVaultTests/Fixtures/real-world")
 
