@@ -8,26 +8,52 @@ import Foundation
 public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The stable text of the code, such as `wrong-password`, for programs to compare.
         public let rawValue: String
+        /// A code with this raw value.
         public init(_ rawValue: String) { self.rawValue = rawValue }
+        /// The raw value.
         public var description: String { rawValue }
 
+        /// The passphrase does not open the person's keyslot.
         public static let wrongPassphrase = Code("wrong-passphrase")
+        /// The password does not open the file or key being read, or none was
+        /// given for one that needs it.
         public static let wrongPassword = Code("wrong-password")
         /// Not a certificate, key, PKCS#7 or PKCS#12 file in any encoding certvault reads.
         public static let unknownFormat = Code("unknown-format")
+        /// The file is over ``Importer/maximumFileSize`` and was not read.
         public static let tooLarge = Code("too-large")
+        /// The file holds no bytes.
         public static let emptyFile = Code("empty-file")
+        /// The file ends before its encoding says it does.
         public static let truncated = Code("truncated")
+        /// The file is in a known format but cannot be read: a damaged PEM
+        /// block, certificate, key, request or PKCS#12 bag, or no key and no
+        /// certificate at all.
         public static let corrupt = Code("corrupt")
+        /// A PKCS#12 file decrypts, but its MAC does not verify: altered or damaged.
         public static let macFailure = Code("mac-failure")
+        /// The file or key uses an algorithm or key type OpenSSL cannot handle here.
         public static let unsupportedAlgorithm = Code("unsupported-algorithm")
+        /// A private key does not match the certificate it came with, or a
+        /// certificate was issued for another key than the pending request's.
         public static let keyMismatch = Code("key-mismatch")
+        /// Nothing is at the vault path.
         public static let noVault = Code("no-vault")
+        /// Something is at the vault path, but it is not a certvault vault.
         public static let notAVault = Code("not-a-vault")
+        /// The vault, or a keyslot in it, uses a format newer than this
+        /// certvault reads.
         public static let newerFormat = Code("newer-format")
+        /// A vault, or some other file, is already at the path of a new vault.
         public static let vaultExists = Code("vault-exists")
+        /// A value in the vault has the wrong type, length or form, or was not
+        /// written.
         public static let corruptVault = Code("corrupt-vault")
+        /// Something named was not found; thrown as one of its narrower kinds
+        /// (``entryNotFound``, ``personNotFound``), and matched with
+        /// ``CertVaultError/isKind(of:)``.
         public static let notFound = Code("not-found")
         /// No entry matches the reference given (a kind of ``notFound``).
         public static let entryNotFound = Code("entry-not-found")
@@ -39,15 +65,32 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let noPrivateKey = Code("no-private-key")
         /// Several people can unlock, and none was named.
         public static let actorAmbiguous = Code("actor-ambiguous")
+        /// An entry reference matches several entries.
         public static let ambiguous = Code("ambiguous")
+        /// The person may not do this: their role does not allow it, they
+        /// hold no grant for the entry, they have no keyslot, or they are no
+        /// longer trusted.
         public static let noAccess = Code("no-access")
+        /// The vault differs from what its signed records state: rows, keys or
+        /// schema changed behind certvault's back.
         public static let tampered = Code("tampered")
+        /// The destination file exists, and replacing it was not allowed.
         public static let fileExists = Code("file-exists")
+        /// A value the caller gave is not acceptable (an empty passphrase, a bad
+        /// handle, alias, subject, key type or validity, a format that does
+        /// not fit the call).
         public static let invalidArgument = Code("invalid-argument")
+        /// A file or the database could not be read or written, or stayed
+        /// locked too long.
         public static let io = Code("io")
+        /// OpenSSL failed at something that should not fail (loading its
+        /// providers, encoding, digesting).
         public static let crypto = Code("crypto")
-        public static let importFailed = Code("import-failed")
+        /// A verification failed. Nothing in the library throws it at present:
+        /// ``Vault/verify(expecting:)-9tjmj`` returns its findings instead.
         public static let verificationFailed = Code("verification-failed")
+        /// The person has departed: they can no longer unlock, and nothing is
+        /// exported for them.
         public static let personInactive = Code("person-inactive")
         /// The vault was opened read-only, and the call would change it.
         public static let readOnly = Code("read-only")
@@ -62,7 +105,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
     /// its own way: the command line names its flags and commands, a
     /// service its own API. ``hint`` words it for a library user.
     public enum Remedy: String, Sendable, CaseIterable {
-        /// Run a full verification of the audit log (``Vault/verify(expecting:)``).
+        /// Run a full verification of the audit log (``Vault/verify(expecting:)-9tjmj``).
         case verifyLog = "verify-log"
         /// Verify the log, and restore the vault from a backup.
         case restoreBackup = "restore-backup"
@@ -113,13 +156,16 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         }
     }
 
+    /// The kind of failure; compare it, not ``message``.
     public let code: Code
+    /// One line saying what went wrong, often naming the file, entry or person.
     public let message: String
     /// How to fix it, in words; for a ``remedy`` its library wording.
     public let hint: String?
     /// The fix, when it is one a front end words itself.
     public let remedy: Remedy?
 
+    /// An error with a hint in words, or none.
     public init(_ code: Code, _ message: String, hint: String? = nil) {
         self.code = code
         self.message = message
@@ -127,6 +173,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         self.remedy = nil
     }
 
+    /// An error with a remedy; ``hint`` is the remedy's library wording.
     public init(_ code: Code, _ message: String, remedy: Remedy) {
         self.code = code
         self.message = message
@@ -150,6 +197,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         self.code == code || (code == .notFound && [.entryNotFound, .personNotFound].contains(self.code))
     }
 
+    /// The message, followed by the hint in parentheses when there is one.
     public var description: String {
         hint.map { "\(message) (hint: \($0))" } ?? message
     }

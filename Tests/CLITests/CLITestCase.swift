@@ -41,8 +41,12 @@ class CLITestCase: XCTestCase {
 
     /// Runs `certvault` as alice, her passphrase read from a file.
     @discardableResult
-    func cvAsAlice(_ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
-        try cv(args + ["--passphrase-file", file("alice.pass")], env: env)
+    func cvAsAlice(
+        _ args: [String],
+        env: [String: String] = [:],
+        binary: String = CLITestCase.binary
+    ) throws -> ProcessResult {
+        try cv(args + ["--passphrase-file", file("alice.pass")], env: env, binary: binary)
     }
 
     /// Runs SQL on the vault with the `sqlite3` tool, as an attacker with

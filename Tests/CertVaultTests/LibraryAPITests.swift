@@ -218,3 +218,28 @@ final class LifecycleTests: VaultTestCase {
         XCTAssertThrowsError(try verifyOutcome.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 }
+
+final class WholeVaultReplacedTests: VaultTestCase {
+    /// Another vault (say, one an attacker made, with keys they know) put
+    /// at this path is a rollback; verification names no record for it.
+    func testAnotherVaultAtTheSamePathIsAFindingWithoutARecordNumber() throws {
+        try vault.close()
+        let other = dir.appendingPathComponent("other.db").path
+        _ = try Vault.create(
+            at: other,
+            admin: .init(handle: "mallory", role: .admin),
+            passphrase: SecureBytes(utf8: "m"),
+            kdf: .interactive,
+            witness: nil
+        )
+        Store.removeFiles(path)
+        try FileManager.default.copyItem(atPath: other, toPath: path)
+        let swapped = try Vault.open(at: path, witness: witness)
+        assertCode(.rollback) { _ = try swapped.entries() }
+        let verification = try swapped.verify()
+        XCTAssertFalse(verification.isValid)
+        let finding = try XCTUnwrap(verification.findings.first { $0.message.contains("holds another vault") })
+        XCTAssertNil(finding.seq)
+        XCTAssertNil(verification.firstBadSeq)
+    }
+}

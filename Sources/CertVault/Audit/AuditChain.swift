@@ -3,19 +3,34 @@ import GRDB
 
 /// One record of the audit log.
 public struct AuditRecord: Sendable, Codable, Equatable {
+    /// The record's place in the chain, from 1.
     public var seq: Int64
     /// UTC, ISO 8601.
     public var at: String
+    /// The id of the person who made the record; nil when the record names none.
     public var actorID: Int64?
+    /// The actor's handle as the signed records state it; filled in by
+    /// ``Vault/auditLog(_:)``, nil elsewhere or when no trusted record
+    /// introduced the actor.
     public var actorHandle: String?
+    /// What happened: an ``AuditAction`` raw value such as `entry.export`.
     public var action: String
+    /// The id of the entry the record is about; nil for a record about no entry.
     public var entryID: Int64?
+    /// The entry's alias as its latest believable record gives it; filled in
+    /// by ``Vault/auditLog(_:)``, nil elsewhere or when no record names one.
     public var entryAlias: String?
+    /// The id of the person the record concerns (added, given a keyslot, a
+    /// grant or an export); nil when it concerns nobody in particular.
     public var personID: Int64?
+    /// That person's handle as the signed records state it; filled in by
+    /// ``Vault/auditLog(_:)``, nil elsewhere or when unknown.
     public var personHandle: String?
     /// The record's details, as the JSON text that was hashed.
     public var details: String
+    /// The ``hash`` of the record before it, 32 bytes; zeros for the first record.
     public var previousHash: Data
+    /// BLAKE2b-256 over the record's fields and ``previousHash``, 32 bytes.
     public var hash: Data
     /// Ed25519 signature of ``hash`` by the actor; nil only for `unlock.failed`.
     public var signature: Data?
@@ -23,6 +38,39 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     /// someone the records do not trust), as ``Vault/auditLog(_:)`` found
     /// it; nil when its hash, its link and its signature check out.
     public var problem: String?
+
+    /// A record from its fields, hash taken as given, for tests and for callers that build their own.
+    public init(
+        seq: Int64,
+        at: String,
+        actorID: Int64? = nil,
+        actorHandle: String? = nil,
+        action: String,
+        entryID: Int64? = nil,
+        entryAlias: String? = nil,
+        personID: Int64? = nil,
+        personHandle: String? = nil,
+        details: String,
+        previousHash: Data,
+        hash: Data,
+        signature: Data? = nil,
+        problem: String? = nil
+    ) {
+        self.seq = seq
+        self.at = at
+        self.actorID = actorID
+        self.actorHandle = actorHandle
+        self.action = action
+        self.entryID = entryID
+        self.entryAlias = entryAlias
+        self.personID = personID
+        self.personHandle = personHandle
+        self.details = details
+        self.previousHash = previousHash
+        self.hash = hash
+        self.signature = signature
+        self.problem = problem
+    }
 
     /// Reads the columns of the `audit` table, each checked: a record
     /// altered into NULLs or wrong types is an error naming it, not a trap.
@@ -63,8 +111,11 @@ public struct AuditRecord: Sendable, Codable, Equatable {
 
 /// The head of the chain: the last record's sequence number and hash.
 public struct AuditHead: Sendable, Equatable, CustomStringConvertible {
+    /// The last record's sequence number.
     public var seq: Int64
+    /// The last record's hash, 32 bytes.
     public var hash: Data
+    /// The head with this sequence number and hash.
     public init(seq: Int64, hash: Data) {
         self.seq = seq
         self.hash = hash
@@ -90,18 +141,29 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// A person's keyslot, committed by its hash (after the genesis, and
     /// whenever a keyslot is replaced).
     case personKeyslot = "person.keyslot"
+    /// A person added by an admin.
     case personAdd = "person.add"
     /// A wrong passphrase; the only record nobody signs.
     case unlockFailed = "unlock.failed"
+    /// An entry stored from an imported file.
     case entryImport = "entry.import"
+    /// A management certificate and its key made inside the vault.
     case entryCreate = "entry.create"
+    /// A key and a certificate request made inside the vault: a pending entry.
     case entryRequest = "entry.request"
+    /// A private key joined the entry of its certificate.
     case entryKeyAdd = "entry.key-add"
+    /// A certificate joined the entry of its key.
     case entryCertAdd = "entry.cert-add"
+    /// The certificate a CA issued completed a pending entry.
     case entryComplete = "entry.complete"
+    /// An entry linked to the entry of the certificate that issued it.
     case entryLink = "entry.link"
+    /// An entry's key sealed to a person (a new admin receives every key).
     case entryGrant = "entry.grant"
+    /// An entry's private key exported (`pfx` or `key`) for a person.
     case entryExport = "entry.export"
+    /// A backup of the vault made.
     case vaultBackup = "vault.backup"
     /// An older copy of the vault accepted on purpose (a restored backup).
     case rollbackAccepted = "vault.rollback-accepted"
@@ -223,13 +285,18 @@ enum AuditChain {
             details: text
         )
         let signature = signer.map { Signature.sign(h, secretKey: $0) }
-        try db.run(
-            """
-            INSERT INTO audit (seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [seq, at, actor, action.rawValue, entry, person, text, prevHash, h, signature]
-        )
+        try AuditRow(
+            seq: seq,
+            at: at,
+            actorID: actor,
+            action: action,
+            entryID: entry,
+            personID: person,
+            details: text,
+            previousHash: prevHash,
+            hash: h,
+            signature: signature
+        ).insert(db)
         return AuditHead(seq: seq, hash: h)
     }
 }

@@ -20,6 +20,7 @@ public struct RollbackWitness: Sendable {
     /// The directory holding one file per vault id.
     public let directory: String
 
+    /// A witness keeping its files in `directory` (made when first written).
     public init(directory: String) { self.directory = directory }
 
     /// `$XDG_STATE_HOME/certvault`, else `$HOME/.local/state/certvault`;
@@ -36,11 +37,19 @@ public struct RollbackWitness: Sendable {
 
     /// A head seen, and when.
     public struct Seen: Sendable, Codable, Equatable {
+        /// The sequence number of the record seen.
         public var seq: Int64
         /// Lower-case hex of the record's hash.
         public var hash: String
         /// When this machine saw it, ISO 8601 UTC.
         public var seenAt: String
+
+        /// A head seen, from its fields.
+        public init(seq: Int64, hash: String, seenAt: String) {
+            self.seq = seq
+            self.hash = hash
+            self.seenAt = seenAt
+        }
     }
 
     func file(_ vaultID: Data) -> String { directory + "/" + vaultID.hexLower + ".head" }
@@ -49,7 +58,14 @@ public struct RollbackWitness: Sendable {
     public struct PathSeen: Sendable, Codable, Equatable {
         /// Lower-case hex of the vault id.
         public var vaultID: String
+        /// When this machine noted that vault there, ISO 8601 UTC.
         public var seenAt: String
+
+        /// A vault seen at a path, from its fields.
+        public init(vaultID: String, seenAt: String) {
+            self.vaultID = vaultID
+            self.seenAt = seenAt
+        }
     }
 
     private func pathFile(_ path: String) -> String {
@@ -141,10 +157,20 @@ public struct RollbackWitness: Sendable {
 
 /// The log no longer holds the head this machine saw.
 public struct Rollback: Sendable, Equatable {
+    /// The head this machine saw last; for another vault found at the
+    /// path, record 0 with an empty hash.
     public var seen: RollbackWitness.Seen
     /// The last signed record the vault holds now.
     public var head: AuditHead
+    /// Why it is a rollback, in words, with when this machine saw what it remembers.
     public var reason: String
+
+    /// A rollback from its fields, for tests and for callers that build their own.
+    public init(seen: RollbackWitness.Seen, head: AuditHead, reason: String) {
+        self.seen = seen
+        self.head = head
+        self.reason = reason
+    }
 
     func error() -> CertVaultError {
         CertVaultError(

@@ -7,8 +7,17 @@ public struct AuditFinding: Sendable, Codable, Equatable, CustomStringConvertibl
     public var seq: Int64?
     /// The entry concerned, when there is one.
     public var entryID: Int64?
+    /// What is wrong, in one line.
     public var message: String
 
+    /// A finding from its fields, for tests and for callers that build their own.
+    public init(seq: Int64? = nil, entryID: Int64? = nil, message: String) {
+        self.seq = seq
+        self.entryID = entryID
+        self.message = message
+    }
+
+    /// The message, prefixed by the record or entry it concerns.
     public var description: String {
         if let seq { return "record \(seq): \(message)" }
         if let entryID { return "entry \(entryID): \(message)" }
@@ -16,15 +25,25 @@ public struct AuditFinding: Sendable, Codable, Equatable, CustomStringConvertibl
     }
 }
 
-/// The outcome of ``Vault/verify(expecting:)``.
+/// The outcome of ``Vault/verify(expecting:)-9tjmj``.
 public struct AuditVerification: Sendable {
     /// The last record: write it down and pass it to `--expect` later.
     public var head: AuditHead?
+    /// How many rows the log holds, including any that cannot be read.
     public var recordCount: Int
+    /// Every problem found; empty when the log checks out.
     public var findings: [AuditFinding]
+    /// Whether nothing was found.
     public var isValid: Bool { findings.isEmpty }
     /// The lowest sequence number with a finding.
     public var firstBadSeq: Int64? { findings.compactMap(\.seq).min() }
+
+    /// An outcome from its fields, for tests and for callers that build their own.
+    public init(head: AuditHead? = nil, recordCount: Int, findings: [AuditFinding] = []) {
+        self.head = head
+        self.recordCount = recordCount
+        self.findings = findings
+    }
 }
 
 /// Replays the whole chain (`audit verify`).
@@ -93,7 +112,9 @@ struct AuditVerifier {
             findings.append(finding)
         }
         if let rollback = state.rollback {
-            findings.append(.init(seq: rollback.seen.seq, message: "rolled back: \(rollback.reason)"))
+            findings.append(
+                .init(seq: rollback.seen.seq > 0 ? rollback.seen.seq : nil, message: "rolled back: \(rollback.reason)")
+            )
         }
         return AuditVerification(head: previous, recordCount: count, findings: findings)
     }

@@ -2,8 +2,8 @@ import Foundation
 
 /// A strong random password for an exported file.
 public enum GeneratedPassword {
-    /// 24 characters from a 56-character alphabet without look-alikes
-    /// (about 139 bits), in secure storage.
+    /// 24 characters from a 57-character alphabet without look-alikes
+    /// (about 140 bits), in secure storage.
     public static func make() -> SecureBytes {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789".utf8)
         let out = SecureBytes(count: 24)

@@ -61,6 +61,8 @@ public final class SecureBytes: @unchecked Sendable {
     /// goes (``Session/lock()``).
     public func wipe() { sodium_memzero(pointer, count + 1) }
 
+    /// Runs `body` on the contents (without the trailing NUL); the buffer
+    /// must not escape `body`.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }

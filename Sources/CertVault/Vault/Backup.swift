@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 
 extension Session {
-    /// Makes a consistent copy of the vault with SQLite's online backup API,
-    /// opens the copy and verifies its audit chain, then moves it into place
-    /// and records the backup.
+    /// Records the backup, then makes a consistent copy of the vault with
+    /// SQLite's online backup API, opens the copy and verifies its audit
+    /// chain, and moves it into place. The record comes first so that the
+    /// copy holds it: restoring the backup is then not a rollback.
     /// - Returns: the copy's audit head.
     public func backup(to path: String, force: Bool = false) throws -> AuditHead {
         try requireRole([.admin, .officer, .auditor], to: "make backups")

@@ -58,12 +58,13 @@ struct Custody: Sendable {
         }
         let tag = Binding.grantTag(vaultID: vaultID, entryID: entryID, personID: recipient.id)
         let box = try SealedBox.seal(dataKey.appending(tag), to: pk)
-        try change.db.run(
-            """
-            INSERT OR REPLACE INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)
-            """,
-            [entryID, recipient.id, box, holderID, Timestamp.now()]
-        )
+        try GrantRow(
+            entryID: entryID,
+            personID: recipient.id,
+            sealedKey: box,
+            grantedBy: holderID,
+            grantedAt: Timestamp.now()
+        ).insert(change.db, onConflict: .replace)
     }
 
     /// Opens this person's grant on an entry: the data key.
@@ -149,9 +150,7 @@ struct Custody: Sendable {
     /// Remembers that `personID` was handed entry `entryID`'s key, by the
     /// record `seq`.
     func note(_ change: Change, _ kind: CustodyKind, entryID: Int64, personID: Int64, seq: Int64) throws {
-        try change.db.run(
-            "INSERT INTO custody (entry_id, person_id, kind, at, audit_seq) VALUES (?, ?, ?, ?, ?)",
-            [entryID, personID, kind.rawValue, Timestamp.now(), seq]
-        )
+        try CustodyRow(entryID: entryID, personID: personID, kind: kind, at: Timestamp.now(), auditSeq: seq)
+            .insert(change.db)
     }
 }

@@ -17,8 +17,10 @@ public enum EntryReference: Sendable, Hashable, CustomStringConvertible, Express
     /// An alias, an id or a thumbprint prefix, as a person types it.
     case any(String)
 
+    /// A literal is what a person types: ``any(_:)``.
     public init(stringLiteral value: String) { self = .any(value) }
 
+    /// The reference for messages: `entry 3`, `'web'`, `thumbprint AB12CD34`.
     public var description: String {
         switch self {
         case .id(let id): return "entry \(id)"

@@ -55,16 +55,44 @@ public struct ExportResult: Sendable, Codable {
     public var path: String?
     /// What the audit record names: the file's name, or the caller's label.
     public var label: String
+    /// The alias of the entry exported.
     public var alias: String
+    /// The format written.
     public var format: ExportFormat
+    /// The handle of the person a private key was exported for; nil for public material.
     public var recipient: String?
     /// SHA-256 of the bytes exported, lower-case hex (also in the audit record).
     public var fileSHA256: String
+    /// The SHA-1 thumbprint of the entry's certificate, 40 upper-case hex
+    /// digits; nil for a request, or when the entry has no certificate.
     public var thumbprintSHA1: String?
     /// The bytes, for an export to memory (encrypted or public).
     public var bytes: Data?
     /// The bytes of an unencrypted key exported to memory, in zeroing memory.
     public var secretBytes: SecureBytes?
+
+    /// A result from its fields, for tests and for callers that build their own.
+    public init(
+        path: String? = nil,
+        label: String,
+        alias: String,
+        format: ExportFormat,
+        recipient: String? = nil,
+        fileSHA256: String,
+        thumbprintSHA1: String? = nil,
+        bytes: Data? = nil,
+        secretBytes: SecureBytes? = nil
+    ) {
+        self.path = path
+        self.label = label
+        self.alias = alias
+        self.format = format
+        self.recipient = recipient
+        self.fileSHA256 = fileSHA256
+        self.thumbprintSHA1 = thumbprintSHA1
+        self.bytes = bytes
+        self.secretBytes = secretBytes
+    }
 
     enum CodingKeys: String, CodingKey {
         case path, label, alias, format, recipient, fileSHA256, thumbprintSHA1
@@ -155,12 +183,18 @@ extension Session {
     ///
     /// Before the key leaves, the entry is checked against its latest signed
     /// record and the signer's path to the genesis; the decrypted key must
-    /// match the certificate. The file is written atomically with mode 0600;
-    /// the audit record names the recipient and the file's SHA-256, and
-    /// commits together with the file appearing.
+    /// match the certificate. A file is written atomically with mode 0600
+    /// and appears together with the audit record's commit; bytes to memory
+    /// are returned in ``ExportResult/bytes``. The record names the
+    /// recipient, the file's name or the caller's label, and the SHA-256 of
+    /// the bytes.
     /// - Parameters:
-    ///   - recipient: handle of the person the file is for (default: this person).
+    ///   - ref: the entry.
+    ///   - destination: a file, or memory under a label for the record.
     ///   - password: the file's password; must not be empty.
+    ///   - profile: how the file is protected: `.modern` (AES-256, PBKDF2)
+    ///     or `.legacy` (3DES, for older Windows and Azure App Service).
+    ///   - recipient: handle of the person the file is for (default: this person).
     public func exportPFX(
         _ ref: EntryReference,
         to destination: ExportDestination,
@@ -178,7 +212,7 @@ extension Session {
         )
     }
 
-    /// ``exportPFX(_:to:password:profile:recipient:)`` off the caller's
+    /// ``exportPFX(_:to:password:profile:recipient:)-32gf6`` off the caller's
     /// thread. Cancelling the task before the record commits stops it with
     /// `CancellationError`: no record, no file.
     public func exportPFX(
@@ -247,7 +281,7 @@ extension Session {
         }
     }
 
-    /// Exports a `.pfx` to a file; see ``exportPFX(_:to:password:profile:recipient:)``.
+    /// Exports a `.pfx` to a file; see ``exportPFX(_:to:password:profile:recipient:)-32gf6``.
     public func exportPFX(
         _ ref: EntryReference,
         to path: String,

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)``.
+/// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)-99qtv``.
 public struct ImportFile: Sendable {
     /// The path read, or the caller's label for bytes: names the file in
     /// messages and reports.
@@ -17,7 +17,9 @@ public struct ImportFile: Sendable {
     public let warnings: [String]
     let keys: [Material.Key]
     let certificates: [Material.Cert]
+    /// How many private keys the file holds.
     public var keyCount: Int { keys.count }
+    /// How many certificates the file holds, chain certificates included.
     public var certificateCount: Int { certificates.count }
 }
 
@@ -30,6 +32,7 @@ public enum Importer {
     /// Reads and decrypts one file. The format is decided by content.
     ///
     /// - Parameters:
+    ///   - path: the file to read; at most ``maximumFileSize`` bytes.
     ///   - password: the file password; nil or empty tries the empty and the
     ///     NULL password, which PKCS#12 tells apart.
     ///   - askPassword: called with the path when the password given (or
@@ -56,6 +59,7 @@ public enum Importer {
     /// store): the same reader as for files, with no file on disk.
     ///
     /// - Parameters:
+    ///   - data: the bytes; at most ``maximumFileSize``.
     ///   - label: names the bytes in messages and in the audit record of
     ///     their import (as a file's name would).
     ///   - password: as for ``read(path:password:askPassword:)``.
@@ -225,17 +229,20 @@ public enum Importer {
     }
 }
 
-/// How ``Session/importFiles(_:options:)`` stores what it reads.
+/// How ``Session/importFiles(_:options:)-99qtv`` stores what it reads.
 public struct ImportOptions: Sendable {
     /// The alias of the (single) entry imported; else the friendly name, the
     /// common name or the thumbprint, made unique.
     public var alias: String?
     /// Nil guesses: CA certificates `other`, self-signed ones `management`, the rest `ssl`.
     public var purpose: EntryPurpose?
+    /// The id of the Azure subscription the entries belong to; nil for none.
     public var subscription: String?
+    /// The domains the entries are used for; empty for none.
     public var domains: [String] = []
     /// Store the good files and report the bad ones, instead of all or nothing.
     public var keepGoing = false
+    /// Options; the defaults guess alias and purpose and store all or nothing.
     public init(
         alias: String? = nil,
         purpose: EntryPurpose? = nil,
@@ -253,6 +260,7 @@ public struct ImportOptions: Sendable {
 
 /// What an import did.
 public struct ImportReport: Sendable, Codable {
+    /// What became of one certificate or key read.
     public enum Outcome: String, Sendable, Codable {
         /// A new entry.
         case imported
@@ -263,12 +271,26 @@ public struct ImportReport: Sendable, Codable {
         /// The certificate a CA issued for a pending request completed it.
         case completed
     }
+    /// One certificate or key read, and what became of it.
     public struct Item: Sendable, Codable {
+        /// The file it came from (``ImportFile/source``).
         public var file: String
+        /// The alias of the entry that holds it now.
         public var alias: String
+        /// The certificate's SHA-1 thumbprint, 40 upper-case hex digits; nil for a key on its own.
         public var thumbprintSHA1: String?
+        /// What became of it.
         public var outcome: Outcome
+
+        /// An item from its fields, for tests and for callers that build their own.
+        public init(file: String, alias: String, thumbprintSHA1: String? = nil, outcome: Outcome) {
+            self.file = file
+            self.alias = alias
+            self.thumbprintSHA1 = thumbprintSHA1
+            self.outcome = outcome
+        }
     }
+    /// Every certificate and key stored or found already present, in the order read.
     public var items: [Item] = []
     /// One message per file that failed (naming it).
     public var failures: [String] = []
@@ -279,7 +301,9 @@ public struct ImportReport: Sendable, Codable {
     public struct Failure: Sendable, Codable {
         /// ``CertVaultError/Code`` raw value, such as `wrong-password`.
         public var code: String
+        /// The error's message, naming the file.
         public var message: String
+        /// The failure `error` describes.
         public init(_ error: CertVaultError) {
             code = error.code.rawValue
             message = error.message
@@ -294,8 +318,10 @@ public struct ImportReport: Sendable, Codable {
     /// Things worth knowing that did not stop the import, each naming its file.
     public var warnings: [String] = []
 
+    /// An empty report.
     public init() {}
 
+    /// How many items had `outcome`.
     public func count(_ outcome: Outcome) -> Int { items.filter { $0.outcome == outcome }.count }
 }
 
@@ -313,7 +339,7 @@ extension Session {
         try importFiles(files, options: options, cancellation: nil)
     }
 
-    /// ``importFiles(_:options:)`` off the caller's thread. Cancelling the
+    /// ``importFiles(_:options:)-99qtv`` off the caller's thread. Cancelling the
     /// task before the change commits stops it with `CancellationError`
     /// and stores nothing: the import is one transaction.
     public func importFiles(

@@ -38,16 +38,13 @@ struct Keyslot {
         associatedData: Data
     ) throws {
         let sealed = AEAD.seal(secrets, key: kek, associatedData: associatedData)
-        try db.execute(
-            sql: """
-                INSERT INTO keyslots (person_id, kdf, kdf_opslimit, kdf_memlimit, salt, nonce, ciphertext, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                personID, KDFParameters.algorithm, Int64(parameters.opsLimit), Int64(parameters.memLimit),
-                parameters.salt, sealed.nonce, sealed.ciphertext, Timestamp.now(),
-            ]
-        )
+        try KeyslotRow(
+            personID: personID,
+            parameters: parameters,
+            nonce: sealed.nonce,
+            ciphertext: sealed.ciphertext,
+            createdAt: Timestamp.now()
+        ).insert(db)
     }
 
     /// Derives the key (the one KDF run of a command) and decrypts; nil if

@@ -15,6 +15,7 @@ public enum PersonRole: String, CaseIterable, Sendable, Codable {
 
 /// Whether a person still acts on the vault.
 public enum PersonStatus: String, CaseIterable, Sendable, Codable {
+    /// Still a member: can act as their role allows.
     case active
     /// Left: can no longer unlock, receives nothing.
     case departed
@@ -34,17 +35,25 @@ public enum EntryStatus: String, CaseIterable, Sendable, Codable {
 
 /// A person the vault knows.
 public struct Person: Sendable, Codable, Equatable {
+    /// The person's number in the vault: given once, never reused.
     public var id: Int64
+    /// The short name the person is known by (`alice`): lower-case letters,
+    /// digits, `.`, `_` and `-`, starting with a letter.
     public var handle: String
+    /// The full name, when one was given.
     public var name: String?
+    /// The e-mail address, when one was given.
     public var email: String?
+    /// What the person may do.
     public var role: PersonRole
+    /// Whether the person still acts on the vault.
     public var status: PersonStatus
     /// Whether the person can unlock the vault (has keys and a keyslot).
     public var canUnlock: Bool
     /// When the record that introduced the person was written.
     public var createdAt: Date
 
+    /// A person from their fields, for tests and for callers that build their own.
     public init(
         id: Int64,
         handle: String,
@@ -86,6 +95,7 @@ public enum EntryPurpose: String, CaseIterable, Sendable, Codable {
     case ssl
     /// An Azure management certificate; uploaded as `.cer`.
     case management
+    /// Anything else; what an import guesses for CA certificates and keys on their own.
     case other
 }
 
@@ -96,35 +106,92 @@ public struct Entry: Sendable, Codable, Equatable {
     public struct ID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
         ExpressibleByIntegerLiteral
     {
+        /// The number, as the vault stores it.
         public let rawValue: Int64
+        /// The id with this number.
         public init(rawValue: Int64) { self.rawValue = rawValue }
+        /// The id with this number.
         public init(_ rawValue: Int64) { self.rawValue = rawValue }
+        /// The id written as a number literal.
         public init(integerLiteral value: Int64) { rawValue = value }
+        /// The number in decimal.
         public var description: String { String(rawValue) }
+        /// Orders ids by number, which is the order entries were added.
         public static func < (a: ID, b: ID) -> Bool { a.rawValue < b.rawValue }
     }
 
+    /// The entry's number in the vault.
     public var id: ID
+    /// The entry's unique name in the vault; never all digits.
     public var alias: String
+    /// What the entry is for.
     public var purpose: EntryPurpose
+    /// The id of the Azure subscription the entry belongs to, as given; nil when none was.
     public var subscription: String?
+    /// The domains the entry is used for, as given at import (for a request,
+    /// its DNS names); empty when none were.
     public var domains: [String]
     /// Nil for a key-only or pending entry.
     public var certificate: CertificateMetadata?
+    /// Whether the vault holds the entry's private key (encrypted).
     public var hasPrivateKey: Bool
+    /// Where the entry stands in its life.
     public var status: EntryStatus
+    /// Whether the entry is marked as due for replacement.
     public var needsRotation: Bool
+    /// Why the entry needs replacing; nil when no reason was given.
     public var rotationReason: String?
     /// The entry holding the certificate that issued this one, when the
     /// vault has it.
     public var issuerEntryID: ID?
+    /// When the entry was added.
     public var createdAt: Date
+    /// The handle of the person who added it (`person N` when no signed
+    /// record names them).
     public var createdBy: String
     /// Handles of the people who hold a grant (can decrypt the key).
     public var access: [String]
     /// For a pending entry: the subject and names requested from the CA.
     public var requestedSubject: String?
+    /// For a pending entry: the subjectAltName entries requested (`DNS:…`).
     public var requestedNames: [String]?
+
+    /// An entry from its fields, for tests and for callers that build their own.
+    public init(
+        id: ID,
+        alias: String,
+        purpose: EntryPurpose,
+        subscription: String? = nil,
+        domains: [String] = [],
+        certificate: CertificateMetadata? = nil,
+        hasPrivateKey: Bool,
+        status: EntryStatus = .active,
+        needsRotation: Bool = false,
+        rotationReason: String? = nil,
+        issuerEntryID: ID? = nil,
+        createdAt: Date,
+        createdBy: String,
+        access: [String] = [],
+        requestedSubject: String? = nil,
+        requestedNames: [String]? = nil
+    ) {
+        self.id = id
+        self.alias = alias
+        self.purpose = purpose
+        self.subscription = subscription
+        self.domains = domains
+        self.certificate = certificate
+        self.hasPrivateKey = hasPrivateKey
+        self.status = status
+        self.needsRotation = needsRotation
+        self.rotationReason = rotationReason
+        self.issuerEntryID = issuerEntryID
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.access = access
+        self.requestedSubject = requestedSubject
+        self.requestedNames = requestedNames
+    }
 
     /// Reads an entry row, each column checked. `handles` names people as
     /// the signed records do; `access` lists who holds a grant.

@@ -31,16 +31,16 @@ enum PeopleWriter {
         keys: PersonKeys?,
         createdBy: Int64?
     ) throws -> (id: Int64, details: [String: Any]) {
-        try db.run(
-            """
-            INSERT INTO people (handle, name, email, role, box_public_key, sign_public_key, created_at, created_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                new.handle, new.name, new.email, new.role.rawValue, keys?.box.publicKey, keys?.sign.publicKey,
-                Timestamp.now(), createdBy,
-            ]
-        )
+        try PersonRow(
+            handle: new.handle,
+            name: new.name,
+            email: new.email,
+            role: new.role,
+            boxPublicKey: keys?.box.publicKey,
+            signPublicKey: keys?.sign.publicKey,
+            createdAt: Timestamp.now(),
+            createdBy: createdBy
+        ).insert(db)
         var details: [String: Any] = ["handle": new.handle, "role": new.role.rawValue]
         if let name = new.name { details["name"] = name }
         if let email = new.email { details["email"] = email }

@@ -9,6 +9,7 @@ import Synchronization
 /// The key derivation ran once, in ``Vault/unlock(handle:passphrase:)``;
 /// everything a session does after that is sealed boxes and AEAD.
 public final class Session: Sendable {
+    /// The vault this session unlocked.
     public let vault: Vault
     /// Who unlocked, as the signed records state them.
     public let person: Person

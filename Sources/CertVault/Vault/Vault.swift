@@ -10,6 +10,7 @@ public final class Vault: Sendable {
     let store: Store
     /// The vault's random 16-byte identity.
     public let vaultID: Data
+    /// The path of the vault file, as given when it was opened or created.
     public var path: String { store.path }
     /// Where this machine remembers the last head it saw; nil checks no rollback.
     public let witness: RollbackWitness?
@@ -22,10 +23,16 @@ public final class Vault: Sendable {
 
     /// The description of a person to add.
     public struct NewPerson: Sendable {
+        /// The handle the person will be known by: lower-case letters a-z,
+        /// digits, `.`, `_` and `-`, starting with a letter, at most 64 characters.
         public var handle: String
+        /// The full name; nil for none.
         public var name: String?
+        /// The e-mail address; nil for none.
         public var email: String?
+        /// What the person may do.
         public var role: PersonRole
+        /// The description of a person with this handle and role.
         public init(handle: String, name: String? = nil, email: String? = nil, role: PersonRole) {
             self.handle = handle
             self.name = name
@@ -100,6 +107,7 @@ public final class Vault: Sendable {
     /// Opens an existing vault.
     ///
     /// - Parameters:
+    ///   - path: the vault file.
     ///   - witness: where this machine remembers the last head it saw
     ///     (``RollbackWitness/standard`` by default); nil skips the rollback
     ///     check.
@@ -199,13 +207,21 @@ public final class Vault: Sendable {
         public var findings: [AuditFinding]
         /// The rollback this machine's witness saw, if any.
         public var rollback: Rollback?
+        /// Whether nothing differs and no rollback was seen.
         public var isIntact: Bool { findings.isEmpty && rollback == nil }
+
+        /// A report from its fields, for tests and for callers that build their own.
+        public init(head: AuditHead? = nil, findings: [AuditFinding] = [], rollback: Rollback? = nil) {
+            self.head = head
+            self.findings = findings
+            self.rollback = rollback
+        }
     }
 
     /// Checks the tables against the state the last signed record commits
     /// to, the people against their signed records, and the head against
     /// the witness: what every command does before it acts, at the cost of
-    /// one pass over the rows and a few signatures. ``verify(expecting:)``
+    /// one pass over the rows and a few signatures. ``verify(expecting:)-9tjmj``
     /// replays the whole log instead.
     public func checkState() throws -> StateReport {
         let state = try store.read { try self.state($0) }
@@ -236,7 +252,7 @@ public final class Vault: Sendable {
 
     /// Everyone the signed records introduce, in the order they were added.
     /// A row in the people table that no signed record introduces is not
-    /// among them (``verify(expecting:)`` names it).
+    /// among them (``verify(expecting:)-9tjmj`` names it).
     public func people() throws -> [Person] {
         try store.read { db in
             try PeopleLedger.replay(db, vaultID: vaultID).people.values.sorted { $0.id < $1.id }.map(Person.init)
@@ -293,6 +309,7 @@ public final class Vault: Sendable {
     /// every finding about the rest (which are never shown with their
     /// altered values).
     public struct Inventory: Sendable {
+        /// The entries that check out, in the order they were added.
         public var entries: [Entry]
         /// Entries whose rows differ from their signed state: id and why.
         public var tampered: [(id: Int64, reason: String)]
@@ -300,7 +317,21 @@ public final class Vault: Sendable {
         public var findings: [AuditFinding]
         /// The rollback this machine's witness saw, if any.
         public var rollback: Rollback?
+        /// Whether every entry checks out and no rollback was seen.
         public var isIntact: Bool { findings.isEmpty && rollback == nil }
+
+        /// An inventory from its fields, for tests and for callers that build their own.
+        public init(
+            entries: [Entry],
+            tampered: [(id: Int64, reason: String)] = [],
+            findings: [AuditFinding] = [],
+            rollback: Rollback? = nil
+        ) {
+            self.entries = entries
+            self.tampered = tampered
+            self.findings = findings
+            self.rollback = rollback
+        }
     }
 
     /// Every entry that checks out, and what does not.
@@ -468,11 +499,19 @@ public final class Vault: Sendable {
 
     /// Which records ``auditRecords(_:)`` returns.
     public struct AuditFilter: Sendable {
+        /// Only records made by the person with this handle; nil for anyone.
         public var actor: String?
+        /// Only records about this entry: its id or alias as the records name
+        /// it, else any reference ``Vault/entry(_:)`` takes; nil for all.
         public var entry: String?
+        /// Only records of this action (`entry.export`), or of every action
+        /// under a prefix (`entry`); nil for all.
         public var action: String?
+        /// Only records made at or after this time (to the second); nil for no limit.
         public var since: Date?
+        /// Only records made at or before this time (to the second); nil for no limit.
         public var until: Date?
+        /// A filter keeping the records that match every condition given.
         public init(
             actor: String? = nil,
             entry: String? = nil,
@@ -502,6 +541,13 @@ public final class Vault: Sendable {
         public var unreadable: [AuditFinding]
         /// Whether every record (not only those the filter kept) checks out.
         public var isValid: Bool
+
+        /// A log from its fields, for tests and for callers that build their own.
+        public init(records: [AuditRecord], unreadable: [AuditFinding] = [], isValid: Bool) {
+            self.records = records
+            self.unreadable = unreadable
+            self.isValid = isValid
+        }
     }
 
     /// Audit records in sequence order, each checked (hash, place in the
@@ -582,7 +628,7 @@ public final class Vault: Sendable {
         try verify(expecting: expected, cancellation: nil)
     }
 
-    /// ``verify(expecting:)`` off the caller's thread; cancelling the task
+    /// ``verify(expecting:)-9tjmj`` off the caller's thread; cancelling the task
     /// stops it with `CancellationError`.
     public func verify(expecting expected: AuditHead? = nil) async throws -> AuditVerification {
         try await Cancellation.run { try self.verify(expecting: expected, cancellation: $0) }

@@ -4,7 +4,9 @@ import Foundation
 
 /// What certvault extracts from a certificate and shows.
 public struct CertificateMetadata: Sendable, Codable, Equatable {
+    /// The subject as RFC 4514 text (`CN=example.com,O=…`); "" for an empty name.
     public var subject: String
+    /// The issuer's name as RFC 4514 text; "" for an empty name.
     public var issuer: String
     /// Serial number, upper-case hexadecimal.
     public var serialNumber: String
@@ -12,21 +14,69 @@ public struct CertificateMetadata: Sendable, Codable, Equatable {
     public var thumbprintSHA1: String
     /// SHA-256 over the DER, 64 upper-case hex digits.
     public var fingerprintSHA256: String
+    /// The start of the validity period.
     public var notValidBefore: Date
+    /// The end of the validity period: the certificate expires then.
     public var notValidAfter: Date
-    /// `RSA`, `EC`, `Ed25519`, `Ed448`, `DSA`.
+    /// The key type: `RSA` (also for RSA-PSS), `EC`, `Ed25519`, `Ed448`,
+    /// `DSA`, or OpenSSL's name for another type (`unknown` if it has none).
     public var keyAlgorithm: String
+    /// The public key's size in bits, as OpenSSL counts it; 0 when unknown.
     public var keyBits: Int
     /// For EC keys, the curve (`P-256`, …).
     public var keyCurve: String?
+    /// OpenSSL's long name of the signature algorithm (`sha256WithRSAEncryption`, …).
     public var signatureAlgorithm: String
+    /// The subjectAltName entries, each with its type: `DNS:`, `email:`,
+    /// `URI:` or `IP:`; empty when there are none.
     public var subjectAlternativeNames: [String]
+    /// Whether the issuer is the subject itself (names and key identifiers;
+    /// the signature is not checked).
     public var isSelfSigned: Bool
+    /// Whether the certificate is a CA's (basicConstraints CA:TRUE, or a v1
+    /// self-signed root), as OpenSSL judges it.
     public var isCA: Bool
     /// Key usage names (`digitalSignature`, …); nil where not read from the certificate itself.
     public var keyUsage: [String]? = nil
     /// Extended key usage short names (`serverAuth`, `clientAuth`, …); nil where not read.
     public var extendedKeyUsage: [String]? = nil
+
+    /// Metadata from its fields, for tests and for callers that build their own.
+    public init(
+        subject: String,
+        issuer: String,
+        serialNumber: String,
+        thumbprintSHA1: String,
+        fingerprintSHA256: String,
+        notValidBefore: Date,
+        notValidAfter: Date,
+        keyAlgorithm: String,
+        keyBits: Int,
+        keyCurve: String? = nil,
+        signatureAlgorithm: String,
+        subjectAlternativeNames: [String] = [],
+        isSelfSigned: Bool,
+        isCA: Bool,
+        keyUsage: [String]? = nil,
+        extendedKeyUsage: [String]? = nil
+    ) {
+        self.subject = subject
+        self.issuer = issuer
+        self.serialNumber = serialNumber
+        self.thumbprintSHA1 = thumbprintSHA1
+        self.fingerprintSHA256 = fingerprintSHA256
+        self.notValidBefore = notValidBefore
+        self.notValidAfter = notValidAfter
+        self.keyAlgorithm = keyAlgorithm
+        self.keyBits = keyBits
+        self.keyCurve = keyCurve
+        self.signatureAlgorithm = signatureAlgorithm
+        self.subjectAlternativeNames = subjectAlternativeNames
+        self.isSelfSigned = isSelfSigned
+        self.isCA = isCA
+        self.keyUsage = keyUsage
+        self.extendedKeyUsage = extendedKeyUsage
+    }
 }
 
 /// An X.509 certificate, owning its `X509*` and freeing it once.
