@@ -12,7 +12,7 @@ enum Benchmarking {
         count: Int,
         in directory: String,
         password: SecureBytes,
-        keySpec: String = "ec:p256",
+        keySpec: KeySpec = .ec(.p256),
         iterations: Int32 = 2048
     ) throws -> [String] {
         var paths: [String] = []

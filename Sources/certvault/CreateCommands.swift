@@ -27,10 +27,11 @@ struct New: ParsableCommand {
         @Option(help: "Alias of the entry (default: the common name).") var alias: String?
 
         func run() throws {
+            let spec = try KeySpec(parsing: key)
             let session = try global.unlock(try global.openVault())
             let entry = try session.createManagementCertificate(
                 subject: subject,
-                keySpec: key,
+                keySpec: spec,
                 days: days,
                 subscription: subscription,
                 alias: alias
@@ -80,11 +81,12 @@ struct Csr: ParsableCommand {
                 hint: "choose another path, or pass --force to replace it"
             )
         }
+        let spec = try KeySpec(parsing: key)
         let session = try global.unlock(vault)
         let (entry, _) = try session.createRequest(
             subject: subject,
             dnsNames: dnsNames,
-            keySpec: key,
+            keySpec: spec,
             subscription: subscription,
             alias: alias
         )

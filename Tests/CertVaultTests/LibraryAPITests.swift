@@ -39,6 +39,14 @@ final class LibraryAPITests: VaultTestCase {
         XCTAssertEqual(exported.detailObject["label"] as? String, "response to ticket 7")
         XCTAssertNil(exported.detailObject["file"])
         XCTAssertEqual(exported.detailObject["file_sha256"] as? String, pfx.fileSHA256)
+        // The same, typed.
+        XCTAssertEqual(exported.kind, .entryExport)
+        XCTAssertEqual(exported.fields.label, "response to ticket 7")
+        XCTAssertEqual(exported.fields.fileSHA256, pfx.fileSHA256)
+        XCTAssertEqual(exported.fields.format, .pfx)
+        XCTAssertEqual(exported.fields.profile, .modern)
+        XCTAssertEqual(exported.fields.recipient, "alice")
+        XCTAssertLessThan(abs(try XCTUnwrap(exported.date).timeIntervalSinceNow), 60)
 
         // openssl, not our reader, judges the bytes.
         let check = dir.appendingPathComponent("check.pfx")
@@ -241,5 +249,23 @@ final class WholeVaultReplacedTests: VaultTestCase {
         let finding = try XCTUnwrap(verification.findings.first { $0.message.contains("holds another vault") })
         XCTAssertNil(finding.seq)
         XCTAssertNil(verification.firstBadSeq)
+    }
+}
+
+final class AuditDetailsTests: XCTestCase {
+    func testDetailsReadTypedAndNeverGuess() {
+        let d = AuditDetails(json: #"{"a":true,"b":1,"c":"x","d":[1],"e":1.5,"f":"true","g":0}"#)
+        XCTAssertEqual(d.bool("a"), true)
+        XCTAssertNil(d.integer("a"))
+        XCTAssertEqual(d.integer("b"), 1)
+        XCTAssertNil(d.bool("b"))
+        XCTAssertEqual(d.string("c"), "x")
+        XCTAssertEqual(d.fields["d"], .other)
+        XCTAssertEqual(d.fields["e"], .other)
+        XCTAssertNil(d.bool("f"))
+        XCTAssertEqual(d.integer("g"), 0)
+        XCTAssertNil(d.bool("g"))
+        XCTAssertEqual(AuditDetails(json: "not json").fields, [:])
+        XCTAssertNil(AuditDetails(json: #"{"role":"wizard"}"#).role)
     }
 }

@@ -78,7 +78,7 @@ final class PKCS12ImportTests: CertVaultTestCase {
         let none = try Support.makePFX(in: dir, name: "none", password: "", extra: "-keypbe NONE -certpbe NONE -nomac")
         XCTAssertEqual(try parse(none.pfx, nil).keys.count, 1)
         // The NULL password (distinct from "" in PKCS#12's encoding), as some tools write.
-        let key = try PrivateKey.generate("ec:p256")
+        let key = try PrivateKey.generate(.ec(.p256))
         let cert = try CertificateBuilder(subject: "CN=null").build(key: key)
         let data = try PKCS12.create(
             key: key,

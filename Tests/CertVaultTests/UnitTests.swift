@@ -167,3 +167,18 @@ final class ErrorWordingTests: XCTestCase {
         }
     }
 }
+
+final class KeySpecTests: CertVaultTestCase {
+    func testKeySpecsParseAsWrittenAndRefuseTheRest() throws {
+        XCTAssertEqual(try KeySpec(parsing: "rsa:3072"), .rsa(bits: 3072))
+        XCTAssertEqual(try KeySpec(parsing: "EC:P384"), .ec(.p384))
+        for spec in [KeySpec.rsa2048, .rsa(bits: 4096), .ec(.p256), .ec(.p521)] {
+            XCTAssertEqual(try KeySpec(parsing: spec.description), spec)
+        }
+        for bad in ["rsa", "rsa:big", "ec:p999", "dsa:1024", ""] {
+            assertCode(.invalidArgument) { _ = try KeySpec(parsing: bad) }
+        }
+        // Parsed is not generated: sizes OpenSSL could make but Azure refuses stop at generation.
+        assertCode(.invalidArgument) { _ = try PrivateKey.generate(.rsa(bits: 1024)) }
+    }
+}

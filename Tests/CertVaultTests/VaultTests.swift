@@ -186,7 +186,7 @@ final class VaultTests: VaultTestCase {
     /// failure is reported with its code.
     func testImportIsAllOrNothingUnlessKeepGoing() throws {
         let session = try unlock()
-        _ = try session.createRequest(subject: "CN=pending.example", dnsNames: ["pending.example"], keySpec: "ec:p256")
+        _ = try session.createRequest(subject: "CN=pending.example", dnsNames: ["pending.example"], keySpec: .ec(.p256))
         let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
         let stray = try Support.makePFX(in: dir, name: "pending.example", key: "ec:prime256v1").pfx
         let (files, failures) = Importer.readAll([good, stray], password: SecureBytes(utf8: "secret"))

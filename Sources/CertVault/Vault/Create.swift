@@ -2,10 +2,10 @@ import Foundation
 import GRDB
 
 extension Session {
-    /// Parses `rsa:BITS` for a management certificate, refusing what Azure refuses.
-    static func managementKeySpec(_ spec: String) throws -> String {
-        let parts = spec.lowercased().split(separator: ":").map(String.init)
-        guard parts.count == 2, parts[0] == "rsa", let bits = Int(parts[1]) else {
+    /// Refuses for a management certificate what Azure refuses: anything
+    /// but RSA of at least 2048 bits.
+    static func requireManagementKey(_ spec: KeySpec) throws {
+        guard case .rsa(let bits) = spec else {
             throw CertVaultError(
                 .invalidArgument,
                 "management certificates need an RSA key, not \(spec)",
@@ -19,7 +19,6 @@ extension Session {
                 hint: "use rsa:2048, rsa:3072 or rsa:4096"
             )
         }
-        return "rsa:\(bits)"
     }
 
     /// Makes what MakeCert made for Azure management certificates: an RSA key
@@ -30,7 +29,7 @@ extension Session {
     /// - Returns: the new entry; export it with ``Vault/exportPublic(_:format:to:force:)`` as `.cer` to upload.
     public func createManagementCertificate(
         subject: String,
-        keySpec: String = "rsa:2048",
+        keySpec: KeySpec = .rsa2048,
         days: Int = 365,
         subscription: String? = nil,
         alias: String? = nil
@@ -39,7 +38,8 @@ extension Session {
         guard (1...3650).contains(days) else {
             throw CertVaultError(.invalidArgument, "a validity of \(days) days is outside 1 to 3650")
         }
-        let key = try PrivateKey.generate(try Self.managementKeySpec(keySpec))
+        try Self.requireManagementKey(keySpec)
+        let key = try PrivateKey.generate(keySpec)
         var builder = CertificateBuilder(subject: subject)
         builder.days = days
         let cert = try builder.build(key: key)
@@ -67,16 +67,16 @@ extension Session {
     public func createRequest(
         subject: String,
         dnsNames: [String],
-        keySpec: String = "rsa:2048",
+        keySpec: KeySpec = .rsa2048,
         subscription: String? = nil,
         alias: String? = nil
     ) throws -> (entry: Entry, pem: Data) {
         try requireRole([.admin, .officer], to: "create certificate requests")
-        let allowed = ["rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384"]
-        guard allowed.contains(keySpec.lowercased()) else {
+        let allowed: [KeySpec] = [.rsa2048, .rsa(bits: 3072), .rsa(bits: 4096), .ec(.p256), .ec(.p384)]
+        guard allowed.contains(keySpec) else {
             throw CertVaultError(
                 .invalidArgument,
-                "a request key must be one of \(allowed.joined(separator: ", ")), not \(keySpec)"
+                "a request key must be one of \(allowed.map(\.description).joined(separator: ", ")), not \(keySpec)"
             )
         }
         let key = try PrivateKey.generate(keySpec)

@@ -62,37 +62,22 @@ package final class PrivateKey: @unchecked Sendable {
         }
     }
 
-    /// A new key. `spec` is `rsa:BITS` or `ec:p256|p384|p521`.
-    package static func generate(_ spec: String) throws -> PrivateKey {
+    /// A new key.
+    package static func generate(_ spec: KeySpec) throws -> PrivateKey {
         try OpenSSL.ensure()
-        let parts = spec.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
-        var key: OpaquePointer?
-        switch (parts.first, parts.count == 2 ? parts[1] : nil) {
-        case ("rsa", let bits?):
-            guard let n = Int(bits), [2048, 3072, 4096].contains(n) else {
+        let key: OpaquePointer?
+        switch spec {
+        case .rsa(let bits):
+            guard [2048, 3072, 4096].contains(bits) else {
                 throw CertVaultError(
                     .invalidArgument,
                     "RSA keys must be 2048, 3072 or 4096 bits, not \(bits)",
                     hint: "Azure requires at least 2048 bits"
                 )
             }
-            key = cv_keygen_rsa(n)
-        case ("ec", let curve?):
-            let names = ["p256": "P-256", "p384": "P-384", "p521": "P-521"]
-            guard let name = names[curve] else {
-                throw CertVaultError(
-                    .invalidArgument,
-                    "unknown curve \(curve)",
-                    hint: "use ec:p256, ec:p384 or ec:p521"
-                )
-            }
-            key = cv_keygen_ec(name)
-        default:
-            throw CertVaultError(
-                .invalidArgument,
-                "unknown key type \(spec)",
-                hint: "use rsa:2048, rsa:3072, rsa:4096 or ec:p256"
-            )
+            key = cv_keygen_rsa(bits)
+        case .ec(let curve):
+            key = cv_keygen_ec(curve.opensslName)
         }
         guard let key else { throw OpenSSL.error(.crypto, "key generation failed") }
         return PrivateKey(takingOwnership: key)

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A record's details, typed: what ``AuditRecord/details`` holds as the JSON
+/// text that was hashed.
+///
+/// The text stays the authority (it is what the hash and the signature
+/// cover, and a later certvault may add fields this one does not know);
+/// this is a reading of it. A field that is missing, or holds a value of
+/// another type, reads as nil.
+public struct AuditDetails: Sendable, Equatable {
+    /// One JSON value of the details.
+    public enum Value: Sendable, Equatable {
+        case string(String)
+        case integer(Int64)
+        case bool(Bool)
+        /// A list, an object, a fraction or null.
+        case other
+    }
+
+    private struct Field: Decodable {
+        let value: Value
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) {
+                value = .bool(b)
+            } else if let i = try? c.decode(Int64.self) {
+                value = .integer(i)
+            } else if let s = try? c.decode(String.self) {
+                value = .string(s)
+            } else {
+                value = .other
+            }
+        }
+    }
+
+    /// Every field, by name.
+    public let fields: [String: Value]
+
+    /// Reads the details' JSON text; text that is not a JSON object gives no fields.
+    public init(json text: String) {
+        fields = ((try? JSONDecoder().decode([String: Field].self, from: Data(text.utf8))) ?? [:]).mapValues(\.value)
+    }
+
+    /// The text field `key`.
+    public func string(_ key: String) -> String? {
+        if case .string(let s)? = fields[key] { return s }
+        return nil
+    }
+
+    /// The integer field `key`.
+    public func integer(_ key: String) -> Int64? {
+        if case .integer(let i)? = fields[key] { return i }
+        return nil
+    }
+
+    /// The true-or-false field `key`.
+    public func bool(_ key: String) -> Bool? {
+        if case .bool(let b)? = fields[key] { return b }
+        return nil
+    }
+
+    /// `entry.export`: the handle of the person the file was made for.
+    public var recipient: String? { string("recipient") }
+    /// `entry.export`, `vault.backup`: the name of the file written.
+    public var file: String? { string("file") }
+    /// `entry.export` to memory: the caller's label instead of a file name.
+    public var label: String? { string("label") }
+    /// `entry.export`: SHA-256 of the bytes exported, lower-case hex.
+    public var fileSHA256: String? { string("file_sha256") }
+    /// `entry.export`: `pfx` or `key`.
+    public var format: ExportFormat? { string("format").flatMap(ExportFormat.init(rawValue:)) }
+    /// `entry.export` of a `.pfx`: how it was protected.
+    public var profile: ExportProfile? { string("profile").flatMap(ExportProfile.init(rawValue:)) }
+    /// `entry.export` of a key: whether it was encrypted.
+    public var encrypted: Bool? { bool("encrypted") }
+    /// `entry.import` and its kin: the file name or label the material came from.
+    public var source: String? { string("source") }
+    /// Entry records: the entry's alias when the record was written.
+    public var alias: String? { string("alias") }
+    /// `entry.*` records of a certificate: its SHA-1 thumbprint, upper-case hex.
+    public var thumbprintSHA1: String? { string("sha1") }
+    /// `vault.create`, `person.add`: the person's handle.
+    public var handle: String? { string("handle") }
+    /// `vault.create`, `person.add`: the person's role.
+    public var role: PersonRole? { string("role").flatMap(PersonRole.init(rawValue:)) }
+    /// `entry.grant`, `rollback.accept`: why.
+    public var reason: String? { string("reason") }
+}
+
+extension AuditRecord {
+    /// The action, when it is one this certvault knows; nil otherwise (and
+    /// ``Vault/auditLog(_:)`` then names the record's ``problem``).
+    public var kind: AuditAction? { AuditAction(rawValue: action) }
+
+    /// When the record was written; nil if ``at`` is not a time.
+    public var date: Date? { Timestamp.parse(at) }
+
+    /// The details, typed.
+    public var fields: AuditDetails { AuditDetails(json: details) }
+}
