@@ -73,3 +73,142 @@ enum PeopleWriter {
         return digest.hexLower
     }
 }
+
+// MARK: Reading people
+
+extension Vault {
+    /// Everyone the signed records introduce, in the order they were added.
+    /// A row in the people table that no signed record introduces is not
+    /// among them (``verify(expecting:)-9tjmj`` names it).
+    public func people() throws -> [Person] {
+        try store.read { db in
+            try PeopleLedger.replay(db, vaultID: vaultID).people.values.sorted { $0.id < $1.id }.map(Person.init)
+        }
+    }
+
+    /// The person with `handle`, as the signed records state them.
+    public func person(_ handle: String) throws -> Person {
+        try store.read { db in
+            Person(try Self.trustedPerson(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db))
+        }
+    }
+
+    static func trustedPerson(_ handle: String, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
+        if let p = ledger.person(handle: handle) { return p }
+        if try db.row("SELECT 1 FROM people WHERE handle = ?", [handle]) != nil {
+            throw CertVaultError(
+                .tampered,
+                "person \(Display.quoted(handle)) is in the people table, but no signed record introduces them: added by hand",
+                remedy: .restoreBackup
+            )
+        }
+        throw CertVaultError(
+            .personNotFound,
+            "no person \(Display.quoted(handle)) in this vault",
+            remedy: .listPeople
+        )
+    }
+
+    /// The person a command acts as: `handle`, or else the only person who
+    /// can unlock the vault.
+    public func actor(_ handle: String?) throws -> Person {
+        try store.read { db in
+            Person(try Self.actor(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db))
+        }
+    }
+
+    static func actor(_ handle: String?, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
+        if let handle { return try trustedPerson(handle, ledger: ledger, in: db) }
+        let unlockers = ledger.people.values.filter { $0.canUnlock && $0.active }.sorted { $0.id < $1.id }
+        guard unlockers.count == 1 else {
+            throw CertVaultError(
+                .actorAmbiguous,
+                "several people can unlock this vault (\(unlockers.map(\.handle).joined(separator: ", ")))",
+                remedy: .nameActor
+            )
+        }
+        return unlockers[0]
+    }
+}
+
+// MARK: Adding people
+
+extension Session {
+    /// Adds a person. Admins only.
+    ///
+    /// Staff receive copies and get no keys; anyone else needs a passphrase
+    /// for their new keyslot. A new admin is granted every entry this admin
+    /// can open, so that imports keep reaching every admin.
+    public func addPerson(
+        _ new: Vault.NewPerson,
+        passphrase: SecureBytes?,
+        kdf: KDFStrength = .moderate
+    ) throws -> Person {
+        try requireRole([.admin], to: "add people")
+        try Vault.validateHandle(new.handle)
+        var keys: PersonKeys?
+        if new.role != .staff {
+            guard let passphrase, passphrase.count > 0 else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(new.handle) needs a passphrase (role \(new.role.rawValue))",
+                    remedy: .newPassphrase
+                )
+            }
+            keys = try PersonKeys(passphrase: passphrase, kdf: kdf)
+        }
+        try change { c in
+            let db = c.db
+            let taken = try db.row("SELECT 1 FROM people WHERE handle = ?", [new.handle]) != nil
+            if taken || c.state.ledger.person(handle: new.handle) != nil {
+                throw CertVaultError(.personExists, "a person '\(new.handle)' already exists")
+            }
+            var (id, details) = try PeopleWriter.insert(db, new, keys: keys, createdBy: person.id)
+            if let keys {
+                details["keyslot_digest"] = try PeopleWriter.storeKeyslot(
+                    db,
+                    vaultID: vault.vaultID,
+                    personID: id,
+                    keys: keys
+                )
+            }
+            c.record(.personAdd, person: id, details: details)
+            if new.role == .admin, let box = keys?.box.publicKey, let sign = keys?.sign.publicKey {
+                let newcomer = TrustedPerson(
+                    id: id,
+                    handle: new.handle,
+                    name: new.name,
+                    email: new.email,
+                    role: .admin,
+                    active: true,
+                    boxPublicKey: box,
+                    signPublicKey: sign,
+                    keyslotDigest: nil,
+                    introducedBy: 0,
+                    introducedAt: Timestamp.now()
+                )
+                let mine = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ? ORDER BY e.id
+                        """,
+                    arguments: [person.id]
+                )
+                for row in mine {
+                    let entry = Columns(row, "entry")
+                    let entryID = try entry.int("id")
+                    let key = try custody.dataKey(db, entryID: entryID, alias: try entry.text("alias"))
+                    try custody.seal(c, dataKey: key, entryID: entryID, to: newcomer)
+                    let seq = c.record(
+                        .entryGrant,
+                        entry: entryID,
+                        person: id,
+                        details: ["to": new.handle, "reason": "new admin"]
+                    )
+                    try custody.note(c, .grant, entryID: entryID, personID: id, seq: seq)
+                }
+            }
+        }
+        return try vault.person(new.handle)
+    }
+}

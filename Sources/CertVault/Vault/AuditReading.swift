@@ -1,0 +1,162 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Which records ``auditRecords(_:)`` returns.
+    public struct AuditFilter: Sendable {
+        /// Only records made by the person with this handle; nil for anyone.
+        public var actor: String?
+        /// Only records about this entry: its id or alias as the records name
+        /// it, else any reference ``Vault/entry(_:)`` takes; nil for all.
+        public var entry: String?
+        /// Only records of this action (`entry.export`), or of every action
+        /// under a prefix (`entry`); nil for all.
+        public var action: String?
+        /// Only records made at or after this time (to the second); nil for no limit.
+        public var since: Date?
+        /// Only records made at or before this time (to the second); nil for no limit.
+        public var until: Date?
+        /// A filter keeping the records that match every condition given.
+        public init(
+            actor: String? = nil,
+            entry: String? = nil,
+            action: String? = nil,
+            since: Date? = nil,
+            until: Date? = nil
+        ) {
+            self.actor = actor
+            self.entry = entry
+            self.action = action
+            self.since = since
+            self.until = until
+        }
+    }
+
+    /// The records ``auditLog(_:)`` returns, without its findings.
+    public func auditRecords(_ filter: AuditFilter = AuditFilter()) throws -> [AuditRecord] {
+        try auditLog(filter).records
+    }
+
+    /// What ``auditLog(_:)`` returns.
+    public struct AuditLog: Sendable {
+        /// The records that can be read, in sequence order, each with its
+        /// ``AuditRecord/problem`` if it cannot be believed.
+        public var records: [AuditRecord]
+        /// Rows of the log that cannot even be read.
+        public var unreadable: [AuditFinding]
+        /// Whether every record (not only those the filter kept) checks out.
+        public var isValid: Bool
+
+        /// A log from its fields, for tests and for callers that build their own.
+        public init(records: [AuditRecord], unreadable: [AuditFinding] = [], isValid: Bool) {
+            self.records = records
+            self.unreadable = unreadable
+            self.isValid = isValid
+        }
+    }
+
+    /// Audit records in sequence order, each checked (hash, place in the
+    /// chain, signature by a person the records before it trust), naming
+    /// people and entries as the signed records name them (never as the
+    /// mutable tables do).
+    public func auditLog(_ filter: AuditFilter = AuditFilter()) throws -> AuditLog {
+        try store.read { db in
+            let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+            var records: [AuditRecord] = []
+            var unreadable: [AuditFinding] = []
+            var aliases: [Int64: String] = [:]
+            var replay = PeopleLedger()
+            let verifier = AuditVerifier(db: db, vaultID: vaultID)
+            var previous = AuditChain.zeroHash
+            var expected: Int64 = 1
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
+            while let row = try rows.next() {
+                var record: AuditRecord
+                do { record = try AuditRecord(row: row) } catch let error as CertVaultError {
+                    unreadable.append(.init(seq: nil, message: error.message))
+                    continue
+                }
+                if record.seq != expected {
+                    record.problem = "out of place: record \(expected) was expected here"
+                } else if record.previousHash != previous {
+                    record.problem = "does not follow the record before it: removed, reordered or altered"
+                }
+                if let problem = verifier.check(record, ledger: &replay) { record.problem = record.problem ?? problem }
+                previous = record.hash
+                expected = record.seq + 1
+                if record.problem == nil, let entry = record.entryID, record.signature != nil,
+                    let alias = record.detailObject["alias"] as? String
+                {
+                    aliases[entry] = alias
+                }
+                records.append(record)
+            }
+            let isValid = unreadable.isEmpty && records.allSatisfy { $0.problem == nil }
+            var actorID: Int64?
+            if let actor = filter.actor { actorID = try Self.trustedPerson(actor, ledger: ledger, in: db).id }
+            var entryID: Int64?
+            if let ref = filter.entry {
+                if let id = Int64(ref), aliases[id] != nil {
+                    entryID = id
+                } else if let match = aliases.first(where: { $0.value == ref }) {
+                    entryID = match.key
+                } else {
+                    entryID = try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue
+                }
+            }
+            let since = filter.since.map(Timestamp.format)
+            let until = filter.until.map(Timestamp.format)
+            let kept = records.filter { r in
+                (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
+                    && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
+                    && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
+            }.map { r in
+                var named = r
+                named.actorHandle = r.actorID.flatMap { ledger.people[$0]?.handle }
+                named.personHandle = r.personID.flatMap { ledger.people[$0]?.handle }
+                named.entryAlias = r.entryID.flatMap { aliases[$0] }
+                return named
+            }
+            return AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
+        }
+    }
+
+    /// The current head of the audit chain.
+    public func auditHead() throws -> AuditHead? {
+        try store.read { try AuditChain.head($0) }
+    }
+
+    /// Recomputes the whole chain and checks every signature, every person
+    /// and every entry against the signed records, and the head against
+    /// this machine's witness and `expected`.
+    public func verify(expecting expected: AuditHead? = nil) throws -> AuditVerification {
+        try verify(expecting: expected, cancellation: nil)
+    }
+
+    /// ``verify(expecting:)-9tjmj`` off the caller's thread; cancelling the task
+    /// stops it with `CancellationError`.
+    public func verify(expecting expected: AuditHead? = nil) async throws -> AuditVerification {
+        try await Cancellation.run { try self.verify(expecting: expected, cancellation: $0) }
+    }
+
+    func verify(expecting expected: AuditHead?, cancellation: Cancellation?) throws -> AuditVerification {
+        try store.read { db in
+            // A value the check cannot even read is a finding, not a stop.
+            let state: VaultState
+            do { state = try self.state(db, thorough: true) } catch let error as CertVaultError where error.code != .io
+            {
+                let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
+                state = VaultState(
+                    ledger: ledger,
+                    findings: ledger.findings + [.init(seq: nil, message: error.message)]
+                )
+            }
+            try cancellation?.check()
+            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
+                expecting: expected,
+                state: state,
+                cancellation: cancellation
+            )
+        }
+    }
+}

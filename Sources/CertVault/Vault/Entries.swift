@@ -1,0 +1,194 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// What `list` shows: the entries that match their signed state, and
+    /// every finding about the rest (which are never shown with their
+    /// altered values).
+    public struct Inventory: Sendable {
+        /// The entries that check out, in the order they were added.
+        public var entries: [Entry]
+        /// Entries whose rows differ from their signed state: id and why.
+        public var tampered: [(id: Int64, reason: String)]
+        /// Everything that does not check out, including ``tampered``.
+        public var findings: [AuditFinding]
+        /// The rollback this machine's witness saw, if any.
+        public var rollback: Rollback?
+        /// Whether every entry checks out and no rollback was seen.
+        public var isIntact: Bool { findings.isEmpty && rollback == nil }
+
+        /// An inventory from its fields, for tests and for callers that build their own.
+        public init(
+            entries: [Entry],
+            tampered: [(id: Int64, reason: String)] = [],
+            findings: [AuditFinding] = [],
+            rollback: Rollback? = nil
+        ) {
+            self.entries = entries
+            self.tampered = tampered
+            self.findings = findings
+            self.rollback = rollback
+        }
+    }
+
+    /// Every entry that checks out, and what does not.
+    public func inventory() throws -> Inventory {
+        let (inventory, head) = try store.read { db -> (Inventory, AuditHead?) in
+            let state = try state(db)
+            let handles = state.ledger.people.mapValues(\.handle)
+            var access: [Int64: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT entry_id, person_id FROM grants ORDER BY person_id") {
+                let c = Columns(row, "grant")
+                guard let entry = try? c.int("entry_id"), let person = try? c.int("person_id") else { continue }
+                access[entry, default: []].append(handles[person] ?? "person \(person)")
+            }
+            var entries: [Entry] = []
+            var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value)
+            }
+            let rows = try Row.fetchCursor(db, sql: Entry.selectSQL + " ORDER BY id")
+            var positions: [String: Int]?
+            while let row = try rows.next() {
+                if positions == nil { positions = Columns.positions(of: row) }
+                let id = (try? Columns(row, "entry", positions: positions).int("id")) ?? 0
+                if state.tamperedEntries[id] != nil { continue }
+                do {
+                    entries.append(
+                        try Entry(row: row, handles: handles, access: access[id] ?? [], positions: positions)
+                    )
+                } catch let error as CertVaultError {
+                    tampered.append((id, error.message))
+                }
+            }
+            var findings = state.findings
+            if state.findings.isEmpty, let bad = tampered.first {
+                findings.append(.init(seq: nil, entryID: bad.0, message: bad.1))
+            }
+            return (
+                Inventory(entries: entries, tampered: tampered, findings: findings, rollback: state.rollback),
+                state.isIntact ? state.head : nil
+            )
+        }
+        if let head { try remember(head) }
+        return inventory
+    }
+
+    /// Every entry, in the order they were added.
+    /// - Throws: `.tampered` when any row differs from its signed state
+    ///   (``inventory()`` shows the rest), `.rollback`.
+    public func entries() throws -> [Entry] {
+        let inventory = try inventory()
+        if let first = inventory.findings.first {
+            throw CertVaultError(
+                .tampered,
+                "the vault does not match its signed records: \(first)",
+                remedy: .restoreBackup
+            )
+        }
+        if let rollback = inventory.rollback { throw rollback.error() }
+        return inventory.entries
+    }
+
+    /// The entry `ref` names: an alias, an entry id, or a prefix of at least
+    /// 8 hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.
+    /// - Throws: `.entryNotFound`, or `.ambiguous` listing the candidates;
+    ///   `.tampered` or `.rollback` when the vault does not check out.
+    public func entry(_ ref: EntryReference) throws -> Entry {
+        try checkedRead { db, state in try Self.entry(ref, in: db, state: state) }
+    }
+
+    static func entry(_ ref: EntryReference, in db: Database, state: VaultState) throws -> Entry {
+        func load(_ where_: String, _ args: StatementArguments) throws -> [Row] {
+            try Row.fetchAll(db, sql: Entry.selectSQL + " WHERE " + where_ + " ORDER BY id", arguments: args)
+        }
+        func byThumbprint(_ text: String) throws -> [Row] {
+            let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
+            guard hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil else { return [] }
+            return try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
+        }
+        var rows: [Row]
+        switch ref {
+        case .id(let id): rows = try load("id = ?", [id.rawValue])
+        case .alias(let alias): rows = try load("alias = ?", [alias])
+        case .thumbprint(let hex): rows = try byThumbprint(hex)
+        case .any(let text):
+            rows = try load("alias = ?", [text])
+            if rows.isEmpty, let id = Int64(text) { rows = try load("id = ?", [id]) }
+            if rows.isEmpty { rows = try byThumbprint(text) }
+        }
+        guard !rows.isEmpty else {
+            throw CertVaultError(
+                .entryNotFound,
+                "no entry matches \(ref)",
+                hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint"
+            )
+        }
+        let handles = state.ledger.people.mapValues(\.handle)
+        let entries = try rows.map { try Entry(row: $0, handles: handles, access: []) }
+        guard entries.count == 1 else {
+            let names = entries.map { "\($0.alias) (\($0.certificate?.thumbprintSHA1 ?? "no certificate"))" }
+            throw CertVaultError(
+                .ambiguous,
+                "\(ref) matches \(rows.count) entries: \(names.joined(separator: ", "))",
+                hint: "give more digits, or the alias"
+            )
+        }
+        return try entry(id: entries[0].id.rawValue, in: db, state: state)
+    }
+
+    /// The entry with id `id`, with who holds a grant.
+    static func entry(id: Int64, in db: Database, state: VaultState) throws -> Entry {
+        guard let row = try Row.fetchOne(db, sql: Entry.selectSQL + " WHERE id = ?", arguments: [id]) else {
+            throw CertVaultError(.entryNotFound, "no entry \(id)")
+        }
+        var access: [String] = []
+        for grant in try Row.fetchAll(
+            db,
+            sql: "SELECT person_id FROM grants WHERE entry_id = ? ORDER BY person_id",
+            arguments: [id]
+        ) {
+            let person = try Columns(grant, "grant of entry \(id)").int("person_id")
+            access.append(state.ledger.people[person]?.handle ?? "person \(person)")
+        }
+        return try Entry(row: row, handles: state.ledger.people.mapValues(\.handle), access: access)
+    }
+
+    /// The certificates from `entry` up its issuer links: leaf first.
+    public func chain(of entry: Entry) throws -> [CertificateMetadata] {
+        try checkedRead { db, _ in try Self.chainDER(entryID: entry.id.rawValue, in: db) }.map {
+            try Certificate(derEncoded: $0).metadata()
+        }
+    }
+
+    /// Everything the entry's certificate says, read from the certificate
+    /// itself (adds key usage and extended key usage to what `list` shows).
+    public func certificateDetails(of entry: Entry) throws -> CertificateMetadata? {
+        guard let der = try checkedRead({ db, _ in try Self.certificateDER(entryID: entry.id.rawValue, in: db) }) else {
+            return nil
+        }
+        return try Certificate(derEncoded: der).metadata()
+    }
+
+    static func certificateDER(entryID: Int64, in db: Database) throws -> Data? {
+        guard let row = try db.row("SELECT cert_der FROM entries WHERE id = ?", [entryID]) else { return nil }
+        return try Columns(row, "entry \(entryID)").optionalBlob("cert_der")
+    }
+
+    /// DER of the entry's certificate followed by its issuers (leaf → root).
+    static func chainDER(entryID: Int64, in db: Database) throws -> [Data] {
+        var out: [Data] = []
+        var seen: Set<Int64> = []
+        var next: Int64? = entryID
+        while let id = next, !seen.contains(id), out.count < 16 {
+            seen.insert(id)
+            guard let row = try db.row("SELECT cert_der, issuer_entry_id FROM entries WHERE id = ?", [id]) else {
+                break
+            }
+            let c = Columns(row, "entry \(id)")
+            guard let der = try c.optionalBlob("cert_der") else { break }
+            out.append(der)
+            next = try c.optionalInt("issuer_entry_id")
+        }
+        return out
+    }
+}

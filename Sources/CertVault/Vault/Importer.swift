@@ -1,0 +1,230 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// A file read and decrypted, ready to be stored by ``Session/importFiles(_:options:)-99qtv``.
+public struct ImportFile: Sendable {
+    /// The path read, or the caller's label for bytes: names the file in
+    /// messages and reports.
+    public let source: String
+    /// The file read; nil for bytes given directly.
+    public let path: String?
+    /// What the audit record names: the file's name, or the caller's label.
+    public let label: String
+    /// What the file turned out to be: `PKCS#12`, `PEM`, `DER certificate`, …
+    public let format: String
+    /// Things worth knowing that did not stop the import (a DSA key, a skipped PEM block).
+    public let warnings: [String]
+    let keys: [Material.Key]
+    let certificates: [Material.Cert]
+    /// How many private keys the file holds.
+    public var keyCount: Int { keys.count }
+    /// How many certificates the file holds, chain certificates included.
+    public var certificateCount: Int { certificates.count }
+}
+
+/// Reads the files an officer brings.
+public enum Importer {
+    /// Files larger than this are refused before they are read: no
+    /// certificate bundle comes near it, and it bounds memory.
+    public static let maximumFileSize = 16 << 20
+
+    /// Reads and decrypts one file. The format is decided by content.
+    ///
+    /// - Parameters:
+    ///   - path: the file to read; at most ``maximumFileSize`` bytes.
+    ///   - password: the file password; nil or empty tries the empty and the
+    ///     NULL password, which PKCS#12 tells apart.
+    ///   - askPassword: called with the path when the password given (or
+    ///     none) is wrong; return nil to give up.
+    /// - Throws: ``CertVaultError`` whose message names the file.
+    public static func read(
+        path: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)? = nil
+    ) throws -> ImportFile {
+        let data: Data
+        do { data = try load(path) } catch let error as CertVaultError { throw error.prefixed(path) }
+        return try decode(
+            data,
+            source: path,
+            path: path,
+            label: URL(fileURLWithPath: path).lastPathComponent,
+            password: password,
+            askPassword: askPassword
+        )
+    }
+
+    /// Reads and decrypts bytes a caller already holds (an upload, a secret
+    /// store): the same reader as for files, with no file on disk.
+    ///
+    /// - Parameters:
+    ///   - data: the bytes; at most ``maximumFileSize``.
+    ///   - label: names the bytes in messages and in the audit record of
+    ///     their import (as a file's name would).
+    ///   - password: as for ``read(path:password:askPassword:)``.
+    /// - Throws: ``CertVaultError`` whose message names `label`.
+    public static func read(data: Data, label: String, password: SecureBytes?) throws -> ImportFile {
+        guard data.count <= maximumFileSize else {
+            throw CertVaultError(
+                .tooLarge,
+                "\(label): \(data.count) bytes, over the \(maximumFileSize >> 20) MiB limit"
+            )
+        }
+        return try decode(data, source: label, path: nil, label: label, password: password, askPassword: nil)
+    }
+
+    private static func decode(
+        _ data: Data,
+        source: String,
+        path: String?,
+        label: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?
+    ) throws -> ImportFile {
+        do {
+            var material: Material
+            do {
+                material = try MaterialReader.read(data, password: password)
+            } catch let error as CertVaultError where error.code == .wrongPassword {
+                guard let askPassword, let retry = try askPassword(source) else { throw error }
+                material = try MaterialReader.read(data, password: retry)
+            }
+            guard !material.keys.isEmpty || !material.certificates.isEmpty else {
+                throw CertVaultError(.corrupt, "the file holds no key and no certificate")
+            }
+            // A key must match a certificate that came with it in the same file.
+            let leaves = material.certificates.filter { !$0.certificate.isCA }
+            if !leaves.isEmpty {
+                for key in material.keys
+                where !material.certificates.contains(where: { key.key.matches($0.certificate) }) {
+                    throw CertVaultError(
+                        .keyMismatch,
+                        "the private key does not match the certificate\(leaves.count > 1 ? "s" : "") in this file"
+                            + " (\(leaves.map { $0.certificate.commonName ?? "?" }.joined(separator: ", ")))"
+                    )
+                }
+            }
+            return ImportFile(
+                source: source,
+                path: path,
+                label: label,
+                format: material.format,
+                warnings: material.warnings,
+                keys: material.keys,
+                certificates: material.certificates
+            )
+        } catch let error as CertVaultError {
+            throw error.prefixed(source)
+        }
+    }
+
+    /// Reads every file, collecting failures instead of stopping at the first.
+    ///
+    /// Without `askPassword` the files are decrypted in parallel, one per
+    /// core (PKCS#12 key derivation is the cost of an import); results keep
+    /// the order of `paths`.
+    public static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)? = nil,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    )
+        -> (files: [ImportFile], failures: [CertVaultError])
+    {
+        readAll(paths, password: password, askPassword: askPassword, progress: progress, cancellation: nil)
+    }
+
+    /// ``readAll(_:password:askPassword:progress:)`` off the caller's thread,
+    /// without prompts; cancelling the task stops the reading with
+    /// `CancellationError`.
+    public static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> (files: [ImportFile], failures: [CertVaultError]) {
+        try await Cancellation.run { cancellation in
+            let result = readAll(
+                paths,
+                password: password,
+                askPassword: nil,
+                progress: progress,
+                cancellation: cancellation
+            )
+            try cancellation.check()
+            return result
+        }
+    }
+
+    static func readAll(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
+        cancellation: Cancellation?
+    )
+        -> (files: [ImportFile], failures: [CertVaultError])
+    {
+        typealias Slot = Result<ImportFile, CertVaultError>
+        @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
+            do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e
+                as CertVaultError
+            {
+                return .failure(e)
+            } catch {
+                return .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
+            }
+        }
+        var slots: [Slot?]
+        if let askPassword {
+            // Prompts must come one at a time.
+            slots = []
+            for i in paths.indices {
+                slots.append(readOne(i, askPassword))
+                progress?(i + 1, paths.count)
+            }
+        } else {
+            let results = Mutex<(slots: [Slot?], done: Int)>((Array(repeating: nil, count: paths.count), 0))
+            let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in stride(from: worker, to: paths.count, by: workers) {
+                    if cancellation?.isCancelled == true { return }
+                    let r = readOne(i, nil)
+                    let done = results.withLock { state in
+                        state.slots[i] = r
+                        state.done += 1
+                        return state.done
+                    }
+                    progress?(done, paths.count)
+                }
+            }
+            slots = results.withLock { $0.slots }
+        }
+        var files: [ImportFile] = []
+        var failures: [CertVaultError] = []
+        for slot in slots {
+            switch slot {
+            case .success(let f)?: files.append(f)
+            case .failure(let e)?: failures.append(e)
+            case nil: break
+            }
+        }
+        return (files, failures)
+    }
+
+    static func load(_ path: String) throws -> Data {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CertVaultError(.io, "no such file")
+        }
+        guard !isDir.boolValue else { throw CertVaultError(.invalidArgument, "is a directory") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= maximumFileSize else {
+            throw CertVaultError(.tooLarge, "the file is \(size) bytes, over the \(maximumFileSize >> 20) MiB limit")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CertVaultError(.io, "cannot read the file")
+        }
+        return data
+    }
+}
