@@ -73,7 +73,7 @@ public final class SecureBytes: @unchecked Sendable {
 
     /// The contents as a NUL-terminated C string (valid only inside `body`).
     func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
-        try body(pointer.assumingMemoryBound(to: CChar.self))
+        try body(pointer.bindMemory(to: CChar.self, capacity: count + 1))
     }
 
     /// A new buffer holding `range` of this one.
