@@ -92,6 +92,11 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         /// The person has departed: they can no longer unlock, and nothing is
         /// exported for them.
         public static let personInactive = Code("person-inactive")
+        /// The entry is revoked: its key is never granted or exported again.
+        public static let entryRevoked = Code("entry-revoked")
+        /// Someone would be left unable to do what only they can: the last
+        /// admin departing, the last holder of a key ungranted.
+        public static let lastHolder = Code("last-holder")
         /// The vault was opened read-only, and the call would change it.
         public static let readOnly = Code("read-only")
         /// The vault was closed (``Vault/close()``), or the session locked

@@ -6,7 +6,7 @@ struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Read and verify the audit log (no passphrase needed).",
-        subcommands: [Log.self, Verify.self, AcceptRollback.self]
+        subcommands: [Log.self, Verify.self, Who.self, AcceptRollback.self]
     )
 
     struct AcceptRollback: ParsableCommand {
@@ -165,7 +165,7 @@ struct PersonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "person",
         abstract: "Manage the people the vault knows.",
-        subcommands: [Add.self, ListPeople.self]
+        subcommands: [Add.self, ListPeople.self, ShowPerson.self, SetRole.self, Passwd.self, Depart.self]
     )
 
     struct Add: ParsableCommand {

@@ -53,8 +53,8 @@ struct Root: ParsableCommand {
               certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
             """,
         subcommands: [
-            Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Backup.self,
-            AuditCommand.self, PersonCommand.self,
+            Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
+            Rotate.self, Revoke.self, Retire.self, Backup.self, AuditCommand.self, PersonCommand.self,
         ]
     )
 }
@@ -173,3 +173,4 @@ extension ExportFormat: ExpressibleByArgument {}
 extension ExportProfile: ExpressibleByArgument {}
 extension KDFStrength: ExpressibleByArgument {}
 extension PersonRole: ExpressibleByArgument {}
+extension RevocationReason: ExpressibleByArgument {}

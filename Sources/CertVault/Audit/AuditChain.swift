@@ -167,9 +167,29 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     case vaultBackup = "vault.backup"
     /// An older copy of the vault accepted on purpose (a restored backup).
     case rollbackAccepted = "vault.rollback-accepted"
+    /// A person's role changed by an admin.
+    case personRole = "person.role"
+    /// A person left: their keyslot and every grant are gone, and they can
+    /// no longer act.
+    case personDepart = "person.depart"
+    /// A person's grant on an entry taken away.
+    case entryUngrant = "entry.ungrant"
+    /// An entry marked as needing rotation (someone who could open it, or
+    /// was handed it, left); a departure's grant taken with it.
+    case entryNeedsRotation = "entry.needs-rotation"
+    /// An entry replaced by its successor (``Session/rotate(_:)``).
+    case entrySupersede = "entry.supersede"
+    /// An entry revoked, its key possibly destroyed.
+    case entryRevoke = "entry.revoke"
+    /// A superseded entry's certificate recorded as removed from Azure.
+    case entryRetire = "entry.retire"
+    /// A refused attempt to take an entry's key by someone who did unlock.
+    case entryDenied = "entry.denied"
 
     /// Records that change who the people are; replayed at every unlock.
-    static let peopleActions: [AuditAction] = [.vaultCreate, .personAdd, .personKeyslot]
+    static let peopleActions: [AuditAction] = [
+        .vaultCreate, .personAdd, .personKeyslot, .personRole, .personDepart,
+    ]
 
     /// Whether a record of this action is about one entry (and names it).
     var namesEntry: Bool { rawValue.hasPrefix("entry.") }
@@ -178,11 +198,11 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// record signed by anyone else is not believed, whatever it says.
     var signers: Set<PersonRole> {
         switch self {
-        case .vaultCreate, .personAdd, .entryGrant: return [.admin]
-        case .personKeyslot, .vaultBackup: return [.admin, .officer, .auditor]
+        case .vaultCreate, .personAdd, .personRole, .personDepart, .entryNeedsRotation: return [.admin]
+        case .personKeyslot, .vaultBackup, .entryDenied: return [.admin, .officer, .auditor]
         case .unlockFailed: return []
         case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,
-            .entryExport, .rollbackAccepted:
+            .entryExport, .rollbackAccepted, .entryGrant, .entryUngrant, .entrySupersede, .entryRevoke, .entryRetire:
             return [.admin, .officer]
         }
     }

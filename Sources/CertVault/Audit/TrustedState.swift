@@ -150,6 +150,44 @@ struct PeopleLedger {
             people[id]?.keyslotDigest = slot
             people[id]?.rowDigest = key("person_digest", 32)
             return nil
+        case .personRole:
+            let signer: TrustedPerson
+            switch verifiedSigner() {
+            case .success(let s): signer = s
+            case .failure(let e): return e.message
+            }
+            guard signer.role == .admin else { return "\(signer.handle) changed a role without being an admin" }
+            guard let id = record.personID, let target = people[id], target.active,
+                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
+            else { return "does not validly change a role" }
+            guard (role == .staff) == (target.boxPublicKey == nil) else {
+                return "gives \(target.handle) a role their keys do not fit"
+            }
+            people[id]?.role = role
+            guard !admins.isEmpty else {
+                people[id]?.role = target.role
+                return "leaves the vault without an admin"
+            }
+            people[id]?.rowDigest = key("person_digest", 32)
+            return nil
+        case .personDepart:
+            let signer: TrustedPerson
+            switch verifiedSigner() {
+            case .success(let s): signer = s
+            case .failure(let e): return e.message
+            }
+            guard signer.role == .admin else { return "\(signer.handle) marked a departure without being an admin" }
+            guard let id = record.personID, let target = people[id], target.active else {
+                return "does not validly mark a departure"
+            }
+            people[id]?.active = false
+            guard !admins.isEmpty else {
+                people[id] = target
+                return "leaves the vault without an admin"
+            }
+            people[id]?.keyslotDigest = nil
+            people[id]?.rowDigest = key("person_digest", 32)
+            return nil
         default:
             return "is not a people record"
         }
@@ -524,8 +562,13 @@ struct VaultState {
         if !actions.isDisjoint(with: [.entryCertAdd, .entryComplete]), hadCertificate {
             return "is given a certificate though it had one"
         }
-        let rowMay: Set<AuditAction> = [.entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink]
-        let grantsMay: Set<AuditAction> = [.entryKeyAdd, .entryGrant]
+        let rowMay: Set<AuditAction> = [
+            .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink, .entryNeedsRotation, .entrySupersede,
+            .entryRevoke, .entryRetire,
+        ]
+        let grantsMay: Set<AuditAction> = [
+            .entryKeyAdd, .entryGrant, .entryUngrant, .entryNeedsRotation, .entryRevoke,
+        ]
         let custodyMay: Set<AuditAction> = [.entryKeyAdd, .entryGrant, .entryExport]
         if before.row != after.row, actions.isDisjoint(with: rowMay) {
             return

@@ -212,6 +212,17 @@ final class Store: Sendable {
         do { return try queue.read(body) } catch { throw Store.map(error, path: path) }
     }
 
+    /// Moves the write-ahead log into the file and truncates it to zero
+    /// bytes, so that rows just deleted (a keyslot, a seal, a key) leave no
+    /// copy in the `-wal` file; `secure_delete` has zeroed them in the file.
+    func truncateLog() throws {
+        try requireOpen()
+        if readOnly { return }
+        do {
+            try queue.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch { throw Store.map(error, path: path) }
+    }
+
     /// Closes the connection; every later read or write is refused with `.closed`.
     func close() throws {
         guard !isClosed.exchange(true, ordering: .sequentiallyConsistent) else { return }

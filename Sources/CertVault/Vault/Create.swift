@@ -81,39 +81,60 @@ extension Session {
         }
         let key = try PrivateKey.generate(keySpec)
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
-        let spki = Digest.sha256(try key.publicKeyInfoDER)
-        let (algorithm, bits, curve) = key.algorithm
         try validateAlias(alias)
         let entry = try change { c -> Entry in
-            let db = c.db
-            let name = try uniqueAlias(c, base: alias ?? dnsNames.first ?? request.subject)
-            try db.run(
-                """
-                INSERT INTO entries (alias, purpose, subscription, domains, subject, subject_der, sans, key_algorithm, key_bits, key_curve,
-                                     spki_sha256, status, csr_der, created_at, created_by)
-                VALUES (?, 'ssl', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                """,
-                [
-                    name, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
-                    Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
-                    Timestamp.now(), person.id,
-                ]
-            )
-            let id = db.lastInsertedRowID
-            try storeKeyAndRecord(
+            let id = try insertRequest(
                 c,
-                entryID: id,
                 key: key,
-                certDER: nil,
-                spkiSHA256: spki,
-                action: .entryRequest,
-                extra: [
-                    "alias": name, "subject": request.subject, "dns": dnsNames,
-                    "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
-                ]
+                request: request,
+                dnsNames: dnsNames,
+                subscription: subscription,
+                alias: alias
             )
-            return try Vault.entry(id: id, in: db, state: c.state)
+            return try Vault.entry(id: id, in: c.db, state: c.state)
         }
         return (entry, try request.pemEncoded)
+    }
+
+    /// Stores a pending entry for `key` and its `request`, in change `c`.
+    func insertRequest(
+        _ c: Change,
+        key: PrivateKey,
+        request: CertificateRequest,
+        dnsNames: [String],
+        subscription: String?,
+        alias: String?,
+        purpose: EntryPurpose = .ssl
+    ) throws -> Int64 {
+        let db = c.db
+        let spki = Digest.sha256(try key.publicKeyInfoDER)
+        let (algorithm, bits, curve) = key.algorithm
+        let name = try uniqueAlias(c, base: alias ?? dnsNames.first ?? request.subject)
+        try db.run(
+            """
+            INSERT INTO entries (alias, purpose, subscription, domains, subject, subject_der, sans, key_algorithm, key_bits, key_curve,
+                                 spki_sha256, status, csr_der, created_at, created_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+            """,
+            [
+                name, purpose.rawValue, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
+                Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
+                Timestamp.now(), person.id,
+            ]
+        )
+        let id = db.lastInsertedRowID
+        try storeKeyAndRecord(
+            c,
+            entryID: id,
+            key: key,
+            certDER: nil,
+            spkiSHA256: spki,
+            action: .entryRequest,
+            extra: [
+                "alias": name, "subject": request.subject, "dns": dnsNames,
+                "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
+            ]
+        )
+        return id
     }
 }

@@ -138,6 +138,35 @@ struct Custody: Sendable {
         return key
     }
 
+    /// Seals every entry this person can open to `newcomer` (a new admin),
+    /// each in an `entry.grant` record, so that every admin keeps reaching
+    /// every key.
+    func sealEverything(_ change: Change, to newcomer: TrustedPerson, reason: String) throws {
+        let db = change.db
+        let mine = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ?
+                WHERE NOT EXISTS (SELECT 1 FROM grants h WHERE h.entry_id = e.id AND h.person_id = ?)
+                ORDER BY e.id
+                """,
+            arguments: [holderID, newcomer.id]
+        )
+        for row in mine {
+            let entry = Columns(row, "entry")
+            let entryID = try entry.int("id")
+            let key = try dataKey(db, entryID: entryID, alias: try entry.text("alias"))
+            try seal(change, dataKey: key, entryID: entryID, to: newcomer)
+            let seq = change.record(
+                .entryGrant,
+                entry: entryID,
+                person: newcomer.id,
+                details: ["to": newcomer.handle, "reason": reason]
+            )
+            try note(change, .grant, entryID: entryID, personID: newcomer.id, seq: seq)
+        }
+    }
+
     /// Who receives a new entry's key: this person and every active admin,
     /// as the signed records state them.
     func defaultRecipients(_ state: VaultState) throws -> [TrustedPerson] {

@@ -242,7 +242,7 @@ extension Session {
         recipient: String?,
         cancellation: Cancellation?
     ) throws -> ExportResult {
-        try requireRole([.admin, .officer], to: "export private keys")
+        try denying(ref, attempt: "export pfx") { try requireRole([.admin, .officer], to: "export private keys") }
         guard password.count > 0 else {
             throw CertVaultError(
                 .invalidArgument,
@@ -306,7 +306,7 @@ extension Session {
         unencrypted: Bool = false,
         recipient: String? = nil
     ) throws -> ExportResult {
-        try requireRole([.admin, .officer], to: "export private keys")
+        try denying(ref, attempt: "export key") { try requireRole([.admin, .officer], to: "export private keys") }
         if unencrypted {
             guard password == nil else {
                 throw CertVaultError(.invalidArgument, "an unencrypted key and a password exclude each other")
@@ -377,18 +377,20 @@ extension Session {
     ) throws -> ExportResult {
         var pending: SecureFile.Pending?
         do {
-            return try change { c in
-                try exportSecret(
-                    c,
-                    ref,
-                    to: destination,
-                    recipient: recipient,
-                    details: details,
-                    format: format,
-                    cancellation: cancellation,
-                    pending: &pending,
-                    encode: encode
-                )
+            return try denying(ref, attempt: "export \(format.rawValue)") {
+                try change { c in
+                    try exportSecret(
+                        c,
+                        ref,
+                        to: destination,
+                        recipient: recipient,
+                        details: details,
+                        format: format,
+                        cancellation: cancellation,
+                        pending: &pending,
+                        encode: encode
+                    )
+                }
             }
         } catch {
             pending?.discard()
@@ -413,13 +415,7 @@ extension Session {
         guard to.active else {
             throw CertVaultError(.personInactive, "\(to.handle) has departed; nothing may be exported for them")
         }
-        guard entry.hasPrivateKey else {
-            throw CertVaultError(
-                .noPrivateKey,
-                "entry \(entry.alias) holds no private key",
-                remedy: .exportCertificate
-            )
-        }
+        try Self.requireUsable(entry, to: "export")
         let key = try custody.privateKey(db, entryID: entry.id.rawValue, alias: entry.alias)
         let bytes = try encode(db, entry, key)
         // The last point at which a cancelled task leaves no trace.

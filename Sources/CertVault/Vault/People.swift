@@ -55,12 +55,33 @@ enum PeopleWriter {
     /// genesis record (which must exist); returns its row digest, which the
     /// record that commits the keyslot carries.
     static func storeKeyslot(_ db: Database, vaultID: Data, personID: Int64, keys: PersonKeys) throws -> String {
-        try Keyslot.store(
+        try storeKeyslot(
             db,
+            vaultID: vaultID,
             personID: personID,
             secrets: keys.box.secretKey.appending(keys.sign.secretKey),
             kek: keys.kek,
-            parameters: keys.parameters,
+            parameters: keys.parameters
+        )
+    }
+
+    /// Writes `secrets` (a person's X25519 and Ed25519 secret keys) as their
+    /// keyslot under `kek`, replacing any keyslot they had.
+    static func storeKeyslot(
+        _ db: Database,
+        vaultID: Data,
+        personID: Int64,
+        secrets: SecureBytes,
+        kek: SecureBytes,
+        parameters: KDFParameters
+    ) throws -> String {
+        try db.run("DELETE FROM keyslots WHERE person_id = ?", [personID])
+        try Keyslot.store(
+            db,
+            personID: personID,
+            secrets: secrets,
+            kek: kek,
+            parameters: parameters,
             associatedData: Binding.keyslot(
                 vaultID: vaultID,
                 personID: personID,
@@ -187,28 +208,83 @@ extension Session {
                     introducedBy: 0,
                     introducedAt: Timestamp.now()
                 )
-                let mine = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT e.id, e.alias FROM entries e JOIN grants g ON g.entry_id = e.id AND g.person_id = ? ORDER BY e.id
-                        """,
-                    arguments: [person.id]
-                )
-                for row in mine {
-                    let entry = Columns(row, "entry")
-                    let entryID = try entry.int("id")
-                    let key = try custody.dataKey(db, entryID: entryID, alias: try entry.text("alias"))
-                    try custody.seal(c, dataKey: key, entryID: entryID, to: newcomer)
-                    let seq = c.record(
-                        .entryGrant,
-                        entry: entryID,
-                        person: id,
-                        details: ["to": new.handle, "reason": "new admin"]
-                    )
-                    try custody.note(c, .grant, entryID: entryID, personID: id, seq: seq)
-                }
+                try custody.sealEverything(c, to: newcomer, reason: "new admin")
             }
         }
         return try vault.person(new.handle)
+    }
+}
+
+// MARK: Changing people
+
+extension Session {
+    /// Re-wraps this person's keyslot under a new passphrase (and KDF cost):
+    /// the old passphrase stops working. No entry is touched, so it costs
+    /// the same for 10 entries or 100,000; raising `kdf` is how an old
+    /// `interactive` keyslot gets stronger. The old keyslot's bytes leave
+    /// the files (the write-ahead log is truncated).
+    public func changePassphrase(to passphrase: SecureBytes, kdf: KDFStrength = .moderate) throws {
+        try requireUnlocked()
+        guard passphrase.count > 0 else { throw CertVaultError(.invalidArgument, "the new passphrase is empty") }
+        try OpenSSL.requireCString(passphrase)
+        let parameters = KDFParameters(strength: kdf)
+        let kek = try KDF.deriveKey(passphrase: passphrase, parameters: parameters)
+        let secrets = custody.boxSecretKey.appending(signSecretKey)
+        try change { c in
+            let digest = try PeopleWriter.storeKeyslot(
+                c.db,
+                vaultID: vault.vaultID,
+                personID: person.id,
+                secrets: secrets,
+                kek: kek,
+                parameters: parameters
+            )
+            c.record(.personKeyslot, person: person.id, details: ["keyslot_digest": digest, "kdf": kdf.rawValue])
+        }
+        try vault.store.truncateLog()
+    }
+
+    /// Gives `handle` another role. Admins only. A person made admin is
+    /// sealed every entry this admin can open, as ``addPerson(_:passphrase:kdf:)``
+    /// does; staff (no keys) and keyed roles do not turn into each other —
+    /// add the person anew instead. The last admin keeps the role.
+    @discardableResult
+    public func setRole(of handle: String, to role: PersonRole) throws -> Person {
+        try requireRole([.admin], to: "change roles")
+        try change { c in
+            let target = try Vault.trustedPerson(handle, ledger: c.state.ledger, in: c.db)
+            guard target.active else { throw CertVaultError(.personInactive, "\(target.handle) has departed") }
+            guard target.role != role else {
+                throw CertVaultError(.invalidArgument, "\(target.handle) is \(role.rawValue) already")
+            }
+            guard (role == .staff) == (target.boxPublicKey == nil) else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    role == .staff
+                        ? "\(target.handle) has keys; staff have none"
+                        : "\(target.handle) is staff and has no keys to act as \(role.rawValue) with",
+                    hint: "add a person with the new role, and mark this one departed"
+                )
+            }
+            if target.role == .admin, c.state.ledger.admins.filter({ $0.id != target.id }).isEmpty {
+                throw CertVaultError(
+                    .lastHolder,
+                    "\(target.handle) is the last active admin",
+                    hint: "make another person admin first"
+                )
+            }
+            try c.db.run("UPDATE people SET role = ? WHERE id = ?", [role.rawValue, target.id])
+            c.record(
+                .personRole,
+                person: target.id,
+                details: ["handle": target.handle, "role": role.rawValue, "was": target.role.rawValue]
+            )
+            if role == .admin {
+                var promoted = target
+                promoted.role = .admin
+                try custody.sealEverything(c, to: promoted, reason: "made admin")
+            }
+        }
+        return try vault.person(handle)
     }
 }

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+
+/// What a departure leaves to do: every entry the person could ever open or
+/// was handed a copy of, why, and what to do about it.
+public struct RotationPlan: Sendable, Codable {
+    /// What to do about one entry.
+    public enum Action: String, Sendable, Codable {
+        /// A self-signed certificate: a new key and certificate, made here.
+        case rotate
+        /// A CA-issued certificate: a new key and request for the same
+        /// names, sent to the CA.
+        case reissue = "re-issue"
+        /// Nothing to rotate: a CA certificate without its key.
+        case none
+    }
+
+    /// One entry of the plan.
+    public struct Item: Sendable, Codable {
+        public var entryID: Entry.ID
+        /// The entry's alias when the plan was made.
+        public var alias: String
+        public var thumbprintSHA1: String?
+        public var purpose: EntryPurpose
+        /// Why it is in the plan: `could open from DATE`, `received a copy on DATE from HANDLE`.
+        public var reasons: [String]
+        public var action: Action
+        /// The successor's alias, when the rotation was carried out.
+        public var rotatedTo: String?
+    }
+
+    /// The person who left.
+    public var person: String
+    /// Why, as the admin gave it.
+    public var reason: String
+    /// Every entry to rotate, in id order.
+    public var items: [Item]
+}
+
+extension Session {
+    /// Ends `handle`'s access now, and says exactly what to rotate.
+    ///
+    /// In one change: the person's status becomes `departed`, their keyslot
+    /// and every grant they held are deleted, and every entry they could
+    /// ever open (from custody, not only current grants) or were handed a
+    /// copy of is marked as needing rotation, each in a signed record. The
+    /// write-ahead log is then truncated, so the deleted bytes leave the
+    /// files. With `rotate`, the self-signed certificates of the plan are
+    /// rotated right away (``rotate(_:)``). Admins only; the last active
+    /// admin cannot depart.
+    ///
+    /// What a departure cannot do: a copy of the vault file taken earlier
+    /// still opens with the person's old passphrase. Hence the plan.
+    public func depart(_ handle: String, reason: String, rotate: Bool = false) throws -> RotationPlan {
+        try requireRole([.admin], to: "mark departures")
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty, !Display.hasControlCharacters(reason) else {
+            throw CertVaultError(.invalidArgument, "a departure needs a reason, in visible characters")
+        }
+        var plan = try change { c -> RotationPlan in
+            let db = c.db
+            let leaver = try Vault.trustedPerson(handle, ledger: c.state.ledger, in: db)
+            guard leaver.active else { throw CertVaultError(.personInactive, "\(leaver.handle) has already departed") }
+            if leaver.role == .admin, c.state.ledger.admins.filter({ $0.id != leaver.id }).isEmpty {
+                throw CertVaultError(
+                    .lastHolder,
+                    "\(leaver.handle) is the last active admin and cannot depart",
+                    hint: "make another person admin first"
+                )
+            }
+            let handles = c.state.ledger.people.mapValues(\.handle)
+            var reasons: [Int64: [String]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.entry_id, c.kind, c.at, a.actor_id FROM custody c LEFT JOIN audit a ON a.seq = c.audit_seq
+                    WHERE c.person_id = ? ORDER BY c.audit_seq
+                    """,
+                arguments: [leaver.id]
+            ) {
+                let col = Columns(row, "custody row of \(leaver.handle)")
+                let day = String(try col.text("at").prefix(10))
+                let by = try col.optionalInt("actor_id").map { handles[$0] ?? "person \($0)" } ?? "?"
+                let why =
+                    try col.text("kind") == CustodyKind.export.rawValue
+                    ? "received a copy on \(day) from \(by)" : "could open from \(day)"
+                reasons[try col.int("entry_id"), default: []].append(why)
+            }
+            try db.run("UPDATE people SET status = 'departed' WHERE id = ?", [leaver.id])
+            try db.run("DELETE FROM keyslots WHERE person_id = ?", [leaver.id])
+            c.record(.personDepart, person: leaver.id, details: ["handle": leaver.handle, "reason": reason])
+            var items: [RotationPlan.Item] = []
+            for (entryID, why) in reasons.sorted(by: { $0.key < $1.key }) {
+                let entry = try Vault.entry(id: entryID, in: db, state: c.state)
+                let held = entry.access.contains(leaver.handle)
+                try db.run("DELETE FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, leaver.id])
+                let mark = "\(leaver.handle) departed: \(reason)"
+                try db.run(
+                    "UPDATE entries SET needs_rotation = 1, rotation_reason = ? WHERE id = ?",
+                    [mark, entryID]
+                )
+                c.record(
+                    .entryNeedsRotation,
+                    entry: entryID,
+                    person: leaver.id,
+                    details: ["reason": mark, "departed": held]
+                )
+                items.append(
+                    .init(
+                        entryID: entry.id,
+                        alias: entry.alias,
+                        thumbprintSHA1: entry.certificate?.thumbprintSHA1,
+                        purpose: entry.purpose,
+                        reasons: why,
+                        action: Self.rotationAction(for: entry)
+                    )
+                )
+            }
+            return RotationPlan(person: leaver.handle, reason: reason, items: items)
+        }
+        try vault.store.truncateLog()
+        if rotate {
+            for i in plan.items.indices where plan.items[i].action == .rotate {
+                plan.items[i].rotatedTo = try self.rotate(.id(plan.items[i].entryID)).successor.alias
+            }
+        }
+        return plan
+    }
+
+    /// What rotating `entry` means.
+    static func rotationAction(for entry: Entry) -> RotationPlan.Action {
+        guard let certificate = entry.certificate else { return entry.hasPrivateKey ? .reissue : .none }
+        if certificate.isCA && !entry.hasPrivateKey { return .none }
+        return certificate.isSelfSigned && !certificate.isCA ? .rotate : .reissue
+    }
+}

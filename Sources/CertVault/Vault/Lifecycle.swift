@@ -1,0 +1,202 @@
+import Foundation
+import GRDB
+
+/// Why a certificate was revoked: RFC 5280's reason codes that apply to a
+/// certificate an organisation holds.
+public enum RevocationReason: String, Sendable, Codable, CaseIterable {
+    case unspecified
+    case keyCompromise
+    case affiliationChanged
+    case superseded
+    case cessationOfOperation
+}
+
+/// What ``Session/rotate(_:)`` made.
+public struct Rotation: Sendable {
+    /// The old entry, now `superseded`, under a derived alias.
+    public var predecessor: Entry
+    /// The new entry, under the old alias: an active one with a new key and
+    /// certificate, or a pending one waiting for the CA.
+    public var successor: Entry
+    /// For a re-issue: the request (PEM) to send to the CA.
+    public var request: Data?
+}
+
+extension Session {
+    /// Replaces `ref` with a new key.
+    ///
+    /// A self-signed certificate (an Azure management certificate) gets a
+    /// new key of at least the old size and a new certificate with the same
+    /// subject, lifetime and subscription, made here. A CA-issued one gets a
+    /// new key and a pending entry with a request for the same names; the
+    /// certificate the CA issues completes it when imported. Either way the
+    /// successor takes the alias and is sealed to everyone who could open
+    /// the old key; the old entry becomes `superseded` under a derived alias,
+    /// linked from its successor, its needs-rotation mark cleared. It keeps
+    /// counting toward the subscription's limit until ``retire(_:)``.
+    public func rotate(_ ref: EntryReference) throws -> Rotation {
+        try requireRole([.admin, .officer], to: "rotate keys")
+        let old = try vault.entry(ref)
+        guard old.status == .active, let certificate = old.certificate, old.hasPrivateKey else {
+            throw CertVaultError(
+                .invalidArgument,
+                "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated"
+            )
+        }
+        let spec = try Self.successorKeySpec(certificate)
+        let key = try PrivateKey.generate(spec)
+        let selfSigned = Self.rotationAction(for: old) == .rotate
+        var made: (cert: Certificate?, request: CertificateRequest?)
+        let names = certificate.subjectAlternativeNames.filter { $0.hasPrefix("DNS:") }.map { String($0.dropFirst(4)) }
+        if selfSigned {
+            var builder = CertificateBuilder(subject: certificate.subject)
+            let seconds = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
+            builder.days = max(1, min(3650, Int((seconds / 86_400).rounded())))
+            made.cert = try builder.build(key: key)
+        } else {
+            made.request = try CertificateRequest(key: key, subject: certificate.subject, dnsNames: names)
+        }
+        let (predecessor, successor) = try change { c -> (Entry, Entry) in
+            let db = c.db
+            let current = try Vault.entry(id: old.id.rawValue, in: db, state: c.state)
+            guard current.status == .active else {
+                throw CertVaultError(.invalidArgument, "entry \(old.alias) changed meanwhile")
+            }
+            // Only someone who can open the old key may replace it.
+            _ = try custody.dataKey(db, entryID: old.id.rawValue, alias: old.alias)
+            let retiredAlias = try uniqueAlias(c, base: "\(old.alias).old-\(Timestamp.now().prefix(10))")
+            try db.run(
+                "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
+                [retiredAlias, old.id.rawValue]
+            )
+            let id: Int64
+            if let cert = made.cert {
+                id = try storeCertificate(
+                    c,
+                    cert,
+                    key: key,
+                    name: old.alias,
+                    options: ImportOptions(purpose: old.purpose, subscription: old.subscription, domains: old.domains),
+                    source: "rotation of \(old.alias)",
+                    label: "rotation of \(old.alias)",
+                    action: .entryCreate
+                ).id
+            } else {
+                id = try insertRequest(
+                    c,
+                    key: key,
+                    request: made.request!,
+                    dnsNames: names,
+                    subscription: old.subscription,
+                    alias: old.alias,
+                    purpose: old.purpose
+                )
+            }
+            try db.run("UPDATE entries SET replaces_id = ? WHERE id = ?", [old.id.rawValue, id])
+            c.record(
+                .entrySupersede,
+                entry: old.id.rawValue,
+                details: ["successor": id, "successor_alias": old.alias]
+            )
+            // Everyone who could open the old key can open the new one.
+            let successorKey = try custody.dataKey(db, entryID: id, alias: old.alias)
+            let sealed = Set(try Vault.entry(id: id, in: db, state: c.state).access)
+            for handle in current.access where !sealed.contains(handle) {
+                guard let holder = c.state.ledger.person(handle: handle), holder.active, holder.boxPublicKey != nil
+                else { continue }
+                try custody.seal(c, dataKey: successorKey, entryID: id, to: holder)
+                let seq = c.record(
+                    .entryGrant,
+                    entry: id,
+                    person: holder.id,
+                    details: ["to": holder.handle, "reason": "held \(retiredAlias)"]
+                )
+                try custody.note(c, .grant, entryID: id, personID: holder.id, seq: seq)
+            }
+            return (
+                try Vault.entry(id: old.id.rawValue, in: db, state: c.state),
+                try Vault.entry(id: id, in: db, state: c.state)
+            )
+        }
+        return Rotation(predecessor: predecessor, successor: successor, request: try made.request?.pemEncoded)
+    }
+
+    /// A successor's key: the same kind, at least as strong, at least what Azure accepts.
+    static func successorKeySpec(_ certificate: CertificateMetadata) throws -> KeySpec {
+        switch certificate.keyAlgorithm {
+        case "RSA":
+            return .rsa(bits: [2048, 3072, 4096].first { $0 >= certificate.keyBits } ?? 4096)
+        case "EC":
+            switch certificate.keyCurve {
+            case "P-256": return .ec(.p256)
+            case "P-384": return .ec(.p384)
+            default: return .ec(.p521)
+            }
+        default:
+            throw CertVaultError(
+                .invalidArgument,
+                "certvault cannot make a \(certificate.keyAlgorithm) key to replace this one",
+                hint: "make the new key elsewhere and import it"
+            )
+        }
+    }
+
+    /// Revokes `ref`: its status becomes `revoked` with `reason`, time and
+    /// actor, and its key is never granted or exported again. With
+    /// `destroyKey` the encrypted key and every seal of its data key are
+    /// deleted and the write-ahead log truncated: crypto-shredding.
+    @discardableResult
+    public func revoke(_ ref: EntryReference, reason: RevocationReason, destroyKey: Bool = false) throws -> Entry {
+        try requireRole([.admin, .officer], to: "revoke certificates")
+        let entry = try change { c -> Entry in
+            let db = c.db
+            let entry = try Vault.entry(ref, in: db, state: c.state)
+            guard entry.status != .revoked else {
+                throw CertVaultError(.entryRevoked, "entry \(entry.alias) is already revoked")
+            }
+            try db.run(
+                "UPDATE entries SET status = 'revoked', revocation_reason = ?, revoked_at = ? WHERE id = ?",
+                [reason.rawValue, Timestamp.now(), entry.id.rawValue]
+            )
+            if destroyKey {
+                try db.run(
+                    "UPDATE entries SET key_nonce = NULL, key_ciphertext = NULL WHERE id = ?",
+                    [entry.id.rawValue]
+                )
+                try db.run("DELETE FROM grants WHERE entry_id = ?", [entry.id.rawValue])
+            }
+            c.record(
+                .entryRevoke,
+                entry: entry.id.rawValue,
+                details: ["reason": reason.rawValue, "key_destroyed": destroyKey && entry.hasPrivateKey]
+            )
+            return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
+        }
+        if destroyKey { try vault.store.truncateLog() }
+        return entry
+    }
+
+    /// Records that a superseded entry's certificate was removed from Azure:
+    /// it stops counting toward its subscription's limit.
+    @discardableResult
+    public func retire(_ ref: EntryReference) throws -> Entry {
+        try requireRole([.admin, .officer], to: "retire certificates")
+        return try change { c -> Entry in
+            let db = c.db
+            let entry = try Vault.entry(ref, in: db, state: c.state)
+            guard entry.status == .superseded || entry.status == .revoked else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "entry \(entry.alias) is \(entry.status.rawValue): only a superseded or revoked entry is retired"
+                )
+            }
+            let now = Timestamp.now()
+            try db.run(
+                "UPDATE entries SET tags = json_set(tags, '$.retired_at', ?) WHERE id = ?",
+                [now, entry.id.rawValue]
+            )
+            c.record(.entryRetire, entry: entry.id.rawValue, details: ["retired_at": now])
+            return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
+        }
+    }
+}

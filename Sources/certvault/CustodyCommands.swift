@@ -1,0 +1,237 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+struct Grant: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let a person open an entry's key (admins and officers who can open it).",
+        discussion: "Staff never hold grants: export a copy for them with 'export --for'."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Argument(help: "Who receives the grant.") var handle: String
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let e = try session.grant(.any(entry), to: handle)
+        Output.line("granted \(e.alias) to \(handle); can open it: \(e.access.joined(separator: ", "))")
+    }
+}
+
+struct Ungrant: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a person's grant on an entry away (the last holder keeps it)."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Argument(help: "Whose grant to take away.") var handle: String
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let e = try session.ungrant(.any(entry), from: handle)
+        Output.line("took \(handle)'s grant on \(e.alias); can open it: \(e.access.joined(separator: ", "))")
+    }
+}
+
+struct Rotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace an entry's key: a new self-signed certificate, or a new request for a CA-issued one.",
+        discussion: """
+            The successor takes the alias and is granted to everyone who could open the old key; the old entry \
+            becomes superseded under a derived alias (retire it once it is removed from Azure). For a CA-issued \
+            certificate the request is written to --out; import the issued certificate to complete it.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Option(help: ArgumentHelp("Where to write the request of a re-issue (PEM).", valueName: "file")) var out: String?
+    @Flag(help: "Replace the request file if it exists.") var force = false
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let r = try session.rotate(.any(entry))
+        Output.line("superseded \(r.predecessor.alias); \(r.successor.alias) is entry \(r.successor.id)")
+        if let request = r.request {
+            if let out {
+                _ = try global.openVault().exportPublic(.id(r.successor.id), format: .csr, to: out, force: force)
+                Output.line("request written to \(out); send it to the CA, then import the issued certificate")
+            } else {
+                FileHandle.standardOutput.write(request)
+            }
+        } else if let c = r.successor.certificate {
+            Output.line(
+                "new certificate \(c.thumbprintSHA1), valid until \(Output.date(c.notValidAfter)); upload its .cer"
+            )
+        }
+    }
+}
+
+struct Revoke: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke an entry: its key is never granted or exported again."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Option(help: "keyCompromise, affiliationChanged, superseded, cessationOfOperation or unspecified.")
+    var reason: RevocationReason
+    @Flag(help: "Delete the encrypted key and every seal of it (needs --yes).") var destroyKey = false
+    @Flag(help: "Confirm --destroy-key.") var yes = false
+
+    func validate() throws {
+        if destroyKey && !yes {
+            throw ValidationError("--destroy-key deletes the key for good: confirm with --yes")
+        }
+    }
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let e = try session.revoke(.any(entry), reason: reason, destroyKey: destroyKey)
+        Output.line("revoked \(e.alias) (\(reason.rawValue))\(destroyKey ? "; its key is destroyed" : "")")
+    }
+}
+
+struct Retire: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record that a superseded entry's certificate was removed from Azure."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+
+    func run() throws {
+        let session = try global.unlock(try global.openVault())
+        let e = try session.retire(.any(entry))
+        Output.line("retired \(e.alias)")
+    }
+}
+
+extension PersonCommand {
+    struct SetRole: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-role",
+            abstract: "Give a person another role (admins only); a new admin receives every key."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Their handle.") var handle: String
+        @Argument(help: "admin, officer or auditor (staff stay staff).") var role: PersonRole
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let p = try session.setRole(of: handle, to: role)
+            Output.line("\(p.handle) is now \(p.role.rawValue)")
+        }
+    }
+
+    struct Passwd: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change your own passphrase (and KDF cost); no entry is touched.",
+            discussion: "The new passphrase comes from --new-passphrase-file, CERTVAULT_NEW_PASSPHRASE or a prompt."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("Read the new passphrase from this file.", valueName: "file"))
+        var newPassphraseFile: String?
+        @Option(help: "KDF cost of the new keyslot.") var kdf: KDFStrength = .moderate
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let passphrase = try Secrets.read(
+                file: newPassphraseFile,
+                environment: "CERTVAULT_NEW_PASSPHRASE",
+                prompt: "New passphrase for \(session.person.handle): ",
+                what: "the new passphrase",
+                fileOption: "--new-passphrase-file",
+                confirm: true
+            )
+            try session.changePassphrase(to: passphrase, kdf: kdf)
+            Output.line("passphrase of \(session.person.handle) changed (KDF \(kdf.rawValue))")
+        }
+    }
+
+    struct Depart: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A person leaves: their access ends now, and the rotation plan is printed (admins only).",
+            discussion: """
+                Their keyslot and every grant are deleted and the bytes leave the files; every entry they could \
+                ever open or were handed a copy of is marked needs-rotation. A copy of the vault file taken earlier \
+                still opens with their old passphrase: rotate what the plan lists.
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Their handle.") var handle: String
+        @Option(help: "Why they left (recorded).") var reason: String
+        @Flag(help: "Rotate the self-signed certificates of the plan right away.") var rotate = false
+        @Flag(help: "Print the plan as JSON.") var json = false
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let plan = try session.depart(handle, reason: reason, rotate: rotate)
+            if json { return try Output.json(plan) }
+            Output.line("\(plan.person) departed: access ended; \(plan.items.count) entries to rotate")
+            Output.table(
+                ["ID", "ALIAS", "THUMBPRINT", "PURPOSE", "ACTION", "WHY"],
+                plan.items.map {
+                    [
+                        $0.entryID.description, $0.alias, $0.thumbprintSHA1 ?? "-", $0.purpose.rawValue,
+                        $0.rotatedTo.map { "rotated → \($0)" } ?? $0.action.rawValue,
+                        $0.reasons.joined(separator: "; "),
+                    ]
+                }
+            )
+        }
+    }
+
+    struct ShowPerson: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "A person's role, status, what they can open now, ever could, and were handed."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Their handle.") var handle: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let vault = try global.openVault()
+            let history = try vault.personHistory(handle)
+            if json { return try Output.json(history) }
+            let p = history.person
+            Output.line("\(p.handle) (\(p.role.rawValue), \(p.status.rawValue))\(p.name.map { ", \($0)" } ?? "")")
+            Output.line("can open now: \(history.canOpen.isEmpty ? "-" : history.canOpen.joined(separator: ", "))")
+            Output.table(
+                ["ENTRY", "COULD OPEN FROM", "UNTIL", "ENDED"],
+                history.couldOpen.map {
+                    [$0.alias, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.ended ?? "-"]
+                }
+            )
+            Output.table(
+                ["ENTRY", "COPY RECEIVED", "FROM", "FORMAT"],
+                history.copies.map { [$0.alias, Output.date($0.at), $0.by, $0.format] }
+            )
+        }
+    }
+}
+
+extension AuditCommand {
+    struct Who: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Who could open an entry's key, from when to when, and every copy handed out (no passphrase)."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let history = try global.openVault().accessHistory(.any(entry))
+            if json { return try Output.json(history) }
+            Output.line("entry \(history.entryID) \(history.alias)")
+            Output.table(
+                ["COULD OPEN", "FROM", "UNTIL", "GRANTED BY", "ENDED"],
+                history.holders.map {
+                    [$0.person, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.grantedBy, $0.ended ?? "-"]
+                }
+            )
+            Output.table(
+                ["COPY FOR", "AT", "BY", "FORMAT"],
+                history.copies.map { [$0.recipient, Output.date($0.at), $0.by, $0.format] }
+            )
+        }
+    }
+}

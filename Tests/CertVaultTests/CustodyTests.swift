@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import TestSupport
+import XCTest
+
+@testable import CertVault
+
+/// People come and go: grants, departure and its rotation plan, passphrase
+/// change, rotate, revoke, and who had which key.
+final class CustodyTests: VaultTestCase {
+    var people: [String: Session] = [:]
+
+    func addTeam() throws {
+        let alice = try unlock()
+        for (handle, role) in [("bob", PersonRole.officer), ("carol", .officer), ("erin", .auditor)] {
+            try alice.addPerson(
+                .init(handle: handle, role: role),
+                passphrase: SecureBytes(utf8: "\(handle) pass"),
+                kdf: .interactive
+            )
+            people[handle] = try vault.unlock(handle: handle, passphrase: SecureBytes(utf8: "\(handle) pass"))
+        }
+        try alice.addPerson(.init(handle: "dave", role: .staff), passphrase: nil)
+        people["alice"] = alice
+    }
+
+    func testDepartureCutsAccessAndPlansExactlyWhatTheyCouldReach() throws {
+        try addTeam()
+        let bob = people["bob"]!
+        let carol = people["carol"]!
+        let alice = people["alice"]!
+        let a = try bob.createManagementCertificate(subject: "CN=bob-mgmt", alias: "bob-mgmt")
+        let b = try carol.createManagementCertificate(subject: "CN=carol-mgmt", alias: "carol-mgmt")
+        let c = try carol.createManagementCertificate(subject: "CN=carol-only", alias: "carol-only")
+        try carol.grant(.id(b.id), to: "bob")
+        _ = try carol.exportPFX(
+            .id(c.id),
+            to: .memory(label: "for dave"),
+            password: SecureBytes(utf8: "pw"),
+            recipient: "dave"
+        )
+        let plan = try alice.depart("bob", reason: "left the company")
+        XCTAssertEqual(plan.items.map(\.alias), ["bob-mgmt", "carol-mgmt"])
+        XCTAssertEqual(plan.items.map(\.action), [.rotate, .rotate])
+        XCTAssertTrue(plan.items[1].reasons[0].hasPrefix("could open from "), "\(plan.items[1].reasons)")
+        // bob can no longer unlock; his records still verify.
+        assertCode(.personInactive) {
+            _ = try self.vault.unlock(handle: "bob", passphrase: SecureBytes(utf8: "bob pass"))
+        }
+        assertCode(.noAccess) { _ = try bob.grant(.id(a.id), to: "carol") }
+        XCTAssertTrue(try vault.verify().isValid)
+        let entries = try vault.entries()
+        XCTAssertEqual(entries.filter(\.needsRotation).map(\.alias), ["bob-mgmt", "carol-mgmt"])
+        XCTAssertFalse(entries.contains { $0.access.contains("bob") })
+        // Who had carol-mgmt: carol and alice from the start, bob until he left; dave got nothing of it.
+        let who = try vault.accessHistory(.id(b.id))
+        XCTAssertEqual(who.holders.map(\.person).sorted(), ["alice", "bob", "carol"])
+        XCTAssertEqual(who.holders.first { $0.person == "bob" }?.ended, "departed")
+        XCTAssertEqual(try vault.accessHistory(.id(c.id)).copies.map(\.recipient), ["dave"])
+
+        // Rotating replaces the self-signed certificates; the alias moves on.
+        let rotation = try carol.rotate(.alias("carol-mgmt"))
+        XCTAssertEqual(rotation.successor.alias, "carol-mgmt")
+        XCTAssertEqual(rotation.predecessor.status, .superseded)
+        XCTAssertFalse(rotation.successor.needsRotation)
+        XCTAssertNotEqual(rotation.successor.certificate?.thumbprintSHA1, b.certificate?.thumbprintSHA1)
+        XCTAssertEqual(rotation.successor.certificate?.subject, b.certificate?.subject)
+        XCTAssertEqual(Set(rotation.successor.access), ["alice", "carol"])
+        XCTAssertTrue(try vault.verify().isValid)
+        try carol.retire(.id(rotation.predecessor.id))
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    func testDepartedBytesLeaveTheFiles() throws {
+        try addTeam()
+        let bob = people["bob"]!
+        let a = try bob.createManagementCertificate(subject: "CN=x", alias: "x")
+        _ = a
+        let queue = try DatabaseQueue(path: path)
+        let (slot, seals) = try queue.read { db -> (Data, [Data]) in
+            let bobID = try XCTUnwrap(try Int64.fetchOne(db, sql: "SELECT id FROM people WHERE handle = 'bob'"))
+            return (
+                try XCTUnwrap(
+                    try Data.fetchOne(
+                        db,
+                        sql: "SELECT ciphertext FROM keyslots WHERE person_id = ?",
+                        arguments: [bobID]
+                    )
+                ),
+                try Data.fetchAll(db, sql: "SELECT sealed_key FROM grants WHERE person_id = ?", arguments: [bobID])
+            )
+        }
+        try queue.close()
+        XCTAssertFalse(seals.isEmpty)
+        _ = try people["alice"]!.depart("bob", reason: "gone")
+        for file in [path!, path + "-wal"] where FileManager.default.fileExists(atPath: file) {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+            XCTAssertNil(bytes.firstRange(of: slot), "keyslot in \(file)")
+            for seal in seals { XCTAssertNil(bytes.firstRange(of: seal), "a seal in \(file)") }
+        }
+    }
+
+    func testRolesAndLastHoldersAreEnforced() throws {
+        try addTeam()
+        let bob = people["bob"]!
+        let erin = people["erin"]!
+        let alice = people["alice"]!
+        let a = try bob.createManagementCertificate(subject: "CN=a", alias: "a")
+        assertCode(.noAccess) {
+            _ = try bob.addPerson(.init(handle: "zed", role: .officer), passphrase: SecureBytes(utf8: "z"))
+        }
+        assertCode(.noAccess) { _ = try bob.setRole(of: "carol", to: .admin) }
+        assertCode(.noAccess) { _ = try erin.grant(.id(a.id), to: "carol") }
+        assertCode(.noAccess) {
+            _ = try erin.exportPFX(.id(a.id), to: .memory(label: "x"), password: SecureBytes(utf8: "pw"))
+        }
+        // The refusals are on record, signed by who tried.
+        let denied = try vault.auditRecords().filter { $0.kind == .entryDenied }
+        XCTAssertEqual(denied.map(\.actorHandle), ["erin", "erin"])
+        assertCode(.invalidArgument) { _ = try bob.grant(.id(a.id), to: "dave") }  // staff hold no grants
+        try alice.ungrant(.id(a.id), from: "bob")
+        assertCode(.lastHolder) { _ = try alice.ungrant(.id(a.id), from: "alice") }
+        assertCode(.lastHolder) { _ = try alice.depart("alice", reason: "x") }
+        // An admin made from an officer receives every key.
+        try alice.setRole(of: "carol", to: .admin)
+        XCTAssertTrue(try vault.entry(.id(a.id)).access.contains("carol"))
+        assertCode(.invalidArgument) { _ = try alice.setRole(of: "dave", to: .officer) }
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    func testRevokedKeysNeverLeaveAndDestroyedKeysAreGone() throws {
+        let alice = try unlock()
+        let a = try alice.createManagementCertificate(subject: "CN=r", alias: "r")
+        try alice.revoke(.id(a.id), reason: .keyCompromise)
+        assertCode(.entryRevoked) {
+            _ = try alice.exportPFX(.id(a.id), to: .memory(label: "x"), password: SecureBytes(utf8: "pw"))
+        }
+        XCTAssertEqual(try vault.auditRecords().last?.kind, .entryDenied)
+        let b = try alice.createManagementCertificate(subject: "CN=d", alias: "d")
+        try alice.revoke(.id(b.id), reason: .cessationOfOperation, destroyKey: true)
+        let after = try vault.entry(.id(b.id))
+        XCTAssertFalse(after.hasPrivateKey)
+        XCTAssertTrue(after.access.isEmpty)
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    func testPassphraseChangeRewrapsOnlyTheKeyslot() throws {
+        let alice = try unlock()
+        try alice.createManagementCertificate(subject: "CN=p", alias: "p")
+        try alice.changePassphrase(to: SecureBytes(utf8: "a new one"), kdf: .interactive)
+        assertCode(.wrongPassphrase) { _ = try self.unlock("alice", self.passphrase) }
+        let again = try unlock("alice", "a new one")
+        XCTAssertNotNil(
+            try again.exportPFX(.alias("p"), to: .memory(label: "x"), password: SecureBytes(utf8: "pw")).bytes
+        )
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+}
