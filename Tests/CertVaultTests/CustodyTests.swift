@@ -146,7 +146,7 @@ final class CustodyTests: VaultTestCase {
 
     func testPassphraseChangeRewrapsOnlyTheKeyslot() throws {
         let alice = try unlock()
-        try alice.createManagementCertificate(subject: "CN=p", alias: "p")
+        _ = try alice.createManagementCertificate(subject: "CN=p", alias: "p")
         try alice.changePassphrase(to: SecureBytes(utf8: "a new one"), kdf: .interactive)
         assertCode(.wrongPassphrase) { _ = try self.unlock("alice", self.passphrase) }
         let again = try unlock("alice", "a new one")

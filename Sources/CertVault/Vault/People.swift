@@ -160,6 +160,7 @@ extension Session {
     /// Staff receive copies and get no keys; anyone else needs a passphrase
     /// for their new keyslot. A new admin is granted every entry this admin
     /// can open, so that imports keep reaching every admin.
+    @discardableResult
     public func addPerson(
         _ new: Vault.NewPerson,
         passphrase: SecureBytes?,
