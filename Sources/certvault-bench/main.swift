@@ -185,6 +185,35 @@ do {
     }
     let verifyTime = try seconds { _ = try libVault.verify() }
     line("audit verify (\(try libVault.auditHead()?.seq ?? 0) records)", "\(fmt(verifyTime * 1000, 0)) ms")
+
+    // 5. People: a passphrase change touches no entry; a departure touches every entry the person could open.
+    let kdfOnly = try seconds { _ = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }
+    let small = try Vault.create(
+        at: root + "/small.db",
+        admin: .init(handle: "alice", role: .admin),
+        passphrase: SecureBytes(utf8: passphrase),
+        witness: nil
+    )
+    let smallSession = try small.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+    for i in 0..<10 { _ = try smallSession.createManagementCertificate(subject: "CN=m\(i)", keySpec: .rsa2048) }
+    for (label, s) in [("10", smallSession), ("\(count)", session)] {
+        let t = try seconds { try s.changePassphrase(to: SecureBytes(utf8: passphrase), kdf: .moderate) }
+        line(
+            "person passwd, \(label) entries (KDF moderate)",
+            "\(fmt(t * 1000, 0)) ms (an unlock: \(fmt(kdfOnly * 1000, 0)) ms)"
+        )
+    }
+    let leaverPass = SecureBytes(utf8: "leaver passphrase")
+    let addTime = try seconds {
+        _ = try session.addPerson(.init(handle: "leaver", role: .admin), passphrase: leaverPass, kdf: .interactive)
+    }
+    line("person add of an admin: \(count) keys sealed to them", "\(fmt(addTime * 1000, 0)) ms")
+    var plan: RotationPlan?
+    let departTime = try seconds { plan = try session.depart("leaver", reason: "benchmark") }
+    line(
+        "person depart of someone who could open \(plan?.items.count ?? 0)",
+        "\(fmt(departTime * 1000, 0)) ms (plan, \(plan?.items.count ?? 0) signed records, WAL truncated)"
+    )
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     exit(1)

@@ -46,6 +46,8 @@ struct AuditCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Only records at or after this time (ISO 8601 or YYYY-MM-DD).", valueName: "time"))
         var since: String?
         @Option(help: ArgumentHelp("Only records at or before this time.", valueName: "time")) var until: String?
+        @Option(help: ArgumentHelp("Only records by or about this person.", valueName: "handle")) var person: String?
+        @Option(help: ArgumentHelp("Only the last N records that match.", valueName: "n")) var limit: Int?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
@@ -54,7 +56,9 @@ struct AuditCommand: ParsableCommand {
                 entry: entry,
                 action: action,
                 since: try since.map(parseTime),
-                until: try until.map(parseTime)
+                until: try until.map(parseTime),
+                person: person,
+                limit: limit
             )
             let log = try global.openVault().auditLog(filter)
             if json {
@@ -66,7 +70,7 @@ struct AuditCommand: ParsableCommand {
                         [
                             String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-",
                             r.personHandle ?? "-",
-                            r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", r.details,
+                            r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", Self.summary(r),
                         ]
                     }
                 )
@@ -79,6 +83,26 @@ struct AuditCommand: ParsableCommand {
                 Output.error("the audit log does not verify; records marked INVALID cannot be believed")
                 Output.hint("run 'certvault audit verify' for every finding")
                 throw ExitCode(3)
+            }
+        }
+
+        /// One readable line for a record, instead of its JSON.
+        static func summary(_ r: AuditRecord) -> String {
+            let f = r.fields
+            switch r.kind {
+            case .entryExport:
+                return "\(f.format?.rawValue ?? "?") for \(f.recipient ?? "?") to \(f.file ?? f.label ?? "?")"
+            case .entryGrant: return "to \(f.string("to") ?? r.personHandle ?? "?")\(f.reason.map { " (\($0))" } ?? "")"
+            case .entryUngrant: return "from \(f.string("from") ?? r.personHandle ?? "?")"
+            case .entryImport: return "from \(f.source ?? "?")\(f.thumbprintSHA1.map { ", \($0)" } ?? "")"
+            case .entryNeedsRotation, .personDepart: return f.reason ?? ""
+            case .entryRevoke: return "\(f.reason ?? "?")\(f.bool("key_destroyed") == true ? ", key destroyed" : "")"
+            case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
+            case .entrySupersede: return "by \(f.string("successor_alias") ?? "?")"
+            case .personAdd, .vaultCreate: return "\(f.handle ?? "?") as \(f.role?.rawValue ?? "?")"
+            case .personRole: return "\(f.handle ?? "?"): \(f.string("was") ?? "?") → \(f.role?.rawValue ?? "?")"
+            case .vaultBackup: return "to \(f.file ?? "?")"
+            default: return f.alias ?? ""
             }
         }
 

@@ -201,8 +201,10 @@ final class FormatsTests: CLITestCase {
                 with: try cv(["audit", "log", "--action", "entry.export", "--json"]).stdout
             ) as? [[String: Any]] ?? []
         XCTAssertEqual(log.count, 2)
-        XCTAssertTrue((log[1]["details"] as? String)?.contains("\"encrypted\":false") == true, "\(log)")
-        XCTAssertTrue((log[0]["details"] as? String)?.contains("\"encrypted\":true") == true, "\(log)")
+        // Details are a JSON object, hashes hex.
+        XCTAssertEqual((log[1]["details"] as? [String: Any])?["encrypted"] as? Bool, false, "\(log)")
+        XCTAssertEqual((log[0]["details"] as? [String: Any])?["encrypted"] as? Bool, true, "\(log)")
+        XCTAssertEqual((log[0]["hash"] as? String)?.count, 64)
     }
 
     func testPFXIsReadByGnuTLSAndNSS() throws {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// One record of the audit log.
-public struct AuditRecord: Sendable, Codable, Equatable {
+public struct AuditRecord: Sendable, Encodable, Equatable {
     /// The record's place in the chain, from 1.
     public var seq: Int64
     /// UTC, ISO 8601.

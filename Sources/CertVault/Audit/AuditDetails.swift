@@ -98,3 +98,79 @@ extension AuditRecord {
     /// The details, typed.
     public var fields: AuditDetails { AuditDetails(json: details) }
 }
+
+/// Any JSON value, kept as it was: how ``AuditRecord`` writes its details
+/// as a JSON object rather than a string.
+enum JSONValue: Codable, Equatable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .integer(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .integer(let i): try c.encode(i)
+        case .number(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+extension AuditRecord {
+    enum CodingKeys: String, CodingKey {
+        case seq, at, actorID, actorHandle, action, entryID, entryAlias, personID, personHandle, details
+        case previousHash, hash, signature, problem
+    }
+
+    /// JSON for people and scripts: the details as the JSON object they are
+    /// (the exact hashed text is ``details``), hashes and the signature in
+    /// lower-case hex.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(at, forKey: .at)
+        try c.encodeIfPresent(actorID, forKey: .actorID)
+        try c.encodeIfPresent(actorHandle, forKey: .actorHandle)
+        try c.encode(action, forKey: .action)
+        try c.encodeIfPresent(entryID, forKey: .entryID)
+        try c.encodeIfPresent(entryAlias, forKey: .entryAlias)
+        try c.encodeIfPresent(personID, forKey: .personID)
+        try c.encodeIfPresent(personHandle, forKey: .personHandle)
+        if let object = try? JSONDecoder().decode(JSONValue.self, from: Data(details.utf8)) {
+            try c.encode(object, forKey: .details)
+        } else {
+            try c.encode(details, forKey: .details)
+        }
+        try c.encode(previousHash.hexLower, forKey: .previousHash)
+        try c.encode(hash.hexLower, forKey: .hash)
+        try c.encodeIfPresent(signature?.hexLower, forKey: .signature)
+        try c.encodeIfPresent(problem, forKey: .problem)
+    }
+}

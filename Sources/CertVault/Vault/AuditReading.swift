@@ -16,19 +16,28 @@ extension Vault {
         public var since: Date?
         /// Only records made at or before this time (to the second); nil for no limit.
         public var until: Date?
+        /// Only records by or about this person: as actor, or as the person
+        /// concerned (added, given a role, a grant or a copy, departed).
+        public var person: String?
+        /// Only the last this many of the records that match; nil for all.
+        public var limit: Int?
         /// A filter keeping the records that match every condition given.
         public init(
             actor: String? = nil,
             entry: String? = nil,
             action: String? = nil,
             since: Date? = nil,
-            until: Date? = nil
+            until: Date? = nil,
+            person: String? = nil,
+            limit: Int? = nil
         ) {
             self.actor = actor
             self.entry = entry
             self.action = action
             self.since = since
             self.until = until
+            self.person = person
+            self.limit = limit
         }
     }
 
@@ -104,13 +113,25 @@ extension Vault {
                     entryID = try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue
                 }
             }
+            if let action = filter.action,
+                !AuditAction.allCases.contains(where: { $0.rawValue == action || $0.rawValue.hasPrefix(action + ".") })
+            {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "no action \(Display.quoted(action))",
+                    hint:
+                        "use one of: \(AuditAction.allCases.map(\.rawValue).sorted().joined(separator: ", ")), or a family: vault, person, entry, unlock"
+                )
+            }
+            let personID = try filter.person.map { try Self.trustedPerson($0, ledger: ledger, in: db).id }
             let since = filter.since.map(Timestamp.format)
             let until = filter.until.map(Timestamp.format)
             let kept = records.filter { r in
                 (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
                     && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
                     && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
-            }.map { r in
+                    && (personID == nil || r.actorID == personID || r.personID == personID)
+            }.suffix(filter.limit.map { max(0, $0) } ?? Int.max).map { r in
                 var named = r
                 named.actorHandle = r.actorID.flatMap { ledger.people[$0]?.handle }
                 named.personHandle = r.personID.flatMap { ledger.people[$0]?.handle }
