@@ -543,6 +543,35 @@ final class AttackTests: VaultTestCase {
         }
     }
 
+    /// People records of the custody workflows: an officer's signed role
+    /// change (making himself admin) and a record signed by someone after
+    /// their departure are not believed, and nothing acts on them.
+    func testOfficersRoleChangeAndDepartedSignersAreNotBelieved() throws {
+        let alice = try prepare()
+        let bob = try unlock("bob", bobPassphrase)
+        let pristine = try copyOfVault("pristine-roles")
+        let bobID = bob.person.id
+        try forge(bob, .personRole, person: bobID, sql: "UPDATE people SET role = 'admin' WHERE id = ?", [bobID])
+        XCTAssertTrue(
+            try vault.verify().findings.contains { $0.message.contains("changed a role without being an admin") }
+        )
+        XCTAssertFalse(try vault.checkState().isIntact)
+        assertCode(.tampered) { _ = try alice.addPerson(.init(handle: "x", role: .staff), passphrase: nil) }
+
+        try reset(to: pristine)
+        let admin = try unlock()
+        _ = try admin.depart("bob", reason: "left")
+        XCTAssertTrue(try vault.verify().isValid)
+        // bob kept his secret keys in memory: what he signs now is not believed.
+        try forge(bob, .vaultBackup, sql: "SELECT 1")
+        XCTAssertTrue(
+            try vault.verify().findings.contains {
+                $0.message.contains("signed by someone whose keys no trusted record")
+            }
+        )
+        assertCode(.tampered) { _ = try self.export(admin, "web1") }
+    }
+
     /// The fourth round: an auditor's in-role records used to carry what
     /// the role may not — a people record naming an entry whose key it
     /// swaps, an entry added by hand behind a backup that claims nothing
