@@ -241,6 +241,11 @@ struct Show: ParsableCommand {
             lines.append(("chain", "issuer not in the vault (import it to complete the chain)"))
         }
         lines.append(("added", "\(entry.createdAt.formatted(.iso8601)) by \(entry.createdBy)"))
+        if let old = entry.replacesEntryID { lines.append(("replaces", "entry \(old)")) }
+        if let reason = entry.revocationReason {
+            lines.append(("revoked", "\(reason.rawValue)\(entry.revokedAt.map { " on \(Output.date($0))" } ?? "")"))
+        }
+        if let retired = entry.retiredAt { lines.append(("retired", "removed from Azure on \(Output.date(retired))")) }
         let width = lines.map(\.0.count).max() ?? 0
         for (k, v) in lines { Output.line(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
     }

@@ -66,9 +66,14 @@ final class CustodyTests: VaultTestCase {
         XCTAssertNotEqual(rotation.successor.certificate?.thumbprintSHA1, b.certificate?.thumbprintSHA1)
         XCTAssertEqual(rotation.successor.certificate?.subject, b.certificate?.subject)
         XCTAssertEqual(Set(rotation.successor.access), ["alice", "carol"])
+        XCTAssertEqual(rotation.successor.replacesEntryID, b.id)
         XCTAssertTrue(try vault.verify().isValid)
-        try carol.retire(.id(rotation.predecessor.id))
+        XCTAssertNil(try vault.entry(.id(rotation.predecessor.id)).retiredAt)
+        XCTAssertNotNil(try carol.retire(.id(rotation.predecessor.id)).retiredAt)
         XCTAssertTrue(try vault.verify().isValid)
+        // A departure plan does not ask to rotate what is already out of use.
+        let plan = try alice.depart("carol", reason: "moved on")
+        XCTAssertEqual(plan.items.first { $0.entryID == rotation.predecessor.id }?.action, RotationPlan.Action.none)
     }
 
     func testDepartedBytesLeaveTheFiles() throws {
@@ -139,6 +144,8 @@ final class CustodyTests: VaultTestCase {
         let b = try alice.createManagementCertificate(subject: "CN=d", alias: "d")
         try alice.revoke(.id(b.id), reason: .cessationOfOperation, destroyKey: true)
         let after = try vault.entry(.id(b.id))
+        XCTAssertEqual(after.revocationReason, .cessationOfOperation)
+        XCTAssertNotNil(after.revokedAt)
         XCTAssertFalse(after.hasPrivateKey)
         XCTAssertTrue(after.access.isEmpty)
         XCTAssertTrue(try vault.verify().isValid)

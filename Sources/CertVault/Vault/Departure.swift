@@ -128,6 +128,8 @@ extension Session {
 
     /// What rotating `entry` means.
     static func rotationAction(for entry: Entry) -> RotationPlan.Action {
+        // A superseded or revoked entry is already out of use.
+        guard entry.status == .active || entry.status == .pending else { return .none }
         guard let certificate = entry.certificate else { return entry.hasPrivateKey ? .reissue : .none }
         if certificate.isCA && !entry.hasPrivateKey { return .none }
         return certificate.isSelfSigned && !certificate.isCA ? .rotate : .reissue

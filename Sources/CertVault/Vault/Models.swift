@@ -151,6 +151,13 @@ public struct Entry: Sendable, Codable, Equatable {
     public var createdBy: String
     /// Handles of the people who hold a grant (can decrypt the key).
     public var access: [String]
+    /// The entry this one replaced (``Session/rotate(_:)``).
+    public var replacesEntryID: ID?
+    /// For a revoked entry: why (an RFC 5280 reason) and when.
+    public var revocationReason: RevocationReason?
+    public var revokedAt: Date?
+    /// When a superseded entry was recorded as removed from Azure.
+    public var retiredAt: Date?
     /// For a pending entry: the subject and names requested from the CA.
     public var requestedSubject: String?
     /// For a pending entry: the subjectAltName entries requested (`DNS:…`).
@@ -212,6 +219,19 @@ public struct Entry: Sendable, Codable, Equatable {
         rotationReason = try c.optionalText("rotation_reason")
         issuerEntryID = try c.optionalInt("issuer_entry_id").map { ID($0) }
         createdAt = try c.date("created_at")
+        replacesEntryID = try c.optionalInt("replaces_id").map { ID($0) }
+        revocationReason = try c.optionalText("revocation_reason").map {
+            guard let r = RevocationReason(rawValue: $0) else { throw c.fail("revocation_reason", "an unknown reason") }
+            return r
+        }
+        revokedAt = try c.optionalDate("revoked_at")
+        let tags = try c.text("tags")
+        if tags != "{}" {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(tags.utf8))) as? [String: Any] else {
+                throw c.fail("tags", "a value that is not a JSON object")
+            }
+            retiredAt = (object["retired_at"] as? String).flatMap(Timestamp.parse)
+        }
         let creator = try c.int("created_by")
         createdBy = handles[creator] ?? "person \(creator)"
         self.access = access
@@ -243,7 +263,8 @@ public struct Entry: Sendable, Codable, Equatable {
         SELECT id, alias, purpose, subscription, domains, sha1, sha256, subject, issuer, serial,
                not_before, not_after, key_algorithm, key_bits, key_curve, signature_algorithm, sans,
                self_signed, is_ca, key_ciphertext, status, needs_rotation,
-               rotation_reason, issuer_entry_id, created_at, created_by
+               rotation_reason, issuer_entry_id, created_at, created_by, replaces_id, revocation_reason,
+               revoked_at, tags
         FROM entries e
         """
 
