@@ -75,6 +75,11 @@ struct AuditCommand: ParsableCommand {
                     }
                 )
             }
+            if let rollback = log.rollback {
+                Output.error("the vault was rolled back: \(rollback.reason); records may be missing from the end")
+                Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")
+                throw ExitCode(3)
+            }
             if !log.isValid {
                 for record in log.records where record.problem != nil {
                     Output.stderr("finding: record \(record.seq): \(record.problem!)")

@@ -165,13 +165,17 @@ extension PersonCommand {
             let session = try global.unlock(try global.openVault())
             let plan = try session.depart(handle, reason: reason, rotate: rotate)
             if json { return try Output.json(plan) }
-            Output.line("\(plan.person) departed: access ended; \(plan.items.count) entries to rotate")
+            let todo = plan.items.filter { $0.action != .none && $0.rotatedTo == nil }.count
+            Output.line(
+                "\(plan.person) departed: access ended; \(plan.items.count) entries reachable, \(todo) to act on"
+            )
             Output.table(
                 ["ID", "ALIAS", "THUMBPRINT", "PURPOSE", "ACTION", "WHY"],
                 plan.items.map {
                     [
                         $0.entryID.description, $0.alias, $0.thumbprintSHA1 ?? "-", $0.purpose.rawValue,
-                        $0.rotatedTo.map { "rotated → \($0)" } ?? $0.action.rawValue,
+                        $0.rotatedTo.map { "rotated → \($0)" } ?? $0.rotationError.map { "rotate failed: \($0)" }
+                            ?? $0.action.rawValue,
                         $0.reasons.joined(separator: "; "),
                     ]
                 }

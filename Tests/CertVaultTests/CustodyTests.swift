@@ -72,8 +72,8 @@ final class CustodyTests: VaultTestCase {
         XCTAssertNotNil(try carol.retire(.id(rotation.predecessor.id)).retiredAt)
         XCTAssertTrue(try vault.verify().isValid)
         // A departure plan does not ask to rotate what is already out of use.
-        let plan = try alice.depart("carol", reason: "moved on")
-        XCTAssertEqual(plan.items.first { $0.entryID == rotation.predecessor.id }?.action, RotationPlan.Action.none)
+        let later = try alice.depart("carol", reason: "moved on")
+        XCTAssertEqual(later.items.first { $0.entryID == rotation.predecessor.id }?.action, RotationPlan.Action.none)
     }
 
     func testDepartedBytesLeaveTheFiles() throws {
@@ -123,13 +123,24 @@ final class CustodyTests: VaultTestCase {
         let denied = try vault.auditRecords().filter { $0.kind == .entryDenied }
         XCTAssertEqual(denied.map(\.actorHandle), ["erin", "erin"])
         assertCode(.invalidArgument) { _ = try bob.grant(.id(a.id), to: "dave") }  // staff hold no grants
+        // Admins hold every key: nobody takes an admin's grant away.
+        assertCode(.noAccess) { _ = try bob.ungrant(.id(a.id), from: "alice") }
+        assertCode(.noAccess) { _ = try alice.ungrant(.id(a.id), from: "alice") }
         try alice.ungrant(.id(a.id), from: "bob")
-        assertCode(.lastHolder) { _ = try alice.ungrant(.id(a.id), from: "alice") }
+        // Only admins and officers hold keys.
+        assertCode(.invalidArgument) { _ = try alice.grant(.id(a.id), to: "erin") }
+        // Who may revoke a key is who can open it.
+        let carolsOwn = try people["carol"]!.createManagementCertificate(subject: "CN=c", alias: "c")
+        assertCode(.noAccess) { _ = try bob.revoke(.id(carolsOwn.id), reason: .unspecified, destroyKey: true) }
+        XCTAssertTrue(try vault.entry(.id(carolsOwn.id)).hasPrivateKey)
         assertCode(.lastHolder) { _ = try alice.depart("alice", reason: "x") }
         // An admin made from an officer receives every key.
         try alice.setRole(of: "carol", to: .admin)
         XCTAssertTrue(try vault.entry(.id(a.id)).access.contains("carol"))
         assertCode(.invalidArgument) { _ = try alice.setRole(of: "dave", to: .officer) }
+        // A person made auditor keeps no key.
+        try alice.setRole(of: "carol", to: .auditor)
+        XCTAssertFalse(try vault.entries().contains { $0.access.contains("carol") })
         XCTAssertTrue(try vault.verify().isValid)
     }
 
@@ -161,5 +172,44 @@ final class CustodyTests: VaultTestCase {
             try again.exportPFX(.alias("p"), to: .memory(label: "x"), password: SecureBytes(utf8: "pw")).bytes
         )
         XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    func testDepartWithRotateNeverFailsAfterTheDepartureCommitted() throws {
+        try addTeam()
+        let bob = people["bob"]!
+        let alice = people["alice"]!
+        let m1 = try bob.createManagementCertificate(subject: "CN=m1", alias: "m1")
+        let m2 = try bob.createManagementCertificate(subject: "CN=m2", alias: "m2")
+        try alice.revoke(.id(m2.id), reason: .keyCompromise)
+        let plan = try alice.depart("bob", reason: "left", rotate: true)
+        XCTAssertEqual(plan.items.map(\.action), [.rotate, RotationPlan.Action.none])
+        XCTAssertEqual(plan.items[0].rotatedTo, "m1")
+        XCTAssertNil(plan.items[0].rotationError)
+        XCTAssertFalse(try vault.entry(.id(m2.id)).needsRotation)
+        XCTAssertNotEqual(try vault.entry(.alias("m1")).id, m1.id)
+        // The log names each entry as its records did at the time; --entry finds both entries called m1.
+        let records = try vault.auditRecords(.init(entry: "m1"))
+        XCTAssertEqual(Set(records.compactMap(\.entryID)).count, 2)
+        XCTAssertTrue(
+            records.filter { $0.entryID == m1.id.rawValue && $0.kind == .entryCreate }.allSatisfy {
+                $0.entryAlias == "m1"
+            }
+        )
+    }
+
+    func testVerifyRemembersTheHeadAndTheLogWarnsOfARollback() throws {
+        let alice = try unlock()
+        try vault.close()
+        let copy = dir.appendingPathComponent("old.db").path
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        vault = try Vault.open(at: path, witness: witness)
+        _ = try unlock().createManagementCertificate(subject: "CN=n", alias: "n")
+        _ = alice
+        XCTAssertTrue(try vault.verify().isValid)
+        try vault.close()
+        Store.removeFiles(path)
+        try FileManager.default.copyItem(atPath: copy, toPath: path)
+        vault = try Vault.open(at: path, witness: witness)
+        XCTAssertNotNil(try vault.auditLog().rollback)
     }
 }

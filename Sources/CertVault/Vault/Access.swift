@@ -159,11 +159,11 @@ extension Session {
                 guard to.active else {
                     throw CertVaultError(.personInactive, "\(to.handle) has departed; nothing may be granted to them")
                 }
-                guard to.role != .staff, to.boxPublicKey != nil else {
+                guard to.role == .admin || to.role == .officer, to.boxPublicKey != nil else {
                     throw CertVaultError(
                         .invalidArgument,
-                        "\(to.handle) is staff and cannot hold grants",
-                        hint: "export a copy for them instead"
+                        "\(to.handle) is \(to.role.rawValue) and cannot hold grants: only admins and officers hold keys",
+                        hint: to.role == .staff ? "export a copy for them instead" : "make them an officer first"
                     )
                 }
                 guard !entry.access.contains(to.handle) else {
@@ -209,6 +209,13 @@ extension Session {
             let from = try Vault.trustedPerson(handle, ledger: c.state.ledger, in: db)
             guard entry.access.contains(from.handle) else {
                 throw CertVaultError(.invalidArgument, "\(from.handle) holds no grant on \(entry.alias)")
+            }
+            guard !(from.active && from.role == .admin) else {
+                throw CertVaultError(
+                    .noAccess,
+                    "\(from.handle) is an admin, and admins hold every key",
+                    hint: "change their role first, or mark them departed"
+                )
             }
             guard entry.access.count > 1 else {
                 throw CertVaultError(

@@ -55,6 +55,9 @@ extension Vault {
         public var unreadable: [AuditFinding]
         /// Whether every record (not only those the filter kept) checks out.
         public var isValid: Bool
+        /// Set when the log is older than the one this machine saw: records
+        /// may be missing from its end, though each shown checks out.
+        public var rollback: Rollback?
 
         /// A log from its fields, for tests and for callers that build their own.
         public init(records: [AuditRecord], unreadable: [AuditFinding] = [], isValid: Bool) {
@@ -74,6 +77,7 @@ extension Vault {
             var records: [AuditRecord] = []
             var unreadable: [AuditFinding] = []
             var aliases: [Int64: String] = [:]
+            var everAlias: [String: Set<Int64>] = [:]
             var replay = PeopleLedger()
             let verifier = AuditVerifier(db: db, vaultID: vaultID)
             var previous = AuditChain.zeroHash
@@ -97,20 +101,22 @@ extension Vault {
                     let alias = record.detailObject["alias"] as? String
                 {
                     aliases[entry] = alias
+                    everAlias[alias, default: []].insert(entry)
                 }
                 records.append(record)
             }
             let isValid = unreadable.isEmpty && records.allSatisfy { $0.problem == nil }
             var actorID: Int64?
             if let actor = filter.actor { actorID = try Self.trustedPerson(actor, ledger: ledger, in: db).id }
-            var entryID: Int64?
+            // Every entry that was ever called `ref`, as its records named it.
+            var entryIDs: Set<Int64>?
             if let ref = filter.entry {
                 if let id = Int64(ref), aliases[id] != nil {
-                    entryID = id
-                } else if let match = aliases.first(where: { $0.value == ref }) {
-                    entryID = match.key
+                    entryIDs = [id]
+                } else if let match = everAlias[ref] {
+                    entryIDs = match
                 } else {
-                    entryID = try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue
+                    entryIDs = [try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue]
                 }
             }
             if let action = filter.action,
@@ -127,7 +133,8 @@ extension Vault {
             let since = filter.since.map(Timestamp.format)
             let until = filter.until.map(Timestamp.format)
             let kept = records.filter { r in
-                (actorID == nil || r.actorID == actorID) && (entryID == nil || r.entryID == entryID)
+                (actorID == nil || r.actorID == actorID)
+                    && (entryIDs == nil || r.entryID.map { entryIDs!.contains($0) } == true)
                     && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
                     && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
                     && (personID == nil || r.actorID == personID || r.personID == personID)
@@ -135,10 +142,16 @@ extension Vault {
                 var named = r
                 named.actorHandle = r.actorID.flatMap { ledger.people[$0]?.handle }
                 named.personHandle = r.personID.flatMap { ledger.people[$0]?.handle }
-                named.entryAlias = r.entryID.flatMap { aliases[$0] }
+                // The entry as this record names it; else as its latest record does.
+                named.entryAlias =
+                    r.problem == nil
+                    ? (r.detailObject["alias"] as? String) ?? r.entryID.flatMap { aliases[$0] }
+                    : r.entryID.flatMap { aliases[$0] }
                 return named
             }
-            return AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
+            var log = AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
+            log.rollback = (try? self.state(db))?.rollback
+            return log
         }
     }
 
@@ -161,7 +174,7 @@ extension Vault {
     }
 
     func verify(expecting expected: AuditHead?, cancellation: Cancellation?) throws -> AuditVerification {
-        try store.read { db in
+        let verification = try store.read { db in
             // A value the check cannot even read is a finding, not a stop.
             let state: VaultState
             do { state = try self.state(db, thorough: true) } catch let error as CertVaultError where error.code != .io
@@ -179,5 +192,8 @@ extension Vault {
                 cancellation: cancellation
             )
         }
+        // A log that verifies is one this machine has now seen.
+        if verification.isValid, let head = verification.head { try remember(head) }
+        return verification
     }
 }

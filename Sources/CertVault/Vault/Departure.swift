@@ -11,7 +11,10 @@ public struct RotationPlan: Sendable, Codable {
         /// A CA-issued certificate: a new key and request for the same
         /// names, sent to the CA.
         case reissue = "re-issue"
-        /// Nothing to rotate: a CA certificate without its key.
+        /// Already replaced: remove the old certificate from Azure, then retire it.
+        case retire
+        /// Nothing to rotate: a CA certificate without its key, a revoked
+        /// or retired entry.
         case none
     }
 
@@ -27,6 +30,8 @@ public struct RotationPlan: Sendable, Codable {
         public var action: Action
         /// The successor's alias, when the rotation was carried out.
         public var rotatedTo: String?
+        /// Why the rotation asked for could not be carried out.
+        public var rotationError: String?
     }
 
     /// The person who left.
@@ -94,10 +99,13 @@ extension Session {
                 let held = entry.access.contains(leaver.handle)
                 try db.run("DELETE FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, leaver.id])
                 let mark = "\(leaver.handle) departed: \(reason)"
-                try db.run(
-                    "UPDATE entries SET needs_rotation = 1, rotation_reason = ? WHERE id = ?",
-                    [mark, entryID]
-                )
+                let action = Self.rotationAction(for: entry)
+                if action == .rotate || action == .reissue {
+                    try db.run(
+                        "UPDATE entries SET needs_rotation = 1, rotation_reason = ? WHERE id = ?",
+                        [mark, entryID]
+                    )
+                }
                 c.record(
                     .entryNeedsRotation,
                     entry: entryID,
@@ -111,7 +119,7 @@ extension Session {
                         thumbprintSHA1: entry.certificate?.thumbprintSHA1,
                         purpose: entry.purpose,
                         reasons: why,
-                        action: Self.rotationAction(for: entry)
+                        action: action
                     )
                 )
             }
@@ -119,8 +127,14 @@ extension Session {
         }
         try vault.store.truncateLog()
         if rotate {
+            // The departure has committed: a rotation that fails is said in
+            // the plan, and the others go on.
             for i in plan.items.indices where plan.items[i].action == .rotate {
-                plan.items[i].rotatedTo = try self.rotate(.id(plan.items[i].entryID)).successor.alias
+                do {
+                    plan.items[i].rotatedTo = try self.rotate(.id(plan.items[i].entryID)).successor.alias
+                } catch let error as CertVaultError {
+                    plan.items[i].rotationError = error.message
+                }
             }
         }
         return plan
@@ -128,7 +142,8 @@ extension Session {
 
     /// What rotating `entry` means.
     static func rotationAction(for entry: Entry) -> RotationPlan.Action {
-        // A superseded or revoked entry is already out of use.
+        // A superseded entry is replaced already, a revoked one out of use.
+        if entry.status == .superseded { return entry.retiredAt == nil ? .retire : .none }
         guard entry.status == .active || entry.status == .pending else { return .none }
         guard let certificate = entry.certificate else { return entry.hasPrivateKey ? .reissue : .none }
         if certificate.isCA && !entry.hasPrivateKey { return .none }

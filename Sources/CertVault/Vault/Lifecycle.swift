@@ -154,6 +154,10 @@ extension Session {
             guard entry.status != .revoked else {
                 throw CertVaultError(.entryRevoked, "entry \(entry.alias) is already revoked")
             }
+            // Who may revoke (and destroy) a key is who can open it.
+            if entry.hasPrivateKey {
+                _ = try custody.dataKey(db, entryID: entry.id.rawValue, alias: entry.alias)
+            }
             try db.run(
                 "UPDATE entries SET status = 'revoked', revocation_reason = ?, revoked_at = ? WHERE id = ?",
                 [reason.rawValue, Timestamp.now(), entry.id.rawValue]

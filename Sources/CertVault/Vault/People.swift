@@ -247,8 +247,10 @@ extension Session {
 
     /// Gives `handle` another role. Admins only. A person made admin is
     /// sealed every entry this admin can open, as ``addPerson(_:passphrase:kdf:)``
-    /// does; staff (no keys) and keyed roles do not turn into each other —
-    /// add the person anew instead. The last admin keeps the role.
+    /// does; a person made auditor loses every grant (auditors read and
+    /// verify, and hold no keys); staff (no keys) and keyed roles do not turn
+    /// into each other — add the person anew instead. The last admin keeps
+    /// the role.
     @discardableResult
     public func setRole(of handle: String, to role: PersonRole) throws -> Person {
         try requireRole([.admin], to: "change roles")
@@ -275,6 +277,35 @@ extension Session {
                 )
             }
             try c.db.run("UPDATE people SET role = ? WHERE id = ?", [role.rawValue, target.id])
+            if role == .auditor {
+                // Auditors read and verify; they hold no keys.
+                let held = try Row.fetchAll(
+                    c.db,
+                    sql: """
+                        SELECT g.entry_id, (SELECT COUNT(*) FROM grants h WHERE h.entry_id = g.entry_id) AS holders
+                        FROM grants g WHERE g.person_id = ? ORDER BY g.entry_id
+                        """,
+                    arguments: [target.id]
+                )
+                for row in held {
+                    let col = Columns(row, "grant of \(target.handle)")
+                    let entryID = try col.int("entry_id")
+                    guard try col.int("holders") > 1 else {
+                        throw CertVaultError(
+                            .lastHolder,
+                            "\(target.handle) is the last person who can open entry \(entryID)",
+                            hint: "grant it to someone else first"
+                        )
+                    }
+                    try c.db.run("DELETE FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, target.id])
+                    c.record(
+                        .entryUngrant,
+                        entry: entryID,
+                        person: target.id,
+                        details: ["from": target.handle, "reason": "role changed to auditor"]
+                    )
+                }
+            }
             c.record(
                 .personRole,
                 person: target.id,
