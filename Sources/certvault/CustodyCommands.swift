@@ -199,16 +199,24 @@ extension PersonCommand {
             let p = history.person
             Output.line("\(p.handle) (\(p.role.rawValue), \(p.status.rawValue))\(p.name.map { ", \($0)" } ?? "")")
             Output.line("can open now: \(history.canOpen.isEmpty ? "-" : history.canOpen.joined(separator: ", "))")
-            Output.table(
-                ["ENTRY", "COULD OPEN FROM", "UNTIL", "ENDED"],
-                history.couldOpen.map {
-                    [$0.alias, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.ended ?? "-"]
-                }
-            )
-            Output.table(
-                ["ENTRY", "COPY RECEIVED", "FROM", "FORMAT"],
-                history.copies.map { [$0.alias, Output.date($0.at), $0.by, $0.format] }
-            )
+            if history.couldOpen.isEmpty {
+                Output.line("could never open a key")
+            } else {
+                Output.table(
+                    ["ENTRY", "COULD OPEN FROM", "UNTIL", "ENDED"],
+                    history.couldOpen.map {
+                        [$0.alias, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.ended ?? "-"]
+                    }
+                )
+            }
+            if history.copies.isEmpty {
+                Output.line("received no copy of a key")
+            } else {
+                Output.table(
+                    ["ENTRY", "COPY RECEIVED", "FROM", "FORMAT"],
+                    history.copies.map { [$0.alias, Output.date($0.at), $0.by, $0.format] }
+                )
+            }
         }
     }
 }
@@ -226,16 +234,26 @@ extension AuditCommand {
             let history = try global.openVault().accessHistory(.any(entry))
             if json { return try Output.json(history) }
             Output.line("entry \(history.entryID) \(history.alias)")
-            Output.table(
-                ["COULD OPEN", "FROM", "UNTIL", "GRANTED BY", "ENDED"],
-                history.holders.map {
-                    [$0.person, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.grantedBy, $0.ended ?? "-"]
-                }
-            )
-            Output.table(
-                ["COPY FOR", "AT", "BY", "FORMAT"],
-                history.copies.map { [$0.recipient, Output.date($0.at), $0.by, $0.format] }
-            )
+            if history.holders.isEmpty { Output.line("nobody could ever open its key") }
+            if !history.holders.isEmpty {
+                Output.table(
+                    ["COULD OPEN", "FROM", "UNTIL", "GRANTED BY", "ENDED"],
+                    history.holders.map {
+                        [
+                            $0.person, Output.date($0.from), $0.until.map(Output.date) ?? "-", $0.grantedBy,
+                            $0.ended ?? "-",
+                        ]
+                    }
+                )
+            }
+            if history.copies.isEmpty {
+                Output.line("no copy of its key was handed out")
+            } else {
+                Output.table(
+                    ["COPY FOR", "AT", "BY", "FORMAT"],
+                    history.copies.map { [$0.recipient, Output.date($0.at), $0.by, $0.format] }
+                )
+            }
         }
     }
 }
