@@ -92,6 +92,8 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         /// The person has departed: they can no longer unlock, and nothing is
         /// exported for them.
         public static let personInactive = Code("person-inactive")
+        /// The file system holding the vault or the file being written is full.
+        public static let noSpace = Code("no-space")
         /// The entry is revoked: its key is never granted or exported again.
         public static let entryRevoked = Code("entry-revoked")
         /// Someone would be left unable to do what only they can: the last

@@ -177,7 +177,15 @@ final class Store: Sendable {
             )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return CertVaultError(.io, "\(path) stayed locked by another process for too long")
+        case .SQLITE_FULL:
+            return StorageError.noSpace(path)
+        case .SQLITE_IOERR:
+            // SQLite says "disk I/O error" for a full disk too.
+            if let free = StorageError.freeKiB(near: path), free < 256 { return StorageError.noSpace(path) }
+            if StorageError.isReadOnlyFileSystem(near: path) { return StorageError.readOnlyFileSystem(path) }
+            return StorageError.ioError(path)
         case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+            if StorageError.isReadOnlyFileSystem(near: path) { return StorageError.readOnlyFileSystem(path) }
             return CertVaultError(.io, "cannot write \(path): \(dbError.message ?? "permission denied")")
         case .SQLITE_ERROR where (dbError.message ?? "").contains("no such table"):
             return CertVaultError(.notAVault, "\(path) is not a certvault vault (\(dbError.message ?? ""))")
@@ -219,7 +227,7 @@ final class Store: Sendable {
         try requireOpen()
         if readOnly { return }
         do {
-            try queue.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            _ = try queue.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch { throw Store.map(error, path: path) }
     }
 

@@ -17,22 +17,30 @@ extension Session {
         defer { try? FileManager.default.removeItem(atPath: privateDir) }
         let temporary = privateDir + "/backup.db"
         let fd = Glibc.open(temporary, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SecureFile.posixError("cannot create the backup in \(privateDir)") }
+        guard fd >= 0 else {
+            throw SecureFile.posixError("cannot create the backup in \(privateDir)", path: privateDir)
+        }
         close(fd)
         // The record comes first, so the copy holds it: a backup is then
         // exactly as new as the vault this machine last saw, not a rollback.
         let recorded = try change { c -> Int64 in
             c.record(.vaultBackup, details: ["file": URL(fileURLWithPath: path).lastPathComponent])
         }
-        func failed(_ why: String) -> CertVaultError {
-            CertVaultError(.io, "the backup failed after record \(recorded) noted it: \(why)")
+        func failed(_ why: String, code: CertVaultError.Code = .io, hint: String? = nil) -> CertVaultError {
+            CertVaultError(
+                code,
+                "the backup failed after record \(recorded) noted it: \(why); no backup file was left",
+                hint: hint
+            )
         }
         do {
             let copy = try DatabaseQueue(path: temporary)
             try vault.store.queue.backup(to: copy)
             try copy.close()
         } catch {
-            throw failed("\(Store.map(error, path: temporary))")
+            // Named by the destination: the copy is built beside it, on the same file system.
+            let mapped = Store.map(error, path: path) as? CertVaultError
+            throw failed(mapped?.message ?? "\(error)", code: mapped?.code ?? .io, hint: mapped?.hint)
         }
         let verification = try Vault.open(at: temporary, witness: nil).verify()
         guard verification.isValid, let head = verification.head, head.seq >= recorded else {

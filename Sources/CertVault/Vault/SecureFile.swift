@@ -57,17 +57,19 @@ enum SecureFile {
             }
             if force {
                 let staged = SecureFile.temporaryName(beside: destination)
-                guard link(at: staged) == 0 else { throw SecureFile.posixError("cannot write \(destination)") }
+                guard link(at: staged) == 0 else {
+                    throw SecureFile.posixError("cannot write \(destination)", path: destination)
+                }
                 guard rename(staged, destination) == 0 else {
                     let e = errno
                     unlink(staged)
-                    throw SecureFile.posixError("cannot write \(destination)", errno: e)
+                    throw SecureFile.posixError("cannot write \(destination)", errno: e, path: destination)
                 }
             } else {
                 guard link(at: destination) == 0 else {
                     let e = errno
                     if e == EEXIST { throw SecureFile.exists(destination) }
-                    throw SecureFile.posixError("cannot write \(destination)", errno: e)
+                    throw SecureFile.posixError("cannot write \(destination)", errno: e, path: destination)
                 }
             }
             if durable { SecureFile.syncDirectory(of: destination) }
@@ -88,8 +90,12 @@ enum SecureFile {
         )
     }
 
-    static func posixError(_ what: String, errno e: Int32 = errno) -> CertVaultError {
-        CertVaultError(.io, "\(what): \(String(cString: strerror(e)))")
+    static func posixError(_ what: String, errno e: Int32 = errno, path: String? = nil) -> CertVaultError {
+        if let path { return StorageError.fromErrno(e, path: path, doing: what) }
+        switch e {
+        case ENOSPC, EDQUOT, EROFS, EIO: return StorageError.fromErrno(e, path: "/", doing: what)
+        default: return CertVaultError(.io, "\(what): \(String(cString: strerror(e)))")
+        }
     }
 
     /// Writes `data` to a file beside `destination` that has no name yet.
@@ -117,7 +123,7 @@ enum SecureFile {
             // No O_TMPFILE on this filesystem: a fresh name, never a link.
             let path = temporaryName(beside: destination)
             fd = Glibc.open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw posixError("cannot write in \(dir)") }
+            guard fd >= 0 else { throw posixError("cannot write in \(dir)", path: dir) }
             temporaryPath = path
         }
         let pending = Pending(
@@ -131,14 +137,14 @@ enum SecureFile {
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             guard n > 0 else {
-                let error = posixError("cannot write \(destination)")
+                let error = posixError("cannot write \(destination)", path: destination)
                 pending.discard()
                 throw error
             }
             offset += n
         }
         if durable, fsync(fd) != 0 {
-            let error = posixError("cannot write \(destination)")
+            let error = posixError("cannot write \(destination)", path: destination)
             pending.discard()
             throw error
         }
@@ -182,7 +188,7 @@ enum SecureFile {
         let dir = try directory(of: destination)
         var template = Array((dir + "/.certvault-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw posixError("cannot create a private directory in \(dir)")
+            throw posixError("cannot create a private directory in \(dir)", path: dir)
         }
         return String(cString: made)
     }

@@ -1,0 +1,68 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// A full disk, on a small tmpfs: commands fail with the problem in words,
+/// leave no file, and the vault verifies once space is freed.
+final class StorageTests: CLITestCase {
+    var mountPoint: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        mountPoint = dir.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let mount = try Support.run("mount", ["-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", mountPoint.path])
+        guard mount.status == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (\(mount.err.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+    }
+
+    override func tearDownWithError() throws {
+        if let mountPoint { _ = try? Support.run("umount", [mountPoint.path]) }
+        try super.tearDownWithError()
+    }
+
+    func testAFullDiskIsNamedAndLeavesNothing() throws {
+        let vault = mountPoint.appendingPathComponent("v.db").path
+        let env = ["CERTVAULT_VAULT": vault]
+        XCTAssertEqual(try cvAsAlice(["init", "--admin", "alice", "--kdf", "interactive"], env: env).status, 0)
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=a", "--alias", "a"], env: env).status, 0)
+        // Fill the file system.
+        let filler = mountPoint.appendingPathComponent("filler").path
+        _ = try Support.run("dd", ["if=/dev/zero", "of=\(filler)", "bs=64k", "count=100"])
+        let made = try Support.makePFX(in: dir, name: "big", key: "rsa:2048")
+        try Support.write("secret\n", to: dir.appendingPathComponent("pw"))
+        var full: ProcessResult?
+        for i in 0..<40 {
+            let r = try cvAsAlice(["import", made.pfx, "--password-file", file("pw"), "--alias", "b\(i)"], env: env)
+            if r.status != 0 {
+                full = r
+                break
+            }
+        }
+        let r = try XCTUnwrap(full, "the disk never filled")
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("no space left on the file system holding"), r.err)
+        XCTAssertEqual(r.err.components(separatedBy: "\n").filter { $0.hasPrefix("error: ") }.count, 1, r.err)
+        // An export onto the full file system leaves no file and no record of one.
+        let out = mountPoint.appendingPathComponent("a.pfx").path
+        let exp = try cvAsAlice(["export", "a", "--format", "pfx", "--generate-password", "--out", out], env: env)
+        XCTAssertEqual(exp.status, 1, exp.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertTrue(exp.err.contains("no space left"), exp.err)
+        // So does a backup.
+        let copy = mountPoint.appendingPathComponent("copy.db").path
+        let backup = try cvAsAlice(["backup", copy], env: env)
+        XCTAssertEqual(backup.status, 1, backup.err)
+        XCTAssertTrue(backup.err.contains("no space left"), backup.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy))
+        // Space freed: the vault verifies, and works.
+        try FileManager.default.removeItem(atPath: filler)
+        let verify = try cv(["audit", "verify"], env: env)
+        XCTAssertEqual(verify.status, 0, verify.err)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).filter {
+            $0.hasPrefix(".certvault") || $0.hasSuffix(".tmp")
+        }
+        XCTAssertEqual(leftovers, [])
+    }
+}
