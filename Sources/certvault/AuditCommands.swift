@@ -135,6 +135,8 @@ struct AuditCommand: ParsableCommand {
             )
         )
         var expect: String?
+        @Flag(help: "Check every page and index of the file (SQLite integrity_check), not only quick_check.")
+        var thorough = false
         @Flag(help: "Print JSON.") var json = false
 
         struct Result: Encodable {
@@ -158,7 +160,7 @@ struct AuditCommand: ParsableCommand {
             }
             let v: AuditVerification
             do {
-                v = try global.openVault().verify(expecting: expected)
+                v = try global.openVault().verify(expecting: expected, thorough: thorough)
             } catch let error as CertVaultError where [.corruptVault, .tampered, .rollback].contains(error.code) {
                 // A vault too damaged to replay still fails verification: exit 3.
                 Output.error(error.message)

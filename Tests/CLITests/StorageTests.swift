@@ -66,3 +66,42 @@ final class StorageTests: CLITestCase {
         XCTAssertEqual(leftovers, [])
     }
 }
+
+/// Copies of a vault with a byte flipped at many offsets: every command
+/// says `error:` and exits 1 or 3, or works; none crashes; and verification
+/// catches every copy SQLite's own integrity check finds damaged.
+final class CorruptionTests: CLITestCase {
+    func testFlippedBytesAreCaughtOrHarmless() throws {
+        try initVault()
+        for name in ["one", "two"] {
+            XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=\(name)", "--alias", name]).status, 0)
+        }
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        let original = try Data(contentsOf: URL(fileURLWithPath: vaultPath))
+        var damaged = 0
+        var caught = 0
+        for offset in stride(from: 100, to: original.count, by: max(1, original.count / 48)) {
+            var bytes = original
+            bytes[offset] ^= 0x5A
+            let copy = file("copy-\(offset).db")
+            try bytes.write(to: URL(fileURLWithPath: copy))
+            let env = ["CERTVAULT_VAULT": copy]
+            let integrity = try Support.run("sqlite3", [copy, "PRAGMA integrity_check"]).out
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let verify = try cv(["audit", "verify"], env: env)
+            for r in [verify, try cv(["list"], env: env), try cv(["audit", "who", "one"], env: env)] {
+                XCTAssertTrue([0, 1, 3].contains(r.status), "offset \(offset): exit \(r.status) \(r.err)")
+                if r.status != 0 {
+                    XCTAssertTrue(r.err.contains("error: "), "offset \(offset): \(r.err)")
+                }
+            }
+            if integrity != "ok" {
+                damaged += 1
+                XCTAssertNotEqual(verify.status, 0, "offset \(offset): integrity_check says \(integrity)")
+                if verify.status != 0 { caught += 1 }
+            }
+        }
+        XCTAssertGreaterThan(damaged, 0)
+        XCTAssertEqual(caught, damaged)
+    }
+}

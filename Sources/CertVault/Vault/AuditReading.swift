@@ -164,17 +164,29 @@ extension Vault {
     /// and every entry against the signed records, and the head against
     /// this machine's witness and `expected`.
     public func verify(expecting expected: AuditHead? = nil) throws -> AuditVerification {
-        try verify(expecting: expected, cancellation: nil)
+        try verify(expecting: expected, thorough: false, cancellation: nil)
+    }
+
+    /// ``verify(expecting:)-9tjmj``, and with `thorough` SQLite's full
+    /// `integrity_check` of every page and index instead of `quick_check`.
+    public func verify(expecting expected: AuditHead? = nil, thorough: Bool) throws -> AuditVerification {
+        try verify(expecting: expected, thorough: thorough, cancellation: nil)
     }
 
     /// ``verify(expecting:)-9tjmj`` off the caller's thread; cancelling the task
     /// stops it with `CancellationError`.
     public func verify(expecting expected: AuditHead? = nil) async throws -> AuditVerification {
-        try await Cancellation.run { try self.verify(expecting: expected, cancellation: $0) }
+        try await Cancellation.run { try self.verify(expecting: expected, thorough: false, cancellation: $0) }
     }
 
-    func verify(expecting expected: AuditHead?, cancellation: Cancellation?) throws -> AuditVerification {
-        let verification = try store.read { db in
+    func verify(
+        expecting expected: AuditHead?,
+        thorough: Bool,
+        cancellation: Cancellation?
+    ) throws
+        -> AuditVerification
+    {
+        var verification = try store.read { db in
             // A value the check cannot even read is a finding, not a stop.
             let state: VaultState
             do { state = try self.state(db, thorough: true) } catch let error as CertVaultError where error.code != .io
@@ -192,8 +204,49 @@ extension Vault {
                 cancellation: cancellation
             )
         }
+        // The storage under the records: damage the signed digests cannot
+        // see (an index, a free page) and certificates against their thumbprints.
+        verification.findings += try store.read { db in try Self.storageFindings(db, thorough: thorough) }
         // A log that verifies is one this machine has now seen.
         if verification.isValid, let head = verification.head { try remember(head) }
         return verification
+    }
+
+    /// SQLite's own check of the file (`quick_check`, or `integrity_check`
+    /// when `thorough`), and every certificate's SHA-1 thumbprint and SHA-256
+    /// fingerprint recomputed from its DER.
+    static func storageFindings(_ db: Database, thorough: Bool) throws -> [AuditFinding] {
+        var findings: [AuditFinding] = []
+        let check = try String.fetchAll(db, sql: thorough ? "PRAGMA integrity_check(20)" : "PRAGMA quick_check(20)")
+        if check != ["ok"] {
+            findings.append(
+                .init(
+                    seq: nil,
+                    message:
+                        "the file is damaged (SQLite's \(thorough ? "integrity" : "quick") check: \(check.prefix(3).joined(separator: "; "))); restore it from a backup"
+                )
+            )
+        }
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT id, cert_der, sha1, sha256 FROM entries WHERE cert_der IS NOT NULL ORDER BY id"
+        )
+        while let row = try rows.next() {
+            let c = Columns(row, "entry")
+            guard let id = try? c.int("id"), let der = try? c.blob("cert_der") else { continue }
+            let sha1 = try OpenSSL.digest(der, sha1: true).hexUpper
+            let sha256 = try OpenSSL.digest(der, sha1: false).hexUpper
+            if (try? c.optionalText("sha1")) != sha1 || (try? c.optionalText("sha256")) != sha256 {
+                findings.append(
+                    .init(
+                        seq: nil,
+                        entryID: id,
+                        message:
+                            "entry \(id): its thumbprint or fingerprint is not that of its certificate; restore the vault from a backup"
+                    )
+                )
+            }
+        }
+        return findings
     }
 }
