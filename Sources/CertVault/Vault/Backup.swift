@@ -42,6 +42,7 @@ extension Session {
             let mapped = Store.map(error, path: path) as? CertVaultError
             throw failed(mapped?.message ?? "\(error)", code: mapped?.code ?? .io, hint: mapped?.hint)
         }
+        FaultPoint.hit("backup.copied")
         let verification = try Vault.open(at: temporary, witness: nil).verify()
         guard verification.isValid, let head = verification.head, head.seq >= recorded else {
             throw failed("the copy does not verify: \(verification.findings.first?.description ?? "empty log")")

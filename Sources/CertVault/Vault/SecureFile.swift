@@ -183,14 +183,33 @@ enum SecureFile {
         }
     }
 
-    /// Creates a directory only this user can enter (`mkdtemp`, 0700) beside `destination`.
+    /// Creates a directory only this user can enter (`mkdtemp`, 0700) beside
+    /// `destination`, named `.certvault-PID-XXXXXX`. Directories of this
+    /// kind left there by a process that no longer runs (killed during a
+    /// backup) are removed first, with whatever they hold.
     static func makePrivateDirectory(beside destination: String) throws -> String {
         let dir = try directory(of: destination)
-        var template = Array((dir + "/.certvault-XXXXXX").utf8CString)
+        removeStalePrivateDirectories(in: dir)
+        var template = Array((dir + "/.certvault-\(getpid())-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw posixError("cannot create a private directory in \(dir)", path: dir)
         }
         return String(cString: made)
+    }
+
+    /// Removes `.certvault-PID-*` directories in `dir` whose process is gone.
+    static func removeStalePrivateDirectories(in dir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.hasPrefix(".certvault-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[1]), pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            // Only a real directory of this user's (lstat: not a link to elsewhere).
+            let path = dir + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid() else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     static func syncDirectory(of path: String) {

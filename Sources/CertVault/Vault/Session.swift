@@ -67,8 +67,11 @@ public final class Session: Sendable {
             let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
             change.rollback = acceptingRollback ? rollback : nil
             let result = try body(change)
-            return (result, try change.commit(), change.afterCommit)
+            let head = try change.commit()
+            FaultPoint.hit("change.before-commit")
+            return (result, head, change.afterCommit)
         }
+        FaultPoint.hit("change.after-commit")
         if let head {
             if acceptingRollback {
                 try vault.witness?.replace(with: head, vaultID: vault.vaultID)

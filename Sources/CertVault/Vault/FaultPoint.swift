@@ -1,0 +1,19 @@
+import Foundation
+
+/// Named points at which the fault suite kills the process
+/// (`CERTVAULT_FAULT=NAME`): how the tests prove that a `kill -9` at the
+/// worst moment loses nothing and leaves no secret behind. Unset (always,
+/// outside the tests), a point costs one comparison.
+///
+/// - `change.before-commit`: a change's rows and signed records are
+///   written, its transaction not yet committed.
+/// - `change.after-commit`: committed, nothing after it done yet (an
+///   export's file not yet linked into place).
+/// - `backup.copied`: a backup's copy made, not yet verified or moved into place.
+enum FaultPoint {
+    static let armed: String? = ProcessInfo.processInfo.environment["CERTVAULT_FAULT"]
+
+    static func hit(_ name: String) {
+        if let armed, armed == name { kill(getpid(), SIGKILL) }
+    }
+}
