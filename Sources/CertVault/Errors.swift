@@ -92,6 +92,9 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         /// The person has departed: they can no longer unlock, and nothing is
         /// exported for them.
         public static let personInactive = Code("person-inactive")
+        /// A file asks for more key-derivation work (iterations, scrypt
+        /// memory) or holds more bags than ``ImportLimits`` allow.
+        public static let workTooLarge = Code("work-too-large")
         /// The file system holding the vault or the file being written is full.
         public static let noSpace = Code("no-space")
         /// The entry is revoked: its key is never granted or exported again.
@@ -140,6 +143,8 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         case choosePath = "choose-path"
         /// The destination exists: choose another, or allow replacing it.
         case replaceFile = "replace-file"
+        /// A file asks for more work than ``ImportLimits`` allow: raise them for it, if it is trusted.
+        case raiseImportLimit = "raise-import-limit"
 
         /// The remedy in words for a library user.
         public var hint: String {
@@ -159,6 +164,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
             case .createVault: return "create a vault there, or open another path"
             case .choosePath: return "choose another path, or remove the old vault yourself"
             case .replaceFile: return "choose another path, or allow replacing the file"
+            case .raiseImportLimit: return "if you trust the file, raise the import limits for it"
             }
         }
     }

@@ -163,3 +163,75 @@ int cv_sqlite_harden(void *db) {
 int cv_open_tmpfile(const char *dir, unsigned int mode) {
     return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
 }
+
+int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uint64_t *p) {
+    const ASN1_OBJECT *obj = NULL;
+    int ptype = 0;
+    const void *pval = NULL;
+    *iter = 0; *n = 0; *r = 0; *p = 0;
+    if (alg == NULL) return -1;
+    X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+    if (ptype != V_ASN1_SEQUENCE || pval == NULL) return -1;
+    const ASN1_STRING *seq = pval;
+    if (OBJ_obj2nid(obj) == NID_pbes2) {
+        PBE2PARAM *pbe2 = ASN1_item_unpack(seq, ASN1_ITEM_rptr(PBE2PARAM));
+        if (pbe2 == NULL) return -1;
+        int rc = -1;
+        const X509_ALGOR *kf = pbe2->keyfunc;
+        if (kf != NULL && kf->parameter != NULL && kf->parameter->type == V_ASN1_SEQUENCE) {
+            int knid = OBJ_obj2nid(kf->algorithm);
+            if (knid == NID_id_pbkdf2) {
+                PBKDF2PARAM *kdf = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(PBKDF2PARAM));
+                if (kdf != NULL) {
+                    *iter = ASN1_INTEGER_get(kdf->iter);
+                    PBKDF2PARAM_free(kdf);
+                    rc = 0;
+                }
+            } else if (knid == NID_id_scrypt) {
+                SCRYPT_PARAMS *sp = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(SCRYPT_PARAMS));
+                if (sp != NULL) {
+                    if (ASN1_INTEGER_get_uint64(n, sp->costParameter) == 1
+                        && ASN1_INTEGER_get_uint64(r, sp->blockSize) == 1
+                        && ASN1_INTEGER_get_uint64(p, sp->parallelizationParameter) == 1)
+                        rc = 0;
+                    SCRYPT_PARAMS_free(sp);
+                }
+            }
+        }
+        PBE2PARAM_free(pbe2);
+        return rc;
+    }
+    PBEPARAM *pbe = ASN1_item_unpack(seq, ASN1_ITEM_rptr(PBEPARAM));
+    if (pbe == NULL) return -1;
+    *iter = ASN1_INTEGER_get(pbe->iter);
+    PBEPARAM_free(pbe);
+    return 0;
+}
+
+long cv_pkcs12_mac_iter(const PKCS12 *p12) {
+    if (PKCS12_mac_present(p12) != 1) return 0;
+    const ASN1_INTEGER *iter = NULL;
+    PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+    return iter == NULL ? 1 : ASN1_INTEGER_get(iter);
+}
+
+const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7) {
+    if (p7 == NULL || OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted || p7->d.encrypted == NULL
+        || p7->d.encrypted->enc_data == NULL)
+        return NULL;
+    return p7->d.encrypted->enc_data->algorithm;
+}
+
+const X509_ALGOR *cv_SAFEBAG_shrouded_algor(const PKCS12_SAFEBAG *bag) {
+    const X509_SIG *sig = PKCS12_SAFEBAG_get0_pkcs8(bag);
+    if (sig == NULL) return NULL;
+    const X509_ALGOR *alg = NULL;
+    X509_SIG_get0(sig, &alg, NULL);
+    return alg;
+}
+
+const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig) {
+    const X509_ALGOR *alg = NULL;
+    X509_SIG_get0(sig, &alg, NULL);
+    return alg;
+}

@@ -23,6 +23,9 @@ extension CertVaultError {
         case .createVault: return "create one with 'certvault init --admin HANDLE', or name it with --vault PATH"
         case .choosePath: return "choose another path with --vault, or remove the old vault yourself"
         case .replaceFile: return "choose another path, or pass --force to replace it"
+        case .raiseImportLimit:
+            return
+                "if you trust the file, raise the limit for this import: --max-iterations N, --max-scrypt-memory MIB or --max-bags N"
         }
     }
 }

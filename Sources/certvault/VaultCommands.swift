@@ -60,6 +60,17 @@ struct Import: ParsableCommand {
     var domains: [String] = []
     @Flag(help: "Import the good files even if some fail (still exits 1).") var keepGoing = false
     @Option(help: ArgumentHelp("Read the files' password from this file.", valueName: "file")) var passwordFile: String?
+    @Option(
+        help: ArgumentHelp(
+            "Allow files that ask for up to N key-derivation iterations (default 2000000).",
+            valueName: "n"
+        )
+    )
+    var maxIterations: Int?
+    @Option(help: ArgumentHelp("Allow scrypt to use up to this much memory (default 1024).", valueName: "MiB"))
+    var maxScryptMemory: UInt64?
+    @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
+    var maxBags: Int?
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
@@ -79,7 +90,17 @@ struct Import: ParsableCommand {
                 if done == total || done % 25 == 0 { Output.progress("reading \(done)/\(total)", final: done == total) }
             }
         }
-        let (parsed, failures) = Importer.readAll(paths, password: password, askPassword: ask, progress: progress)
+        var limits = ImportLimits.standard
+        if let maxIterations { limits.maxIterations = maxIterations }
+        if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
+        if let maxBags { limits.maxBags = maxBags }
+        let (parsed, failures) = Importer.readAll(
+            paths,
+            password: password,
+            askPassword: ask,
+            limits: limits,
+            progress: progress
+        )
         if !failures.isEmpty && !keepGoing {
             for failure in failures { Output.error(failure.message) }
             Output.hint(

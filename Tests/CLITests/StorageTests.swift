@@ -105,3 +105,26 @@ final class CorruptionTests: CLITestCase {
         XCTAssertEqual(caught, damaged)
     }
 }
+
+/// A file that asks for too much work is refused before it is done, and
+/// a raised limit lets it in.
+final class WorkLimitTests: CLITestCase {
+    func testImportLimitsAreNamedAndCanBeRaised() throws {
+        try initVault()
+        let made = try Support.makePFX(in: dir, name: "w")
+        try Support.write("secret\n", to: dir.appendingPathComponent("w.pw"))
+        let refused = try cvAsAlice(["import", made.pfx, "--password-file", file("w.pw"), "--max-iterations", "1000"])
+        XCTAssertEqual(refused.status, 1, refused.err)
+        XCTAssertTrue(
+            refused.err.contains("asks for 2048 key-derivation iterations, over the limit of 1000"),
+            refused.err
+        )
+        XCTAssertTrue(
+            refused.err.contains("hint: if you trust the file, raise the limit for this import: --max-iterations"),
+            refused.err
+        )
+        XCTAssertEqual(try cv(["list"]).out.contains("w"), false)
+        let allowed = try cvAsAlice(["import", made.pfx, "--password-file", file("w.pw"), "--max-iterations", "5000"])
+        XCTAssertEqual(allowed.status, 0, allowed.err)
+    }
+}

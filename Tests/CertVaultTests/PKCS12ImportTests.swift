@@ -166,4 +166,55 @@ final class PKCS12ImportTests: CertVaultTestCase {
             XCTAssertEqual((error as? CertVaultError)?.code, .unsupportedAlgorithm, "\(error)")
         }
     }
+
+    /// A file states its own work factors: what is over the limits is
+    /// refused before any derivation runs, with the numbers; a raised limit
+    /// lets the same file in.
+    func testWorkFactorsOverTheLimitsAreRefusedBeforeTheWork() throws {
+        let made = try Support.makePFX(in: dir, name: "work")  // 2,048 iterations (OpenSSL's default)
+        let data = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+        let pw = SecureBytes(utf8: "secret")
+        XCTAssertThrowsError(
+            try Importer.read(data: data, label: "w", password: pw, limits: ImportLimits(maxIterations: 1_000))
+        ) { error in
+            let e = error as? CertVaultError
+            XCTAssertEqual(e?.code, .workTooLarge)
+            XCTAssertTrue(
+                e?.message.contains("2048 key-derivation iterations, over the limit of 1000") == true,
+                "\(error)"
+            )
+        }
+        XCTAssertNoThrow(
+            try Importer.read(data: data, label: "w", password: pw, limits: ImportLimits(maxIterations: 2_048))
+        )
+        assertCode(.workTooLarge) {
+            _ = try Importer.read(data: data, label: "w", password: pw, limits: ImportLimits(maxBags: 1))
+        }
+        // Encrypted PKCS#8: PBKDF2 iterations, and scrypt memory.
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            openssl pkcs8 -topk8 -in work.key -out pbkdf2.pem -v2 aes256 -iter 5000 -passout pass:secret
+            openssl pkcs8 -topk8 -in work.key -out scrypt.pem -scrypt -scrypt_N 16384 -scrypt_r 8 -scrypt_p 1 -passout pass:secret
+            openssl pkcs8 -topk8 -in work.key -outform der -out pbkdf2.der -v2 aes256 -iter 5000 -passout pass:secret
+            """
+        )
+        for name in ["pbkdf2.pem", "pbkdf2.der"] {
+            let key = try Data(contentsOf: dir.appendingPathComponent(name))
+            assertCode(.workTooLarge) {
+                _ = try Importer.read(data: key, label: name, password: pw, limits: ImportLimits(maxIterations: 4_000))
+            }
+            XCTAssertEqual(try Importer.read(data: key, label: name, password: pw).keyCount, 1)
+        }
+        let scrypt = try Data(contentsOf: dir.appendingPathComponent("scrypt.pem"))
+        assertCode(.workTooLarge) {
+            _ = try Importer.read(
+                data: scrypt,
+                label: "s",
+                password: pw,
+                limits: ImportLimits(maxScryptMemory: 8 << 20)
+            )
+        }
+        XCTAssertEqual(try Importer.read(data: scrypt, label: "s", password: pw).keyCount, 1)
+    }
 }

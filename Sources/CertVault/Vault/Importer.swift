@@ -41,7 +41,8 @@ public enum Importer {
     public static func read(
         path: String,
         password: SecureBytes?,
-        askPassword: ((String) throws -> SecureBytes?)? = nil
+        askPassword: ((String) throws -> SecureBytes?)? = nil,
+        limits: ImportLimits = .standard
     ) throws -> ImportFile {
         let data: Data
         do { data = try load(path) } catch let error as CertVaultError { throw error.prefixed(path) }
@@ -51,7 +52,8 @@ public enum Importer {
             path: path,
             label: URL(fileURLWithPath: path).lastPathComponent,
             password: password,
-            askPassword: askPassword
+            askPassword: askPassword,
+            limits: limits
         )
     }
 
@@ -64,14 +66,27 @@ public enum Importer {
     ///     their import (as a file's name would).
     ///   - password: as for ``read(path:password:askPassword:)``.
     /// - Throws: ``CertVaultError`` whose message names `label`.
-    public static func read(data: Data, label: String, password: SecureBytes?) throws -> ImportFile {
+    public static func read(
+        data: Data,
+        label: String,
+        password: SecureBytes?,
+        limits: ImportLimits = .standard
+    ) throws -> ImportFile {
         guard data.count <= maximumFileSize else {
             throw CertVaultError(
                 .tooLarge,
                 "\(label): \(data.count) bytes, over the \(maximumFileSize >> 20) MiB limit"
             )
         }
-        return try decode(data, source: label, path: nil, label: label, password: password, askPassword: nil)
+        return try decode(
+            data,
+            source: label,
+            path: nil,
+            label: label,
+            password: password,
+            askPassword: nil,
+            limits: limits
+        )
     }
 
     private static func decode(
@@ -80,15 +95,16 @@ public enum Importer {
         path: String?,
         label: String,
         password: SecureBytes?,
-        askPassword: ((String) throws -> SecureBytes?)?
+        askPassword: ((String) throws -> SecureBytes?)?,
+        limits: ImportLimits
     ) throws -> ImportFile {
         do {
             var material: Material
             do {
-                material = try MaterialReader.read(data, password: password)
+                material = try MaterialReader.read(data, password: password, limits: limits)
             } catch let error as CertVaultError where error.code == .wrongPassword {
                 guard let askPassword, let retry = try askPassword(source) else { throw error }
-                material = try MaterialReader.read(data, password: retry)
+                material = try MaterialReader.read(data, password: retry, limits: limits)
             }
             guard !material.keys.isEmpty || !material.certificates.isEmpty else {
                 throw CertVaultError(.corrupt, "the file holds no key and no certificate")
@@ -128,11 +144,19 @@ public enum Importer {
         _ paths: [String],
         password: SecureBytes?,
         askPassword: ((String) throws -> SecureBytes?)? = nil,
+        limits: ImportLimits = .standard,
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     )
         -> (files: [ImportFile], failures: [CertVaultError])
     {
-        readAll(paths, password: password, askPassword: askPassword, progress: progress, cancellation: nil)
+        readAll(
+            paths,
+            password: password,
+            askPassword: askPassword,
+            limits: limits,
+            progress: progress,
+            cancellation: nil
+        )
     }
 
     /// ``readAll(_:password:askPassword:progress:)`` off the caller's thread,
@@ -141,6 +165,7 @@ public enum Importer {
     public static func readAll(
         _ paths: [String],
         password: SecureBytes?,
+        limits: ImportLimits = .standard,
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) async throws -> (files: [ImportFile], failures: [CertVaultError]) {
         try await Cancellation.run { cancellation in
@@ -148,6 +173,7 @@ public enum Importer {
                 paths,
                 password: password,
                 askPassword: nil,
+                limits: limits,
                 progress: progress,
                 cancellation: cancellation
             )
@@ -160,6 +186,7 @@ public enum Importer {
         _ paths: [String],
         password: SecureBytes?,
         askPassword: ((String) throws -> SecureBytes?)?,
+        limits: ImportLimits,
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
         cancellation: Cancellation?
     )
@@ -167,7 +194,9 @@ public enum Importer {
     {
         typealias Slot = Result<ImportFile, CertVaultError>
         @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
-            do { return .success(try read(path: paths[i], password: password, askPassword: ask)) } catch let e
+            do {
+                return .success(try read(path: paths[i], password: password, askPassword: ask, limits: limits))
+            } catch let e
                 as CertVaultError
             {
                 return .failure(e)

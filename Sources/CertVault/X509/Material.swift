@@ -26,11 +26,13 @@ struct Material {
 /// encrypted: PBES2 with any cipher and PRF, scrypt, PBES1), PKCS#1, SEC1 or
 /// traditional encrypted PEM, in DER or PEM.
 enum MaterialReader {
-    static func read(_ data: Data, password: SecureBytes?) throws -> Material {
+    static func read(_ data: Data, password: SecureBytes?, limits: ImportLimits = .standard) throws -> Material {
         try OpenSSL.ensure()
         if let password { try OpenSSL.requireCString(password) }
         if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
-        if data.firstRange(of: Data("-----BEGIN ".utf8)) != nil { return try readPEM(data, password: password) }
+        if data.firstRange(of: Data("-----BEGIN ".utf8)) != nil {
+            return try readPEM(data, password: password, limits: limits)
+        }
         let printable = data.prefix(4096).allSatisfy {
             (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09
         }
@@ -41,7 +43,7 @@ enum MaterialReader {
                 hint: "if it is base64, decode it first (base64 -d)"
             )
         }
-        if let contents = try PKCS12.parseIfPKCS12(data, password: password) {
+        if let contents = try PKCS12.parseIfPKCS12(data, password: password, limits: limits) {
             var m = Material(format: "PKCS#12")
             m.certificates = contents.certificates.map {
                 .init(certificate: $0.certificate, friendlyName: $0.friendlyName)
@@ -56,6 +58,7 @@ enum MaterialReader {
             return Material(certificates: certs.map { .init(certificate: $0, friendlyName: nil) }, format: "PKCS#7")
         }
         let encrypted = isEncryptedPKCS8(data)
+        if encrypted { try data.withUnsafeBytes { try limits.check(encryptedPKCS8: $0) } }
         if encrypted || looksLikeKeyDER(data) {
             var m = Material(format: encrypted ? "encrypted PKCS#8" : "DER private key")
             let key = try decodeKey(
@@ -76,7 +79,7 @@ enum MaterialReader {
 
     // MARK: PEM
 
-    private static func readPEM(_ data: Data, password: SecureBytes?) throws -> Material {
+    private static func readPEM(_ data: Data, password: SecureBytes?, limits: ImportLimits) throws -> Material {
         var m = Material(format: "PEM")
         guard let bio = data.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
             throw OpenSSL.error(.crypto, "BIO_new_mem_buf")
@@ -126,6 +129,7 @@ enum MaterialReader {
                 }
                 m.certificates += certs.map { .init(certificate: $0, friendlyName: nil) }
             case let l where l.hasSuffix("PRIVATE KEY"):
+                if l == "ENCRYPTED PRIVATE KEY" { try limits.check(encryptedPKCS8: bytes) }
                 // Hand the block, as PEM, to OpenSSL's decoder, in secure memory.
                 let pem = try OpenSSL.withSecureBIO { out in
                     var empty: CChar = 0

@@ -60,13 +60,19 @@ package enum PasswordCandidate {
 package enum PKCS12 {
     /// Decodes `data` once: nil if it is not a PKCS#12 structure at all,
     /// else its contents (or the error that tells why they cannot be read).
-    static func parseIfPKCS12(_ data: Data, password: SecureBytes?) throws -> PKCS12Contents? {
+    static func parseIfPKCS12(
+        _ data: Data,
+        password: SecureBytes?,
+        limits: ImportLimits = .standard
+    ) throws -> PKCS12Contents? {
         let p12 = OpenSSL.decode(data) { d2i_PKCS12(nil, $0, $1) }
         guard let p12 else {
             OpenSSL.drainErrors()
             return nil
         }
         defer { PKCS12_free(p12) }
+        // What the file asks for is checked before any of it is done.
+        try limits.check(pkcs12: p12)
         let candidates = PasswordCandidate.candidates(for: password)
 
         if PKCS12_mac_present(p12) == 1 {

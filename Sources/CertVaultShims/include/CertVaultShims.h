@@ -5,6 +5,7 @@
 // stack and BIO macros, union fields, and the variadic prctl().
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/bio.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
@@ -78,5 +79,18 @@ int cv_open_tmpfile(const char *dir, unsigned int mode);
 /// SQLITE_DBCONFIG_DEFENSIVE, turns off trusted_schema and extension
 /// loading. `db` is a `sqlite3 *`. 0 on success, else the SQLite error code.
 int cv_sqlite_harden(void *db);
+
+// Work factors of a password-based encryption algorithm, read before any
+// work is done: the iterations (PBKDF2, or the PKCS#12 KDF), and scrypt's
+// N, r and p. Returns 0 when read, -1 when the parameters cannot be read.
+int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uint64_t *p);
+// The MAC's iteration count of a PKCS#12 file; 0 when it has no MAC.
+long cv_pkcs12_mac_iter(const PKCS12 *p12);
+// The encryption algorithm of an encrypted PKCS#7 safe, or NULL.
+const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7);
+// The encryption algorithm of a shrouded key bag, or NULL.
+const X509_ALGOR *cv_SAFEBAG_shrouded_algor(const PKCS12_SAFEBAG *bag);
+// The encryption algorithm of an encrypted PKCS#8 key.
+const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig);
 
 #endif

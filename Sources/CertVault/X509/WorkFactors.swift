@@ -1,0 +1,107 @@
+internal import COpenSSL
+internal import CertVaultShims
+import Foundation
+
+/// How much work a file may ask of certvault before it is read.
+///
+/// A file states its own key-derivation costs, and whoever made the file
+/// chose them: a `.pfx` or encrypted key whose PBKDF2 iterations or scrypt
+/// memory would take minutes or gigabytes, or that holds thousands of bags,
+/// is refused before the work starts. Real exporters use 2,000 (Windows,
+/// legacy) to 600,000 iterations (certvault's own keys), and scrypt with
+/// N = 2^14 to 2^20 at r = 8.
+public struct ImportLimits: Sendable, Equatable {
+    /// The most PBKDF2 (or PKCS#12 KDF) iterations one derivation may ask for.
+    public var maxIterations: Int
+    /// The most memory one scrypt derivation may ask for, in bytes (128·N·r).
+    public var maxScryptMemory: UInt64
+    /// The most bags (keys, certificates, others) one PKCS#12 file may hold.
+    public var maxBags: Int
+
+    /// Limits from their values.
+    public init(maxIterations: Int = 2_000_000, maxScryptMemory: UInt64 = 1 << 30, maxBags: Int = 1_000) {
+        self.maxIterations = maxIterations
+        self.maxScryptMemory = maxScryptMemory
+        self.maxBags = maxBags
+    }
+
+    /// 2,000,000 iterations, 1 GiB of scrypt memory, 1,000 bags.
+    public static let standard = ImportLimits()
+
+    /// Refuses a password-based algorithm that asks for more than the limits.
+    func check(_ alg: UnsafePointer<X509_ALGOR>?, what: String) throws {
+        guard let alg else { return }
+        var iter = 0
+        var n: UInt64 = 0
+        var r: UInt64 = 0
+        var p: UInt64 = 0
+        guard cv_pbe_work(alg, &iter, &n, &r, &p) == 0 else { return }
+        try checkIterations(iter, what: what)
+        if n > 0 {
+            let (memory, overflow) = n.multipliedReportingOverflow(by: 128 &* max(r, 1))
+            if overflow || memory > maxScryptMemory || p > 16 {
+                throw CertVaultError(
+                    .workTooLarge,
+                    "\(what) asks for scrypt with N=\(n), r=\(r), p=\(p): \(overflow ? "more than" : "\(memory >> 20) MiB of memory,") over the limit of \(maxScryptMemory >> 20) MiB",
+                    remedy: .raiseImportLimit
+                )
+            }
+        }
+    }
+
+    func checkIterations(_ iterations: Int, what: String) throws {
+        guard iterations <= maxIterations else {
+            throw CertVaultError(
+                .workTooLarge,
+                "\(what) asks for \(iterations) key-derivation iterations, over the limit of \(maxIterations) (real exporters use 2,000 to 600,000)",
+                remedy: .raiseImportLimit
+            )
+        }
+    }
+
+    func checkBags(_ count: Int) throws {
+        guard count <= maxBags else {
+            throw CertVaultError(
+                .workTooLarge,
+                "the file holds \(count) PKCS#12 bags, over the limit of \(maxBags)",
+                remedy: .raiseImportLimit
+            )
+        }
+    }
+
+    /// Checks everything a PKCS#12 file asks for, reading only what is not
+    /// encrypted: the MAC's iterations, each encrypted safe's algorithm, and
+    /// the shrouded key bags and number of bags of each plain safe.
+    func check(pkcs12 p12: OpaquePointer) throws {
+        try checkIterations(cv_pkcs12_mac_iter(p12), what: "the file's MAC")
+        guard let safes = PKCS12_unpack_authsafes(p12) else { return }
+        defer { cv_sk_PKCS7_pop_free(safes) }
+        try checkBags(Int(cv_sk_PKCS7_num(safes)))
+        var bagCount = 0
+        for i in 0..<cv_sk_PKCS7_num(safes) {
+            let p7 = cv_sk_PKCS7_value(safes, i)
+            if cv_PKCS7_type_nid(p7) == NID_pkcs7_encrypted {
+                try check(cv_PKCS7_encrypted_algor(p7), what: "an encrypted safe of the file")
+                continue
+            }
+            guard cv_PKCS7_type_nid(p7) == NID_pkcs7_data, let bags = PKCS12_unpack_p7data(p7) else { continue }
+            defer { cv_sk_PKCS12_SAFEBAG_pop_free(bags) }
+            bagCount += Int(cv_sk_PKCS12_SAFEBAG_num(bags))
+            try checkBags(bagCount)
+            for j in 0..<cv_sk_PKCS12_SAFEBAG_num(bags) {
+                guard let bag = cv_sk_PKCS12_SAFEBAG_value(bags, j),
+                    PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag
+                else { continue }
+                try check(cv_SAFEBAG_shrouded_algor(bag), what: "the file's private key")
+            }
+        }
+        OpenSSL.drainErrors()
+    }
+
+    /// Checks an encrypted PKCS#8 key (DER `EncryptedPrivateKeyInfo`).
+    func check(encryptedPKCS8 der: UnsafeRawBufferPointer) throws {
+        guard let sig = OpenSSL.decode(der, { d2i_X509_SIG(nil, $0, $1) }) else { return }
+        defer { X509_SIG_free(sig) }
+        try check(cv_X509_SIG_algor(sig), what: "the encrypted private key")
+    }
+}
