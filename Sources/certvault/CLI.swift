@@ -54,7 +54,7 @@ struct Root: ParsableCommand {
             """,
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
-            Rotate.self, Revoke.self, Retire.self, Backup.self, AuditCommand.self, PersonCommand.self,
+            Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self, AuditCommand.self, PersonCommand.self,
         ]
     )
 }

@@ -380,3 +380,30 @@ struct Backup: ParsableCommand {
         Output.line("backed up to \(destination); its audit head is \(head)")
     }
 }
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a verified backup in place of the vault, keeping the old file as VAULT.before-restore.",
+        discussion: """
+            The backup is verified first and must be a copy of the same vault. Its log is older than the one this \
+            machine saw, so restoring it is a rollback: whoever restores accepts it in a signed record (their \
+            passphrase is asked for).
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The backup to restore.", valueName: "backup")) var backup: String
+    @Flag(help: "Replace an existing VAULT.before-restore.") var force = false
+
+    func run() throws {
+        let path = global.vaultPath
+        let vault = try Vault.restore(backup: backup, to: path, force: force)
+        Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
+        if try vault.checkState().rollback != nil {
+            let session = try global.unlock(vault)
+            let accepted = try session.acceptRollback()
+            Output.line(
+                "accepted the older log: record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
+            )
+        }
+    }
+}

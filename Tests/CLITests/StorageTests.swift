@@ -128,3 +128,45 @@ final class WorkLimitTests: CLITestCase {
         XCTAssertEqual(allowed.status, 0, allowed.err)
     }
 }
+
+final class RestoreTests: CLITestCase {
+    func testRestoreVerifiesReplacesAndAcceptsTheOlderLog() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=a", "--alias", "a"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=c", "--alias", "c"]).status, 0)
+        // A damaged backup is refused, and the vault is left as it was.
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: file("b.db")))
+        let audit = try XCTUnwrap(damaged.firstRange(of: Data("vault.backup".utf8)))
+        damaged[audit.lowerBound] ^= 0x01
+        try damaged.write(to: URL(fileURLWithPath: file("bad.db")))
+        let bad = try cvAsAlice(["restore", file("bad.db")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.hasPrefix("error: "), bad.err)
+        XCTAssertTrue(try cv(["list"]).out.contains(" c "), "the vault changed")
+        // Another vault's backup is refused.
+        XCTAssertEqual(
+            try cvAsAlice(
+                ["init", "--admin", "alice", "--kdf", "interactive"],
+                env: ["CERTVAULT_VAULT": file("other.db")]
+            ).status,
+            0
+        )
+        let other = try cvAsAlice(["restore", file("other.db")])
+        XCTAssertEqual(other.status, 1, other.err)
+        XCTAssertTrue(other.err.contains("a backup of another vault"), other.err)
+        // The real one: restored, the old file kept, the older log accepted in a signed record.
+        let restore = try cvAsAlice(["restore", file("b.db")])
+        XCTAssertEqual(restore.status, 0, restore.err)
+        XCTAssertTrue(restore.out.contains("accepted the older log"), restore.out)
+        let list = try cv(["list"])
+        XCTAssertEqual(list.status, 0, list.err)
+        XCTAssertTrue(list.out.contains(" a "), list.out)
+        XCTAssertFalse(list.out.contains(" c "), list.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"))
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        XCTAssertTrue(try cv(["audit", "log", "--action", "vault.rollback-accepted"]).out.contains("rollback"))
+        // Once more: the kept file is not overwritten without --force.
+        XCTAssertEqual(try cvAsAlice(["restore", file("b.db")]).status, 1)
+    }
+}
