@@ -37,6 +37,8 @@ public enum Importer {
     ///     NULL password, which PKCS#12 tells apart.
     ///   - askPassword: called with the path when the password given (or
     ///     none) is wrong; return nil to give up.
+    ///   - limits: the most key-derivation work and bags the file may ask for
+    ///     (``ImportLimits/standard``); checked before any of it is done.
     /// - Throws: ``CertVaultError`` whose message names the file.
     public static func read(
         path: String,
@@ -64,7 +66,8 @@ public enum Importer {
     ///   - data: the bytes; at most ``maximumFileSize``.
     ///   - label: names the bytes in messages and in the audit record of
     ///     their import (as a file's name would).
-    ///   - password: as for ``read(path:password:askPassword:)``.
+    ///   - password: as for ``read(path:password:askPassword:limits:)``.
+    ///   - limits: the most key-derivation work and bags the bytes may ask for.
     /// - Throws: ``CertVaultError`` whose message names `label`.
     public static func read(
         data: Data,
@@ -159,7 +162,7 @@ public enum Importer {
         )
     }
 
-    /// ``readAll(_:password:askPassword:progress:)`` off the caller's thread,
+    /// ``readAll(_:password:askPassword:limits:progress:)`` off the caller's thread,
     /// without prompts; cancelling the task stops the reading with
     /// `CancellationError`.
     public static func readAll(
