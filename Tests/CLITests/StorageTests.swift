@@ -164,6 +164,10 @@ final class RestoreTests: CLITestCase {
         XCTAssertTrue(list.out.contains(" a "), list.out)
         XCTAssertFalse(list.out.contains(" c "), list.out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"))
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".certvault") },
+            []
+        )
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
         XCTAssertTrue(try cv(["audit", "log", "--action", "vault.rollback-accepted"]).out.contains("rollback"))
         // Once more: the kept file is not overwritten without --force.

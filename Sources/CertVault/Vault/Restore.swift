@@ -21,18 +21,44 @@ extension Vault {
         witness: RollbackWitness? = .standard,
         force: Bool = false
     ) throws -> Vault {
-        let copy = try Vault.open(at: backup, witness: nil, readOnly: true)
-        let verification = try copy.verify()
-        try copy.close()
+        // The bytes are copied beside the vault first, and that copy is what
+        // is verified and put in place: the backup cannot change in between.
+        let staged = SecureFile.temporaryName(beside: path)
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: backup))
+            try SecureFile.write(data, to: staged, force: false)
+        } catch let error as CertVaultError {
+            throw error
+        } catch {
+            throw CertVaultError(.io, "cannot read the backup \(backup): \(error.localizedDescription)")
+        }
+        func discard() { Store.removeFiles(staged) }
+        let copy: Vault
+        let verification: AuditVerification
+        do {
+            copy = try Vault.open(at: staged, witness: nil, readOnly: true)
+            verification = try copy.verify()
+            try copy.close()
+            for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
+        } catch {
+            discard()
+            throw error
+        }
         guard verification.isValid else {
+            discard()
             throw CertVaultError(
                 .verificationFailed,
                 "the backup \(backup) does not verify: \(verification.findings.first?.description ?? "empty log"); the vault was left as it was"
             )
         }
-        let current = try Vault.open(at: path, witness: nil)
+        let current: Vault
+        do { current = try Vault.open(at: path, witness: nil) } catch {
+            discard()
+            throw error
+        }
         guard current.vaultID == copy.vaultID else {
             try? current.close()
+            discard()
             throw CertVaultError(
                 .invalidArgument,
                 "\(backup) is a backup of another vault (id \(copy.vaultID.hexLower), not \(current.vaultID.hexLower))"
@@ -42,28 +68,22 @@ extension Vault {
         try current.close()
         let kept = path + ".before-restore"
         if FileManager.default.fileExists(atPath: kept) {
-            guard force else { throw SecureFile.exists(kept) }
+            guard force else {
+                discard()
+                throw SecureFile.exists(kept)
+            }
             Store.removeFiles(kept)
-        }
-        // The copy is made beside the vault, complete and synced, before anything moves.
-        let staged = SecureFile.temporaryName(beside: path)
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: backup))
-            try SecureFile.write(data, to: staged, force: false)
-        } catch {
-            unlink(staged)
-            throw error
         }
         guard rename(path, kept) == 0 else {
             let e = errno
-            unlink(staged)
+            discard()
             throw SecureFile.posixError("cannot keep the current vault as \(kept)", errno: e, path: path)
         }
         for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
         guard rename(staged, path) == 0 else {
             let e = errno
             _ = rename(kept, path)
-            unlink(staged)
+            discard()
             throw SecureFile.posixError("cannot put the backup in place of \(path)", errno: e, path: path)
         }
         SecureFile.syncDirectory(of: path)
