@@ -28,11 +28,16 @@ class CLITestCase: XCTestCase {
 
     func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
+    /// Who acts when a test does not say (`CERTVAULT_USER`); nil lets
+    /// certvault pick the only person who can unlock.
+    var defaultActor: String? { nil }
+
     @discardableResult
     func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult
     {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
         environment["CERTVAULT_VAULT"] = vaultPath
+        environment["CERTVAULT_USER"] = defaultActor
         environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
         environment["CERTVAULT_PASSPHRASE_FILE_UNUSED"] = nil
         for (k, v) in env { environment[k] = v }

@@ -6,14 +6,7 @@ import XCTest
 /// departure issue, judged by what each person sees and by openssl.
 final class CustodyCLITests: CLITestCase {
     /// alice acts unless `--as` says otherwise: others can unlock too.
-    @discardableResult
-    override func cv(
-        _ args: [String],
-        env: [String: String] = [:],
-        binary: String = CLITestCase.binary
-    ) throws -> ProcessResult {
-        try super.cv(args, env: ["CERTVAULT_USER": "alice"].merging(env) { $1 }, binary: binary)
-    }
+    override var defaultActor: String? { "alice" }
 
     /// Runs `certvault` as `handle`, their passphrase from a file.
     @discardableResult

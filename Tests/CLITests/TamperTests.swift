@@ -6,14 +6,7 @@ import XCTest
 /// would, judged by what a person running certvault sees.
 final class TamperTests: CLITestCase {
     /// alice acts unless a test says otherwise: bob can unlock too.
-    @discardableResult
-    override func cv(
-        _ args: [String],
-        env: [String: String] = [:],
-        binary: String = CLITestCase.binary
-    ) throws -> ProcessResult {
-        try super.cv(args, env: ["CERTVAULT_USER": "alice"].merging(env) { $1 }, binary: binary)
-    }
+    override var defaultActor: String? { "alice" }
 
     /// alice (admin) with two keyed entries, bob (officer), one export for
     /// bob: every table has rows.
