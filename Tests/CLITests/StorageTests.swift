@@ -172,5 +172,16 @@ final class RestoreTests: CLITestCase {
         XCTAssertTrue(try cv(["audit", "log", "--action", "vault.rollback-accepted"]).out.contains("rollback"))
         // Once more: the kept file is not overwritten without --force.
         XCTAssertEqual(try cvAsAlice(["restore", file("b.db")]).status, 1)
+        // A directory is not a backup.
+        let directory = try cvAsAlice(["restore", dir.path])
+        XCTAssertEqual(directory.err, "error: \(dir.path) is a directory, not a backup\n")
+        // A vault reached through a link is restored where the link points; the link stays.
+        try FileManager.default.removeItem(atPath: vaultPath + ".before-restore")
+        let link = file("link.db")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: vaultPath)
+        let linked = try cvAsAlice(["restore", file("b.db")], env: ["CERTVAULT_VAULT": link])
+        XCTAssertEqual(linked.status, 0, linked.err)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), vaultPath)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 }

@@ -21,6 +21,15 @@ extension Vault {
         witness: RollbackWitness? = .standard,
         force: Bool = false
     ) throws -> Vault {
+        // A vault reached through a link is restored where it really is.
+        let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: backup, isDirectory: &isDir), !isDir.boolValue else {
+            throw CertVaultError(
+                .invalidArgument,
+                "\(backup) is \(isDir.boolValue ? "a directory" : "missing"), not a backup"
+            )
+        }
         // The bytes are copied beside the vault first, and that copy is what
         // is verified and put in place: the backup cannot change in between.
         let staged = SecureFile.temporaryName(beside: path)
@@ -40,9 +49,13 @@ extension Vault {
             verification = try copy.verify()
             try copy.close()
             for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
-        } catch {
+        } catch let error as CertVaultError {
             discard()
-            throw error
+            // Named by the backup, not by the copy made of it.
+            throw CertVaultError(
+                error.code,
+                "the backup \(backup) cannot be restored: \(error.message.replacingOccurrences(of: staged, with: backup))"
+            )
         }
         guard verification.isValid else {
             discard()
@@ -65,6 +78,7 @@ extension Vault {
             )
         }
         try current.store.truncateLog()
+        let headBefore = try current.auditHead()
         try current.close()
         let kept = path + ".before-restore"
         if FileManager.default.fileExists(atPath: kept) {
@@ -87,6 +101,23 @@ extension Vault {
             throw SecureFile.posixError("cannot put the backup in place of \(path)", errno: e, path: path)
         }
         SecureFile.syncDirectory(of: path)
+        // Another process may have written to the old file in between (it
+        // had it open): then nothing is restored, and nothing it wrote is lost.
+        let after = try? Vault.open(at: kept, witness: nil, readOnly: true)
+        let headAfter = try? after?.auditHead()
+        try? after?.close()
+        for suffix in ["-wal", "-shm"] { unlink(kept + suffix) }
+        if headAfter != headBefore {
+            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+            guard rename(kept, path) == 0 else {
+                throw SecureFile.posixError("cannot put \(kept) back in place of \(path)", path: path)
+            }
+            throw CertVaultError(
+                .io,
+                "another certvault process wrote to \(path) during the restore; nothing was restored",
+                hint: "stop every other certvault process on this vault, then restore again"
+            )
+        }
         return try Vault.open(at: path, witness: witness)
     }
 }

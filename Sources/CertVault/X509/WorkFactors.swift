@@ -28,6 +28,9 @@ public struct ImportLimits: Sendable, Equatable {
     /// 2,000,000 iterations, 1 GiB of scrypt memory, 1,000 bags.
     public static let standard = ImportLimits()
 
+    /// The most scrypt memory OpenSSL uses to decrypt a PKCS#8 key.
+    static let opensslScryptMemory: UInt64 = 32 << 20
+
     /// Refuses a password-based algorithm that asks for more than the limits.
     func check(_ alg: UnsafePointer<X509_ALGOR>?, what: String) throws {
         guard let alg else { return }
@@ -39,6 +42,14 @@ public struct ImportLimits: Sendable, Equatable {
         try checkIterations(iter, what: what)
         if n > 0 {
             let (memory, overflow) = n.multipliedReportingOverflow(by: 128 &* max(r, 1))
+            // OpenSSL derives scrypt keys of PKCS#8 files within 32 MiB, and no more.
+            if !overflow, memory > Self.opensslScryptMemory, memory <= maxScryptMemory, p <= 16 {
+                throw CertVaultError(
+                    .unsupportedAlgorithm,
+                    "\(what) asks for scrypt with N=\(n), r=\(r): \(memory >> 20) MiB of memory, more than the \(Self.opensslScryptMemory >> 20) MiB OpenSSL decrypts",
+                    hint: "re-encrypt the key with a smaller N (openssl pkcs8 -topk8 -scrypt -scrypt_N 16384)"
+                )
+            }
             if overflow || memory > maxScryptMemory || p > 16 {
                 throw CertVaultError(
                     .workTooLarge,
