@@ -55,7 +55,6 @@ public enum SecretInput {
         let fd = Glibc.open("/dev/tty", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw CertVaultError(.invalidArgument, "no terminal to ask on") }
         defer { close(fd) }
-        _ = message.withCString { Glibc.write(fd, $0, strlen($0)) }
         var saved = termios()
         let isTTY = tcgetattr(fd, &saved) == 0
         if isTTY {
@@ -67,6 +66,9 @@ public enum SecretInput {
                 throw CertVaultError(.io, "cannot turn off echo on the terminal: \(String(cString: strerror(errno)))")
             }
         }
+        // The prompt appears only once echo is off and type-ahead flushed:
+        // an answer typed after it is never thrown away.
+        _ = message.withCString { Glibc.write(fd, $0, strlen($0)) }
         defer {
             if isTTY, tcsetattr(fd, TCSAFLUSH, &saved) != 0 {
                 Glibc.perror("certvault: cannot restore the terminal's echo")
