@@ -70,3 +70,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The import reader's fuzz target (libFuzzer), built only by scripts/fuzz.sh:
+// CERTVAULT_FUZZ=1 adds it and instruments the library for coverage.
+if Context.environment["CERTVAULT_FUZZ"] != nil {
+    let sanitize = ["-sanitize=fuzzer,address"]
+    for target in package.targets where target.name == "CertVault" {
+        target.swiftSettings = [.unsafeFlags(sanitize)]
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "certvault-fuzz",
+            dependencies: ["CertVault"],
+            path: "Fuzz/ImportReader",
+            swiftSettings: [.unsafeFlags(sanitize)],
+            linkerSettings: [.unsafeFlags(sanitize + ["-use-ld=lld"])]
+        )
+    )
+}

@@ -36,6 +36,31 @@ func run(_ binary: String, _ args: [String], env: [String: String]) throws -> In
     return p.terminationStatus
 }
 
+/// Runs `binary` and returns its exit status and peak resident memory
+/// (KiB): the last `VmHWM` read from /proc while it runs. (wait4's
+/// ru_maxrss would count the parent's memory, inherited at exec.)
+func runMeasuringMemory(_ binary: String, _ args: [String], env: [String: String]) throws -> (Int32, Int) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try p.run()
+    var peak = 0
+    while p.isRunning {
+        if let status = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            peak = max(peak, kib)
+        }
+        usleep(2_000)
+    }
+    p.waitUntilExit()
+    return (p.terminationStatus, peak)
+}
+
 do {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-bench-\(getpid())").path
     try FileManager.default.createDirectory(atPath: root + "/files", withIntermediateDirectories: true)
@@ -186,7 +211,32 @@ do {
     let verifyTime = try seconds { _ = try libVault.verify() }
     line("audit verify (\(try libVault.auditHead()?.seq ?? 0) records)", "\(fmt(verifyTime * 1000, 0)) ms")
 
-    // 5. People: a passphrase change touches no entry; a departure touches every entry the person could open.
+    // 5. Memory: one import command's peak RSS, a few files against many.
+    if hasCLI {
+        var peaks: [(Int, Int, Int32)] = []
+        for n in [100, more.count] {
+            let env = ["CERTVAULT_VAULT": root + "/memory-\(n).db"]
+            try run(
+                cli,
+                ["init", "--admin", "alice", "--passphrase-file", root + "/pass", "--kdf", "interactive"],
+                env: env
+            )
+            let (status, kib) = try runMeasuringMemory(
+                cli,
+                ["import"] + more.prefix(n) + [
+                    "--password-file", root + "/filepw", "--passphrase-file", root + "/pass",
+                ],
+                env: env
+            )
+            peaks.append((n, kib, status))
+        }
+        line(
+            "certvault import peak RSS, \(peaks[0].0) / \(peaks[1].0) files",
+            "\(peaks[0].1 / 1024) MiB / \(peaks[1].1 / 1024) MiB = \(fmt(Double(peaks[1].1) / Double(peaks[0].1), 2))x (exit \(peaks[0].2), \(peaks[1].2))"
+        )
+    }
+
+    // 6. People: a passphrase change touches no entry; a departure touches every entry the person could open.
     let kdfOnly = try seconds { _ = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }
     let small = try Vault.create(
         at: root + "/small.db",

@@ -94,39 +94,29 @@ struct Import: ParsableCommand {
         if let maxIterations { limits.maxIterations = maxIterations }
         if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
         if let maxBags { limits.maxBags = maxBags }
-        let (parsed, failures) = Importer.readAll(
+        let session = try global.unlock(vault)
+        let report = try session.importPaths(
             paths,
             password: password,
             askPassword: ask,
             limits: limits,
+            options: ImportOptions(
+                alias: alias,
+                purpose: purpose,
+                subscription: subscription,
+                domains: domains,
+                keepGoing: keepGoing
+            ),
             progress: progress
         )
-        if !failures.isEmpty && !keepGoing {
-            for failure in failures { Output.error(failure.message) }
+        if !report.stored {
+            for failure in report.failures { Output.error(failure) }
             Output.hint(
-                failures.first?.cliHint
+                report.firstError?.cliHint
                     ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
             )
             throw ExitCode(1)
         }
-        var report = ImportReport()
-        if !parsed.isEmpty {
-            let session = try global.unlock(vault)
-            report = try session.importFiles(
-                parsed,
-                options: ImportOptions(
-                    alias: alias,
-                    purpose: purpose,
-                    subscription: subscription,
-                    domains: domains,
-                    keepGoing: keepGoing
-                )
-            )
-        }
-        var all = ImportReport()
-        for failure in failures { all.fail(failure) }
-        report.failures = all.failures + report.failures
-        report.errors = all.errors + report.errors
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
         if json {
             try Output.json(report)

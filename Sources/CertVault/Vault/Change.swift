@@ -49,13 +49,16 @@ final class Change {
 
     /// Runs `body` in a savepoint: if it throws, its rows and the records
     /// it queued are both undone.
-    func inSavepoint(_ body: () throws -> Void) throws {
+    func inSavepoint<T>(_ body: () throws -> T) throws -> T {
         let mark = pending.count
         do {
+            var result: T?
             try db.inSavepoint {
-                try body()
+                result = try body()
                 return .commit
             }
+            guard let result else { throw CertVaultError(.corrupt, "a savepoint ended without a result") }
+            return result
         } catch {
             pending.removeSubrange(mark...)
             throw error

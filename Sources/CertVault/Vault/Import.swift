@@ -82,16 +82,29 @@ public struct ImportReport: Sendable, Codable {
         }
     }
 
-    /// Records a failure in both ``failures`` and ``errors``.
+    /// The first failure as thrown, with its hint and remedy (not encoded).
+    public private(set) var firstError: CertVaultError?
+
+    /// Records a failure in ``failures`` and ``errors`` (and ``firstError``).
     public mutating func fail(_ error: CertVaultError) {
         failures.append(error.message)
         errors.append(Failure(error))
+        if firstError == nil { firstError = error }
     }
     /// Things worth knowing that did not stop the import, each naming its file.
     public var warnings: [String] = []
 
+    /// False when failures stopped an all-or-nothing import
+    /// (``ImportOptions/keepGoing`` off): nothing was stored, whatever
+    /// ``items`` lists (what was stored before the first failure, then undone).
+    public var stored = true
+
     /// An empty report.
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case items, failures, errors, warnings, stored
+    }
 
     /// How many items had `outcome`.
     public func count(_ outcome: Outcome) -> Int { items.filter { $0.outcome == outcome }.count }
@@ -158,9 +171,9 @@ extension Session {
                 }
                 do {
                     if options.keepGoing {
-                        try c.inSavepoint { report.items += try store(c, file: file, options: options) }
+                        report.items += try c.inSavepoint { try store(c, file: file, options: options) }.map(\.item)
                     } else {
-                        report.items += try store(c, file: file, options: options)
+                        report.items += try store(c, file: file, options: options).map(\.item)
                     }
                 } catch let error as CertVaultError {
                     let named = error.message.hasPrefix(file.source) ? error : error.prefixed(file.source)
@@ -173,9 +186,172 @@ extension Session {
         }
     }
 
-    private func store(_ c: Change, file: ImportFile, options: ImportOptions) throws -> [ImportReport.Item] {
-        var items: [ImportReport.Item] = []
-        var touched: [Int64] = []
+    /// Reads and stores files in one transaction, with bounded memory: the
+    /// files are decrypted on every core in batches, a batch or two ahead of
+    /// the one being stored, and each batch is freed once stored. However
+    /// many files, a few hundred are held decrypted at once.
+    ///
+    /// Every file is read even after one fails, so that the report names
+    /// every failure. Unless `options.keepGoing`, one failure means nothing
+    /// is stored: the report then has ``ImportReport/stored`` false.
+    ///
+    /// While it runs, the import holds the vault's write lock: another
+    /// process's change waits for it (up to the busy timeout given to
+    /// ``Vault/open(at:readOnly:busyTimeout:)``).
+    ///
+    /// - Parameters:
+    ///   - paths: the files, in the order to report them.
+    ///   - password: the files' password, as for ``Importer/read(path:password:askPassword:limits:)``.
+    ///   - askPassword: asked, one file at a time, for a file the password
+    ///     does not open; return nil to give up on that file.
+    ///   - limits: the most work one file may ask for.
+    ///   - progress: called from worker threads as files are read.
+    /// - Throws: storage and access errors (nothing stored); a file's
+    ///   failure is not thrown but listed in the report.
+    public func importPaths(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)? = nil,
+        limits: ImportLimits = .standard,
+        options: ImportOptions = ImportOptions(),
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> ImportReport {
+        try importPaths(
+            paths,
+            password: password,
+            askPassword: askPassword,
+            limits: limits,
+            options: options,
+            progress: progress,
+            cancellation: nil
+        )
+    }
+
+    /// ``importPaths(_:password:askPassword:limits:options:progress:)`` off
+    /// the caller's thread, without prompts. Cancelling the task stops it
+    /// with `CancellationError` and stores nothing.
+    public func importPaths(
+        _ paths: [String],
+        password: SecureBytes?,
+        limits: ImportLimits = .standard,
+        options: ImportOptions = ImportOptions(),
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> ImportReport {
+        try await Cancellation.run {
+            try self.importPaths(
+                paths,
+                password: password,
+                askPassword: nil,
+                limits: limits,
+                options: options,
+                progress: progress,
+                cancellation: $0
+            )
+        }
+    }
+
+    /// How many files one batch of a streamed import holds, per core.
+    static let filesPerWorker = 32
+
+    /// Carries the report of an all-or-nothing import out of the change it rolls back.
+    private struct NothingStored: Error {
+        let report: ImportReport
+    }
+
+    func importPaths(
+        _ paths: [String],
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        limits: ImportLimits,
+        options: ImportOptions,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
+        cancellation: Cancellation?
+    ) throws -> ImportReport {
+        try requireRole([.admin, .officer], to: "import")
+        try validateAlias(options.alias)
+        if options.alias != nil, paths.count != 1 {
+            throw CertVaultError(.invalidArgument, "an alias names one entry, but \(paths.count) files were given")
+        }
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        do {
+            return try change { c in
+                let stream = ImportStream(
+                    count: paths.count,
+                    batchSize: Self.filesPerWorker * workers,
+                    workers: workers,
+                    progress: progress
+                ) { i in
+                    if cancellation?.isCancelled == true { return .failure(CertVaultError(.io, "cancelled")) }
+                    return Importer.readResult(paths[i], password: password, askPassword: nil, limits: limits)
+                }
+                defer { stream.stop() }
+                var report = ImportReport()
+                var failed = false
+                var keysAlone: [(id: Int64, source: String)] = []
+                while let batch = stream.next() {
+                    try cancellation?.check()
+                    for (i, slot) in zip(batch.range, batch.slots) {
+                        var slot = slot
+                        if case .failure(let error) = slot, error.code == .wrongPassword, let askPassword {
+                            slot = Importer.readResult(
+                                paths[i],
+                                password: nil,
+                                askPassword: askPassword,
+                                limits: limits
+                            )
+                        }
+                        let file: ImportFile
+                        switch slot {
+                        case .failure(let error):
+                            report.fail(error)
+                            failed = true
+                            continue
+                        case .success(let read): file = read
+                        }
+                        report.warnings += file.warnings.map { "\(file.source): \($0)" }
+                        // After a failure an all-or-nothing import only reads on, to name every failure.
+                        if failed && !options.keepGoing { continue }
+                        do {
+                            let stored =
+                                options.keepGoing
+                                ? try c.inSavepoint { try store(c, file: file, options: options) }
+                                : try store(c, file: file, options: options)
+                            report.items += stored.map(\.item)
+                            for s in stored where s.item.outcome == .imported && s.item.thumbprintSHA1 == nil {
+                                keysAlone.append((s.id, file.source))
+                            }
+                        } catch let error as CertVaultError {
+                            report.fail(error.message.hasPrefix(file.source) ? error : error.prefixed(file.source))
+                            failed = true
+                        }
+                    }
+                }
+                try cancellation?.check()
+                // A key that no certificate of this import (or the vault) joined is said so.
+                for alone in keysAlone
+                where try c.db.row("SELECT 1 FROM entries WHERE id = ? AND cert_der IS NULL", [alone.id]) != nil {
+                    report.warnings.append(
+                        "\(alone.source): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
+                    )
+                }
+                if failed && !options.keepGoing {
+                    report.stored = false
+                    throw NothingStored(report: report)
+                }
+                return report
+            }
+        } catch let nothing as NothingStored {
+            return nothing.report
+        }
+    }
+
+    /// Stores one file's keys and certificates; returns each with its entry.
+    private func store(
+        _ c: Change,
+        file: ImportFile,
+        options: ImportOptions
+    ) throws -> [(id: Int64, item: ImportReport.Item)] {
+        var stored: [(id: Int64, item: ImportReport.Item)] = []
         var usedCerts = Set<Int>()
         // Keys first, each with the certificate it matches.
         for key in file.keys {
@@ -194,8 +370,7 @@ extension Session {
                     source: file.source,
                     label: file.label
                 )
-                touched.append(r.id)
-                items.append(r.item)
+                stored.append(r)
             } else {
                 let r = try storeKeyOnly(
                     c,
@@ -205,8 +380,7 @@ extension Session {
                     source: file.source,
                     label: file.label
                 )
-                touched.append(r.id)
-                items.append(r.item)
+                stored.append(r)
             }
         }
         for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
@@ -220,11 +394,10 @@ extension Session {
                 source: file.source,
                 label: file.label
             )
-            touched.append(r.id)
-            items.append(r.item)
+            stored.append(r)
         }
-        try linkIssuers(c, entryIDs: touched)
-        return items
+        try linkIssuers(c, entryIDs: stored.map(\.id))
+        return stored
     }
 
     /// Encrypts `key` (if any) for entry `entryID` and seals it to the

@@ -197,15 +197,7 @@ public enum Importer {
     {
         typealias Slot = Result<ImportFile, CertVaultError>
         @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
-            do {
-                return .success(try read(path: paths[i], password: password, askPassword: ask, limits: limits))
-            } catch let e
-                as CertVaultError
-            {
-                return .failure(e)
-            } catch {
-                return .failure(CertVaultError(.io, "\(paths[i]): \(error.localizedDescription)"))
-            }
+            readResult(paths[i], password: password, askPassword: ask, limits: limits)
         }
         var slots: [Slot?]
         if let askPassword {
@@ -242,6 +234,22 @@ public enum Importer {
             }
         }
         return (files, failures)
+    }
+
+    /// ``read(path:password:askPassword:limits:)``, its failure as a value.
+    static func readResult(
+        _ path: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        limits: ImportLimits
+    ) -> Result<ImportFile, CertVaultError> {
+        do {
+            return .success(try read(path: path, password: password, askPassword: askPassword, limits: limits))
+        } catch let error as CertVaultError {
+            return .failure(error)
+        } catch {
+            return .failure(CertVaultError(.io, "\(path): \(error.localizedDescription)"))
+        }
     }
 
     static func load(_ path: String) throws -> Data {

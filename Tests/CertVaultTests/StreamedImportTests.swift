@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+import TestSupport
+import XCTest
+
+@testable import CertVault
+
+/// `Session.importPaths` reads and stores in batches inside one change:
+/// memory stays bounded, and the all-or-nothing promise still holds across
+/// batches.
+final class StreamedImportTests: VaultTestCase {
+    /// More paths than two batches hold: copies of one good file, with a
+    /// bad file early and another late. Every failure is named, nothing is
+    /// stored; with keepGoing the good file is stored once.
+    func testAllOrNothingAcrossBatches() throws {
+        let session = try unlock()
+        let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
+        let garbage = dir.appendingPathComponent("garbage.pfx").path
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: garbage))
+        let wrong = try Support.makePFX(in: dir, name: "wrong", password: "other", key: "ec:prime256v1").pfx
+        let batch = Session.filesPerWorker * ProcessInfo.processInfo.activeProcessorCount
+        var paths = Array(repeating: good, count: batch * 2 + 20)
+        paths[3] = garbage
+        paths[batch * 2 + 10] = wrong
+        let before = try snapshot()
+        let head = try vault.auditHead()
+
+        let report = try session.importPaths(paths, password: SecureBytes(utf8: "secret"))
+        XCTAssertFalse(report.stored)
+        XCTAssertEqual(report.errors.map(\.code), ["unknown-format", "wrong-password"])
+        XCTAssertTrue(report.failures[0].hasPrefix(garbage), report.failures[0])
+        XCTAssertTrue(report.failures[1].hasPrefix(wrong), report.failures[1])
+        XCTAssertEqual(report.firstError?.code, .unknownFormat)
+        XCTAssertEqual(try snapshot(), before)
+        XCTAssertEqual(try vault.auditHead(), head)
+
+        let kept = try session.importPaths(
+            paths,
+            password: SecureBytes(utf8: "secret"),
+            options: ImportOptions(keepGoing: true)
+        )
+        XCTAssertTrue(kept.stored)
+        XCTAssertEqual(kept.count(.imported), 1)
+        XCTAssertEqual(kept.count(.alreadyPresent), paths.count - 3)
+        XCTAssertEqual(kept.errors.count, 2)
+        XCTAssertEqual(try vault.entries().map(\.alias), ["good"])
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    /// A key in one batch and its certificate in a later one make one
+    /// entry, with no warning; a key nothing matches is stored alone and
+    /// said so.
+    func testKeyAndCertificateInDifferentBatchesPair() throws {
+        let session = try unlock()
+        let made = try Support.makePFX(in: dir, name: "pair", key: "ec:prime256v1")
+        let lone = try Support.makePFX(in: dir, name: "lone", key: "ec:prime256v1")
+        let filler = try Support.makePFX(in: dir, name: "filler", key: "ec:prime256v1").pfx
+        let batch = Session.filesPerWorker * ProcessInfo.processInfo.activeProcessorCount
+        var paths = Array(repeating: filler, count: batch + 10)
+        paths[0] = made.key
+        paths[1] = lone.key
+        paths[batch + 5] = made.cert
+        let report = try session.importPaths(paths, password: SecureBytes(utf8: "secret"))
+        XCTAssertTrue(report.stored, "\(report.failures)")
+        XCTAssertEqual(report.count(.paired), 1)
+        let paired = try XCTUnwrap(report.items.first { $0.outcome == .paired })
+        XCTAssertEqual(paired.file, made.cert)
+        let pair = try vault.entry(.alias(paired.alias))
+        XCTAssertTrue(pair.hasPrivateKey)
+        XCTAssertNotNil(pair.certificate)
+        XCTAssertEqual(report.warnings.count, 1, "\(report.warnings)")
+        XCTAssertTrue(report.warnings[0].hasPrefix(lone.key), "\(report.warnings)")
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+
+    /// The reader runs at most `window` batches ahead of the consumer: the
+    /// files read but not yet taken never exceed (window + 1) batches,
+    /// however many there are, and every index comes back once, in order.
+    func testStreamHoldsABoundedNumberOfFiles() throws {
+        let count = 2_000
+        let batchSize = 16
+        let window = 2
+        let outstanding = Mutex((now: 0, peak: 0))
+        let stream = ImportStream(count: count, batchSize: batchSize, window: window, workers: 2, progress: nil) { i in
+            outstanding.withLock { o in
+                o.now += 1
+                o.peak = max(o.peak, o.now)
+            }
+            return .failure(CertVaultError(.io, "\(i)"))
+        }
+        defer { stream.stop() }
+        var seen: [Int] = []
+        while let batch = stream.next() {
+            // A slow consumer: the reader must wait for it.
+            usleep(2_000)
+            seen += batch.range
+            XCTAssertEqual(
+                batch.slots.map { if case .failure(let e) = $0 { e.message } else { "" } },
+                batch.range.map(String.init)
+            )
+            outstanding.withLock { $0.now -= batch.slots.count }
+        }
+        XCTAssertEqual(seen, Array(0..<count))
+        XCTAssertLessThanOrEqual(outstanding.withLock { $0.peak }, (window + 1) * batchSize)
+        XCTAssertNil(stream.next())
+    }
+
+    /// Stopping early ends the reading thread: nothing is read after stop() returns.
+    func testStreamStopsEarly() throws {
+        let reads = Atomic<Int>(0)
+        let stream = ImportStream(count: 10_000, batchSize: 8, window: 1, workers: 2, progress: nil) { i in
+            reads.add(1, ordering: .relaxed)
+            return .failure(CertVaultError(.io, "\(i)"))
+        }
+        XCTAssertNotNil(stream.next())
+        stream.stop()
+        let after = reads.load(ordering: .relaxed)
+        usleep(50_000)
+        XCTAssertEqual(reads.load(ordering: .relaxed), after)
+        XCTAssertLessThan(after, 100)
+    }
+}
