@@ -164,11 +164,25 @@ int cv_open_tmpfile(const char *dir, unsigned int mode) {
     return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
 }
 
-int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uint64_t *p) {
+/* An iteration count as written: INT64_MAX when it does not fit. */
+static int64_t cv_iter_value(const ASN1_INTEGER *i) {
+    int64_t v = 0;
+    if (i == NULL) return 1;
+    if (ASN1_INTEGER_get_int64(&v, i) != 1) return INT64_MAX;
+    return v;
+}
+
+static uint64_t cv_scrypt_value(const ASN1_INTEGER *i) {
+    uint64_t v = 0;
+    if (i == NULL || ASN1_INTEGER_get_uint64(&v, i) != 1) return UINT64_MAX;
+    return v;
+}
+
+int cv_pbe_work(const X509_ALGOR *alg, int64_t *iter, int *scrypt, uint64_t *n, uint64_t *r, uint64_t *p) {
     const ASN1_OBJECT *obj = NULL;
     int ptype = 0;
     const void *pval = NULL;
-    *iter = 0; *n = 0; *r = 0; *p = 0;
+    *iter = 0; *scrypt = 0; *n = 0; *r = 0; *p = 0;
     if (alg == NULL) return -1;
     X509_ALGOR_get0(&obj, &ptype, &pval, alg);
     if (ptype != V_ASN1_SEQUENCE || pval == NULL) return -1;
@@ -183,17 +197,18 @@ int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uin
             if (knid == NID_id_pbkdf2) {
                 PBKDF2PARAM *kdf = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(PBKDF2PARAM));
                 if (kdf != NULL) {
-                    *iter = ASN1_INTEGER_get(kdf->iter);
+                    *iter = kdf->iter == NULL ? 0 : cv_iter_value(kdf->iter);
                     PBKDF2PARAM_free(kdf);
                     rc = 0;
                 }
             } else if (knid == NID_id_scrypt) {
                 SCRYPT_PARAMS *sp = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(SCRYPT_PARAMS));
                 if (sp != NULL) {
-                    if (ASN1_INTEGER_get_uint64(n, sp->costParameter) == 1
-                        && ASN1_INTEGER_get_uint64(r, sp->blockSize) == 1
-                        && ASN1_INTEGER_get_uint64(p, sp->parallelizationParameter) == 1)
-                        rc = 0;
+                    *scrypt = 1;
+                    *n = cv_scrypt_value(sp->costParameter);
+                    *r = cv_scrypt_value(sp->blockSize);
+                    *p = cv_scrypt_value(sp->parallelizationParameter);
+                    rc = 0;
                     SCRYPT_PARAMS_free(sp);
                 }
             }
@@ -203,16 +218,15 @@ int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uin
     }
     PBEPARAM *pbe = ASN1_item_unpack(seq, ASN1_ITEM_rptr(PBEPARAM));
     if (pbe == NULL) return -1;
-    *iter = ASN1_INTEGER_get(pbe->iter);
+    *iter = pbe->iter == NULL ? 0 : cv_iter_value(pbe->iter);
     PBEPARAM_free(pbe);
     return 0;
 }
 
-long cv_pkcs12_mac_iter(const PKCS12 *p12) {
-    if (PKCS12_mac_present(p12) != 1) return 0;
+int64_t cv_pkcs12_mac_iter(const PKCS12 *p12) {
     const ASN1_INTEGER *iter = NULL;
     PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
-    return iter == NULL ? 1 : ASN1_INTEGER_get(iter);
+    return cv_iter_value(iter);
 }
 
 const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7) {

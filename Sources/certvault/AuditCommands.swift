@@ -103,6 +103,9 @@ struct AuditCommand: ParsableCommand {
             case .entryNeedsRotation, .personDepart: return f.reason ?? ""
             case .entryRevoke: return "\(f.reason ?? "?")\(f.bool("key_destroyed") == true ? ", key destroyed" : "")"
             case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
+            case .entryExportUnwritten:
+                return
+                    "record \(f.integer("export_seq").map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"
             case .entrySupersede: return "by \(f.string("successor_alias") ?? "?")"
             case .personAdd, .vaultCreate: return "\(f.handle ?? "?") as \(f.role?.rawValue ?? "?")"
             case .personRole: return "\(f.handle ?? "?"): \(f.string("was") ?? "?") → \(f.role?.rawValue ?? "?")"

@@ -375,9 +375,9 @@ struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put a verified backup in place of the vault, keeping the old file as VAULT.before-restore.",
         discussion: """
-            The backup is verified first and must be a copy of the same vault. Its log is older than the one this \
-            machine saw, so restoring it is a rollback: whoever restores accepts it in a signed record (their \
-            passphrase is asked for).
+            The backup is verified first and must be a copy of the same vault. Its log is not the one this machine \
+            saw last (older, or a branch it never saw), so restoring it is a rollback: whoever restores accepts it \
+            in a signed record (their passphrase is asked for).
             """
     )
     @OptionGroup var global: GlobalOptions
@@ -391,8 +391,9 @@ struct Restore: ParsableCommand {
         if try vault.checkState().rollback != nil {
             let session = try global.unlock(vault)
             let accepted = try session.acceptRollback()
+            // Older, or forked (a backup of a branch this machine never saw): the reason says which.
             Output.line(
-                "accepted the older log: record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
+                "accepted the restored log in place of the one this machine saw (\(accepted.reason)): record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
             )
         }
     }

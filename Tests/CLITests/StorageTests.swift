@@ -135,6 +135,7 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=a", "--alias", "a"]).status, 0)
         XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=c", "--alias", "c"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("c.db")]).status, 0)
         // A damaged backup is refused, and the vault is left as it was.
         var damaged = try Data(contentsOf: URL(fileURLWithPath: file("b.db")))
         let audit = try XCTUnwrap(damaged.firstRange(of: Data("vault.backup".utf8)))
@@ -158,7 +159,12 @@ final class RestoreTests: CLITestCase {
         // The real one: restored, the old file kept, the older log accepted in a signed record.
         let restore = try cvAsAlice(["restore", file("b.db")])
         XCTAssertEqual(restore.status, 0, restore.err)
-        XCTAssertTrue(restore.out.contains("accepted the older log"), restore.out)
+        XCTAssertTrue(
+            restore.out.contains(
+                "accepted the restored log in place of the one this machine saw (its log ends at record"
+            ),
+            restore.out
+        )
         let list = try cv(["list"])
         XCTAssertEqual(list.status, 0, list.err)
         XCTAssertTrue(list.out.contains(" a "), list.out)
@@ -182,6 +188,12 @@ final class RestoreTests: CLITestCase {
         let linked = try cvAsAlice(["restore", file("b.db")], env: ["CERTVAULT_VAULT": link])
         XCTAssertEqual(linked.status, 0, linked.err)
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), vaultPath)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        // A backup of the branch left behind (c, before b was restored) is another history, and said so.
+        let forked = try cvAsAlice(["restore", file("c.db"), "--force"])
+        XCTAssertEqual(forked.status, 0, forked.err)
+        XCTAssertTrue(forked.out.contains("this is another history"), forked.out)
+        XCTAssertTrue(try cv(["list"]).out.contains(" c "))
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 }

@@ -217,4 +217,70 @@ final class PKCS12ImportTests: CertVaultTestCase {
         }
         XCTAssertEqual(try Importer.read(data: scrypt, label: "s", password: pw).keyCount, 1)
     }
+
+    /// Work factors no valid file states — no iterations or fewer than
+    /// none, scrypt with r or p of zero, N not a power of two, p absurdly
+    /// high — are named with their numbers, not taken for a wrong password.
+    func testImpossibleWorkFactorsAreNamedWithTheirNumbers() throws {
+        let made = try Support.makePFX(in: dir, name: "odd")  // MAC and PBKDF2 at 2,048 iterations
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            openssl pkcs8 -topk8 -in odd.key -outform der -out pbkdf2.der -v2 aes256 -iter 5000 -passout pass:secret
+            openssl pkcs8 -topk8 -in odd.key -outform der -out scrypt.der -scrypt -scrypt_N 16384 -scrypt_r 8 -scrypt_p 1 -passout pass:secret
+            """
+        )
+        let pw = SecureBytes(utf8: "secret")
+        func patched(_ file: String, _ from: [UInt8], _ to: [UInt8], all: Bool = false) throws -> Data {
+            var data = try Data(contentsOf: URL(fileURLWithPath: file))
+            guard let range = data.firstRange(of: Data(from)) else {
+                XCTFail("\(from) not in \(file)")
+                return data
+            }
+            data.replaceSubrange(range, with: to)
+            if all, let again = data.firstRange(of: Data(from)) { data.replaceSubrange(again, with: to) }
+            return data
+        }
+        func refused(_ data: Data, _ code: CertVaultError.Code, _ words: String, line: UInt = #line) {
+            XCTAssertThrowsError(try Importer.read(data: data, label: "f", password: pw), line: line) { error in
+                let e = error as? CertVaultError
+                XCTAssertEqual(e?.code, code, "\(error)", line: line)
+                XCTAssertTrue(e?.message.contains(words) == true, "\(error)", line: line)
+            }
+        }
+        // 5,000 iterations (02 02 13 88) become -5,000 (02 02 EC 78).
+        refused(
+            try patched(dir.appendingPathComponent("pbkdf2.der").path, [2, 2, 0x13, 0x88], [2, 2, 0xEC, 0x78]),
+            .corrupt,
+            "asks for -5000 key-derivation iterations: a valid file asks for at least 1"
+        )
+        // The MAC's (and the bags') 2,048 iterations (02 02 08 00) become -2,048.
+        refused(
+            try patched(made.pfx, [2, 2, 0x08, 0x00], [2, 2, 0xF8, 0x00], all: true),
+            .corrupt,
+            "asks for -2048 key-derivation iterations"
+        )
+        // scrypt N=16384 (02 02 40 00), r=8 (02 01 08), p=1 (02 01 01).
+        let scrypt = dir.appendingPathComponent("scrypt.der").path
+        let n: [UInt8] = [2, 2, 0x40, 0x00]
+        let rp: [UInt8] = [2, 1, 8, 2, 1, 1]
+        refused(
+            try patched(scrypt, n + rp, n + [2, 1, 0, 2, 1, 1]),
+            .corrupt,
+            "N=16384, r=0, p=1: not valid parameters"
+        )
+        refused(try patched(scrypt, n + rp, n + [2, 1, 8, 2, 1, 0]), .corrupt, "N=16384, r=8, p=0: not valid")
+        refused(try patched(scrypt, n + rp, [2, 2, 0x40, 0x01] + rp), .corrupt, "N=16385, r=8, p=1: not valid")
+        refused(
+            try patched(scrypt, n + rp, n + [2, 1, 8, 2, 1, 0x7F]),
+            .workTooLarge,
+            "N=16384, r=8, p=127: p over the limit of 16"
+        )
+        // The unpatched files read.
+        XCTAssertEqual(
+            try Importer.read(data: try Data(contentsOf: URL(fileURLWithPath: scrypt)), label: "s", password: pw)
+                .keyCount,
+            1
+        )
+    }
 }

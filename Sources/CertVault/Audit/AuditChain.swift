@@ -185,6 +185,10 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     case entryRetire = "entry.retire"
     /// A refused attempt to take an entry's key by someone who did unlock.
     case entryDenied = "entry.denied"
+    /// An export whose record committed but whose file could not then be
+    /// given its name (say, someone created it meanwhile): no file was
+    /// written, and the key did not leave. Names the export's record.
+    case entryExportUnwritten = "entry.export-unwritten"
 
     /// Records that change who the people are; replayed at every unlock.
     static let peopleActions: [AuditAction] = [
@@ -202,7 +206,8 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
         case .personKeyslot, .vaultBackup, .entryDenied: return [.admin, .officer, .auditor]
         case .unlockFailed: return []
         case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,
-            .entryExport, .rollbackAccepted, .entryGrant, .entryUngrant, .entrySupersede, .entryRevoke, .entryRetire:
+            .entryExport, .rollbackAccepted, .entryGrant, .entryUngrant, .entrySupersede, .entryRevoke, .entryRetire,
+            .entryExportUnwritten:
             return [.admin, .officer]
         }
     }

@@ -207,7 +207,8 @@ public struct Rollback: Sendable, Equatable {
                     return Rollback(
                         seen: seen,
                         head: head,
-                        reason: "record \(seen.seq) differs from the one \(when): the log was rewritten"
+                        reason:
+                            "record \(seen.seq) differs from the one \(when): this is another history (a backup of a branch this machine left, or a rewritten log)"
                     )
                 }
             }

@@ -444,7 +444,32 @@ extension Session {
         all[destination.path == nil ? "label" : "file"] = destination.label
         let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
         try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
-        if let file { c.whenCommitted { try file.commit() } }
+        if let file {
+            let entryID = entry.id.rawValue
+            let label = destination.label
+            c.whenCommitted { [self] in
+                do {
+                    try file.commit()
+                } catch let error as CertVaultError {
+                    // The record says the key left; say it did not, signed as well.
+                    let noted = try? change { c in
+                        c.record(
+                            .entryExportUnwritten,
+                            entry: entryID,
+                            person: to.id,
+                            details: ["export_seq": seq, "file": label, "reason": error.message]
+                        )
+                    }
+                    throw CertVaultError(
+                        error.code,
+                        "\(error.message); no file was written"
+                            + (noted.map { ", and record \($0) says so" } ?? ", but that could not be recorded"),
+                        hint: error.hint,
+                        remedy: error.remedy
+                    )
+                }
+            }
+        }
         var result = ExportResult(
             path: destination.path,
             label: destination.label,

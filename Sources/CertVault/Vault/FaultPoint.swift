@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Named points at which the fault suite kills the process
 /// (`CERTVAULT_FAULT=NAME`): how the tests prove that a `kill -9` at the
@@ -10,10 +11,20 @@ import Foundation
 /// - `change.after-commit`: committed, nothing after it done yet (an
 ///   export's file not yet linked into place).
 /// - `backup.copied`: a backup's copy made, not yet verified or moved into place.
+///
+/// `CERTVAULT_FAULT=NAME:stop` stops the process there instead (SIGSTOP),
+/// so that a test can change the world under it and let it go on (SIGCONT);
+/// only the first time the point is reached.
 enum FaultPoint {
     static let armed: String? = ProcessInfo.processInfo.environment["CERTVAULT_FAULT"]
+    private static let stopped = Atomic<Bool>(false)
 
     static func hit(_ name: String) {
-        if let armed, armed == name { kill(getpid(), SIGKILL) }
+        guard let armed, armed.hasPrefix(name) else { return }
+        if armed == name {
+            kill(getpid(), SIGKILL)
+        } else if armed == name + ":stop", !stopped.exchange(true, ordering: .relaxed) {
+            kill(getpid(), SIGSTOP)
+        }
     }
 }

@@ -31,40 +31,65 @@ public struct ImportLimits: Sendable, Equatable {
     /// The most scrypt memory OpenSSL uses to decrypt a PKCS#8 key.
     static let opensslScryptMemory: UInt64 = 32 << 20
 
-    /// Refuses a password-based algorithm that asks for more than the limits.
+    /// Refuses a password-based algorithm that asks for more than the
+    /// limits, or for work no valid file asks for (no iterations, scrypt
+    /// with r or p of zero or N not a power of two).
     func check(_ alg: UnsafePointer<X509_ALGOR>?, what: String) throws {
         guard let alg else { return }
-        var iter = 0
+        var iter: Int64 = 0
+        var scrypt: Int32 = 0
         var n: UInt64 = 0
         var r: UInt64 = 0
         var p: UInt64 = 0
-        guard cv_pbe_work(alg, &iter, &n, &r, &p) == 0 else { return }
-        try checkIterations(iter, what: what)
-        if n > 0 {
-            let (memory, overflow) = n.multipliedReportingOverflow(by: 128 &* max(r, 1))
-            // OpenSSL derives scrypt keys of PKCS#8 files within 32 MiB, and no more.
-            if !overflow, memory > Self.opensslScryptMemory, memory <= maxScryptMemory, p <= 16 {
-                throw CertVaultError(
-                    .unsupportedAlgorithm,
-                    "\(what) asks for scrypt with N=\(n), r=\(r): \(memory >> 20) MiB of memory, more than the \(Self.opensslScryptMemory >> 20) MiB OpenSSL decrypts",
-                    hint: "re-encrypt the key with a smaller N (openssl pkcs8 -topk8 -scrypt -scrypt_N 16384)"
-                )
-            }
-            if overflow || memory > maxScryptMemory || p > 16 {
-                throw CertVaultError(
-                    .workTooLarge,
-                    "\(what) asks for scrypt with N=\(n), r=\(r), p=\(p): \(overflow ? "more than" : "\(memory >> 20) MiB of memory,") over the limit of \(maxScryptMemory >> 20) MiB",
-                    remedy: .raiseImportLimit
-                )
-            }
+        guard cv_pbe_work(alg, &iter, &scrypt, &n, &r, &p) == 0 else { return }
+        guard scrypt == 1 else { return try checkIterations(iter, what: what) }
+        func number(_ v: UInt64) -> String { v == .max ? "a number too large to read" : String(v) }
+        let parameters = "N=\(number(n)), r=\(number(r)), p=\(number(p))"
+        guard n >= 2, n & (n &- 1) == 0, r >= 1, p >= 1 else {
+            throw CertVaultError(
+                .corrupt,
+                "\(what) asks for scrypt with \(parameters): not valid parameters (N is a power of two from 2, r and p at least 1)"
+            )
+        }
+        guard p <= Self.maxScryptParallelism else {
+            throw CertVaultError(
+                .workTooLarge,
+                "\(what) asks for scrypt with \(parameters): p over the limit of \(Self.maxScryptParallelism) (real files use 1)"
+            )
+        }
+        let (memory, overflow) = n.multipliedReportingOverflow(by: 128 &* r)
+        let huge = overflow || r >= UInt64(1) << 32
+        // OpenSSL derives scrypt keys within 32 MiB, and no more: past that no limit helps.
+        guard !huge, memory <= Self.opensslScryptMemory else {
+            throw CertVaultError(
+                .unsupportedAlgorithm,
+                "\(what) asks for scrypt with \(parameters): \(huge ? "more memory than can be counted" : "\(memory >> 20) MiB of memory"), more than the \(Self.opensslScryptMemory >> 20) MiB OpenSSL decrypts",
+                hint: "re-encrypt the key with a smaller N (openssl pkcs8 -topk8 -scrypt -scrypt_N 16384)"
+            )
+        }
+        guard memory <= maxScryptMemory else {
+            throw CertVaultError(
+                .workTooLarge,
+                "\(what) asks for scrypt with \(parameters): \(memory >> 10) KiB of memory, over the limit of \(maxScryptMemory >> 10) KiB",
+                remedy: .raiseImportLimit
+            )
         }
     }
 
-    func checkIterations(_ iterations: Int, what: String) throws {
+    /// The most scrypt parallelism a file may ask for.
+    static let maxScryptParallelism: UInt64 = 16
+
+    func checkIterations(_ iterations: Int64, what: String) throws {
+        guard iterations >= 1 else {
+            throw CertVaultError(
+                .corrupt,
+                "\(what) asks for \(iterations) key-derivation iterations: a valid file asks for at least 1"
+            )
+        }
         guard iterations <= maxIterations else {
             throw CertVaultError(
                 .workTooLarge,
-                "\(what) asks for \(iterations) key-derivation iterations, over the limit of \(maxIterations) (real exporters use 2,000 to 600,000)",
+                "\(what) asks for \(iterations == .max ? "more than \(Int64.max)" : String(iterations)) key-derivation iterations, over the limit of \(maxIterations) (real exporters use 2,000 to 600,000)",
                 remedy: .raiseImportLimit
             )
         }
@@ -84,7 +109,7 @@ public struct ImportLimits: Sendable, Equatable {
     /// encrypted: the MAC's iterations, each encrypted safe's algorithm, and
     /// the shrouded key bags and number of bags of each plain safe.
     func check(pkcs12 p12: OpaquePointer) throws {
-        try checkIterations(cv_pkcs12_mac_iter(p12), what: "the file's MAC")
+        if PKCS12_mac_present(p12) == 1 { try checkIterations(cv_pkcs12_mac_iter(p12), what: "the file's MAC") }
         guard let safes = PKCS12_unpack_authsafes(p12) else { return }
         defer { cv_sk_PKCS7_pop_free(safes) }
         try checkBags(Int(cv_sk_PKCS7_num(safes)))

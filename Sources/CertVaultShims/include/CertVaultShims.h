@@ -81,11 +81,14 @@ int cv_open_tmpfile(const char *dir, unsigned int mode);
 int cv_sqlite_harden(void *db);
 
 // Work factors of a password-based encryption algorithm, read before any
-// work is done: the iterations (PBKDF2, or the PKCS#12 KDF), and scrypt's
-// N, r and p. Returns 0 when read, -1 when the parameters cannot be read.
-int cv_pbe_work(const X509_ALGOR *alg, long *iter, uint64_t *n, uint64_t *r, uint64_t *p);
-// The MAC's iteration count of a PKCS#12 file; 0 when it has no MAC.
-long cv_pkcs12_mac_iter(const PKCS12 *p12);
+// work is done: the iterations (PBKDF2, or the PKCS#12 KDF; INT64_MAX when
+// too large to read, and as written when zero or negative), or, with
+// *scrypt set to 1, scrypt's N, r and p (UINT64_MAX when too large).
+// Returns 0 when read, -1 when the parameters cannot be read.
+int cv_pbe_work(const X509_ALGOR *alg, int64_t *iter, int *scrypt, uint64_t *n, uint64_t *r, uint64_t *p);
+// The MAC's iteration count of a PKCS#12 file that has a MAC: 1 when the
+// count is left out, INT64_MAX when too large to read.
+int64_t cv_pkcs12_mac_iter(const PKCS12 *p12);
 // The encryption algorithm of an encrypted PKCS#7 safe, or NULL.
 const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7);
 // The encryption algorithm of a shrouded key bag, or NULL.
