@@ -197,7 +197,7 @@ extension Session {
     ///
     /// While it runs, the import holds the vault's write lock: another
     /// process's change waits for it (up to the busy timeout given to
-    /// ``Vault/open(at:readOnly:busyTimeout:)``).
+    /// ``Vault/open(at:witness:readOnly:busyTimeout:)``).
     ///
     /// - Parameters:
     ///   - paths: the files, in the order to report them.
@@ -205,6 +205,7 @@ extension Session {
     ///   - askPassword: asked, one file at a time, for a file the password
     ///     does not open; return nil to give up on that file.
     ///   - limits: the most work one file may ask for.
+    ///   - options: alias, purpose, tags, and whether to keep going past a failure.
     ///   - progress: called from worker threads as files are read.
     /// - Throws: storage and access errors (nothing stored); a file's
     ///   failure is not thrown but listed in the report.
