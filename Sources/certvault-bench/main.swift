@@ -23,23 +23,21 @@ func line(_ label: String, _ value: String) {
 
 func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
 
+/// Runs `binary` to its end, output discarded.
 @discardableResult
 func run(_ binary: String, _ args: [String], env: [String: String]) throws -> Int32 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = args
-    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try p.run()
-    p.waitUntilExit()
-    return p.terminationStatus
+    try runMeasuringMemory(binary, args, env: env, sample: false).0
 }
 
-/// Runs `binary` and returns its exit status and peak resident memory
-/// (KiB): the last `VmHWM` read from /proc while it runs. (wait4's
-/// ru_maxrss would count the parent's memory, inherited at exec.)
-func runMeasuringMemory(_ binary: String, _ args: [String], env: [String: String]) throws -> (Int32, Int) {
+/// Runs `binary` and returns its exit status and, with `sample`, its peak
+/// resident memory (KiB): the last `VmHWM` read from /proc while it runs.
+/// (wait4's ru_maxrss would count the parent's memory, inherited at exec.)
+func runMeasuringMemory(
+    _ binary: String,
+    _ args: [String],
+    env: [String: String],
+    sample: Bool = true
+) throws -> (Int32, Int) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = args
@@ -48,7 +46,7 @@ func runMeasuringMemory(_ binary: String, _ args: [String], env: [String: String
     p.standardError = FileHandle(forWritingAtPath: "/dev/null")
     try p.run()
     var peak = 0
-    while p.isRunning {
+    while sample && p.isRunning {
         if let status = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
             let kib = Int(line.split(separator: " ").dropFirst().first ?? "")

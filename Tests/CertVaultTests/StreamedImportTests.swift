@@ -73,6 +73,31 @@ final class StreamedImportTests: VaultTestCase {
         XCTAssertTrue(try vault.verify().isValid)
     }
 
+    /// A streamed import cancelled while it reads stops with
+    /// CancellationError and stores nothing; uncancelled, the async variant
+    /// stores all.
+    func testCancelledStreamedImportStoresNothing() async throws {
+        let session = try unlock()
+        let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
+        let paths = Array(repeating: good, count: 600)
+        let records = try vault.auditRecords().count
+        let read = Atomic<Int>(0)
+        let task = Task {
+            try await session.importPaths(paths, password: SecureBytes(utf8: "secret")) { done, _ in
+                read.store(done, ordering: .relaxed)
+            }
+        }
+        while read.load(ordering: .relaxed) < 20 { try await Task.sleep(nanoseconds: 1_000_000) }
+        task.cancel()
+        let outcome = await task.result
+        XCTAssertThrowsError(try outcome.get()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
+        XCTAssertEqual(try vault.entries().count, 0)
+        XCTAssertEqual(try vault.auditRecords().count, records)
+        let report = try await session.importPaths(Array(paths.prefix(5)), password: SecureBytes(utf8: "secret"))
+        XCTAssertEqual(report.count(.imported), 1)
+        XCTAssertEqual(report.count(.alreadyPresent), 4)
+    }
+
     /// The reader runs at most `window` batches ahead of the consumer: the
     /// files read but not yet taken never exceed (window + 1) batches,
     /// however many there are, and every index comes back once, in order.
