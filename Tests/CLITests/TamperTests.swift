@@ -196,7 +196,8 @@ final class TamperTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("again.pfx")))
         let verify = try cv(["audit", "verify"])
         XCTAssertEqual(verify.status, 3, verify.err)
-        XCTAssertTrue(verify.err.contains("rolled back"), verify.err)
+        // Not tied to a record number the file does not hold.
+        XCTAssertTrue(verify.err.contains("finding: rolled back: its log ends at record"), verify.err)
         XCTAssertEqual(try cv(["list"]).status, 3)
 
         let accept = try cvAsAlice(["audit", "accept-rollback"])

@@ -112,9 +112,10 @@ struct AuditVerifier {
             findings.append(finding)
         }
         if let rollback = state.rollback {
-            findings.append(
-                .init(seq: rollback.seen.seq > 0 ? rollback.seen.seq : nil, message: "rolled back: \(rollback.reason)")
-            )
+            // Tied to a record only when the file holds it (one that differs); a
+            // record past the file's end is named in the reason, not as the finding's place.
+            let held = rollback.seen.seq > 0 && rollback.seen.seq <= rollback.head.seq
+            findings.append(.init(seq: held ? rollback.seen.seq : nil, message: "rolled back: \(rollback.reason)"))
         }
         return AuditVerification(head: previous, recordCount: count, findings: findings)
     }
