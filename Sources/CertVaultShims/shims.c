@@ -14,6 +14,7 @@ X509 *cv_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(s
 STACK_OF(X509) *cv_sk_X509_new_null(void) { return sk_X509_new_null(); }
 int cv_sk_X509_push(STACK_OF(X509) *sk, X509 *x) { return sk_X509_push(sk, x); }
 void cv_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+void cv_sk_X509_free_shallow(STACK_OF(X509) *sk) { sk_X509_free(sk); }
 
 int cv_sk_PKCS7_num(const STACK_OF(PKCS7) *sk) { return sk_PKCS7_num(sk); }
 PKCS7 *cv_sk_PKCS7_value(const STACK_OF(PKCS7) *sk, int i) { return sk_PKCS7_value(sk, i); }

@@ -54,7 +54,8 @@ struct Root: ParsableCommand {
             """,
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
-            Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self, AuditCommand.self, PersonCommand.self,
+            Check.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self, AuditCommand.self,
+            PersonCommand.self,
         ]
     )
 }

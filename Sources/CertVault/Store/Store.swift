@@ -292,6 +292,9 @@ enum Timestamp {
         return
             "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
+
+    /// `YYYY-MM-DD` (UTC), for messages.
+    static func day(_ d: Date) -> String { String(format(d).prefix(10)) }
 }
 
 extension Database {

@@ -8,6 +8,10 @@ import Foundation
 package struct CertificateBuilder {
     package var subject: String
     package var days: Int = 365
+    /// The start of validity; nil for now. The end is `days` after it.
+    package var notBefore: Date?
+    /// The signature's digest (`sha256`; `sha1` to make a weak one for tests).
+    package var digest = "sha256"
     /// `(nid name, value)` pairs in OpenSSL's v3 config syntax.
     package var extensions: [(String, String)] = [
         ("basicConstraints", "critical,CA:FALSE"),
@@ -75,8 +79,9 @@ package struct CertificateBuilder {
         }
         defer { BN_free(bn) }
         try check(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != nil, "serial number")
-        try check(X509_gmtime_adj(X509_getm_notBefore(x), 0) != nil, "start of validity")
-        try check(X509_time_adj_ex(X509_getm_notAfter(x), Int32(days), 0, nil) != nil, "end of validity")
+        let offset = Int(notBefore?.timeIntervalSinceNow.rounded() ?? 0)
+        try check(X509_time_adj_ex(X509_getm_notBefore(x), 0, offset, nil) != nil, "start of validity")
+        try check(X509_time_adj_ex(X509_getm_notAfter(x), Int32(days), offset, nil) != nil, "end of validity")
         let name = try Self.makeName(subject)
         try check(X509_set_subject_name(x, name.pointer) == 1, "subject")
         try check(
@@ -95,7 +100,9 @@ package struct CertificateBuilder {
         }
         let signer = issuer?.key ?? key
         let isEdwards = ["Ed25519", "Ed448"].contains(signer.algorithm.name)
-        guard X509_sign(x, signer.pointer, isEdwards ? nil : EVP_sha256()) > 0 else {
+        let md = isEdwards ? nil : EVP_get_digestbyname(digest)
+        guard isEdwards || md != nil else { throw CertVaultError(.invalidArgument, "unknown digest \(digest)") }
+        guard X509_sign(x, signer.pointer, md) > 0 else {
             throw OpenSSL.error(.crypto, "signing the certificate failed")
         }
         return cert

@@ -17,6 +17,8 @@ X509 *cv_sk_X509_value(const STACK_OF(X509) *sk, int i);
 STACK_OF(X509) *cv_sk_X509_new_null(void);
 int cv_sk_X509_push(STACK_OF(X509) *sk, X509 *x);
 void cv_sk_X509_pop_free(STACK_OF(X509) *sk);
+// Frees the stack only, not the certificates it points to.
+void cv_sk_X509_free_shallow(STACK_OF(X509) *sk);
 
 int cv_sk_PKCS7_num(const STACK_OF(PKCS7) *sk);
 PKCS7 *cv_sk_PKCS7_value(const STACK_OF(PKCS7) *sk, int i);

@@ -1,0 +1,416 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Checks every entry against Azure's certificate rules, expiry and
+    /// rotation, without a passphrase: only public data, read from rows
+    /// that match their signed records (a vault that does not is refused).
+    ///
+    /// - Parameters:
+    ///   - settings: limits, windows, ages and trusted roots.
+    ///   - purpose: only entries of this purpose; nil for all.
+    ///   - subscription: only entries of this subscription; nil for all.
+    ///   - entry: only this entry; nil for all.
+    ///   - now: the time judged against.
+    /// - Throws: `.tampered` or `.rollback` when the vault does not check
+    ///   out; `.invalidArgument` for a CA file that cannot be read.
+    public func check(
+        _ settings: PolicySettings = PolicySettings(),
+        purpose: EntryPurpose? = nil,
+        subscription: String? = nil,
+        entry: EntryReference? = nil,
+        now: Date = Date()
+    ) throws -> PolicyReport {
+        let selected = try entry.map { try self.entry($0).id }
+        let (all, certificates, keyslots) = try checkedRead { db, state in
+            let handles = state.ledger.people.mapValues(\.handle)
+            let entries = try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id").map {
+                try Entry(row: $0, handles: handles, access: [])
+            }
+            var certificates: [Entry.ID: Data] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, cert_der FROM entries WHERE cert_der IS NOT NULL") {
+                let c = Columns(row, "entry")
+                certificates[Entry.ID(try c.int("id"))] = try c.blob("cert_der")
+            }
+            var keyslots: [(handle: String, ops: Int64, memory: Int64)] = []
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT person_id, kdf_opslimit, kdf_memlimit FROM keyslots ORDER BY person_id"
+            ) {
+                let c = Columns(row, "keyslot")
+                guard let person = state.ledger.people[try c.int("person_id")], person.active else { continue }
+                keyslots.append((person.handle, try c.int("kdf_opslimit"), try c.int("kdf_memlimit")))
+            }
+            return (entries, certificates, keyslots)
+        }
+        let rules = try PolicyRules(
+            settings: settings,
+            entries: all,
+            certificates: certificates,
+            now: now
+        )
+        let chosen = all.filter { e in
+            (purpose == nil || e.purpose == purpose) && (subscription == nil || e.subscription == subscription)
+                && (selected == nil || e.id == selected)
+        }
+        var findings = rules.check(chosen)
+        if entry == nil {
+            findings += rules.subscriptionLimits(chosen)
+            findings += PolicyRules.weakKeyslots(keyslots)
+        }
+        let expiry = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.certificate?.notValidAfter) })
+        findings.sort { a, b in
+            if a.severity != b.severity { return a.severity > b.severity }
+            let da = a.entryID.flatMap { expiry[$0] ?? nil } ?? .distantFuture
+            let db = b.entryID.flatMap { expiry[$0] ?? nil } ?? .distantFuture
+            if da != db { return da < db }
+            return (a.alias ?? "", a.rule) < (b.alias ?? "", b.rule)
+        }
+        return PolicyReport(checkedAt: now, entriesChecked: chosen.count, findings: findings, settings: settings)
+    }
+}
+
+/// The rules, over entries already checked against their signed records.
+struct PolicyRules {
+    let settings: PolicySettings
+    let entries: [Entry]
+    let certificates: [Entry.ID: Data]
+    let now: Date
+    private let chains: ChainCheck?
+    private let activeSuccessors: Set<Entry.ID>
+
+    init(settings: PolicySettings, entries: [Entry], certificates: [Entry.ID: Data], now: Date) throws {
+        self.settings = settings
+        self.entries = entries
+        self.certificates = certificates
+        self.now = now
+        let needsChains = entries.contains { $0.purpose == .ssl && $0.status == .active && $0.certificate != nil }
+        chains = needsChains ? try ChainCheck(settings: settings, vaultCertificates: Array(certificates.values)) : nil
+        activeSuccessors = Set(
+            entries.compactMap { $0.status == .active ? $0.replacesEntryID : nil }
+        )
+    }
+
+    static let day: TimeInterval = 86_400
+
+    func check(_ chosen: [Entry]) -> [PolicyFinding] {
+        chosen.flatMap { check($0) }
+    }
+
+    /// Whether an entry is still in use: active, or superseded but not yet
+    /// retired (during a rotation both are uploaded).
+    static func inUse(_ e: Entry) -> Bool {
+        e.status == .active || (e.status == .superseded && e.retiredAt == nil)
+    }
+
+    func check(_ e: Entry) -> [PolicyFinding] {
+        var out: [PolicyFinding] = []
+        if e.status == .pending {
+            for name in e.requestedNames ?? [] {
+                if let f = foreign(e, name.hasPrefix("DNS:") ? String(name.dropFirst(4)) : name) { out.append(f) }
+            }
+            return out
+        }
+        guard Self.inUse(e) else { return out }
+        if e.needsRotation && e.status == .active {
+            out.append(
+                .init(
+                    rule: "needs-rotation",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) must be rotated: \(e.rotationReason ?? "someone who could reach its key left"); run 'certvault rotate \(e.alias)'",
+                    data: ["reason": e.rotationReason ?? ""]
+                )
+            )
+        }
+        guard let cert = e.certificate else { return out }
+        out += validity(e, cert)
+        out += strength(e, cert)
+        switch e.purpose {
+        case .management: out += management(e, cert)
+        case .ssl where e.status == .active: out += ssl(e, cert)
+        default: break
+        }
+        return out
+    }
+
+    private func date(_ d: Date) -> String { Timestamp.format(d) }
+
+    func validity(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
+        let left = cert.notValidAfter.timeIntervalSince(now)
+        let days = Int((left / Self.day).rounded(.down))
+        let data = ["not_before": date(cert.notValidBefore), "not_after": date(cert.notValidAfter)]
+        if left <= 0 {
+            return [
+                .init(
+                    rule: "expired",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) expired on \(Timestamp.day(cert.notValidAfter))\(-days > 0 ? ", \(-days) days ago" : ""); replace it",
+                    data: data
+                )
+            ]
+        }
+        if cert.notValidBefore > now {
+            return [
+                .init(
+                    rule: "not-yet-valid",
+                    severity: .warning,
+                    entry: e,
+                    message:
+                        "\(e.alias) is not valid before \(Timestamp.day(cert.notValidBefore)); do not deploy it yet",
+                    data: data
+                )
+            ]
+        }
+        // A superseded certificate whose successor is active is on its way out.
+        if e.status == .superseded && activeSuccessors.contains(e.id) { return [] }
+        let lifetime = cert.notValidAfter.timeIntervalSince(cert.notValidBefore)
+        let byWindow = settings.expiryWindows.filter { Double($0) * Self.day >= left }
+        let byShare = settings.expiryShare.map { lifetime > 0 && left <= $0 * lifetime } ?? false
+        guard !byWindow.isEmpty || byShare else { return [] }
+        let smallest = settings.expiryWindows.min() ?? 0
+        let severity: Severity =
+            settings.expiryWindows.count > 1 && Double(smallest) * Self.day >= left ? .error : .warning
+        var details = data
+        details["days_left"] = String(days)
+        if let w = byWindow.min() { details["window_days"] = String(w) }
+        if let share = settings.expiryShare { details["lifetime_share"] = String(share) }
+        return [
+            .init(
+                rule: "expiring",
+                severity: severity,
+                entry: e,
+                message:
+                    "\(e.alias) expires on \(Timestamp.day(cert.notValidAfter)), in \(days) day\(days == 1 ? "" : "s")\(byWindow.isEmpty ? " (the last \(Int((settings.expiryShare ?? 0) * 100)) % of its lifetime)" : ""); renew or rotate it",
+                data: details
+            )
+        ]
+    }
+
+    func strength(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
+        var out: [PolicyFinding] = []
+        let signature = cert.signatureAlgorithm.lowercased()
+        let root = cert.isCA && cert.isSelfSigned
+        if !root, signature.contains("md5") || signature.contains("sha1") {
+            let md5 = signature.contains("md5")
+            out.append(
+                .init(
+                    rule: "weak-signature",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) is signed with \(md5 ? "MD5" : "SHA-1") (\(cert.signatureAlgorithm)), which browsers and Azure no longer accept; reissue it with SHA-256",
+                    data: ["signature_algorithm": cert.signatureAlgorithm]
+                )
+            )
+        }
+        let weak: String? =
+            switch cert.keyAlgorithm {
+            case "RSA" where cert.keyBits < 2048: "an RSA key of \(cert.keyBits) bits (at least 2048)"
+            case "EC" where cert.keyBits < 256: "an EC key of \(cert.keyBits) bits (at least 256)"
+            case "DSA": "a DSA key (no longer accepted for TLS or by Azure)"
+            default: nil
+            }
+        if let weak {
+            out.append(
+                .init(
+                    rule: "weak-key",
+                    severity: .error,
+                    entry: e,
+                    message: "\(e.alias) has \(weak); replace it with a new key",
+                    data: ["key_algorithm": cert.keyAlgorithm, "key_bits": String(cert.keyBits)]
+                )
+            )
+        }
+        return out
+    }
+
+    func management(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
+        var out: [PolicyFinding] = []
+        if cert.keyAlgorithm != "RSA" || cert.keyBits < 2048 {
+            out.append(
+                .init(
+                    rule: "management-key-size",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) is a management certificate with a \(cert.keyBits)-bit \(cert.keyAlgorithm) key; Azure accepts only RSA keys of at least 2048 bits",
+                    data: ["key_algorithm": cert.keyAlgorithm, "key_bits": String(cert.keyBits)]
+                )
+            )
+        }
+        if e.status == .active {
+            let age = now.timeIntervalSince(cert.notValidBefore)
+            if age > Double(settings.managementMaxAgeDays) * Self.day {
+                out.append(
+                    .init(
+                        rule: "rotation-age",
+                        severity: .warning,
+                        entry: e,
+                        message:
+                            "\(e.alias) has been in use for \(Int(age / Self.day)) days, over the \(settings.managementMaxAgeDays) days a management certificate may be; rotate it",
+                        data: [
+                            "age_days": String(Int(age / Self.day)),
+                            "max_age_days": String(settings.managementMaxAgeDays),
+                        ]
+                    )
+                )
+            }
+            out.append(
+                .init(
+                    rule: "management-api-retired",
+                    severity: .info,
+                    entry: e,
+                    message:
+                        "Azure retired the classic management API and its certificates (August 2024); the same job is done by a certificate credential on an Entra ID app registration",
+                    data: [:]
+                )
+            )
+        }
+        return out
+    }
+
+    func ssl(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
+        var out: [PolicyFinding] = []
+        let names = DomainNames.names(of: cert)
+        for domain in e.domains where !names.contains(where: { DomainNames.covers($0, domain) }) {
+            out.append(
+                .init(
+                    rule: "ssl-name-mismatch",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) is tagged for \(domain), but its certificate covers \(names.isEmpty ? "no name" : names.joined(separator: ", "))",
+                    data: ["domain": domain, "names": names.joined(separator: ",")]
+                )
+            )
+        }
+        for name in Set(names + e.domains).sorted() { if let f = foreign(e, name) { out.append(f) } }
+        if !e.hasPrivateKey {
+            out.append(
+                .init(
+                    rule: "ssl-no-private-key",
+                    severity: .warning,
+                    entry: e,
+                    message:
+                        "\(e.alias) has no private key in the vault; Azure needs the .pfx with it — import the key",
+                    data: [:]
+                )
+            )
+        }
+        guard let der = certificates[e.id], let parsed = try? Certificate(derEncoded: der) else { return out }
+        if let eku = (try? parsed.metadata())?.extendedKeyUsage, !eku.isEmpty,
+            !eku.contains("serverAuth"), !eku.contains("anyExtendedKeyUsage")
+        {
+            out.append(
+                .init(
+                    rule: "ssl-not-server-auth",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) may not serve TLS: its extended key usage is \(eku.joined(separator: ", ")), without serverAuth",
+                    data: ["extended_key_usage": eku.joined(separator: ",")]
+                )
+            )
+        }
+        guard let chains else { return out }
+        switch chains.verify(parsed) {
+        case .trusted: break
+        case .selfSigned:
+            out.append(
+                .init(
+                    rule: "ssl-self-signed",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) is self-signed: browsers will not trust it; buy a certificate from a CA for the site's name",
+                    data: [:]
+                )
+            )
+        case .needsIntermediate(let subject):
+            out.append(
+                .init(
+                    rule: "ssl-incomplete-chain",
+                    severity: .warning,
+                    entry: e,
+                    message:
+                        "\(e.alias) chains to a trusted root only through \(subject), which the vault does not hold: the .pfx Azure gets would lack it; import it",
+                    data: ["missing": subject]
+                )
+            )
+        case .issuerMissing(let issuer):
+            out.append(
+                .init(
+                    rule: "ssl-incomplete-chain",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) cannot be chained: its issuer \(issuer) is in neither the vault nor the trust store; import the intermediate certificate",
+                    data: ["missing": issuer]
+                )
+            )
+        case .untrusted(let reason):
+            out.append(
+                .init(
+                    rule: "ssl-untrusted-chain",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) does not chain to a trusted root: \(reason) (a private CA's root can be given with --ca-file)",
+                    data: ["reason": reason]
+                )
+            )
+        }
+        return out
+    }
+
+    func foreign(_ e: Entry, _ name: String) -> PolicyFinding? {
+        guard let suffix = DomainNames.foreignSuffix(of: name) else { return nil }
+        return .init(
+            rule: "foreign-domain",
+            severity: .error,
+            entry: e,
+            message:
+                "\(e.alias) names \(name), under \(suffix), which belongs to Microsoft: no CA issues a certificate for it to you; request one for your own name and point it there with a CNAME",
+            data: ["name": name, "owner_domain": suffix]
+        )
+    }
+
+    /// More management certificates in use for one subscription than the limit.
+    func subscriptionLimits(_ chosen: [Entry]) -> [PolicyFinding] {
+        let inUse = chosen.filter { $0.purpose == .management && Self.inUse($0) && $0.subscription != nil }
+        return Dictionary(grouping: inUse, by: { $0.subscription ?? "" }).sorted { $0.key < $1.key }.compactMap {
+            subscription,
+            group in
+            guard group.count > settings.managementLimit else { return nil }
+            return PolicyFinding(
+                rule: "management-limit",
+                severity: .error,
+                message:
+                    "subscription \(subscription) has \(group.count) management certificates in use, over the limit of \(settings.managementLimit): retire the ones it no longer needs (\(group.map(\.alias).joined(separator: ", ")))",
+                data: [
+                    "subscription": subscription, "count": String(group.count),
+                    "limit": String(settings.managementLimit),
+                    "aliases": group.map(\.alias).joined(separator: ","),
+                ]
+            )
+        }
+    }
+
+    /// Keyslots whose passphrase is protected below the `moderate` cost.
+    static func weakKeyslots(_ keyslots: [(handle: String, ops: Int64, memory: Int64)]) -> [PolicyFinding] {
+        let moderate = KDFStrength.moderate
+        return keyslots.filter { $0.ops < Int64(moderate.opsLimit) || $0.memory < Int64(moderate.memLimit) }.map {
+            PolicyFinding(
+                rule: "weak-kdf",
+                severity: .warning,
+                message:
+                    "\($0.handle)'s passphrase is protected by Argon2id at \($0.ops) passes and \($0.memory >> 20) MiB, below the moderate cost; they should run 'certvault person passwd --kdf moderate'",
+                data: ["person": $0.handle, "opslimit": String($0.ops), "memlimit": String($0.memory)]
+            )
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import CertVault
+import Foundation
+
+extension Severity: ExpressibleByArgument {}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the certificates against Azure's rules, expiry and rotation (no passphrase needed).",
+        discussion: """
+            Rules: expired, expiring, not-yet-valid, weak-signature, weak-key, needs-rotation, management-key-size, \
+            management-limit, rotation-age, management-api-retired, ssl-name-mismatch, ssl-self-signed, \
+            ssl-untrusted-chain, ssl-incomplete-chain, ssl-no-private-key, ssl-not-server-auth, foreign-domain, \
+            weak-kdf. Exit 0 when nothing at or above --fail-on is found, else 3: fit for cron and CI.
+
+            Example:
+              certvault check --days 60,30,7 --fail-on warning
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Option(
+        help: ArgumentHelp(
+            "Expiry windows in days, largest a warning and smallest an error (60,30,7), or a share of the lifetime (20%). Default 30.",
+            valueName: "days"
+        )
+    )
+    var days: String?
+    @Option(help: "Only entries of this purpose (ssl, management, other).") var purpose: EntryPurpose?
+    @Option(help: ArgumentHelp("Only entries of this Azure subscription.", valueName: "id")) var subscription: String?
+    @Option(help: ArgumentHelp("Only this entry.", valueName: "ref")) var entry: String?
+    @Option(
+        name: .customLong("ca-file"),
+        help: ArgumentHelp("Also trust the roots in this PEM file (repeatable).", valueName: "file")
+    )
+    var caFiles: [String] = []
+    @Option(help: ArgumentHelp("Management certificates one subscription may hold (default 5).", valueName: "n"))
+    var managementLimit: Int?
+    @Option(help: ArgumentHelp("Days a management certificate may be used (default 365).", valueName: "days"))
+    var maxAge: Int?
+    @Option(name: .customLong("fail-on"), help: "Exit 3 on findings at or above this severity (error, warning, info).")
+    var failOn: Severity = .error
+    @Flag(help: "Print the findings as JSON.") var json = false
+
+    func run() throws {
+        var settings = PolicySettings()
+        if let days { (settings.expiryWindows, settings.expiryShare) = try Self.windows(days) }
+        settings.caFiles = caFiles
+        if let managementLimit { settings.managementLimit = managementLimit }
+        if let maxAge { settings.managementMaxAgeDays = maxAge }
+        let report = try global.openVault().check(
+            settings,
+            purpose: purpose,
+            subscription: subscription,
+            entry: entry.map { EntryReference.any($0) }
+        )
+        if json {
+            try Output.json(report)
+        } else {
+            Self.print(report)
+        }
+        if report.hasFindings(atLeast: failOn) { throw ExitCode(3) }
+    }
+
+    /// `60,30,7`, `20%`, or both.
+    static func windows(_ text: String) throws -> ([Int], Double?) {
+        var windows: [Int] = []
+        var share: Double?
+        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if part.hasSuffix("%"), let p = Double(part.dropLast()), p > 0, p < 100 {
+                share = p / 100
+            } else if let d = Int(part), d >= 0 {
+                windows.append(d)
+            } else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "cannot read the expiry window '\(part)'",
+                    hint: "give days (30, or 60,30,7) or a share of the lifetime (20%)"
+                )
+            }
+        }
+        return (windows.sorted(by: >), share)
+    }
+
+    /// Grouped by entry, entries in the order of their worst finding.
+    static func print(_ report: PolicyReport) {
+        var groups: [(String, [PolicyFinding])] = []
+        for finding in report.findings {
+            let key =
+                finding.alias.map { "\($0)\(finding.thumbprintSHA1.map { " (\($0))" } ?? "")" }
+                ?? "vault"
+            if let i = groups.firstIndex(where: { $0.0 == key }) {
+                groups[i].1.append(finding)
+            } else {
+                groups.append((key, [finding]))
+            }
+        }
+        for (key, findings) in groups {
+            Output.line(key)
+            for f in findings {
+                Output.line(
+                    "  \(f.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.rule): \(f.message)"
+                )
+            }
+        }
+        let count = { (s: Severity) in report.findings.filter { $0.severity == s }.count }
+        Output.line(
+            "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
+        )
+    }
+}
