@@ -40,6 +40,7 @@ struct New: ParsableCommand {
                 "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
             )
             Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
+            Output.policyWarnings(session.vault, [.id(entry.id)])
         }
     }
 }
@@ -93,5 +94,6 @@ struct Csr: ParsableCommand {
         _ = try vault.exportPublic(.id(entry.id), format: .csr, to: out, force: force)
         Output.line("pending entry \(entry.alias); request written to \(out)")
         Output.line("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
+        Output.policyWarnings(vault, [.id(entry.id)])
     }
 }

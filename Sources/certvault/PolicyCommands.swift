@@ -51,7 +51,7 @@ struct Check: ParsableCommand {
             settings,
             purpose: purpose,
             subscription: subscription,
-            entry: entry.map { EntryReference.any($0) }
+            entries: entry.map { [EntryReference.any($0)] } ?? []
         )
         if json {
             try Output.json(report)
@@ -106,5 +106,28 @@ struct Check: ParsableCommand {
         Output.line(
             "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
         )
+    }
+}
+
+extension Output {
+    /// What `check` says of entries a command just stored or used, as
+    /// `warning:` lines (and `note:` for what is only worth knowing). A
+    /// check that cannot run says so, and never fails the command.
+    static func policyWarnings(
+        _ vault: Vault,
+        _ refs: [EntryReference],
+        only rules: Set<String>? = nil
+    ) {
+        guard !refs.isEmpty else { return }
+        do {
+            let report = try vault.check(entries: refs)
+            for f in report.findings where rules?.contains(f.rule) ?? true {
+                stderr("\(f.severity == .info ? "note" : "warning"): \(f.rule): \(f.message)")
+            }
+        } catch let error as CertVaultError {
+            stderr("warning: the policy check did not run: \(error.message)")
+        } catch {
+            stderr("warning: the policy check did not run: \(error.localizedDescription)")
+        }
     }
 }

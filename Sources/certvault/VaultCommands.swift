@@ -118,6 +118,11 @@ struct Import: ParsableCommand {
             throw ExitCode(1)
         }
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
+        // What the rules say of what was just stored.
+        Output.policyWarnings(
+            vault,
+            report.items.filter { [.imported, .paired, .completed].contains($0.outcome) }.map { .alias($0.alias) }
+        )
         if json {
             try Output.json(report)
         } else {
@@ -349,6 +354,7 @@ struct Export: ParsableCommand {
             )
         }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
+        Output.policyWarnings(vault, [.alias(result.alias)], only: ["expired", "not-yet-valid", "expiring"])
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
         Output.line(
             "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)"

@@ -293,7 +293,7 @@ final class PolicyTests: VaultTestCase {
         XCTAssertEqual(findings(report, "app"), ["foreign-domain"])
         XCTAssertTrue(report.findings.contains { $0.rule == "foreign-domain" && $0.data["name"] == "svc.cloudapp.net" })
         // The selection: one entry, one purpose.
-        XCTAssertEqual(try vault.check(trusted, entry: .alias("self")).findings.map(\.rule), ["ssl-self-signed"])
+        XCTAssertEqual(try vault.check(trusted, entries: [.alias("self")]).findings.map(\.rule), ["ssl-self-signed"])
         XCTAssertEqual(try vault.check(trusted, purpose: .management).findings.filter { $0.alias != nil }, [])
         // A CA file that cannot be read is an error, not silence.
         XCTAssertThrowsError(try vault.check(PolicySettings(caFiles: [dir.appendingPathComponent("none.pem").path])))

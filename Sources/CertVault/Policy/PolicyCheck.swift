@@ -10,7 +10,9 @@ extension Vault {
     ///   - settings: limits, windows, ages and trusted roots.
     ///   - purpose: only entries of this purpose; nil for all.
     ///   - subscription: only entries of this subscription; nil for all.
-    ///   - entry: only this entry; nil for all.
+    ///   - entries: only these entries (what a command just stored); empty
+    ///     for all. Then a subscription's limit is judged only for their
+    ///     subscriptions, and keyslots not at all.
     ///   - now: the time judged against.
     /// - Throws: `.tampered` or `.rollback` when the vault does not check
     ///   out; `.invalidArgument` for a CA file that cannot be read.
@@ -18,10 +20,9 @@ extension Vault {
         _ settings: PolicySettings = PolicySettings(),
         purpose: EntryPurpose? = nil,
         subscription: String? = nil,
-        entry: EntryReference? = nil,
+        entries refs: [EntryReference] = [],
         now: Date = Date()
     ) throws -> PolicyReport {
-        let selected = try entry.map { try self.entry($0).id }
         let (all, certificates, keyslots) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
             let entries = try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id").map {
@@ -49,14 +50,27 @@ extension Vault {
             certificates: certificates,
             now: now
         )
+        // Aliases and ids are resolved among the entries read; anything else as a person types it.
+        var selected = Set<Entry.ID>()
+        for ref in refs {
+            switch ref {
+            case .id(let id) where all.contains { $0.id == id }: selected.insert(id)
+            case .alias(let alias) where all.contains { $0.alias == alias }:
+                selected.formUnion(all.filter { $0.alias == alias }.map(\.id))
+            default: selected.insert(try entry(ref).id)
+            }
+        }
         let chosen = all.filter { e in
             (purpose == nil || e.purpose == purpose) && (subscription == nil || e.subscription == subscription)
-                && (selected == nil || e.id == selected)
+                && (refs.isEmpty || selected.contains(e.id))
         }
         var findings = rules.check(chosen)
-        if entry == nil {
+        if refs.isEmpty {
             findings += rules.subscriptionLimits(chosen)
             findings += PolicyRules.weakKeyslots(keyslots)
+        } else {
+            let touched = Set(chosen.compactMap(\.subscription))
+            findings += rules.subscriptionLimits(all.filter { $0.subscription.map(touched.contains) ?? false })
         }
         let expiry = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.certificate?.notValidAfter) })
         findings.sort { a, b in

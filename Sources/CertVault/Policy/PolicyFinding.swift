@@ -57,7 +57,7 @@ public struct PolicyFinding: Sendable, Codable, Equatable {
     }
 }
 
-/// What ``Vault/check(_:purpose:subscription:entry:now:)`` found, with what it checked.
+/// What ``Vault/check(_:purpose:subscription:entries:now:)`` found, with what it checked.
 public struct PolicyReport: Sendable, Codable {
     /// When the check ran; the dates are judged against it.
     public var checkedAt: Date

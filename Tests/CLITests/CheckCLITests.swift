@@ -1,0 +1,109 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `certvault check` as cron and CI run it, and the warnings import, new,
+/// csr and export print at the moment a rule applies.
+final class CheckCLITests: CLITestCase {
+    /// A certificate and key made by Python `cryptography` (which can date a
+    /// certificate in the past): `name.crt` and `name.key` in PEM.
+    func pyca(_ name: String, bits: Int = 2048, daysFromNow start: Int = 0, days: Int = 365) throws {
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            python3 - <<'PY'
+            import datetime
+            from cryptography import x509
+            from cryptography.x509.oid import NameOID
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            key = rsa.generate_private_key(public_exponent=65537, key_size=\(bits))
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "\(name)")])
+            start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=\(start))
+            cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(start)
+                .not_valid_after(start + datetime.timedelta(days=\(days)))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName("\(name)")]), critical=False)
+                .sign(key, hashes.SHA256()))
+            open("\(name).crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+            open("\(name).key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            PY
+            """
+        )
+    }
+
+    func testCheckExitCodesJSONAndWarningsWhereTheRulesApply() throws {
+        try initVault()
+        // A management certificate of 1024 bits: import warns at once.
+        try pyca("weak.example", bits: 1024)
+        let weak = try cvAsAlice([
+            "import", file("weak.example.crt"), file("weak.example.key"), "--purpose", "management",
+            "--subscription", "s1",
+        ])
+        XCTAssertEqual(weak.status, 0, weak.err)
+        XCTAssertTrue(weak.err.contains("warning: management-key-size: "), weak.err)
+        XCTAssertTrue(weak.err.contains("note: management-api-retired: "), weak.err)
+        // check: an error, so exit 3; grouped under the entry; JSON lists rule, severity, entry, message, data.
+        let check = try cv(["check"])
+        XCTAssertEqual(check.status, 3, check.err)
+        XCTAssertTrue(check.out.contains("weak.example ("), check.out)
+        XCTAssertTrue(check.out.contains("  error   management-key-size: "), check.out)
+        XCTAssertTrue(check.out.contains("checked 1 entry: "), check.out)
+        let json = try cv(["check", "--json"])
+        XCTAssertEqual(json.status, 3)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let findings = try XCTUnwrap(object["findings"] as? [[String: Any]])
+        let keySize = try XCTUnwrap(findings.first { $0["rule"] as? String == "management-key-size" })
+        XCTAssertEqual(keySize["severity"] as? String, "error")
+        XCTAssertEqual(keySize["alias"] as? String, "weak.example")
+        XCTAssertEqual((keySize["data"] as? [String: String])?["key_bits"], "1024")
+        XCTAssertNotNil(keySize["thumbprintSHA1"] as? String)
+
+        // Only a note left once the weak entry is out of the selection: exit 0, unless --fail-on info.
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=good", "--alias", "good"]).status, 0)
+        XCTAssertEqual(try cv(["check", "--entry", "good"]).status, 0)
+        XCTAssertEqual(try cv(["check", "--entry", "good", "--fail-on", "info"]).status, 3)
+        XCTAssertEqual(try cv(["check", "--purpose", "ssl"]).status, 0)
+
+        // An expired certificate: check says so, and its export warns (and still works).
+        try pyca("old.example", daysFromNow: -400, days: 365)
+        XCTAssertEqual(
+            try cvAsAlice(["import", file("old.example.crt"), file("old.example.key"), "--purpose", "other"]).status,
+            0
+        )
+        let expired = try cv(["check", "--entry", "old.example"])
+        XCTAssertEqual(expired.status, 3)
+        XCTAssertTrue(expired.out.contains("expired: old.example expired on "), expired.out)
+        try Support.write("pw-for-export\n", to: dir.appendingPathComponent("x.pw"))
+        let export = try cvAsAlice([
+            "export", "old.example", "--format", "pfx", "--password-file", file("x.pw"), "--out", file("old.pfx"),
+        ])
+        XCTAssertEqual(export.status, 0, export.err)
+        XCTAssertTrue(export.err.contains("warning: expired: old.example expired on "), export.err)
+        // Windows: 40 days left is quiet by default, a warning with --days 60, an error with 60,45.
+        try pyca("soon.example", days: 40)
+        XCTAssertEqual(
+            try cvAsAlice(["import", file("soon.example.crt"), file("soon.example.key"), "--purpose", "other"]).status,
+            0
+        )
+        XCTAssertEqual(try cv(["check", "--entry", "soon.example"]).status, 0)
+        let sixty = try cv(["check", "--entry", "soon.example", "--days", "60", "--fail-on", "warning"])
+        XCTAssertEqual(sixty.status, 3)
+        XCTAssertTrue(sixty.out.contains("warning expiring: soon.example expires on "), sixty.out)
+        XCTAssertTrue(try cv(["check", "--entry", "soon.example", "--days", "60,45"]).out.contains("error   expiring"))
+        // A request for an Azure-owned name: csr warns at once.
+        let csr = try cvAsAlice([
+            "csr", "--subject", "CN=svc.cloudapp.net", "--dns", "svc.cloudapp.net", "--out", file("svc.csr"),
+        ])
+        XCTAssertEqual(csr.status, 0, csr.err)
+        XCTAssertTrue(csr.err.contains("warning: foreign-domain: "), csr.err)
+        // Bad windows: one error line, a hint, exit 1.
+        let bad = try cv(["check", "--days", "soon"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(
+            bad.err,
+            "error: cannot read the expiry window 'soon'\nhint: give days (30, or 60,30,7) or a share of the lifetime (20%)\n"
+        )
+    }
+}
