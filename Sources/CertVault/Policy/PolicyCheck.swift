@@ -10,7 +10,7 @@ extension Vault {
     ///   - settings: limits, windows, ages and trusted roots.
     ///   - purpose: only entries of this purpose; nil for all.
     ///   - subscription: only entries of this subscription; nil for all.
-    ///   - entries: only these entries (what a command just stored); empty
+    ///   - refs: only these entries (what a command just stored); empty
     ///     for all. Then a subscription's limit is judged only for their
     ///     subscriptions, and keyslots not at all.
     ///   - now: the time judged against.
