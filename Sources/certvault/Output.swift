@@ -63,4 +63,20 @@ enum Output {
     }
 
     static func date(_ d: Date) -> String { d.formatted(.iso8601.year().month().day()) }
+
+    /// RFC 4180 CSV on stdout, control characters escaped as everywhere. A
+    /// cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) is
+    /// prefixed with `'`: names come from certificates, and whoever made the
+    /// certificate chose them.
+    static func csv(_ header: [String], _ rows: [[String]]) {
+        func cell(_ value: String) -> String {
+            var v = Display.escaped(value)
+            if let first = v.first, "=+-@\t\r".contains(first) { v = "'" + v }
+            guard v.contains(where: { ",\"\n\r".contains($0) }) else { return v }
+            return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        var out = ""
+        for row in [header] + rows { out += row.map(cell).joined(separator: ",") + "\r\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
 }

@@ -92,6 +92,26 @@ final class CheckCLITests: CLITestCase {
         XCTAssertEqual(sixty.status, 3)
         XCTAssertTrue(sixty.out.contains("warning expiring: soon.example expires on "), sixty.out)
         XCTAssertTrue(try cv(["check", "--entry", "soon.example", "--days", "60,45"]).out.contains("error   expiring"))
+        // list shows the computed state, filters by it, and writes CSV a spreadsheet cannot be tricked by.
+        let list = try cv(["list"])
+        XCTAssertTrue(list.out.contains("expired"), list.out)
+        XCTAssertTrue(list.out.contains("active"), list.out)
+        XCTAssertEqual(try cv(["list", "--status", "expired"]).out.split(separator: "\n").count, 2)
+        let soon = try cv(["list", "--expiring", "60"])
+        XCTAssertTrue(soon.out.contains("soon.example") && !soon.out.contains("old.example"), soon.out)
+        XCTAssertTrue(soon.out.contains("expiring in 39 days") || soon.out.contains("expiring in 40 days"), soon.out)
+        let byExpiry = try cv(["list", "--sort", "expiry"]).out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(byExpiry[1].contains("old.example"), "\(byExpiry)")
+        XCTAssertEqual(try cv(["list", "--purpose", "management"]).out.split(separator: "\n").count, 3)
+        try pyca("formula.example")
+        XCTAssertEqual(try cvAsAlice(["import", file("formula.example.crt"), "--alias", "=SUM(A1)"]).status, 0)
+        let csv = try cv(["list", "--csv"])
+        XCTAssertEqual(csv.status, 0, csv.err)
+        let lines = csv.out.components(separatedBy: "\r\n")
+        XCTAssertTrue(lines[0].hasPrefix("id,alias,purpose,subscription,domains,thumbprint_sha1,"), lines[0])
+        XCTAssertTrue(lines.contains { $0.contains(",'=SUM(A1),") }, csv.out)
+        XCTAssertFalse(csv.out.contains("PRIVATE KEY"))
+        XCTAssertEqual(try cv(["list", "--csv", "--json"]).status, 2)
         // A request for an Azure-owned name: csr warns at once.
         let csr = try cvAsAlice([
             "csr", "--subject", "CN=svc.cloudapp.net", "--dns", "svc.cloudapp.net", "--out", file("svc.csr"),
