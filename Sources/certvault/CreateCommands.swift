@@ -5,8 +5,47 @@ import Foundation
 struct New: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create certificates inside the vault.",
-        subcommands: [Management.self]
+        subcommands: [Management.self, AppCredential.self]
     )
+
+    struct AppCredential: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "app-credential",
+            abstract: "Make a certificate credential for an Entra ID app registration (a service principal).",
+            discussion: """
+                The successor of management certificates, made the same way: an RSA key (2048 bits at least) and a \
+                self-signed client-auth certificate, purpose app, tagged with the application (client) id. Upload the \
+                public part to the app registration (Certificates & secrets):
+                  certvault export ALIAS --format cer --out ALIAS.cer
+
+                Example: certvault new app-credential --subject "CN=contoso-deploy" --app-id 00000000-0000-0000-0000-000000000000
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("The subject, e.g. CN=contoso-deploy.", valueName: "dn")) var subject: String
+        @Option(help: "rsa:2048, rsa:3072 or rsa:4096.") var key = "rsa:2048"
+        @Option(help: "Days of validity.") var days = 365
+        @Option(name: .customLong("app-id"), help: ArgumentHelp("The application (client) id.", valueName: "id"))
+        var appID: String?
+        @Option(help: "Alias of the entry (default: the common name).") var alias: String?
+
+        func run() throws {
+            let spec = try KeySpec(parsing: key)
+            let session = try global.unlock(try global.openVault())
+            let entry = try session.createAppCredential(
+                subject: subject,
+                keySpec: spec,
+                days: days,
+                appID: appID,
+                alias: alias
+            )
+            Output.line(
+                "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
+            )
+            Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
+            Output.policyWarnings(session.vault, [.id(entry.id)])
+        }
+    }
 
     struct Management: ParsableCommand {
         static let configuration = CommandConfiguration(

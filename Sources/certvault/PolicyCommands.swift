@@ -25,7 +25,7 @@ struct Check: ParsableCommand {
         )
     )
     var days: String?
-    @Option(help: "Only entries of this purpose (ssl, management, other).") var purpose: EntryPurpose?
+    @Option(help: "Only entries of this purpose (ssl, management, app, other).") var purpose: EntryPurpose?
     @Option(help: ArgumentHelp("Only entries of this Azure subscription.", valueName: "id")) var subscription: String?
     @Option(help: ArgumentHelp("Only this entry.", valueName: "ref")) var entry: String?
     @Option(

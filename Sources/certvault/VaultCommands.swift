@@ -50,7 +50,7 @@ struct Import: ParsableCommand {
     @Argument(help: ArgumentHelp("Files or directories to import.", valueName: "file")) var files: [String]
     @Flag(help: "Descend into subdirectories of directories given.") var recursive = false
     @Option(help: "Alias of the entry (one file only); default: the friendly name or common name.") var alias: String?
-    @Option(help: "ssl, management or other; default: guessed from the certificate.") var purpose: EntryPurpose?
+    @Option(help: "ssl, management, app or other; default: guessed from the certificate.") var purpose: EntryPurpose?
     @Option(help: ArgumentHelp("Azure subscription the certificate belongs to.", valueName: "id")) var subscription:
         String?
     @Option(
@@ -151,7 +151,7 @@ struct List: ParsableCommand {
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Only entries of this purpose (ssl, management, other).") var purpose: EntryPurpose?
+    @Option(help: "Only entries of this purpose (ssl, management, app, other).") var purpose: EntryPurpose?
     @Option(
         help: ArgumentHelp(
             "Only entries in this state: active, pending, superseded, revoked, expired, expiring.",

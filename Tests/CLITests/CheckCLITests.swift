@@ -118,6 +118,12 @@ final class CheckCLITests: CLITestCase {
         ])
         XCTAssertEqual(csr.status, 0, csr.err)
         XCTAssertTrue(csr.err.contains("warning: foreign-domain: "), csr.err)
+        // An Entra ID app credential: made like a management certificate, tagged with its app id.
+        let app = try cvAsAlice(["new", "app-credential", "--subject", "CN=deploy", "--app-id", "0000-1111"])
+        XCTAssertEqual(app.status, 0, app.err)
+        XCTAssertFalse(app.err.contains("management-api-retired"), app.err)
+        XCTAssertTrue(try cv(["list", "--purpose", "app"]).out.contains("deploy"))
+        XCTAssertTrue(try cv(["show", "deploy", "--json"]).out.contains("\"appID\" : \"0000-1111\""))
         // Bad windows: one error line, a hint, exit 1.
         let bad = try cv(["check", "--days", "soon"])
         XCTAssertEqual(bad.status, 1)

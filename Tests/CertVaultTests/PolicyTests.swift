@@ -185,7 +185,8 @@ final class PolicyTests: VaultTestCase {
             purpose: .other
         )
         try store(session, try make("CN=sha1.example", key: .rsa2048, digest: "sha1"), alias: "sha1", purpose: .other)
-        var report = try vault.check(now: now)
+        // Judged a few seconds on: a certificate made "now" starts at the whole second it was made.
+        var report = try vault.check(now: now.addingTimeInterval(5))
         XCTAssertEqual(findings(report, "fresh"), [])
         XCTAssertEqual(findings(report, "soon"), ["expiring"])
         XCTAssertEqual(report.findings.first { $0.alias == "soon" }?.severity, .warning)
@@ -193,9 +194,9 @@ final class PolicyTests: VaultTestCase {
         XCTAssertEqual(findings(report, "later"), ["not-yet-valid"])
         XCTAssertEqual(findings(report, "sha1"), ["weak-signature"])
         // Windows: 60/30/7 makes 20 days left a warning, and a 10-day window leaves it alone.
-        report = try vault.check(PolicySettings(expiryWindows: [10]), now: now)
+        report = try vault.check(PolicySettings(expiryWindows: [10]), now: now.addingTimeInterval(5))
         XCTAssertEqual(findings(report, "soon"), [])
-        report = try vault.check(PolicySettings(expiryWindows: [60, 30, 21]), now: now)
+        report = try vault.check(PolicySettings(expiryWindows: [60, 30, 21]), now: now.addingTimeInterval(5))
         XCTAssertEqual(report.findings.first { $0.alias == "soon" }?.severity, .error)
         XCTAssertEqual(findings(report, "fresh"), [])
         // 17 days on: the last 20 % of a one-year lifetime is far off; of a 20-day one (4 days), here.
@@ -297,6 +298,38 @@ final class PolicyTests: VaultTestCase {
         XCTAssertEqual(try vault.check(trusted, purpose: .management).findings.filter { $0.alias != nil }, [])
         // A CA file that cannot be read is an error, not silence.
         XCTAssertThrowsError(try vault.check(PolicySettings(caFiles: [dir.appendingPathComponent("none.pem").path])))
+    }
+
+    /// An app credential (Entra ID) is made like a management certificate,
+    /// tagged with its application id, checked by the same key-size and
+    /// age rules, without the note that the classic API is retired.
+    func testAppCredentialsFollowTheManagementRules() throws {
+        let session = try unlock()
+        let app = try session.createAppCredential(subject: "CN=deploy", appID: "0f1e2d3c-aaaa-bbbb-cccc-000000000001")
+        XCTAssertEqual(app.purpose, .app)
+        XCTAssertEqual(app.appID, "0f1e2d3c-aaaa-bbbb-cccc-000000000001")
+        XCTAssertEqual(try vault.entry(.alias("deploy")).appID, "0f1e2d3c-aaaa-bbbb-cccc-000000000001")
+        XCTAssertTrue(try vault.verify().isValid)
+        XCTAssertEqual(findings(try vault.check(), "deploy"), [])
+        XCTAssertThrowsError(try session.createAppCredential(subject: "CN=ec", keySpec: .ec(.p256)))
+        XCTAssertThrowsError(try session.createAppCredential(subject: "CN=x", appID: "bad\u{1B}[31m"))
+        try store(
+            session,
+            try make(
+                "CN=oldapp",
+                key: .rsa2048,
+                eku: "clientAuth",
+                days: 900,
+                notBefore: Date().addingTimeInterval(-400 * day)
+            ),
+            alias: "oldapp",
+            purpose: .app
+        )
+        try store(session, try make("CN=ecapp", eku: "clientAuth"), alias: "ecapp", purpose: .app)
+        let report = try vault.check()
+        XCTAssertEqual(findings(report, "oldapp"), ["rotation-age"])
+        XCTAssertEqual(findings(report, "ecapp"), ["management-key-size"])
+        XCTAssertTrue(report.findings.first { $0.alias == "ecapp" }?.message.contains("an app credential") == true)
     }
 
     func testRotationAndKeyslotRules() throws {

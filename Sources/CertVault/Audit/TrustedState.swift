@@ -315,6 +315,12 @@ struct VaultState {
             state.findings.append(.init(seq: 1, message: "the log holds no signed record"))
         }
 
+        // A vault upgraded since its last signed record: the same state, with certvault's newer migrations.
+        if let signed = committed, signed != snapshot.state,
+            try RowDigest.matchesBeforeMigrations(db, snapshot: snapshot, committed: signed)
+        {
+            committed = snapshot.state
+        }
         if committed == snapshot.state, let head = state.head,
             let row = try db.row(
                 "SELECT \(AuditChain.columns) FROM audit WHERE seq = ?",

@@ -142,7 +142,7 @@ struct PolicyRules {
         out += validity(e, cert)
         out += strength(e, cert)
         switch e.purpose {
-        case .management: out += management(e, cert)
+        case .management, .app: out += management(e, cert)
         case .ssl where e.status == .active: out += ssl(e, cert)
         default: break
         }
@@ -244,6 +244,7 @@ struct PolicyRules {
 
     func management(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
         var out: [PolicyFinding] = []
+        let kind = e.purpose == .app ? "an app credential" : "a management certificate"
         if cert.keyAlgorithm != "RSA" || cert.keyBits < 2048 {
             out.append(
                 .init(
@@ -251,7 +252,7 @@ struct PolicyRules {
                     severity: .error,
                     entry: e,
                     message:
-                        "\(e.alias) is a management certificate with a \(cert.keyBits)-bit \(cert.keyAlgorithm) key; Azure accepts only RSA keys of at least 2048 bits",
+                        "\(e.alias) is \(kind) with a \(cert.keyBits)-bit \(cert.keyAlgorithm) key; Azure accepts only RSA keys of at least 2048 bits",
                     data: ["key_algorithm": cert.keyAlgorithm, "key_bits": String(cert.keyBits)]
                 )
             )
@@ -265,7 +266,7 @@ struct PolicyRules {
                         severity: .warning,
                         entry: e,
                         message:
-                            "\(e.alias) has been in use for \(Int(age / Self.day)) days, over the \(settings.managementMaxAgeDays) days a management certificate may be; rotate it",
+                            "\(e.alias) has been in use for \(Int(age / Self.day)) days, over the \(settings.managementMaxAgeDays) days \(kind) may be; rotate it",
                         data: [
                             "age_days": String(Int(age / Self.day)),
                             "max_age_days": String(settings.managementMaxAgeDays),
@@ -273,16 +274,18 @@ struct PolicyRules {
                     )
                 )
             }
-            out.append(
-                .init(
-                    rule: "management-api-retired",
-                    severity: .info,
-                    entry: e,
-                    message:
-                        "Azure retired the classic management API and its certificates (August 2024); the same job is done by a certificate credential on an Entra ID app registration",
-                    data: [:]
+            if e.purpose == .management {
+                out.append(
+                    .init(
+                        rule: "management-api-retired",
+                        severity: .info,
+                        entry: e,
+                        message:
+                            "Azure retired the classic management API and its certificates (August 2024); the same job is done by a certificate credential on an Entra ID app registration ('certvault new app-credential')",
+                        data: [:]
+                    )
                 )
-            )
+            }
         }
         return out
     }

@@ -186,15 +186,38 @@ enum RowDigest {
         ("custody", custodyColumns, "entry_id, audit_seq, person_id, kind, at", 21),
     ]
 
-    private static func vaultDigest(_ db: Database) throws -> Data {
+    /// - Parameter migrations: count only the first this many migrations
+    ///   (as the vault was before the later ones ran); nil for all.
+    private static func vaultDigest(_ db: Database, migrations limit: Int? = nil) throws -> Data {
         let h = Hasher(label: "certvault/v1/vault")
         try each(db, "vault", vaultColumns, orderBy: "singleton") { _, feed in feed(h) }
         // Which migrations ran: a row removed here would make the next open run one again.
+        var counted = 0
         try each(db, "grdb_migrations", ["identifier"], orderBy: "identifier") { _, feed in
+            counted += 1
+            guard counted <= limit ?? .max else { return }
             h.mark(50)
             feed(h)
         }
         return h.finish()
+    }
+
+    /// Whether `committed` is the state of `snapshot` as it was before
+    /// certvault's own later migrations ran: an upgraded vault whose last
+    /// record was signed before the upgrade. Only the list of migrations
+    /// may differ, and only by migrations of certvault's, in order (the
+    /// schema itself is compared with what they create, separately); the
+    /// next signed change commits the upgraded state.
+    static func matchesBeforeMigrations(_ db: Database, snapshot: Snapshot, committed: Data) throws -> Bool {
+        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+        guard applied == Schema.migrations.prefix(applied.count).map(\.identifier) else { return false }
+        for keep in stride(from: applied.count - 1, through: 1, by: -1) {
+            var before = snapshot
+            before.vault = try vaultDigest(db, migrations: keep)
+            before.combine()
+            if before.state == committed { return true }
+        }
+        return false
     }
 
     /// One entry's digest: its row, its grants and its custody history.

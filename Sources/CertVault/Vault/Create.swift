@@ -34,6 +34,56 @@ extension Session {
         subscription: String? = nil,
         alias: String? = nil
     ) throws -> Entry {
+        try createSelfSigned(
+            purpose: .management,
+            subject: subject,
+            keySpec: keySpec,
+            days: days,
+            subscription: subscription,
+            appID: nil,
+            alias: alias
+        )
+    }
+
+    /// Makes a certificate credential for an Entra ID app registration (the
+    /// successor of management certificates): the same RSA key and
+    /// self-signed client-auth certificate, purpose `app`, tagged with the
+    /// application (client) id instead of a subscription.
+    /// - Returns: the new entry; upload its `.cer` to the app registration.
+    public func createAppCredential(
+        subject: String,
+        keySpec: KeySpec = .rsa2048,
+        days: Int = 365,
+        appID: String? = nil,
+        alias: String? = nil
+    ) throws -> Entry {
+        if let appID, appID.isEmpty || appID.count > 200 || Display.hasControlCharacters(appID) {
+            throw CertVaultError(
+                .invalidArgument,
+                "\(Display.quoted(appID)) is not an application id",
+                hint: "give the app registration's application (client) id, a GUID"
+            )
+        }
+        return try createSelfSigned(
+            purpose: .app,
+            subject: subject,
+            keySpec: keySpec,
+            days: days,
+            subscription: nil,
+            appID: appID,
+            alias: alias
+        )
+    }
+
+    private func createSelfSigned(
+        purpose: EntryPurpose,
+        subject: String,
+        keySpec: KeySpec,
+        days: Int,
+        subscription: String?,
+        appID: String?,
+        alias: String?
+    ) throws -> Entry {
         try requireRole([.admin, .officer], to: "create certificates")
         guard (1...3650).contains(days) else {
             throw CertVaultError(.invalidArgument, "a validity of \(days) days is outside 1 to 3650")
@@ -43,7 +93,7 @@ extension Session {
         var builder = CertificateBuilder(subject: subject)
         builder.days = days
         let cert = try builder.build(key: key)
-        let options = ImportOptions(alias: alias, purpose: .management, subscription: subscription)
+        let options = ImportOptions(alias: alias, purpose: purpose, subscription: subscription)
         try validateAlias(alias)
         return try change { c in
             let id = try storeCertificate(
@@ -56,6 +106,10 @@ extension Session {
                 label: "generated",
                 action: .entryCreate
             ).id
+            // Before the change commits: the signed record's digest covers the tag.
+            if let appID {
+                try c.db.run("UPDATE entries SET tags = json_set(tags, '$.app_id', ?) WHERE id = ?", [appID, id])
+            }
             return try Vault.entry(id: id, in: c.db, state: c.state)
         }
     }

@@ -93,8 +93,13 @@ public struct Person: Sendable, Codable, Equatable {
 public enum EntryPurpose: String, CaseIterable, Sendable, Codable {
     /// A server certificate bought from a CA; travels as `.pfx`.
     case ssl
-    /// An Azure management certificate; uploaded as `.cer`.
+    /// An Azure management certificate; uploaded as `.cer`. Azure retired
+    /// the classic management API in August 2024.
     case management
+    /// A certificate credential on an Entra ID app registration (a service
+    /// principal): the successor of management certificates, also
+    /// self-signed and uploaded as `.cer`, under the same rules.
+    case app
     /// Anything else; what an import guesses for CA certificates and keys on their own.
     case other
 }
@@ -158,6 +163,9 @@ public struct Entry: Sendable, Codable, Equatable {
     public var revokedAt: Date?
     /// When a superseded entry was recorded as removed from Azure.
     public var retiredAt: Date?
+    /// For purpose `app`: the application (client) id of the app
+    /// registration the credential belongs to, if given.
+    public var appID: String?
     /// For a pending entry: the subject and names requested from the CA.
     public var requestedSubject: String?
     /// For a pending entry: the subjectAltName entries requested (`DNS:…`).
@@ -231,6 +239,7 @@ public struct Entry: Sendable, Codable, Equatable {
                 throw c.fail("tags", "a value that is not a JSON object")
             }
             retiredAt = (object["retired_at"] as? String).flatMap(Timestamp.parse)
+            appID = object["app_id"] as? String
         }
         let creator = try c.int("created_by")
         createdBy = handles[creator] ?? "person \(creator)"
