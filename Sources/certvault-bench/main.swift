@@ -206,6 +206,25 @@ do {
         let tj = try seconds { try run(cli, ["list", "--json"], env: env) }
         line("certvault list (\(count) entries), table / --json", "\(fmt(t * 1000, 0)) ms / \(fmt(tj * 1000, 0)) ms")
     }
+    // 4b. check and list --expiring beside sqlite3 selecting the same columns (the limit).
+    var checked = 0
+    let policyTime = try seconds { checked = try libVault.check().findings.count }
+    line("check via the library (\(count) entries)", "\(fmt(policyTime * 1000, 0)) ms, \(checked) findings")
+    if hasCLI, FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") {
+        let env = ["CERTVAULT_VAULT": root + "/lib.db"]
+        let columns =
+            "id, alias, purpose, subscription, domains, tags, sha1, subject, not_before, not_after, "
+            + "key_algorithm, key_bits, signature_algorithm, sans, self_signed, is_ca, status, needs_rotation, cert_der"
+        let limit = try seconds {
+            try run("/usr/bin/sqlite3", [root + "/lib.db", "SELECT \(columns) FROM entries"], env: [:])
+        }
+        let cliCheck = try seconds { try run(cli, ["check"], env: env) }
+        let expiring = try seconds { try run(cli, ["list", "--expiring", "30"], env: env) }
+        line(
+            "certvault check / list --expiring 30 / sqlite3",
+            "\(fmt(cliCheck * 1000, 0)) ms / \(fmt(expiring * 1000, 0)) ms / \(fmt(limit * 1000, 0)) ms = \(fmt(cliCheck / limit, 1))x / \(fmt(expiring / limit, 1))x the limit"
+        )
+    }
     let verifyTime = try seconds { _ = try libVault.verify() }
     line("audit verify (\(try libVault.auditHead()?.seq ?? 0) records)", "\(fmt(verifyTime * 1000, 0)) ms")
 

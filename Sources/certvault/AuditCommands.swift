@@ -103,6 +103,7 @@ struct AuditCommand: ParsableCommand {
             case .entryNeedsRotation, .personDepart: return f.reason ?? ""
             case .entryRevoke: return "\(f.reason ?? "?")\(f.bool("key_destroyed") == true ? ", key destroyed" : "")"
             case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
+            case .policySet: return "\(f.string("key") ?? "?") = \(f.string("value") ?? "?")"
             case .entryExportUnwritten:
                 return
                     "record \(f.integer("export_seq").map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"

@@ -42,12 +42,14 @@ struct Check: ParsableCommand {
     @Flag(help: "Print the findings as JSON.") var json = false
 
     func run() throws {
-        var settings = PolicySettings()
-        if let days { (settings.expiryWindows, settings.expiryShare) = try Self.windows(days) }
+        let vault = try global.openVault()
+        // The vault's policy, with this command's options over it.
+        var settings = try vault.policy().settings
+        if let days { (settings.expiryWindows, settings.expiryShare) = try PolicySettings.windows(days) }
         settings.caFiles = caFiles
         if let managementLimit { settings.managementLimit = managementLimit }
         if let maxAge { settings.managementMaxAgeDays = maxAge }
-        let report = try global.openVault().check(
+        let report = try vault.check(
             settings,
             purpose: purpose,
             subscription: subscription,
@@ -59,26 +61,6 @@ struct Check: ParsableCommand {
             Self.print(report)
         }
         if report.hasFindings(atLeast: failOn) { throw ExitCode(3) }
-    }
-
-    /// `60,30,7`, `20%`, or both.
-    static func windows(_ text: String) throws -> ([Int], Double?) {
-        var windows: [Int] = []
-        var share: Double?
-        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            if part.hasSuffix("%"), let p = Double(part.dropLast()), p > 0, p < 100 {
-                share = p / 100
-            } else if let d = Int(part), d >= 0 {
-                windows.append(d)
-            } else {
-                throw CertVaultError(
-                    .invalidArgument,
-                    "cannot read the expiry window '\(part)'",
-                    hint: "give days (30, or 60,30,7) or a share of the lifetime (20%)"
-                )
-            }
-        }
-        return (windows.sorted(by: >), share)
     }
 
     /// Grouped by entry, entries in the order of their worst finding.
@@ -106,6 +88,59 @@ struct Check: ParsableCommand {
         Output.line(
             "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
         )
+    }
+}
+
+extension PolicyKey: ExpressibleByArgument {}
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "The vault's policy for check: limits, expiry windows, maximum ages.",
+        subcommands: [ShowPolicy.self, SetPolicy.self]
+    )
+
+    struct ShowPolicy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show each setting, and who set it (no passphrase needed)."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let (_, entries) = try global.openVault().policy()
+            if json { return try Output.json(entries) }
+            Output.table(
+                ["SETTING", "VALUE", "SET BY", "RECORD"],
+                entries.map { e in
+                    let by = e.setBy.map { "\($0)\(e.setAt.map { " on \(Output.date($0))" } ?? "")" }
+                    return [e.key.rawValue, e.value, by ?? "(default)", e.seq.map(String.init) ?? "-"]
+                }
+            )
+        }
+    }
+
+    struct SetPolicy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Set a policy value for everyone's check (admins), in a signed record.",
+            discussion: """
+                Settings: management-limit N (default 5), expiry-windows 60,30,7 or 20% (default 30), \
+                management-max-age DAYS (default 365).
+
+                Example: certvault policy set expiry-windows 60,30,7
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "management-limit, expiry-windows or management-max-age.") var key: PolicyKey
+        @Argument(help: "The value.") var value: String
+
+        func run() throws {
+            let session = try global.unlock(try global.openVault())
+            let entry = try session.setPolicy(key, to: value)
+            Output.line("\(entry.key.rawValue) = \(entry.value) (record \(entry.seq.map(String.init) ?? "-"))")
+        }
     }
 }
 

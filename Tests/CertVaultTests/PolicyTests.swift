@@ -332,6 +332,58 @@ final class PolicyTests: VaultTestCase {
         XCTAssertTrue(report.findings.first { $0.alias == "ecapp" }?.message.contains("an app credential") == true)
     }
 
+    /// The policy lives in the vault as admins' signed records: every
+    /// check judges by it, an officer cannot set it, and a value edited into
+    /// the log by hand breaks the chain and is refused.
+    func testPolicyIsSignedAndUsedByEveryCheck() throws {
+        let session = try unlock()
+        XCTAssertEqual(try vault.policy().settings, PolicySettings())
+        for i in 0..<2 {
+            try store(
+                session,
+                try make("CN=p\(i)", key: .rsa2048, eku: "clientAuth"),
+                alias: "p\(i)",
+                purpose: .management,
+                subscription: "s"
+            )
+        }
+        XCTAssertFalse(try vault.check().findings.contains { $0.rule == "management-limit" })
+        let set = try session.setPolicy(.managementLimit, to: "1")
+        XCTAssertEqual(set.setBy, "alice")
+        try session.setPolicy(.expiryWindows, to: "60, 30,7")
+        let (settings, entries) = try vault.policy()
+        XCTAssertEqual(settings.managementLimit, 1)
+        XCTAssertEqual(settings.expiryWindows, [60, 30, 7])
+        XCTAssertEqual(entries.first { $0.key == .expiryWindows }?.value, "60,30,7")
+        XCTAssertEqual(entries.first { $0.key == .managementMaxAge }?.setBy, nil)
+        XCTAssertTrue(try vault.check().findings.contains { $0.rule == "management-limit" })
+        // Given settings replace the vault's.
+        XCTAssertFalse(try vault.check(PolicySettings()).findings.contains { $0.rule == "management-limit" })
+        XCTAssertThrowsError(try session.setPolicy(.managementLimit, to: "none"))
+        _ = try session.addPerson(
+            .init(handle: "olga", role: .officer),
+            passphrase: SecureBytes(utf8: "olga passphrase ok"),
+            kdf: .interactive
+        )
+        let olga = try vault.unlock(handle: "olga", passphrase: SecureBytes(utf8: "olga passphrase ok"))
+        XCTAssertThrowsError(try olga.setPolicy(.managementLimit, to: "100")) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .noAccess)
+        }
+        // The attacker raises the limit in the log itself: the chain breaks, and check refuses.
+        try Support.run(
+            "sqlite3",
+            [
+                path,
+                "DROP TRIGGER audit_no_update; UPDATE audit SET details = replace(details, '\"value\":\"1\"', '\"value\":\"100\"') WHERE action = 'policy.set';"
+                    + " CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\nBEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+            ]
+        )
+        XCTAssertThrowsError(try vault.check()) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered, "\(error)")
+            XCTAssertFalse("\(error)".contains("trigger"), "the schema, not the chain, caught it: \(error)")
+        }
+    }
+
     func testRotationAndKeyslotRules() throws {
         let session = try unlock()
         try store(

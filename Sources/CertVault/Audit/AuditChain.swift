@@ -189,6 +189,9 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// given its name (say, someone created it meanwhile): no file was
     /// written, and the key did not leave. Names the export's record.
     case entryExportUnwritten = "entry.export-unwritten"
+    /// A policy setting (a limit, an expiry window, a maximum age) set by
+    /// an admin: every officer's `check` judges by it.
+    case policySet = "policy.set"
 
     /// Records that change who the people are; replayed at every unlock.
     static let peopleActions: [AuditAction] = [
@@ -202,7 +205,7 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// record signed by anyone else is not believed, whatever it says.
     var signers: Set<PersonRole> {
         switch self {
-        case .vaultCreate, .personAdd, .personRole, .personDepart, .entryNeedsRotation: return [.admin]
+        case .vaultCreate, .personAdd, .personRole, .personDepart, .entryNeedsRotation, .policySet: return [.admin]
         case .personKeyslot, .vaultBackup, .entryDenied: return [.admin, .officer, .auditor]
         case .unlockFailed: return []
         case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,

@@ -7,7 +7,8 @@ extension Vault {
     /// that match their signed records (a vault that does not is refused).
     ///
     /// - Parameters:
-    ///   - settings: limits, windows, ages and trusted roots.
+    ///   - given: limits, windows, ages and trusted roots; nil for the
+    ///     vault's own policy (``policy()``).
     ///   - purpose: only entries of this purpose; nil for all.
     ///   - subscription: only entries of this subscription; nil for all.
     ///   - refs: only these entries (what a command just stored); empty
@@ -17,13 +18,13 @@ extension Vault {
     /// - Throws: `.tampered` or `.rollback` when the vault does not check
     ///   out; `.invalidArgument` for a CA file that cannot be read.
     public func check(
-        _ settings: PolicySettings = PolicySettings(),
+        _ given: PolicySettings? = nil,
         purpose: EntryPurpose? = nil,
         subscription: String? = nil,
         entries refs: [EntryReference] = [],
         now: Date = Date()
     ) throws -> PolicyReport {
-        let (all, certificates, keyslots) = try checkedRead { db, state in
+        let (all, certificates, keyslots, settings) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
             let entries = try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id").map {
                 try Entry(row: $0, handles: handles, access: [])
@@ -42,7 +43,7 @@ extension Vault {
                 guard let person = state.ledger.people[try c.int("person_id")], person.active else { continue }
                 keyslots.append((person.handle, try c.int("kdf_opslimit"), try c.int("kdf_memlimit")))
             }
-            return (entries, certificates, keyslots)
+            return (entries, certificates, keyslots, try given ?? Self.policy(db, state: state).settings)
         }
         let rules = try PolicyRules(
             settings: settings,

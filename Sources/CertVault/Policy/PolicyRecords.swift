@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+
+/// A policy setting kept in the vault, as a signed `policy.set` record.
+public enum PolicyKey: String, CaseIterable, Sendable, Codable {
+    /// ``PolicySettings/managementLimit``: a whole number from 1.
+    case managementLimit = "management-limit"
+    /// ``PolicySettings/expiryWindows`` and ``PolicySettings/expiryShare``:
+    /// `60,30,7`, `20%`, or both.
+    case expiryWindows = "expiry-windows"
+    /// ``PolicySettings/managementMaxAgeDays``: a whole number of days from 1.
+    case managementMaxAge = "management-max-age"
+
+    /// Applies `value` to `settings`, or throws `.invalidArgument` saying what is expected.
+    public func apply(_ value: String, to settings: inout PolicySettings) throws {
+        switch self {
+        case .managementLimit:
+            guard let n = Int(value), n >= 1 else {
+                throw CertVaultError(.invalidArgument, "management-limit must be a whole number from 1, not '\(value)'")
+            }
+            settings.managementLimit = n
+        case .managementMaxAge:
+            guard let n = Int(value), n >= 1 else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "management-max-age must be a whole number of days from 1, not '\(value)'"
+                )
+            }
+            settings.managementMaxAgeDays = n
+        case .expiryWindows:
+            (settings.expiryWindows, settings.expiryShare) = try PolicySettings.windows(value)
+        }
+    }
+
+    /// The setting's value in `settings`, as `policy set` takes it.
+    public func value(in settings: PolicySettings) -> String {
+        switch self {
+        case .managementLimit: return String(settings.managementLimit)
+        case .managementMaxAge: return String(settings.managementMaxAgeDays)
+        case .expiryWindows:
+            var parts = settings.expiryWindows.map(String.init)
+            if let share = settings.expiryShare { parts.append("\(Int((share * 100).rounded()))%") }
+            return parts.joined(separator: ",")
+        }
+    }
+}
+
+extension PolicySettings {
+    /// Reads expiry windows: days (`30`, `60,30,7`), a share of the
+    /// lifetime (`20%`), or both.
+    public static func windows(_ text: String) throws -> ([Int], Double?) {
+        var windows: [Int] = []
+        var share: Double?
+        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if part.hasSuffix("%"), let p = Double(part.dropLast()), p > 0, p < 100 {
+                share = p / 100
+            } else if let d = Int(part), (0...3650).contains(d) {
+                windows.append(d)
+            } else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "cannot read the expiry window '\(part)'",
+                    hint: "give days (30, or 60,30,7) or a share of the lifetime (20%)"
+                )
+            }
+        }
+        guard !windows.isEmpty || share != nil else {
+            throw CertVaultError(
+                .invalidArgument,
+                "no expiry window in '\(text)'",
+                hint: "give days (30, or 60,30,7) or a share of the lifetime (20%)"
+            )
+        }
+        return (windows.sorted(by: >), share)
+    }
+}
+
+/// One policy setting and who set it.
+public struct PolicyEntry: Sendable, Codable, Equatable {
+    /// The setting.
+    public var key: PolicyKey
+    /// Its value, as `policy set` takes it.
+    public var value: String
+    /// The admin who set it; nil for a default.
+    public var setBy: String?
+    /// When; nil for a default.
+    public var setAt: Date?
+    /// The record that set it; nil for a default.
+    public var seq: Int64?
+}
+
+extension Vault {
+    /// The vault's policy: the defaults, overridden by the signed
+    /// `policy.set` records in order (only admins' are believed: the vault
+    /// must match its signed records first).
+    public func policy() throws -> (settings: PolicySettings, entries: [PolicyEntry]) {
+        try checkedRead { db, state in try Self.policy(db, state: state) }
+    }
+
+    static func policy(_ db: Database, state: VaultState) throws -> (settings: PolicySettings, entries: [PolicyEntry]) {
+        var settings = PolicySettings()
+        var set: [PolicyKey: PolicyEntry] = [:]
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE action = ? ORDER BY seq",
+            arguments: [AuditAction.policySet.rawValue]
+        )
+        for row in rows {
+            let record = try AuditRecord(row: row)
+            let details = record.detailObject
+            guard let raw = details["key"] as? String, let key = PolicyKey(rawValue: raw),
+                let value = details["value"] as? String
+            else { continue }
+            // A value no certvault would have signed is not believed.
+            guard (try? key.apply(value, to: &settings)) != nil else { continue }
+            let actor = record.actorID.flatMap { state.ledger.people[$0]?.handle }
+            set[key] = PolicyEntry(
+                key: key,
+                value: value,
+                setBy: actor,
+                setAt: Timestamp.parse(record.at),
+                seq: record.seq
+            )
+        }
+        let entries = PolicyKey.allCases.map {
+            set[$0] ?? PolicyEntry(key: $0, value: $0.value(in: PolicySettings()), setBy: nil, setAt: nil, seq: nil)
+        }
+        return (settings, entries)
+    }
+}
+
+extension Session {
+    /// Sets a policy value for every officer's `check`, in a record signed
+    /// by this admin.
+    /// - Throws: `.noAccess` for anyone but an admin; `.invalidArgument`
+    ///   for a value the setting cannot take.
+    @discardableResult
+    public func setPolicy(_ key: PolicyKey, to value: String) throws -> PolicyEntry {
+        try requireRole([.admin], to: "set the policy")
+        var probe = PolicySettings()
+        try key.apply(value, to: &probe)
+        let normalized = key.value(in: probe)
+        return try change { c in
+            let seq = c.record(.policySet, details: ["key": key.rawValue, "value": normalized])
+            return PolicyEntry(key: key, value: normalized, setBy: person.handle, setAt: Date(), seq: seq)
+        }
+    }
+}
