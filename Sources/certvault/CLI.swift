@@ -55,7 +55,7 @@ struct Root: ParsableCommand {
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
             Check.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self, AuditCommand.self,
-            PersonCommand.self, PolicyCommand.self,
+            PersonCommand.self, PolicyCommand.self, Report.self,
         ]
     )
 }

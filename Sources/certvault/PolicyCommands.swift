@@ -93,6 +93,27 @@ struct Check: ParsableCommand {
 
 extension PolicyKey: ExpressibleByArgument {}
 
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write one self-contained HTML page for an auditor (no passphrase needed).",
+        discussion: """
+            The vault and its verified audit head, the inventory with status and days left, an expiry timeline, \
+            the findings of check, a custody matrix (people × entries) and the last 30 days of activity. No \
+            external assets, no script; it prints.
+
+            Example: certvault report --out vault-report.html
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Where to write the page.", valueName: "file")) var out: String
+    @Flag(help: "Replace an existing file.") var force = false
+
+    func run() throws {
+        try global.openVault().writeHTMLReport(to: out, force: force)
+        Output.line("report written to \(out)")
+    }
+}
+
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",

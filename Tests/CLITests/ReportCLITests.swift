@@ -1,0 +1,90 @@
+import Foundation
+import TestSupport
+import XCTest
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// `certvault report`: one self-contained page, well-formed, every text from
+/// a certificate or a person escaped, with each section's content.
+final class ReportCLITests: CLITestCase {
+    /// Collects elements and their text.
+    final class Reader: NSObject, XMLParserDelegate {
+        var elements: [String: Int] = [:]
+        var text = ""
+        var attributes: [[String: String]] = []
+        func parser(
+            _ parser: XMLParser,
+            didStartElement name: String,
+            namespaceURI: String?,
+            qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
+            elements[name, default: 0] += 1
+            self.attributes.append(attributes)
+        }
+        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+    }
+
+    func testReportIsSelfContainedEscapedAndComplete() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=mgmt", "--alias", "mgmt"]).status, 0)
+        // An alias and a domain tag chosen by someone hostile.
+        let pfx = try Support.makePFX(in: dir, name: "web", key: "ec:prime256v1")
+        try Support.write("secret\n", to: dir.appendingPathComponent("web.pw"))
+        let hostile = "<script>alert(1)</script>&\"'"
+        let imported = try cvAsAlice([
+            "import", pfx.pfx, "--password-file", file("web.pw"), "--purpose", "ssl", "--alias", hostile,
+            "--domain", "x.azurewebsites.net",
+        ])
+        XCTAssertEqual(imported.status, 0, imported.err)
+        XCTAssertEqual(
+            try cvAsAlice([
+                "person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
+                file("alice.pass"),
+            ]).status,
+            0
+        )
+        let grant = try cvAsAlice(["grant", "mgmt", "bob", "--as", "alice"])
+        XCTAssertEqual(grant.status, 0, grant.err)
+
+        let out = file("report.html")
+        let r = try cv(["report", "--out", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertFalse(html.contains("<script"), "a script element in the page")
+        XCTAssertFalse(html.contains("http://") && html.contains("src="), "an external asset")
+        XCTAssertFalse(html.contains("<link"), "an external stylesheet")
+        let attributes = try FileManager.default.attributesOfItem(atPath: out)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+
+        let parser = XMLParser(data: Data(html.utf8))
+        let reader = Reader()
+        parser.delegate = reader
+        XCTAssertTrue(parser.parse(), "not well-formed: \(parser.parserError.map { "\($0)" } ?? "?")")
+        XCTAssertEqual(reader.elements["script"], nil)
+        XCTAssertEqual(reader.elements["svg"], 1)
+        XCTAssertGreaterThanOrEqual(reader.elements["rect"] ?? 0, 2)
+        let text = reader.text
+        // The vault and its verified head, as audit verify prints it.
+        let head = try cv(["audit", "verify"]).out.split(separator: "\n").last.map(String.init) ?? "?"
+        let seq = head.split(separator: ":").first.map(String.init) ?? "?"
+        let hash = head.split(separator: ":").last.map(String.init) ?? "?"
+        XCTAssertTrue(text.contains("record \(seq), \(hash)") || text.contains(hash), text)
+        XCTAssertTrue(text.contains("verified"), text)
+        // The hostile alias, as text, in the inventory, the findings and the custody matrix.
+        XCTAssertTrue(text.contains(hostile), text)
+        XCTAssertTrue(text.contains("foreign-domain"), text)
+        XCTAssertTrue(text.contains("management-api-retired"), text)
+        // Custody: bob can open mgmt; alice too.
+        XCTAssertTrue(text.contains("bob"), text)
+        XCTAssertTrue(html.contains("<td>mgmt</td><td>open</td><td>open</td>"), html)
+        // Activity in sentences.
+        XCTAssertTrue(text.contains("alice granted mgmt to bob"), text)
+        XCTAssertTrue(text.contains("alice created mgmt"), text)
+        // Never over an existing file without --force.
+        XCTAssertEqual(try cv(["report", "--out", out]).status, 1)
+        XCTAssertEqual(try cv(["report", "--out", out, "--force"]).status, 0)
+    }
+}
