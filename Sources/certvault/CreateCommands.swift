@@ -8,6 +8,15 @@ struct New: ParsableCommand {
         subcommands: [Management.self, AppCredential.self]
     )
 
+    /// What both make: the entry, its thumbprint, and what the rules say of it.
+    static func created(_ entry: Entry, in vault: Vault) {
+        Output.line(
+            "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
+        )
+        Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
+        Output.policyWarnings(vault, [.id(entry.id)])
+    }
+
     struct AppCredential: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "app-credential",
@@ -39,11 +48,7 @@ struct New: ParsableCommand {
                 appID: appID,
                 alias: alias
             )
-            Output.line(
-                "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
-            )
-            Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
-            Output.policyWarnings(session.vault, [.id(entry.id)])
+            New.created(entry, in: session.vault)
         }
     }
 
@@ -75,11 +80,7 @@ struct New: ParsableCommand {
                 subscription: subscription,
                 alias: alias
             )
-            Output.line(
-                "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
-            )
-            Output.line("thumbprint (SHA-1) \(entry.certificate?.thumbprintSHA1 ?? "-")")
-            Output.policyWarnings(session.vault, [.id(entry.id)])
+            New.created(entry, in: session.vault)
         }
     }
 }
