@@ -15,6 +15,13 @@ enum Output {
         FileHandle.standardOutput.write(Data((Display.escaped(text) + "\n").utf8))
     }
 
+    /// Many lines on stdout, escaped, in one write.
+    static func lines(_ texts: [String]) {
+        var out = ""
+        for text in texts { out += Display.escaped(text) + "\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
     /// A progress line that rewrites itself on a terminal.
     static func progress(_ text: String, final: Bool) {
         FileHandle.standardError.write(Data(("\r" + Display.escaped(text) + (final ? "\n" : "")).utf8))

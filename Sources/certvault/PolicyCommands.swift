@@ -44,17 +44,17 @@ struct Check: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         // The vault's policy, with this command's options over it.
-        var settings = try vault.policy().settings
-        if let days { (settings.expiryWindows, settings.expiryShare) = try PolicySettings.windows(days) }
-        settings.caFiles = caFiles
-        if let managementLimit { settings.managementLimit = managementLimit }
-        if let maxAge { settings.managementMaxAgeDays = maxAge }
+        let windows = try days.map { try PolicySettings.windows($0) }
         let report = try vault.check(
-            settings,
             purpose: purpose,
             subscription: subscription,
             entries: entry.map { [EntryReference.any($0)] } ?? []
-        )
+        ) { settings in
+            if let windows { (settings.expiryWindows, settings.expiryShare) = windows }
+            settings.caFiles = caFiles
+            if let managementLimit { settings.managementLimit = managementLimit }
+            if let maxAge { settings.managementMaxAgeDays = maxAge }
+        }
         if json {
             try Output.json(report)
         } else {
@@ -66,28 +66,33 @@ struct Check: ParsableCommand {
     /// Grouped by entry, entries in the order of their worst finding.
     static func print(_ report: PolicyReport) {
         var groups: [(String, [PolicyFinding])] = []
+        var index: [String: Int] = [:]
         for finding in report.findings {
             let key =
                 finding.alias.map { "\($0)\(finding.thumbprintSHA1.map { " (\($0))" } ?? "")" }
                 ?? "vault"
-            if let i = groups.firstIndex(where: { $0.0 == key }) {
+            if let i = index[key] {
                 groups[i].1.append(finding)
             } else {
+                index[key] = groups.count
                 groups.append((key, [finding]))
             }
         }
+        var lines: [String] = []
+        lines.reserveCapacity(report.findings.count + groups.count + 1)
         for (key, findings) in groups {
-            Output.line(key)
+            lines.append(key)
             for f in findings {
-                Output.line(
+                lines.append(
                     "  \(f.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.rule): \(f.message)"
                 )
             }
         }
         let count = { (s: Severity) in report.findings.filter { $0.severity == s }.count }
-        Output.line(
+        lines.append(
             "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
         )
+        Output.lines(lines)
     }
 }
 

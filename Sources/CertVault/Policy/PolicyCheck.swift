@@ -24,6 +24,21 @@ extension Vault {
         entries refs: [EntryReference] = [],
         now: Date = Date()
     ) throws -> PolicyReport {
+        try check(purpose: purpose, subscription: subscription, entries: refs, now: now) { settings in
+            if let given { settings = given }
+        }
+    }
+
+    /// ``check(_:purpose:subscription:entries:now:)`` against the vault's
+    /// own policy, as `adjust` changes it for this one check (a command's
+    /// options), read in the same pass as the entries.
+    public func check(
+        purpose: EntryPurpose? = nil,
+        subscription: String? = nil,
+        entries refs: [EntryReference] = [],
+        now: Date = Date(),
+        adjusting adjust: (inout PolicySettings) throws -> Void
+    ) throws -> PolicyReport {
         let (all, certificates, keyslots, settings) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
             let entries = try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id").map {
@@ -43,7 +58,9 @@ extension Vault {
                 guard let person = state.ledger.people[try c.int("person_id")], person.active else { continue }
                 keyslots.append((person.handle, try c.int("kdf_opslimit"), try c.int("kdf_memlimit")))
             }
-            return (entries, certificates, keyslots, try given ?? Self.policy(db, state: state).settings)
+            var settings = try Self.policy(db, state: state).settings
+            try adjust(&settings)
+            return (entries, certificates, keyslots, settings)
         }
         let rules = try PolicyRules(
             settings: settings,
