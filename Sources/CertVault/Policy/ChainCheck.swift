@@ -33,12 +33,16 @@ final class ChainCheck {
         guard let store = X509_STORE_new() else { throw OpenSSL.error(.io, "cannot make a certificate store") }
         self.store = store
         if let dir = settings.trustStore, FileManager.default.fileExists(atPath: dir) {
-            _ = X509_STORE_load_path(store, dir)
-            OpenSSL.drainErrors()
+            guard X509_STORE_load_path(store, dir) == 1 else {
+                OpenSSL.drainErrors()
+                X509_STORE_free(store)
+                throw CertVaultError(.io, "cannot use the trust store \(dir)")
+            }
         }
         for file in settings.caFiles {
             guard FileManager.default.isReadableFile(atPath: file), X509_STORE_load_file(store, file) == 1 else {
                 OpenSSL.drainErrors()
+                X509_STORE_free(store)
                 throw CertVaultError(
                     .invalidArgument,
                     "cannot read trusted roots from \(file)",
@@ -65,7 +69,9 @@ final class ChainCheck {
             // The stack holds references of the certificates, not copies: free it alone.
             cv_sk_X509_free_shallow(untrusted)
         }
-        for cert in intermediates { _ = cv_sk_X509_push(untrusted, cert.pointer) }
+        for cert in intermediates where cv_sk_X509_push(untrusted, cert.pointer) <= 0 {
+            return .untrusted(reason: "out of memory")
+        }
         guard X509_STORE_CTX_init(ctx, store, certificate.pointer, untrusted) == 1 else {
             return .untrusted(reason: "the verifier could not start")
         }
