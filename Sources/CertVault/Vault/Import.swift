@@ -170,15 +170,10 @@ extension Session {
                     }
                 }
                 do {
-                    if options.keepGoing {
-                        report.items += try c.inSavepoint { try store(c, file: file, options: options) }.map(\.item)
-                    } else {
-                        report.items += try store(c, file: file, options: options).map(\.item)
-                    }
+                    report.items += try storeNamed(c, file: file, options: options).map(\.item)
                 } catch let error as CertVaultError {
-                    let named = error.message.hasPrefix(file.source) ? error : error.prefixed(file.source)
-                    if !options.keepGoing { throw named }
-                    report.fail(named)
+                    if !options.keepGoing { throw error }
+                    report.fail(error)
                 }
             }
             report.warnings = warnings
@@ -313,16 +308,13 @@ extension Session {
                         // After a failure an all-or-nothing import only reads on, to name every failure.
                         if failed && !options.keepGoing { continue }
                         do {
-                            let stored =
-                                options.keepGoing
-                                ? try c.inSavepoint { try store(c, file: file, options: options) }
-                                : try store(c, file: file, options: options)
+                            let stored = try storeNamed(c, file: file, options: options)
                             report.items += stored.map(\.item)
                             for s in stored where s.item.outcome == .imported && s.item.thumbprintSHA1 == nil {
                                 keysAlone.append((s.id, file.source))
                             }
                         } catch let error as CertVaultError {
-                            report.fail(error.message.hasPrefix(file.source) ? error : error.prefixed(file.source))
+                            report.fail(error)
                             failed = true
                         }
                     }
@@ -343,6 +335,22 @@ extension Session {
             }
         } catch let nothing as NothingStored {
             return nothing.report
+        }
+    }
+
+    /// ``store(_:file:options:)`` as one import step: inside a savepoint
+    /// when the import keeps going past failures, and a failure named by the file.
+    private func storeNamed(
+        _ c: Change,
+        file: ImportFile,
+        options: ImportOptions
+    ) throws -> [(id: Int64, item: ImportReport.Item)] {
+        do {
+            return options.keepGoing
+                ? try c.inSavepoint { try store(c, file: file, options: options) }
+                : try store(c, file: file, options: options)
+        } catch let error as CertVaultError {
+            throw error.message.hasPrefix(file.source) ? error : error.prefixed(file.source)
         }
     }
 
