@@ -179,36 +179,47 @@ static uint64_t cv_scrypt_value(const ASN1_INTEGER *i) {
     return v;
 }
 
-int cv_pbe_work(const X509_ALGOR *alg, int64_t *iter, int *scrypt, uint64_t *n, uint64_t *r, uint64_t *p) {
+static int cv_octets_len(const ASN1_TYPE *t) {
+    if (t == NULL || t->type != V_ASN1_OCTET_STRING || t->value.octet_string == NULL) return -1;
+    return ASN1_STRING_length(t->value.octet_string);
+}
+
+int cv_pbe_describe(const X509_ALGOR *alg, cv_pbe_info *out) {
     const ASN1_OBJECT *obj = NULL;
     int ptype = 0;
     const void *pval = NULL;
-    *iter = 0; *scrypt = 0; *n = 0; *r = 0; *p = 0;
+    memset(out, 0, sizeof(*out));
+    out->salt_len = -1;
     if (alg == NULL) return -1;
     X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+    out->scheme = OBJ_obj2nid(obj);
     if (ptype != V_ASN1_SEQUENCE || pval == NULL) return -1;
     const ASN1_STRING *seq = pval;
-    if (OBJ_obj2nid(obj) == NID_pbes2) {
+    if (out->scheme == NID_pbes2) {
         PBE2PARAM *pbe2 = ASN1_item_unpack(seq, ASN1_ITEM_rptr(PBE2PARAM));
         if (pbe2 == NULL) return -1;
         int rc = -1;
+        if (pbe2->encryption != NULL) out->cipher = OBJ_obj2nid(pbe2->encryption->algorithm);
         const X509_ALGOR *kf = pbe2->keyfunc;
         if (kf != NULL && kf->parameter != NULL && kf->parameter->type == V_ASN1_SEQUENCE) {
-            int knid = OBJ_obj2nid(kf->algorithm);
-            if (knid == NID_id_pbkdf2) {
+            out->kdf = OBJ_obj2nid(kf->algorithm);
+            if (out->kdf == NID_id_pbkdf2) {
                 PBKDF2PARAM *kdf = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(PBKDF2PARAM));
                 if (kdf != NULL) {
-                    *iter = kdf->iter == NULL ? 0 : cv_iter_value(kdf->iter);
+                    out->iter = kdf->iter == NULL ? 0 : cv_iter_value(kdf->iter);
+                    out->prf = kdf->prf == NULL ? NID_hmacWithSHA1 : OBJ_obj2nid(kdf->prf->algorithm);
+                    out->salt_len = cv_octets_len(kdf->salt);
                     PBKDF2PARAM_free(kdf);
                     rc = 0;
                 }
-            } else if (knid == NID_id_scrypt) {
+            } else if (out->kdf == NID_id_scrypt) {
                 SCRYPT_PARAMS *sp = ASN1_item_unpack(kf->parameter->value.sequence, ASN1_ITEM_rptr(SCRYPT_PARAMS));
                 if (sp != NULL) {
-                    *scrypt = 1;
-                    *n = cv_scrypt_value(sp->costParameter);
-                    *r = cv_scrypt_value(sp->blockSize);
-                    *p = cv_scrypt_value(sp->parallelizationParameter);
+                    out->scrypt = 1;
+                    out->n = cv_scrypt_value(sp->costParameter);
+                    out->r = cv_scrypt_value(sp->blockSize);
+                    out->p = cv_scrypt_value(sp->parallelizationParameter);
+                    out->salt_len = sp->salt == NULL ? -1 : ASN1_STRING_length(sp->salt);
                     rc = 0;
                     SCRYPT_PARAMS_free(sp);
                 }
@@ -219,15 +230,29 @@ int cv_pbe_work(const X509_ALGOR *alg, int64_t *iter, int *scrypt, uint64_t *n, 
     }
     PBEPARAM *pbe = ASN1_item_unpack(seq, ASN1_ITEM_rptr(PBEPARAM));
     if (pbe == NULL) return -1;
-    *iter = pbe->iter == NULL ? 0 : cv_iter_value(pbe->iter);
+    out->iter = pbe->iter == NULL ? 0 : cv_iter_value(pbe->iter);
+    out->salt_len = pbe->salt == NULL ? -1 : ASN1_STRING_length(pbe->salt);
     PBEPARAM_free(pbe);
     return 0;
 }
 
-int64_t cv_pkcs12_mac_iter(const PKCS12 *p12) {
-    const ASN1_INTEGER *iter = NULL;
-    PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
-    return cv_iter_value(iter);
+int cv_pkcs12_mac_describe(const PKCS12 *p12, int *md_nid, int64_t *iter, int *salt_len) {
+    const X509_SIG *mac = NULL;
+    const X509_ALGOR *macalg = NULL;
+    const ASN1_OCTET_STRING *salt = NULL;
+    const ASN1_INTEGER *it = NULL;
+    *md_nid = 0; *iter = 0; *salt_len = -1;
+    if (PKCS12_mac_present(p12) != 1) return -1;
+    PKCS12_get0_mac(NULL, &macalg, &salt, &it, p12);
+    (void)mac;
+    if (macalg != NULL) {
+        const ASN1_OBJECT *obj = NULL;
+        X509_ALGOR_get0(&obj, NULL, NULL, macalg);
+        *md_nid = OBJ_obj2nid(obj);
+    }
+    *iter = cv_iter_value(it);
+    *salt_len = salt == NULL ? -1 : ASN1_STRING_length(salt);
+    return 0;
 }
 
 const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7) {

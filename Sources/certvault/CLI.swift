@@ -54,7 +54,8 @@ struct Root: ParsableCommand {
             """,
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
-            Check.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self, AuditCommand.self,
+            Check.self, Inspect.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self,
+            AuditCommand.self,
             PersonCommand.self, PolicyCommand.self, Report.self,
         ]
     )
@@ -172,6 +173,7 @@ enum Secrets {
 extension EntryPurpose: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension ExportProfile: ExpressibleByArgument {}
+extension ExportTarget: ExpressibleByArgument {}
 extension KDFStrength: ExpressibleByArgument {}
 extension PersonRole: ExpressibleByArgument {}
 extension RevocationReason: ExpressibleByArgument {}

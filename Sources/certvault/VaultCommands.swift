@@ -363,18 +363,23 @@ struct Export: ParsableCommand {
         discussion: """
             Formats: pfx (key, certificate, chain; password-protected), cer (DER certificate), pem (PEM certificate), \
             chain (PEM, leaf first), key (PKCS#8 PEM, AES-256-CBC with PBKDF2-SHA256 at 600,000 iterations; \
-            --unencrypted only on request), csr (the request of a pending entry).
+            --unencrypted only on request), bundle (key then chain in one PEM), csr (the request of a pending entry).
             Profiles for pfx: modern (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC) for Azure App \
-            Service and Windows Server 2016 and older. Files are written with mode 0600 and never replace an existing file \
-            without --force. Exports of a private key (pfx, key) need a passphrase and are recorded with their recipient \
-            and the file's SHA-256.
+            Service and Windows Server 2016 and older.
+            Targets pick the format and profile a destination reads: app-service, app-gateway (and Container Apps), \
+            key-vault, key-vault-pem, windows-2016, windows-2019, macos, java8, java11, dotnet, openssl3; \
+            'certvault inspect FILE' says which targets a file suits.
+            Files are written with mode 0600 and never replace an existing file without --force. Exports of a \
+            private key (pfx, key, bundle) need a passphrase and are recorded with their recipient and the file's SHA-256.
             """
     )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Alias, id or thumbprint prefix.") var ref: String
-    @Option(help: "pfx, cer, pem, chain, key or csr.") var format: ExportFormat
+    @Option(help: "pfx, cer, pem, chain, key, bundle or csr (or given by --target).") var format: ExportFormat?
+    @Option(help: ArgumentHelp("Where the file goes: picks format and profile (see above).", valueName: "target"))
+    var target: ExportTarget?
     @Option(help: ArgumentHelp("The file to write.", valueName: "file")) var out: String
-    @Option(help: "modern or legacy (pfx only).") var profile: ExportProfile = .modern
+    @Option(help: "modern (default) or legacy (pfx only).") var profile: ExportProfile?
     @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle"))
     var recipient: String?
     @Flag(help: "Make a strong random password and print it once on stderr.") var generatePassword = false
@@ -385,23 +390,52 @@ struct Export: ParsableCommand {
         )
     )
     var passwordFile: String?
-    @Flag(help: "With --format key: write the key without encryption (recorded as such).") var unencrypted = false
+    @Flag(help: "With --format key or bundle: write the key without encryption (recorded as such).")
+    var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
 
+    /// The format: given, or the target's.
+    var resolvedFormat: ExportFormat { format ?? target?.requirements.exportFormat ?? .pfx }
+    var resolvedProfile: ExportProfile { profile ?? target?.requirements.exportProfile ?? .modern }
+
     func validate() throws {
-        if unencrypted && format != .key { throw ValidationError("--unencrypted applies to --format key only") }
+        if format == nil && target == nil { throw ValidationError("give --format or --target") }
+        if let target, let format, format != target.requirements.exportFormat {
+            throw ValidationError(
+                "--target \(target.rawValue) writes \(target.requirements.exportFormat.rawValue), not \(format.rawValue): leave out --format"
+            )
+        }
+        if let target, let profile, target.requirements.exportFormat == .pfx,
+            profile != target.requirements.exportProfile
+        {
+            throw ValidationError(
+                "--target \(target.rawValue) needs the \(target.requirements.exportProfile.rawValue) profile: leave out --profile"
+            )
+        }
+        let format = resolvedFormat
+        if profile != nil && format != .pfx { throw ValidationError("--profile applies to pfx only") }
+        if unencrypted && format != .key && format != .bundle {
+            throw ValidationError("--unencrypted applies to --format key and bundle only")
+        }
         if unencrypted && (generatePassword || passwordFile != nil) {
             throw ValidationError("--unencrypted takes no password")
         }
         if !format.carriesPrivateKey && (generatePassword || passwordFile != nil || recipient != nil) {
             throw ValidationError(
-                "--\(generatePassword ? "generate-password" : passwordFile != nil ? "password-file" : "for") applies to pfx and key exports only"
+                "--\(generatePassword ? "generate-password" : passwordFile != nil ? "password-file" : "for") applies to pfx, key and bundle exports only"
+            )
+        }
+        if target?.requirements.pem == .unencryptedPKCS8 && !unencrypted {
+            throw ValidationError(
+                "\(target!.requirements.title) takes the key unencrypted: add --unencrypted to confirm (recorded as such), or use --target key-vault for a password-protected .pfx"
             )
         }
     }
 
     func run() throws {
         let vault = try global.openVault()
+        let format = resolvedFormat
+        let profile = resolvedProfile
         guard format.carriesPrivateKey else {
             let result = try vault.exportPublic(.any(ref), format: format, to: out, force: force)
             Output.line(
@@ -424,30 +458,39 @@ struct Export: ParsableCommand {
         }
         let session = try global.unlock(vault)
         let result: ExportResult
-        if format == .pfx {
+        let destination = ExportDestination.file(out, force: force)
+        switch format {
+        case .pfx:
             result = try session.exportPFX(
                 .any(ref),
-                to: out,
+                to: destination,
                 password: password!,
                 profile: profile,
-                recipient: recipient,
-                force: force
+                recipient: recipient
             )
-        } else {
-            result = try session.exportKey(
+        case .bundle:
+            result = try session.exportBundle(
                 .any(ref),
-                to: out,
+                to: destination,
                 password: password,
                 unencrypted: unencrypted,
-                recipient: recipient,
-                force: force
+                recipient: recipient
+            )
+        default:
+            result = try session.exportKey(
+                .any(ref),
+                to: destination,
+                password: password,
+                unencrypted: unencrypted,
+                recipient: recipient
             )
         }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         Output.policyWarnings(vault, [.alias(result.alias)], only: ["expired", "not-yet-valid", "expiring"])
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
+        let forTarget = target.map { " for \($0.requirements.title)" } ?? ""
         Output.line(
-            "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)], sha256 \(result.fileSHA256)"
+            "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)]\(forTarget), sha256 \(result.fileSHA256)"
         )
     }
 }

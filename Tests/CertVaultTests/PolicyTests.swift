@@ -406,4 +406,53 @@ final class PolicyTests: VaultTestCase {
         XCTAssertTrue(rotate.message.contains("bob"), rotate.message)
         XCTAssertEqual(rotate.severity, .error)
     }
+
+    /// The rules no exporter breaks on its own, judged on an inspection
+    /// whose facts are changed: the leaf not first, a key whose certificate
+    /// lacks its localKeyID, an RSA key too small for App Service.
+    func testTargetRulesOnChainOrderLocalKeyIDAndKeySize() throws {
+        let data = try Data(contentsOf: Support.corpus.appendingPathComponent("ossl-default.p12"))
+        let good = try FileInspection.inspect(data: data, label: "f.p12", password: SecureBytes(utf8: "test"))
+        XCTAssertEqual(good.chain.leafFirst, true)
+        XCTAssertNil(good.chain.missingIssuer)
+        XCTAssertTrue(good.chain.issuerOrder)
+        XCTAssertEqual(good.certificates.count, 3)
+        XCTAssertEqual(good.keys.first?.certificate, 0)
+        XCTAssertTrue(ExportTarget.keyVault.verdict(for: good).accepted)
+
+        var reordered = good
+        reordered.chain.leafFirst = false
+        let appService = ExportTarget.appService.verdict(for: reordered)
+        XCTAssertTrue(
+            appService.reasons.contains { $0.contains("takes the first certificate as the key's") },
+            "\(appService)"
+        )
+        let win = ExportTarget.windows2019.verdict(for: reordered)
+        XCTAssertTrue(win.accepted)
+        XCTAssertTrue(win.notes.contains { $0.contains("not the one the key belongs to") })
+
+        var unpaired = good
+        unpaired.certificates[0].localKeyID = nil
+        XCTAssertTrue(
+            ExportTarget.windows2019.verdict(for: unpaired).reasons.contains { $0.contains("localKeyID") }
+        )
+        XCTAssertTrue(ExportTarget.openssl3.verdict(for: unpaired).accepted)
+
+        var small = good
+        small.keys[0].bits = 1024
+        XCTAssertTrue(
+            ExportTarget.appService.verdict(for: small).reasons.contains { $0.contains("at least 2048 bits") }
+        )
+
+        // The limits hold for inspect as for import: too much work is refused before it starts.
+        let many = try Data(contentsOf: Support.corpus.appendingPathComponent("ossl-iter1m.p12"))
+        XCTAssertThrowsError(
+            try FileInspection.inspect(
+                data: many,
+                label: "m.p12",
+                password: SecureBytes(utf8: "test"),
+                limits: ImportLimits(maxIterations: 10_000)
+            )
+        ) { XCTAssertEqual(($0 as? CertVaultError)?.code, .workTooLarge) }
+    }
 }

@@ -15,10 +15,14 @@ public enum ExportFormat: String, CaseIterable, Sendable, Codable {
     case key
     /// The PKCS#10 request of a pending entry, PEM.
     case csr
+    /// The private key as PKCS#8 PEM followed by the certificate and its
+    /// issuers, leaf first: one PEM file with everything (Azure Key Vault's
+    /// PEM import, nginx, HAProxy). Encrypted unless asked otherwise.
+    case bundle
 
     /// Whether the format carries the private key (and so needs a passphrase
     /// and leaves an audit record).
-    public var carriesPrivateKey: Bool { self == .pfx || self == .key }
+    public var carriesPrivateKey: Bool { self == .pfx || self == .key || self == .bundle }
 }
 
 /// Iterations of PBKDF2-HMAC-SHA256 for an exported encrypted PKCS#8 key.
@@ -306,7 +310,49 @@ extension Session {
         unencrypted: Bool = false,
         recipient: String? = nil
     ) throws -> ExportResult {
-        try denying(ref, attempt: "export key") { try requireRole([.admin, .officer], to: "export private keys") }
+        try exportKeyPEM(
+            ref,
+            to: destination,
+            password: password,
+            unencrypted: unencrypted,
+            recipient: recipient,
+            withChain: false
+        )
+    }
+
+    /// Exports an entry's private key and its chain as one PEM file for
+    /// `recipient`: the PKCS#8 key (encrypted as by
+    /// ``exportKey(_:to:password:unencrypted:recipient:)``, or in the clear
+    /// when `unencrypted`), then the certificate and its issuers, leaf first.
+    public func exportBundle(
+        _ ref: EntryReference,
+        to destination: ExportDestination,
+        password: SecureBytes?,
+        unencrypted: Bool = false,
+        recipient: String? = nil
+    ) throws -> ExportResult {
+        try exportKeyPEM(
+            ref,
+            to: destination,
+            password: password,
+            unencrypted: unencrypted,
+            recipient: recipient,
+            withChain: true
+        )
+    }
+
+    private func exportKeyPEM(
+        _ ref: EntryReference,
+        to destination: ExportDestination,
+        password: SecureBytes?,
+        unencrypted: Bool,
+        recipient: String?,
+        withChain: Bool
+    ) throws -> ExportResult {
+        let format: ExportFormat = withChain ? .bundle : .key
+        try denying(ref, attempt: "export \(format.rawValue)") {
+            try requireRole([.admin, .officer], to: "export private keys")
+        }
         if unencrypted {
             guard password == nil else {
                 throw CertVaultError(.invalidArgument, "an unencrypted key and a password exclude each other")
@@ -325,15 +371,29 @@ extension Session {
             to: destination,
             recipient: recipient,
             details: [
-                "format": "key", "encrypted": !unencrypted,
+                "format": format.rawValue, "encrypted": !unencrypted,
                 "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)",
             ],
-            format: .key
-        ) { _, _, key in
-            if let password {
-                return .public(try key.encryptedPKCS8PEM(password: password, iterations: keyExportIterations))
+            format: format
+        ) { db, entry, key in
+            var chain = Data()
+            if withChain {
+                let ders = try Vault.chainDER(entryID: entry.id.rawValue, in: db)
+                guard !ders.isEmpty else {
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "entry \(entry.alias) has no certificate yet",
+                        hint: "import the issued certificate first"
+                    )
+                }
+                for der in ders { chain.append(try Certificate(derEncoded: der).pemEncoded) }
             }
-            return .secret(try key.pkcs8PEM())
+            if let password {
+                var bytes = try key.encryptedPKCS8PEM(password: password, iterations: keyExportIterations)
+                bytes.append(chain)
+                return .public(bytes)
+            }
+            return .secret(try key.pkcs8PEM().appending(chain))
         }
     }
 

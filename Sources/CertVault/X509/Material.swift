@@ -11,6 +11,9 @@ struct Material {
     struct Key {
         var key: PrivateKey
         var friendlyName: String?
+        /// Whether the key was encrypted in the file, and how (PKCS#8 only).
+        var encrypted = false
+        var encryption: PasswordEncryption? = nil
     }
     var certificates: [Cert] = []
     var keys: [Key] = []
@@ -18,6 +21,8 @@ struct Material {
     var warnings: [String] = []
     /// What the file turned out to be, for messages.
     var format = ""
+    /// The labels of a PEM file's blocks, in order.
+    var blocks: [String] = []
 }
 
 /// Reads certificate material by content, not by file name: PKCS#12, PEM
@@ -57,8 +62,9 @@ enum MaterialReader {
         if let certs = pkcs7Certificates(data) {
             return Material(certificates: certs.map { .init(certificate: $0, friendlyName: nil) }, format: "PKCS#7")
         }
-        let encrypted = isEncryptedPKCS8(data)
-        if encrypted { try data.withUnsafeBytes { try limits.check(encryptedPKCS8: $0) } }
+        let encryption = data.withUnsafeBytes { PasswordEncryption.read(encryptedPKCS8: $0) }
+        let encrypted = encryption != nil
+        try limits.check(encryption, what: "the encrypted private key")
         if encrypted || looksLikeKeyDER(data) {
             var m = Material(format: encrypted ? "encrypted PKCS#8" : "DER private key")
             let key = try decodeKey(
@@ -66,7 +72,7 @@ enum MaterialReader {
                 encrypted: encrypted,
                 password: password
             )
-            m.keys = [.init(key: key, friendlyName: nil)]
+            m.keys = [.init(key: key, friendlyName: nil, encrypted: encrypted, encryption: encryption)]
             m.warnings += warnings(for: key)
             return m
         }
@@ -99,6 +105,7 @@ enum MaterialReader {
             }
             blocks += 1
             let label = String(cString: name)
+            m.blocks.append(label)
             let headerText = header.map { String(cString: $0) } ?? ""
             defer {
                 cv_OPENSSL_free(name)
@@ -129,7 +136,8 @@ enum MaterialReader {
                 }
                 m.certificates += certs.map { .init(certificate: $0, friendlyName: nil) }
             case let l where l.hasSuffix("PRIVATE KEY"):
-                if l == "ENCRYPTED PRIVATE KEY" { try limits.check(encryptedPKCS8: bytes) }
+                let encryption = l == "ENCRYPTED PRIVATE KEY" ? PasswordEncryption.read(encryptedPKCS8: bytes) : nil
+                try limits.check(encryption, what: "the encrypted private key")
                 // Hand the block, as PEM, to OpenSSL's decoder, in secure memory.
                 let pem = try OpenSSL.withSecureBIO { out in
                     var empty: CChar = 0
@@ -138,7 +146,7 @@ enum MaterialReader {
                 }
                 let encrypted = l == "ENCRYPTED PRIVATE KEY" || headerText.contains("ENCRYPTED")
                 let key = try decodeKey(pem, encrypted: encrypted, password: password)
-                m.keys.append(.init(key: key, friendlyName: nil))
+                m.keys.append(.init(key: key, friendlyName: nil, encrypted: encrypted, encryption: encryption))
                 m.warnings += warnings(for: key)
             default:
                 m.warnings.append("skipped a PEM block '\(label)' (not a certificate or private key)")
@@ -171,12 +179,6 @@ enum MaterialReader {
             guard let x = cv_sk_X509_value(stack, i), X509_up_ref(x) == 1 else { return nil }
             return Certificate(takingOwnership: x)
         }
-    }
-
-    private static func isEncryptedPKCS8(_ data: Data) -> Bool {
-        guard let sig = OpenSSL.decode(data, { d2i_X509_SIG(nil, $0, $1) }) else { return false }
-        X509_SIG_free(sig)
-        return true
     }
 
     /// A DER SEQUENCE that could be a private key (PKCS#8, PKCS#1, SEC1).

@@ -26,6 +26,8 @@ struct PKCS12Contents {
         var key: PrivateKey
         var localKeyID: Data?
         var friendlyName: String?
+        /// Whether the key was in a shrouded (encrypted) bag.
+        var shrouded = false
     }
     struct Cert {
         var certificate: Certificate
@@ -178,7 +180,12 @@ package enum PKCS12 {
                     throw OpenSSL.error(.unsupportedAlgorithm, "the private key's type is not supported")
                 }
                 contents.keys.append(
-                    .init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name)
+                    .init(
+                        key: PrivateKey(takingOwnership: key),
+                        localKeyID: localKeyID,
+                        friendlyName: name,
+                        shrouded: true
+                    )
                 )
             case NID_certBag:
                 guard PKCS12_SAFEBAG_get_bag_nid(bag) == NID_x509Certificate else { continue }
@@ -203,7 +210,7 @@ package enum PKCS12 {
     /// Decoded here from the BMPString (UTF-16BE) rather than through
     /// `PKCS12_get_friendlyname`, which returns nothing for some non-ASCII
     /// names in OpenSSL 3.0.
-    private static func friendlyName(_ bag: OpaquePointer) -> String? {
+    static func friendlyName(_ bag: OpaquePointer) -> String? {
         var data: UnsafePointer<UInt8>?
         var len: Int32 = 0
         let type = cv_PKCS12_SAFEBAG_friendly_name(bag, &data, &len)

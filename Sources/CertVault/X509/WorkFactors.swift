@@ -35,14 +35,16 @@ public struct ImportLimits: Sendable, Equatable {
     /// limits, or for work no valid file asks for (no iterations, scrypt
     /// with r or p of zero or N not a power of two).
     func check(_ alg: UnsafePointer<X509_ALGOR>?, what: String) throws {
-        guard let alg else { return }
-        var iter: Int64 = 0
-        var scrypt: Int32 = 0
-        var n: UInt64 = 0
-        var r: UInt64 = 0
-        var p: UInt64 = 0
-        guard cv_pbe_work(alg, &iter, &scrypt, &n, &r, &p) == 0 else { return }
-        guard scrypt == 1 else { return try checkIterations(iter, what: what) }
+        try check(PasswordEncryption.read(alg), what: what)
+    }
+
+    func check(_ encryption: PasswordEncryption?, what: String) throws {
+        guard let encryption else { return }
+        guard let scrypt = encryption.scrypt, scrypt.count == 3 else {
+            if let iterations = encryption.iterations { try checkIterations(iterations, what: what) }
+            return
+        }
+        let (n, r, p) = (scrypt[0], scrypt[1], scrypt[2])
         func number(_ v: UInt64) -> String { v == .max ? "a number too large to read" : String(v) }
         let parameters = "N=\(number(n)), r=\(number(r)), p=\(number(p))"
         guard n >= 2, n & (n &- 1) == 0, r >= 1, p >= 1 else {
@@ -109,35 +111,18 @@ public struct ImportLimits: Sendable, Equatable {
     /// encrypted: the MAC's iterations, each encrypted safe's algorithm, and
     /// the shrouded key bags and number of bags of each plain safe.
     func check(pkcs12 p12: OpaquePointer) throws {
-        if PKCS12_mac_present(p12) == 1 { try checkIterations(cv_pkcs12_mac_iter(p12), what: "the file's MAC") }
-        guard let safes = PKCS12_unpack_authsafes(p12) else { return }
-        defer { cv_sk_PKCS7_pop_free(safes) }
-        try checkBags(Int(cv_sk_PKCS7_num(safes)))
-        var bagCount = 0
-        for i in 0..<cv_sk_PKCS7_num(safes) {
-            let p7 = cv_sk_PKCS7_value(safes, i)
-            if cv_PKCS7_type_nid(p7) == NID_pkcs7_encrypted {
-                try check(cv_PKCS7_encrypted_algor(p7), what: "an encrypted safe of the file")
-                continue
-            }
-            guard cv_PKCS7_type_nid(p7) == NID_pkcs7_data, let bags = PKCS12_unpack_p7data(p7) else { continue }
-            defer { cv_sk_PKCS12_SAFEBAG_pop_free(bags) }
-            bagCount += Int(cv_sk_PKCS12_SAFEBAG_num(bags))
-            try checkBags(bagCount)
-            for j in 0..<cv_sk_PKCS12_SAFEBAG_num(bags) {
-                guard let bag = cv_sk_PKCS12_SAFEBAG_value(bags, j),
-                    PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag
-                else { continue }
-                try check(cv_SAFEBAG_shrouded_algor(bag), what: "the file's private key")
-            }
-        }
-        OpenSSL.drainErrors()
+        try check(PKCS12Layout.read(p12))
     }
 
-    /// Checks an encrypted PKCS#8 key (DER `EncryptedPrivateKeyInfo`).
-    func check(encryptedPKCS8 der: UnsafeRawBufferPointer) throws {
-        guard let sig = OpenSSL.decode(der, { d2i_X509_SIG(nil, $0, $1) }) else { return }
-        defer { X509_SIG_free(sig) }
-        try check(cv_X509_SIG_algor(sig), what: "the encrypted private key")
+    func check(_ layout: PKCS12Layout) throws {
+        if let mac = layout.mac { try checkIterations(mac.iterations, what: "the file's MAC") }
+        try checkBags(layout.safes.count)
+        try checkBags(layout.bags.count)
+        for safe in layout.safes where safe.encryption != nil {
+            try check(safe.encryption, what: "an encrypted safe of the file")
+        }
+        for bag in layout.bags where bag.kind == .shroudedKey {
+            try check(bag.encryption, what: "the file's private key")
+        }
     }
 }

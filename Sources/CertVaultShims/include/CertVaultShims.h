@@ -82,15 +82,24 @@ int cv_open_tmpfile(const char *dir, unsigned int mode);
 /// loading. `db` is a `sqlite3 *`. 0 on success, else the SQLite error code.
 int cv_sqlite_harden(void *db);
 
-// Work factors of a password-based encryption algorithm, read before any
-// work is done: the iterations (PBKDF2, or the PKCS#12 KDF; INT64_MAX when
-// too large to read, and as written when zero or negative), or, with
-// *scrypt set to 1, scrypt's N, r and p (UINT64_MAX when too large).
-// Returns 0 when read, -1 when the parameters cannot be read.
-int cv_pbe_work(const X509_ALGOR *alg, int64_t *iter, int *scrypt, uint64_t *n, uint64_t *r, uint64_t *p);
-// The MAC's iteration count of a PKCS#12 file that has a MAC: 1 when the
-// count is left out, INT64_MAX when too large to read.
-int64_t cv_pkcs12_mac_iter(const PKCS12 *p12);
+// What a password-based encryption algorithm asks for, read before any
+// work is done.
+typedef struct {
+    int scheme;        // NID of the algorithm: a PKCS#12 PBE, or NID_pbes2
+    int cipher;        // PBES2: NID of the cipher; else 0
+    int kdf;           // PBES2: NID_id_pbkdf2 or NID_id_scrypt; else 0
+    int prf;           // PBKDF2: NID of the PRF (hmacWithSHA1 when left out)
+    int64_t iter;      // iterations; INT64_MAX when too large to read, as written when zero or negative
+    int scrypt;        // 1 for scrypt, with n, r, p (UINT64_MAX when too large)
+    uint64_t n, r, p;
+    int salt_len;      // -1 when unknown
+} cv_pbe_info;
+// Returns 0 when the parameters were read, -1 when they cannot be (scheme
+// is still set when the algorithm itself could be named).
+int cv_pbe_describe(const X509_ALGOR *alg, cv_pbe_info *out);
+// The MAC of a PKCS#12 file: digest NID, iterations (1 when left out,
+// INT64_MAX when too large to read) and salt length. -1 when there is no MAC.
+int cv_pkcs12_mac_describe(const PKCS12 *p12, int *md_nid, int64_t *iter, int *salt_len);
 // The encryption algorithm of an encrypted PKCS#7 safe, or NULL.
 const X509_ALGOR *cv_PKCS7_encrypted_algor(const PKCS7 *p7);
 // The encryption algorithm of a shrouded key bag, or NULL.
