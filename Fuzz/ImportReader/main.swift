@@ -1,5 +1,5 @@
-// libFuzzer entry point for the import reader: any bytes, read as a file an
-// officer brings. Built and run by scripts/fuzz.sh; never part of the product.
+// libFuzzer entry point for the import reader and inspect: any bytes, read as
+// a file an officer brings. Built and run by scripts/fuzz.sh; never part of the product.
 import CertVault
 import Foundation
 
@@ -23,6 +23,19 @@ public func importReaderFuzz(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CI
             // Every refusal must be a CertVaultError with a message: that is the contract.
         } catch {
             fatalError("the reader threw something other than CertVaultError: \(error)")
+        }
+        // inspect reads the same bytes further (every bag and algorithm) and judges them.
+        do {
+            let inspection = try FileInspection.inspect(
+                data: data,
+                label: "fuzz-input",
+                password: given,
+                limits: limits
+            )
+            _ = (inspection.verdicts.count, inspection.pkcs12?.totalIterations)
+        } catch is CertVaultError {
+        } catch {
+            fatalError("inspect threw something other than CertVaultError: \(error)")
         }
     }
     return 0
