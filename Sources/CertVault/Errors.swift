@@ -220,3 +220,6 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         CertVaultError(code, "\(context): \(message)", hint: hint, remedy: remedy)
     }
 }
+
+/// This build's version, as `certvault --version` prints it.
+public let certvaultVersion = "0.11.0"

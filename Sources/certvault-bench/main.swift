@@ -3,6 +3,7 @@ import Foundation
 
 // certvault-bench: prints the figures asked of the vault core. Run it from a
 // release build:  swift run -c release certvault-bench [--quick]
+// or, for check and list over a large vault:  certvault-bench --scale 100000
 //
 // Every figure comes from this one run, on this machine.
 
@@ -57,6 +58,19 @@ func runMeasuringMemory(
     }
     p.waitUntilExit()
     return (p.terminationStatus, peak)
+}
+
+if let i = CommandLine.arguments.firstIndex(of: "--scale"), i + 1 < CommandLine.arguments.count,
+    let n = Int(CommandLine.arguments[i + 1])
+{
+    let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "certvault"
+    ).path
+    do { try ScaleBenchmark.run(entries: n, cli: cli) } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+    exit(0)
 }
 
 do {

@@ -6,6 +6,11 @@ import Foundation
 /// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings.
 enum CLI {
     static func main(_ arguments: [String]) -> Never {
+        if let mistake = Suggestions.mistake(in: arguments) {
+            Output.error(mistake.message)
+            Output.hint(mistake.hint)
+            exit(2)
+        }
         do {
             var command = try Root.parseAsRoot(arguments)
             try command.run()
@@ -52,6 +57,7 @@ struct Root: ParsableCommand {
               certvault import contoso.pfx --purpose ssl --domain contoso.com
               certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
             """,
+        version: "certvault \(certvaultVersion)",
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
             Check.self, Inspect.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self,

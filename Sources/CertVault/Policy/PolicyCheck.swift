@@ -41,9 +41,7 @@ extension Vault {
     ) throws -> PolicyReport {
         let (all, certificates, keyslots, settings) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
-            let entries = try Row.fetchAll(db, sql: Entry.selectSQL + " ORDER BY id").map {
-                try Entry(row: $0, handles: handles, access: [])
-            }
+            let entries = try Entry.fetch(db, handles: handles)
             var certificates: [Entry.ID: Data] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, cert_der FROM entries WHERE cert_der IS NOT NULL") {
                 let c = Columns(row, "entry")

@@ -10,16 +10,28 @@ import GRDB
 /// as a number, no blob as text.
 struct Columns {
     let row: Row
-    /// What the row is, for messages: "entry 3", "person 2", "record 17".
-    let what: String
+    /// What the row is, for messages ("entry 3", "person 2", "record 17"):
+    /// worked out only when a message needs it.
+    private let describe: () -> String
     /// Column positions, when many rows of one query are read: a name
     /// lookup in a GRDB row is a linear, case-folding search.
     let positions: [String: Int]?
+    /// The statement whose current row `row` is, to read values straight
+    /// from SQLite (with `positions`); nil for a copied row.
+    let statement: OpaquePointer?
 
-    init(_ row: Row, _ what: String, positions: [String: Int]? = nil) {
+    var what: String { describe() }
+
+    init(
+        _ row: Row,
+        _ what: @autoclosure @escaping () -> String,
+        positions: [String: Int]? = nil,
+        statement: OpaquePointer? = nil
+    ) {
         self.row = row
-        self.what = what
+        self.describe = what
         self.positions = positions
+        self.statement = statement
     }
 
     /// The positions of `row`'s columns, to share among the rows of one query.
@@ -40,6 +52,7 @@ struct Columns {
     private func value(_ column: String) -> DatabaseValue {
         if let positions {
             guard let i = positions[column] else { return .null }
+            if let statement { return DatabaseValue(sqliteStatement: statement, index: Int32(i)) }
             return row[i] as DatabaseValue
         }
         return row[column] as DatabaseValue? ?? .null
@@ -51,10 +64,19 @@ struct Columns {
         case .string(let s):
             // SQLite hands text over as it is; GRDB repairs bad UTF-8 with
             // U+FFFD, which a vault certvault wrote never holds.
-            guard !s.unicodeScalars.contains("\u{FFFD}") else { throw fail(column, "text that is not valid UTF-8") }
+            guard !Self.hasReplacementCharacter(s) else { throw fail(column, "text that is not valid UTF-8") }
             return s
         default: throw fail(column, "a value that is not text")
         }
+    }
+
+    /// Whether `s` holds U+FFFD (UTF-8 EF BF BD), scanning bytes.
+    static func hasReplacementCharacter(_ s: String) -> Bool {
+        var utf8 = s.utf8.makeIterator()
+        while let b = utf8.next() {
+            if b == 0xEF, utf8.next() == 0xBF, utf8.next() == 0xBD { return true }
+        }
+        return false
     }
 
     func text(_ column: String) throws -> String {

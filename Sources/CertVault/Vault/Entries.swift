@@ -42,24 +42,16 @@ extension Vault {
                 guard let entry = try? c.int("entry_id"), let person = try? c.int("person_id") else { continue }
                 access[entry, default: []].append(handles[person] ?? "person \(person)")
             }
-            var entries: [Entry] = []
             var tampered: [(Int64, String)] = state.tamperedEntries.sorted { $0.key < $1.key }.map {
                 ($0.key, $0.value)
             }
-            let rows = try Row.fetchCursor(db, sql: Entry.selectSQL + " ORDER BY id")
-            var positions: [String: Int]?
-            while let row = try rows.next() {
-                if positions == nil { positions = Columns.positions(of: row) }
-                let id = (try? Columns(row, "entry", positions: positions).int("id")) ?? 0
-                if state.tamperedEntries[id] != nil { continue }
-                do {
-                    entries.append(
-                        try Entry(row: row, handles: handles, access: access[id] ?? [], positions: positions)
-                    )
-                } catch let error as CertVaultError {
-                    tampered.append((id, error.message))
-                }
-            }
+            let entries = try Entry.fetch(
+                db,
+                handles: handles,
+                access: access,
+                skip: { state.tamperedEntries[$0] != nil },
+                failed: { tampered.append(($0, $1.message)) }
+            )
             var findings = state.findings
             if state.findings.isEmpty, let bad = tampered.first {
                 findings.append(.init(seq: nil, entryID: bad.0, message: bad.1))
@@ -98,38 +90,37 @@ extension Vault {
     }
 
     static func entry(_ ref: EntryReference, in db: Database, state: VaultState) throws -> Entry {
-        func load(_ where_: String, _ args: StatementArguments) throws -> [Row] {
-            try Row.fetchAll(db, sql: Entry.selectSQL + " WHERE " + where_ + " ORDER BY id", arguments: args)
+        let handles = state.ledger.people.mapValues(\.handle)
+        func load(_ where_: String, _ args: StatementArguments) throws -> [Entry] {
+            try Entry.fetch(db, where: where_, arguments: args, handles: handles)
         }
-        func byThumbprint(_ text: String) throws -> [Row] {
+        func byThumbprint(_ text: String) throws -> [Entry] {
             let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
             guard hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil else { return [] }
             return try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
         }
-        var rows: [Row]
+        var entries: [Entry]
         switch ref {
-        case .id(let id): rows = try load("id = ?", [id.rawValue])
-        case .alias(let alias): rows = try load("alias = ?", [alias])
-        case .thumbprint(let hex): rows = try byThumbprint(hex)
+        case .id(let id): entries = try load("id = ?", [id.rawValue])
+        case .alias(let alias): entries = try load("alias = ?", [alias])
+        case .thumbprint(let hex): entries = try byThumbprint(hex)
         case .any(let text):
-            rows = try load("alias = ?", [text])
-            if rows.isEmpty, let id = Int64(text) { rows = try load("id = ?", [id]) }
-            if rows.isEmpty { rows = try byThumbprint(text) }
+            entries = try load("alias = ?", [text])
+            if entries.isEmpty, let id = Int64(text) { entries = try load("id = ?", [id]) }
+            if entries.isEmpty { entries = try byThumbprint(text) }
         }
-        guard !rows.isEmpty else {
+        guard !entries.isEmpty else {
             throw CertVaultError(
                 .entryNotFound,
                 "no entry matches \(ref)",
                 hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint"
             )
         }
-        let handles = state.ledger.people.mapValues(\.handle)
-        let entries = try rows.map { try Entry(row: $0, handles: handles, access: []) }
         guard entries.count == 1 else {
             let names = entries.map { "\($0.alias) (\($0.certificate?.thumbprintSHA1 ?? "no certificate"))" }
             throw CertVaultError(
                 .ambiguous,
-                "\(ref) matches \(rows.count) entries: \(names.joined(separator: ", "))",
+                "\(ref) matches \(entries.count) entries: \(names.joined(separator: ", "))",
                 hint: "give more digits, or the alias"
             )
         }

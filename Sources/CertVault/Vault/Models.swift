@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+internal import GRDBSQLite
 
 /// What a person may do.
 public enum PersonRole: String, CaseIterable, Sendable, Codable {
@@ -210,18 +211,29 @@ public struct Entry: Sendable, Codable, Equatable {
 
     /// Reads an entry row, each column checked. `handles` names people as
     /// the signed records do; `access` lists who holds a grant.
-    init(row: Row, handles: [Int64: String], access: [String], positions: [String: Int]? = nil) throws {
+    init(
+        row: Row,
+        handles: [Int64: String],
+        access: [String],
+        positions: [String: Int]? = nil,
+        statement: OpaquePointer? = nil
+    ) throws {
         let c = Columns(
             row,
             "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")",
-            positions: positions
+            positions: positions,
+            statement: statement
         )
         id = ID(try c.int("id"))
         alias = try c.text("alias")
         purpose = try c.enum("purpose", EntryPurpose.self)
         subscription = try c.optionalText("subscription")
         domains = try Entry.decodeList(c.text("domains"), c, "domains")
-        hasPrivateKey = try c.optionalBlob("key_ciphertext") != nil
+        switch try c.text("key_type") {
+        case "blob": hasPrivateKey = true
+        case "null": hasPrivateKey = false
+        default: throw c.fail("key_ciphertext", "a value that is not binary")
+        }
         status = try c.enum("status", EntryStatus.self)
         needsRotation = try c.bool("needs_rotation")
         rotationReason = try c.optionalText("rotation_reason")
@@ -268,10 +280,53 @@ public struct Entry: Sendable, Codable, Equatable {
         }
     }
 
+    /// Every entry row `filter` selects, in id order, decoded straight from
+    /// SQLite's statement (one pass, no copied rows). A row that does not
+    /// decode goes to `failed`, which throws by default; rows `skip` names
+    /// are passed over.
+    static func fetch(
+        _ db: Database,
+        where filter: String? = nil,
+        arguments: StatementArguments = [],
+        handles: [Int64: String],
+        access: [Int64: [String]] = [:],
+        skip: (Int64) -> Bool = { _ in false },
+        failed: (Int64, CertVaultError) throws -> Void = { throw $1 }
+    ) throws -> [Entry] {
+        let statement = try db.cachedStatement(
+            sql: selectSQL + (filter.map { " WHERE \($0)" } ?? "") + " ORDER BY id"
+        )
+        let positions = Dictionary(
+            statement.columnNames.enumerated().map { ($1, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let handle = statement.sqliteStatement
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        var entries: [Entry] = []
+        while let row = try cursor.next() {
+            let id = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
+            if skip(id) { continue }
+            do {
+                entries.append(
+                    try Entry(
+                        row: row,
+                        handles: handles,
+                        access: access[id] ?? [],
+                        positions: positions,
+                        statement: handle
+                    )
+                )
+            } catch let error as CertVaultError {
+                try failed(id, error)
+            }
+        }
+        return entries
+    }
+
     static let selectSQL = """
         SELECT id, alias, purpose, subscription, domains, sha1, sha256, subject, issuer, serial,
                not_before, not_after, key_algorithm, key_bits, key_curve, signature_algorithm, sans,
-               self_signed, is_ca, key_ciphertext, status, needs_rotation,
+               self_signed, is_ca, typeof(key_ciphertext) AS key_type, status, needs_rotation,
                rotation_reason, issuer_entry_id, created_at, created_by, replaces_id, revocation_reason,
                revoked_at, tags
         FROM entries e

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+
+/// "Did you mean": an unknown command or option is named, with the nearest
+/// known one, before the argument parser reports something less direct
+/// (a missing option, or an unknown option when the command is unknown).
+enum Suggestions {
+    struct Mistake: Error {
+        var message: String
+        var hint: String
+    }
+
+    /// The first unknown command or option in `arguments`, if any.
+    static func mistake(in arguments: [String]) -> Mistake? {
+        var command: ParsableCommand.Type = Root.self
+        var path = ["certvault"]
+        var i = 0
+        while i < arguments.count, !arguments[i].hasPrefix("-") {
+            let word = arguments[i]
+            let subcommands = command.configuration.subcommands
+            if subcommands.isEmpty { break }
+            if word == "help" && command == Root.self { return nil }
+            guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                let names = subcommands.map { $0._commandName }
+                let what = path.count == 1 ? "command" : "\(path.dropFirst().joined(separator: " ")) command"
+                return Mistake(
+                    message: "unknown \(what) '\(word)'",
+                    hint: nearest(word, in: names).map { "did you mean '\(path.joined(separator: " ")) \($0)'?" }
+                        ?? "the \(what)s are: \(names.joined(separator: ", "))"
+                )
+            }
+            command = next
+            path.append(word)
+            i += 1
+        }
+        let known = options(of: command)
+        for argument in arguments[i...] {
+            if argument == "--" { break }
+            guard argument.hasPrefix("--"), argument.count > 2 else { continue }
+            let name = String(argument.split(separator: "=", maxSplits: 1)[0])
+            if known.contains(name) { continue }
+            return Mistake(
+                message: "unknown option '\(name)' for '\(path.joined(separator: " "))'",
+                hint: nearest(name, in: Array(known)).map { "did you mean '\($0)'?" }
+                    ?? "see '\(path.joined(separator: " ")) --help'"
+            )
+        }
+        return nil
+    }
+
+    /// The long options a command takes, read from its own help.
+    static func options(of command: ParsableCommand.Type) -> Set<String> {
+        let help = command.helpMessage(columns: 10_000)
+        var names: Set<String> = ["--help", "--version", "--generate-completion-script"]
+        var scanner = help[...]
+        while let range = scanner.range(of: "--") {
+            var end = range.upperBound
+            while end < scanner.endIndex, scanner[end].isLetter || scanner[end].isNumber || scanner[end] == "-" {
+                end = scanner.index(after: end)
+            }
+            if end > range.upperBound { names.insert(String(scanner[range.lowerBound..<end])) }
+            scanner = scanner[end...]
+        }
+        return names
+    }
+
+    /// The candidate nearest `word` if it is near enough to be a slip:
+    /// an edit distance of at most a third of its length (at least 1), or
+    /// a prefix of it.
+    static func nearest(_ word: String, in candidates: [String]) -> String? {
+        var best: (name: String, distance: Int)?
+        for candidate in candidates.sorted() {
+            let d = distance(word, candidate)
+            if best == nil || d < best!.distance { best = (candidate, d) }
+        }
+        guard let best else { return nil }
+        let limit = max(1, word.count / 3)
+        if best.distance <= limit { return best.name }
+        let prefixed = candidates.filter { $0.hasPrefix(word) && word.count >= 3 }
+        return prefixed.count == 1 ? prefixed[0] : nil
+    }
+
+    /// Damerau-Levenshtein distance (with adjacent transpositions).
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                let deletion = d[i - 1][j] + 1
+                let insertion = d[i][j - 1] + 1
+                let substitution = d[i - 1][j - 1] + cost
+                d[i][j] = min(deletion, insertion, substitution)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
+    }
+}
