@@ -217,9 +217,11 @@ struct PersonCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Read the new person's passphrase from this file.", valueName: "file"))
         var newPassphraseFile: String?
         @Option(help: "KDF cost of their keyslot.") var kdf: KDFStrength = .moderate
+        @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
 
         func run() throws {
             let vault = try global.openVault()
+            let unlockersBefore = try vault.people().filter { $0.role != .staff && $0.status == .active }.count
             let session = try global.unlock(vault)
             var passphrase: SecureBytes?
             if role != .staff {
@@ -229,7 +231,8 @@ struct PersonCommand: ParsableCommand {
                     prompt: "New passphrase for \(handle): ",
                     what: "a passphrase for \(handle)",
                     fileOption: "--new-passphrase-file",
-                    confirm: true
+                    confirm: true,
+                    weakOK: weakPassphraseOk
                 )
             }
             let person = try session.addPerson(
@@ -238,6 +241,11 @@ struct PersonCommand: ParsableCommand {
                 kdf: kdf
             )
             Output.line("added \(person.handle) (\(person.role.rawValue))")
+            if role != .staff && unlockersBefore == 1 {
+                Output.note(
+                    "note: \(unlockersBefore + 1) people can now unlock this vault, so commands need to know who acts: --as HANDLE, CERTVAULT_USER, or a login name that is the handle (\(session.person.handle) as '\(session.person.handle)')"
+                )
+            }
         }
     }
 

@@ -75,7 +75,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .customLong("as"),
         help: ArgumentHelp(
-            "Act as this person (env CERTVAULT_USER; default: the only person who can unlock).",
+            "Act as this person (env CERTVAULT_USER; default: the only person who can unlock, else your login name).",
             valueName: "handle"
         )
     )
@@ -109,9 +109,19 @@ struct GlobalOptions: ParsableArguments {
         return vault
     }
 
+    /// The login name (LOGNAME, USER, else the password database): who
+    /// acts when several people can unlock and none is named.
+    static var loginName: String? {
+        for name in ["LOGNAME", "USER"] {
+            if let v = getenv(name).map({ String(cString: $0) }), !v.isEmpty { return v }
+        }
+        guard let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }
+
     /// Works out who acts, then asks for their passphrase (the one KDF run).
     func unlock(_ vault: Vault) throws -> Session {
-        let person = try vault.actor(actorHandle)
+        let person = try vault.actor(actorHandle, preferring: Self.loginName)
         let passphrase = try Secrets.read(
             file: passphraseFile,
             environment: "CERTVAULT_PASSPHRASE",
@@ -144,16 +154,33 @@ enum SecretEnvironment {
 
 enum Secrets {
     /// A secret from a file option, an environment variable, or the terminal.
+    ///
+    /// With `confirm` it is a new secret: asked twice at a terminal (again,
+    /// up to three times, when the two differ), and judged by
+    /// ``PassphraseStrength``: a weak one is asked again at a terminal and
+    /// refused from a file or the environment, unless `weakOK`.
     static func read(
         file: String?,
         environment: String,
         prompt: String,
         what: String,
         fileOption: String,
-        confirm: Bool = false
+        confirm: Bool = false,
+        weakOK: Bool = false,
+        weakFlag: String = "--weak-passphrase-ok"
     ) throws -> SecureBytes {
-        if let file { return try SecretInput.fromFile(file) }
-        if let secret = SecretEnvironment.take(environment) { return secret }
+        func judged(_ secret: SecureBytes) throws -> SecureBytes {
+            guard confirm, !weakOK else { return secret }
+            let strength = PassphraseStrength.assess(secret)
+            guard let problem = strength.problem else { return secret }
+            throw CertVaultError(
+                .invalidArgument,
+                "\(what) is too weak: \(problem)",
+                hint: "use four or more random words or 12+ random characters (or \(weakFlag) for a test)"
+            )
+        }
+        if let file { return try judged(try fromFile(file)) }
+        if let secret = SecretEnvironment.take(environment) { return try judged(secret) }
         guard SecretInput.hasTerminal else {
             throw CertVaultError(
                 .invalidArgument,
@@ -161,18 +188,41 @@ enum Secrets {
                 hint: "give it with \(fileOption) FILE or \(environment)"
             )
         }
-        let first = try SecretInput.prompt(prompt)
-        if confirm {
+        guard confirm else { return try SecretInput.prompt(prompt) }
+        for attempt in 1...3 {
+            let first = try SecretInput.prompt(prompt)
+            if !weakOK, let problem = PassphraseStrength.assess(first).problem {
+                Output.warning("too weak: \(problem); use four or more random words or 12+ random characters")
+                if attempt < 3 { continue }
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(what) is too weak: \(problem)",
+                    hint: "\(weakFlag) accepts it for a test"
+                )
+            }
             let second = try SecretInput.prompt("Again: ")
-            guard first.isEqual(to: second) else { throw CertVaultError(.invalidArgument, "the two entries differ") }
+            if first.isEqual(to: second) { return first }
+            Output.warning("the two entries differ; again (\(attempt) of 3)")
         }
-        return first
+        throw CertVaultError(.invalidArgument, "the two entries differed three times; nothing was changed")
     }
 
     /// A secret only if one was given (file or environment); no prompt.
     static func given(file: String?, environment: String) throws -> SecureBytes? {
-        if let file { return try SecretInput.fromFile(file) }
+        if let file { return try fromFile(file) }
         return SecretEnvironment.take(environment)
+    }
+
+    /// Reads a secret file, warning (as ssh does for keys) when others may read it.
+    static func fromFile(_ path: String) throws -> SecureBytes {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0, (info.st_mode & S_IFMT) == S_IFREG {
+            Output.warning(
+                "\(path) is open to others (mode \(String(info.st_mode & 0o777, radix: 8))): anyone who can read it has the secret"
+            )
+            Output.hint("chmod 600 \(path)")
+        }
+        return try SecretInput.fromFile(path)
     }
 }
 

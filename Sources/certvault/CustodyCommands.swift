@@ -130,6 +130,7 @@ extension PersonCommand {
         @Option(help: ArgumentHelp("Read the new passphrase from this file.", valueName: "file"))
         var newPassphraseFile: String?
         @Option(help: "KDF cost of the new keyslot.") var kdf: KDFStrength = .moderate
+        @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
@@ -139,7 +140,8 @@ extension PersonCommand {
                 prompt: "New passphrase for \(session.person.handle): ",
                 what: "the new passphrase",
                 fileOption: "--new-passphrase-file",
-                confirm: true
+                confirm: true,
+                weakOK: weakPassphraseOk
             )
             try session.changePassphrase(to: passphrase, kdf: kdf)
             Output.line("passphrase of \(session.person.handle) changed (KDF \(kdf.rawValue))")

@@ -18,7 +18,8 @@ extension CertVaultError {
             return "use --generate-password or --password-file, or --unencrypted if you really mean it"
         case .exportCertificate: return "export its certificate with --format cer"
         case .makeRequest: return "requests are made with 'certvault csr'"
-        case .nameActor: return "say who you are with --as HANDLE or CERTVAULT_USER"
+        case .nameActor:
+            return "say who you are with --as HANDLE or CERTVAULT_USER (or use a login name that is your handle)"
         case .listPeople: return "list people with 'certvault person list'"
         case .createVault: return "create one with 'certvault init --admin HANDLE', or name it with --vault PATH"
         case .choosePath: return "choose another path with --vault, or remove the old vault yourself"

@@ -16,15 +16,19 @@ struct Init: ParsableCommand {
     @Option(help: "Their email address.") var email: String?
     @Option(help: "Cost of the passphrase KDF: interactive, moderate (default), sensitive.") var kdf: KDFStrength =
         .moderate
+    @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
 
     func run() throws {
+        // An existing vault is named before any passphrase is asked.
+        try Vault.requireAbsent(at: global.vaultPath)
         let passphrase = try Secrets.read(
             file: global.passphraseFile,
             environment: "CERTVAULT_PASSPHRASE",
             prompt: "New passphrase for \(admin): ",
             what: "a passphrase for \(admin)",
             fileOption: "--passphrase-file",
-            confirm: true
+            confirm: true,
+            weakOK: weakPassphraseOk
         )
         let vault = try Vault.create(
             at: global.vaultPath,
@@ -393,6 +397,7 @@ struct Export: ParsableCommand {
     @Flag(help: "With --format key or bundle: write the key without encryption (recorded as such).")
     var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
+    @Flag(help: "Accept a weak file password (for a test).") var weakPasswordOk = false
 
     /// The format: given, or the target's.
     var resolvedFormat: ExportFormat { format ?? target?.requirements.exportFormat ?? .pfx }
@@ -453,7 +458,9 @@ struct Export: ParsableCommand {
                 prompt: "Password for \(out): ",
                 what: "a password for \(out)",
                 fileOption: "--password-file",
-                confirm: true
+                confirm: true,
+                weakOK: weakPasswordOk,
+                weakFlag: "--weak-password-ok"
             )
         }
         let session = try global.unlock(vault)

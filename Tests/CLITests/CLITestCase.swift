@@ -108,4 +108,61 @@ class CLITestCase: XCTestCase {
             """
         return try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, prompt ?? "", reply] + args)
     }
+
+    /// Runs certvault on a pseudo-terminal and answers a conversation: for
+    /// each (prompt, reply), waits until `prompt` appears after the previous
+    /// answer, then types `reply` and a newline. `env` adds variables.
+    func conversation(
+        _ args: [String],
+        _ turns: [(prompt: String, reply: String)],
+        env: [String: String] = [:]
+    ) throws -> ProcessResult {
+        let script = """
+            import os, pty, sys, json, select, time
+            binary, vault, turns, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+            pid, fd = pty.fork()
+            if pid == 0:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
+                env["CERTVAULT_VAULT"] = vault
+                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
+                env.update(extra)
+                os.execve(binary, [binary] + sys.argv[5:], env)
+            seen = b""
+            start = 0
+            def read(timeout):
+                global seen
+                r, _, _ = select.select([fd], [], [], timeout)
+                if not r:
+                    return False
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return None
+                if not chunk:
+                    return None
+                seen += chunk
+                return True
+            for prompt, reply in turns:
+                deadline = time.time() + 60
+                while prompt.encode() not in seen[start:]:
+                    if read(1) is None or time.time() > deadline:
+                        break
+                start = seen.find(prompt.encode(), start) + len(prompt)
+                os.write(fd, reply.encode() + b"\\n")
+            while read(60):
+                pass
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(seen.decode(errors="replace"))
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        let turnsJSON = String(
+            decoding: try JSONSerialization.data(withJSONObject: turns.map { [$0.prompt, $0.reply] }),
+            as: UTF8.self
+        )
+        let envJSON = String(decoding: try JSONSerialization.data(withJSONObject: env), as: UTF8.self)
+        return try Support.run(
+            "python3",
+            ["-c", script, CLITestCase.binary, vaultPath, turnsJSON, envJSON] + args
+        )
+    }
 }

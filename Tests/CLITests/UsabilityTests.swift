@@ -33,4 +33,119 @@ final class UsabilityTests: CLITestCase {
         XCTAssertEqual(try cv(["list", "--sort", "alias"]).status, 0)
         XCTAssertEqual(try cv(["audit", "log", "--limit", "1"]).status, 0)
     }
+
+    func testInitChecksFirstReasksOnMismatchAndRefusesWeakPassphrases() throws {
+        // Two different entries: asked again, not ended.
+        let r = try conversation(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
+            [
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse batterx"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse battery"),
+            ]
+        )
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.out.contains("the two entries differ; again (1 of 3)"), r.out)
+        XCTAssertTrue(r.out.contains("created vault"), r.out)
+        // An existing vault is named before any passphrase is asked.
+        let again = try conversation(["init", "--admin", "alice"], [])
+        XCTAssertEqual(again.status, 1, again.out)
+        XCTAssertFalse(again.out.contains("New passphrase"), again.out)
+        XCTAssertTrue(again.out.contains("error: a vault already exists at"), again.out)
+        // A weak passphrase at the terminal: said why, asked again.
+        try FileManager.default.removeItem(atPath: vaultPath)
+        let weak = try conversation(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
+            [
+                ("New passphrase for alice: ", "abc"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse battery"),
+            ]
+        )
+        XCTAssertEqual(weak.status, 0, weak.out)
+        XCTAssertTrue(
+            weak.out.contains("warning: too weak: 3 characters of lower-case letters is about 14 bits"),
+            weak.out
+        )
+        // From a file: refused with the way out named; the flag lets a test vault have it.
+        try FileManager.default.removeItem(atPath: vaultPath)
+        try Support.write("abc\n", to: dir.appendingPathComponent("weak.pass"))
+        let refused = try cv([
+            "init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("weak.pass"),
+        ])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("error: a passphrase for alice is too weak: 3 characters"), refused.err)
+        XCTAssertTrue(refused.err.contains("--weak-passphrase-ok"), refused.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath))
+        try Support.write("password1\n", to: dir.appendingPathComponent("common.pass"))
+        let common = try cv(["init", "--admin", "alice", "--passphrase-file", file("common.pass")])
+        XCTAssertTrue(common.err.contains("one of the most common passwords"), common.err)
+        let allowed = try cv([
+            "init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("weak.pass"),
+            "--weak-passphrase-ok",
+        ])
+        XCTAssertEqual(allowed.status, 0, allowed.err)
+    }
+
+    func testAPassphraseFileOthersCanReadIsUsedWithAWarning() throws {
+        try initVault()
+        let open = try Support.write("alice passphrase\n", to: dir.appendingPathComponent("open.pass"))
+        chmod(open, 0o644)
+        let r = try cv(["new", "management", "--subject", "CN=a", "--alias", "a", "--passphrase-file", open])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("warning: \(open) is open to others (mode 644)"), r.err)
+        XCTAssertTrue(r.err.contains("hint: chmod 600 \(open)"), r.err)
+        // A private one: no warning.
+        let quiet = try cv([
+            "new", "management", "--subject", "CN=b", "--alias", "b", "--passphrase-file", file("alice.pass"),
+        ])
+        XCTAssertFalse(quiet.err.contains("open to others"), quiet.err)
+    }
+
+    func testSeveralUnlockersTheLoginNameActsAndPersonAddSaysSo() throws {
+        try initVault()
+        try Support.write("dave passphrase\n", to: dir.appendingPathComponent("dave.pass"))
+        let add = try cvAsAlice([
+            "person", "add", "dave", "--role", "officer", "--new-passphrase-file", file("dave.pass"),
+        ])
+        XCTAssertEqual(add.status, 0, add.err)
+        XCTAssertTrue(add.err.contains("2 people can now unlock this vault"), add.err)
+        XCTAssertTrue(add.err.contains("--as HANDLE, CERTVAULT_USER, or a login name"), add.err)
+        // Without --as: the login name, when it is a handle, says who acts.
+        let asAlice = try cvAsAlice(
+            ["new", "management", "--subject", "CN=m1", "--alias", "m1"],
+            env: ["USER": "alice", "LOGNAME": "alice"]
+        )
+        XCTAssertEqual(asAlice.status, 0, asAlice.err)
+        XCTAssertTrue(try cv(["audit", "log"]).out.contains("alice"))
+        let asDave = try cv(
+            ["new", "management", "--subject", "CN=m2", "--alias", "m2", "--passphrase-file", file("dave.pass")],
+            env: ["USER": "dave", "LOGNAME": "dave"]
+        )
+        XCTAssertEqual(asDave.status, 0, asDave.err)
+        // A login name that is nobody's handle: the hint says what to do.
+        let nobody = try cvAsAlice(
+            ["new", "management", "--subject", "CN=m3"],
+            env: ["USER": "root", "LOGNAME": "root"]
+        )
+        XCTAssertEqual(nobody.status, 1)
+        XCTAssertTrue(nobody.err.contains("several people can unlock this vault"), nobody.err)
+        XCTAssertTrue(nobody.err.contains("hint: say who you are with --as HANDLE"), nobody.err)
+    }
+
+    func testAWeakExportPasswordIsRefusedUnlessMeant() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        try Support.write("short\n", to: dir.appendingPathComponent("short.pw"))
+        let r = try cvAsAlice([
+            "export", "m", "--format", "pfx", "--out", file("m.pfx"), "--password-file", file("short.pw"),
+        ])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("error: a password for \(file("m.pfx")) is too weak"), r.err)
+        XCTAssertTrue(r.err.contains("--weak-password-ok"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("m.pfx")))
+        let meant = try cvAsAlice([
+            "export", "m", "--format", "pfx", "--out", file("m.pfx"), "--password-file", file("short.pw"),
+            "--weak-password-ok",
+        ])
+        XCTAssertEqual(meant.status, 0, meant.err)
+    }
 }

@@ -86,8 +86,11 @@ public enum Support {
 
     /// Writes `text` to a file and returns its path.
     @discardableResult
+    /// Writes `text` to a file private to its owner (0600), as a secret
+    /// file should be.
     public static func write(_ text: String, to url: URL) throws -> String {
         try Data(text.utf8).write(to: url)
+        chmod(url.path, 0o600)
         return url.path
     }
 

@@ -48,11 +48,8 @@ final class Store: Sendable {
         return config
     }
 
-    /// Creates a new, empty, migrated vault file (mode 0600, its directory 0700).
-    static func create(at path: String) throws -> Store {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        try SecureFile.makeDirectories(dir)
+    /// Throws `.vaultExists` when a vault (or what is left of one) is at `path`.
+    static func requireAbsent(at path: String) throws {
         for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
             throw CertVaultError(
                 .vaultExists,
@@ -60,6 +57,14 @@ final class Store: Sendable {
                 remedy: .choosePath
             )
         }
+    }
+
+    /// Creates a new, empty, migrated vault file (mode 0600, its directory 0700).
+    static func create(at path: String) throws -> Store {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        try SecureFile.makeDirectories(dir)
+        try requireAbsent(at: path)
         let fd = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { throw CertVaultError(.vaultExists, "a vault already exists at \(path)") }

@@ -130,17 +130,26 @@ extension Vault {
         )
     }
 
-    /// The person a command acts as: `handle`, or else the only person who
-    /// can unlock the vault.
-    public func actor(_ handle: String?) throws -> Person {
+    /// The person a command acts as: `handle`; or else the only person who
+    /// can unlock the vault; or else, when several can, `login` (the
+    /// caller's login name) if it is the handle of one of them.
+    public func actor(_ handle: String?, preferring login: String? = nil) throws -> Person {
         try store.read { db in
-            Person(try Self.actor(handle, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db))
+            Person(
+                try Self.actor(handle, preferring: login, ledger: try PeopleLedger.replay(db, vaultID: vaultID), in: db)
+            )
         }
     }
 
-    static func actor(_ handle: String?, ledger: PeopleLedger, in db: Database) throws -> TrustedPerson {
+    static func actor(
+        _ handle: String?,
+        preferring login: String? = nil,
+        ledger: PeopleLedger,
+        in db: Database
+    ) throws -> TrustedPerson {
         if let handle { return try trustedPerson(handle, ledger: ledger, in: db) }
         let unlockers = ledger.people.values.filter { $0.canUnlock && $0.active }.sorted { $0.id < $1.id }
+        if unlockers.count > 1, let login, let me = unlockers.first(where: { $0.handle == login }) { return me }
         guard unlockers.count == 1 else {
             throw CertVaultError(
                 .actorAmbiguous,

@@ -41,6 +41,10 @@ public final class Vault: Sendable {
         }
     }
 
+    /// Throws `.vaultExists` when anything is at `path` that ``create(at:admin:passphrase:kdf:witness:)``
+    /// would refuse: to check before asking anyone for a passphrase.
+    public static func requireAbsent(at path: String) throws { try Store.requireAbsent(at: path) }
+
     /// Creates a new vault with its first admin.
     ///
     /// The genesis record (`vault.create`) commits to the vault id and the
