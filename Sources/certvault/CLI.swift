@@ -90,7 +90,10 @@ struct GlobalOptions: ParsableArguments {
     )
     var passphraseFile: String?
 
-    var vaultPath: String {
+    var vaultPath: String { Self.vaultPath(given: vault) }
+
+    /// The vault named by --vault, else CERTVAULT_VAULT, else the default.
+    static func vaultPath(given vault: String?) -> String {
         if let vault { return vault }
         if let env = getenv("CERTVAULT_VAULT").map({ String(cString: $0) }), !env.isEmpty { return env }
         return Locations.defaultVaultPath

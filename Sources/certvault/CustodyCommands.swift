@@ -8,8 +8,9 @@ struct Grant: ParsableCommand {
         discussion: "Staff never hold grants: export a copy for them with 'export --for'."
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
-    @Argument(help: "Who receives the grant.") var handle: String
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
+    @Argument(help: "Who receives the grant.", completion: Completions.handles) var handle: String
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
@@ -23,8 +24,9 @@ struct Ungrant: ParsableCommand {
         abstract: "Take a person's grant on an entry away (the last holder keeps it)."
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
-    @Argument(help: "Whose grant to take away.") var handle: String
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
+    @Argument(help: "Whose grant to take away.", completion: Completions.handles) var handle: String
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
@@ -43,7 +45,8 @@ struct Rotate: ParsableCommand {
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
     @Option(help: ArgumentHelp("Where to write the request of a re-issue (PEM).", valueName: "file")) var out: String?
     @Flag(help: "Replace the request file if it exists.") var force = false
 
@@ -71,7 +74,8 @@ struct Revoke: ParsableCommand {
         abstract: "Revoke an entry: its key is never granted or exported again."
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
     @Option(help: "keyCompromise, affiliationChanged, superseded, cessationOfOperation or unspecified.")
     var reason: RevocationReason
     @Flag(help: "Delete the encrypted key and every seal of it (needs --yes).") var destroyKey = false
@@ -95,7 +99,8 @@ struct Retire: ParsableCommand {
         abstract: "Record that a superseded entry's certificate was removed from Azure."
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
@@ -111,7 +116,7 @@ extension PersonCommand {
             abstract: "Give a person another role (admins only); a new admin receives every key."
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Their handle.") var handle: String
+        @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Argument(help: "admin, officer or auditor (staff stay staff).") var role: PersonRole
 
         func run() throws {
@@ -158,7 +163,7 @@ extension PersonCommand {
                 """
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Their handle.") var handle: String
+        @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Option(help: "Why they left (recorded).") var reason: String
         @Flag(help: "Rotate the self-signed certificates of the plan right away.") var rotate = false
         @Flag(help: "Print the plan as JSON.") var json = false
@@ -191,7 +196,7 @@ extension PersonCommand {
             abstract: "A person's role, status, what they can open now, ever could, and were handed."
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Their handle.") var handle: String
+        @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
@@ -229,7 +234,8 @@ extension AuditCommand {
             abstract: "Who could open an entry's key, from when to when, and every copy handed out (no passphrase)."
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The entry: alias, id or thumbprint prefix.") var entry: String
+        @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries)
+        var entry: String
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {

@@ -34,15 +34,20 @@ enum Output {
     /// Writes a secret to stderr without making a Swift string of it.
     static func revealSecret(_ label: String, _ secret: SecureBytes) {
         FileHandle.standardError.write(Data(label.utf8))
+        writeSecret(secret, to: 2)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    /// Writes a secret to a file descriptor straight from secure memory.
+    static func writeSecret(_ secret: SecureBytes, to fd: Int32) {
         secret.withUnsafeBytes { buf in
             var offset = 0
             while offset < buf.count {
-                let n = Glibc.write(2, buf.baseAddress! + offset, buf.count - offset)
+                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
                 if n <= 0 { break }
                 offset += n
             }
         }
-        FileHandle.standardError.write(Data("\n".utf8))
     }
 
     /// JSON for scripts: sorted keys, ISO 8601 dates.

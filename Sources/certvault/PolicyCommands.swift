@@ -27,7 +27,8 @@ struct Check: ParsableCommand {
     var days: String?
     @Option(help: "Only entries of this purpose (ssl, management, app, other).") var purpose: EntryPurpose?
     @Option(help: ArgumentHelp("Only entries of this Azure subscription.", valueName: "id")) var subscription: String?
-    @Option(help: ArgumentHelp("Only this entry.", valueName: "ref")) var entry: String?
+    @Option(help: ArgumentHelp("Only this entry.", valueName: "ref"), completion: Completions.entries) var entry:
+        String?
     @Option(
         name: .customLong("ca-file"),
         help: ArgumentHelp("Also trust the roots in this PEM file (repeatable).", valueName: "file")

@@ -291,7 +291,10 @@ struct List: ParsableCommand {
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one entry (no passphrase needed).")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Alias, id, or 8+ hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.") var ref: String
+    @Argument(
+        help: "Alias, id, DNS name, or 8+ hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.",
+        completion: Completions.entries
+    ) var ref: String
     @Flag(help: "Print JSON.") var json = false
 
     struct Shown: Encodable {
@@ -378,13 +381,17 @@ struct Export: ParsableCommand {
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Alias, id or thumbprint prefix.") var ref: String
+    @Argument(help: "Alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var ref: String
     @Option(help: "pfx, cer, pem, chain, key, bundle or csr (or given by --target).") var format: ExportFormat?
     @Option(help: ArgumentHelp("Where the file goes: picks format and profile (see above).", valueName: "target"))
     var target: ExportTarget?
     @Option(help: ArgumentHelp("The file to write.", valueName: "file")) var out: String
     @Option(help: "modern (default) or legacy (pfx only).") var profile: ExportProfile?
-    @Option(name: .customLong("for"), help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle"))
+    @Option(
+        name: .customLong("for"),
+        help: ArgumentHelp("Who the file is for (default: you).", valueName: "handle"),
+        completion: Completions.handles
+    )
     var recipient: String?
     @Flag(help: "Make a strong random password and print it once on stderr.") var generatePassword = false
     @Option(
@@ -398,6 +405,15 @@ struct Export: ParsableCommand {
     var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
     @Flag(help: "Accept a weak file password (for a test).") var weakPasswordOk = false
+
+    static func unknownRecipient(_ error: CertVaultError, _ handle: String) -> CertVaultError {
+        CertVaultError(
+            .personNotFound,
+            error.message,
+            hint:
+                "to hand a copy to someone without vault access, add them first: certvault person add \(handle) --role staff"
+        )
+    }
 
     /// The format: given, or the target's.
     var resolvedFormat: ExportFormat { format ?? target?.requirements.exportFormat ?? .pfx }
@@ -441,11 +457,32 @@ struct Export: ParsableCommand {
         let vault = try global.openVault()
         let format = resolvedFormat
         let profile = resolvedProfile
+        if let recipient, format.carriesPrivateKey {
+            // Named before any password or passphrase is asked.
+            do { _ = try vault.actor(recipient) } catch let error as CertVaultError where error.code == .personNotFound
+            {
+                throw Self.unknownRecipient(error, recipient)
+            }
+        }
+        let toStdout = out == "-"
+        if toStdout {
+            if format.carriesPrivateKey && isatty(1) == 1 {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "--out - would print a private key on the terminal",
+                    hint: "redirect it (certvault export ... --out - > FILE, or | another command), or give --out FILE"
+                )
+            }
+        } else {
+            try Vault.checkDestination(out, force: force)
+        }
+        let destination: ExportDestination = toStdout ? .memory(label: "stdout") : .file(out, force: force)
+        /// What was done goes to stderr when the file itself goes to stdout.
+        func report(_ text: String) { if toStdout { Output.note(text) } else { Output.line(text) } }
         guard format.carriesPrivateKey else {
-            let result = try vault.exportPublic(.any(ref), format: format, to: out, force: force)
-            Output.line(
-                "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(out)"
-            )
+            let result = try vault.exportPublic(.any(ref), format: format, to: destination)
+            if let bytes = result.bytes { FileHandle.standardOutput.write(bytes) }
+            report("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(out)")
             return
         }
         var password: SecureBytes?
@@ -465,38 +502,48 @@ struct Export: ParsableCommand {
         }
         let session = try global.unlock(vault)
         let result: ExportResult
-        let destination = ExportDestination.file(out, force: force)
-        switch format {
-        case .pfx:
-            result = try session.exportPFX(
-                .any(ref),
-                to: destination,
-                password: password!,
-                profile: profile,
-                recipient: recipient
-            )
-        case .bundle:
-            result = try session.exportBundle(
-                .any(ref),
-                to: destination,
-                password: password,
-                unencrypted: unencrypted,
-                recipient: recipient
-            )
-        default:
-            result = try session.exportKey(
-                .any(ref),
-                to: destination,
-                password: password,
-                unencrypted: unencrypted,
-                recipient: recipient
+        do {
+            switch format {
+            case .pfx:
+                result = try session.exportPFX(
+                    .any(ref),
+                    to: destination,
+                    password: password!,
+                    profile: profile,
+                    recipient: recipient
+                )
+            case .bundle:
+                result = try session.exportBundle(
+                    .any(ref),
+                    to: destination,
+                    password: password,
+                    unencrypted: unencrypted,
+                    recipient: recipient
+                )
+            default:
+                result = try session.exportKey(
+                    .any(ref),
+                    to: destination,
+                    password: password,
+                    unencrypted: unencrypted,
+                    recipient: recipient
+                )
+            }
+        } catch let error as CertVaultError where error.code == .personNotFound && recipient != nil {
+            throw CertVaultError(
+                .personNotFound,
+                error.message,
+                hint:
+                    "to hand a copy to someone without vault access, add them first: certvault person add \(recipient!) --role staff"
             )
         }
+        if let bytes = result.bytes { FileHandle.standardOutput.write(bytes) }
+        if let secret = result.secretBytes { Output.writeSecret(secret, to: 1) }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         Output.policyWarnings(vault, [.alias(result.alias)], only: ["expired", "not-yet-valid", "expiring"])
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
         let forTarget = target.map { " for \($0.requirements.title)" } ?? ""
-        Output.line(
+        report(
             "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)]\(forTarget), sha256 \(result.fileSHA256)"
         )
     }
@@ -511,6 +558,7 @@ struct Backup: ParsableCommand {
     @Flag(help: "Replace an existing file.") var force = false
 
     func run() throws {
+        try Vault.checkDestination(destination, force: force)
         let session = try global.unlock(try global.openVault())
         let head = try session.backup(to: destination, force: force)
         Output.line("backed up to \(destination); its audit head is \(head)")

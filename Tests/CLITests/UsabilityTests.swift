@@ -148,4 +148,92 @@ final class UsabilityTests: CLITestCase {
         ])
         XCTAssertEqual(meant.status, 0, meant.err)
     }
+
+    var corpusPFX: String { Support.corpus.appendingPathComponent("ossl-default.p12").path }
+
+    func testFlowsThatUsedToEndInADeadEnd() throws {
+        try initVault()
+        try Support.write("test\n", to: dir.appendingPathComponent("test.pw"))
+        try Support.write("Export-Pa55word\n", to: dir.appendingPathComponent("out.pw"))
+        // The options of an import describe the leaf; the CA certificates with it are stored as CAs.
+        let imported = try cvAsAlice([
+            "import", corpusPFX, "--password-file", file("test.pw"), "--purpose", "ssl", "--domain", "contoso.com",
+            "--subscription", "sub-1",
+        ])
+        XCTAssertEqual(imported.status, 0, imported.err)
+        let entries =
+            try JSONSerialization.jsonObject(with: try cv(["list", "--json"]).stdout) as? [[String: Any]] ?? []
+        XCTAssertEqual(entries.count, 3)
+        for entry in entries {
+            let isLeaf = entry["alias"] as? String == "www.contoso.com"
+            XCTAssertEqual(entry["purpose"] as? String, isLeaf ? "ssl" : "other", "\(entry["alias"] ?? "")")
+            XCTAssertEqual(entry["subscription"] as? String, isLeaf ? "sub-1" : nil, "\(entry["alias"] ?? "")")
+            XCTAssertEqual((entry["domains"] as? [String]) ?? [], isLeaf ? ["contoso.com"] : [])
+        }
+        // REF may be a DNS name one entry covers.
+        let byName = try cvAsAlice([
+            "export", "contoso.com", "--format", "pfx", "--out", file("c.pfx"), "--password-file", file("out.pw"),
+        ])
+        XCTAssertEqual(byName.status, 0, byName.err)
+        XCTAssertTrue(byName.out.contains("exported www.contoso.com"), byName.out)
+        let unknownName = try cv(["show", "nothing.example.org"])
+        XCTAssertEqual(unknownName.status, 1)
+        XCTAssertTrue(unknownName.err.contains("a DNS name its certificate covers"), unknownName.err)
+        // --for someone unknown: the hint gives the command that fixes it, before any password is asked.
+        let forBob = try cvAsAlice([
+            "export", "www.contoso.com", "--format", "pfx", "--out", file("b.pfx"), "--for", "bob",
+        ])
+        XCTAssertEqual(forBob.status, 1)
+        XCTAssertTrue(
+            forBob.err.contains(
+                "hint: to hand a copy to someone without vault access, add them first: certvault person add bob --role staff"
+            ),
+            forBob.err
+        )
+        // --out -: public formats to stdout; a key only when stdout is not a terminal.
+        let pem = try cv(["export", "www.contoso.com", "--format", "pem", "--out", "-"])
+        XCTAssertEqual(pem.status, 0, pem.err)
+        XCTAssertTrue(pem.out.hasPrefix("-----BEGIN CERTIFICATE-----"), pem.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
+        let piped = try cvAsAlice([
+            "export", "www.contoso.com", "--format", "pfx", "--out", "-", "--password-file", file("out.pw"),
+        ])
+        XCTAssertEqual(piped.status, 0, piped.err)
+        try Data(piped.stdout).write(to: dir.appendingPathComponent("piped.pfx"))
+        try Support.sh("openssl pkcs12 -in '\(file("piped.pfx"))' -noout -passin 'file:\(file("out.pw"))'")
+        let tty = try conversation(
+            ["export", "www.contoso.com", "--format", "key", "--out", "-", "--unencrypted"],
+            [],
+            env: ["CERTVAULT_PASSPHRASE": "alice passphrase"]
+        )
+        XCTAssertEqual(tty.status, 1, tty.out)
+        XCTAssertTrue(tty.out.contains("would print a private key on the terminal"), tty.out)
+        XCTAssertFalse(tty.out.contains("BEGIN PRIVATE KEY"), tty.out)
+        // A backup into a folder that does not exist: said, with the fix, before the passphrase.
+        let backup = try cv(["backup", file("backups/x.db")])
+        XCTAssertEqual(backup.status, 1)
+        XCTAssertTrue(backup.err.contains("no directory \(file("backups"))"), backup.err)
+        XCTAssertTrue(backup.err.contains("hint: create it first (mkdir -m 700 -p"), backup.err)
+    }
+
+    func testAnAliasWithACertificateAndItsKeyInTwoFiles() throws {
+        try initVault()
+        try Support.sh(
+            "cd '\(dir.path)' && openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -subj /CN=two.example -days 30 2>/dev/null"
+        )
+        let r = try cvAsAlice(["import", file("c.pem"), file("k.pem"), "--alias", "two"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let show = try cv(["show", "two"])
+        XCTAssertTrue(show.out.contains("held (encrypted)"), show.out)
+        // Two leaves under one alias are refused, and nothing is stored.
+        try Support.sh(
+            "cd '\(dir.path)' && openssl req -x509 -newkey rsa:2048 -nodes -keyout k2.pem -out c2.pem -subj /CN=other.example -days 30 2>/dev/null && openssl req -x509 -newkey rsa:2048 -nodes -keyout k3.pem -out c3.pem -subj /CN=third.example -days 30 2>/dev/null"
+        )
+        let two = try cvAsAlice(["import", file("c2.pem"), file("c3.pem"), "--alias", "pair"])
+        XCTAssertEqual(two.status, 1)
+        XCTAssertTrue(two.err.contains("an alias names one entry, but these files make 2"), two.err)
+        XCTAssertFalse(try cv(["list"]).out.contains("pair"))
+        let three = try cvAsAlice(["import", file("c.pem"), file("c2.pem"), file("c3.pem"), "--alias", "x"])
+        XCTAssertTrue(three.err.contains("not 3 files"), three.err)
+    }
 }

@@ -94,6 +94,17 @@ extension Vault {
         func load(_ where_: String, _ args: StatementArguments) throws -> [Entry] {
             try Entry.fetch(db, where: where_, arguments: args, handles: handles)
         }
+        // A DNS name the entry's certificate covers (or its tagged domain):
+        // the active entries if any cover it, else every entry that does.
+        func byName(_ name: String) throws -> [Entry] {
+            let covering = try Entry.fetch(db, handles: handles).filter { entry in
+                if entry.domains.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { return true }
+                guard let certificate = entry.certificate else { return false }
+                return DomainNames.names(of: certificate).contains { DomainNames.covers($0, name) }
+            }
+            let active = covering.filter { $0.status == .active }
+            return active.isEmpty ? covering : active
+        }
         func byThumbprint(_ text: String) throws -> [Entry] {
             let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
             guard hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil else { return [] }
@@ -108,12 +119,16 @@ extension Vault {
             entries = try load("alias = ?", [text])
             if entries.isEmpty, let id = Int64(text) { entries = try load("id = ?", [id]) }
             if entries.isEmpty { entries = try byThumbprint(text) }
+            if entries.isEmpty, text.contains("."), !text.contains(" ") {
+                entries = try byName(text)
+            }
         }
         guard !entries.isEmpty else {
             throw CertVaultError(
                 .entryNotFound,
                 "no entry matches \(ref)",
-                hint: "name an entry by alias, id, or at least 8 hex digits of its thumbprint"
+                hint:
+                    "name an entry by alias, id, a DNS name its certificate covers, or 8+ hex digits of its thumbprint (certvault list)"
             )
         }
         guard entries.count == 1 else {

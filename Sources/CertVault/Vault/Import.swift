@@ -145,8 +145,11 @@ extension Session {
     {
         try requireRole([.admin, .officer], to: "import")
         try validateAlias(options.alias)
-        if options.alias != nil, files.count != 1 {
-            throw CertVaultError(.invalidArgument, "an alias names one entry, but \(files.count) files were given")
+        if options.alias != nil, files.count > 2 {
+            throw CertVaultError(
+                .invalidArgument,
+                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(files.count) files"
+            )
         }
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
@@ -177,6 +180,7 @@ extension Session {
                 }
             }
             report.warnings = warnings
+            try Self.requireOneAliased(report, options)
             return report
         }
     }
@@ -265,8 +269,11 @@ extension Session {
     ) throws -> ImportReport {
         try requireRole([.admin, .officer], to: "import")
         try validateAlias(options.alias)
-        if options.alias != nil, paths.count != 1 {
-            throw CertVaultError(.invalidArgument, "an alias names one entry, but \(paths.count) files were given")
+        if options.alias != nil, paths.count > 2 {
+            throw CertVaultError(
+                .invalidArgument,
+                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(paths.count) files"
+            )
         }
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         do {
@@ -327,6 +334,7 @@ extension Session {
                         "\(alone.source): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
                     )
                 }
+                try Self.requireOneAliased(report, options)
                 if failed && !options.keepGoing {
                     report.stored = false
                     throw NothingStored(report: report)
@@ -340,6 +348,26 @@ extension Session {
 
     /// ``store(_:file:options:)`` as one import step: inside a savepoint
     /// when the import keeps going past failures, and a failure named by the file.
+    /// An alias given with two files (a certificate and its key) must end on
+    /// one entry; two leaves would make `alias` and `alias-2`.
+    static func requireOneAliased(_ report: ImportReport, _ options: ImportOptions) throws {
+        guard let alias = options.alias else { return }
+        let named = Set(
+            report.items.filter {
+                $0.outcome == .imported
+                    && ($0.alias == alias
+                        || ($0.alias.hasPrefix(alias + "-") && isAllDigits(String($0.alias.dropFirst(alias.count + 1)))))
+            }.map(\.alias)
+        )
+        guard named.count <= 1 else {
+            throw CertVaultError(
+                .invalidArgument,
+                "an alias names one entry, but these files make \(named.count): \(named.sorted().joined(separator: ", "))",
+                hint: "import them separately, each under its own alias"
+            )
+        }
+    }
+
     private func storeNamed(
         _ c: Change,
         file: ImportFile,
@@ -394,12 +422,18 @@ extension Session {
         }
         for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
             let alone = file.keys.isEmpty && file.certificates.count == 1
+            // Purpose, subscription and domains describe the leaf: a CA
+            // certificate that came with it is stored as what it is.
+            var described = options
+            if cert.certificate.isCA && !alone {
+                (described.purpose, described.subscription, described.domains) = (nil, nil, [])
+            }
             let r = try storeCertificate(
                 c,
                 cert.certificate,
                 key: nil,
                 name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
-                options: options,
+                options: described,
                 source: file.source,
                 label: file.label
             )

@@ -157,11 +157,15 @@ enum SecureFile {
     }
 
     /// The directory `destination` is to go in, which must exist.
-    private static func directory(of destination: String) throws -> String {
+    static func directory(of destination: String) throws -> String {
         let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw CertVaultError(.io, "cannot write \(destination): no directory \(dir)")
+            throw CertVaultError(
+                .io,
+                "cannot write \(destination): no directory \(dir)",
+                hint: "create it first (mkdir -m 700 -p '\(dir)'), or name a file in a directory that exists"
+            )
         }
         return dir
     }

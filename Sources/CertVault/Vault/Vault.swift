@@ -45,6 +45,15 @@ public final class Vault: Sendable {
     /// would refuse: to check before asking anyone for a passphrase.
     public static func requireAbsent(at path: String) throws { try Store.requireAbsent(at: path) }
 
+    /// Throws what writing a file at `path` would throw before anything is
+    /// asked or done: no such directory, or (without `force`) a file there.
+    public static func checkDestination(_ path: String, force: Bool = false) throws {
+        _ = try SecureFile.directory(of: path)
+        if !force && FileManager.default.fileExists(atPath: path) {
+            throw SecureFile.exists(path)
+        }
+    }
+
     /// Creates a new vault with its first admin.
     ///
     /// The genesis record (`vault.create`) commits to the vault id and the
