@@ -12,6 +12,8 @@ enum Suggestions {
 
     /// The first unknown command or option in `arguments`, if any.
     static func mistake(in arguments: [String]) -> Mistake? {
+        // The shell's completion calls (---completion) are the parser's own.
+        if arguments.first?.hasPrefix("---") == true { return nil }
         var command: ParsableCommand.Type = Root.self
         var path = ["certvault"]
         var i = 0
@@ -51,7 +53,7 @@ enum Suggestions {
     /// The long options a command takes, read from its own help.
     static func options(of command: ParsableCommand.Type) -> Set<String> {
         let help = command.helpMessage(columns: 10_000)
-        var names: Set<String> = ["--help", "--version", "--generate-completion-script"]
+        var names: Set<String> = ["--help", "--version", "--generate-completion-script", "--experimental-dump-help"]
         var scanner = help[...]
         while let range = scanner.range(of: "--") {
             var end = range.upperBound

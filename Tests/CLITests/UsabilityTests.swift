@@ -236,4 +236,41 @@ final class UsabilityTests: CLITestCase {
         let three = try cvAsAlice(["import", file("c.pem"), file("c2.pem"), file("c3.pem"), "--alias", "x"])
         XCTAssertTrue(three.err.contains("not 3 files"), three.err)
     }
+
+    func testCompletionOfAliasesAndHandlesAndTheManualsInput() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "mgmt-1"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=n", "--alias", "mgmt-2"]).status, 0)
+        // What the generated bash script calls for an entry argument and for --for.
+        let script = try cv(["--generate-completion-script", "bash"]).out
+        XCTAssertTrue(script.contains("---completion export -- positional@0"), script)
+        let refs = try cv(["---completion", "export", "--", "positional@0", "2", "4", "certvault", "export", "mgmt"])
+        XCTAssertEqual(refs.out.split(separator: "\n").map(String.init), ["mgmt-1", "mgmt-2"])
+        let handles = try cv([
+            "---completion", "export", "--", "--for", "4", "0", "certvault", "export", "x", "--for", "",
+        ])
+        XCTAssertEqual(handles.out.split(separator: "\n").map(String.init), ["alice"])
+        // No vault: nothing to offer, and no error.
+        let none = try cv(
+            ["---completion", "show", "--", "positional@0", "2", "0", "certvault", "show", ""],
+            env: ["CERTVAULT_VAULT": file("missing.db")]
+        )
+        XCTAssertEqual(none.out.trimmingCharacters(in: .whitespacesAndNewlines), "")
+        XCTAssertEqual(none.status, 0)
+        // The manual's generator reads the command definitions: every command is there.
+        let dump = try cv(["--experimental-dump-help"])
+        XCTAssertEqual(dump.status, 0)
+        let info = try XCTUnwrap(try JSONSerialization.jsonObject(with: dump.stdout) as? [String: Any])
+        let command = try XCTUnwrap(info["command"] as? [String: Any])
+        let names = (command["subcommands"] as? [[String: Any]] ?? []).compactMap { $0["commandName"] as? String }
+        for name in ["init", "import", "export", "inspect", "check", "report", "person", "audit"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        // The repository stands alone: nothing points outside it.
+        for doc in ["README.md", "docs/design.md", "docs/security.md"] {
+            let text = try String(contentsOf: Support.root.appendingPathComponent(doc), encoding: .utf8)
+            XCTAssertFalse(text.contains("../shared"), doc)
+            XCTAssertFalse(text.contains("DESIGN.md"), doc)
+        }
+    }
 }
