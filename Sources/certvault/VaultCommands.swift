@@ -76,23 +76,27 @@ struct Import: ParsableCommand {
     @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
     var maxBags: Int?
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "List every file, even more than a screenful.") var verbose = false
+    @Flag(help: "Print nothing but warnings and errors.") var quiet = false
+
+    func validate() throws {
+        if verbose && quiet { throw ValidationError("--verbose and --quiet exclude each other") }
+    }
 
     func run() throws {
         let vault = try global.openVault()
         let password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
+        let asker = PasswordAsker()
         let ask: ((String) throws -> SecureBytes?)? =
-            password == nil && SecretInput.hasTerminal
-            ? { path in try SecretInput.prompt("Password for \(path): ") } : nil
+            password == nil && SecretInput.hasTerminal ? { path in try asker.ask(for: path) } : nil
         let paths = Locations.expand(files, recursive: recursive)
         guard !paths.isEmpty else {
             throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))")
         }
-        let showProgress = isatty(2) == 1 && paths.count > 20
         var progress: (@Sendable (Int, Int) -> Void)?
-        if showProgress {
-            progress = { (done: Int, total: Int) -> Void in
-                if done == total || done % 25 == 0 { Output.progress("reading \(done)/\(total)", final: done == total) }
-            }
+        if isatty(2) == 1 && paths.count > 20 && !quiet {
+            let line = ProgressLine("reading")
+            progress = { done, total in line.update(done, total) }
         }
         var limits = ImportLimits.standard
         if let maxIterations { limits.maxIterations = maxIterations }
@@ -114,11 +118,18 @@ struct Import: ParsableCommand {
             progress: progress
         )
         if !report.stored {
+            if json { try Output.json(report) }
             for failure in report.failures { Output.error(failure) }
-            Output.hint(
-                report.firstError?.cliHint
-                    ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
-            )
+            if let first = report.firstError, first.code == .wrongPassword {
+                Output.hint(
+                    "nothing was imported: \(asker.refused.first ?? "a file") did not open with the password\(asker.refused.isEmpty ? " given" : " typed three times"); give the right one (--password-file, or at the prompt), or leave the file out (--keep-going imports the rest)"
+                )
+            } else {
+                Output.hint(
+                    report.firstError?.cliHint
+                        ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
+                )
+            }
             throw ExitCode(1)
         }
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
@@ -129,19 +140,57 @@ struct Import: ParsableCommand {
         )
         if json {
             try Output.json(report)
-        } else {
-            Output.table(
-                ["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
-                report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] }
-            )
-            Output.line(
-                "imported \(report.count(.imported)), already present \(report.count(.alreadyPresent)), paired \(report.count(.paired) + report.count(.completed)), failed \(report.failures.count)"
-            )
+        } else if !quiet {
+            // More rows than the screen holds: the summary only, unless --verbose.
+            let fits = ProgressLine.terminalRows.map { report.items.count <= $0 - 3 } ?? true
+            if verbose || fits {
+                Output.table(
+                    ["OUTCOME", "ALIAS", "THUMBPRINT", "FILE"],
+                    report.items.map { [$0.outcome.rawValue, $0.alias, $0.thumbprintSHA1 ?? "-", $0.file] }
+                )
+            }
+            var summary = "imported \(report.count(.imported)), already present \(report.count(.alreadyPresent))"
+            summary += ", paired \(report.count(.paired))"
+            if report.count(.completed) > 0 { summary += ", requests completed \(report.count(.completed))" }
+            summary += ", failed \(report.failures.count)"
+            if !(verbose || fits) { summary += " (--verbose lists every file)" }
+            Output.line(summary)
         }
         if !report.failures.isEmpty {
             for failure in report.failures { Output.error(failure) }
             throw ExitCode(1)
         }
+    }
+}
+
+/// Asks for files' passwords at the terminal: once for a batch, reusing a
+/// password that opened one file for the next (the library tries it first);
+/// up to three times for a file it does not open.
+final class PasswordAsker: @unchecked Sendable {
+    private var remembered: SecureBytes?
+    private var attempts: [String: Int] = [:]
+    /// The files given up on after three wrong passwords.
+    private(set) var refused: [String] = []
+
+    func ask(for path: String) throws -> SecureBytes? {
+        let tries = attempts[path, default: 0]
+        attempts[path] = tries + 1
+        // The password that opened the last file is offered first, without asking.
+        if tries == 0, let remembered { return remembered }
+        let typed = tries - (remembered == nil ? 0 : 1)
+        guard typed < 3 else {
+            refused.append(path)
+            return nil
+        }
+        if typed > 0 { Output.warning("wrong password for \(path) (\(typed) of 3)") }
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let prompt =
+            remembered == nil
+            ? "Password for \(name) (used for the other files too): "
+            : "Password for \(name) (the last one does not open it): "
+        let secret = try SecretInput.prompt(prompt)
+        remembered = secret
+        return secret
     }
 }
 

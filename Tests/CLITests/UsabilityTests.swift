@@ -273,4 +273,75 @@ final class UsabilityTests: CLITestCase {
             XCTAssertFalse(text.contains("DESIGN.md"), doc)
         }
     }
+
+    /// Four .pfx files in a folder, a.pfx to c.pfx sharing one password and d.pfx another.
+    func makeBatch() throws -> String {
+        let batch = dir.appendingPathComponent("batch")
+        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
+        for (name, password) in [
+            ("a", "batch-pass-1"), ("b", "batch-pass-1"), ("c", "batch-pass-1"), ("d", "other-pass-2"),
+        ] {
+            try Support.sh(
+                """
+                cd '\(batch.path)' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\
+                  -keyout \(name).key -out \(name).crt -subj /CN=\(name).example -days 90 2>/dev/null && \\
+                openssl pkcs12 -export -in \(name).crt -inkey \(name).key -out \(name).pfx -passout pass:\(password) && \\
+                rm \(name).key \(name).crt
+                """
+            )
+        }
+        return batch.path
+    }
+
+    func testOnePasswordForABatchAndRetriesForAWrongOne() throws {
+        try initVault()
+        let batch = try makeBatch()
+        // Asked once for the batch, once more for the file it does not open; a wrong try is asked again.
+        let r = try conversation(
+            ["import", batch],
+            [
+                ("Passphrase for alice: ", "alice passphrase"),
+                ("Password for a.pfx (used for the other files too): ", "batch-pass-1"),
+                ("Password for d.pfx (the last one does not open it): ", "typo"),
+                ("Password for d.pfx", "other-pass-2"),
+            ]
+        )
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertEqual(r.out.components(separatedBy: "Password for").count - 1, 3, r.out)
+        XCTAssertTrue(r.out.contains("warning: wrong password for \(batch)/d.pfx (1 of 3)"), r.out)
+        XCTAssertTrue(r.out.contains("imported 4"), r.out)
+        // Three wrong passwords for one file: nothing imported, and the hint names the file.
+        try FileManager.default.removeItem(atPath: vaultPath)
+        try initVault()
+        let wrong = try conversation(
+            ["import", batch],
+            [
+                ("Passphrase for alice: ", "alice passphrase"),
+                ("(used for the other files too): ", "batch-pass-1"),
+                ("Password for d.pfx", "x1"), ("Password for d.pfx", "x2"), ("Password for d.pfx", "x3"),
+            ]
+        )
+        XCTAssertEqual(wrong.status, 1, wrong.out)
+        XCTAssertTrue(
+            wrong.out.contains(
+                "hint: nothing was imported: \(batch)/d.pfx did not open with the password typed three times"
+            ),
+            wrong.out
+        )
+        XCTAssertFalse(try cv(["list"]).out.contains("a.example"))
+    }
+
+    func testJSONOnAFailedImportIsTheSameObjectWithTheFailures() throws {
+        try initVault()
+        let batch = try makeBatch()
+        try Support.write("batch-pass-1\n", to: dir.appendingPathComponent("batch.pw"))
+        let r = try cvAsAlice(["import", batch, "--password-file", file("batch.pw"), "--json"])
+        XCTAssertEqual(r.status, 1)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.out)
+        XCTAssertEqual(object["stored"] as? Bool, false)
+        let errors = try XCTUnwrap(object["errors"] as? [[String: Any]])
+        XCTAssertEqual(errors.first?["code"] as? String, "wrong-password")
+        XCTAssertTrue((errors.first?["message"] as? String)?.contains("d.pfx") == true)
+        XCTAssertTrue(r.err.contains("error: \(batch)/d.pfx: "), r.err)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// How ``Session/importFiles(_:options:)-99qtv`` stores what it reads.
 public struct ImportOptions: Sendable {
@@ -277,6 +278,8 @@ extension Session {
         }
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         do {
+            // A password the caller gave that opened one file is tried first on the files read after it.
+            let learned = Mutex<SecureBytes?>(nil)
             return try change { c in
                 let stream = ImportStream(
                     count: paths.count,
@@ -285,7 +288,13 @@ extension Session {
                     progress: progress
                 ) { i in
                     if cancellation?.isCancelled == true { return .failure(CertVaultError(.io, "cancelled")) }
-                    return Importer.readResult(paths[i], password: password, askPassword: nil, limits: limits)
+                    // A file it does not open (no password, or another one) is left to the asking below.
+                    return Importer.readResult(
+                        paths[i],
+                        password: password ?? learned.withLock { $0 },
+                        askPassword: nil,
+                        limits: limits
+                    )
                 }
                 defer { stream.stop() }
                 var report = ImportReport()
@@ -300,7 +309,8 @@ extension Session {
                                 paths[i],
                                 password: nil,
                                 askPassword: askPassword,
-                                limits: limits
+                                limits: limits,
+                                learned: { secret in learned.withLock { $0 = secret } }
                             )
                         }
                         let file: ImportFile

@@ -46,6 +46,17 @@ public enum Importer {
         askPassword: ((String) throws -> SecureBytes?)? = nil,
         limits: ImportLimits = .standard
     ) throws -> ImportFile {
+        try read(path: path, password: password, askPassword: askPassword, limits: limits, learned: nil)
+    }
+
+    /// As above; `learned` is told the password `askPassword` gave that opened the file.
+    static func read(
+        path: String,
+        password: SecureBytes?,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        limits: ImportLimits,
+        learned: ((SecureBytes) -> Void)?
+    ) throws -> ImportFile {
         let data: Data
         do { data = try load(path) } catch let error as CertVaultError { throw error.prefixed(path) }
         return try decode(
@@ -55,7 +66,8 @@ public enum Importer {
             label: URL(fileURLWithPath: path).lastPathComponent,
             password: password,
             askPassword: askPassword,
-            limits: limits
+            limits: limits,
+            learned: learned
         )
     }
 
@@ -99,15 +111,27 @@ public enum Importer {
         label: String,
         password: SecureBytes?,
         askPassword: ((String) throws -> SecureBytes?)?,
-        limits: ImportLimits
+        limits: ImportLimits,
+        learned: ((SecureBytes) -> Void)? = nil
     ) throws -> ImportFile {
         do {
             var material: Material
             do {
                 material = try MaterialReader.read(data, password: password, limits: limits)
             } catch let error as CertVaultError where error.code == .wrongPassword {
-                guard let askPassword, let retry = try askPassword(source) else { throw error }
-                material = try MaterialReader.read(data, password: retry, limits: limits)
+                // Asked again for as long as the caller offers another password.
+                var last = error
+                var opened: Material?
+                while opened == nil, let askPassword, let retry = try askPassword(source) {
+                    do {
+                        opened = try MaterialReader.read(data, password: retry, limits: limits)
+                        learned?(retry)
+                    } catch let again as CertVaultError where again.code == .wrongPassword {
+                        last = again
+                    }
+                }
+                guard let opened else { throw last }
+                material = opened
             }
             guard !material.keys.isEmpty || !material.certificates.isEmpty else {
                 throw CertVaultError(.corrupt, "the file holds no key and no certificate")
@@ -241,10 +265,13 @@ public enum Importer {
         _ path: String,
         password: SecureBytes?,
         askPassword: ((String) throws -> SecureBytes?)?,
-        limits: ImportLimits
+        limits: ImportLimits,
+        learned: ((SecureBytes) -> Void)? = nil
     ) -> Result<ImportFile, CertVaultError> {
         do {
-            return .success(try read(path: path, password: password, askPassword: askPassword, limits: limits))
+            return .success(
+                try read(path: path, password: password, askPassword: askPassword, limits: limits, learned: learned)
+            )
         } catch let error as CertVaultError {
             return .failure(error)
         } catch {
