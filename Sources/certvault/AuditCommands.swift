@@ -38,7 +38,7 @@ struct AuditCommand: ParsableCommand {
                 signature does not check out is marked INVALID (SIGNED column; "problem" in JSON) and the command exits 3.
                 """
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Option(help: ArgumentHelp("Only records by this person.", valueName: "handle")) var actor: String?
         @Option(help: ArgumentHelp("Only records about this entry.", valueName: "ref")) var entry: String?
         @Option(help: ArgumentHelp("Only this action (or family, e.g. entry).", valueName: "action")) var action:
@@ -131,7 +131,7 @@ struct AuditCommand: ParsableCommand {
             abstract: "Recompute the chain and every signature; print the head as SEQ:HASH.",
             discussion: "Exits 3 naming the first bad record when anything was altered, removed or reordered."
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Option(
             help: ArgumentHelp(
                 "A head written down earlier: catches a truncated or rewritten log.",
@@ -255,7 +255,7 @@ struct PersonCommand: ParsableCommand {
             abstract: "List people, as the signed records state them.",
             discussion: "Exits 3 when the people table, or anything else, differs from the signed records."
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {

@@ -55,7 +55,9 @@ struct Root: ParsableCommand {
             Example:
               certvault init --admin alice
               certvault import contoso.pfx --purpose ssl --domain contoso.com
-              certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
+              certvault person add bob --role staff
+              certvault export contoso.com --target app-service --for bob \\
+                  --generate-password --out contoso-for-bob.pfx
             """,
         version: "certvault \(certvaultVersion)",
         subcommands: [
@@ -67,8 +69,8 @@ struct Root: ParsableCommand {
     )
 }
 
-/// Options every command that reads a vault takes.
-struct GlobalOptions: ParsableArguments {
+/// Which vault, and who acts: options of every command that reads a vault.
+struct VaultSelection: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The vault file (env CERTVAULT_VAULT).", valueName: "path"))
     var vault: String?
 
@@ -77,27 +79,12 @@ struct GlobalOptions: ParsableArguments {
         help: ArgumentHelp(
             "Act as this person (env CERTVAULT_USER; default: the only person who can unlock, else your login name).",
             valueName: "handle"
-        )
+        ),
+        completion: Completions.handles
     )
     var actor: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Read the vault passphrase from this file (else CERTVAULT_PASSPHRASE, else a prompt).",
-            valueName: "file"
-        )
-    )
-    var passphraseFile: String?
-
-    var vaultPath: String { Self.vaultPath(given: vault) }
-
-    /// The vault named by --vault, else CERTVAULT_VAULT, else the default.
-    static func vaultPath(given vault: String?) -> String {
-        if let vault { return vault }
-        if let env = getenv("CERTVAULT_VAULT").map({ String(cString: $0) }), !env.isEmpty { return env }
-        return Locations.defaultVaultPath
-    }
+    var vaultPath: String { GlobalOptions.vaultPath(given: vault) }
 
     var actorHandle: String? {
         actor ?? getenv("CERTVAULT_USER").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
@@ -110,6 +97,43 @@ struct GlobalOptions: ParsableArguments {
         let vault = try Vault.open(at: vaultPath)
         if let handle = actorHandle { _ = try vault.actor(handle) }
         return vault
+    }
+}
+
+/// Options of a command that reads a vault and needs no passphrase.
+struct ReadOptions: ParsableArguments {
+    @OptionGroup var selection: VaultSelection
+
+    /// Accepted and unused, so that scripts which give it to every command
+    /// keep working; not shown, since these commands ask for no passphrase.
+    @Option(name: .long, help: .hidden) var passphraseFile: String?
+
+    var vaultPath: String { selection.vaultPath }
+    func openVault() throws -> Vault { try selection.openVault() }
+}
+
+/// Options of a command that unlocks: which vault, who, and the passphrase.
+struct GlobalOptions: ParsableArguments {
+    @OptionGroup var selection: VaultSelection
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Read the vault passphrase from this file (else CERTVAULT_PASSPHRASE, else a prompt).",
+            valueName: "file"
+        )
+    )
+    var passphraseFile: String?
+
+    var vaultPath: String { selection.vaultPath }
+    var actorHandle: String? { selection.actorHandle }
+    func openVault() throws -> Vault { try selection.openVault() }
+
+    /// The vault named by --vault, else CERTVAULT_VAULT, else the default.
+    static func vaultPath(given vault: String?) -> String {
+        if let vault { return vault }
+        if let env = getenv("CERTVAULT_VAULT").map({ String(cString: $0) }), !env.isEmpty { return env }
+        return Locations.defaultVaultPath
     }
 
     /// The login name (LOGNAME, USER, else the password database): who

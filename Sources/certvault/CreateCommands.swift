@@ -27,7 +27,9 @@ struct New: ParsableCommand {
                 public part to the app registration (Certificates & secrets):
                   certvault export ALIAS --format cer --out ALIAS.cer
 
-                Example: certvault new app-credential --subject "CN=contoso-deploy" --app-id 00000000-0000-0000-0000-000000000000
+                Example:
+                  certvault new app-credential --subject "CN=contoso-deploy" \\
+                      --app-id 00000000-0000-0000-0000-000000000000
                 """
         )
         @OptionGroup var global: GlobalOptions
@@ -56,11 +58,12 @@ struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make an Azure management certificate: an RSA key and a self-signed client-auth certificate.",
             discussion: """
-                What MakeCert did: RSA (2048 bits at least, as Azure requires), a 128-bit random serial, SHA-256, \\
+                What MakeCert did: RSA (2048 bits at least, as Azure requires), a 128-bit random serial, SHA-256, \
                 key usage digitalSignature and keyEncipherment, extended key usage clientAuth, subject key identifier.
                 Upload the public part with: certvault export ALIAS --format cer --out ALIAS.cer
 
-                Example: certvault new management --subject "CN=contoso-mgmt" --subscription 1234-abcd
+                Example:
+                  certvault new management --subject "CN=contoso-mgmt" --subscription 1234-abcd
                 """
         )
         @OptionGroup var global: GlobalOptions
@@ -90,10 +93,12 @@ struct Csr: ParsableCommand {
         commandName: "csr",
         abstract: "Make a key inside the vault and a certificate signing request for it.",
         discussion: """
-            The entry stays pending until the certificate the CA issues is imported: it is matched by public key, and \\
+            The entry stays pending until the certificate the CA issues is imported: it is matched by public key, and \
             a certificate issued for another key is refused.
 
-            Example: certvault csr --subject "CN=www.contoso.com,O=Contoso" --dns www.contoso.com --dns contoso.com --out contoso.csr
+            Example:
+              certvault csr --subject "CN=www.contoso.com,O=Contoso" \\
+                  --dns www.contoso.com --dns contoso.com --out contoso.csr
             """
     )
     @OptionGroup var global: GlobalOptions

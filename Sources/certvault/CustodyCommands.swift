@@ -195,7 +195,7 @@ extension PersonCommand {
             commandName: "show",
             abstract: "A person's role, status, what they can open now, ever could, and were handed."
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Flag(help: "Print JSON.") var json = false
 
@@ -233,7 +233,7 @@ extension AuditCommand {
         static let configuration = CommandConfiguration(
             abstract: "Who could open an entry's key, from when to when, and every copy handed out (no passphrase)."
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries)
         var entry: String
         @Flag(help: "Print JSON.") var json = false

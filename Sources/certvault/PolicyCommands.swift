@@ -17,7 +17,7 @@ struct Check: ParsableCommand {
               certvault check --days 60,30,7 --fail-on warning
             """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
     @Option(
         help: ArgumentHelp(
             "Expiry windows in days, largest a warning and smallest an error (60,30,7), or a share of the lifetime (20%). Default 30.",
@@ -107,10 +107,11 @@ struct Report: ParsableCommand {
             the findings of check, a custody matrix (people × entries) and the last 30 days of activity. No \
             external assets, no script; it prints.
 
-            Example: certvault report --out vault-report.html
+            Example:
+              certvault report --out vault-report.html
             """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
     @Option(help: ArgumentHelp("Where to write the page.", valueName: "file")) var out: String
     @Flag(help: "Replace an existing file.") var force = false
 
@@ -132,7 +133,7 @@ struct PolicyCommand: ParsableCommand {
             commandName: "show",
             abstract: "Show each setting, and who set it (no passphrase needed)."
         )
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: ReadOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
@@ -156,7 +157,8 @@ struct PolicyCommand: ParsableCommand {
                 Settings: management-limit N (default 5), expiry-windows 60,30,7 or 20% (default 30), \
                 management-max-age DAYS (default 365).
 
-                Example: certvault policy set expiry-windows 60,30,7
+                Example:
+                  certvault policy set expiry-windows 60,30,7
                 """
         )
         @OptionGroup var global: GlobalOptions

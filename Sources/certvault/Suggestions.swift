@@ -53,7 +53,11 @@ enum Suggestions {
     /// The long options a command takes, read from its own help.
     static func options(of command: ParsableCommand.Type) -> Set<String> {
         let help = command.helpMessage(columns: 10_000)
-        var names: Set<String> = ["--help", "--version", "--generate-completion-script", "--experimental-dump-help"]
+        var names: Set<String> = [
+            "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
+            // Hidden where no passphrase is needed, but accepted.
+            "--passphrase-file",
+        ]
         var scanner = help[...]
         while let range = scanner.range(of: "--") {
             var end = range.upperBound

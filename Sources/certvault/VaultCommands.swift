@@ -203,7 +203,7 @@ struct List: ParsableCommand {
             check out, and the findings go to stderr.
             """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
     @Option(help: "Only entries of this purpose (ssl, management, app, other).") var purpose: EntryPurpose?
     @Option(
         help: ArgumentHelp(
@@ -339,7 +339,7 @@ struct List: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one entry (no passphrase needed).")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
     @Argument(
         help: "Alias, id, DNS name, or 8+ hex digits of the SHA-1 thumbprint or SHA-256 fingerprint.",
         completion: Completions.entries

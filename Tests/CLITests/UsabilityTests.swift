@@ -344,4 +344,94 @@ final class UsabilityTests: CLITestCase {
         XCTAssertTrue((errors.first?["message"] as? String)?.contains("d.pfx") == true)
         XCTAssertTrue(r.err.contains("error: \(batch)/d.pfx: "), r.err)
     }
+
+    /// The examples in `certvault --help` and `csr --help`, run as printed.
+    func examples(in help: String) -> [[String]] {
+        var commands: [[String]] = []
+        var current = ""
+        var inExample = false
+        for line in help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("Example") {
+                inExample = true
+                continue
+            }
+            guard inExample else { continue }
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { break }
+            current += (current.isEmpty ? "" : " ") + text.replacingOccurrences(of: " \\", with: "")
+            if !text.hasSuffix("\\") {
+                commands.append(
+                    current.split(separator: " ").map { String($0).replacingOccurrences(of: "\"", with: "") }
+                )
+                current = ""
+            }
+        }
+        return commands
+    }
+
+    func testHelpShowsWhatEachCommandTakesAndItsExamplesWorkAsPrinted() throws {
+        let top = try cv(["--help"]).out
+        // No example wraps mid-command, no literal backslash in prose.
+        for line in top.split(separator: "\n") where line.hasPrefix("--") {
+            XCTFail("a wrapped example line: \(line)")
+        }
+        for args in [["csr", "--help"], ["new", "management", "--help"], ["new", "app-credential", "--help"]] {
+            let help = try cv(args).out
+            XCTAssertFalse(help.contains("and \\\n"), "\(args): \(help)")
+            XCTAssertFalse(help.contains("SHA-256, \\\n"), "\(args): \(help)")
+            XCTAssertEqual(examples(in: help).count, 1, "\(args): \(help)")
+        }
+        // Commands that ask for no passphrase do not offer one (and still accept it from scripts).
+        for command in [
+            ["list"], ["show"], ["check"], ["report"], ["audit", "log"], ["audit", "verify"], ["person", "list"],
+        ] {
+            let help = try cv(command + ["--help"]).out
+            XCTAssertFalse(help.contains("--passphrase-file"), "\(command)")
+        }
+        XCTAssertTrue(try cv(["export", "--help"]).out.contains("--passphrase-file"))
+        // The top-level examples, run in order as printed (secrets from the environment).
+        try Support.makePFX(in: dir, name: "contoso", password: "pfx-pass-1")
+        let env = [
+            "CERTVAULT_PASSPHRASE": "correct horse battery staple", "CERTVAULT_FILE_PASSWORD": "pfx-pass-1",
+        ]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
+        environment["CERTVAULT_VAULT"] = vaultPath
+        environment["XDG_STATE_HOME"] = file("state")
+        let commands = examples(in: top)
+        XCTAssertEqual(commands.count, 4, "\(commands)")
+        for command in commands {
+            XCTAssertEqual(command.first, "certvault")
+            var e = environment
+            for (k, v) in env { e[k] = v }
+            // The export asks for no password (--generate-password); the import reads CERTVAULT_FILE_PASSWORD.
+            let r = try Support.run(CLITestCase.binary, Array(command.dropFirst()), environment: e, cwd: dir)
+            XCTAssertEqual(r.status, 0, "\(command): \(r.err)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file("contoso-for-bob.pfx")))
+    }
+
+    func testASubjectReadsTheSameWayEverywhere() throws {
+        try initVault()
+        try Support.write("test\n", to: dir.appendingPathComponent("test.pw"))
+        XCTAssertEqual(try cvAsAlice(["import", corpusPFX, "--password-file", file("test.pw")]).status, 0)
+        let expected = try Support.sh(
+            "openssl pkcs12 -in '\(corpusPFX)' -passin pass:test -nokeys -clcerts | openssl x509 -noout -subject -nameopt RFC2253"
+        ).out.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "subject=", with: "")
+        XCTAssertEqual(expected, "CN=www.contoso.com,O=Contoso,C=US")
+        XCTAssertTrue(try cv(["show", "www.contoso.com"]).out.contains("subject             \(expected)"))
+        XCTAssertTrue(try cv(["list"]).out.contains(expected))
+        XCTAssertTrue(try cv(["inspect", corpusPFX, "--password-file", file("test.pw")]).out.contains(expected))
+        let json = try JSONSerialization.jsonObject(with: try cv(["list", "--json"]).stdout) as? [[String: Any]] ?? []
+        let leaf = json.first { $0["alias"] as? String == "www.contoso.com" }
+        XCTAssertEqual((leaf?["certificate"] as? [String: Any])?["subject"] as? String, expected)
+        // A request shows its subject in the same order as the certificate the CA will issue.
+        let csr = try cvAsAlice([
+            "csr", "--subject", "CN=shop.contoso.com,O=Contoso,C=US", "--dns", "shop.contoso.com", "--out",
+            file("s.csr"),
+        ])
+        XCTAssertEqual(csr.status, 0, csr.err)
+        XCTAssertTrue(try cv(["show", "shop.contoso.com"]).out.contains("CN=shop.contoso.com,O=Contoso,C=US"))
+        let requested = try Support.sh("openssl req -in '\(file("s.csr"))' -noout -subject -nameopt RFC2253").out
+        XCTAssertTrue(requested.contains("CN=shop.contoso.com,O=Contoso,C=US"), requested)
+    }
 }
