@@ -120,9 +120,9 @@ struct Import: ParsableCommand {
         if !report.stored {
             if json { try Output.json(report) }
             for failure in report.failures { Output.error(failure) }
-            if let first = report.firstError, first.code == .wrongPassword {
+            if let first = report.firstError, first.code == .wrongPassword, let refused = asker.refused.first {
                 Output.hint(
-                    "nothing was imported: \(asker.refused.first ?? "a file") did not open with the password\(asker.refused.isEmpty ? " given" : " typed three times"); give the right one (--password-file, or at the prompt), or leave the file out (--keep-going imports the rest)"
+                    "nothing was imported: \(refused) did not open with the password typed three times; give the right one (--password-file, or at the prompt), or leave the file out (--keep-going imports the rest)"
                 )
             } else {
                 Output.hint(
