@@ -35,14 +35,17 @@ step certvault list
 step certvault show contoso.com
 "$cv" show contoso.com
 
-step certvault export contoso.com --format pfx --profile legacy --for bob --generate-password --out contoso.pfx
-"$cv" export contoso.com --format pfx --profile legacy --for bob --generate-password \
+step certvault export contoso.com --target app-service --for bob --generate-password --out contoso.pfx
+"$cv" export contoso.com --target app-service --for bob --generate-password \
   --out "$work/contoso.pfx" --passphrase-file "$work/alice.pass" 2> "$work/export.err"
 cat "$work/export.err" >&2
 sed -n 's/.*(shown once): //p' "$work/export.err" > "$work/contoso.pw"
 
 step openssl pkcs12 -info -in contoso.pfx   "# the judge: another tool reads what certvault wrote"
 openssl pkcs12 -in "$work/contoso.pfx" -passin file:"$work/contoso.pw" -info -noout
+
+step certvault inspect contoso.pfx --target app-service   "# will Azure App Service read it? (exit 3 if not)"
+"$cv" inspect "$work/contoso.pfx" --password-file "$work/contoso.pw" --target app-service
 
 step certvault export contoso.com --format cer --out contoso.cer
 "$cv" export contoso.com --format cer --out "$work/contoso.cer"
