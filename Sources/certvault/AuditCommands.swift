@@ -232,7 +232,8 @@ struct PersonCommand: ParsableCommand {
                     what: "a passphrase for \(handle)",
                     fileOption: "--new-passphrase-file",
                     confirm: true,
-                    weakOK: weakPassphraseOk
+                    weakOK: weakPassphraseOk,
+                    context: [handle, name, email].compactMap { $0 }
                 )
             }
             let person = try session.addPerson(

@@ -194,11 +194,12 @@ enum Secrets {
         fileOption: String,
         confirm: Bool = false,
         weakOK: Bool = false,
-        weakFlag: String = "--weak-passphrase-ok"
+        weakFlag: String = "--weak-passphrase-ok",
+        context: [String] = []
     ) throws -> SecureBytes {
         func judged(_ secret: SecureBytes) throws -> SecureBytes {
             guard confirm, !weakOK else { return secret }
-            let strength = PassphraseStrength.assess(secret)
+            let strength = PassphraseStrength.assess(secret, context: context)
             guard let problem = strength.problem else { return secret }
             throw CertVaultError(
                 .invalidArgument,
@@ -218,7 +219,7 @@ enum Secrets {
         guard confirm else { return try SecretInput.prompt(prompt) }
         for attempt in 1...3 {
             let first = try SecretInput.prompt(prompt)
-            if !weakOK, let problem = PassphraseStrength.assess(first).problem {
+            if !weakOK, let problem = PassphraseStrength.assess(first, context: context).problem {
                 Output.warning("too weak: \(problem); use four or more random words or 12+ random characters")
                 if attempt < 3 { continue }
                 throw CertVaultError(

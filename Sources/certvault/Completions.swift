@@ -14,6 +14,9 @@ enum Completions {
         if let i = words.firstIndex(of: "--vault"), i + 1 < words.count { path = words[i + 1] }
         if let v = words.first(where: { $0.hasPrefix("--vault=") }) { path = String(v.dropFirst(8)) }
         let vaultPath = path ?? GlobalOptions.vaultPath(given: nil)
+        // Only a regular file: opening a FIFO would block the shell.
+        var info = stat()
+        guard stat(vaultPath, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return [] }
         guard let vault = try? Vault.open(at: vaultPath, witness: nil, readOnly: true) else { return [] }
         let all: [String]
         if people {

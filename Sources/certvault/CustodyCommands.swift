@@ -146,7 +146,8 @@ extension PersonCommand {
                 what: "the new passphrase",
                 fileOption: "--new-passphrase-file",
                 confirm: true,
-                weakOK: weakPassphraseOk
+                weakOK: weakPassphraseOk,
+                context: [session.person.handle, session.person.name].compactMap { $0 }
             )
             try session.changePassphrase(to: passphrase, kdf: kdf)
             Output.line("passphrase of \(session.person.handle) changed (KDF \(kdf.rawValue))")

@@ -23,15 +23,30 @@ struct Inspect: ParsableCommand {
     @Option(help: ArgumentHelp("Judge only this target; exit 3 if it will not read the file.", valueName: "target"))
     var target: ExportTarget?
     @Flag(help: "Print JSON.") var json = false
+    @Option(
+        help: ArgumentHelp(
+            "Allow files that ask for up to N key-derivation iterations (default 2000000).",
+            valueName: "n"
+        )
+    )
+    var maxIterations: Int?
+    @Option(help: ArgumentHelp("Allow scrypt to use up to this much memory (default 1024).", valueName: "MiB"))
+    var maxScryptMemory: UInt64?
+    @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
+    var maxBags: Int?
 
     func run() throws {
+        var limits = ImportLimits.standard
+        if let maxIterations { limits.maxIterations = maxIterations }
+        if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
+        if let maxBags { limits.maxBags = maxBags }
         var password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
-        var inspection = try FileInspection.inspect(path: file, password: password)
+        var inspection = try FileInspection.inspect(path: file, password: password, limits: limits)
         if !inspection.opened, password == nil, SecretInput.hasTerminal,
             inspection.notOpened?.contains("password") == true
         {
             password = try SecretInput.prompt("Password for \(file): ")
-            inspection = try FileInspection.inspect(path: file, password: password)
+            inspection = try FileInspection.inspect(path: file, password: password, limits: limits)
         }
         if let target { inspection.verdicts = inspection.verdicts.filter { $0.target == target } }
         if json {
@@ -84,7 +99,11 @@ struct Inspect: ParsableCommand {
             var order: [String] = []
             if let leafFirst = f.chain.leafFirst { order.append(leafFirst ? "leaf first" : "leaf NOT first") }
             order.append(f.chain.issuerOrder ? "each followed by its issuer" : "not in issuer order")
-            order.append(f.chain.missingIssuer.map { "lacks the issuer \($0)" } ?? "complete to a root")
+            order.append(
+                f.chain.loops
+                    ? "loops back on itself (no root)"
+                    : f.chain.missingIssuer.map { "lacks the issuer \($0)" } ?? "complete to a root"
+            )
             out.append("  chain: " + order.joined(separator: ", "))
         }
         out.append("")

@@ -55,7 +55,25 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        print(jsonEscapingUnsafe(String(decoding: try encoder.encode(value), as: UTF8.self)))
+    }
+
+    /// JSON with every character ``Display/isUnsafe(_:)`` names written as a
+    /// `\uXXXX` escape: the same value for a JSON reader, and nothing that
+    /// moves a cursor or reverses text when a person pipes it to a terminal
+    /// (JSONEncoder escapes C0 controls itself, but not C1 or bidi controls).
+    static func jsonEscapingUnsafe(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: Display.isUnsafe) else { return json }
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            // Outside strings JSON has only spaces and newlines, which stay.
+            if Display.isUnsafe(scalar) && scalar.value > 0x1F {
+                out.append(contentsOf: String(format: "\\u%04x", scalar.value).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// A plain-text table with a header row.

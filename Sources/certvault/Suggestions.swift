@@ -35,10 +35,17 @@ enum Suggestions {
             path.append(word)
             i += 1
         }
-        let known = options(of: command)
+        let (known, takingValues) = options(of: command)
+        var skipNext = false
         for argument in arguments[i...] {
+            if skipNext {
+                skipNext = false
+                continue
+            }
             if argument == "--" { break }
             guard argument.hasPrefix("--"), argument.count > 2 else { continue }
+            // The value of an option that takes one, even if it starts with "--".
+            if takingValues.contains(argument) { skipNext = true }
             let name = String(argument.split(separator: "=", maxSplits: 1)[0])
             if known.contains(name) { continue }
             return Mistake(
@@ -50,9 +57,11 @@ enum Suggestions {
         return nil
     }
 
-    /// The long options a command takes, read from its own help.
-    static func options(of command: ParsableCommand.Type) -> Set<String> {
+    /// The long options a command takes, read from its own help, and those
+    /// of them that take a value (`--out <file>`).
+    static func options(of command: ParsableCommand.Type) -> (all: Set<String>, takingValues: Set<String>) {
         let help = command.helpMessage(columns: 10_000)
+        var takingValues: Set<String> = ["--passphrase-file"]
         var names: Set<String> = [
             "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
             // Hidden where no passphrase is needed, but accepted.
@@ -64,10 +73,14 @@ enum Suggestions {
             while end < scanner.endIndex, scanner[end].isLetter || scanner[end].isNumber || scanner[end] == "-" {
                 end = scanner.index(after: end)
             }
-            if end > range.upperBound { names.insert(String(scanner[range.lowerBound..<end])) }
+            if end > range.upperBound {
+                let name = String(scanner[range.lowerBound..<end])
+                names.insert(name)
+                if scanner[end...].hasPrefix(" <") { takingValues.insert(name) }
+            }
             scanner = scanner[end...]
         }
-        return names
+        return (names, takingValues)
     }
 
     /// The candidate nearest `word` if it is near enough to be a slip:

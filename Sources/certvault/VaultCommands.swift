@@ -28,7 +28,8 @@ struct Init: ParsableCommand {
             what: "a passphrase for \(admin)",
             fileOption: "--passphrase-file",
             confirm: true,
-            weakOK: weakPassphraseOk
+            weakOK: weakPassphraseOk,
+            context: [admin, name, email].compactMap { $0 }
         )
         let vault = try Vault.create(
             at: global.vaultPath,
@@ -546,7 +547,8 @@ struct Export: ParsableCommand {
                 fileOption: "--password-file",
                 confirm: true,
                 weakOK: weakPasswordOk,
-                weakFlag: "--weak-password-ok"
+                weakFlag: "--weak-password-ok",
+                context: [ref, URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent]
             )
         }
         let session = try global.unlock(vault)
@@ -588,6 +590,15 @@ struct Export: ParsableCommand {
         }
         if let bytes = result.bytes { FileHandle.standardOutput.write(bytes) }
         if let secret = result.secretBytes { Output.writeSecret(secret, to: 1) }
+        if toStdout {
+            // A redirect made the file: say so if others may read it.
+            var info = stat()
+            if fstat(1, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o077 != 0 {
+                Output.warning(
+                    "the file stdout goes to is open to others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it, or use --out FILE (always 0600)"
+                )
+            }
+        }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         Output.policyWarnings(vault, [.alias(result.alias)], only: ["expired", "not-yet-valid", "expiring"])
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"

@@ -249,4 +249,85 @@ final class InspectTests: CLITestCase {
         let big = try cv(["inspect", fixture("ossl-iter1m.p12"), "--password-file", file("test.pw")])
         XCTAssertEqual(big.status, 0, big.err)
     }
+
+    /// From the attack round: a damaged file is a NO everywhere, a chain
+    /// that loops is said to, JSON escapes C1 and bidi controls, and the
+    /// limits can be raised as for import.
+    func testDamagedLoopingAndHostileFiles() throws {
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            python3 - <<'PY'
+            import datetime
+            from cryptography import x509
+            from cryptography.x509.oid import NameOID
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.hazmat.primitives.serialization import pkcs12
+            now = datetime.datetime.now(datetime.timezone.utc)
+            ka, kb = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+            na = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LoopA")])
+            nb = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LoopB")])
+            def cert(subject, issuer, key, signer):
+                return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                    .serial_number(x509.random_serial_number()).not_valid_before(now)
+                    .not_valid_after(now + datetime.timedelta(days=30))
+                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                    .sign(signer, hashes.SHA256()))
+            a, b = cert(na, nb, ka, kb), cert(nb, na, kb, ka)
+            open("loop.pem", "wb").write(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (a, b)))
+            evil = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evil\\u009b31m\\u202eabc")])
+            e = cert(evil, evil, ka, ka)
+            data = pkcs12.serialize_key_and_certificates("name\\u202e".encode(), ka, e, None,
+                serialization.BestAvailableEncryption(b"test"))
+            open("evil.p12", "wb").write(data)
+            PY
+            """
+        )
+        let loop = try cv(["inspect", file("loop.pem")])
+        XCTAssertTrue(loop.out.contains("loops back on itself (no root)"), loop.out)
+        let (_, loopJSON) = try inspect(file("loop.pem"))
+        XCTAssertEqual((loopJSON["chain"] as? [String: Any])?["loops"] as? Bool, true)
+        // JSON: the same value to a JSON reader, but no raw C1 or bidi control for a terminal.
+        let evil = try cv(["inspect", file("evil.p12"), "--password-file", file("test.pw"), "--json"])
+        XCTAssertEqual(evil.status, 0, evil.err)
+        XCTAssertFalse(evil.out.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E }, evil.out)
+        XCTAssertTrue(evil.out.contains("\\u009b") && evil.out.contains("\\u202e"), evil.out)
+        let object = try JSONSerialization.jsonObject(with: evil.stdout) as? [String: Any]
+        let subject =
+            ((object?["certificates"] as? [[String: Any]])?.first?["metadata"] as? [String: Any])?["subject"] as? String
+        XCTAssertTrue(subject?.unicodeScalars.contains { $0.value == 0x202E } == true, subject ?? "")
+        // A damaged structure: every target says NO, and --target exits 3.
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            python3 - <<'PY'
+            def L(n):
+                if n < 128: return bytes([n])
+                b = n.to_bytes((n.bit_length() + 7) // 8, 'big'); return bytes([0x80 | len(b)]) + b
+            def T(tag, c): return bytes([tag]) + L(len(c)) + c
+            data = T(6, bytes([42, 134, 72, 134, 247, 13, 1, 7, 1]))  # pkcs7-data
+            garbage = b'\\x30\\x03\\x02\\x01'  # a SafeContents that ends too soon
+            safe = T(0x30, data + T(0xa0, T(4, garbage)))
+            pfx = T(0x30, T(2, b'\\x03') + T(0x30, data + T(0xa0, T(4, T(0x30, safe)))))
+            open("damaged.p12", "wb").write(pfx)
+            PY
+            """
+        )
+        let damaged = try cv([
+            "inspect", file("damaged.p12"), "--password-file", file("test.pw"), "--target", "openssl3",
+        ])
+        XCTAssertTrue([1, 3].contains(damaged.status), damaged.out + damaged.err)
+        XCTAssertFalse(damaged.out.contains("openssl3  yes"), damaged.out)
+        // Over the limit: the error's hint names options inspect has.
+        let many = try cv([
+            "inspect", fixture("ossl-iter1m.p12"), "--password-file", file("test.pw"), "--max-iterations", "1000",
+        ])
+        XCTAssertEqual(many.status, 1)
+        XCTAssertTrue(many.err.contains("over the limit of 1000"), many.err)
+        let raised = try cv([
+            "inspect", fixture("ossl-iter1m.p12"), "--password-file", file("test.pw"), "--max-iterations", "3000000",
+        ])
+        XCTAssertEqual(raised.status, 0, raised.err)
+    }
 }

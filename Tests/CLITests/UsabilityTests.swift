@@ -434,4 +434,54 @@ final class UsabilityTests: CLITestCase {
         let requested = try Support.sh("openssl req -in '\(file("s.csr"))' -noout -subject -nameopt RFC2253").out
         XCTAssertTrue(requested.contains("CN=shop.contoso.com,O=Contoso,C=US"), requested)
     }
+
+    /// From the attack round: what an export may replace, which name a DNS
+    /// reference reaches, and values that look like options.
+    func testExportsReplaceOnlyRegularFilesAndNamesMatchExactly() throws {
+        try initVault()
+        try Support.write("test\n", to: dir.appendingPathComponent("test.pw"))
+        XCTAssertEqual(try cvAsAlice(["import", corpusPFX, "--password-file", file("test.pw")]).status, 0)
+        // --force never replaces a symbolic link, a device or a FIFO with a key.
+        try FileManager.default.createSymbolicLink(atPath: file("link"), withDestinationPath: "/dev/null")
+        mkfifo(file("fifo"), 0o600)
+        for target in [file("link"), file("fifo"), "/dev/null"] {
+            let r = try cvAsAlice([
+                "export", "www.contoso.com", "--format", "key", "--unencrypted", "--out", target, "--force",
+            ])
+            XCTAssertEqual(r.status, 1, target)
+            XCTAssertTrue(r.err.contains("writes only new files or replaces regular ones"), "\(target): \(r.err)")
+        }
+        var info = stat()
+        XCTAssertEqual(lstat(file("link"), &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK)
+        XCTAssertEqual(stat("/dev/null", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR)
+        XCTAssertFalse(try cv(["audit", "log"]).out.contains("key for alice"))
+        // A wildcard certificate is not reached by a name it merely covers.
+        try Support.sh(
+            "cd '\(dir.path)' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout w.key -out w.crt -subj /CN=wild -addext subjectAltName=DNS:*.amb.test -days 30 2>/dev/null"
+        )
+        XCTAssertEqual(try cvAsAlice(["import", file("w.crt"), file("w.key"), "--alias", "wild"]).status, 0)
+        let typo = try cvAsAlice(["revoke", "zzz.amb.test", "--reason", "keyCompromise"])
+        XCTAssertEqual(typo.status, 1)
+        XCTAssertTrue(typo.err.contains("no entry matches"), typo.err)
+        XCTAssertTrue(try cv(["show", "wild"]).out.contains("active"))
+        // An option's value that starts with "--" is a value, not an unknown option.
+        let dashed = try cv(["export", "www.contoso.com", "--format", "pem", "--out=\(file("--odd.pem"))"])
+        XCTAssertEqual(dashed.status, 0, dashed.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file("--odd.pem")))
+        let value = try cv(["export", "www.contoso.com", "--format", "pem", "--out", "--forc"])
+        XCTAssertFalse(value.err.contains("did you mean '--for'"), value.err)
+        // A key sent to stdout into a file others can read: said.
+        let loose = try Support.sh(
+            "umask 022; CERTVAULT_VAULT='\(vaultPath)' XDG_STATE_HOME='\(file("state"))' '\(CLITestCase.binary)' export www.contoso.com --format key --unencrypted --out - --passphrase-file '\(file("alice.pass"))' > '\(file("loose.key"))' 2> '\(file("loose.err"))'; cat '\(file("loose.err"))'"
+        )
+        XCTAssertTrue(loose.out.contains("warning: the file stdout goes to is open to others (mode 644)"), loose.out)
+        // Completion never blocks on a FIFO named as the vault.
+        let fifoVault = try cv(
+            ["---completion", "show", "--", "positional@0", "2", "0", "certvault", "show", ""],
+            env: ["CERTVAULT_VAULT": file("fifo")]
+        )
+        XCTAssertEqual(fifoVault.status, 0)
+    }
 }

@@ -182,3 +182,55 @@ final class KeySpecTests: CertVaultTestCase {
         assertCode(.invalidArgument) { _ = try PrivateKey.generate(.rsa(bits: 1024)) }
     }
 }
+
+/// The passphrase estimate: what an attacker guesses early is refused, and
+/// what people are told to use passes.
+final class PassphraseStrengthTests: XCTestCase {
+    func judge(_ text: String, _ context: [String] = []) -> PassphraseStrength {
+        PassphraseStrength.assess(SecureBytes(utf8: text), context: context)
+    }
+
+    func testGuessableSecretsAreRefusedWithTheirReason() {
+        let weak: [(String, [String], String)] = [
+            ("abc", [], "about 14 bits"),
+            ("secret", [], "most common"),
+            ("password1", [], "most common"),
+            ("Password1!", [], "common password with a few changes"),
+            ("P@ssw0rd2024!", [], "common password with a few changes"),
+            ("Certvault2026!", [], "common password with a few changes"),
+            ("correct horse battery staple", [], "common"),
+            ("alicealicealice", [], "repeats one short piece"),
+            ("alice alice alice", [], "repeats one short piece"),
+            ("certvault-certvault", [], "repeats one short piece"),
+            ("bobbobbobbob", [], "repeats one short piece"),
+            ("abcabcabcabcabcabcabc", [], "repeats one short piece"),
+            ("12345678901234567890", [], "repeats one short piece"),
+            ("qwertyuiopasdfghjkl", [], "run along the keyboard"),
+            ("zyxwvutsrqponmlkjih", [], "run along the keyboard"),
+            ("www.contoso.com", ["www.contoso.com"], "names an attacker tries first"),
+            ("Contoso2024!", ["www.contoso.com"], "common password"),
+            ("contosocontoso", [], "repeats one short piece"),
+            ("alice-2026-alice", ["alice"], "names an attacker tries first"),
+        ]
+        for (text, context, reason) in weak {
+            let s = judge(text, context)
+            XCTAssertFalse(s.acceptable, text)
+            XCTAssertTrue(s.problem?.contains(reason) == true, "\(text): \(s.problem ?? "accepted")")
+        }
+        // Not UTF-8: refused, and the bytes are never echoed.
+        let bytes = SecureBytes(
+            copying: [UInt8]([0xC3, 0x28, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D])
+        )
+        XCTAssertEqual(PassphraseStrength.assess(bytes).problem, "it is not valid UTF-8 text")
+    }
+
+    func testWhatPeopleAreToldToUsePasses() {
+        for text in [
+            "correct horse battery", "Export-Pa55word", "alice passphrase", "tulip orbit canyon walrus",
+            "Zk4#pQ9!mW2v", "bob passphrase", "pw-for-export", "an orange kettle sings", "Fahrvergnügen im Mai 7",
+        ] {
+            let s = judge(text, ["alice", "bob"])
+            XCTAssertTrue(s.acceptable, "\(text): \(s.problem ?? "")")
+        }
+    }
+}

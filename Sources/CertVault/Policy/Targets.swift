@@ -278,9 +278,13 @@ extension ExportTarget {
             }
         }
         if !file.opened {
-            notes.append(
-                "the contents were not opened (\(file.notOpened ?? "")): keys, certificates and their order not checked"
-            )
+            if file.needsPassword {
+                notes.append(
+                    "the contents were not opened (\(file.notOpened ?? "")): keys, certificates and their order not checked"
+                )
+            } else {
+                reasons.append("the file cannot be read: \(file.notOpened ?? "it is damaged")")
+            }
             return TargetVerdict(target: self, title: r.title, reasons: reasons, notes: notes)
         }
         if r.needsKey && file.keys.isEmpty {
@@ -302,6 +306,11 @@ extension ExportTarget {
             } else {
                 notes.append(text)
             }
+        }
+        if file.chain.loops {
+            notes.append(
+                "the certificates' issuers lead round in a circle and reach no root: no client can complete this chain"
+            )
         }
         if let missing = file.chain.missingIssuer, r.needsKey {
             notes.append(

@@ -94,16 +94,21 @@ extension Vault {
         func load(_ where_: String, _ args: StatementArguments) throws -> [Entry] {
             try Entry.fetch(db, where: where_, arguments: args, handles: handles)
         }
-        // A DNS name the entry's certificate covers (or its tagged domain):
-        // the active entries if any cover it, else every entry that does.
+        // A DNS name the entry's certificate names exactly (a wildcard does
+        // not count: a typo must not reach the certificate of every
+        // subdomain), or a domain it is tagged with: the active entries if
+        // any, else every entry that does.
         func byName(_ name: String) throws -> [Entry] {
-            let covering = try Entry.fetch(db, handles: handles).filter { entry in
-                if entry.domains.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { return true }
+            guard let wanted = DomainNames.aLabel(name) else { return [] }
+            let named = try Entry.fetch(db, handles: handles).filter { entry in
+                if entry.domains.contains(where: { DomainNames.aLabel($0) == wanted }) { return true }
                 guard let certificate = entry.certificate else { return false }
-                return DomainNames.names(of: certificate).contains { DomainNames.covers($0, name) }
+                return DomainNames.names(of: certificate).contains {
+                    !$0.hasPrefix("*.") && DomainNames.aLabel($0) == wanted
+                }
             }
-            let active = covering.filter { $0.status == .active }
-            return active.isEmpty ? covering : active
+            let active = named.filter { $0.status == .active }
+            return active.isEmpty ? named : active
         }
         func byThumbprint(_ text: String) throws -> [Entry] {
             let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
@@ -136,7 +141,7 @@ extension Vault {
             throw CertVaultError(
                 .ambiguous,
                 "\(ref) matches \(entries.count) entries: \(names.joined(separator: ", "))",
-                hint: "give more digits, or the alias"
+                hint: "name it by its alias or id"
             )
         }
         return try entry(id: entries[0].id.rawValue, in: db, state: state)

@@ -60,6 +60,10 @@ enum SecureFile {
                 guard link(at: staged) == 0 else {
                     throw SecureFile.posixError("cannot write \(destination)", path: destination)
                 }
+                do { try SecureFile.requireReplaceable(destination) } catch {
+                    unlink(staged)
+                    throw error
+                }
                 guard rename(staged, destination) == 0 else {
                     let e = errno
                     unlink(staged)
@@ -116,6 +120,7 @@ enum SecureFile {
         durable: Bool = true
     ) throws -> Pending {
         if !force, FileManager.default.fileExists(atPath: destination) { throw exists(destination) }
+        try requireReplaceable(destination)
         let dir = try directory(of: destination)
         var temporaryPath: String?
         var fd = cv_open_tmpfile(dir, 0o600)
@@ -154,6 +159,30 @@ enum SecureFile {
     /// Writes `data` to `destination` at once.
     static func write(_ data: Data, to destination: String, force: Bool, durable: Bool = true) throws {
         try prepare(data, to: destination, force: force, durable: durable).commit()
+    }
+
+    /// Refuses to replace anything but a regular file: a symbolic link, a
+    /// device (`/dev/stdout`, `/dev/tty`), a FIFO, a socket or a directory
+    /// at `path` stays what it is, and no secret lands in its place.
+    static func requireReplaceable(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }  // nothing there
+        let kind: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFLNK: kind = "a symbolic link"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFSOCK: kind = "a socket"
+        case S_IFDIR: kind = "a directory"
+        default: kind = "not a regular file"
+        }
+        throw CertVaultError(
+            .invalidArgument,
+            "\(path) is \(kind): certvault writes only new files or replaces regular ones",
+            hint: "name a new file in a directory that exists"
+        )
     }
 
     /// The directory `destination` is to go in, which must exist.

@@ -49,6 +49,7 @@ public final class Vault: Sendable {
     /// asked or done: no such directory, or (without `force`) a file there.
     public static func checkDestination(_ path: String, force: Bool = false) throws {
         _ = try SecureFile.directory(of: path)
+        try SecureFile.requireReplaceable(path)
         if !force && FileManager.default.fileExists(atPath: path) {
             throw SecureFile.exists(path)
         }

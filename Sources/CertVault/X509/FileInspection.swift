@@ -65,6 +65,8 @@ public struct FileInspection: Sendable, Codable {
         /// The issuer the chain from the key's certificate needs next and the
         /// file does not hold; nil when the chain ends at a self-signed root.
         public var missingIssuer: String?
+        /// Whether the issuers lead round in a circle and never reach a root.
+        public var loops = false
     }
 
     /// The file's name, or the caller's label.
@@ -83,6 +85,9 @@ public struct FileInspection: Sendable, Codable {
     public var password: PasswordUse
     /// Why the contents could not be opened; nil when they were.
     public var notOpened: String?
+    /// Whether they could not be opened for want of the right password (as
+    /// opposed to damage, or an algorithm nothing here reads).
+    public var needsPassword = false
     /// The certificates in file order.
     public var certificates: [Cert]
     /// The private keys.
@@ -162,6 +167,10 @@ public struct FileInspection: Sendable, Codable {
             let structure = PKCS12Layout.read(p12)
             try limits.check(structure)
             inspection.pkcs12 = structure
+            if structure.safes.isEmpty || structure.safes.contains(where: { $0.encryption == nil && $0.bags == nil }) {
+                inspection.notOpened = "a part of the file that is not encrypted cannot be read: it is damaged"
+                return inspection
+            }
             let contents: PKCS12Contents
             do {
                 guard let c = try PKCS12.parseIfPKCS12(data, password: password, limits: limits) else {
@@ -170,6 +179,7 @@ public struct FileInspection: Sendable, Codable {
                 contents = c
             } catch let error as CertVaultError where error.code != .workTooLarge {
                 inspection.notOpened = error.message
+                inspection.needsPassword = error.code == .wrongPassword
                 inspection.keys = structure.bags.filter { $0.kind == .key || $0.kind == .shroudedKey }.map {
                     Key(
                         algorithm: "unknown",
@@ -197,6 +207,7 @@ public struct FileInspection: Sendable, Codable {
         } catch let error as CertVaultError where error.code == .wrongPassword {
             inspection.format = data.firstRange(of: Data("-----BEGIN ".utf8)) != nil ? "PEM" : "encrypted PKCS#8"
             inspection.notOpened = error.message
+            inspection.needsPassword = true
             return inspection
         }
         inspection.format = material.format
@@ -267,12 +278,25 @@ public struct FileInspection: Sendable, Codable {
         chain = ChainOrder(
             leafFirst: keys.isEmpty || certs.isEmpty ? nil : matched.contains(0),
             issuerOrder: zip(certs, certs.dropFirst()).allSatisfy { $0.0.isIssued(by: $1.0) },
-            missingIssuer: Self.missingIssuer(certs.map(\.0))
+            missingIssuer: Self.missingIssuer(certs.map(\.0)),
+            loops: Self.loops(certs.map(\.0))
         )
     }
 
     /// The issuer the chain from the leaf needs and the file lacks; nil if
     /// the chain ends at a self-signed root.
+    /// Whether following issuers from the leaf comes back round without a root.
+    private static func loops(_ certs: [Certificate]) -> Bool {
+        defer { OpenSSL.drainErrors() }
+        guard var current = certs.first(where: { !$0.isCA }) ?? certs.first else { return false }
+        for _ in 0...certs.count {
+            if current.isIssued(by: current) { return false }
+            guard let issuer = certs.first(where: { current.isIssued(by: $0) }) else { return false }
+            current = issuer
+        }
+        return true
+    }
+
     private static func missingIssuer(_ certs: [Certificate]) -> String? {
         defer { OpenSSL.drainErrors() }
         guard var current = certs.first(where: { !$0.isCA }) ?? certs.first else { return nil }
