@@ -15,7 +15,7 @@ export XDG_STATE_HOME="$work/state"
 # Passphrases come from files here so the demo runs unattended; at a terminal
 # certvault asks for them with echo off. They are never given on the command line.
 umask 077
-printf 'correct horse battery staple\n' > "$work/alice.pass"
+printf 'tulip orbit canyon walrus\n' > "$work/alice.pass"
 printf 'password\n' > "$work/corpus.pw"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 

@@ -198,7 +198,8 @@ enum Secrets {
         context: [String] = []
     ) throws -> SecureBytes {
         func judged(_ secret: SecureBytes) throws -> SecureBytes {
-            guard confirm, !weakOK else { return secret }
+            // A NUL byte is refused by the library, in its own words.
+            guard confirm, !weakOK, !secret.withUnsafeBytes({ $0.contains(0) }) else { return secret }
             let strength = PassphraseStrength.assess(secret, context: context)
             guard let problem = strength.problem else { return secret }
             throw CertVaultError(
@@ -219,7 +220,9 @@ enum Secrets {
         guard confirm else { return try SecretInput.prompt(prompt) }
         for attempt in 1...3 {
             let first = try SecretInput.prompt(prompt)
-            if !weakOK, let problem = PassphraseStrength.assess(first, context: context).problem {
+            if !weakOK, !first.withUnsafeBytes({ $0.contains(0) }),
+                let problem = PassphraseStrength.assess(first, context: context).problem
+            {
                 Output.warning("too weak: \(problem); use four or more random words or 12+ random characters")
                 if attempt < 3 { continue }
                 throw CertVaultError(

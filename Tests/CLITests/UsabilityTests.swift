@@ -392,7 +392,7 @@ final class UsabilityTests: CLITestCase {
         // The top-level examples, run in order as printed (secrets from the environment).
         try Support.makePFX(in: dir, name: "contoso", password: "pfx-pass-1")
         let env = [
-            "CERTVAULT_PASSPHRASE": "correct horse battery staple", "CERTVAULT_FILE_PASSWORD": "pfx-pass-1",
+            "CERTVAULT_PASSPHRASE": "tulip orbit canyon walrus", "CERTVAULT_FILE_PASSWORD": "pfx-pass-1",
         ]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
         environment["CERTVAULT_VAULT"] = vaultPath

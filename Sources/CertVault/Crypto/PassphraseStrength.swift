@@ -27,7 +27,7 @@ public struct PassphraseStrength: Sendable, Equatable {
         "administrator", "iloveyou", "monkey", "dragon", "football", "baseball", "sunshine", "princess",
         "trustno1", "111111", "000000", "changeme", "secret", "master", "shadow", "azerty", "certvault",
         "passphrase", "correcthorsebatterystaple", "correct horse battery staple", "summer2024", "winter2024",
-        "spring2025", "autumn2025", "troubador", "contoso", "microsoft", "azure", "windows", "letmein1",
+        "spring2025", "autumn2025", "contoso", "microsoft", "azure", "windows", "letmein1",
     ]
 
     /// Keyboard rows and the digits, for runs typed along them.
