@@ -9,7 +9,7 @@ enum ScaleBenchmark {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-scale-\(getpid())").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let keep = CommandLine.arguments.contains("--keep")
-        defer { if keep { print("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
+        defer { if keep { note("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
         let passphrase = SecureBytes(utf8: "bench passphrase, long enough")
         let path = root + "/scale.db"
         let vault = try Vault.create(
@@ -20,7 +20,12 @@ enum ScaleBenchmark {
         )
         let session = try vault.unlock(handle: "alice", passphrase: passphrase)
         let password = SecureBytes(utf8: "scale")
-        print("certvault scale benchmark: \(entries) entries, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        FileHandle.standardError.write(
+            Data(
+                "certvault scale benchmark: \(entries) entries, \(ProcessInfo.processInfo.activeProcessorCount) cores\n"
+                    .utf8
+            )
+        )
         let fill = try seconds {
             var made = 0
             while made < entries {
@@ -51,7 +56,7 @@ enum ScaleBenchmark {
             }
             FileHandle.standardError.write(Data("\n".utf8))
         }
-        line("fill the vault (library, in batches of 2,000)", "\(fmt(fill, 0)) s")
+        line("fill the vault (library, in batches of 2,000)", "\(fmt(fill, 0)) s", value: fill, unit: "s")
         session.lock()
 
         let env = ["CERTVAULT_VAULT": path, "XDG_STATE_HOME": root + "/state"]
@@ -70,11 +75,29 @@ enum ScaleBenchmark {
         let expiring = try best { try runCLI(cli, ["list", "--expiring", "30"], env: env) }
         let list = try best { try runCLI(cli, ["list"], env: env) }
         let library = try best { _ = try Vault.open(at: path, witness: nil).check() }
-        line("sqlite3 selecting the same columns (the limit)", "\(fmt(limit * 1000, 0)) ms")
-        line("certvault check", "\(fmt(check * 1000, 0)) ms = \(fmt(check / limit, 2))x the limit")
-        line("certvault list --expiring 30", "\(fmt(expiring * 1000, 0)) ms = \(fmt(expiring / limit, 2))x the limit")
-        line("certvault list", "\(fmt(list * 1000, 0)) ms = \(fmt(list / limit, 2))x the limit")
-        line("Vault.check() via the library (fresh open)", "\(fmt(library * 1000, 0)) ms")
+        line(
+            "sqlite3 selecting the same columns (the limit)",
+            "\(fmt(limit * 1000, 0)) ms",
+            value: limit * 1000,
+            unit: "ms"
+        )
+        for (label, t) in [
+            ("certvault check", check), ("certvault list --expiring 30", expiring), ("certvault list", list),
+        ] {
+            line(
+                label,
+                "\(fmt(t * 1000, 0)) ms = \(fmt(t / limit, 2))x the limit",
+                value: t * 1000,
+                unit: "ms",
+                limit: limit * 1000
+            )
+        }
+        line(
+            "Vault.check() via the library (fresh open)",
+            "\(fmt(library * 1000, 0)) ms",
+            value: library * 1000,
+            unit: "ms"
+        )
     }
 
     @discardableResult

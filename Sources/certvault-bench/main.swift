@@ -4,6 +4,7 @@ import Foundation
 // certvault-bench: prints the figures asked of the vault core. Run it from a
 // release build:  swift run -c release certvault-bench [--quick]
 // or, for check and list over a large vault:  certvault-bench --scale 100000
+// --json prints the figures (value, unit, limit, ratio) as JSON on stdout.
 //
 // Every figure comes from this one run, on this machine.
 
@@ -18,8 +19,35 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-func line(_ label: String, _ value: String) {
-    print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + value)
+/// With --json the table goes to stderr and stdout gets one JSON array of
+/// the figures: each with its value and unit and, where there is one, the
+/// limit it is measured against and their ratio (value / limit).
+let jsonOutput = CommandLine.arguments.contains("--json")
+nonisolated(unsafe) var figures: [[String: Any]] = []
+
+func line(_ label: String, _ text: String, value: Double? = nil, unit: String = "", limit: Double? = nil) {
+    let row = label.padding(toLength: 52, withPad: " ", startingAt: 0) + text
+    if jsonOutput { FileHandle.standardError.write(Data((row + "\n").utf8)) } else { print(row) }
+    guard let value else { return }
+    var figure: [String: Any] = ["figure": label.trimmingCharacters(in: .whitespaces), "value": value, "unit": unit]
+    if let limit, limit > 0 {
+        figure["limit"] = limit
+        figure["ratio"] = value / limit
+    }
+    figures.append(figure)
+}
+
+/// A line that is not a figure: on stderr when stdout carries JSON.
+func note(_ text: String) {
+    if jsonOutput { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text) }
+}
+
+/// Prints the figures as JSON when asked (the last thing a run does).
+func printFigures() {
+    guard jsonOutput,
+        let data = try? JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
+    else { return }
+    print(String(decoding: data, as: UTF8.self))
 }
 
 func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
@@ -66,7 +94,10 @@ if let i = CommandLine.arguments.firstIndex(of: "--scale"), i + 1 < CommandLine.
     let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
         "certvault"
     ).path
-    do { try ScaleBenchmark.run(entries: n, cli: cli) } catch {
+    do {
+        try ScaleBenchmark.run(entries: n, cli: cli)
+        printFigures()
+    } catch {
         print("error: \(error)")
         exit(1)
     }
@@ -78,7 +109,7 @@ do {
     try FileManager.default.createDirectory(atPath: root + "/files", withIntermediateDirectories: true)
     // --keep leaves the vaults behind for profiling (e.g. valgrind --tool=callgrind certvault list).
     let keep = CommandLine.arguments.contains("--keep")
-    defer { if keep { print("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
+    defer { if keep { note("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
     let cli = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
         "certvault"
     ).path
@@ -88,7 +119,7 @@ do {
     let filePassword = SecureBytes(utf8: "bench-file-password")
     try Data("bench-file-password\n".utf8).write(to: URL(fileURLWithPath: root + "/filepw"))
 
-    print(
+    note(
         "certvault benchmark (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)"
     )
 
@@ -120,7 +151,7 @@ do {
         }
     }
     let parseRate = Double(importCount) / parseTime
-    line("PKCS12_parse in process (the limit)", "\(fmt(parseRate)) files/s")
+    line("PKCS12_parse in process (the limit)", "\(fmt(parseRate)) files/s", value: parseRate, unit: "files/s")
 
     let libVault = try Vault.create(
         at: root + "/lib.db",
@@ -148,7 +179,10 @@ do {
     let libRate = Double(importCount) / libTime
     line(
         "import \(importCount) via the library (incl. unlock)",
-        "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported"
+        "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported",
+        value: libRate,
+        unit: "files/s",
+        limit: parseRate
     )
     line(
         "  unlock / read+decrypt (all cores) / store",
@@ -169,7 +203,10 @@ do {
         let cliRate = Double(importCount) / cliTime
         line(
             "certvault import of \(importCount) files, one command",
-            "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))"
+            "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))",
+            value: cliRate,
+            unit: "files/s",
+            limit: parseRate
         )
     }
 
@@ -204,7 +241,7 @@ do {
     _ = try session.importFiles(extra)
     var count = 0
     let listTime = try seconds { count = try libVault.entries().count }
-    line("list \(count) entries via the library", "\(fmt(listTime * 1000, 0)) ms")
+    line("list \(count) entries via the library", "\(fmt(listTime * 1000, 0)) ms", value: listTime * 1000, unit: "ms")
     var checkTime = Double.infinity
     for _ in 0..<3 { checkTime = min(checkTime, try seconds { _ = try libVault.checkState() }) }
     line(
@@ -223,7 +260,12 @@ do {
     // 4b. check and list --expiring beside sqlite3 selecting the same columns (the limit).
     var checked = 0
     let policyTime = try seconds { checked = try libVault.check().findings.count }
-    line("check via the library (\(count) entries)", "\(fmt(policyTime * 1000, 0)) ms, \(checked) findings")
+    line(
+        "check via the library (\(count) entries)",
+        "\(fmt(policyTime * 1000, 0)) ms, \(checked) findings",
+        value: policyTime * 1000,
+        unit: "ms"
+    )
     if hasCLI, FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") {
         let env = ["CERTVAULT_VAULT": root + "/lib.db"]
         let columns =
@@ -240,7 +282,12 @@ do {
         )
     }
     let verifyTime = try seconds { _ = try libVault.verify() }
-    line("audit verify (\(try libVault.auditHead()?.seq ?? 0) records)", "\(fmt(verifyTime * 1000, 0)) ms")
+    line(
+        "audit verify (\(try libVault.auditHead()?.seq ?? 0) records)",
+        "\(fmt(verifyTime * 1000, 0)) ms",
+        value: verifyTime * 1000,
+        unit: "ms"
+    )
 
     // 5. Memory: one import command's peak RSS, a few files against many.
     if hasCLI {
@@ -263,7 +310,10 @@ do {
         }
         line(
             "certvault import peak RSS, \(peaks[0].0) / \(peaks[1].0) files",
-            "\(peaks[0].1 / 1024) MiB / \(peaks[1].1 / 1024) MiB = \(fmt(Double(peaks[1].1) / Double(peaks[0].1), 2))x (exit \(peaks[0].2), \(peaks[1].2))"
+            "\(peaks[0].1 / 1024) MiB / \(peaks[1].1 / 1024) MiB = \(fmt(Double(peaks[1].1) / Double(peaks[0].1), 2))x (exit \(peaks[0].2), \(peaks[1].2))",
+            value: Double(peaks[1].1) / 1024,
+            unit: "MiB",
+            limit: Double(peaks[0].1) / 1024
         )
     }
 
@@ -295,6 +345,7 @@ do {
         "person depart of someone who could open \(plan?.items.count ?? 0)",
         "\(fmt(departTime * 1000, 0)) ms (plan, \(plan?.items.count ?? 0) signed records, WAL truncated)"
     )
+    printFigures()
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     exit(1)
