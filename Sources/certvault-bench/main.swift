@@ -208,6 +208,26 @@ do {
             unit: "files/s",
             limit: parseRate
         )
+        // The loop a user would otherwise write: one openssl process a file.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") {
+            let loop = try seconds {
+                for path in paths {
+                    try run(
+                        "/usr/bin/openssl",
+                        ["pkcs12", "-in", path, "-passin", "file:" + root + "/filepw", "-nodes", "-out", "/dev/null"],
+                        env: [:]
+                    )
+                }
+            }
+            let loopRate = Double(importCount) / loop
+            line(
+                "  openssl pkcs12 per-file shell loop",
+                "\(fmt(loopRate)) files/s; certvault import is \(fmt(cliRate / loopRate, 1))x it",
+                value: cliRate,
+                unit: "files/s (certvault import)",
+                limit: loopRate
+            )
+        }
     }
 
     // 3. Export rate, per profile.
@@ -224,9 +244,47 @@ do {
                 )
             }
         }
+        // What openssl takes to write the same file: the same algorithms and iterations, one process a file.
+        var limit: Double?
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") {
+            let pem = root + "/openssl-\(profile.rawValue)"
+            try run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                    pem + ".key", "-out", pem + ".crt", "-subj", "/CN=bench", "-days", "30",
+                ],
+                env: [:]
+            )
+            let algorithms =
+                profile == .legacy
+                ? ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"]
+                : ["-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC", "-macalg", "sha256"]
+            let o = try seconds {
+                for i in 0..<aliases.count {
+                    try run(
+                        "/usr/bin/openssl",
+                        ["pkcs12", "-export", "-inkey", pem + ".key", "-in", pem + ".crt", "-out", pem + "-\(i).pfx"]
+                            + algorithms + ["-iter", "\(profile.iterations)", "-passout", "file:" + root + "/filepw"],
+                        env: [:]
+                    )
+                }
+            }
+            limit = Double(aliases.count) / o
+            line(
+                "  openssl pkcs12 -export (same algorithms, iter.)",
+                "\(fmt(limit!)) files/s",
+                value: limit!,
+                unit: "files/s"
+            )
+        }
+        let rate = Double(aliases.count) / t
         line(
             "export .pfx, profile \(profile.rawValue) (\(profile.iterations) iter.)",
-            "\(fmt(Double(aliases.count) / t)) files/s"
+            "\(fmt(rate)) files/s" + (limit.map { " = \(fmt(rate / $0, 2))x openssl" } ?? ""),
+            value: rate,
+            unit: "files/s",
+            limit: limit
         )
     }
 
