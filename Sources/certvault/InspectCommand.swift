@@ -23,23 +23,10 @@ struct Inspect: ParsableCommand {
     @Option(help: ArgumentHelp("Judge only this target; exit 3 if it will not read the file.", valueName: "target"))
     var target: ExportTarget?
     @Flag(help: "Print JSON.") var json = false
-    @Option(
-        help: ArgumentHelp(
-            "Allow files that ask for up to N key-derivation iterations (default 2000000).",
-            valueName: "n"
-        )
-    )
-    var maxIterations: Int?
-    @Option(help: ArgumentHelp("Allow scrypt to use up to this much memory (default 1024).", valueName: "MiB"))
-    var maxScryptMemory: UInt64?
-    @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
-    var maxBags: Int?
+    @OptionGroup var limitOptions: LimitOptions
 
     func run() throws {
-        var limits = ImportLimits.standard
-        if let maxIterations { limits.maxIterations = maxIterations }
-        if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
-        if let maxBags { limits.maxBags = maxBags }
+        let limits = limitOptions.limits
         var password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
         var inspection = try FileInspection.inspect(path: file, password: password, limits: limits)
         if !inspection.opened, password == nil, SecretInput.hasTerminal,

@@ -65,17 +65,7 @@ struct Import: ParsableCommand {
     var domains: [String] = []
     @Flag(help: "Import the good files even if some fail (still exits 1).") var keepGoing = false
     @Option(help: ArgumentHelp("Read the files' password from this file.", valueName: "file")) var passwordFile: String?
-    @Option(
-        help: ArgumentHelp(
-            "Allow files that ask for up to N key-derivation iterations (default 2000000).",
-            valueName: "n"
-        )
-    )
-    var maxIterations: Int?
-    @Option(help: ArgumentHelp("Allow scrypt to use up to this much memory (default 1024).", valueName: "MiB"))
-    var maxScryptMemory: UInt64?
-    @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
-    var maxBags: Int?
+    @OptionGroup var limitOptions: LimitOptions
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "List every file, even more than a screenful.") var verbose = false
     @Flag(help: "Print nothing but warnings and errors.") var quiet = false
@@ -99,10 +89,7 @@ struct Import: ParsableCommand {
             let line = ProgressLine("reading")
             progress = { done, total in line.update(done, total) }
         }
-        var limits = ImportLimits.standard
-        if let maxIterations { limits.maxIterations = maxIterations }
-        if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
-        if let maxBags { limits.maxBags = maxBags }
+        let limits = limitOptions.limits
         let session = try global.unlock(vault)
         let report = try session.importPaths(
             paths,
@@ -192,6 +179,30 @@ final class PasswordAsker: @unchecked Sendable {
         let secret = try SecretInput.prompt(prompt)
         remembered = secret
         return secret
+    }
+}
+
+/// How much work a file may ask for, as `import` and `inspect` take it.
+struct LimitOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Allow files that ask for up to N key-derivation iterations (default 2000000).",
+            valueName: "n"
+        )
+    )
+    var maxIterations: Int?
+    @Option(help: ArgumentHelp("Allow scrypt to use up to this much memory (default 1024).", valueName: "MiB"))
+    var maxScryptMemory: UInt64?
+    @Option(help: ArgumentHelp("Allow PKCS#12 files with up to N bags (default 1000).", valueName: "n"))
+    var maxBags: Int?
+
+    /// The standard limits with what was given over them.
+    var limits: ImportLimits {
+        var limits = ImportLimits.standard
+        if let maxIterations { limits.maxIterations = maxIterations }
+        if let maxScryptMemory { limits.maxScryptMemory = maxScryptMemory << 20 }
+        if let maxBags { limits.maxBags = maxBags }
+        return limits
     }
 }
 
