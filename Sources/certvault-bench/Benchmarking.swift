@@ -38,6 +38,26 @@ enum Benchmarking {
         return paths
     }
 
+    /// OpenSSL's own `PKCS12_parse` rate over `paths` (files/s, one core):
+    /// measured by this benchmark run again as `--parse-limit`, a process in
+    /// which OpenSSL's PBES2 key derivation is its own.
+    static func referenceParseRate(_ paths: [String]) throws -> Double {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        p.arguments = ["--parse-limit"] + paths
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0,
+            let rate = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            throw CertVaultError(.corrupt, "OpenSSL's PKCS12_parse could not be measured (exit \(p.terminationStatus))")
+        }
+        return rate
+    }
+
     /// Runs OpenSSL's `d2i_PKCS12` + `PKCS12_parse` on `data`; true if it parsed.
     static func opensslParse(_ data: Data, password: SecureBytes) -> Bool {
         PKCS12.referenceParse(data, password: password)

@@ -88,6 +88,42 @@ func runMeasuringMemory(
     return (p.terminationStatus, peak)
 }
 
+// --make-files N DIR writes the import benchmark's N .pfx files (password
+// "bench-file-password") into DIR, for profiling an import by hand.
+if let i = CommandLine.arguments.firstIndex(of: "--make-files"), i + 2 < CommandLine.arguments.count,
+    let n = Int(CommandLine.arguments[i + 1])
+{
+    let directory = CommandLine.arguments[i + 2]
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let paths = try Benchmarking.makePFXFiles(
+            count: n,
+            in: directory,
+            password: SecureBytes(utf8: "bench-file-password")
+        )
+        print("wrote \(paths.count) files to \(directory)")
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
+
+// --parse-limit FILE...: OpenSSL's own PKCS12_parse over the files, one
+// core, in a process where certvault has not replaced PBES2's key
+// derivation (pbkdf2.c); prints the rate in files/s.
+if let i = CommandLine.arguments.firstIndex(of: "--parse-limit") {
+    let files = CommandLine.arguments[(i + 1)...]
+    let password = SecureBytes(utf8: "bench-file-password")
+    guard let blobs = try? files.map({ try Data(contentsOf: URL(fileURLWithPath: $0)) }) else { exit(1) }
+    let start = DispatchTime.now().uptimeNanoseconds
+    for blob in blobs where !Benchmarking.opensslParse(blob, password: password) { exit(1) }
+    let time = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    guard !PKCS12.fastPBKDF2Active else { exit(2) }
+    print(Double(blobs.count) / time)
+    exit(0)
+}
+
 if let i = CommandLine.arguments.firstIndex(of: "--scale"), i + 1 < CommandLine.arguments.count,
     let n = Int(CommandLine.arguments[i + 1])
 {
@@ -144,13 +180,8 @@ do {
 
     // 2. Bulk import against OpenSSL's PKCS12_parse limit.
     let paths = try Benchmarking.makePFXFiles(count: importCount, in: root + "/files", password: filePassword)
-    let blobs = try paths.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
-    let parseTime = try seconds {
-        for blob in blobs where !Benchmarking.opensslParse(blob, password: filePassword) {
-            throw CertVaultError(.corrupt, "OpenSSL could not parse a bench file")
-        }
-    }
-    let parseRate = Double(importCount) / parseTime
+    // Measured in a process of its own: this one derives PBES2 keys certvault's way (pbkdf2.c).
+    let parseRate = try Benchmarking.referenceParseRate(paths)
     line("PKCS12_parse in process (the limit)", "\(fmt(parseRate)) files/s", value: parseRate, unit: "files/s")
 
     let libVault = try Vault.create(

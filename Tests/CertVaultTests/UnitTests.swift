@@ -38,6 +38,66 @@ final class CryptoTests: XCTestCase {
         )
     }
 
+    /// PBES2's key derivation (pbkdf2.c) gives the bytes of RFC 6070 and
+    /// RFC 7914 and of OpenSSL's PKCS5_PBKDF2_HMAC, for short, long, empty
+    /// and over-a-block passwords and outputs longer than one digest.
+    func testFastPBKDF2MatchesOpenSSLAndTheRFCs() throws {
+        XCTAssertTrue(PKCS12.fastPBKDF2Installed)
+        let rfc6070 = PKCS12.pbkdf2(
+            Data("password".utf8),
+            salt: Data("salt".utf8),
+            iterations: 2,
+            sha256: false,
+            count: 20
+        )
+        XCTAssertEqual(rfc6070?.hexLower, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957")
+        let rfc7914 = PKCS12.pbkdf2(
+            Data("passwd".utf8),
+            salt: Data("salt".utf8),
+            iterations: 1,
+            sha256: true,
+            count: 64
+        )
+        XCTAssertEqual(
+            rfc7914?.hexLower,
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783"
+        )
+        let passwords = [
+            Data(), Data("p".utf8), Data("bench-file-password".utf8), Data(repeating: 0x61, count: 64),
+            Data(repeating: 0xc3, count: 200),
+        ]
+        for password in passwords {
+            for sha256 in [false, true] {
+                for (iterations, count) in [(1, 16), (2048, 32), (1000, 52), (3, 100)] {
+                    let salt = Data((0..<(count % 17)).map { UInt8($0 * 7 & 0xff) })
+                    let fast = PKCS12.pbkdf2(
+                        password,
+                        salt: salt,
+                        iterations: Int32(iterations),
+                        sha256: sha256,
+                        count: count
+                    )
+                    let reference = PKCS12.pbkdf2(
+                        password,
+                        salt: salt,
+                        iterations: Int32(iterations),
+                        sha256: sha256,
+                        count: count,
+                        reference: true
+                    )
+                    XCTAssertNotNil(fast)
+                    XCTAssertEqual(
+                        fast,
+                        reference,
+                        "password \(password.count) bytes, sha256 \(sha256), \(iterations) iterations, \(count) bytes"
+                    )
+                }
+            }
+        }
+        // No iterations is refused, as OpenSSL refuses it.
+        XCTAssertNil(PKCS12.pbkdf2(Data("p".utf8), salt: Data(), iterations: 0, sha256: true, count: 32))
+    }
+
     func testSealedBoxOpensOnlyForItsRecipient() throws {
         let alice = SealedBox.keyPair()
         let bob = SealedBox.keyPair()

@@ -22,6 +22,8 @@ enum OpenSSL {
     private static let ready: Bool = {
         let legacy = OSSL_PROVIDER_load(nil, "legacy")
         let standard = OSSL_PROVIDER_load(nil, "default")
+        // PBES2 keys derived at half OpenSSL 3.0's cost (pbkdf2.c); OpenSSL's own if it cannot be installed.
+        _ = cv_pbkdf2_install()
         return legacy != nil && standard != nil
     }()
 

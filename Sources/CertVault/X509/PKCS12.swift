@@ -308,6 +308,60 @@ package enum PKCS12 {
         return try OpenSSL.der { i2d_PKCS12(p12, $0) }
     }
 
+    /// PBKDF2 as PBES2 bags are decrypted and encrypted (`pbkdf2.c`), and
+    /// OpenSSL's own `PKCS5_PBKDF2_HMAC` (`reference`), for tests to compare.
+    package static func pbkdf2(
+        _ password: Data,
+        salt: Data,
+        iterations: Int32,
+        sha256: Bool,
+        count: Int,
+        reference: Bool = false
+    ) -> Data? {
+        var out = Data(count: count)
+        let ok = out.withUnsafeMutableBytes { o in
+            password.withUnsafeBytes { p in
+                salt.withUnsafeBytes { s in
+                    let pass = p.bindMemory(to: CChar.self).baseAddress
+                    let saltBytes = s.bindMemory(to: UInt8.self).baseAddress
+                    let buffer = o.bindMemory(to: UInt8.self).baseAddress
+                    if reference {
+                        return PKCS5_PBKDF2_HMAC(
+                            pass,
+                            Int32(p.count),
+                            saltBytes,
+                            Int32(s.count),
+                            iterations,
+                            sha256 ? EVP_sha256() : EVP_sha1(),
+                            Int32(count),
+                            buffer
+                        ) == 1
+                    }
+                    return cv_pbkdf2_hmac(
+                        pass,
+                        Int32(p.count),
+                        saltBytes,
+                        Int32(s.count),
+                        iterations,
+                        sha256 ? NID_sha256 : NID_sha1,
+                        buffer,
+                        Int32(count)
+                    ) == 1
+                }
+            }
+        }
+        return ok ? out : nil
+    }
+
+    /// Whether OpenSSL's PBES2 uses ``pbkdf2(_:salt:iterations:sha256:count:reference:)`` in this process.
+    package static var fastPBKDF2Installed: Bool {
+        (try? OpenSSL.ensure()) != nil && cv_pbkdf2_install() == 1
+    }
+
+    /// Whether it is in place now (without putting it there): the
+    /// benchmark measures OpenSSL's own `PKCS12_parse` only where it is not.
+    package static var fastPBKDF2Active: Bool { cv_pbkdf2_active() == 1 }
+
     /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against
     /// its limit. Returns whether the file parsed.
     package static func referenceParse(_ data: Data, password: SecureBytes) -> Bool {

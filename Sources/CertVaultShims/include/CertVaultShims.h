@@ -107,4 +107,14 @@ const X509_ALGOR *cv_SAFEBAG_shrouded_algor(const PKCS12_SAFEBAG *bag);
 // The encryption algorithm of an encrypted PKCS#8 key.
 const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig);
 
+// PBKDF2 with HMAC-SHA-1 (md_nid NID_sha1) or HMAC-SHA-256 (NID_sha256),
+// as PKCS5_PBKDF2_HMAC; passlen -1 takes strlen(pass). 1 on success.
+int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int saltlen, int iter,
+                   int md_nid, unsigned char *out, int outlen);
+// Makes OpenSSL's PBES2 (PKCS#12 and PKCS#8 encryption) derive its keys
+// with cv_pbkdf2_hmac. Once per process; 1 when in place.
+int cv_pbkdf2_install(void);
+// 1 when cv_pbkdf2_install has put it in place in this process.
+int cv_pbkdf2_active(void);
+
 #endif
