@@ -98,6 +98,68 @@ final class CryptoTests: XCTestCase {
         XCTAssertNil(PKCS12.pbkdf2(Data("p".utf8), salt: Data(), iterations: 0, sha256: true, count: 32))
     }
 
+    /// Audit details are written by our own JSON writer: what it writes
+    /// reads back as what was given, for every character and type a record
+    /// holds; a value it does not know (an NSNumber) goes to JSONSerialization.
+    func testAuditDetailsJSONReadsBackAsWritten() throws {
+        let tricky = "a\"b\\c/d\n\r\t\u{08}\u{0C}\u{01}\u{1F} é 日本 🔑 \u{7F}"
+        let details: [String: Any] = [
+            "alias": tricky, "count": 3, "seq": Int64(-9_007_199_254_740_993), "ok": true, "no": false,
+            "none": NSNull(), "grants": ["alice", "bob"], "ids": [Int64(1), Int64(2)],
+            "nested": ["z": 1, "a": ["x": tricky]] as [String: Any], tricky: "key",
+        ]
+        let text = AuditChain.encode(details)
+        XCTAssertFalse(text.contains("\": ") || text.contains(", \""), text)
+        let back = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        XCTAssertEqual(back["alias"] as? String, tricky)
+        XCTAssertEqual(back[tricky] as? String, "key")
+        XCTAssertEqual((back["seq"] as? NSNumber)?.int64Value, -9_007_199_254_740_993)
+        XCTAssertEqual(back["ok"] as? Bool, true)
+        XCTAssertEqual(back["no"] as? Bool, false)
+        XCTAssertTrue(back["none"] is NSNull)
+        XCTAssertEqual(back["grants"] as? [String], ["alice", "bob"])
+        XCTAssertEqual(((back["nested"] as? [String: Any])?["a"] as? [String: Any])?["x"] as? String, tricky)
+        // Keys in byte order, at every level.
+        let order = ["\"a\\\"b", "\"alias\":", "\"count\":", "\"grants\":", "\"seq\":"].map {
+            text.range(of: $0)?.lowerBound
+        }
+        XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), text)
+        XCTAssertEqual(order.compactMap { $0 }.count, 5, text)
+        XCTAssertTrue(text.contains("\"nested\":{\"a\":{"), text)
+        // Parsed JSON (NSNumber values) still comes out right.
+        let parsed = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(#"{"n":1,"b":true}"#.utf8)) as? [String: Any]
+        )
+        let again = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(AuditChain.encode(parsed).utf8)) as? [String: Any]
+        )
+        XCTAssertEqual((again["n"] as? NSNumber)?.intValue, 1)
+        XCTAssertEqual(again["b"] as? Bool, true)
+    }
+
+    /// Small secrets share locked chunks (SecurePool): a secret's block is
+    /// zeroed the moment its last reference goes, and reused; a large one
+    /// gets a sodium_malloc of its own.
+    func testPooledSecretsAreZeroedWhenReleasedAndReused() {
+        var address: UInt = 0
+        do {
+            let secret = SecureBytes(utf8: "a pooled secret")
+            secret.withUnsafeBytes { address = UInt(bitPattern: $0.baseAddress) }
+            XCTAssertNotNil(SecurePool.sizeClass(secret.count + 1))
+        }
+        // The chunk stays mapped: the block reads as zeros.
+        let block = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: 64)
+        XCTAssertTrue(block.allSatisfy { $0 == 0 })
+        // The next secret of that size takes the block back, zeroed and then filled.
+        let next = SecureBytes(utf8: "another")
+        next.withUnsafeBytes { XCTAssertEqual(UInt(bitPattern: $0.baseAddress), address) }
+        XCTAssertEqual(next.withUnsafeBytes { Array($0) }, Array("another".utf8))
+        // A secret larger than the largest block is not pooled.
+        XCTAssertNil(SecurePool.sizeClass(SecurePool.blockSizes.last! + 1))
+        let large = SecureBytes(randomCount: 10_000)
+        XCTAssertEqual(large.count, 10_000)
+    }
+
     func testSealedBoxOpensOnlyForItsRecipient() throws {
         let alice = SealedBox.keyPair()
         let bob = SealedBox.keyPair()

@@ -3,13 +3,17 @@ import Foundation
 
 /// Bytes that must stay secret: passphrases, keys, decrypted PKCS#8.
 ///
-/// The storage comes from `sodium_malloc` (guarded pages, `mlock`ed where the
-/// system allows) and `sodium_free` zeroes it when the last reference goes.
+/// The storage is locked memory from `sodium_malloc` (`mlock`ed where the
+/// system allows): small secrets share guarded chunks (``SecurePool``),
+/// larger ones get guard pages of their own. It is zeroed when the last
+/// reference goes.
 /// A NUL byte always follows the contents so that a passphrase can be handed
 /// to C as a string without copying it. Access is scoped: callers never keep
 /// the pointer.
 public final class SecureBytes: @unchecked Sendable {
     private let pointer: UnsafeMutableRawPointer
+    /// The pool's size class of the block, or nil for a `sodium_malloc` of its own.
+    private let sizeClass: Int?
     /// The number of secret bytes (not counting the trailing NUL).
     public let count: Int
 
@@ -17,13 +21,9 @@ public final class SecureBytes: @unchecked Sendable {
     public init(count: Int) {
         precondition(count >= 0)
         _ = try? Sodium.ensure()
-        guard let p = sodium_malloc(count + 1) else {
-            // Out of locked memory is not recoverable in any useful way.
-            fatalError("sodium_malloc failed")
-        }
-        pointer = p
+        // Zeroed; out of locked memory is not recoverable in any useful way.
+        (pointer, sizeClass) = SecurePool.shared.allocate(count + 1)
         self.count = count
-        sodium_memzero(p, count + 1)
     }
 
     /// A copy of `bytes` in secure storage: from a `Data`, a `[UInt8]` or a
@@ -55,7 +55,7 @@ public final class SecureBytes: @unchecked Sendable {
         }
     }
 
-    deinit { sodium_free(pointer) }
+    deinit { SecurePool.shared.release(pointer, sizeClass: sizeClass) }
 
     /// Overwrites the contents with zeros now, before the last reference
     /// goes (``Session/lock()``).
