@@ -275,3 +275,7 @@ const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig) {
     X509_SIG_get0(sig, &alg, NULL);
     return alg;
 }
+
+int cv_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+    return memmem(haystack, haystack_len, needle, needle_len) != NULL;
+}

@@ -124,6 +124,19 @@ if let i = CommandLine.arguments.firstIndex(of: "--parse-limit") {
     exit(0)
 }
 
+// --read-rate FILE...: certvault's own reader (Importer.read) over the
+// files, one core; prints the rate in files/s.
+if let i = CommandLine.arguments.firstIndex(of: "--read-rate") {
+    let files = Array(CommandLine.arguments[(i + 1)...])
+    let password = SecureBytes(utf8: "bench-file-password")
+    let start = DispatchTime.now().uptimeNanoseconds
+    for file in files {
+        guard (try? Importer.read(path: file, password: password)) != nil else { exit(1) }
+    }
+    print(Double(files.count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    exit(0)
+}
+
 if let i = CommandLine.arguments.firstIndex(of: "--scale"), i + 1 < CommandLine.arguments.count,
     let n = Int(CommandLine.arguments[i + 1])
 {

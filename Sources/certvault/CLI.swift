@@ -148,6 +148,13 @@ struct GlobalOptions: ParsableArguments {
 
     /// Works out who acts, then asks for their passphrase (the one KDF run).
     func unlock(_ vault: Vault) throws -> Session {
+        let (handle, passphrase) = try passphrase(for: vault)
+        return try vault.unlock(handle: handle, passphrase: passphrase)
+    }
+
+    /// Who acts, and their passphrase, read (or asked) but not yet tried:
+    /// for a command with work to start while the key derivation runs.
+    func passphrase(for vault: Vault) throws -> (handle: String, passphrase: SecureBytes) {
         let person = try vault.actor(actorHandle, preferring: Self.loginName)
         let passphrase = try Secrets.read(
             file: passphraseFile,
@@ -156,7 +163,7 @@ struct GlobalOptions: ParsableArguments {
             what: "the passphrase for \(person.handle)",
             fileOption: "--passphrase-file"
         )
-        return try vault.unlock(handle: person.handle, passphrase: passphrase)
+        return (person.handle, passphrase)
     }
 }
 

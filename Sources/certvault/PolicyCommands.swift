@@ -177,6 +177,9 @@ extension Output {
     /// What `check` says of entries a command just stored or used, as
     /// `warning:` lines (and `note:` for what is only worth knowing). A
     /// check that cannot run says so, and never fails the command.
+    /// How many findings of one rule a command prints about what it just did.
+    static let findingsShownPerRule = 3
+
     static func policyWarnings(
         _ vault: Vault,
         _ refs: [EntryReference],
@@ -185,8 +188,24 @@ extension Output {
         guard !refs.isEmpty else { return }
         do {
             let report = try vault.check(entries: refs)
+            // A rule many of the entries break: its first findings, then a count of the rest.
+            var groups: [(rule: String, findings: [PolicyFinding])] = []
+            var index: [String: Int] = [:]
             for f in report.findings where rules?.contains(f.rule) ?? true {
-                stderr("\(f.severity == .info ? "note" : "warning"): \(f.rule): \(f.message)")
+                if let i = index[f.rule] {
+                    groups[i].findings.append(f)
+                } else {
+                    index[f.rule] = groups.count
+                    groups.append((f.rule, [f]))
+                }
+            }
+            for group in groups {
+                let prefix = "\(group.findings[0].severity == .info ? "note" : "warning"): \(group.rule): "
+                for f in group.findings.prefix(Self.findingsShownPerRule) { stderr(prefix + f.message) }
+                let more = group.findings.count - Self.findingsShownPerRule
+                if more > 0 {
+                    stderr(prefix + "and \(more) more of these entries ('certvault check' lists every finding)")
+                }
             }
         } catch let error as CertVaultError {
             stderr("warning: the policy check did not run: \(error.message)")

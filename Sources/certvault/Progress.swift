@@ -7,6 +7,7 @@ final class ProgressLine: Sendable {
     private struct State {
         var lastDraw: UInt64 = 0
         var shown = false
+        var finished = false
     }
     private let verb: String
     private let start = DispatchTime.now().uptimeNanoseconds
@@ -17,6 +18,7 @@ final class ProgressLine: Sendable {
     func update(_ done: Int, _ total: Int) {
         let now = DispatchTime.now().uptimeNanoseconds
         let text: String? = state.withLock { s in
+            if s.finished { return nil }
             if done >= total {
                 guard s.shown else { return nil }
                 s.shown = false
@@ -28,6 +30,16 @@ final class ProgressLine: Sendable {
             return "\r\u{1B}[K" + Self.line(verb, done, total, seconds: Double(now - start) / 1e9)
         }
         if let text { FileHandle.standardError.write(Data(text.utf8)) }
+    }
+
+    /// Erases the line, if shown, and draws no more: before an error is
+    /// printed while work may still be reporting progress.
+    func finish() {
+        let shown = state.withLock { s in
+            defer { (s.finished, s.shown) = (true, false) }
+            return s.shown
+        }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 
     /// `reading 120/200 files, 45 files/s, about 2 s left`

@@ -85,25 +85,32 @@ struct Import: ParsableCommand {
             throw CertVaultError(.invalidArgument, "no files to import in \(files.joined(separator: ", "))")
         }
         var progress: (@Sendable (Int, Int) -> Void)?
+        var line: ProgressLine?
         if isatty(2) == 1 && paths.count > 20 && !quiet {
-            let line = ProgressLine("reading")
-            progress = { done, total in line.update(done, total) }
+            let shown = ProgressLine("reading")
+            progress = { done, total in shown.update(done, total) }
+            line = shown
         }
-        let limits = limitOptions.limits
-        let session = try global.unlock(vault)
+        // The files are decrypted while the passphrase's key derivation runs.
+        let (handle, passphrase) = try global.passphrase(for: vault)
+        let prefetch = ImportPrefetch(paths, password: password, limits: limitOptions.limits, progress: progress)
+        let session: Session
+        do {
+            session = try vault.unlock(handle: handle, passphrase: passphrase)
+        } catch {
+            line?.finish()
+            throw error
+        }
         let report = try session.importPaths(
-            paths,
-            password: password,
+            prefetch,
             askPassword: ask,
-            limits: limits,
             options: ImportOptions(
                 alias: alias,
                 purpose: purpose,
                 subscription: subscription,
                 domains: domains,
                 keepGoing: keepGoing
-            ),
-            progress: progress
+            )
         )
         if !report.stored {
             if json { try Output.json(report) }

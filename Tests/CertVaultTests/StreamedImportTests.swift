@@ -98,15 +98,15 @@ final class StreamedImportTests: VaultTestCase {
         XCTAssertEqual(report.count(.alreadyPresent), 4)
     }
 
-    /// The reader runs at most `window` batches ahead of the consumer: the
-    /// files read but not yet taken never exceed (window + 1) batches,
-    /// however many there are, and every index comes back once, in order.
+    /// The readers run at most `window` files ahead of the consumer: the
+    /// files read but not yet done with never exceed the window plus the
+    /// files being handled, however many there are, and every index comes
+    /// back once, in order.
     func testStreamHoldsABoundedNumberOfFiles() throws {
         let count = 2_000
-        let batchSize = 16
-        let window = 2
+        let window = 32
         let outstanding = Mutex((now: 0, peak: 0))
-        let stream = ImportStream(count: count, batchSize: batchSize, window: window, workers: 2, progress: nil) { i in
+        let stream = ImportStream(count: count, window: window, workers: 2, progress: nil) { i in
             outstanding.withLock { o in
                 o.now += 1
                 o.peak = max(o.peak, o.now)
@@ -126,14 +126,46 @@ final class StreamedImportTests: VaultTestCase {
             outstanding.withLock { $0.now -= batch.slots.count }
         }
         XCTAssertEqual(seen, Array(0..<count))
-        XCTAssertLessThanOrEqual(outstanding.withLock { $0.peak }, (window + 1) * batchSize)
+        XCTAssertLessThanOrEqual(outstanding.withLock { $0.peak }, 2 * window)
         XCTAssertNil(stream.next())
+    }
+
+    /// A prefetch made before the unlock reads while the passphrase's key
+    /// derivation runs, feeds one import, and is refused for a second; a
+    /// prefetch dropped unused stops reading.
+    func testPrefetchBeforeUnlockImportsOnce() throws {
+        let good = try Support.makePFX(in: dir, name: "good", key: "ec:prime256v1").pfx
+        let other = try Support.makePFX(in: dir, name: "other", key: "ec:prime256v1").pfx
+        let read = Atomic<Int>(0)
+        let prefetch = ImportPrefetch([good, other], password: SecureBytes(utf8: "secret")) { done, _ in
+            read.store(done, ordering: .relaxed)
+        }
+        let session = try unlock()
+        let report = try session.importPaths(prefetch)
+        XCTAssertEqual(report.count(.imported), 2)
+        XCTAssertEqual(read.load(ordering: .relaxed), 2)
+        XCTAssertThrowsError(try session.importPaths(prefetch)) {
+            XCTAssertEqual(($0 as? CertVaultError)?.code, .invalidArgument)
+        }
+        XCTAssertEqual(try vault.entries().count, 2)
+        XCTAssertTrue(try vault.verify().isValid)
+
+        let reads = Atomic<Int>(0)
+        do {
+            _ = ImportPrefetch(Array(repeating: good, count: 5_000), password: SecureBytes(utf8: "secret")) { _, _ in
+                reads.add(1, ordering: .relaxed)
+            }
+        }
+        let after = reads.load(ordering: .relaxed)
+        usleep(50_000)
+        XCTAssertEqual(reads.load(ordering: .relaxed), after)
+        XCTAssertLessThan(after, 5_000)
     }
 
     /// Stopping early ends the reading thread: nothing is read after stop() returns.
     func testStreamStopsEarly() throws {
         let reads = Atomic<Int>(0)
-        let stream = ImportStream(count: 10_000, batchSize: 8, window: 1, workers: 2, progress: nil) { i in
+        let stream = ImportStream(count: 10_000, window: 8, workers: 2, progress: nil) { i in
             reads.add(1, ordering: .relaxed)
             return .failure(CertVaultError(.io, "\(i)"))
         }

@@ -251,8 +251,11 @@ extension Session {
         }
     }
 
-    /// How many files one batch of a streamed import holds, per core.
-    static let filesPerWorker = 32
+    /// How many files a streamed import reads ahead of the one it stores,
+    /// per core: enough to keep the cores busy while the passphrase's key
+    /// derivation runs (see ``ImportPrefetch``), few enough to keep memory
+    /// flat (a decrypted file holds a few KB).
+    static let filesPerWorker = 256
 
     /// Carries the report of an all-or-nothing import out of the change it rolls back.
     private struct NothingStored: Error {
@@ -276,26 +279,66 @@ extension Session {
                 "an alias names one entry: give it with one file, or a certificate and its key in two, not \(paths.count) files"
             )
         }
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let prefetch = ImportPrefetch(paths, password: password, limits: limits, progress: progress)
+        return try importPaths(prefetch, askPassword: askPassword, options: options, cancellation: cancellation)
+    }
+
+    /// Stores the files `prefetch` reads, in one transaction, as
+    /// ``importPaths(_:password:askPassword:limits:options:progress:)``
+    /// does. Make the prefetch before ``Vault/unlock(handle:passphrase:)``
+    /// and the files' decryption runs while the passphrase's key derivation does.
+    ///
+    /// - Parameters:
+    ///   - prefetch: the files being read; one import each.
+    ///   - askPassword: asked, one file at a time, for a file the
+    ///     prefetch's password does not open; return nil to give up on that file.
+    ///   - options: alias, purpose, tags, and whether to keep going past a failure.
+    /// - Throws: storage and access errors (nothing stored); a file's
+    ///   failure is not thrown but listed in the report.
+    public func importPaths(
+        _ prefetch: ImportPrefetch,
+        askPassword: ((String) throws -> SecureBytes?)? = nil,
+        options: ImportOptions = ImportOptions()
+    ) throws -> ImportReport {
+        try importPaths(prefetch, askPassword: askPassword, options: options, cancellation: nil)
+    }
+
+    func importPaths(
+        _ prefetch: ImportPrefetch,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        options: ImportOptions,
+        cancellation: Cancellation?
+    ) throws -> ImportReport {
+        // Dropping the prefetch stops its reading: it lives until the import is done.
+        try withExtendedLifetime(prefetch) {
+            try importPrefetched(prefetch, askPassword: askPassword, options: options, cancellation: cancellation)
+        }
+    }
+
+    private func importPrefetched(
+        _ prefetch: ImportPrefetch,
+        askPassword: ((String) throws -> SecureBytes?)?,
+        options: ImportOptions,
+        cancellation: Cancellation?
+    ) throws -> ImportReport {
+        defer { prefetch.stream.stop() }
+        try requireRole([.admin, .officer], to: "import")
+        try validateAlias(options.alias)
+        let paths = prefetch.paths
+        if options.alias != nil, paths.count > 2 {
+            throw CertVaultError(
+                .invalidArgument,
+                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(paths.count) files"
+            )
+        }
+        guard prefetch.take() else {
+            throw CertVaultError(.invalidArgument, "these files were already imported once from this prefetch")
+        }
+        let limits = prefetch.limits
+        let learned = prefetch.learned
         do {
-            // A password the caller gave that opened one file is tried first on the files read after it.
-            let learned = Mutex<SecureBytes?>(nil)
             return try change { c in
-                let stream = ImportStream(
-                    count: paths.count,
-                    batchSize: Self.filesPerWorker * workers,
-                    workers: workers,
-                    progress: progress
-                ) { i in
-                    if cancellation?.isCancelled == true { return .failure(CertVaultError(.io, "cancelled")) }
-                    // A file it does not open (no password, or another one) is left to the asking below.
-                    return Importer.readResult(
-                        paths[i],
-                        password: password ?? learned.withLock { $0 },
-                        askPassword: nil,
-                        limits: limits
-                    )
-                }
+                let stream = prefetch.stream
                 defer { stream.stop() }
                 var report = ImportReport()
                 var failed = false
@@ -310,7 +353,7 @@ extension Session {
                                 password: nil,
                                 askPassword: askPassword,
                                 limits: limits,
-                                learned: { secret in learned.withLock { $0 = secret } }
+                                learned: { secret in learned.value.withLock { $0 = secret } }
                             )
                         }
                         let file: ImportFile
@@ -753,4 +796,64 @@ extension Session {
             }
         }
     }
+}
+
+/// Files being read and decrypted, on every core, ahead of the import that
+/// will store them (``Session/importPaths(_:askPassword:options:)``).
+///
+/// Made before the vault is unlocked, the files' key derivations run
+/// while the passphrase's does, instead of after it: that is most of a
+/// bulk import's head start. At most a few hundred files are read ahead of
+/// the import; dropping the prefetch stops the reading and frees them.
+public final class ImportPrefetch: Sendable {
+    let paths: [String]
+    let limits: ImportLimits
+    /// A password the caller's `askPassword` gave that opened one file, tried first on the files read after it.
+    let learned: LearnedPassword
+    let stream: ImportStream
+    private let taken = Atomic<Bool>(false)
+
+    /// Starts reading `paths` now.
+    /// - Parameters:
+    ///   - paths: the files, in the order to report them.
+    ///   - password: the files' password, as for ``Importer/read(path:password:askPassword:limits:)``;
+    ///     a file it does not open is asked for at the import.
+    ///   - limits: the most work one file may ask for.
+    ///   - progress: called from worker threads as files are read.
+    public init(
+        _ paths: [String],
+        password: SecureBytes?,
+        limits: ImportLimits = .standard,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) {
+        self.paths = paths
+        self.limits = limits
+        let learned = LearnedPassword()
+        self.learned = learned
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        stream = ImportStream(
+            count: paths.count,
+            window: Session.filesPerWorker * workers,
+            workers: workers,
+            progress: progress
+        ) { i in
+            // A file it does not open (no password, or another one) is left to the asking at the import.
+            Importer.readResult(
+                paths[i],
+                password: password ?? learned.value.withLock { $0 },
+                askPassword: nil,
+                limits: limits
+            )
+        }
+    }
+
+    deinit { stream.stop() }
+
+    /// True the first time only: a prefetch feeds one import.
+    func take() -> Bool { !taken.exchange(true, ordering: .relaxed) }
+}
+
+/// The password that opened a file, shared by an import's readers.
+final class LearnedPassword: Sendable {
+    let value = Mutex<SecureBytes?>(nil)
 }

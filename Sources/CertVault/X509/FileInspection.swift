@@ -205,7 +205,7 @@ public struct FileInspection: Sendable, Codable {
         do {
             material = try MaterialReader.read(data, password: password, limits: limits)
         } catch let error as CertVaultError where error.code == .wrongPassword {
-            inspection.format = data.firstRange(of: Data("-----BEGIN ".utf8)) != nil ? "PEM" : "encrypted PKCS#8"
+            inspection.format = MaterialReader.hasPEMBlock(data) ? "PEM" : "encrypted PKCS#8"
             inspection.notOpened = error.message
             inspection.needsPassword = true
             return inspection

@@ -31,11 +31,23 @@ struct Material {
 /// encrypted: PBES2 with any cipher and PRF, scrypt, PBES1), PKCS#1, SEC1 or
 /// traditional encrypted PEM, in DER or PEM.
 enum MaterialReader {
+    /// Whether `data` holds a PEM block's `-----BEGIN ` line anywhere
+    /// (`memmem`: Foundation's generic search cost 60 µs a `.pfx`).
+    static func hasPEMBlock(_ data: Data) -> Bool {
+        let marker = "-----BEGIN "
+        return data.withUnsafeBytes { bytes in
+            marker.utf8CString.withUnsafeBufferPointer { needle in
+                guard let base = bytes.baseAddress, let n = needle.baseAddress else { return false }
+                return cv_memmem(base, bytes.count, n, needle.count - 1) == 1
+            }
+        }
+    }
+
     static func read(_ data: Data, password: SecureBytes?, limits: ImportLimits = .standard) throws -> Material {
         try OpenSSL.ensure()
         if let password { try OpenSSL.requireCString(password) }
         if data.isEmpty { throw CertVaultError(.emptyFile, "the file is empty") }
-        if data.firstRange(of: Data("-----BEGIN ".utf8)) != nil {
+        if hasPEMBlock(data) {
             return try readPEM(data, password: password, limits: limits)
         }
         let printable = data.prefix(4096).allSatisfy {

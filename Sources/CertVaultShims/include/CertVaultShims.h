@@ -107,6 +107,9 @@ const X509_ALGOR *cv_SAFEBAG_shrouded_algor(const PKCS12_SAFEBAG *bag);
 // The encryption algorithm of an encrypted PKCS#8 key.
 const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig);
 
+// Whether needle occurs in haystack (glibc's memmem, which Swift does not see).
+int cv_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
+
 // PBKDF2 with HMAC-SHA-1 (md_nid NID_sha1) or HMAC-SHA-256 (NID_sha256),
 // as PKCS5_PBKDF2_HMAC; passlen -1 takes strlen(pass). 1 on success.
 int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int saltlen, int iter,
