@@ -160,6 +160,66 @@ final class CryptoTests: XCTestCase {
         XCTAssertEqual(large.count, 10_000)
     }
 
+    /// Audit signatures are checked in batches on every core: across more
+    /// records than a batch holds, a forged signature, an altered record and
+    /// a role that may not sign come back in order, at their places, with
+    /// the message each deserves; the rest pass.
+    func testParallelSignatureCheckKeepsOrderAndMessages() throws {
+        let (pk, sk) = Signature.keyPair()
+        let count = ParallelSignatureCheck.batchSize * 3 + 17
+        let forged = Set([5, 1_500, count - 1])
+        let altered = 2_000
+        let badRole = 2_500
+        let check = ParallelSignatureCheck()
+        var previous = AuditChain.zeroHash
+        for i in 0..<count {
+            let seq = Int64(i + 1)
+            let details = "{\"n\":\(i)}"
+            let hash = AuditChain.hash(
+                previous: previous,
+                seq: seq,
+                at: "2026-11-30T00:00:00Z",
+                actorID: 1,
+                action: "entry.import",
+                entryID: 1,
+                personID: nil,
+                details: details
+            )
+            var signature = Signature.sign(hash, secretKey: sk)
+            if forged.contains(i) { signature[0] ^= 1 }
+            let record = AuditRecord(
+                seq: seq,
+                at: "2026-11-30T00:00:00Z",
+                actorID: 1,
+                action: "entry.import",
+                entryID: 1,
+                details: i == altered ? "{\"n\":-1}" : details,
+                previousHash: previous,
+                hash: hash,
+                signature: signature
+            )
+            previous = hash
+            check.add(
+                .init(
+                    record: record,
+                    signature: signature,
+                    publicKey: pk,
+                    signer: "alice",
+                    otherwise: i == badRole ? "role" : nil
+                ),
+                seq: seq,
+                position: i / 2
+            )
+        }
+        let found = check.finish()
+        XCTAssertEqual(found.map(\.finding.seq), [6, 1_501, 2_001, 2_501, Int64(count)])
+        XCTAssertEqual(found.map(\.position), [2, 750, 1_000, 1_250, (count - 1) / 2])
+        XCTAssertEqual(found[0].finding.message, "the signature by alice is invalid")
+        XCTAssertEqual(found[2].finding.message, "its contents do not match its hash: altered")
+        XCTAssertEqual(found[3].finding.message, "role")
+        XCTAssertTrue(check.finish().isEmpty)
+    }
+
     func testSealedBoxOpensOnlyForItsRecipient() throws {
         let alice = SealedBox.keyPair()
         let bob = SealedBox.keyPair()

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One problem `verify` found.
 public struct AuditFinding: Sendable, Codable, Equatable, CustomStringConvertible {
@@ -59,10 +60,25 @@ struct AuditVerifier {
         state: VaultState,
         cancellation: Cancellation? = nil
     ) throws -> AuditVerification {
+        try verifyAll(expecting: expected, cancellation: cancellation) { _ in state }
+    }
+
+    /// As above, with the state asked for once the log is walked, given the
+    /// last record walked (computed meanwhile elsewhere, it must be of the same log).
+    func verifyAll(
+        expecting expected: AuditHead?,
+        cancellation: Cancellation? = nil,
+        state stateAfter: (AuditHead?) throws -> VaultState
+    ) throws -> AuditVerification {
         var findings: [AuditFinding] = []
         var ledger = PeopleLedger()
         var previous: AuditHead?
         var count = 0
+        // Signatures are checked on every core while this thread reads on:
+        // the chain (hashes, order, who was trusted when) is one pass in
+        // order, and each signature then depends on nothing but its record.
+        let signatures = ParallelSignatureCheck()
+        defer { signatures.finish() }
         let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
         while let row = try rows.next() {
             count += 1
@@ -87,11 +103,17 @@ struct AuditVerifier {
                     )
                 )
             }
-            if let problem = check(record, ledger: &ledger) {
-                findings.append(.init(seq: record.seq, message: problem))
+            switch Self.examine(record, ledger: &ledger, vaultID: vaultID) {
+            case .valid: break
+            case .problem(let problem): findings.append(.init(seq: record.seq, message: problem))
+            case .signed(let pending):
+                // Its finding, if any, goes here once the signature is checked.
+                signatures.add(pending, seq: record.seq, position: findings.count)
             }
             previous = AuditHead(seq: record.seq, hash: record.hash)
         }
+        for (position, finding) in signatures.finish().reversed() { findings.insert(finding, at: position) }
+        let state = try stateAfter(previous)
         if let expected {
             let stored = try db.row("SELECT hash FROM audit WHERE seq = ?", [expected.seq])
                 .flatMap { try? Columns($0, "audit record \(expected.seq)").blob("hash") }
@@ -129,37 +151,159 @@ struct AuditVerifier {
     /// hash, its signature, and whether the signer's role may make a record
     /// of its action. People records also teach `ledger`.
     static func check(_ record: AuditRecord, ledger: inout PeopleLedger, vaultID: Data) -> String? {
+        switch examine(record, ledger: &ledger, vaultID: vaultID) {
+        case .valid: nil
+        case .problem(let problem): problem
+        case .signed(let pending): pending.finding()
+        }
+    }
+
+    /// A signature still to check, and what to say if it fails or, if it
+    /// holds, what else is wrong with the record.
+    struct PendingSignature: Sendable {
+        let record: AuditRecord
+        let signature: Data
+        let publicKey: Data
+        let signer: String
+        /// The finding if the signature holds (a role that may not sign the action), else nil.
+        let otherwise: String?
+
+        /// The record's finding, or nil: recomputes its hash and checks the signature.
+        func finding() -> String? {
+            guard record.recomputedHash == record.hash else { return "its contents do not match its hash: altered" }
+            guard Signature.verify(signature, message: record.hash, publicKey: publicKey) else {
+                return "the signature by \(signer) is invalid"
+            }
+            return otherwise
+        }
+    }
+
+    enum Examination {
+        case valid
+        case problem(String)
+        /// Valid but for the signature, which is left to check.
+        case signed(PendingSignature)
+    }
+
+    /// ``check(_:ledger:vaultID:)`` without checking an ordinary record's
+    /// signature: that is returned to be checked, on any thread. A people
+    /// record's signature is checked here, since it decides whom later
+    /// records may be signed by.
+    static func examine(_ record: AuditRecord, ledger: inout PeopleLedger, vaultID: Data) -> Examination {
         guard let action = AuditAction(rawValue: record.action) else {
-            return "has an action certvault does not know (\(Display.quoted(record.action)))"
+            return .problem("has an action certvault does not know (\(Display.quoted(record.action)))")
         }
         // Entry records name their entry; no other record names one.
         guard (record.entryID != nil) == action.namesEntry else {
-            return action.namesEntry ? "names no entry" : "names an entry its action does not concern"
+            return .problem(action.namesEntry ? "names no entry" : "names an entry its action does not concern")
         }
         if AuditAction.peopleActions.contains(action) {
-            return ledger.apply(record, vaultID: vaultID)
+            return ledger.apply(record, vaultID: vaultID).map { .problem($0) } ?? .valid
         }
-        guard record.recomputedHash == record.hash else { return "its contents do not match its hash: altered" }
+        // The hash is recomputed with the signature, on any thread, unless
+        // something else is wrong: then it is said first, as it comes first.
+        let altered = "its contents do not match its hash: altered"
         guard let signature = record.signature else {
+            guard record.recomputedHash == record.hash else { return .problem(altered) }
             // Nobody can sign a wrong passphrase; such a record may say no more than that.
-            guard action == .unlockFailed else { return "is not signed" }
+            guard action == .unlockFailed else { return .problem("is not signed") }
             guard let actor = record.actorID, ledger.people[actor] != nil, record.personID == actor,
                 record.entryID == nil,
                 record.detailObject.keys.allSatisfy({ $0 == "handle" })
-            else { return "is an unsigned record that says more than a failed unlock" }
-            return nil
+            else { return .problem("is an unsigned record that says more than a failed unlock") }
+            return .valid
         }
-        guard action != .unlockFailed else { return "a failed unlock cannot be signed" }
+        guard action != .unlockFailed else {
+            return .problem(record.recomputedHash == record.hash ? "a failed unlock cannot be signed" : altered)
+        }
         guard let signer = ledger.signer(of: record), let key = signer.signPublicKey else {
-            return "signed by someone whose keys no trusted record introduced"
+            return .problem(
+                record.recomputedHash == record.hash
+                    ? "signed by someone whose keys no trusted record introduced" : altered
+            )
         }
-        guard Signature.verify(signature, message: record.hash, publicKey: key) else {
-            return "the signature by \(signer.handle) is invalid"
+        let roleProblem =
+            action.signers.contains(signer.role)
+            ? nil
+            : "signed by \(signer.handle), whose role (\(signer.role.rawValue)) may not make a \(action.rawValue) record"
+        return .signed(
+            PendingSignature(
+                record: record,
+                signature: signature,
+                publicKey: key,
+                signer: signer.handle,
+                otherwise: roleProblem
+            )
+        )
+    }
+}
+
+/// Checks audit signatures in batches on every core while the caller reads
+/// on; keeps only the findings (and where they go), so memory stays flat
+/// however long the log.
+final class ParallelSignatureCheck: Sendable {
+    static let batchSize = 1024
+    private struct State {
+        var batch: [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)] = []
+        var found: [(position: Int, finding: AuditFinding)] = []
+        var finished = false
+    }
+    private let state = Mutex(State())
+    private let group = DispatchGroup()
+    /// Batches in flight at most: bounds memory when checking lags reading.
+    private let room: DispatchSemaphore
+    private let queue = DispatchQueue(label: "certvault.audit-signatures", attributes: .concurrent)
+
+    init() {
+        room = DispatchSemaphore(value: 0)
+        for _ in 0..<(2 * ProcessInfo.processInfo.activeProcessorCount) { room.signal() }
+    }
+
+    /// Queues a signature; its finding, if any, belongs at `position`.
+    func add(_ pending: AuditVerifier.PendingSignature, seq: Int64, position: Int) {
+        let full = state.withLock { s -> [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)]? in
+            s.batch.append((pending, seq, position))
+            guard s.batch.count >= Self.batchSize else { return nil }
+            defer { s.batch = [] }
+            return s.batch
         }
-        guard action.signers.contains(signer.role) else {
-            return
-                "signed by \(signer.handle), whose role (\(signer.role.rawValue)) may not make a \(action.rawValue) record"
+        if let full { submit(full) }
+    }
+
+    private func submit(_ batch: [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)]) {
+        room.wait()
+        group.enter()
+        queue.async { [self] in
+            defer {
+                room.signal()
+                group.leave()
+            }
+            var found: [(position: Int, finding: AuditFinding)] = []
+            for item in batch {
+                if let message = item.pending.finding() {
+                    found.append((item.position, AuditFinding(seq: item.seq, message: message)))
+                }
+            }
+            if !found.isEmpty { state.withLock { $0.found += found } }
         }
-        return nil
+    }
+
+    /// Checks what is left and waits for every batch; the findings with
+    /// their positions, in order. Later calls return nothing.
+    @discardableResult
+    func finish() -> [(position: Int, finding: AuditFinding)] {
+        let rest = state.withLock { s -> [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)]? in
+            guard !s.finished else { return nil }
+            s.finished = true
+            defer { s.batch = [] }
+            return s.batch
+        }
+        guard let rest else { return [] }
+        if !rest.isEmpty { submit(rest) }
+        group.wait()
+        return state.withLock { s in
+            defer { s.found = [] }
+            return s.found.sorted { ($0.position, $0.finding.seq ?? 0) < ($1.position, $1.finding.seq ?? 0) }
+        }
     }
 }

@@ -2,9 +2,23 @@ internal import CSodium
 import Foundation
 
 /// Ed25519 detached signatures for audit records.
-enum Signature {
+package enum Signature {
     static let publicKeyBytes = Int(crypto_sign_PUBLICKEYBYTES)
     static let secretKeyBytes = Int(crypto_sign_SECRETKEYBYTES)
+
+    /// libsodium's Ed25519 verify rate on one core (signatures a second):
+    /// the limit `certvault-bench` sets `audit verify` beside.
+    package static func singleCoreVerifyRate(count: Int = 20_000) -> Double {
+        let (pk, sk) = keyPair()
+        let messages = (0..<count).map { Digest.sha256(Data("record \($0)".utf8)) }
+        let signatures = messages.map { sign($0, secretKey: sk) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var valid = 0
+        for (m, s) in zip(messages, signatures) where verify(s, message: m, publicKey: pk) { valid += 1 }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        precondition(valid == count)
+        return Double(count) / seconds
+    }
 
     static func keyPair() -> (publicKey: Data, secretKey: SecureBytes) {
         var pk = Data(count: publicKeyBytes)

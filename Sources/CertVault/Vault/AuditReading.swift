@@ -186,30 +186,54 @@ extension Vault {
     ) throws
         -> AuditVerification
     {
-        var verification = try store.read { db in
-            // A value the check cannot even read is a finding, not a stop.
-            let state: VaultState
-            do { state = try self.state(db, thorough: true) } catch let error as CertVaultError where error.code != .io
-            {
-                let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
-                state = VaultState(
-                    ledger: ledger,
-                    findings: ledger.findings + [.init(seq: nil, message: error.message)]
-                )
+        // The signed state (every entry against its record) and the storage
+        // checks run on a second connection while this one walks the log.
+        let side = SideCheck()
+        if let other = try? Store.open(at: path, readOnly: true) {
+            side.start {
+                try other.read { db in
+                    (
+                        try AuditChain.head(db),
+                        self.checkedState(db),
+                        try Self.storageFindings(db, thorough: thorough)
+                    )
+                }
             }
-            try cancellation?.check()
-            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
+        }
+        var storage: [AuditFinding]?
+        var verification = try store.read { db in
+            try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
                 expecting: expected,
-                state: state,
                 cancellation: cancellation
-            )
+            ) { walked in
+                // The other connection's, when it read the log this one walked; else read here.
+                if let (head, state, found) = try side.result(), head == walked {
+                    storage = found
+                    return state
+                }
+                return self.checkedState(db)
+            }
         }
         // The storage under the records: damage the signed digests cannot
         // see (an index, a free page) and certificates against their thumbprints.
-        verification.findings += try store.read { db in try Self.storageFindings(db, thorough: thorough) }
+        verification.findings += try storage ?? store.read { db in try Self.storageFindings(db, thorough: thorough) }
         // A log that verifies is one this machine has now seen.
         if verification.isValid, let head = verification.head { try remember(head) }
         return verification
+    }
+
+    /// The state, every entry compared with its signed record; a value the
+    /// check cannot even read is a finding, not a stop.
+    private func checkedState(_ db: Database) -> VaultState {
+        do {
+            return try state(db, thorough: true)
+        } catch let error as CertVaultError where error.code != .io {
+            let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
+            return VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])
+        } catch {
+            let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
+            return VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: "\(error)")])
+        }
     }
 
     /// SQLite's own check of the file (`quick_check`, or `integrity_check`
@@ -248,5 +272,29 @@ extension Vault {
             }
         }
         return findings
+    }
+}
+
+/// Work run on a thread of its own while the caller does its part: its
+/// result, or nil when it was not started or failed.
+final class SideCheck: @unchecked Sendable {
+    private var outcome: Result<(AuditHead?, VaultState, [AuditFinding]), Error>?
+    private let done = DispatchSemaphore(value: 0)
+    private var started = false
+
+    func start(_ work: @escaping @Sendable () throws -> (AuditHead?, VaultState, [AuditFinding])) {
+        started = true
+        Thread.detachNewThread { [self] in
+            outcome = Result { try work() }
+            done.signal()
+        }
+    }
+
+    /// Waits for the work; nil when it was not started or failed.
+    func result() throws -> (AuditHead?, VaultState, [AuditFinding])? {
+        guard started else { return nil }
+        done.wait()
+        done.signal()
+        return try? outcome?.get()
     }
 }
