@@ -39,12 +39,21 @@ enum Benchmarking {
     }
 
     /// OpenSSL's own `PKCS12_parse` rate over `paths` (files/s, one core):
-    /// measured by this benchmark run again as `--parse-limit`, a process in
-    /// which OpenSSL's PBES2 key derivation is its own.
+    /// measured in a process in which OpenSSL's PBES2 key derivation is its own.
     static func referenceParseRate(_ paths: [String]) throws -> Double {
+        try rateInOwnProcess("--parse-limit", paths, what: "OpenSSL's PKCS12_parse")
+    }
+
+    /// certvault's own reader over `paths` (files/s, one core).
+    static func readRate(_ paths: [String]) throws -> Double {
+        try rateInOwnProcess("--read-rate", paths, what: "Importer.read")
+    }
+
+    /// Runs this benchmark again with `flag` and the paths, and reads the rate it prints.
+    private static func rateInOwnProcess(_ flag: String, _ paths: [String], what: String) throws -> Double {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        p.arguments = ["--parse-limit"] + paths
+        p.arguments = [flag] + paths
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -53,7 +62,7 @@ enum Benchmarking {
         guard p.terminationStatus == 0,
             let rate = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         else {
-            throw CertVaultError(.corrupt, "OpenSSL's PKCS12_parse could not be measured (exit \(p.terminationStatus))")
+            throw CertVaultError(.corrupt, "\(what) could not be measured (exit \(p.terminationStatus))")
         }
         return rate
     }

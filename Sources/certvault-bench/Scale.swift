@@ -98,6 +98,41 @@ enum ScaleBenchmark {
             value: library * 1000,
             unit: "ms"
         )
+
+        // The audit log: printed beside sqlite3 selecting the same columns, and verified beside Ed25519.
+        let records = try vault.auditHead()?.seq ?? 0
+        let logLimit = try best {
+            try runCLI(
+                "/usr/bin/sqlite3",
+                [path, "SELECT seq, at, actor_id, action, entry_id, person_id, details FROM audit"],
+                env: [:]
+            )
+        }
+        let log = try best { try runCLI(cli, ["audit", "log"], env: env) }
+        line(
+            "sqlite3 selecting the audit columns (\(records) records)",
+            "\(fmt(logLimit * 1000, 0)) ms",
+            value: logLimit * 1000,
+            unit: "ms"
+        )
+        line(
+            "certvault audit log",
+            "\(fmt(log * 1000, 0)) ms = \(fmt(log / logLimit, 2))x the limit",
+            value: log * 1000,
+            unit: "ms",
+            limit: logLimit * 1000
+        )
+        let verify = try best { try runCLI(cli, ["audit", "verify"], env: env) }
+        let ed25519 = Signature.singleCoreVerifyRate()
+        let rate = Double(records) / verify
+        line(
+            "certvault audit verify",
+            "\(fmt(verify * 1000, 0)) ms = \(fmt(rate, 0)) records/s = \(fmt(rate / ed25519, 2))x the limit",
+            value: rate,
+            unit: "records/s",
+            limit: ed25519
+        )
+        line("  Ed25519 verify, libsodium, one core (the limit)", "\(fmt(ed25519, 0)) signatures/s")
     }
 
     @discardableResult

@@ -206,31 +206,34 @@ do {
     var libReport = ImportReport()
     var phases: [Double] = []
     let libTime = try seconds {
+        // Reading starts first: the files' key derivations run while the passphrase's does.
+        var prefetch: ImportPrefetch?
+        phases.append(seconds { prefetch = ImportPrefetch(paths, password: filePassword) })
         var session: Session?
         phases.append(
             try seconds { session = try libVault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) }
         )
-        var files: [ImportFile] = []
-        phases.append(
-            try seconds {
-                let (read, failures) = Importer.readAll(paths, password: filePassword)
-                guard failures.isEmpty else { throw failures[0] }
-                files = read
-            }
-        )
-        phases.append(try seconds { libReport = try session!.importFiles(files) })
+        phases.append(try seconds { libReport = try session!.importPaths(prefetch!) })
     }
     let libRate = Double(importCount) / libTime
     line(
         "import \(importCount) via the library (incl. unlock)",
-        "\(fmt(libRate)) files/s = \(fmt(100 * libRate / parseRate, 0))% of the limit; \(libReport.count(.imported)) imported",
+        "\(fmt(libRate)) files/s = \(fmt(libRate / parseRate, 2))x the limit; \(libReport.count(.imported)) imported",
         value: libRate,
         unit: "files/s",
         limit: parseRate
     )
     line(
-        "  unlock / read+decrypt (all cores) / store",
+        "  start reading / unlock (files read meanwhile) / rest",
         phases.map { "\(fmt($0 * 1000, 0)) ms" }.joined(separator: " / ")
+    )
+    let readRate = try Benchmarking.readRate(paths)
+    line(
+        "  Importer.read, one core",
+        "\(fmt(readRate)) files/s = \(fmt(readRate / parseRate, 2))x PKCS12_parse",
+        value: readRate,
+        unit: "files/s",
+        limit: parseRate
     )
 
     if hasCLI {
@@ -247,7 +250,7 @@ do {
         let cliRate = Double(importCount) / cliTime
         line(
             "certvault import of \(importCount) files, one command",
-            "\(fmt(cliRate)) files/s = \(fmt(100 * cliRate / parseRate, 0))% of the limit (KDF moderate, paid once; exit \(status))",
+            "\(fmt(cliRate)) files/s = \(fmt(cliRate / parseRate, 2))x the limit (KDF moderate, paid once; exit \(status))",
             value: cliRate,
             unit: "files/s",
             limit: parseRate
