@@ -282,6 +282,28 @@ final class SecurityTests: VaultTestCase {
         XCTAssertTrue(v.findings.contains { $0.seq == 4 })
     }
 
+    /// A forged signature on an ordinary record (checked on every core) is
+    /// named at its place by `verify`, and by the state check of a machine
+    /// that never saw the vault (which then walks the log again in order).
+    func testForgedSignatureIsNamedByVerifyAndByAFreshMachine() throws {
+        try importFresh(["a", "b"])
+        let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 3 })
+        var signature = try XCTUnwrap(r.signature)
+        signature[signature.startIndex] ^= 1
+        try tamper("UPDATE audit SET signature = ? WHERE seq = 3", [signature])
+        let v = try vault.verify()
+        XCTAssertEqual(v.firstBadSeq, 3)
+        XCTAssertTrue(
+            v.findings.contains { $0.seq == 3 && $0.message == "the signature by alice is invalid" },
+            "\(v.findings)"
+        )
+        let fresh = try Vault.open(at: path, witness: nil).checkState()
+        XCTAssertTrue(
+            fresh.findings.contains { $0.seq == 3 && $0.message == "the signature by alice is invalid" },
+            "\(fresh.findings)"
+        )
+    }
+
     func testRemovedRecordIsNamed() throws {
         try importFresh(["a", "b", "c"])
         try tamper("DELETE FROM audit WHERE seq = 4")

@@ -386,10 +386,16 @@ struct VaultState {
         _ db: Database,
         vaultID: Data,
         after: Int64,
-        snapshot: RowDigest.Snapshot
+        snapshot: RowDigest.Snapshot,
+        inOrder: Bool = false
     ) throws -> (findings: [AuditFinding], walkedAll: Bool) {
         var findings: [AuditFinding] = []
         var ledger = try PeopleLedger.replay(db, vaultID: vaultID, through: after)
+        // Signatures are checked on every core while the records are walked,
+        // as if each held; if one does not, the walk is made again in order,
+        // each record checked before it counts.
+        let signatures = ParallelSignatureCheck()
+        defer { signatures.finish() }
         struct Transaction {
             var first: Int64
             var last: Int64 = 0
@@ -411,7 +417,18 @@ struct VaultState {
         while let row = try rows.next() {
             guard let record = try? AuditRecord(row: row) else { continue }  // checkLinks names it
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
-            let problem = AuditVerifier.check(record, ledger: &ledger, vaultID: vaultID)
+            let problem: String?
+            if inOrder {
+                problem = AuditVerifier.check(record, ledger: &ledger, vaultID: vaultID)
+            } else {
+                switch AuditVerifier.examine(record, ledger: &ledger, vaultID: vaultID) {
+                case .valid: problem = nil
+                case .problem(let p): problem = p
+                case .signed(let pending):
+                    problem = nil
+                    signatures.add(pending, seq: record.seq, position: 0)
+                }
+            }
             if let problem {
                 // People records' problems are the full replay's findings already.
                 if !isPeople { findings.append(.init(seq: record.seq, message: problem)) }
@@ -434,6 +451,9 @@ struct VaultState {
                 transactions.append(open!)
                 open = nil
             }
+        }
+        if !signatures.finish().isEmpty {
+            return try checkRecords(db, vaultID: vaultID, after: after, snapshot: snapshot, inOrder: true)
         }
         if after == 0 {
             // From the genesis: walk forward from no entries at all, each
