@@ -67,6 +67,21 @@ enum Benchmarking {
         return rate
     }
 
+    /// The audit-verify figure: records a second beside libsodium's Ed25519
+    /// verify on one core, measured now (the limit).
+    static func verifyLines(_ label: String, records: Int, seconds: Double) {
+        let ed25519 = Signature.singleCoreVerifyRate()
+        let rate = Double(records) / seconds
+        line(
+            label,
+            "\(fmt(seconds * 1000, 0)) ms = \(fmt(rate, 0)) records/s = \(fmt(rate / ed25519, 2))x the limit",
+            value: rate,
+            unit: "records/s",
+            limit: ed25519
+        )
+        line("  Ed25519 verify, libsodium, one core (the limit)", "\(fmt(ed25519, 0)) signatures/s")
+    }
+
     /// Runs OpenSSL's `d2i_PKCS12` + `PKCS12_parse` on `data`; true if it parsed.
     static func opensslParse(_ data: Data, password: SecureBytes) -> Bool {
         PKCS12.referenceParse(data, password: password)

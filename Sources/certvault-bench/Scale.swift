@@ -123,16 +123,7 @@ enum ScaleBenchmark {
             limit: logLimit * 1000
         )
         let verify = try best { try runCLI(cli, ["audit", "verify"], env: env) }
-        let ed25519 = Signature.singleCoreVerifyRate()
-        let rate = Double(records) / verify
-        line(
-            "certvault audit verify",
-            "\(fmt(verify * 1000, 0)) ms = \(fmt(rate, 0)) records/s = \(fmt(rate / ed25519, 2))x the limit",
-            value: rate,
-            unit: "records/s",
-            limit: ed25519
-        )
-        line("  Ed25519 verify, libsodium, one core (the limit)", "\(fmt(ed25519, 0)) signatures/s")
+        Benchmarking.verifyLines("certvault audit verify", records: Int(records), seconds: verify)
     }
 
     @discardableResult

@@ -224,7 +224,7 @@ do {
         limit: parseRate
     )
     line(
-        "  start reading / unlock (files read meanwhile) / rest",
+        "  prefetch / unlock (reading meanwhile) / rest",
         phases.map { "\(fmt($0 * 1000, 0)) ms" }.joined(separator: " / ")
     )
     let readRate = try Benchmarking.readRate(paths)
@@ -388,16 +388,7 @@ do {
     }
     var verified = 0
     let verifyTime = try seconds { verified = try libVault.verify().recordCount }
-    let ed25519 = Signature.singleCoreVerifyRate()
-    let verifyRate = Double(verified) / verifyTime
-    line(
-        "audit verify (\(verified) records)",
-        "\(fmt(verifyTime * 1000, 0)) ms = \(fmt(verifyRate, 0)) records/s = \(fmt(verifyRate / ed25519, 2))x the limit",
-        value: verifyRate,
-        unit: "records/s",
-        limit: ed25519
-    )
-    line("  Ed25519 verify, libsodium, one core (the limit)", "\(fmt(ed25519, 0)) signatures/s")
+    Benchmarking.verifyLines("audit verify (\(verified) records)", records: verified, seconds: verifyTime)
 
     // 5. Memory: one import command's peak RSS, a few files against many.
     if hasCLI {

@@ -4,7 +4,7 @@ import Foundation
 /// Bytes that must stay secret: passphrases, keys, decrypted PKCS#8.
 ///
 /// The storage is locked memory from `sodium_malloc` (`mlock`ed where the
-/// system allows): small secrets share guarded chunks (``SecurePool``),
+/// system allows): small secrets share guarded chunks (a pool of locked pages),
 /// larger ones get guard pages of their own. It is zeroed when the last
 /// reference goes.
 /// A NUL byte always follows the contents so that a passphrase can be handed
