@@ -26,7 +26,7 @@ corpus=$scratch/corpus
 artifacts=$scratch/artifacts
 mkdir -p "$corpus" "$artifacts"
 fixtures=Tests/CertVaultTests/Fixtures
-find "$fixtures/corpus" "$fixtures/real-world" -type f \
+find "$fixtures/corpus" "$fixtures/real-world" "$fixtures/fuzz" -type f \
   ! -name '*.md' ! -name '*.tsv' ! -name '*.sh' -exec cp -n {} "$corpus/" \;
 # Leaks are checked after each input; OpenSSL's tables that live until exit are not leaks.
 export ASAN_OPTIONS=leak_check_at_exit=0

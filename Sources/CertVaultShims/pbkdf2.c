@@ -134,10 +134,20 @@ static int cv_pbes2_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen,
     // From here on a failure is this file's, as OpenSSL would report it.
     ok = 0;
     if (!EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, en_de)) goto done;
-    if (EVP_CIPHER_asn1_to_param(ctx, pbe2->encryption->parameter) < 0) goto done;
+    // As OpenSSL: missing or unreadable cipher parameters (an IV) fail the file.
+    if (EVP_CIPHER_asn1_to_param(ctx, pbe2->encryption->parameter) <= 0) {
+        ERR_raise(ERR_LIB_EVP, EVP_R_CIPHER_PARAMETER_ERROR);
+        goto done;
+    }
     keylen = EVP_CIPHER_CTX_get_key_length(ctx);
-    if (keylen <= 0 || keylen > (int)sizeof key) goto done;
-    if (kdf->keylength != NULL && ASN1_INTEGER_get(kdf->keylength) != keylen) goto done;
+    if (keylen <= 0 || keylen > (int)sizeof key) {
+        ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_KEY_LENGTH);
+        goto done;
+    }
+    if (kdf->keylength != NULL && ASN1_INTEGER_get(kdf->keylength) != keylen) {
+        ERR_raise(ERR_LIB_EVP, EVP_R_UNSUPPORTED_KEYLENGTH);
+        goto done;
+    }
     ASN1_OCTET_STRING *salt = kdf->salt->value.octet_string;
     if (!cv_pbkdf2_hmac(pass, passlen, salt->data, salt->length, (int)iter, md_nid, key, keylen)) goto done;
     ok = EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, en_de) ? 1 : 0;
@@ -153,11 +163,14 @@ done:
 
 static int installed = 0;
 static void install(void) {
+    // Added, it is what OpenSSL calls (the table of added algorithms is
+    // searched first), whatever the check below says.
     if (!EVP_PBE_alg_add_type(EVP_PBE_TYPE_OUTER, NID_pbes2, -1, -1, cv_pbes2_keyivgen)) return;
-    // The first lookup sorts OpenSSL's table of added algorithms; done here,
-    // once, so that lookups from several threads later only read it.
+    // The first lookup sorts that table; done here, once, so that lookups
+    // from several threads later only read it.
     EVP_PBE_KEYGEN *keygen = NULL;
-    installed = EVP_PBE_find(EVP_PBE_TYPE_OUTER, NID_pbes2, NULL, NULL, &keygen) && keygen == cv_pbes2_keyivgen;
+    int found = EVP_PBE_find(EVP_PBE_TYPE_OUTER, NID_pbes2, NULL, NULL, &keygen) && keygen == cv_pbes2_keyivgen;
+    __atomic_store_n(&installed, found, __ATOMIC_RELEASE);
 }
 
 int cv_pbkdf2_install(void) {
@@ -166,4 +179,4 @@ int cv_pbkdf2_install(void) {
     return installed;
 }
 
-int cv_pbkdf2_active(void) { return installed; }
+int cv_pbkdf2_active(void) { return __atomic_load_n(&installed, __ATOMIC_ACQUIRE); }

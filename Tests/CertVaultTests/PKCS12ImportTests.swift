@@ -69,6 +69,24 @@ final class PKCS12ImportTests: CertVaultTestCase {
         }
     }
 
+    /// Found by the fuzzer: a file with a certificate whose details cannot
+    /// be read. Inspect leaves that certificate out, and a key's certificate
+    /// is still an index into what is listed (it used to run past the end).
+    func testInspectLeavesOutAnUnreadableCertificateAndKeepsIndicesRight() throws {
+        let url = Support.root.appendingPathComponent(
+            "Tests/CertVaultTests/Fixtures/fuzz/inspect-unreadable-certificate.p12"
+        )
+        let inspection = try FileInspection.inspect(
+            data: try Data(contentsOf: url),
+            label: "fuzz.p12",
+            password: nil
+        )
+        for key in inspection.keys {
+            if let c = key.certificate { XCTAssertLessThan(c, inspection.certificates.count) }
+        }
+        XCTAssertFalse(inspection.verdicts.isEmpty)
+    }
+
     func testEmptyPasswordAndNoPasswordBothImport() throws {
         // Empty password, with a MAC over it.
         let empty = try Support.makePFX(in: dir, name: "empty", password: "")

@@ -186,37 +186,19 @@ extension Vault {
     ) throws
         -> AuditVerification
     {
-        // The signed state (every entry against its record) and the storage
-        // checks run on a second connection while this one walks the log.
-        let side = SideCheck()
-        if let other = try? Store.open(at: path, readOnly: true) {
-            side.start {
-                try other.read { db in
-                    (
-                        try AuditChain.head(db),
-                        self.checkedState(db),
-                        try Self.storageFindings(db, thorough: thorough)
-                    )
-                }
-            }
-        }
-        var storage: [AuditFinding]?
+        // One read transaction: the log, the tables and the signed state as one snapshot.
         var verification = try store.read { db in
-            try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
+            let state = self.checkedState(db)
+            try cancellation?.check()
+            return try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
                 expecting: expected,
+                state: state,
                 cancellation: cancellation
-            ) { walked in
-                // The other connection's, when it read the log this one walked; else read here.
-                if let (head, state, found) = try side.result(), head == walked {
-                    storage = found
-                    return state
-                }
-                return self.checkedState(db)
-            }
+            )
         }
         // The storage under the records: damage the signed digests cannot
         // see (an index, a free page) and certificates against their thumbprints.
-        verification.findings += try storage ?? store.read { db in try Self.storageFindings(db, thorough: thorough) }
+        verification.findings += try store.read { db in try Self.storageFindings(db, thorough: thorough) }
         // A log that verifies is one this machine has now seen.
         if verification.isValid, let head = verification.head { try remember(head) }
         return verification
@@ -272,29 +254,5 @@ extension Vault {
             }
         }
         return findings
-    }
-}
-
-/// Work run on a thread of its own while the caller does its part: its
-/// result, or nil when it was not started or failed.
-final class SideCheck: @unchecked Sendable {
-    private var outcome: Result<(AuditHead?, VaultState, [AuditFinding]), Error>?
-    private let done = DispatchSemaphore(value: 0)
-    private var started = false
-
-    func start(_ work: @escaping @Sendable () throws -> (AuditHead?, VaultState, [AuditFinding])) {
-        started = true
-        Thread.detachNewThread { [self] in
-            outcome = Result { try work() }
-            done.signal()
-        }
-    }
-
-    /// Waits for the work; nil when it was not started or failed.
-    func result() throws -> (AuditHead?, VaultState, [AuditFinding])? {
-        guard started else { return nil }
-        done.wait()
-        done.signal()
-        return try? outcome?.get()
     }
 }

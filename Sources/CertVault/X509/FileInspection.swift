@@ -253,13 +253,15 @@ public struct FileInspection: Sendable, Codable {
             if let c = certs.firstIndex(where: { key.0.matches($0.0) }) { pairs[k] = c }
         }
         let matched = Set(pairs.values)
-        certificates = certs.enumerated().compactMap { i, c in
-            guard let metadata = try? c.0.metadata() else { return nil }
-            return Cert(
-                metadata: metadata,
-                friendlyName: c.1,
-                localKeyID: c.2?.hexLower,
-                matchesKey: matched.contains(i)
+        // A certificate whose metadata cannot be read is left out; a key's
+        // index then points at its certificate's place in what is kept.
+        var kept: [Int: Int] = [:]  // index in certs -> index in certificates
+        certificates = []
+        for (i, c) in certs.enumerated() {
+            guard let metadata = try? c.0.metadata() else { continue }
+            kept[i] = certificates.count
+            certificates.append(
+                Cert(metadata: metadata, friendlyName: c.1, localKeyID: c.2?.hexLower, matchesKey: matched.contains(i))
             )
         }
         keys = keyList.enumerated().map { k, key in
@@ -271,7 +273,7 @@ public struct FileInspection: Sendable, Codable {
                 friendlyName: key.1,
                 localKeyID: key.2?.hexLower,
                 encrypted: key.3,
-                certificate: pairs[k]
+                certificate: pairs[k].flatMap { kept[$0] }
             )
         }
         OpenSSL.drainErrors()
