@@ -283,8 +283,9 @@ final class SecurityTests: VaultTestCase {
     }
 
     /// A forged signature on an ordinary record (checked on every core) is
-    /// named at its place by `verify`, and by the state check of a machine
-    /// that never saw the vault (which then walks the log again in order).
+    /// named at its place by `verify` and `auditLog`, and by the state check
+    /// of a machine that never saw the vault (which then walks the log again
+    /// in order).
     func testForgedSignatureIsNamedByVerifyAndByAFreshMachine() throws {
         try importFresh(["a", "b"])
         let r = try XCTUnwrap(vault.auditRecords().first { $0.seq == 3 })
@@ -297,6 +298,11 @@ final class SecurityTests: VaultTestCase {
             v.findings.contains { $0.seq == 3 && $0.message == "the signature by alice is invalid" },
             "\(v.findings)"
         )
+        // The log as read says so of that record alone, and is not valid.
+        let log = try vault.auditLog()
+        XCTAssertFalse(log.isValid)
+        XCTAssertEqual(log.records.filter { $0.problem != nil }.map(\.seq), [3])
+        XCTAssertEqual(log.records.first { $0.seq == 3 }?.problem, "the signature by alice is invalid")
         let fresh = try Vault.open(at: path, witness: nil).checkState()
         XCTAssertTrue(
             fresh.findings.contains { $0.seq == 3 && $0.message == "the signature by alice is invalid" },

@@ -220,6 +220,65 @@ final class CryptoTests: XCTestCase {
         XCTAssertTrue(check.finish().isEmpty)
     }
 
+    /// Our JSON reader (audit details) reads what Foundation's does, for
+    /// what our writer writes and for hand-written text with every escape;
+    /// what it does not take (fractions, duplicate keys, lone surrogates,
+    /// bad syntax) it leaves to Foundation.
+    func testAuditDetailsReaderAgreesWithFoundation() throws {
+        var texts: [String] = [
+            #"{}"#, #" { "a" : "b" , "n" : -42 , "t" : true , "f" : false , "z" : null } "#,
+            #"{"e":"\"\\\/\b\f\n\r\t\u0041\u00e9\u65e5\ud83d\udd11","g":["x",1,[true,{"k":null}]]}"#,
+            #"{"big":9223372036854775807,"small":-9223372036854775808,"zero":0,"neg0":-0}"#,
+            #"{"é 日本 🔑":"raw UTF-8","empty":"","nested":{"a":{"b":{"c":[]}}}}"#,
+        ]
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab\"\\/\n\t\u{01}\u{1F} é日🔑\u{2028}{}[]:,0")
+        for _ in 0..<300 {
+            var d: [String: Any] = [:]
+            for k in 0..<Int.random(in: 0...6, using: &generator) {
+                let str = String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement()! })
+                switch k % 5 {
+                case 0: d["s\(k)" + str] = str
+                case 1: d["i\(k)"] = Int64.random(in: Int64.min...Int64.max, using: &generator)
+                case 2: d["b\(k)"] = Bool.random()
+                case 3: d["a\(k)"] = [str, "x"]
+                default: d["o\(k)"] = ["inner": str, "n": 7] as [String: Any]
+                }
+            }
+            texts.append(AuditChain.encode(d))
+        }
+        for text in texts {
+            let parsed = try XCTUnwrap(JSONText.parse(text), text)
+            guard case .object(let object) = parsed else { return XCTFail(text) }
+            let foundation = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+            XCTAssertTrue(NSDictionary(dictionary: object.mapValues(\.foundationValue)).isEqual(foundation), text)
+            let record = AuditRecord(seq: 1, at: "", action: "x", details: text, previousHash: Data(), hash: Data())
+            XCTAssertTrue(NSDictionary(dictionary: record.detailObject).isEqual(foundation), text)
+        }
+        let details = AuditDetails(json: texts[1])
+        XCTAssertEqual(details.string("a"), "b")
+        XCTAssertEqual(details.integer("n"), -42)
+        XCTAssertEqual(details.bool("t"), true)
+        XCTAssertEqual(details.fields["z"], .other)
+        // Left to Foundation: still read, by it.
+        for text in [
+            #"{"f":1.5}"#, #"{"e":1e3}"#, #"{"a":1,"a":2}"#, #"{"s":"\ud800"}"#, "{\"c\":\"\u{01}\"}",
+            #"{"a":1} x"#, #"{"a":01}"#, #"{"a":99999999999999999999}"#, String(repeating: "[", count: 100),
+        ] {
+            XCTAssertNil(JSONText.parse(text), text)
+        }
+        XCTAssertEqual(AuditDetails(json: #"{"f":1.5,"s":"x"}"#).string("s"), "x")
+        let fraction = AuditRecord(
+            seq: 1,
+            at: "",
+            action: "x",
+            details: #"{"f":1.5}"#,
+            previousHash: Data(),
+            hash: Data()
+        )
+        XCTAssertEqual((fraction.detailObject["f"] as? NSNumber)?.doubleValue, 1.5)
+    }
+
     func testSealedBoxOpensOnlyForItsRecipient() throws {
         let alice = SealedBox.keyPair()
         let bob = SealedBox.keyPair()

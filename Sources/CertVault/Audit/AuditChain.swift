@@ -91,7 +91,10 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
 
     /// The details decoded, for reading fields.
     var detailObject: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(details.utf8))) as? [String: Any] ?? [:]
+        // Our own reader first (JSONSerialization cost `audit log` and the
+        // state checks most of their time); what it does not take, theirs.
+        if case .object(let fields)? = JSONText.parse(details) { return fields.mapValues(\.foundationValue) }
+        return (try? JSONSerialization.jsonObject(with: Data(details.utf8))) as? [String: Any] ?? [:]
     }
 
     /// The hash this record should have, recomputed from its fields.
@@ -410,5 +413,209 @@ enum JSONText {
             }
         }
         out += "\""
+    }
+}
+
+extension JSONText {
+    /// Reads JSON text as ``JSONValue``: objects, arrays, strings (every
+    /// escape), integers that fit 64 bits, true, false and null, nested at
+    /// most 64 deep. Nil for anything else — a fraction or exponent, a
+    /// duplicate key, a lone surrogate, bad syntax — which the caller then
+    /// gives to Foundation's reader.
+    static func parse(_ text: String) -> JSONValue? {
+        var text = text
+        return text.withUTF8 { bytes in
+            var reader = Reader(bytes: bytes)
+            guard let value = reader.value(depth: 0) else { return nil }
+            reader.skipSpace()
+            return reader.position == bytes.count ? value : nil
+        }
+    }
+
+    private struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var position = 0
+
+        mutating func skipSpace() {
+            while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
+        }
+
+        mutating func literal(_ word: StaticString) -> Bool {
+            let n = word.utf8CodeUnitCount
+            guard position + n <= bytes.count else { return false }
+            for i in 0..<n where bytes[position + i] != word.utf8Start[i] { return false }
+            position += n
+            return true
+        }
+
+        mutating func value(depth: Int) -> JSONValue? {
+            guard depth < 64 else { return nil }
+            skipSpace()
+            guard position < bytes.count else { return nil }
+            switch bytes[position] {
+            case UInt8(ascii: "{"):
+                position += 1
+                var fields: [String: JSONValue] = [:]
+                skipSpace()
+                if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                    position += 1
+                    return .object(fields)
+                }
+                while true {
+                    skipSpace()
+                    guard let key = string() else { return nil }
+                    skipSpace()
+                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
+                    position += 1
+                    guard let v = value(depth: depth + 1), fields.updateValue(v, forKey: key) == nil else { return nil }
+                    skipSpace()
+                    guard position < bytes.count else { return nil }
+                    if bytes[position] == UInt8(ascii: ",") {
+                        position += 1
+                    } else if bytes[position] == UInt8(ascii: "}") {
+                        position += 1
+                        return .object(fields)
+                    } else {
+                        return nil
+                    }
+                }
+            case UInt8(ascii: "["):
+                position += 1
+                var items: [JSONValue] = []
+                skipSpace()
+                if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+                    position += 1
+                    return .array(items)
+                }
+                while true {
+                    guard let v = value(depth: depth + 1) else { return nil }
+                    items.append(v)
+                    skipSpace()
+                    guard position < bytes.count else { return nil }
+                    if bytes[position] == UInt8(ascii: ",") {
+                        position += 1
+                    } else if bytes[position] == UInt8(ascii: "]") {
+                        position += 1
+                        return .array(items)
+                    } else {
+                        return nil
+                    }
+                }
+            case UInt8(ascii: "\""): return string().map(JSONValue.string)
+            case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
+            case UInt8(ascii: "f"): return literal("false") ? .bool(false) : nil
+            case UInt8(ascii: "n"): return literal("null") ? .null : nil
+            default: return integer().map(JSONValue.integer)
+            }
+        }
+
+        /// An integer: `-`? and digits without a leading zero; nil for a fraction or exponent.
+        mutating func integer() -> Int64? {
+            let start = position
+            if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
+            let digits = position
+            while position < bytes.count, (48...57).contains(bytes[position]) { position += 1 }
+            guard position > digits, !(bytes[digits] == 48 && position - digits > 1) else { return nil }
+            if position < bytes.count,
+                [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[position])
+            {
+                return nil
+            }
+            return Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+        }
+
+        /// A string at the position (which holds its opening quote).
+        mutating func string() -> String? {
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { return nil }
+            position += 1
+            let start = position
+            // The common case: no escape, copied as it stands.
+            while position < bytes.count, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\") {
+                guard bytes[position] >= 0x20 else { return nil }
+                position += 1
+            }
+            guard position < bytes.count else { return nil }
+            var out = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            while true {
+                guard position < bytes.count else { return nil }
+                let b = bytes[position]
+                position += 1
+                switch b {
+                case UInt8(ascii: "\""): return out
+                case UInt8(ascii: "\\"):
+                    guard position < bytes.count else { return nil }
+                    let e = bytes[position]
+                    position += 1
+                    switch e {
+                    case UInt8(ascii: "\""): out += "\""
+                    case UInt8(ascii: "\\"): out += "\\"
+                    case UInt8(ascii: "/"): out += "/"
+                    case UInt8(ascii: "b"): out += "\u{08}"
+                    case UInt8(ascii: "f"): out += "\u{0C}"
+                    case UInt8(ascii: "n"): out += "\n"
+                    case UInt8(ascii: "r"): out += "\r"
+                    case UInt8(ascii: "t"): out += "\t"
+                    case UInt8(ascii: "u"):
+                        guard let unit = hex4() else { return nil }
+                        var scalar = UInt32(unit)
+                        if (0xD800...0xDBFF).contains(unit) {
+                            // A high surrogate must be followed by an escaped low one.
+                            guard literal("\\u"), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+                        } else if (0xDC00...0xDFFF).contains(unit) {
+                            return nil
+                        }
+                        guard let s = Unicode.Scalar(scalar) else { return nil }
+                        out.unicodeScalars.append(s)
+                    default: return nil
+                    }
+                default:
+                    guard b >= 0x20 else { return nil }
+                    // Copy up to the next quote or escape as it stands.
+                    let run = position - 1
+                    while position < bytes.count, bytes[position] != UInt8(ascii: "\""),
+                        bytes[position] != UInt8(ascii: "\\")
+                    {
+                        guard bytes[position] >= 0x20 else { return nil }
+                        position += 1
+                    }
+                    out += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<position]), as: UTF8.self)
+                }
+            }
+        }
+
+        mutating func hex4() -> UInt16? {
+            guard position + 4 <= bytes.count else { return nil }
+            var v: UInt16 = 0
+            for _ in 0..<4 {
+                let c = bytes[position]
+                let d: UInt8
+                switch c {
+                case 48...57: d = c - 48
+                case 65...70: d = c - 55
+                case 97...102: d = c - 87
+                default: return nil
+                }
+                v = v << 4 | UInt16(d)
+                position += 1
+            }
+            return v
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as `JSONSerialization` gives it: numbers and booleans as
+    /// `NSNumber`, null as `NSNull`.
+    var foundationValue: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let b): NSNumber(value: b)
+        case .integer(let i): NSNumber(value: i)
+        case .number(let d): NSNumber(value: d)
+        case .string(let s): s
+        case .array(let a): a.map(\.foundationValue)
+        case .object(let o): o.mapValues(\.foundationValue)
+        }
     }
 }

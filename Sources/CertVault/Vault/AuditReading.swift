@@ -79,7 +79,10 @@ extension Vault {
             var aliases: [Int64: String] = [:]
             var everAlias: [String: Set<Int64>] = [:]
             var replay = PeopleLedger()
-            let verifier = AuditVerifier(db: db, vaultID: vaultID)
+            // Signatures are checked on every core while the log is read.
+            let signatures = ParallelSignatureCheck()
+            defer { signatures.finish() }
+            var named: [(index: Int, entry: Int64, alias: String)] = []
             var previous = AuditChain.zeroHash
             var expected: Int64 = 1
             let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
@@ -94,16 +97,27 @@ extension Vault {
                 } else if record.previousHash != previous {
                     record.problem = "does not follow the record before it: removed, reordered or altered"
                 }
-                if let problem = verifier.check(record, ledger: &replay) { record.problem = record.problem ?? problem }
+                switch AuditVerifier.examine(record, ledger: &replay, vaultID: vaultID) {
+                case .valid: break
+                case .problem(let problem): record.problem = record.problem ?? problem
+                case .signed(let pending): signatures.add(pending, seq: record.seq, position: records.count)
+                }
                 previous = record.hash
                 expected = record.seq + 1
                 if record.problem == nil, let entry = record.entryID, record.signature != nil,
                     let alias = record.detailObject["alias"] as? String
                 {
-                    aliases[entry] = alias
-                    everAlias[alias, default: []].insert(entry)
+                    named.append((records.count, entry, alias))
                 }
                 records.append(record)
+            }
+            for (position, finding) in signatures.finish() {
+                records[position].problem = records[position].problem ?? finding.message
+            }
+            // What valid records named each entry, in order.
+            for n in named where records[n.index].problem == nil {
+                aliases[n.entry] = n.alias
+                everAlias[n.alias, default: []].insert(n.entry)
             }
             let isValid = unreadable.isEmpty && records.allSatisfy { $0.problem == nil }
             var actorID: Int64?
