@@ -606,7 +606,8 @@ extension JSONText {
 
 extension JSONValue {
     /// The value as `JSONSerialization` gives it: numbers and booleans as
-    /// `NSNumber`, null as `NSNull`.
+    /// `NSNumber`, null as `NSNull` (an integer past 2^53 stays exact, where
+    /// `JSONSerialization` rounds it to a Double).
     var foundationValue: Any {
         switch self {
         case .null: NSNull()
