@@ -144,14 +144,7 @@ extension Session {
     ) throws
         -> ImportReport
     {
-        try requireRole([.admin, .officer], to: "import")
-        try validateAlias(options.alias)
-        if options.alias != nil, files.count > 2 {
-            throw CertVaultError(
-                .invalidArgument,
-                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(files.count) files"
-            )
-        }
+        try requireImportable(options, files: files.count)
         // A key that matches no certificate anywhere in this command is
         // stored on its own, and said so, never silently paired later.
         let certificateKeys = Set(
@@ -271,14 +264,7 @@ extension Session {
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
         cancellation: Cancellation?
     ) throws -> ImportReport {
-        try requireRole([.admin, .officer], to: "import")
-        try validateAlias(options.alias)
-        if options.alias != nil, paths.count > 2 {
-            throw CertVaultError(
-                .invalidArgument,
-                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(paths.count) files"
-            )
-        }
+        try requireImportable(options, files: paths.count)
         let prefetch = ImportPrefetch(paths, password: password, limits: limits, progress: progress)
         return try importPaths(prefetch, askPassword: askPassword, options: options, cancellation: cancellation)
     }
@@ -322,15 +308,8 @@ extension Session {
         cancellation: Cancellation?
     ) throws -> ImportReport {
         defer { prefetch.stream.stop() }
-        try requireRole([.admin, .officer], to: "import")
-        try validateAlias(options.alias)
         let paths = prefetch.paths
-        if options.alias != nil, paths.count > 2 {
-            throw CertVaultError(
-                .invalidArgument,
-                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(paths.count) files"
-            )
-        }
+        try requireImportable(options, files: paths.count)
         guard prefetch.take() else {
             throw CertVaultError(.invalidArgument, "these files were already imported once from this prefetch")
         }
@@ -339,7 +318,6 @@ extension Session {
         do {
             return try change { c in
                 let stream = prefetch.stream
-                defer { stream.stop() }
                 var report = ImportReport()
                 var failed = false
                 var keysAlone: [(id: Int64, source: String)] = []
@@ -707,6 +685,19 @@ extension Session {
             ]
         )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
+    }
+
+    /// Who may import, and an alias given with at most the two files (a
+    /// certificate and its key) that make one entry: checked before any work.
+    func requireImportable(_ options: ImportOptions, files count: Int) throws {
+        try requireRole([.admin, .officer], to: "import")
+        try validateAlias(options.alias)
+        if options.alias != nil, count > 2 {
+            throw CertVaultError(
+                .invalidArgument,
+                "an alias names one entry: give it with one file, or a certificate and its key in two, not \(count) files"
+            )
+        }
     }
 
     /// An alias a person chose: visible characters only (design rule 7),
