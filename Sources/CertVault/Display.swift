@@ -1,3 +1,4 @@
+internal import CertVaultShims
 import Foundation
 
 /// Text that came from a file or the vault, made safe to show on a terminal.
@@ -12,6 +13,13 @@ public enum Display {
     /// overrides, embeddings, isolates and marks replaced by visible escapes
     /// (`\x1b`, `\u{202e}`); everything else unchanged.
     public static func escaped(_ text: String) -> String {
+        // Printable ASCII throughout, the common case, is safe without looking at scalars.
+        var copy = text
+        let printable = copy.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b >= 0x7F { return false }
+            return true
+        }
+        if printable { return text }
         guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)
@@ -25,6 +33,15 @@ public enum Display {
             }
         }
         return out
+    }
+
+    /// Whether `text` holds the bytes `needle` (UTF-8), byte for byte: no
+    /// Unicode equivalence and no locale, unlike Foundation's `contains`.
+    static func contains(_ text: String, utf8 needle: [UInt8]) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            needle.withUnsafeBytes { n in cv_memmem(bytes.baseAddress, bytes.count, n.baseAddress, n.count) != 0 }
+        }
     }
 
     /// Whether `scalar` must not reach a terminal as it is.

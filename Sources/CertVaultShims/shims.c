@@ -277,5 +277,58 @@ const X509_ALGOR *cv_X509_SIG_algor(const X509_SIG *sig) {
 }
 
 int cv_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+    if (needle_len == 0) return 1;
+    if (haystack == NULL || needle == NULL || haystack_len < needle_len) return 0;
     return memmem(haystack, haystack_len, needle, needle_len) != NULL;
+}
+
+static void cv_be64(unsigned char *out, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+size_t cv_sqlite_frame_row(void *statement, int ncols, unsigned char *buf, size_t cap) {
+    sqlite3_stmt *stmt = (sqlite3_stmt *)statement;
+    size_t n = 0;
+    for (int i = 0; i < ncols; i++) {
+        unsigned char tag, number[8];
+        const void *bytes = NULL;
+        size_t len = 0;
+        switch (sqlite3_column_type(stmt, i)) {
+        case SQLITE_INTEGER:
+            cv_be64(number, (uint64_t)sqlite3_column_int64(stmt, i));
+            bytes = number, len = 8, tag = 1;
+            break;
+        case SQLITE_FLOAT: {
+            double d = sqlite3_column_double(stmt, i);
+            uint64_t bits;
+            memcpy(&bits, &d, 8);
+            cv_be64(number, bits);
+            bytes = number, len = 8, tag = 3;
+            break;
+        }
+        case SQLITE_TEXT:
+            bytes = sqlite3_column_text(stmt, i);
+            len = bytes ? (size_t)sqlite3_column_bytes(stmt, i) : 0;
+            tag = 4;
+            break;
+        case SQLITE_BLOB:
+            bytes = sqlite3_column_blob(stmt, i);
+            len = bytes ? (size_t)sqlite3_column_bytes(stmt, i) : 0;
+            tag = 5;
+            break;
+        default:
+            tag = 6;
+            break;
+        }
+        if (n + 9 + len <= cap) {
+            buf[n] = tag;
+            cv_be64(buf + n + 1, (uint64_t)len);
+            if (len) memcpy(buf + n + 9, bytes, len);
+        }
+        n += 9 + len;
+    }
+    return n;
 }

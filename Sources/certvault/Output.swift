@@ -17,9 +17,42 @@ enum Output {
 
     /// Many lines on stdout, escaped, in one write.
     static func lines(_ texts: [String]) {
-        var out = ""
-        for text in texts { out += Display.escaped(text) + "\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        var out: [UInt8] = []
+        out.reserveCapacity(texts.reduce(0) { $0 + $1.utf8.count + 1 })
+        for text in texts {
+            out.append(contentsOf: Display.escaped(text).utf8)
+            out.append(0x0A)
+        }
+        FileHandle.standardOutput.write(Data(out))
+    }
+
+    /// Lines gathered as bytes, each escaped, for one write: for output of
+    /// hundreds of thousands of lines, where an array of strings costs more
+    /// than the lines themselves.
+    struct Lines {
+        private var bytes: [UInt8] = []
+
+        init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+        /// One line made of `parts`, each escaped as ``Output/line(_:)`` escapes a line.
+        mutating func append(_ parts: String...) {
+            for part in parts { bytes.append(contentsOf: Display.escaped(part).utf8) }
+            bytes.append(0x0A)
+        }
+
+        /// Writes the lines to stdout and empties them.
+        mutating func write() {
+            bytes.withUnsafeBytes { buf in
+                var offset = 0
+                while offset < buf.count {
+                    let n = Glibc.write(1, buf.baseAddress! + offset, buf.count - offset)
+                    if n < 0, errno == EINTR { continue }
+                    if n <= 0 { break }
+                    offset += n
+                }
+            }
+            bytes.removeAll()
+        }
     }
 
     /// A progress line that rewrites itself on a terminal.

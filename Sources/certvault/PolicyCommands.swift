@@ -66,34 +66,45 @@ struct Check: ParsableCommand {
 
     /// Grouped by entry, entries in the order of their worst finding.
     static func print(_ report: PolicyReport) {
-        var groups: [(String, [PolicyFinding])] = []
-        var index: [String: Int] = [:]
-        for finding in report.findings {
-            let key =
-                finding.alias.map { "\($0)\(finding.thumbprintSHA1.map { " (\($0))" } ?? "")" }
-                ?? "vault"
-            if let i = index[key] {
-                groups[i].1.append(finding)
-            } else {
-                index[key] = groups.count
-                groups.append((key, [finding]))
+        // Groups hold indices, keyed by entry (an alias names one entry); findings about no entry go under "vault".
+        let findings = report.findings
+        var groups: [[Int]] = []
+        var index: [Int64: Int] = [:]
+        var vault: Int?
+        for (i, finding) in findings.enumerated() {
+            let known = finding.entryID.map { index[$0.rawValue] } ?? vault
+            if let g = known {
+                groups[g].append(i)
+                continue
             }
+            if let id = finding.entryID { index[id.rawValue] = groups.count } else { vault = groups.count }
+            groups.append([i])
         }
-        var lines: [String] = []
-        lines.reserveCapacity(report.findings.count + groups.count + 1)
-        for (key, findings) in groups {
-            lines.append(key)
-            for f in findings {
-                lines.append(
-                    "  \(f.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(f.rule): \(f.message)"
+        var out = Output.Lines(capacity: findings.reduce(0) { $0 + $1.message.utf8.count + 40 })
+        var counts: [Severity: Int] = [:]
+        for group in groups {
+            let first = findings[group[0]]
+            out.append(first.alias.map { "\($0)\(first.thumbprintSHA1.map { " (\($0))" } ?? "")" } ?? "vault")
+            for i in group {
+                let f = findings[i]
+                let severity = f.severity.rawValue
+                counts[f.severity, default: 0] += 1
+                out.append(
+                    "  ",
+                    severity,
+                    String(repeating: " ", count: max(0, 7 - severity.count)),
+                    " ",
+                    f.rule,
+                    ": ",
+                    f.message
                 )
             }
         }
-        let count = { (s: Severity) in report.findings.filter { $0.severity == s }.count }
-        lines.append(
+        let count = { (s: Severity) in counts[s] ?? 0 }
+        out.append(
             "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
         )
-        Output.lines(lines)
+        out.write()
     }
 }
 

@@ -67,6 +67,28 @@ final class Hasher {
     /// A marker with no payload (an absent value, a section boundary).
     func mark(_ tag: UInt8) { raw(tag: tag, length: 0) }
 
+    /// Starts over with the bytes a ``Label`` framed once: what
+    /// ``reset(label:)`` does, without making those bytes again.
+    func reset(_ label: Label) {
+        let rc = crypto_generichash_init(state, nil, 0, 32)
+        precondition(rc == 0, "BLAKE2b-256 is always available")
+        label.bytes.withUnsafeBytes { raw($0) }
+    }
+
+    /// A label framed as ``add(_:)-(Data)`` frames it, made once for digesting many things under it.
+    struct Label: Sendable {
+        let bytes: [UInt8]
+        init(_ text: String) {
+            bytes = [2] + withUnsafeBytes(of: UInt64(text.utf8.count).bigEndian) { Array($0) } + Array(text.utf8)
+        }
+    }
+
+    /// Writes the 32-byte digest to `out`; the hasher must be reset before it is used again.
+    func finish(into out: UnsafeMutableRawPointer) {
+        let rc = crypto_generichash_final(state, out, 32)
+        precondition(rc == 0, "a hasher is finished once")
+    }
+
     /// The 32-byte digest; the hasher must not be used afterwards.
     func finish() -> Data {
         var out = Data(count: 32)

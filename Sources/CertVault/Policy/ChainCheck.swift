@@ -23,12 +23,13 @@ final class ChainCheck {
 
     private let store: OpaquePointer
     private let intermediates: [Certificate]
-    private let held: Set<Data>
+    private let held: Set<String>
 
     /// - Parameters:
     ///   - settings: where the trusted roots are.
-    ///   - vaultCertificates: DER of every certificate the vault holds.
-    init(settings: PolicySettings, vaultCertificates: [Data]) throws {
+    ///   - intermediates: DER of every CA certificate the vault holds.
+    ///   - held: the SHA-256 fingerprint (upper-case hex) of every certificate the vault holds.
+    init(settings: PolicySettings, intermediates: [Data], held: Set<String>) throws {
         try OpenSSL.ensure()
         guard let store = X509_STORE_new() else { throw OpenSSL.error(.io, "cannot make a certificate store") }
         self.store = store
@@ -50,8 +51,8 @@ final class ChainCheck {
                 )
             }
         }
-        held = Set(vaultCertificates)
-        intermediates = vaultCertificates.compactMap { der in
+        self.held = held
+        self.intermediates = intermediates.compactMap { der in
             guard let cert = try? Certificate(derEncoded: der), cert.isCA else { return nil }
             return cert
         }
@@ -90,7 +91,7 @@ final class ChainCheck {
             var i: Int32 = 1
             while i < count - 1 {
                 if let x = cv_sk_X509_value(chain, i), let der = try? OpenSSL.der({ i2d_X509(x, $0) }),
-                    !held.contains(der)
+                    let fingerprint = try? OpenSSL.digest(der, sha1: false).hexUpper, !held.contains(fingerprint)
                 {
                     return .needsIntermediate(subject: subject(at: i))
                 }

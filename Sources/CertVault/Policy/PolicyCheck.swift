@@ -42,10 +42,18 @@ extension Vault {
         let (all, certificates, keyslots, settings) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
             let entries = try Entry.fetch(db, handles: handles)
+            // Certificates are read only for the rules that parse them: an active SSL
+            // certificate's chain and usage, through the CA certificates the vault holds.
             var certificates: [Entry.ID: Data] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, cert_der FROM entries WHERE cert_der IS NOT NULL") {
-                let c = Columns(row, "entry")
-                certificates[Entry.ID(try c.int("id"))] = try c.blob("cert_der")
+            if entries.contains(where: PolicyRules.needsChain) {
+                for row in try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT id, cert_der FROM entries WHERE cert_der IS NOT NULL AND (is_ca = 1 OR (purpose = 'ssl' AND status = 'active'))"
+                ) {
+                    let c = Columns(row, "entry")
+                    certificates[Entry.ID(try c.int("id"))] = try c.blob("cert_der")
+                }
             }
             var keyslots: [(handle: String, ops: Int64, memory: Int64)] = []
             for row in try Row.fetchAll(
@@ -88,14 +96,19 @@ extension Vault {
             let touched = Set(chosen.compactMap(\.subscription))
             findings += rules.subscriptionLimits(all.filter { $0.subscription.map(touched.contains) ?? false })
         }
+        // Sorted through their indices, each finding's key worked out once: findings are large to move.
         let expiry = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.certificate?.notValidAfter) })
-        findings.sort { a, b in
-            if a.severity != b.severity { return a.severity > b.severity }
-            let da = a.entryID.flatMap { expiry[$0] ?? nil } ?? .distantFuture
-            let db = b.entryID.flatMap { expiry[$0] ?? nil } ?? .distantFuture
-            if da != db { return da < db }
-            return (a.alias ?? "", a.rule) < (b.alias ?? "", b.rule)
+        let keys = findings.map { f in
+            (severity: f.severity, expiry: f.entryID.flatMap { expiry[$0] ?? nil } ?? .distantFuture)
         }
+        let order = findings.indices.sorted { i, j in
+            let a = keys[i]
+            let b = keys[j]
+            if a.severity != b.severity { return a.severity > b.severity }
+            if a.expiry != b.expiry { return a.expiry < b.expiry }
+            return (findings[i].alias ?? "", findings[i].rule) < (findings[j].alias ?? "", findings[j].rule)
+        }
+        findings = order.map { findings[$0] }
         return PolicyReport(checkedAt: now, entriesChecked: chosen.count, findings: findings, settings: settings)
     }
 }
@@ -109,19 +122,32 @@ struct PolicyRules {
     private let chains: ChainCheck?
     private let activeSuccessors: Set<Entry.ID>
 
+    /// - Parameter certificates: the DER of every active SSL certificate
+    ///   and every CA certificate (what chains are built from); empty when
+    ///   no entry ``needsChain(_:)``.
     init(settings: PolicySettings, entries: [Entry], certificates: [Entry.ID: Data], now: Date) throws {
         self.settings = settings
         self.entries = entries
         self.certificates = certificates
         self.now = now
-        let needsChains = entries.contains { $0.purpose == .ssl && $0.status == .active && $0.certificate != nil }
-        chains = needsChains ? try ChainCheck(settings: settings, vaultCertificates: Array(certificates.values)) : nil
+        if entries.contains(where: Self.needsChain) {
+            chains = try ChainCheck(
+                settings: settings,
+                intermediates: entries.compactMap { $0.certificate?.isCA == true ? certificates[$0.id] : nil },
+                held: Set(entries.compactMap { $0.certificate?.fingerprintSHA256 })
+            )
+        } else {
+            chains = nil
+        }
         activeSuccessors = Set(
             entries.compactMap { $0.status == .active ? $0.replacesEntryID : nil }
         )
     }
 
     static let day: TimeInterval = 86_400
+
+    /// Whether the chain rules judge `e`: an active SSL certificate.
+    static func needsChain(_ e: Entry) -> Bool { e.purpose == .ssl && e.status == .active && e.certificate != nil }
 
     func check(_ chosen: [Entry]) -> [PolicyFinding] {
         chosen.flatMap { check($0) }
@@ -224,8 +250,8 @@ struct PolicyRules {
         var out: [PolicyFinding] = []
         let signature = cert.signatureAlgorithm.lowercased()
         let root = cert.isCA && cert.isSelfSigned
-        if !root, signature.contains("md5") || signature.contains("sha1") {
-            let md5 = signature.contains("md5")
+        let md5 = Display.contains(signature, utf8: Array("md5".utf8))
+        if !root, md5 || Display.contains(signature, utf8: Array("sha1".utf8)) {
             out.append(
                 .init(
                     rule: "weak-signature",

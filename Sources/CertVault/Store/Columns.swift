@@ -19,6 +19,16 @@ struct Columns {
     /// The statement whose current row `row` is, to read values straight
     /// from SQLite (with `positions`); nil for a copied row.
     let statement: OpaquePointer?
+    /// The query's columns in order, for a reader that asks for them in
+    /// that order: then each lookup is one comparison, not a hash.
+    let order: Order?
+
+    /// The column names of a query and where the next read is expected.
+    final class Order {
+        let names: [String]
+        var next = 0
+        init(_ names: [String]) { self.names = names }
+    }
 
     var what: String { describe() }
 
@@ -26,12 +36,14 @@ struct Columns {
         _ row: Row,
         _ what: @autoclosure @escaping () -> String,
         positions: [String: Int]? = nil,
-        statement: OpaquePointer? = nil
+        statement: OpaquePointer? = nil,
+        order: Order? = nil
     ) {
         self.row = row
         self.describe = what
         self.positions = positions
         self.statement = statement
+        self.order = order
     }
 
     /// The positions of `row`'s columns, to share among the rows of one query.
@@ -51,7 +63,14 @@ struct Columns {
     /// converts, so it never traps; a missing column reads as NULL.
     private func value(_ column: String) -> DatabaseValue {
         if let positions {
-            guard let i = positions[column] else { return .null }
+            let i: Int
+            if let order, order.next < order.names.count, order.names[order.next] == column {
+                i = order.next
+            } else {
+                guard let p = positions[column] else { return .null }
+                i = p
+            }
+            order?.next = i + 1
             if let statement { return DatabaseValue(sqliteStatement: statement, index: Int32(i)) }
             return row[i] as DatabaseValue
         }
@@ -72,12 +91,10 @@ struct Columns {
 
     /// Whether `s` holds U+FFFD (UTF-8 EF BF BD), scanning bytes.
     static func hasReplacementCharacter(_ s: String) -> Bool {
-        var utf8 = s.utf8.makeIterator()
-        while let b = utf8.next() {
-            if b == 0xEF, utf8.next() == 0xBF, utf8.next() == 0xBD { return true }
-        }
-        return false
+        Display.contains(s, utf8: replacement)
     }
+
+    private static let replacement: [UInt8] = [0xEF, 0xBF, 0xBD]
 
     func text(_ column: String) throws -> String {
         guard let s = try optionalText(column) else { throw fail(column, "no value") }

@@ -1,3 +1,4 @@
+internal import CertVaultShims
 import Foundation
 import GRDB
 internal import GRDBSQLite
@@ -61,8 +62,9 @@ enum RowDigest {
             return e.finish()
         }
 
-        mutating func combine() {
-            entriesState = Self.entriesState(entries, orphans: orphans)
+        /// - Parameter known: ``entriesState`` when the caller worked it out already.
+        mutating func combine(entriesState known: Data? = nil) {
+            entriesState = known ?? Self.entriesState(entries, orphans: orphans)
             let h = Hasher(label: "certvault/v1/state")
             h.add(vault)
             for id in people.keys.sorted() {
@@ -77,6 +79,97 @@ enum RowDigest {
 
     /// Reads every row once and digests it.
     static func snapshot(_ db: Database) throws -> Snapshot {
+        do {
+            return try orderedSnapshot(db)
+        } catch is OutOfOrder {
+            return try generalSnapshot(db)
+        }
+    }
+
+    /// A key that did not come in order: a table bent by hand.
+    private struct OutOfOrder: Error {}
+
+    private static let entryRowLabel = Hasher.Label("certvault/v1/entry-row")
+    private static let entryLabel = Hasher.Label("certvault/v1/entry")
+    private static let childLabels = [
+        Hasher.Label("certvault/v1/entry-grants"), Hasher.Label("certvault/v1/entry-custody"),
+    ]
+
+    /// ``generalSnapshot(_:)`` for tables whose keys come in order, as
+    /// certvault writes them (every id once, integers): one array of digests
+    /// instead of a dictionary, children matched to entries by walking both
+    /// in order. The digests are the same; a key out of order throws
+    /// ``OutOfOrder`` and the general path decides.
+    private static func orderedSnapshot(_ db: Database) throws -> Snapshot {
+        var snapshot = Snapshot()
+        let h = Hasher()
+        var ids: [Int64] = []
+        // Per entry, 96 bytes: its row, grants and custody digests (zeros for no rows).
+        var parts: [UInt8] = []
+        try each(db, "entries", entryColumns, orderBy: "id") { id, feed in
+            guard ids.last.map({ $0 < id }) ?? true else { throw OutOfOrder() }
+            ids.append(id)
+            parts.append(contentsOf: repeatElement(0, count: 96))
+            h.reset(entryRowLabel)
+            feed(h)
+            parts.withUnsafeMutableBytes { h.finish(into: $0.baseAddress! + (ids.count - 1) * 96) }
+        }
+        let orphans = Hasher(label: "certvault/v1/orphans")
+        for (c, (table, columns, orderBy, tag)) in children.enumerated() {
+            var j = 0
+            var previous = Int64.min
+            var open: Int?
+            func close() {
+                guard let i = open else { return }
+                parts.withUnsafeMutableBytes { h.finish(into: $0.baseAddress! + i * 96 + 32 + c * 32) }
+                open = nil
+            }
+            try each(db, table, columns, orderBy: orderBy) { entryID, feed in
+                guard entryID >= previous else { throw OutOfOrder() }
+                previous = entryID
+                while j < ids.count, ids[j] < entryID { j += 1 }
+                guard j < ids.count, ids[j] == entryID else {
+                    snapshot.orphanRows += 1
+                    orphans.mark(tag)
+                    feed(orphans)
+                    return
+                }
+                if open != j {
+                    close()
+                    open = j
+                    h.reset(childLabels[c])
+                }
+                feed(h)
+            }
+            close()
+        }
+        // Each entry's digest, and the digest of them all, in id order.
+        let all = Hasher(label: "certvault/v1/entries")
+        snapshot.entries.reserveCapacity(ids.count)
+        var digest = Data(count: 32)
+        parts.withUnsafeBytes { p in
+            for (i, id) in ids.enumerated() {
+                h.reset(entryLabel)
+                for k in 0..<3 {
+                    h.add(tag: 2, UnsafeRawBufferPointer(rebasing: p[(i * 96 + k * 32)..<(i * 96 + k * 32 + 32)]))
+                }
+                digest.withUnsafeMutableBytes { h.finish(into: $0.baseAddress!) }
+                snapshot.entries[id] = digest
+                all.add(id)
+                all.add(digest)
+            }
+        }
+        all.mark(31)
+        snapshot.orphans = orphans.finish()
+        all.add(snapshot.orphans)
+        snapshot.people = try peopleDigests(db)
+        snapshot.vault = try vaultDigest(db)
+        snapshot.combine(entriesState: all.finish())
+        return snapshot
+    }
+
+    /// Reads every row once and digests it, whatever order the keys come in.
+    static func generalSnapshot(_ db: Database) throws -> Snapshot {
         var snapshot = Snapshot()
         var parts: [Int64: Parts] = [:]
         let h = Hasher()
@@ -320,40 +413,21 @@ enum RowDigest {
         let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
         guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
         let count = Int32(columns.count)
-        var row: [UInt8] = []
-        row.reserveCapacity(4096)
+        var row = [UInt8](repeating: 0, count: 4096)
         while try cursor.next() != nil {
             let key = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
-            row.removeAll(keepingCapacity: true)
-            for i in 0..<count { encode(handle, i, into: &row) }
-            try row.withUnsafeBytes { bytes in
-                try body(key) { hasher in hasher.add(tag: 9, bytes) }
+            var n = row.withUnsafeMutableBytes {
+                cv_sqlite_frame_row(UnsafeMutableRawPointer(handle), count, $0.baseAddress, $0.count)
             }
-        }
-    }
-
-    /// One value: its SQLite storage class as the tag, its length, its bytes.
-    private static func encode(_ statement: OpaquePointer, _ i: Int32, into out: inout [UInt8]) {
-        func frame(_ tag: UInt8, _ bytes: UnsafeRawBufferPointer) {
-            out.append(tag)
-            withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: bytes)
-        }
-        switch sqlite3_column_type(statement, i) {
-        case SQLITE_INTEGER:
-            withUnsafeBytes(of: sqlite3_column_int64(statement, i).bigEndian) { frame(1, $0) }
-        case SQLITE_FLOAT:
-            withUnsafeBytes(of: sqlite3_column_double(statement, i).bitPattern.bigEndian) { frame(3, $0) }
-        case SQLITE_TEXT:
-            let bytes = sqlite3_column_text(statement, i)
-            let n = Int(sqlite3_column_bytes(statement, i))
-            frame(4, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
-        case SQLITE_BLOB:
-            let bytes = sqlite3_column_blob(statement, i)
-            let n = Int(sqlite3_column_bytes(statement, i))
-            frame(5, UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : n))
-        default:
-            frame(6, UnsafeRawBufferPointer(start: nil, count: 0))
+            if n > row.count {
+                row = [UInt8](repeating: 0, count: n)
+                n = row.withUnsafeMutableBytes {
+                    cv_sqlite_frame_row(UnsafeMutableRawPointer(handle), count, $0.baseAddress, $0.count)
+                }
+            }
+            try row.withUnsafeBytes { bytes in
+                try body(key) { hasher in hasher.add(tag: 9, UnsafeRawBufferPointer(rebasing: bytes[0..<n])) }
+            }
         }
     }
 }

@@ -260,7 +260,11 @@ enum Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ`, the form ``format(_:)`` writes, read with
     /// timegm: `list` reads two per entry.
     private static func fast(_ s: String) -> Date? {
-        let b = Array(s.utf8)
+        var s = s
+        return s.withUTF8 { fast(bytes: $0) }
+    }
+
+    private static func fast(bytes b: UnsafeBufferPointer<UInt8>) -> Date? {
         guard b.count == 20, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58, b[19] == 90 else {
             return nil
         }
@@ -292,10 +296,35 @@ enum Timestamp {
         var t = time_t(d.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
-        let year = String(parts.tm_year + 1900)
-        return
-            "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        let year = Int(parts.tm_year) + 1900
+        guard (1000...9999).contains(year) else {
+            func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
+            return
+                "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        }
+        // Twenty ASCII bytes, written in place: this runs for every date `check` reports.
+        return String(unsafeUninitializedCapacity: 20) { b in
+            func put(_ v: Int, _ at: Int, _ digits: Int) {
+                var v = v
+                for i in stride(from: at + digits - 1, through: at, by: -1) {
+                    b[i] = UInt8(48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 0, 4)
+            b[4] = 45
+            put(Int(parts.tm_mon) + 1, 5, 2)
+            b[7] = 45
+            put(Int(parts.tm_mday), 8, 2)
+            b[10] = 84
+            put(Int(parts.tm_hour), 11, 2)
+            b[13] = 58
+            put(Int(parts.tm_min), 14, 2)
+            b[16] = 58
+            put(Int(parts.tm_sec), 17, 2)
+            b[19] = 90
+            return 20
+        }
     }
 
     /// `YYYY-MM-DD` (UTC), for messages.

@@ -216,13 +216,15 @@ public struct Entry: Sendable, Codable, Equatable {
         handles: [Int64: String],
         access: [String],
         positions: [String: Int]? = nil,
-        statement: OpaquePointer? = nil
+        statement: OpaquePointer? = nil,
+        order: Columns.Order? = nil
     ) throws {
         let c = Columns(
             row,
             "entry \((row[0] as (any DatabaseValueConvertible)?).map { "\($0)" } ?? "?")",
             positions: positions,
-            statement: statement
+            statement: statement,
+            order: order
         )
         id = ID(try c.int("id"))
         alias = try c.text("alias")
@@ -301,9 +303,11 @@ public struct Entry: Sendable, Codable, Equatable {
             uniquingKeysWith: { first, _ in first }
         )
         let handle = statement.sqliteStatement
+        let order = Columns.Order(statement.columnNames)
         let cursor = try Row.fetchCursor(statement, arguments: arguments)
         var entries: [Entry] = []
         while let row = try cursor.next() {
+            order.next = 0
             let id = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
             if skip(id) { continue }
             do {
@@ -313,7 +317,8 @@ public struct Entry: Sendable, Codable, Equatable {
                         handles: handles,
                         access: access[id] ?? [],
                         positions: positions,
-                        statement: handle
+                        statement: handle,
+                        order: order
                     )
                 )
             } catch let error as CertVaultError {
@@ -323,18 +328,26 @@ public struct Entry: Sendable, Codable, Equatable {
         return entries
     }
 
+    /// The columns in the order ``init(row:handles:access:positions:statement:order:)`` reads them.
     static let selectSQL = """
-        SELECT id, alias, purpose, subscription, domains, sha1, sha256, subject, issuer, serial,
-               not_before, not_after, key_algorithm, key_bits, key_curve, signature_algorithm, sans,
-               self_signed, is_ca, typeof(key_ciphertext) AS key_type, status, needs_rotation,
-               rotation_reason, issuer_entry_id, created_at, created_by, replaces_id, revocation_reason,
-               revoked_at, tags
+        SELECT id, alias, purpose, subscription, domains, typeof(key_ciphertext) AS key_type, status,
+               needs_rotation, rotation_reason, issuer_entry_id, created_at, replaces_id, revocation_reason,
+               revoked_at, tags, created_by, sha1, subject, issuer, serial, sha256, not_before, not_after,
+               key_algorithm, key_bits, key_curve, signature_algorithm, sans, self_signed, is_ca
         FROM entries e
         """
 
     /// A JSON list of strings from a column; anything else is an error naming it.
     static func decodeList(_ text: String, _ columns: Columns, _ column: String) throws -> [String] {
         if text == "[]" { return [] }
+        // Our reader first (a tenth of Foundation's cost); what it leaves to Foundation goes there.
+        if case .array(let items)? = JSONText.parse(text) {
+            var list: [String] = []
+            list.reserveCapacity(items.count)
+            for case .string(let s) in items { list.append(s) }
+            if list.count == items.count { return list }
+            throw columns.fail(column, "a value that is not a list of names")
+        }
         guard let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] else {
             throw columns.fail(column, "a value that is not a list of names")
         }

@@ -120,4 +120,11 @@ int cv_pbkdf2_install(void);
 // 1 when cv_pbkdf2_install has put it in place in this process.
 int cv_pbkdf2_active(void);
 
+// Frames the first ncols columns of an SQLite statement's current row as
+// the vault's row digests encode them: per value, its storage class as a tag
+// (1 integer, 3 float, 4 text, 5 blob, 6 null), its length as 8 big-endian
+// bytes, its bytes. Writes at most cap bytes and returns the length the
+// whole row needs: when that is more than cap, call again with room for it.
+size_t cv_sqlite_frame_row(void *statement, int ncols, unsigned char *buf, size_t cap);
+
 #endif

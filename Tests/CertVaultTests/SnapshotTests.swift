@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+import XCTest
+
+@testable import CertVault
+
+/// The digest of the state is worked out two ways: in one ordered pass over
+/// each table (what every command does), and by the general path that
+/// takes rows in any order (a vault bent by hand). Both must give the same
+/// digests, or a signed state would stop matching.
+final class SnapshotTests: VaultTestCase {
+    private func assertSameSnapshots(_ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        let (ordered, general) = try queue.read { db in
+            (try RowDigest.snapshot(db), try RowDigest.generalSnapshot(db))
+        }
+        XCTAssertEqual(ordered.entries, general.entries, what, file: file, line: line)
+        XCTAssertEqual(ordered.people, general.people, what, file: file, line: line)
+        XCTAssertEqual(ordered.vault, general.vault, what, file: file, line: line)
+        XCTAssertEqual(ordered.orphans, general.orphans, what, file: file, line: line)
+        XCTAssertEqual(ordered.orphanRows, general.orphanRows, what, file: file, line: line)
+        XCTAssertEqual(ordered.entriesState, general.entriesState, what, file: file, line: line)
+        XCTAssertEqual(ordered.state, general.state, what, file: file, line: line)
+    }
+
+    func testOrderedPassDigestsAsTheGeneralPath() throws {
+        try assertSameSnapshots("an empty vault")
+        let alice = try unlock()
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: "bob's long passphrase"),
+            kdf: .interactive
+        )
+        let aliases = try importFresh(["a.example.com", "b.example.com", "c.example.com", "d.example.com"], as: alice)
+        _ = try alice.grant(.alias(aliases[1]), to: "bob")
+        _ = try alice.grant(.alias(aliases[3]), to: "bob")
+        try assertSameSnapshots("entries with grants and custody")
+
+        // Rows a hand added: a grant and custody for no entry, before, between and after the real ones.
+        let ids = try queue { try Int64.fetchAll($0, sql: "SELECT id FROM entries ORDER BY id") }
+        let sealed = Data(repeating: 7, count: 80)
+        for orphan in [Int64(0), ids[1] + 1000, ids.last! + 1] {
+            try tamper(
+                "INSERT INTO grants (entry_id, person_id, sealed_key, granted_by, granted_at) VALUES (?, 2, ?, 1, 'now')",
+                [orphan, sealed]
+            )
+            try tamper("INSERT INTO custody VALUES (?, 2, 'export', 'now', 1)", [orphan])
+        }
+        try assertSameSnapshots("orphan grants and custody rows")
+        XCTAssertEqual(try queue { try RowDigest.snapshot($0).orphanRows }, 6)
+
+        // An entry id that is not an integer sorts after every number: the ordered pass hands over.
+        try tamper("INSERT INTO custody VALUES (?, 2, 'export', 'now', 1)", ["\(ids[0])"])
+        try assertSameSnapshots("a custody row whose entry id is text")
+
+        // A deleted entry leaves its grants and custody behind.
+        try tamper("DELETE FROM entries WHERE id = ?", [ids[2]])
+        try assertSameSnapshots("an entry deleted under its grants")
+    }
+
+    private func queue<T>(_ body: (Database) throws -> T) throws -> T {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read(body)
+    }
+}
