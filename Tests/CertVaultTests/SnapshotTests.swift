@@ -59,6 +59,45 @@ final class SnapshotTests: VaultTestCase {
         try assertSameSnapshots("an entry deleted under its grants")
     }
 
+    /// Digests made on the pipeline's worker are the ones a hasher makes
+    /// here: two digests open at once, pieces of every size, chunks handed
+    /// over in the middle of a digest.
+    func testDigestPipelineDigestsAsAHasherDoes() {
+        var rng = SystemRandomNumberGenerator()
+        let pipeline = DigestPipeline(hashers: 2)
+        let label = Hasher.Label("certvault/test")
+        var expected: [Data] = []
+        let long = Hasher(label: "certvault/test")
+        pipeline.start(1, label)
+        for slot in 0..<400 {
+            let h = Hasher(label: "certvault/test")
+            pipeline.start(0, label)
+            for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                let piece = (0..<Int.random(in: 0...9_000, using: &rng)).map { _ in
+                    UInt8.random(in: 0...255, using: &rng)
+                }
+                piece.withUnsafeBytes {
+                    h.raw($0)
+                    pipeline.add(0, $0)
+                    long.raw($0)
+                    pipeline.add(1, $0)
+                }
+            }
+            h.mark(7)
+            pipeline.mark(0, 7)
+            pipeline.finish(0, slot: slot + 1)
+            expected.append(h.finish())
+        }
+        pipeline.finish(1, slot: 0)
+        let out = pipeline.results(slots: 402)
+        XCTAssertEqual(out.count, 402 * 32)
+        XCTAssertEqual(Data(out[0..<32]), long.finish(), "the digest open across every chunk")
+        for (i, digest) in expected.enumerated() {
+            XCTAssertEqual(Data(out[((i + 1) * 32)..<((i + 2) * 32)]), digest, "digest \(i)")
+        }
+        XCTAssertEqual(Data(out[(401 * 32)...]), Data(count: 32), "a slot no digest went to reads as zeros")
+    }
+
     private func queue<T>(_ body: (Database) throws -> T) throws -> T {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }

@@ -13,7 +13,23 @@ extension AuditChain {
     /// hash per record.
     /// - Returns: one finding per broken link, at most `limit`.
     static func checkLinks(_ db: Database, limit: Int = 20) throws -> [AuditFinding] {
-        var findings: [AuditFinding] = []
+        // Each record's hash covers the stored hash of the one before, so
+        // every hash can be recomputed on its own: on another core, while
+        // this one reads. What each record showed is kept, and the findings
+        // are made in order once the hashes are in.
+        struct Read {
+            var seq: Int64
+            /// A finding about the sequence number, before anything else about the record.
+            var order: AuditFinding?
+            /// The record has no valid sequence number: that is all that is said of it.
+            var unnumbered = false
+            /// Its columns could be read and its stored hash has 32 bytes.
+            var wellFormed: Bool
+            var linked: Bool
+            var stored: Data?
+        }
+        var reads: [Read] = []
+        let pipeline = DigestPipeline(hashers: 1)
         let statement = try db.cachedStatement(
             sql:
                 "SELECT seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash FROM audit ORDER BY seq"
@@ -24,7 +40,9 @@ extension AuditChain {
         var expected: Int64 = 1
         var canonical: [UInt8] = []
         canonical.reserveCapacity(2048)
-        while try cursor.next() != nil, findings.count < limit {
+        // Findings so far, counted as the sequential check would have: it stopped at `limit`.
+        var counted = 0
+        while try cursor.next() != nil, counted < limit {
             func blob(_ i: Int32) -> Data? {
                 guard sqlite3_column_type(s, i) == SQLITE_BLOB else { return nil }
                 let n = Int(sqlite3_column_bytes(s, i))
@@ -32,18 +50,28 @@ extension AuditChain {
                 return Data(bytes: p, count: n)
             }
             guard sqlite3_column_type(s, 0) == SQLITE_INTEGER, seqRange.contains(sqlite3_column_int64(s, 0)) else {
-                findings.append(.init(seq: expected, message: "a record has no valid sequence number"))
+                reads.append(
+                    Read(
+                        seq: expected,
+                        order: .init(seq: expected, message: "a record has no valid sequence number"),
+                        unnumbered: true,
+                        wellFormed: true,
+                        linked: true,
+                        stored: nil
+                    )
+                )
+                counted += 1
                 continue
             }
             let seq = sqlite3_column_int64(s, 0)
+            var order: AuditFinding?
             if seq != expected {
-                findings.append(
-                    .init(
-                        seq: expected,
-                        message: seq > expected
-                            ? "records \(expected)…\(seq - 1) are missing" : "record \(seq) appears twice"
-                    )
+                order = .init(
+                    seq: expected,
+                    message: seq > expected
+                        ? "records \(expected)…\(seq - 1) are missing" : "record \(seq) appears twice"
                 )
+                counted += 1
             }
             let stored = blob(8)
             canonical.removeAll(keepingCapacity: true)
@@ -80,25 +108,39 @@ extension AuditChain {
             text(6)
             let linked = blob(7) == previous
             if ok {
-                let h = Hasher()
-                label.withUnsafeBytes { h.raw($0) }
-                previous.withUnsafeBytes { h.raw($0) }
-                canonical.withUnsafeBytes { h.raw($0) }
-                ok = h.finish() == stored
+                pipeline.start(0)
+                label.withUnsafeBytes { pipeline.add(0, $0) }
+                previous.withUnsafeBytes { pipeline.add(0, $0) }
+                canonical.withUnsafeBytes { pipeline.add(0, $0) }
+                pipeline.finish(0, slot: reads.count)
             }
-            if !ok {
-                findings.append(.init(seq: seq, message: "its contents do not match its hash: altered"))
-            } else if !linked {
+            // A finding this record certainly makes (a hash that does not match is known later).
+            if !ok || !linked { counted += 1 }
+            reads.append(Read(seq: seq, order: order, wellFormed: ok, linked: linked, stored: stored))
+            previous = stored ?? zeroHash
+            expected = seq + 1
+        }
+        let digests = pipeline.results(slots: reads.count)
+        var findings: [AuditFinding] = []
+        for (i, read) in reads.enumerated() {
+            guard findings.count < limit else { break }
+            if let order = read.order { findings.append(order) }
+            if read.unnumbered { continue }
+            let matches =
+                read.wellFormed
+                && read.stored.map { stored in digests[(i * 32)..<(i * 32 + 32)].elementsEqual(stored) }
+                    ?? false
+            if !matches {
+                findings.append(.init(seq: read.seq, message: "its contents do not match its hash: altered"))
+            } else if !read.linked {
                 findings.append(
                     .init(
-                        seq: seq,
+                        seq: read.seq,
                         message:
                             "does not follow the record before it (previous hash differs): removed, reordered or altered"
                     )
                 )
             }
-            previous = stored ?? zeroHash
-            expected = seq + 1
         }
         return findings
     }

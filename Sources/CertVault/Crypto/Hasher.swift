@@ -67,6 +67,12 @@ final class Hasher {
     /// A marker with no payload (an absent value, a section boundary).
     func mark(_ tag: UInt8) { raw(tag: tag, length: 0) }
 
+    /// Starts over with no input at all.
+    func reset() {
+        let rc = crypto_generichash_init(state, nil, 0, 32)
+        precondition(rc == 0, "BLAKE2b-256 is always available")
+    }
+
     /// Starts over with the bytes a ``Label`` framed once: what
     /// ``reset(label:)`` does, without making those bytes again.
     func reset(_ label: Label) {

@@ -91,6 +91,7 @@ enum RowDigest {
 
     private static let entryRowLabel = Hasher.Label("certvault/v1/entry-row")
     private static let entryLabel = Hasher.Label("certvault/v1/entry")
+    private static let orphansLabel = Hasher.Label("certvault/v1/orphans")
     private static let childLabels = [
         Hasher.Label("certvault/v1/entry-grants"), Hasher.Label("certvault/v1/entry-custody"),
     ]
@@ -102,56 +103,60 @@ enum RowDigest {
     /// ``OutOfOrder`` and the general path decides.
     private static func orderedSnapshot(_ db: Database) throws -> Snapshot {
         var snapshot = Snapshot()
-        let h = Hasher()
         var ids: [Int64] = []
-        // Per entry, 96 bytes: its row, grants and custody digests (zeros for no rows).
-        var parts: [UInt8] = []
-        try each(db, "entries", entryColumns, orderBy: "id") { id, feed in
+        // Rows are hashed on another core: slot 0 the orphans, then per
+        // entry its row, grants and custody digests (zeros for no rows).
+        let pipeline = DigestPipeline(hashers: 2)
+        try eachRow(db, "entries", entryColumns, orderBy: "id") { id, statement in
             guard ids.last.map({ $0 < id }) ?? true else { throw OutOfOrder() }
+            pipeline.start(0, entryRowLabel)
+            pipeline.addRow(0, statement: statement, columns: Int32(entryColumns.count))
+            pipeline.finish(0, slot: 1 + ids.count * 3)
             ids.append(id)
-            parts.append(contentsOf: repeatElement(0, count: 96))
-            h.reset(entryRowLabel)
-            feed(h)
-            parts.withUnsafeMutableBytes { h.finish(into: $0.baseAddress! + (ids.count - 1) * 96) }
         }
-        let orphans = Hasher(label: "certvault/v1/orphans")
+        pipeline.start(1, orphansLabel)
         for (c, (table, columns, orderBy, tag)) in children.enumerated() {
             var j = 0
             var previous = Int64.min
             var open: Int?
             func close() {
                 guard let i = open else { return }
-                parts.withUnsafeMutableBytes { h.finish(into: $0.baseAddress! + i * 96 + 32 + c * 32) }
+                pipeline.finish(0, slot: 1 + i * 3 + 1 + c)
                 open = nil
             }
-            try each(db, table, columns, orderBy: orderBy) { entryID, feed in
+            try eachRow(db, table, columns, orderBy: orderBy) { entryID, statement in
                 guard entryID >= previous else { throw OutOfOrder() }
                 previous = entryID
                 while j < ids.count, ids[j] < entryID { j += 1 }
                 guard j < ids.count, ids[j] == entryID else {
                     snapshot.orphanRows += 1
-                    orphans.mark(tag)
-                    feed(orphans)
+                    pipeline.mark(1, tag)
+                    pipeline.addRow(1, statement: statement, columns: Int32(columns.count))
                     return
                 }
                 if open != j {
                     close()
                     open = j
-                    h.reset(childLabels[c])
+                    pipeline.start(0, childLabels[c])
                 }
-                feed(h)
+                pipeline.addRow(0, statement: statement, columns: Int32(columns.count))
             }
             close()
         }
+        pipeline.finish(1, slot: 0)
+        let digests = pipeline.results(slots: 1 + ids.count * 3)
+        snapshot.orphans = Data(digests[0..<32])
+        let h = Hasher()
         // Each entry's digest, and the digest of them all, in id order.
         let all = Hasher(label: "certvault/v1/entries")
         snapshot.entries.reserveCapacity(ids.count)
         var digest = Data(count: 32)
-        parts.withUnsafeBytes { p in
+        digests.withUnsafeBytes { p in
             for (i, id) in ids.enumerated() {
                 h.reset(entryLabel)
                 for k in 0..<3 {
-                    h.add(tag: 2, UnsafeRawBufferPointer(rebasing: p[(i * 96 + k * 32)..<(i * 96 + k * 32 + 32)]))
+                    let at = 32 + i * 96 + k * 32
+                    h.add(tag: 2, UnsafeRawBufferPointer(rebasing: p[at..<(at + 32)]))
                 }
                 digest.withUnsafeMutableBytes { h.finish(into: $0.baseAddress!) }
                 snapshot.entries[id] = digest
@@ -160,7 +165,6 @@ enum RowDigest {
             }
         }
         all.mark(31)
-        snapshot.orphans = orphans.finish()
         all.add(snapshot.orphans)
         snapshot.people = try peopleDigests(db)
         snapshot.vault = try vaultDigest(db)
@@ -406,16 +410,9 @@ enum RowDigest {
         orderBy: String,
         _ body: (Int64, (Hasher) -> Void) throws -> Void
     ) throws {
-        let sql =
-            "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
-            + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
-        let statement = try db.cachedStatement(sql: sql)
-        let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
-        guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
         let count = Int32(columns.count)
         var row = [UInt8](repeating: 0, count: 4096)
-        while try cursor.next() != nil {
-            let key = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
+        try eachRow(db, table, columns, where: clause, argument, orderBy: orderBy) { key, handle in
             var n = row.withUnsafeMutableBytes {
                 cv_sqlite_frame_row(UnsafeMutableRawPointer(handle), count, $0.baseAddress, $0.count)
             }
@@ -428,6 +425,30 @@ enum RowDigest {
             try row.withUnsafeBytes { bytes in
                 try body(key) { hasher in hasher.add(tag: 9, UnsafeRawBufferPointer(rebasing: bytes[0..<n])) }
             }
+        }
+    }
+
+    /// Steps through `SELECT columns FROM table`, handing each row's first
+    /// column as an integer key (0 when it is not one) and the statement,
+    /// positioned on the row.
+    private static func eachRow(
+        _ db: Database,
+        _ table: String,
+        _ columns: [String],
+        where clause: String? = nil,
+        _ argument: Int64? = nil,
+        orderBy: String,
+        _ body: (Int64, OpaquePointer) throws -> Void
+    ) throws {
+        let sql =
+            "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
+            + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
+        let statement = try db.cachedStatement(sql: sql)
+        let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
+        guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
+        while try cursor.next() != nil {
+            let key = sqlite3_column_type(handle, 0) == SQLITE_INTEGER ? sqlite3_column_int64(handle, 0) : 0
+            try body(key, handle)
         }
     }
 }
