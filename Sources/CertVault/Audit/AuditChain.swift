@@ -74,9 +74,14 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
 
     /// Reads the columns of the `audit` table, each checked: a record
     /// altered into NULLs or wrong types is an error naming it, not a trap.
-    init(row: Row) throws {
-        let seqValue = (row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue
-        let c = Columns(row, "audit record \(seqValue.map { "\($0)" } ?? "?")")
+    /// - Parameter positions: the row's column positions, shared by the rows
+    ///   of one query (``Columns/positions(of:)``); nil to look each column up by name.
+    init(row: Row, positions: [String: Int]? = nil) throws {
+        let c = Columns(
+            row,
+            "audit record \(((row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue).map { "\($0)" } ?? "?")",
+            positions: positions
+        )
         seq = try c.int("seq", in: AuditChain.seqRange)
         at = try c.text("at")
         actorID = try c.optionalInt("actor_id")

@@ -414,8 +414,11 @@ struct VaultState {
             sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? ORDER BY seq",
             arguments: [after]
         )
+        var positions: [String: Int]?
         while let row = try rows.next() {
-            guard let record = try? AuditRecord(row: row) else { continue }  // checkLinks names it
+            if positions == nil { positions = Columns.positions(of: row) }
+            // A record that cannot be read is checkLinks' to name.
+            guard let record = try? AuditRecord(row: row, positions: positions) else { continue }
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
             let problem: String?
             if inOrder {
@@ -685,17 +688,22 @@ struct VaultState {
             sql:
                 "SELECT \(AuditChain.columns) FROM audit WHERE entry_id IS NOT NULL AND signature IS NOT NULL ORDER BY seq"
         )
+        var positions: [String: Int]?
         while let row = try rows.next() {
-            guard let record = try? AuditRecord(row: row), let id = record.entryID else { continue }
-            let details = record.detailObject
-            guard details.keys.contains("entry_digest"), record.recomputedHash == record.hash,
+            if positions == nil { positions = Columns.positions(of: row) }
+            guard let record = try? AuditRecord(row: row, positions: positions), let id = record.entryID else {
+                continue
+            }
+            let details = AuditDetails(json: record.details)
+            // With no finding so far, the chain check found every record's hash to match its contents.
+            guard details.fields["entry_digest"] != nil, recordsVerified || record.recomputedHash == record.hash,
                 let action = AuditAction(rawValue: record.action), action.namesEntry,
                 let signer = ledger.signer(of: record), action.signers.contains(signer.role),
                 let key = signer.signPublicKey,
                 recordsVerified || Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
             else { continue }
-            let alias = details["alias"] as? String ?? latest[id]?.alias ?? "entry \(id)"
-            latest[id] = (record.seq, (details["entry_digest"] as? String).flatMap(Data.init(hex:)), alias)
+            let alias = details.string("alias") ?? latest[id]?.alias ?? "entry \(id)"
+            latest[id] = (record.seq, details.string("entry_digest").flatMap(Data.init(hex:)), alias)
         }
         for (id, digest) in snapshot.entries.sorted(by: { $0.key < $1.key }) {
             let why: String

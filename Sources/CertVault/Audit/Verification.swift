@@ -64,10 +64,15 @@ struct AuditVerifier {
     }
 
     /// As above, with the state asked for once the log is walked, given the
-    /// last record walked (computed meanwhile elsewhere, it must be of the same log).
+    /// last record walked (it must be of the same log), while the last
+    /// signatures are still being checked on other threads.
+    /// - Parameter signaturesInFlight: batches of signatures that may wait
+    ///   to be checked (1,024 records each): more lets the walk finish
+    ///   sooner and `stateAfter` overlap the checking, at the cost of memory.
     func verifyAll(
         expecting expected: AuditHead?,
         cancellation: Cancellation? = nil,
+        signaturesInFlight: Int? = nil,
         state stateAfter: (AuditHead?) throws -> VaultState
     ) throws -> AuditVerification {
         var findings: [AuditFinding] = []
@@ -77,14 +82,16 @@ struct AuditVerifier {
         // Signatures are checked on every core while this thread reads on:
         // the chain (hashes, order, who was trusted when) is one pass in
         // order, and each signature then depends on nothing but its record.
-        let signatures = ParallelSignatureCheck()
+        let signatures = ParallelSignatureCheck(batchesInFlight: signaturesInFlight)
         defer { signatures.finish() }
         let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
+        var positions: [String: Int]?
         while let row = try rows.next() {
+            if positions == nil { positions = Columns.positions(of: row) }
             count += 1
             if count % 256 == 0 { try cancellation?.check() }
             let record: AuditRecord
-            do { record = try AuditRecord(row: row) } catch let e as CertVaultError {
+            do { record = try AuditRecord(row: row, positions: positions) } catch let e as CertVaultError {
                 findings.append(.init(seq: (previous?.seq ?? 0) + 1, message: e.message))
                 continue
             }
@@ -112,8 +119,8 @@ struct AuditVerifier {
             }
             previous = AuditHead(seq: record.seq, hash: record.hash)
         }
-        for (position, finding) in signatures.finish().reversed() { findings.insert(finding, at: position) }
         let state = try stateAfter(previous)
+        for (position, finding) in signatures.finish().reversed() { findings.insert(finding, at: position) }
         if let expected {
             let stored = try db.row("SELECT hash FROM audit WHERE seq = ?", [expected.seq])
                 .flatMap { try? Columns($0, "audit record \(expected.seq)").blob("hash") }
@@ -254,9 +261,11 @@ final class ParallelSignatureCheck: Sendable {
     private let room: DispatchSemaphore
     private let queue = DispatchQueue(label: "certvault.audit-signatures", attributes: .concurrent)
 
-    init() {
+    /// - Parameter batchesInFlight: batches queued at most before ``add(_:seq:position:)``
+    ///   waits; nil for two per core.
+    init(batchesInFlight: Int? = nil) {
         room = DispatchSemaphore(value: 0)
-        for _ in 0..<(2 * ProcessInfo.processInfo.activeProcessorCount) { room.signal() }
+        for _ in 0..<(batchesInFlight ?? 2 * ProcessInfo.processInfo.activeProcessorCount) { room.signal() }
     }
 
     /// Queues a signature; its finding, if any, belongs at `position`.
