@@ -66,25 +66,30 @@ struct Check: ParsableCommand {
 
     /// Grouped by entry, entries in the order of their worst finding.
     static func print(_ report: PolicyReport) {
-        // Groups hold indices, keyed by entry (an alias names one entry); findings about no entry go under "vault".
+        // Groups hold indices, keyed by their heading; an entry's heading is worked out once.
         let findings = report.findings
-        var groups: [[Int]] = []
-        var index: [Int64: Int] = [:]
-        var vault: Int?
+        var groups: [(heading: String, members: [Int])] = []
+        var byHeading: [String: Int] = [:]
+        var byEntry: [Int64: Int] = [:]
         for (i, finding) in findings.enumerated() {
-            let known = finding.entryID.map { index[$0.rawValue] } ?? vault
-            if let g = known {
-                groups[g].append(i)
+            if let id = finding.entryID?.rawValue, let g = byEntry[id] {
+                groups[g].members.append(i)
                 continue
             }
-            if let id = finding.entryID { index[id.rawValue] = groups.count } else { vault = groups.count }
-            groups.append([i])
+            let heading =
+                finding.alias.map { "\($0)\(finding.thumbprintSHA1.map { " (\($0))" } ?? "")" } ?? "vault"
+            let g = byHeading[heading] ?? groups.count
+            if g == groups.count {
+                byHeading[heading] = g
+                groups.append((heading, []))
+            }
+            groups[g].members.append(i)
+            if let id = finding.entryID?.rawValue { byEntry[id] = g }
         }
         var out = Output.Lines(capacity: findings.reduce(0) { $0 + $1.message.utf8.count + 40 })
         var counts: [Severity: Int] = [:]
-        for group in groups {
-            let first = findings[group[0]]
-            out.append(first.alias.map { "\($0)\(first.thumbprintSHA1.map { " (\($0))" } ?? "")" } ?? "vault")
+        for (heading, group) in groups {
+            out.append(heading)
             for i in group {
                 let f = findings[i]
                 let severity = f.severity.rawValue

@@ -98,6 +98,29 @@ final class SnapshotTests: VaultTestCase {
         XCTAssertEqual(Data(out[(401 * 32)...]), Data(count: 32), "a slot no digest went to reads as zeros")
     }
 
+    /// The chain check, its hashes made on another core, names records in
+    /// order and stops at its limit, as it did when it hashed in line.
+    func testChainCheckNamesAlteredRecordsInOrderUpToItsLimit() throws {
+        let alice = try unlock()
+        for batch in 0..<3 { try importFresh((0..<10).map { "c\(batch)-\($0).example.com" }, as: alice) }
+        let last = try queue { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM audit") ?? 0 }
+        XCTAssertGreaterThan(last, 25)
+        XCTAssertEqual(try queue { try AuditChain.checkLinks($0) }, [])
+        // Records from the sixth on altered in place, their hashes left alone.
+        try tamper("UPDATE audit SET details = details || ' ' WHERE seq >= 6")
+        // The first record's hash cut short: it no longer matches, nor does the
+        // second's, whose hash covers it. The fourth's link broken (the link is not hashed).
+        try tamper("UPDATE audit SET hash = substr(hash, 1, 31) WHERE seq = 1")
+        try tamper("UPDATE audit SET prev_hash = zeroblob(32) WHERE seq = 4")
+        let altered = "its contents do not match its hash: altered"
+        let findings = try queue { try AuditChain.checkLinks($0) }
+        XCTAssertEqual(findings.map(\.seq), [1, 2, 4] + (6...22).map { Int64($0) })
+        XCTAssertEqual(findings.map(\.message)[0..<2], [altered, altered])
+        XCTAssertTrue(findings[2].message.hasPrefix("does not follow the record before it"), findings[2].message)
+        XCTAssertTrue(findings[3...].allSatisfy { $0.message == altered })
+        XCTAssertEqual(try queue { try AuditChain.checkLinks($0, limit: 5) }.map(\.seq), [1, 2, 4, 6, 7])
+    }
+
     private func queue<T>(_ body: (Database) throws -> T) throws -> T {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }

@@ -40,9 +40,38 @@ extension AuditChain {
         var expected: Int64 = 1
         var canonical: [UInt8] = []
         canonical.reserveCapacity(2048)
-        // Findings so far, counted as the sequential check would have: it stopped at `limit`.
+        // Findings are made in order from the records whose hashes are in,
+        // every 4,096 records: reading stops, as it always did, once `limit`
+        // findings are made (`counted` holds those certain before the hashes).
+        var findings: [AuditFinding] = []
+        var judged = 0
+        func judge(_ digests: UnsafeRawBufferPointer) {
+            while judged < reads.count, findings.count < limit {
+                let read = reads[judged]
+                let i = judged
+                judged += 1
+                if let order = read.order { findings.append(order) }
+                if read.unnumbered { continue }
+                let matches =
+                    read.wellFormed
+                    && read.stored.map { stored in
+                        UnsafeRawBufferPointer(rebasing: digests[(i * 32)..<(i * 32 + 32)]).elementsEqual(stored)
+                    } ?? false
+                if !matches {
+                    findings.append(.init(seq: read.seq, message: "its contents do not match its hash: altered"))
+                } else if !read.linked {
+                    findings.append(
+                        .init(
+                            seq: read.seq,
+                            message:
+                                "does not follow the record before it (previous hash differs): removed, reordered or altered"
+                        )
+                    )
+                }
+            }
+        }
         var counted = 0
-        while try cursor.next() != nil, counted < limit {
+        while try cursor.next() != nil, counted < limit, findings.count < limit {
             func blob(_ i: Int32) -> Data? {
                 guard sqlite3_column_type(s, i) == SQLITE_BLOB else { return nil }
                 let n = Int(sqlite3_column_bytes(s, i))
@@ -119,29 +148,9 @@ extension AuditChain {
             reads.append(Read(seq: seq, order: order, wellFormed: ok, linked: linked, stored: stored))
             previous = stored ?? zeroHash
             expected = seq + 1
+            if reads.count % 4096 == 0 { pipeline.withResults { judge($0) } }
         }
-        let digests = pipeline.results(slots: reads.count)
-        var findings: [AuditFinding] = []
-        for (i, read) in reads.enumerated() {
-            guard findings.count < limit else { break }
-            if let order = read.order { findings.append(order) }
-            if read.unnumbered { continue }
-            let matches =
-                read.wellFormed
-                && read.stored.map { stored in digests[(i * 32)..<(i * 32 + 32)].elementsEqual(stored) }
-                    ?? false
-            if !matches {
-                findings.append(.init(seq: read.seq, message: "its contents do not match its hash: altered"))
-            } else if !read.linked {
-                findings.append(
-                    .init(
-                        seq: read.seq,
-                        message:
-                            "does not follow the record before it (previous hash differs): removed, reordered or altered"
-                    )
-                )
-            }
-        }
+        pipeline.withResults { judge($0) }
         return findings
     }
 }

@@ -695,8 +695,7 @@ struct VaultState {
                 continue
             }
             let details = AuditDetails(json: record.details)
-            // With no finding so far, the chain check found every record's hash to match its contents.
-            guard details.fields["entry_digest"] != nil, recordsVerified || record.recomputedHash == record.hash,
+            guard details.fields["entry_digest"] != nil, record.recomputedHash == record.hash,
                 let action = AuditAction(rawValue: record.action), action.namesEntry,
                 let signer = ledger.signer(of: record), action.signers.contains(signer.role),
                 let key = signer.signPublicKey,

@@ -129,6 +129,10 @@ final class DigestPipeline: @unchecked Sendable {
             self.run(full)
             self.inFlight.signal()
         }
+        // A chunk grown past its size holds a huge row (a file bent by
+        // hand): let the worker take it before reading on, so such rows are
+        // not held several at a time.
+        if full.capacity > 2 * Self.chunkBytes { queue.sync {} }
     }
 
     /// On the worker: the chunk's operations, in order.
@@ -145,6 +149,14 @@ final class DigestPipeline: @unchecked Sendable {
                 output.withUnsafeMutableBytes { hashers[h].finish(into: $0.baseAddress! + slot * 32) }
             }
         }
+    }
+
+    /// Hands over what is queued, waits for the worker and lets `body` read
+    /// the slots finished so far (32 bytes each; a slot past the end, or no
+    /// digest went to, is not there or zeros).
+    func withResults<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        if !chunk.ops.isEmpty { handOver() }
+        return try queue.sync { try output.withUnsafeBytes(body) }
     }
 
     /// Waits for the worker and returns every slot's 32 bytes, one after
