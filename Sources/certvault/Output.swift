@@ -36,9 +36,17 @@ enum Output {
 
         /// One line made of `parts`, each escaped as ``Output/line(_:)`` escapes a line.
         mutating func append(_ parts: String...) {
-            for part in parts { bytes.append(contentsOf: Display.escaped(part).utf8) }
-            bytes.append(0x0A)
+            for part in parts { text(part) }
+            endLine()
         }
+
+        /// Text from the vault or a file, escaped, on the current line.
+        mutating func text(_ part: String) { bytes.append(contentsOf: Display.escaped(part).utf8) }
+
+        /// Text of our own (known to be safe), as it is, on the current line.
+        mutating func raw(_ part: String) { bytes.append(contentsOf: part.utf8) }
+
+        mutating func endLine() { bytes.append(0x0A) }
 
         /// Writes the lines to stdout and empties them.
         mutating func write() {

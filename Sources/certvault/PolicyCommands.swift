@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertVault
 import Foundation
+import Synchronization
 
 extension Severity: ExpressibleByArgument {}
 
@@ -66,50 +67,68 @@ struct Check: ParsableCommand {
 
     /// Grouped by entry, entries in the order of their worst finding.
     static func print(_ report: PolicyReport) {
-        // Groups hold indices, keyed by their heading; an entry's heading is worked out once.
+        // Each finding's group, keyed by its heading (an entry's heading worked
+        // out once); then the findings ordered by group, each group's in the
+        // order they came (a counting sort, no array per group).
         let findings = report.findings
-        var groups: [(heading: String, members: [Int])] = []
+        var headings: [String] = []
+        var groupOf = [Int](repeating: 0, count: findings.count)
         var byHeading: [String: Int] = [:]
         var byEntry: [Int64: Int] = [:]
+        byEntry.reserveCapacity(findings.count)
+        byHeading.reserveCapacity(findings.count)
         for (i, finding) in findings.enumerated() {
             if let id = finding.entryID?.rawValue, let g = byEntry[id] {
-                groups[g].members.append(i)
+                groupOf[i] = g
                 continue
             }
             let heading =
                 finding.alias.map { "\($0)\(finding.thumbprintSHA1.map { " (\($0))" } ?? "")" } ?? "vault"
-            let g = byHeading[heading] ?? groups.count
-            if g == groups.count {
+            let g = byHeading[heading] ?? headings.count
+            if g == headings.count {
                 byHeading[heading] = g
-                groups.append((heading, []))
+                headings.append(heading)
             }
-            groups[g].members.append(i)
+            groupOf[i] = g
             if let id = finding.entryID?.rawValue { byEntry[id] = g }
         }
-        var out = Output.Lines(capacity: findings.reduce(0) { $0 + $1.message.utf8.count + 40 })
-        var counts: [Severity: Int] = [:]
-        for (heading, group) in groups {
-            out.append(heading)
-            for i in group {
-                let f = findings[i]
-                let severity = f.severity.rawValue
-                counts[f.severity, default: 0] += 1
-                out.append(
-                    "  ",
-                    severity,
-                    String(repeating: " ", count: max(0, 7 - severity.count)),
-                    " ",
-                    f.rule,
-                    ": ",
-                    f.message
-                )
-            }
+        var start = [Int](repeating: 0, count: headings.count + 1)
+        for g in groupOf { start[g + 1] += 1 }
+        for g in headings.indices { start[g + 1] += start[g] }
+        var order = [Int](repeating: 0, count: findings.count)
+        var next = start
+        for (i, g) in groupOf.enumerated() {
+            order[next[g]] = i
+            next[g] += 1
         }
-        let count = { (s: Severity) in counts[s] ?? 0 }
-        out.append(
+        // Formatted in parts on every core (a vault of 100,000 entries prints
+        // some 300,000 lines), written in order.
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, headings.count / 4096))
+        let formatted = Mutex([Output.Lines](repeating: Output.Lines(capacity: 0), count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { [headings, start, order] p in
+            var out = Output.Lines(capacity: 0)
+            for g in (headings.count * p / parts)..<(headings.count * (p + 1) / parts) {
+                out.append(headings[g])
+                for i in order[start[g]..<start[g + 1]] {
+                    let severity = findings[i].severity.rawValue
+                    out.raw("  ")
+                    out.raw(severity)
+                    out.raw(String(repeating: " ", count: max(0, 8 - severity.count)))
+                    out.text(findings[i].rule)
+                    out.raw(": ")
+                    out.text(findings[i].message)
+                    out.endLine()
+                }
+            }
+            formatted.withLock { $0[p] = out }
+        }
+        let count = { (s: Severity) in findings.reduce(0) { $0 + ($1.severity == s ? 1 : 0) } }
+        var summary = Output.Lines(capacity: 100)
+        summary.append(
             "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
         )
-        out.write()
+        formatted.withLock { parts in for i in parts.indices { parts[i].write() } }
+        summary.write()
     }
 }
 

@@ -118,6 +118,19 @@ final class CheckCLITests: CLITestCase {
         ])
         XCTAssertEqual(csr.status, 0, csr.err)
         XCTAssertTrue(csr.err.contains("warning: foreign-domain: "), csr.err)
+        // A request aliased "vault" shares its heading with the findings about
+        // the vault itself (the test's keyslots are below the moderate cost):
+        // one group, as the heading says.
+        let named = try cvAsAlice([
+            "csr", "--subject", "CN=api.cloudapp.net", "--dns", "api.cloudapp.net", "--alias", "vault", "--out",
+            file("api.csr"),
+        ])
+        XCTAssertEqual(named.status, 0, named.err)
+        let grouped = try cv(["check"]).out.components(separatedBy: "\n")
+        XCTAssertEqual(grouped.filter { $0 == "vault" }.count, 1, grouped.joined(separator: "\n"))
+        let vaultGroup = grouped.drop { $0 != "vault" }.dropFirst().prefix { $0.hasPrefix("  ") }
+        XCTAssertTrue(vaultGroup.contains { $0.contains(" weak-kdf: ") }, grouped.joined(separator: "\n"))
+        XCTAssertTrue(vaultGroup.contains { $0.contains(" foreign-domain: ") }, grouped.joined(separator: "\n"))
         // An Entra ID app credential: made like a management certificate, tagged with its app id.
         let app = try cvAsAlice(["new", "app-credential", "--subject", "CN=deploy", "--app-id", "0000-1111"])
         XCTAssertEqual(app.status, 0, app.err)

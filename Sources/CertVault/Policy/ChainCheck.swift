@@ -5,7 +5,11 @@ import Foundation
 /// OpenSSL's verifier over an entry's certificate, the CA certificates the
 /// vault holds (as untrusted intermediates) and the roots trusted: the
 /// system's store and any CA file given. Not a hand-written path builder.
-final class ChainCheck {
+///
+/// Sendable: after `init` nothing in it changes, and OpenSSL 3 verifies
+/// against one `X509_STORE` from many threads (each verification has its own
+/// `X509_STORE_CTX` and stack).
+final class ChainCheck: @unchecked Sendable {
     /// What the verifier made of a certificate.
     enum Outcome: Equatable {
         /// It chains to a trusted root through certificates the vault holds.
