@@ -44,6 +44,16 @@ public enum Display {
         }
     }
 
+    /// The UTC day of `date` as `YYYY-MM-DD`, as `list` and `check` print it:
+    /// written in place for the years 1583 to 9999 (Foundation's format
+    /// styles cost tens of microseconds, and `list` prints one or two per
+    /// entry); before 1583 Foundation's calendar is Julian, and it decides.
+    public static func day(_ date: Date) -> String {
+        let stamp = Timestamp.format(date)
+        if stamp.utf8.count == 20, stamp >= "1583" { return String(stamp.prefix(10)) }
+        return date.formatted(.iso8601.year().month().day())
+    }
+
     /// Whether `scalar` must not reach a terminal as it is.
     public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {

@@ -120,20 +120,24 @@ enum Output {
     /// A plain-text table with a header row.
     static func table(_ header: [String], _ unescaped: [[String]]) {
         let rows = unescaped.map { $0.map(Display.escaped) }
+        // Widths in characters, each cell padded with spaces to its column's (the last is not).
+        let counts = rows.map { $0.map(\.count) }
         var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        for row in counts { for (i, n) in row.enumerated() { widths[i] = max(widths[i], n) } }
+        var out = Lines(capacity: rows.reduce(0) { $0 + $1.reduce(0) { $0 + $1.utf8.count + 2 } + 8 })
+        func line(_ cells: [String], _ counts: [Int]) {
+            for (i, cell) in cells.enumerated() {
+                out.raw(cell)
+                if i < cells.count - 1 { out.raw(String(repeating: " ", count: widths[i] - counts[i] + 2)) }
             }
-            .joined(separator: "  ")
+            out.endLine()
         }
-        var out = line(header) + "\n"
-        for row in rows { out += line(row) + "\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        line(header, header.map(\.count))
+        for (row, n) in zip(rows, counts) { line(row, n) }
+        out.write()
     }
 
-    static func date(_ d: Date) -> String { d.formatted(.iso8601.year().month().day()) }
+    static func date(_ d: Date) -> String { Display.day(d) }
 
     /// RFC 4180 CSV on stdout, control characters escaped as everywhere. A
     /// cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) is

@@ -20,6 +20,25 @@ final class SchemaTests: XCTestCase {
 }
 
 final class CryptoTests: XCTestCase {
+    /// The day `list` and `check` print, written in place, is Foundation's ISO 8601 day.
+    func testDisplayDayIsFoundationsISO8601Day() {
+        var rng = SystemRandomNumberGenerator()
+        var dates = (0..<500).map { _ in
+            Date(timeIntervalSince1970: .random(in: -30_000_000_000...250_000_000_000, using: &rng))
+        }
+        dates += [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 253_402_300_799)]  // 9999-12-31T23:59:59Z
+        dates.append(Date(timeIntervalSince1970: 253_402_300_800))  // 10000-01-01: Foundation's own path
+        for date in dates {
+            XCTAssertEqual(
+                Display.day(date),
+                date.formatted(.iso8601.year().month().day()),
+                "\(date.timeIntervalSince1970)"
+            )
+        }
+        XCTAssertEqual(Timestamp.format(Date(timeIntervalSince1970: 1_700_000_000)), "2023-11-14T22:13:20Z")
+        XCTAssertEqual(Timestamp.parse("2023-11-14T22:13:20Z"), Date(timeIntervalSince1970: 1_700_000_000))
+    }
+
     func testAEADRefusesAlteredCiphertextAndWrongAssociatedData() {
         let key = SecureBytes(randomCount: AEAD.keyBytes)
         let sealed = AEAD.seal(SecureBytes(utf8: "private key"), key: key, associatedData: Data("here".utf8))
