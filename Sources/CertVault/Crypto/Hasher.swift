@@ -21,8 +21,7 @@ final class Hasher {
     init() {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
         state = OpaquePointer(raw)
-        let rc = crypto_generichash_init(state, nil, 0, 32)
-        precondition(rc == 0, "BLAKE2b-256 is always available")
+        reset()
     }
 
     deinit { UnsafeMutableRawPointer(state).deallocate() }
@@ -30,8 +29,7 @@ final class Hasher {
     /// Starts over, as a new hasher with `label` would (no allocation:
     /// for digesting many small things one after another).
     func reset(label: String) {
-        let rc = crypto_generichash_init(state, nil, 0, 32)
-        precondition(rc == 0, "BLAKE2b-256 is always available")
+        reset()
         add(Data(label.utf8))
     }
 
@@ -76,8 +74,7 @@ final class Hasher {
     /// Starts over with the bytes a ``Label`` framed once: what
     /// ``reset(label:)`` does, without making those bytes again.
     func reset(_ label: Label) {
-        let rc = crypto_generichash_init(state, nil, 0, 32)
-        precondition(rc == 0, "BLAKE2b-256 is always available")
+        reset()
         label.bytes.withUnsafeBytes { raw($0) }
     }
 
