@@ -8,12 +8,18 @@
 // PKCS12_create all use it; anything it does not handle (another PRF,
 // scrypt, parameters it cannot read) goes to OpenSSL's own
 // PKCS5_v2_PBE_keyivgen unchanged.
+//
+// The key of a PKCS#12 MAC (RFC 7292 appendix B) is derived here too, for
+// the same reason: OpenSSL 3.0 spends a digest fetch, with its locks, on
+// each of its iterations.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "CertVaultShims.h"
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <string.h>
@@ -102,6 +108,117 @@ int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int
     OPENSSL_cleanse(&outer, sizeof outer);
     OPENSSL_cleanse(&c, sizeof c);
     return 1;
+}
+
+// The HMAC key of a PKCS#12 MAC (RFC 7292 appendix B.2, ID 3, one block of
+// u bytes): A = H(D || S || P), then A = H(A) iter - 1 more times. P is the
+// password as BMPString, by OPENSSL_utf82uni as OpenSSL's own key_gen_utf8;
+// a NULL password is an empty P, "" is its two zero bytes.
+static int pkcs12_mac_key(const cv_prf *prf, const char *pass, int passlen, const unsigned char *salt, int saltlen,
+                          long iter, unsigned char *out) {
+    unsigned char *uni = NULL;
+    int unilen = 0;
+    if (pass != NULL && !OPENSSL_utf82uni(pass, passlen, &uni, &unilen)) return 0;
+    const size_t v = 64;  // the block size of SHA-1 and SHA-256
+    unsigned char block[64];
+    cv_sha_ctx c;
+    prf_init(prf, &c);
+    memset(block, 3, v);  // D: the ID, 3 for MAC keys
+    prf_update(prf, &c, block, v);
+    // I = S || P, each repeated to a whole number of blocks.
+    size_t slen = saltlen > 0 ? v * (((size_t)saltlen + v - 1) / v) : 0;
+    for (size_t i = 0; i < slen; i++) {
+        block[i % v] = salt[i % (size_t)saltlen];
+        if (i % v == v - 1) prf_update(prf, &c, block, v);
+    }
+    size_t plen = unilen > 0 ? v * (((size_t)unilen + v - 1) / v) : 0;
+    for (size_t i = 0; i < plen; i++) {
+        block[i % v] = uni[i % (size_t)unilen];
+        if (i % v == v - 1) prf_update(prf, &c, block, v);
+    }
+    prf_final(prf, &c, out);
+    for (long j = 1; j < iter; j++) {
+        prf_init(prf, &c);
+        prf_update(prf, &c, out, prf->out);
+        prf_final(prf, &c, out);
+    }
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(&c, sizeof c);
+    OPENSSL_clear_free(uni, (size_t)unilen);
+    return 1;
+}
+
+int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen) {
+    const ASN1_OCTET_STRING *mac = NULL, *salt = NULL;
+    const X509_ALGOR *macalg = NULL;
+    const ASN1_INTEGER *iter_asn1 = NULL;
+    if (p12 == NULL || der == NULL || derlen <= 0 || passlen < 0) return -1;
+    PKCS12_get0_mac(&mac, &macalg, &salt, &iter_asn1, p12);
+    if (mac == NULL || macalg == NULL || salt == NULL) return -1;
+    const ASN1_OBJECT *oid = NULL;
+    X509_ALGOR_get0(&oid, NULL, NULL, macalg);
+    int md_nid = OBJ_obj2nid(oid);
+    cv_prf prf;
+    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
+    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
+    else return -1;
+    long iter = 1;
+    if (iter_asn1 != NULL) {
+        iter = ASN1_INTEGER_get(iter_asn1);
+        if (iter < 1 || iter > 0x7fffffffL) return -1;
+    }
+    if (mac->length != (int)prf.out) return -1;
+
+    // The authenticated content: the octets of the authSafe ContentInfo,
+    // decoded by the same PKCS#7 template d2i_PKCS12 used on these bytes.
+    const unsigned char *p = der;
+    long len = 0;
+    int tag = 0, cls = 0;
+    int r = ASN1_get_object(&p, &len, &tag, &cls, derlen);
+    if ((r & 0x80) || !(r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL) goto unhandled;
+    long left = derlen - (long)(p - der);
+    const unsigned char *q = p;
+    r = ASN1_get_object(&q, &len, &tag, &cls, left);
+    if ((r & 0x80) || (r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_INTEGER || cls != V_ASN1_UNIVERSAL) goto unhandled;
+    if (len < 0 || len > left - (long)(q - p)) goto unhandled;
+    q += len;
+    left -= (long)(q - p);
+    PKCS7 *p7 = d2i_PKCS7(NULL, &q, left);
+    if (p7 == NULL) goto unhandled;
+    if (!PKCS7_type_is_data(p7) || p7->d.data == NULL) {
+        PKCS7_free(p7);
+        goto unhandled;
+    }
+
+    unsigned char key[64], pad[64], md[SHA256_DIGEST_LENGTH];
+    cv_sha_ctx c;
+    int ok = pkcs12_mac_key(&prf, pass, passlen, salt->data, salt->length, iter, key);
+    if (ok) {
+        memset(key + prf.out, 0, sizeof key - prf.out);
+        for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x36;
+        prf_init(&prf, &c);
+        prf_update(&prf, &c, pad, 64);
+        prf_update(&prf, &c, p7->d.data->data, (size_t)p7->d.data->length);
+        prf_final(&prf, &c, md);
+        for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x5c;
+        prf_init(&prf, &c);
+        prf_update(&prf, &c, pad, 64);
+        prf_update(&prf, &c, md, prf.out);
+        prf_final(&prf, &c, md);
+        ok = CRYPTO_memcmp(md, mac->data, prf.out) == 0 ? 1 : 0;
+    } else {
+        ok = -1;
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(md, sizeof md);
+    OPENSSL_cleanse(&c, sizeof c);
+    PKCS7_free(p7);
+    return ok;
+
+unhandled:
+    ERR_clear_error();
+    return -1;
 }
 
 // The PBES2 key and IV set-up of PKCS5_v2_PBE_keyivgen, with the PBKDF2

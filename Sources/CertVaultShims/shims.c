@@ -1,11 +1,15 @@
 #define _GNU_SOURCE
 #include "CertVaultShims.h"
 #include <openssl/evp.h>
+#include <openssl/core.h>
 #include <openssl/decoder.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -331,4 +335,79 @@ size_t cv_sqlite_frame_row(void *statement, int ncols, unsigned char *buf, size_
         n += 9 + len;
     }
     return n;
+}
+
+// EVP_PKCS82PKEY, with the decoder context kept per thread for the last key
+// type. OpenSSL 3.0 builds that context anew for every key, which is most
+// of the cost of reading one; decoding into it again gives the same key.
+typedef struct {
+    char keytype[80];
+    OSSL_DECODER_CTX *dctx;
+    EVP_PKEY *slot;  // where the context puts the key it decoded
+} cv_p8_decoder;
+
+static pthread_key_t p8_decoder_key;
+static int p8_decoder_key_ok = 0;
+static void p8_decoder_free(void *p) {
+    cv_p8_decoder *d = p;
+    OSSL_DECODER_CTX_free(d->dctx);
+    EVP_PKEY_free(d->slot);
+    free(d);
+}
+static void p8_decoder_key_make(void) { p8_decoder_key_ok = pthread_key_create(&p8_decoder_key, p8_decoder_free) == 0; }
+
+EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    const ASN1_OBJECT *algoid = NULL;
+    char keytype[80];
+    if (p8 == NULL || !PKCS8_pkey_get0(&algoid, NULL, NULL, NULL, p8)) return EVP_PKCS82PKEY(p8);
+    int n = OBJ_obj2txt(keytype, sizeof keytype, algoid, 0);
+    if (n <= 0 || n >= (int)sizeof keytype) return EVP_PKCS82PKEY(p8);
+    pthread_once(&once, p8_decoder_key_make);
+    if (!p8_decoder_key_ok) return EVP_PKCS82PKEY(p8);
+    cv_p8_decoder *d = pthread_getspecific(p8_decoder_key);
+    if (d == NULL) {
+        d = calloc(1, sizeof *d);
+        if (d == NULL || pthread_setspecific(p8_decoder_key, d) != 0) {
+            free(d);
+            return EVP_PKCS82PKEY(p8);
+        }
+    }
+    if (d->dctx == NULL || strcmp(d->keytype, keytype) != 0) {
+        OSSL_DECODER_CTX_free(d->dctx);
+        d->keytype[0] = 0;
+        ERR_set_mark();
+        d->dctx = OSSL_DECODER_CTX_new_for_pkey(&d->slot, "DER", "PrivateKeyInfo", keytype,
+                                                EVP_PKEY_KEYPAIR | EVP_PKEY_KEY_PARAMETERS, NULL, NULL);
+        ERR_pop_to_mark();
+        if (d->dctx != NULL && OSSL_DECODER_CTX_get_num_decoders(d->dctx) == 0) {
+            OSSL_DECODER_CTX_free(d->dctx);
+            d->dctx = NULL;
+        }
+        if (d->dctx == NULL) return EVP_PKCS82PKEY(p8);
+        memcpy(d->keytype, keytype, sizeof keytype);
+    }
+    unsigned char *der = NULL;
+    int len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+    if (len <= 0 || der == NULL) {
+        OPENSSL_free(der);
+        return EVP_PKCS82PKEY(p8);
+    }
+    const unsigned char *p = der;
+    size_t left = (size_t)len;
+    EVP_PKEY_free(d->slot);
+    d->slot = NULL;
+    ERR_set_mark();
+    int ok = OSSL_DECODER_from_data(d->dctx, &p, &left);
+    EVP_PKEY *pkey = d->slot;
+    d->slot = NULL;
+    OPENSSL_clear_free(der, (size_t)len);
+    if (!ok || pkey == NULL) {
+        // Whatever went wrong, OpenSSL's own says it (or reads it after all).
+        ERR_pop_to_mark();
+        EVP_PKEY_free(pkey);
+        return EVP_PKCS82PKEY(p8);
+    }
+    ERR_clear_last_mark();
+    return pkey;
 }

@@ -5,6 +5,18 @@ import Foundation
 
 /// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings.
 enum CLI {
+    /// The command `arguments` name. Long runs of files are parsed as one
+    /// placeholder each and put back after (``ArgumentRuns``); anything
+    /// that does not fit is parsed as given.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        if let runs = ArgumentRuns(arguments), let parsed = try? Root.parseAsRoot(runs.arguments),
+            var expanding = parsed as? ExpandsArgumentRuns, expanding.expand(runs)
+        {
+            return expanding
+        }
+        return try Root.parseAsRoot(arguments)
+    }
+
     static func main(_ arguments: [String]) -> Never {
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
@@ -12,7 +24,7 @@ enum CLI {
             exit(2)
         }
         do {
-            var command = try Root.parseAsRoot(arguments)
+            var command = try parse(arguments)
             try command.run()
             exit(0)
         } catch let error as CertVaultError {
@@ -271,3 +283,18 @@ extension ExportTarget: ExpressibleByArgument {}
 extension KDFStrength: ExpressibleByArgument {}
 extension PersonRole: ExpressibleByArgument {}
 extension RevocationReason: ExpressibleByArgument {}
+
+/// A command whose repeated positional argument takes the runs
+/// ``ArgumentRuns`` collapsed.
+protocol ExpandsArgumentRuns: ParsableCommand {
+    /// Puts the runs back; false when they are not all (and only) in its list.
+    mutating func expand(_ runs: ArgumentRuns) -> Bool
+}
+
+extension Import: ExpandsArgumentRuns {
+    mutating func expand(_ runs: ArgumentRuns) -> Bool {
+        guard let expanded = runs.expand(files) else { return false }
+        files = expanded
+        return true
+    }
+}

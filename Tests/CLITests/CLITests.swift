@@ -226,6 +226,45 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(errors.first?["code"] as? String, "empty-file")
     }
 
+    /// Many files on one command line, with options among them and after
+    /// `--`: every file is imported, in the order given, and the options
+    /// between them apply; a mistake among them is the parser's own message.
+    func testManyFilesWithOptionsAmongThem() throws {
+        try initVault()
+        let source = try Data(
+            contentsOf: URL(fileURLWithPath: realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"))
+        )
+        var files: [String] = []
+        for i in 0..<80 {
+            let path = file("copy \(i).p12")
+            try source.write(to: URL(fileURLWithPath: path))
+            files.append(path)
+        }
+        var args: [String] = ["import"]
+        args += files[0..<30]
+        args += ["--purpose", "ssl"]
+        args += files[30..<31]
+        args += ["--domain", "contoso.com"]
+        args += files[31..<60]
+        args += ["--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass"), "--json", "--"]
+        args += files[60...]
+        let r = try cv(args)
+        XCTAssertEqual(r.status, 0, r.err)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let items = try XCTUnwrap(report["items"] as? [[String: Any]])
+        XCTAssertEqual(items.compactMap { $0["file"] as? String }, files)
+        XCTAssertEqual(items.filter { $0["outcome"] as? String == "imported" }.count, 1)
+        let list = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: try cv(["list", "--json"]).stdout) as? [[String: Any]]
+        )
+        XCTAssertEqual(list.first?["purpose"] as? String, "ssl")
+        XCTAssertEqual(list.first?["domains"] as? [String], ["contoso.com"])
+
+        let wrong = try cvAsAlice(["import"] + files + ["--bogus"])
+        XCTAssertEqual(wrong.status, 2)
+        XCTAssertTrue(wrong.err.hasPrefix("error: unknown option '--bogus' for 'certvault import'"), wrong.err)
+    }
+
     /// An error from below the library (here: a directory that cannot be
     /// made) is one error line and exit 1, not a usage error or a raw
     /// Foundation error.

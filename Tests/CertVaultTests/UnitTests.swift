@@ -1,5 +1,6 @@
 import CertVaultCLISupport
 import Foundation
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -115,6 +116,147 @@ final class CryptoTests: XCTestCase {
         }
         // No iterations is refused, as OpenSSL refuses it.
         XCTAssertNil(PKCS12.pbkdf2(Data("p".utf8), salt: Data(), iterations: 0, sha256: true, count: 32))
+    }
+
+    /// Long runs of plain words collapse to one placeholder each and expand
+    /// back in order; the first word of a run (maybe an option's value),
+    /// dashed words and everything after `--` stay as they are; short
+    /// command lines and placeholders that do not all come back are refused.
+    func testArgumentRunsCollapseAndExpandInOrder() throws {
+        let files = (0..<70).map { "f\($0).pfx" }
+        var args = ["import"] + files[0..<3]
+        args += ["--alias", "web", "-q"] + files[3..<60]
+        args += ["--", "-odd"] + files[60...]
+        let runs = try XCTUnwrap(ArgumentRuns(args))
+        XCTAssertLessThan(runs.arguments.count, 20)
+        XCTAssertEqual(Array(runs.arguments.prefix(2)), ["import", runs.arguments[1]])
+        XCTAssertTrue(runs.arguments[1].hasPrefix("\u{0}"))
+        XCTAssertEqual(runs.arguments[2...5], ["--alias", "web", "-q", "f3.pfx"])
+        XCTAssertEqual(Array(runs.arguments.suffix(12)), ["--", "-odd"] + files[60...])
+        // What a parser gives back as the command's files.
+        let parsedFiles = runs.arguments.filter { !$0.hasPrefix("-") && $0 != "web" && $0 != "import" }
+        XCTAssertEqual(runs.expand(parsedFiles), files.filter { $0 != "-odd" })
+        // A placeholder missing, repeated or not this command line's: refused.
+        let placeholders = parsedFiles.filter { $0.hasPrefix("\u{0}") }
+        XCTAssertEqual(placeholders.count, 2)
+        XCTAssertNil(runs.expand(parsedFiles.filter { $0 != placeholders[0] }))
+        XCTAssertNil(runs.expand(parsedFiles + [placeholders[1]]))
+        XCTAssertNil(runs.expand(parsedFiles + ["\u{0}certvault-run-9"]))
+        XCTAssertNil(ArgumentRuns(["import"] + files[0..<10]))
+        XCTAssertNil(ArgumentRuns(["import"] + files.flatMap { ["--domain", $0] }))
+    }
+
+    /// The PKCS#12 MAC is judged by our own key derivation first
+    /// (`cv_pkcs12_verify_mac`): on every file it reads, its verdict is
+    /// OpenSSL's — for the real-world exports (BER-encoded ones among them),
+    /// SHA-1 and SHA-256 MACs, passwords that are empty, absent, non-ASCII,
+    /// outside the BMP or not UTF-8 at all, wrong passwords and altered
+    /// bytes. A digest it does not do (SHA-512) it leaves to OpenSSL.
+    func testOurPKCS12MACGivesOpenSSLsVerdict() throws {
+        let dir = try Support.temporaryDirectory()
+        let realWorld = Support.realWorld
+        var files: [(name: String, data: Data, password: String, handled: Bool)] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: realWorld.path)
+        where name.hasSuffix(".p12") || name.hasSuffix(".pfx") {
+            files.append((name, try Data(contentsOf: realWorld.appendingPathComponent(name)), "password", true))
+        }
+        let passwords = ["secret", "", "pässwörd", "key 🔑 ключ"]
+        for (i, password) in passwords.enumerated() {
+            for (mac, handled) in [("sha1", true), ("sha256", true), ("sha512", false)] {
+                let name = "mac-\(i)-\(mac)"
+                let made = try Support.makePFX(
+                    in: dir,
+                    name: name,
+                    password: password,
+                    extra: "-macalg \(mac) -maciter -iter 1000",
+                    key: "ec:prime256v1"
+                )
+                files.append((name, try Data(contentsOf: URL(fileURLWithPath: made.pfx)), password, handled))
+            }
+        }
+        let notUTF8 = SecureBytes(copying: Data([0x70, 0xff, 0xfe, 0x41]))
+        for file in files {
+            let candidates: [(String, PasswordCandidate, Bool)] = [
+                ("right", .bytes(SecureBytes(utf8: file.password)), true),
+                ("wrong", .bytes(SecureBytes(utf8: file.password + "x")), false),
+                ("none", .none, false), ("not UTF-8", .bytes(notUTF8), false),
+            ]
+            for (label, candidate, right) in candidates {
+                let v = try XCTUnwrap(PKCS12.macVerdicts(file.data, password: candidate), file.name)
+                // "" as a password and none at all differ, and OpenSSL says which one the file has.
+                if label != "none" || !file.password.isEmpty {
+                    XCTAssertEqual(v.openssl, right ? 1 : 0, "\(file.name), \(label): OpenSSL")
+                }
+                XCTAssertEqual(v.ours, file.handled ? v.openssl : -1, "\(file.name), \(label)")
+            }
+            // A byte of the authenticated content altered: neither verifies.
+            if let at = file.data.range(of: Data([0x04, 0x82]))?.upperBound.advanced(by: 40), at < file.data.count - 80
+            {
+                var altered = file.data
+                altered[at] ^= 0x01
+                if let v = PKCS12.macVerdicts(altered, password: .bytes(SecureBytes(utf8: file.password))) {
+                    XCTAssertEqual(v.openssl, 0, "\(file.name), altered: OpenSSL")
+                    XCTAssertEqual(v.ours, file.handled ? 0 : -1, "\(file.name), altered")
+                }
+            }
+        }
+        // The import still opens every one of them with the right password, and no other.
+        for file in files {
+            XCTAssertNoThrow(
+                try MaterialReader.read(file.data, password: SecureBytes(utf8: file.password)),
+                file.name
+            )
+            if !file.password.isEmpty {
+                XCTAssertThrowsError(try MaterialReader.read(file.data, password: SecureBytes(utf8: "nope")))
+            }
+        }
+    }
+
+    /// `cv_pkcs8_to_pkey` keeps a decoder per thread for the last key type:
+    /// keys of every type, one after another and on several threads at
+    /// once, read back as OpenSSL's own `EVP_PKCS82PKEY` reads them; what
+    /// OpenSSL does not read, it does not read either.
+    func testKeptKeyDecoderReadsEveryKeyAsOpenSSLDoes() throws {
+        let dir = try Support.temporaryDirectory()
+        var keys: [Data] = []
+        for (i, spec) in [
+            "RSA -pkeyopt rsa_keygen_bits:2048", "EC -pkeyopt ec_paramgen_curve:P-256",
+            "EC -pkeyopt ec_paramgen_curve:P-384", "ED25519", "X25519", "RSA-PSS -pkeyopt rsa_keygen_bits:2048",
+            "EC -pkeyopt ec_paramgen_curve:P-256", "RSA -pkeyopt rsa_keygen_bits:1024",
+        ].enumerated() {
+            keys.append(
+                try Support.sh(
+                    "cd '\(dir.path)' && openssl genpkey -algorithm \(spec) -out k\(i).pem 2>/dev/null && openssl pkcs8 -topk8 -nocrypt -in k\(i).pem -outform DER"
+                ).stdout
+            )
+        }
+        let expected = try keys.enumerated().map { try XCTUnwrap(PKCS12.decodePKCS8($1, reference: true), "key \($0)") }
+        // Types alternate, repeat and come back: the kept decoder is rebuilt or reused each time.
+        for round in 0..<3 {
+            for (i, key) in keys.enumerated() {
+                let ours = try XCTUnwrap(PKCS12.decodePKCS8(key), "key \(i), round \(round)")
+                XCTAssertTrue(ours.isEqual(to: expected[i]), "key \(i), round \(round)")
+            }
+        }
+        let mismatches = Mutex(0)
+        let all = keys
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            for n in 0..<40 {
+                let i = (t + n * 3) % all.count
+                let ours = PKCS12.decodePKCS8(all[i])
+                if ours == nil || !ours!.isEqual(to: expected[i]) { mismatches.withLock { $0 += 1 } }
+            }
+        }
+        XCTAssertEqual(mismatches.withLock { $0 }, 0)
+        // A well-formed PKCS#8 around an Ed25519 key one byte short: neither
+        // reads it, and the next good key still reads.
+        XCTAssertEqual(keys[3].count, 48)
+        let broken =
+            Data([0x30, 0x2d, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x21, 0x04, 0x1f])
+            + keys[3].suffix(32).prefix(31)
+        XCTAssertNil(PKCS12.decodePKCS8(broken, reference: true))
+        XCTAssertNil(PKCS12.decodePKCS8(broken))
+        XCTAssertTrue(try XCTUnwrap(PKCS12.decodePKCS8(keys[1])).isEqual(to: expected[1]))
     }
 
     /// Audit details are written by our own JSON writer: what it writes

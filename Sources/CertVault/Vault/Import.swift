@@ -752,7 +752,14 @@ extension Session {
             else { continue }
             let row = Columns(found, "entry \(id)")
             guard let der = try row.optionalBlob("cert_der") else { continue }
-            let cert = try Certificate(derEncoded: der)
+            // Parsed only when a row names it as issuer or subject: most have none.
+            var parsed: Certificate?
+            func cert() throws -> Certificate {
+                if let parsed { return parsed }
+                let made = try Certificate(derEncoded: der)
+                parsed = made
+                return made
+            }
             if !(try row.bool("self_signed")), try row.optionalInt("issuer_entry_id") == nil {
                 for found in try Row.fetchAll(
                     db.cachedStatement(
@@ -762,7 +769,7 @@ extension Session {
                     arguments: [try row.optionalBlob("issuer_der"), id]
                 ) {
                     let candidate = Columns(found, "entry")
-                    if cert.isIssued(by: try Certificate(derEncoded: try candidate.blob("cert_der"))) {
+                    if try cert().isIssued(by: try Certificate(derEncoded: try candidate.blob("cert_der"))) {
                         let issuer = try candidate.int("id")
                         try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [issuer, id])
                         c.record(.entryLink, entry: id, details: ["issuer": issuer])
@@ -779,7 +786,7 @@ extension Session {
                 arguments: [try row.optionalBlob("subject_der"), id]
             ) {
                 let child = Columns(found, "entry")
-                if try Certificate(derEncoded: try child.blob("cert_der")).isIssued(by: cert) {
+                if try Certificate(derEncoded: try child.blob("cert_der")).isIssued(by: try cert()) {
                     let childID = try child.int("id")
                     try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, childID])
                     c.record(.entryLink, entry: childID, details: ["issuer": id])

@@ -148,6 +148,8 @@ public enum Importer {
                     )
                 }
             }
+            // Encoded here, on the reading thread, not in the import's serial store step.
+            for key in material.keys { _ = try key.key.pkcs8() }
             return ImportFile(
                 source: source,
                 path: path,

@@ -80,7 +80,7 @@ package enum PKCS12 {
         if PKCS12_mac_present(p12) == 1 {
             var macError = OpenSSL.ErrorStack()
             for candidate in candidates {
-                let ok = candidate.with { PKCS12_verify_mac(p12, $0, $1) } == 1
+                let ok = verifyMAC(p12, decodedFrom: data, password: candidate)
                 if ok {
                     return try walk(p12, password: candidate)
                 }
@@ -111,6 +111,19 @@ package enum PKCS12 {
             }
         }
         throw wrongPassword(password)
+    }
+
+    /// Whether the file's MAC verifies with `password`. Our own key
+    /// derivation judges first (`cv_pkcs12_verify_mac`); OpenSSL's
+    /// `PKCS12_verify_mac` has the last word on every MAC ours does not
+    /// verify, so a "no" (and the error it leaves, such as an unsupported
+    /// digest) is always OpenSSL's.
+    static func verifyMAC(_ p12: OpaquePointer, decodedFrom data: Data, password: PasswordCandidate) -> Bool {
+        let ours = data.withUnsafeBytes { der in
+            password.with { cv_pkcs12_verify_mac(p12, der.baseAddress, der.count, $0, $1) }
+        }
+        if ours == 1 { return true }
+        return password.with { PKCS12_verify_mac(p12, $0, $1) } == 1
     }
 
     private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
@@ -165,7 +178,7 @@ package enum PKCS12 {
             let localKeyID = cv_PKCS12_SAFEBAG_local_key_id(bag, &idLen).map { Data(bytes: $0, count: Int(idLen)) }
             switch PKCS12_SAFEBAG_get_nid(bag) {
             case NID_keyBag:
-                guard let p8 = PKCS12_SAFEBAG_get0_p8inf(bag), let key = EVP_PKCS82PKEY(p8) else {
+                guard let p8 = PKCS12_SAFEBAG_get0_p8inf(bag), let key = cv_pkcs8_to_pkey(p8) else {
                     throw OpenSSL.error(.corrupt, "a key bag cannot be read")
                 }
                 contents.keys.append(
@@ -176,7 +189,7 @@ package enum PKCS12 {
                     throw decryptionError("the private key")
                 }
                 defer { PKCS8_PRIV_KEY_INFO_free(p8) }
-                guard let key = EVP_PKCS82PKEY(p8) else {
+                guard let key = cv_pkcs8_to_pkey(p8) else {
                     throw OpenSSL.error(.unsupportedAlgorithm, "the private key's type is not supported")
                 }
                 contents.keys.append(
@@ -351,6 +364,41 @@ package enum PKCS12 {
             }
         }
         return ok ? out : nil
+    }
+
+    /// Both verdicts on a file's MAC, for tests to compare: ours
+    /// (`cv_pkcs12_verify_mac`: 1 verifies, 0 does not, -1 left to OpenSSL)
+    /// and OpenSSL's `PKCS12_verify_mac` (1 or 0). Nil when `data` is not
+    /// PKCS#12 or carries no MAC.
+    package static func macVerdicts(_ data: Data, password: PasswordCandidate) -> (ours: Int32, openssl: Int32)? {
+        guard (try? OpenSSL.ensure()) != nil else { return nil }
+        let p12 = OpenSSL.decode(data) { d2i_PKCS12(nil, $0, $1) }
+        guard let p12 else { return nil }
+        defer { PKCS12_free(p12) }
+        guard PKCS12_mac_present(p12) == 1 else { return nil }
+        let ours = data.withUnsafeBytes { der in
+            password.with { cv_pkcs12_verify_mac(p12, der.baseAddress, der.count, $0, $1) }
+        }
+        let openssl = password.with { PKCS12_verify_mac(p12, $0, $1) }
+        OpenSSL.drainErrors()
+        return (ours, openssl)
+    }
+
+    /// A PKCS#8 DER key read by `cv_pkcs8_to_pkey` (the decoder kept per
+    /// thread), or by OpenSSL's `EVP_PKCS82PKEY` when `reference`, and
+    /// written out again as PKCS#8: for tests to compare. Nil when it does not read.
+    package static func decodePKCS8(_ der: Data, reference: Bool = false) -> SecureBytes? {
+        guard (try? OpenSSL.ensure()) != nil else { return nil }
+        guard let p8 = OpenSSL.decode(der, { d2i_PKCS8_PRIV_KEY_INFO(nil, $0, $1) }) else {
+            OpenSSL.drainErrors()
+            return nil
+        }
+        defer { PKCS8_PRIV_KEY_INFO_free(p8) }
+        guard let pkey = reference ? EVP_PKCS82PKEY(p8) : cv_pkcs8_to_pkey(p8) else {
+            OpenSSL.drainErrors()
+            return nil
+        }
+        return try? PrivateKey(takingOwnership: pkey).pkcs8()
     }
 
     /// Whether OpenSSL's PBES2 uses ``pbkdf2(_:salt:iterations:sha256:count:reference:)`` in this process.

@@ -1,6 +1,7 @@
 internal import COpenSSL
 internal import CertVaultShims
 import Foundation
+import Synchronization
 
 /// A private key, owning its `EVP_PKEY*`.
 ///
@@ -22,11 +23,18 @@ package final class PrivateKey: @unchecked Sendable {
         self.init(takingOwnership: key)
     }
 
-    /// The key as unencrypted PKCS#8 DER, in secure storage.
+    /// The encoding once made, kept for as long as the key (in secure storage too).
+    private let encoded = Mutex<SecureBytes?>(nil)
+
+    /// The key as unencrypted PKCS#8 DER, in secure storage. Encoded once
+    /// (OpenSSL 3.0 builds an encoder for each call); callers only read it.
     func pkcs8() throws -> SecureBytes {
-        try OpenSSL.withSecureBIO { bio in
+        if let done = encoded.withLock({ $0 }) { return done }
+        let made = try OpenSSL.withSecureBIO { bio in
             i2d_PKCS8PrivateKey_bio(bio, pointer, nil, nil, 0, nil, nil) == 1
         }
+        encoded.withLock { $0 = $0 ?? made }
+        return made
     }
 
     /// The DER SubjectPublicKeyInfo of the public half.

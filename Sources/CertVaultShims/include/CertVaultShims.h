@@ -114,6 +114,15 @@ int cv_memmem(const void *haystack, size_t haystack_len, const void *needle, siz
 // as PKCS5_PBKDF2_HMAC; passlen -1 takes strlen(pass). 1 on success.
 int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int saltlen, int iter,
                    int md_nid, unsigned char *out, int outlen);
+// PKCS12_verify_mac with the MAC key derived over OpenSSL's SHA-1 or SHA-256
+// compressions (one per iteration, where OpenSSL 3.0 spends a digest fetch):
+// `der` and `derlen` are the bytes p12 was decoded from. 1 when the MAC
+// verifies, 0 when it does not, -1 when this cannot judge (another digest,
+// iteration counts out of range, bytes it does not read): then ask OpenSSL.
+int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen);
+// EVP_PKCS82PKEY, with the decoder context (which OpenSSL 3.0 builds anew for
+// every key) kept per thread for the last key type. The same key or NULL.
+EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8);
 // Makes OpenSSL's PBES2 (PKCS#12 and PKCS#8 encryption) derive its keys
 // with cv_pbkdf2_hmac. Once per process; 1 when in place.
 int cv_pbkdf2_install(void);
