@@ -110,42 +110,81 @@ int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int
     return 1;
 }
 
-// The HMAC key of a PKCS#12 MAC (RFC 7292 appendix B.2, ID 3, one block of
-// u bytes): A = H(D || S || P), then A = H(A) iter - 1 more times. P is the
-// password as BMPString, by OPENSSL_utf82uni as OpenSSL's own key_gen_utf8;
-// a NULL password is an empty P, "" is its two zero bytes.
-static int pkcs12_mac_key(const cv_prf *prf, const char *pass, int passlen, const unsigned char *salt, int saltlen,
-                          long iter, unsigned char *out) {
+// The PKCS#12 key derivation (RFC 7292 appendix B.2) with SHA-1 or SHA-256
+// (u = 20 or 32 bytes out a block, v = 64 bytes in), over the password
+// already in BMPString form (`uni`, NULL and 0 for none): n bytes for `id`
+// (1 key, 2 IV, 3 MAC key). For each u bytes wanted, A = H^iter(D || I);
+// between blocks, every v-byte block of I gains B + 1, B being A repeated.
+static int pkcs12_kdf(const cv_prf *prf, const unsigned char *uni, int unilen, const unsigned char *salt,
+                      int saltlen, int id, long iter, unsigned char *out, size_t n) {
+    const size_t v = 64, u = prf->out;
+    if (iter < 1 || unilen < 0 || saltlen < 0 || (saltlen > 0 && salt == NULL)) return 0;
+    size_t slen = saltlen > 0 ? v * (((size_t)saltlen + v - 1) / v) : 0;
+    size_t plen = unilen > 0 ? v * (((size_t)unilen + v - 1) / v) : 0;
+    size_t ilen = slen + plen;
+    // No salt and no password: OpenSSL's derivation fails, and so does this.
+    if (ilen == 0) return 0;
+    unsigned char *I = OPENSSL_malloc(ilen);
+    if (I == NULL) return 0;
+    for (size_t k = 0; k < slen; k++) I[k] = salt[k % (size_t)saltlen];
+    for (size_t k = 0; k < plen; k++) I[slen + k] = uni[k % (size_t)unilen];
+    unsigned char D[64], A[SHA256_DIGEST_LENGTH], B[64];
+    memset(D, id, v);
+    cv_sha_ctx c;
+    for (;;) {
+        prf_init(prf, &c);
+        prf_update(prf, &c, D, v);
+        prf_update(prf, &c, I, ilen);
+        prf_final(prf, &c, A);
+        for (long j = 1; j < iter; j++) {
+            prf_init(prf, &c);
+            prf_update(prf, &c, A, u);
+            prf_final(prf, &c, A);
+        }
+        size_t take = n < u ? n : u;
+        memcpy(out, A, take);
+        out += take;
+        n -= take;
+        if (n == 0) break;
+        for (size_t k = 0; k < v; k++) B[k] = A[k % u];
+        for (size_t blk = 0; blk < ilen; blk += v) {
+            // I_j = (I_j + B + 1) mod 2^(8v), big-endian.
+            unsigned int carry = 1;
+            for (size_t k = v; k-- > 0;) {
+                carry += (unsigned int)I[blk + k] + B[k];
+                I[blk + k] = (unsigned char)carry;
+                carry >>= 8;
+            }
+        }
+    }
+    OPENSSL_cleanse(A, sizeof A);
+    OPENSSL_cleanse(B, sizeof B);
+    OPENSSL_cleanse(&c, sizeof c);
+    OPENSSL_clear_free(I, ilen);
+    return 1;
+}
+
+// pkcs12_kdf with the password as OpenSSL's PKCS12_key_gen_utf8 takes it:
+// UTF-8 (passlen -1: strlen), made BMPString by OPENSSL_utf82uni; NULL is
+// no password at all, where "" is its two zero bytes.
+static int pkcs12_kdf_utf8(const cv_prf *prf, const char *pass, int passlen, const unsigned char *salt, int saltlen,
+                           int id, long iter, unsigned char *out, size_t n) {
     unsigned char *uni = NULL;
     int unilen = 0;
     if (pass != NULL && !OPENSSL_utf82uni(pass, passlen, &uni, &unilen)) return 0;
-    const size_t v = 64;  // the block size of SHA-1 and SHA-256
-    unsigned char block[64];
-    cv_sha_ctx c;
-    prf_init(prf, &c);
-    memset(block, 3, v);  // D: the ID, 3 for MAC keys
-    prf_update(prf, &c, block, v);
-    // I = S || P, each repeated to a whole number of blocks.
-    size_t slen = saltlen > 0 ? v * (((size_t)saltlen + v - 1) / v) : 0;
-    for (size_t i = 0; i < slen; i++) {
-        block[i % v] = salt[i % (size_t)saltlen];
-        if (i % v == v - 1) prf_update(prf, &c, block, v);
-    }
-    size_t plen = unilen > 0 ? v * (((size_t)unilen + v - 1) / v) : 0;
-    for (size_t i = 0; i < plen; i++) {
-        block[i % v] = uni[i % (size_t)unilen];
-        if (i % v == v - 1) prf_update(prf, &c, block, v);
-    }
-    prf_final(prf, &c, out);
-    for (long j = 1; j < iter; j++) {
-        prf_init(prf, &c);
-        prf_update(prf, &c, out, prf->out);
-        prf_final(prf, &c, out);
-    }
-    OPENSSL_cleanse(block, sizeof block);
-    OPENSSL_cleanse(&c, sizeof c);
+    int ok = pkcs12_kdf(prf, uni, unilen, salt, saltlen, id, iter, out, n);
     OPENSSL_clear_free(uni, (size_t)unilen);
-    return 1;
+    return ok;
+}
+
+int cv_pkcs12_kdf(const char *pass, int passlen, const unsigned char *salt, int saltlen, int id, int iter,
+                  int md_nid, unsigned char *out, int n) {
+    cv_prf prf;
+    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
+    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
+    else return 0;
+    if (n < 0) return 0;
+    return pkcs12_kdf_utf8(&prf, pass, passlen, salt, saltlen, id, iter, out, (size_t)n);
 }
 
 int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen) {
@@ -192,7 +231,7 @@ int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derle
 
     unsigned char key[64], pad[64], md[SHA256_DIGEST_LENGTH];
     cv_sha_ctx c;
-    int ok = pkcs12_mac_key(&prf, pass, passlen, salt->data, salt->length, iter, key);
+    int ok = pkcs12_kdf_utf8(&prf, pass, passlen, salt->data, salt->length, 3, iter, key, prf.out);
     if (ok) {
         memset(key + prf.out, 0, sizeof key - prf.out);
         for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x36;
@@ -278,15 +317,77 @@ done:
     return ok;
 }
 
+// The key and IV set-up of PKCS12_PBE_keyivgen (the PKCS#12 PBEs: 3DES,
+// RC2, RC4 with SHA-1), with the derivation above; OpenSSL's own for
+// whatever this does not handle.
+static int cv_pkcs12_pbe_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen, ASN1_TYPE *param,
+                                  const EVP_CIPHER *cipher, const EVP_MD *md, int en_de) {
+    int ok = -1;  // -1: hand to OpenSSL
+    PBEPARAM *pbe = NULL;
+    unsigned char key[EVP_MAX_KEY_LENGTH], iv[EVP_MAX_IV_LENGTH];
+    cv_prf prf;
+    if (cipher == NULL || md == NULL) goto done;
+    int md_nid = EVP_MD_get_type(md);
+    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
+    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
+    else goto done;
+    pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), param);
+    if (pbe == NULL || pbe->salt == NULL) goto done;
+    long iter = pbe->iter == NULL ? 1 : ASN1_INTEGER_get(pbe->iter);
+    if (iter < 1 || iter > 0x7fffffffL) goto done;
+    int keylen = EVP_CIPHER_get_key_length(cipher), ivlen = EVP_CIPHER_get_iv_length(cipher);
+    if (keylen <= 0 || keylen > (int)sizeof key || ivlen < 0 || ivlen > (int)sizeof iv) goto done;
+    if (pass != NULL && passlen < 0) passlen = (int)strlen(pass);
+    unsigned char *uni = NULL;
+    int unilen = 0;
+    if (pass != NULL && !OPENSSL_utf82uni(pass, passlen, &uni, &unilen)) goto done;
+    int derived = pkcs12_kdf(&prf, uni, unilen, pbe->salt->data, pbe->salt->length, 1, iter, key, (size_t)keylen)
+                  && (ivlen == 0 || pkcs12_kdf(&prf, uni, unilen, pbe->salt->data, pbe->salt->length, 2, iter, iv,
+                                               (size_t)ivlen));
+    OPENSSL_clear_free(uni, (size_t)unilen);
+    if (!derived) goto done;
+    // From here on a failure is this file's, as OpenSSL would report it.
+    ok = EVP_CipherInit_ex(ctx, cipher, NULL, key, ivlen > 0 ? iv : NULL, en_de) ? 1 : 0;
+
+done:
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(iv, sizeof iv);
+    PBEPARAM_free(pbe);
+    if (ok < 0) return PKCS12_PBE_keyivgen(ctx, pass, passlen, param, cipher, md, en_de);
+    return ok;
+}
+
+// The PKCS#12 PBEs OpenSSL knows (evp_pbe.c), with their cipher and digest.
+static const int pkcs12_pbes[][3] = {
+    {NID_pbe_WithSHA1And128BitRC4, NID_rc4, NID_sha1},
+    {NID_pbe_WithSHA1And40BitRC4, NID_rc4_40, NID_sha1},
+    {NID_pbe_WithSHA1And3_Key_TripleDES_CBC, NID_des_ede3_cbc, NID_sha1},
+    {NID_pbe_WithSHA1And2_Key_TripleDES_CBC, NID_des_ede_cbc, NID_sha1},
+    {NID_pbe_WithSHA1And128BitRC2_CBC, NID_rc2_cbc, NID_sha1},
+    {NID_pbe_WithSHA1And40BitRC2_CBC, NID_rc2_40_cbc, NID_sha1},
+};
+
 static int installed = 0;
 static void install(void) {
     // Added, it is what OpenSSL calls (the table of added algorithms is
     // searched first), whatever the check below says.
     if (!EVP_PBE_alg_add_type(EVP_PBE_TYPE_OUTER, NID_pbes2, -1, -1, cv_pbes2_keyivgen)) return;
+    size_t n = sizeof pkcs12_pbes / sizeof pkcs12_pbes[0];
+    for (size_t i = 0; i < n; i++) {
+        if (!EVP_PBE_alg_add_type(EVP_PBE_TYPE_OUTER, pkcs12_pbes[i][0], pkcs12_pbes[i][1], pkcs12_pbes[i][2],
+                                  cv_pkcs12_pbe_keyivgen))
+            return;
+    }
     // The first lookup sorts that table; done here, once, so that lookups
     // from several threads later only read it.
     EVP_PBE_KEYGEN *keygen = NULL;
     int found = EVP_PBE_find(EVP_PBE_TYPE_OUTER, NID_pbes2, NULL, NULL, &keygen) && keygen == cv_pbes2_keyivgen;
+    for (size_t i = 0; i < n; i++) {
+        int cipher = 0, md = 0;
+        keygen = NULL;
+        found = found && EVP_PBE_find(EVP_PBE_TYPE_OUTER, pkcs12_pbes[i][0], &cipher, &md, &keygen)
+                && keygen == cv_pkcs12_pbe_keyivgen && cipher == pkcs12_pbes[i][1] && md == pkcs12_pbes[i][2];
+    }
     __atomic_store_n(&installed, found, __ATOMIC_RELEASE);
 }
 

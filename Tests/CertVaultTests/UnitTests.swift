@@ -146,6 +146,91 @@ final class CryptoTests: XCTestCase {
         XCTAssertNil(ArgumentRuns(["import"] + files.flatMap { ["--domain", $0] }))
     }
 
+    /// The PKCS#12 key derivation of the MAC and the 3DES/RC2/RC4 PBEs
+    /// (pbkdf2.c) gives OpenSSL's `PKCS12_key_gen_utf8` bytes: every ID,
+    /// outputs shorter than, equal to and several times a digest (where
+    /// the input blocks are carried over), salts and passwords of every
+    /// length around a block, non-ASCII, empty and absent passwords.
+    func testPKCS12KDFMatchesOpenSSL() throws {
+        let passwords: [Data?] = [
+            nil, Data(), Data("p".utf8), Data("password".utf8), Data("pässwörd 🔑".utf8),
+            Data(repeating: 0x61, count: 31), Data(repeating: 0x62, count: 32), Data(repeating: 0x63, count: 100),
+        ]
+        var compared = 0
+        for password in passwords {
+            for sha256 in [false, true] {
+                for (id, iterations, count, saltLength) in [
+                    (1, 1, 24, 8), (2, 1, 8, 8), (3, 2048, 20, 16), (1, 3, 5, 0), (1, 7, 64, 64), (2, 2, 100, 65),
+                    (3, 1000, 32, 20), (1, 2, 41, 1),
+                ] {
+                    let salt = Data((0..<saltLength).map { UInt8(($0 * 37 + 11) & 0xff) })
+                    let ours = PKCS12.pkcs12KDF(
+                        password,
+                        salt: salt,
+                        id: Int32(id),
+                        iterations: Int32(iterations),
+                        sha256: sha256,
+                        count: count
+                    )
+                    let reference = PKCS12.pkcs12KDF(
+                        password,
+                        salt: salt,
+                        id: Int32(id),
+                        iterations: Int32(iterations),
+                        sha256: sha256,
+                        count: count,
+                        reference: true
+                    )
+                    // No salt and no password at all: OpenSSL derives nothing, and neither do we.
+                    if password == nil && saltLength == 0 {
+                        XCTAssertNil(reference)
+                    } else {
+                        XCTAssertNotNil(reference)
+                    }
+                    XCTAssertEqual(
+                        ours,
+                        reference,
+                        "password \(password.map { "\($0.count) bytes" } ?? "none"), id \(id), \(iterations) iterations, \(count) bytes, salt \(saltLength), sha256 \(sha256)"
+                    )
+                    compared += 1
+                }
+            }
+        }
+        XCTAssertEqual(compared, 128)
+    }
+
+    /// Files protected by each PKCS#12 PBE, written by openssl, are read
+    /// through our key derivation with the right password and refused with
+    /// a wrong one; and what the legacy profile writes, openssl reads.
+    func testPKCS12PBEFilesReadThroughOurKeyDerivation() throws {
+        XCTAssertTrue(PKCS12.fastPBKDF2Installed)
+        let dir = try Support.temporaryDirectory()
+        for (i, (key, cert)) in [
+            ("PBE-SHA1-3DES", "PBE-SHA1-RC2-40"), ("PBE-SHA1-2DES", "PBE-SHA1-RC2-128"),
+            ("PBE-SHA1-RC4-128", "PBE-SHA1-RC4-40"), ("PBE-SHA1-3DES", "PBE-SHA1-3DES"),
+        ].enumerated() {
+            let made = try Support.makePFX(
+                in: dir,
+                name: "pbe-\(i)",
+                password: "pässwörd",
+                legacy: true,
+                extra: "-keypbe \(key) -certpbe \(cert) -iter 1500",
+                key: "ec:prime256v1"
+            )
+            let data = try Data(contentsOf: URL(fileURLWithPath: made.pfx))
+            let material = try MaterialReader.read(data, password: SecureBytes(utf8: "pässwörd"))
+            XCTAssertEqual(material.keys.count, 1, "\(key) / \(cert)")
+            XCTAssertEqual(
+                try material.certificates.first?.certificate.derEncoded,
+                try Support.certificateDER(pem: made.cert),
+                "\(key) / \(cert)"
+            )
+            XCTAssertThrowsError(try MaterialReader.read(data, password: SecureBytes(utf8: "passwörd"))) { error in
+                XCTAssertEqual((error as? CertVaultError)?.code, .wrongPassword, "\(key) / \(cert)")
+            }
+        }
+    }
+
     /// The PKCS#12 MAC is judged by our own key derivation first
     /// (`cv_pkcs12_verify_mac`): on every file it reads, its verdict is
     /// OpenSSL's — for the real-world exports (BER-encoded ones among them),

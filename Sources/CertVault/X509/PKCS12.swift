@@ -366,6 +366,64 @@ package enum PKCS12 {
         return ok ? out : nil
     }
 
+    /// The PKCS#12 key derivation (RFC 7292 appendix B.2) as `pbkdf2.c`
+    /// computes it for the MAC and the PKCS#12 PBEs, and OpenSSL's own
+    /// `PKCS12_key_gen_utf8` (`reference`), for tests to compare. A nil
+    /// password is none at all (not the empty one).
+    package static func pkcs12KDF(
+        _ password: Data?,
+        salt: Data,
+        id: Int32,
+        iterations: Int32,
+        sha256: Bool,
+        count: Int,
+        reference: Bool = false
+    ) -> Data? {
+        guard (try? OpenSSL.ensure()) != nil else { return nil }
+        var out = Data(count: count)
+        let pass = password.map { $0 + Data([0]) }
+        let ok = out.withUnsafeMutableBytes { o in
+            salt.withUnsafeBytes { s in
+                withOptionalPointer(pass) { p in
+                    let saltBytes = s.bindMemory(to: UInt8.self).baseAddress
+                    let buffer = o.bindMemory(to: UInt8.self).baseAddress
+                    let passLength = Int32(password?.count ?? 0)
+                    if reference {
+                        return PKCS12_key_gen_utf8(
+                            p,
+                            passLength,
+                            UnsafeMutablePointer(mutating: saltBytes),
+                            Int32(s.count),
+                            id,
+                            iterations,
+                            Int32(count),
+                            buffer,
+                            sha256 ? EVP_sha256() : EVP_sha1()
+                        ) == 1
+                    }
+                    return cv_pkcs12_kdf(
+                        p,
+                        passLength,
+                        saltBytes,
+                        Int32(s.count),
+                        id,
+                        iterations,
+                        sha256 ? NID_sha256 : NID_sha1,
+                        buffer,
+                        Int32(count)
+                    ) == 1
+                }
+            }
+        }
+        OpenSSL.drainErrors()
+        return ok ? out : nil
+    }
+
+    private static func withOptionalPointer<R>(_ data: Data?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let data else { return body(nil) }
+        return data.withUnsafeBytes { body($0.bindMemory(to: CChar.self).baseAddress) }
+    }
+
     /// Both verdicts on a file's MAC, for tests to compare: ours
     /// (`cv_pkcs12_verify_mac`: 1 verifies, 0 does not, -1 left to OpenSSL)
     /// and OpenSSL's `PKCS12_verify_mac` (1 or 0). Nil when `data` is not

@@ -114,6 +114,11 @@ int cv_memmem(const void *haystack, size_t haystack_len, const void *needle, siz
 // as PKCS5_PBKDF2_HMAC; passlen -1 takes strlen(pass). 1 on success.
 int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int saltlen, int iter,
                    int md_nid, unsigned char *out, int outlen);
+// The PKCS#12 key derivation (RFC 7292 appendix B.2) as
+// PKCS12_key_gen_utf8 computes it, with SHA-1 (md_nid NID_sha1) or SHA-256:
+// n bytes for id (1 key, 2 IV, 3 MAC key). 1 on success.
+int cv_pkcs12_kdf(const char *pass, int passlen, const unsigned char *salt, int saltlen, int id, int iter,
+                  int md_nid, unsigned char *out, int n);
 // PKCS12_verify_mac with the MAC key derived over OpenSSL's SHA-1 or SHA-256
 // compressions (one per iteration, where OpenSSL 3.0 spends a digest fetch):
 // `der` and `derlen` are the bytes p12 was decoded from. 1 when the MAC
@@ -124,7 +129,8 @@ int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derle
 // every key) kept per thread for the last key type. The same key or NULL.
 EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8);
 // Makes OpenSSL's PBES2 (PKCS#12 and PKCS#8 encryption) derive its keys
-// with cv_pbkdf2_hmac. Once per process; 1 when in place.
+// with cv_pbkdf2_hmac, and its PKCS#12 PBEs (3DES, RC2, RC4) with
+// cv_pkcs12_kdf. Once per process; 1 when in place.
 int cv_pbkdf2_install(void);
 // 1 when cv_pbkdf2_install has put it in place in this process.
 int cv_pbkdf2_active(void);
