@@ -9,6 +9,34 @@ import XCTest
 /// memory stays bounded, and the all-or-nothing promise still holds across
 /// batches.
 final class StreamedImportTests: VaultTestCase {
+    /// A change of hundreds of records has their JSON written and their
+    /// signatures made in parts on every core: the log still verifies, one
+    /// record a certificate, each linked to the one before; and a signature
+    /// altered in the middle of the batch is found.
+    func testRecordsOfALargeChangeAreSignedInPartsAndVerify() throws {
+        let session = try unlock()
+        let head = try vault.auditHead()
+        var files: [ImportFile] = []
+        for i in 0..<300 {
+            let key = try PrivateKey.generate(.ec(.p256))
+            let cert = try CertificateBuilder(subject: "CN=batch-\(i).example").build(key: key)
+            files.append(try Importer.read(data: try cert.derEncoded, label: "batch-\(i).cer", password: nil))
+        }
+        let report = try session.importFiles(files)
+        XCTAssertEqual(report.count(.imported), 300)
+        let after = try XCTUnwrap(try vault.auditHead())
+        XCTAssertEqual(after.seq - (head?.seq ?? 0), 300)
+        let verified = try vault.verify()
+        XCTAssertTrue(verified.findings.isEmpty, "\(verified.findings)")
+        XCTAssertEqual(verified.head, after)
+
+        let middle = (head?.seq ?? 0) + 150
+        try tamper("UPDATE audit SET signature = zeroblob(64) WHERE seq = ?", [middle])
+        let tampered = try vault.verify()
+        XCTAssertFalse(tampered.findings.isEmpty)
+        XCTAssertTrue(tampered.findings.contains { $0.seq == middle }, "\(tampered.findings)")
+    }
+
     /// More paths than two batches hold: copies of one good file, with a
     /// bad file early and another late. Every failure is named, nothing is
     /// stored; with keepGoing the good file is stored once.

@@ -153,7 +153,7 @@ struct PolicyRules: Sendable {
     func check(_ chosen: [Entry]) -> [PolicyFinding] {
         // An entry's findings depend on it alone: a large vault is judged in
         // parts on every core, the parts joined in order.
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, chosen.count / 4096))
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, chosen.count / 512))
         guard parts > 1 else { return chosen.flatMap { check($0) } }
         let found = Mutex([[PolicyFinding]](repeating: [], count: parts))
         DispatchQueue.concurrentPerform(iterations: parts) { p in

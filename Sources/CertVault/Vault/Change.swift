@@ -94,18 +94,14 @@ final class Change {
         #endif
         records[records.count - 1].details["state"] = after.state.hexLower
         records[records.count - 1].details["entries_state"] = after.entriesState.hexLower
-        var head: AuditHead?
-        for r in records {
-            head = try AuditChain.append(
-                db,
-                actor: actor,
-                action: r.action,
-                entry: r.entry,
-                person: r.person,
-                details: r.details,
-                signer: signer
-            )
-        }
+        let head = try AuditChain.appendAll(
+            db,
+            actor: actor,
+            records: records.map {
+                AuditChain.Pending(action: $0.action, entry: $0.entry, person: $0.person, details: $0.details)
+            },
+            signer: signer
+        )
         guard let head, head.seq == firstSeq + Int64(records.count - 1) else {
             throw CertVaultError(.io, "the audit log changed while a change was being recorded; nothing was changed")
         }
