@@ -118,6 +118,17 @@ final class PKCS12ImportTests: CertVaultTestCase {
         )
     }
 
+    /// A file without a MAC reads (OpenSSL and Windows read it too) with a
+    /// warning that nothing shows it unaltered; one with a MAC, without it.
+    func testAFileWithoutAMACIsReadWithAWarning() throws {
+        let noMAC = try Support.makePFX(in: dir, name: "nomac", extra: "-nomac")
+        let read = try parse(noMAC.pfx, "secret")
+        XCTAssertEqual(read.keys.count, 1)
+        XCTAssertEqual(read.warnings.filter { $0.hasPrefix("the file has no MAC") }.count, 1, "\(read.warnings)")
+        let withMAC = try Support.makePFX(in: dir, name: "mac")
+        XCTAssertFalse(try parse(withMAC.pfx, "secret").warnings.contains { $0.contains("MAC") })
+    }
+
     func testWrongPasswordIsToldApart() throws {
         let made = try Support.makePFX(in: dir, name: "w")
         assertCode(.wrongPassword) { _ = try parse(made.pfx, "nope") }

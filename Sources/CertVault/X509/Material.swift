@@ -66,6 +66,11 @@ enum MaterialReader {
                 .init(certificate: $0.certificate, friendlyName: $0.friendlyName)
             }
             m.keys = contents.keys.map { .init(key: $0.key, friendlyName: $0.friendlyName) }
+            if !contents.hasMAC {
+                m.warnings.append(
+                    "the file has no MAC: nothing shows it is as it was written (openssl pkcs12 -nomac makes such files)"
+                )
+            }
             return m
         }
         if let cert = derCertificate(data) {

@@ -36,6 +36,8 @@ struct PKCS12Contents {
     }
     var keys: [Key] = []
     var certificates: [Cert] = []
+    /// Whether the file carries a MAC (it verified, or nothing was read).
+    var hasMAC = true
 }
 
 /// A password tried against a PKCS#12 file. `.none` is OpenSSL's NULL
@@ -104,9 +106,11 @@ package enum PKCS12 {
         }
 
         for candidate in candidates {
-            do { return try walk(p12, password: candidate) } catch let error as CertVaultError
-                where error.code == .wrongPassword
-            {
+            do {
+                var contents = try walk(p12, password: candidate)
+                contents.hasMAC = false
+                return contents
+            } catch let error as CertVaultError where error.code == .wrongPassword {
                 continue
             }
         }
