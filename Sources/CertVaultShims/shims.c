@@ -348,13 +348,25 @@ typedef struct {
 
 static pthread_key_t p8_decoder_key;
 static int p8_decoder_key_ok = 0;
+// Set at process exit, before OpenSSL's own exit handler frees its
+// providers (handlers run last registered first): a thread that ends after
+// that leaves its context to the process's end instead of freeing it into
+// a torn-down library.
+static int p8_exiting = 0;
+static void p8_mark_exiting(void) { __atomic_store_n(&p8_exiting, 1, __ATOMIC_RELEASE); }
 static void p8_decoder_free(void *p) {
+    if (__atomic_load_n(&p8_exiting, __ATOMIC_ACQUIRE)) return;
     cv_p8_decoder *d = p;
     OSSL_DECODER_CTX_free(d->dctx);
     EVP_PKEY_free(d->slot);
     free(d);
 }
-static void p8_decoder_key_make(void) { p8_decoder_key_ok = pthread_key_create(&p8_decoder_key, p8_decoder_free) == 0; }
+static void p8_decoder_key_make(void) {
+    // OpenSSL is initialised by now (the caller holds a key it decoded), so
+    // this handler runs before OpenSSL's.
+    atexit(p8_mark_exiting);
+    p8_decoder_key_ok = pthread_key_create(&p8_decoder_key, p8_decoder_free) == 0;
+}
 
 EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
