@@ -107,7 +107,7 @@ enum RowDigest {
         // Rows are hashed on another core: slot 0 the orphans, then per
         // entry its row, grants and custody digests (zeros for no rows).
         let pipeline = DigestPipeline(hashers: 2)
-        try eachRow(db, "entries", entryColumns, orderBy: "id") { id, statement in
+        try eachRow(db, selectSQL("entries", entryColumns, orderBy: "id")) { id, statement in
             guard ids.last.map({ $0 < id }) ?? true else { throw OutOfOrder() }
             pipeline.start(0, entryRowLabel)
             pipeline.addRow(0, statement: statement, columns: Int32(entryColumns.count))
@@ -124,7 +124,7 @@ enum RowDigest {
                 pipeline.finish(0, slot: 1 + i * 3 + 1 + c)
                 open = nil
             }
-            try eachRow(db, table, columns, orderBy: orderBy) { entryID, statement in
+            try eachRow(db, selectSQL(table, columns, orderBy: orderBy)) { entryID, statement in
                 guard entryID >= previous else { throw OutOfOrder() }
                 previous = entryID
                 while j < ids.count, ids[j] < entryID { j += 1 }
@@ -412,7 +412,7 @@ enum RowDigest {
     ) throws {
         let count = Int32(columns.count)
         var row = [UInt8](repeating: 0, count: 4096)
-        try eachRow(db, table, columns, where: clause, argument, orderBy: orderBy) { key, handle in
+        try eachRow(db, selectSQL(table, columns, where: clause, orderBy: orderBy), argument) { key, handle in
             var n = row.withUnsafeMutableBytes {
                 cv_sqlite_frame_row(UnsafeMutableRawPointer(handle), count, $0.baseAddress, $0.count)
             }
@@ -428,21 +428,29 @@ enum RowDigest {
         }
     }
 
-    /// Steps through `SELECT columns FROM table`, handing each row's first
+    /// `SELECT columns FROM table [WHERE clause] ORDER BY orderBy`.
+    private static func selectSQL(
+        _ table: String,
+        _ columns: [String],
+        where clause: String? = nil,
+        orderBy: String
+    )
+        -> String
+    {
+        "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
+            + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
+    }
+
+    /// Steps through the rows `sql` (one of ``selectSQL(_:_:where:orderBy:)``)
+    /// selects, with `argument` bound when given, handing each row's first
     /// column as an integer key (0 when it is not one) and the statement,
     /// positioned on the row.
     private static func eachRow(
         _ db: Database,
-        _ table: String,
-        _ columns: [String],
-        where clause: String? = nil,
+        _ sql: String,
         _ argument: Int64? = nil,
-        orderBy: String,
         _ body: (Int64, OpaquePointer) throws -> Void
     ) throws {
-        let sql =
-            "SELECT \(columns.joined(separator: ", ")) FROM \(table)"
-            + (clause.map { " WHERE \($0)" } ?? "") + " ORDER BY \(orderBy)"
         let statement = try db.cachedStatement(sql: sql)
         let cursor = try Row.fetchCursor(statement, arguments: argument.map { [$0] } ?? [])
         guard let handle = statement.sqliteStatement as OpaquePointer? else { return }
