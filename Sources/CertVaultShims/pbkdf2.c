@@ -44,19 +44,38 @@ static void prf_final(const cv_prf *p, cv_sha_ctx *c, unsigned char *md) {
     if (p->sha256) SHA256_Final(md, &c->sha256); else SHA1_Final(md, &c->sha1);
 }
 
+// The digest for `md_nid`: 1 for SHA-1 and SHA-256, 0 for any other.
+static int prf_for(int md_nid, cv_prf *p) {
+    if (md_nid == NID_sha256) { p->sha256 = 1; p->out = SHA256_DIGEST_LENGTH; return 1; }
+    if (md_nid == NID_sha1) { p->sha256 = 0; p->out = SHA_DIGEST_LENGTH; return 1; }
+    return 0;
+}
+
+// HMAC's inner and outer states for a key of at most one block (64 bytes,
+// zero-padded): each message is then an update of a copy of `inner`, and
+// its MAC the final of a copy of `outer` updated with the inner digest.
+static void hmac_states(const cv_prf *p, const unsigned char key[64], cv_sha_ctx *inner, cv_sha_ctx *outer) {
+    unsigned char pad[64];
+    for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x36;
+    prf_init(p, inner);
+    prf_update(p, inner, pad, 64);
+    for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x5c;
+    prf_init(p, outer);
+    prf_update(p, outer, pad, 64);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
 int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int saltlen, int iter,
                    int md_nid, unsigned char *out, int outlen) {
     cv_prf prf;
-    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
-    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
-    else return 0;
+    if (!prf_for(md_nid, &prf)) return 0;
     if (iter < 1 || outlen < 0 || saltlen < 0 || (salt == NULL && saltlen > 0)) return 0;
     if (pass == NULL) { pass = ""; passlen = 0; }
     else if (passlen == -1) passlen = (int)strlen(pass);
     if (passlen < 0) return 0;
 
     // HMAC key: the password, hashed first when longer than a block.
-    unsigned char key[64], pad[64], u[SHA256_DIGEST_LENGTH], t[SHA256_DIGEST_LENGTH], be[4];
+    unsigned char key[64], u[SHA256_DIGEST_LENGTH], t[SHA256_DIGEST_LENGTH], be[4];
     cv_sha_ctx inner, outer, c;
     memset(key, 0, sizeof key);
     if ((size_t)passlen > 64) {
@@ -66,12 +85,7 @@ int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int
     } else if (passlen > 0) {
         memcpy(key, pass, (size_t)passlen);
     }
-    for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x36;
-    prf_init(&prf, &inner);
-    prf_update(&prf, &inner, pad, 64);
-    for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x5c;
-    prf_init(&prf, &outer);
-    prf_update(&prf, &outer, pad, 64);
+    hmac_states(&prf, key, &inner, &outer);
 
     for (uint32_t block = 1; outlen > 0; block++) {
         be[0] = (unsigned char)(block >> 24); be[1] = (unsigned char)(block >> 16);
@@ -101,7 +115,6 @@ int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int
         outlen -= (int)n;
     }
     OPENSSL_cleanse(key, sizeof key);
-    OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(u, sizeof u);
     OPENSSL_cleanse(t, sizeof t);
     OPENSSL_cleanse(&inner, sizeof inner);
@@ -180,10 +193,7 @@ static int pkcs12_kdf_utf8(const cv_prf *prf, const char *pass, int passlen, con
 int cv_pkcs12_kdf(const char *pass, int passlen, const unsigned char *salt, int saltlen, int id, int iter,
                   int md_nid, unsigned char *out, int n) {
     cv_prf prf;
-    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
-    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
-    else return 0;
-    if (n < 0) return 0;
+    if (!prf_for(md_nid, &prf) || n < 0) return 0;
     return pkcs12_kdf_utf8(&prf, pass, passlen, salt, saltlen, id, iter, out, (size_t)n);
 }
 
@@ -198,9 +208,7 @@ int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derle
     X509_ALGOR_get0(&oid, NULL, NULL, macalg);
     int md_nid = OBJ_obj2nid(oid);
     cv_prf prf;
-    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
-    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
-    else return -1;
+    if (!prf_for(md_nid, &prf)) return -1;
     long iter = 1;
     if (iter_asn1 != NULL) {
         iter = ASN1_INTEGER_get(iter_asn1);
@@ -229,29 +237,24 @@ int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derle
         goto unhandled;
     }
 
-    unsigned char key[64], pad[64], md[SHA256_DIGEST_LENGTH];
-    cv_sha_ctx c;
+    unsigned char key[64], md[SHA256_DIGEST_LENGTH];
+    cv_sha_ctx c, outer;
     int ok = pkcs12_kdf_utf8(&prf, pass, passlen, salt->data, salt->length, 3, iter, key, prf.out);
     if (ok) {
         memset(key + prf.out, 0, sizeof key - prf.out);
-        for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x36;
-        prf_init(&prf, &c);
-        prf_update(&prf, &c, pad, 64);
+        hmac_states(&prf, key, &c, &outer);
         prf_update(&prf, &c, p7->d.data->data, (size_t)p7->d.data->length);
         prf_final(&prf, &c, md);
-        for (int i = 0; i < 64; i++) pad[i] = key[i] ^ 0x5c;
-        prf_init(&prf, &c);
-        prf_update(&prf, &c, pad, 64);
-        prf_update(&prf, &c, md, prf.out);
-        prf_final(&prf, &c, md);
+        prf_update(&prf, &outer, md, prf.out);
+        prf_final(&prf, &outer, md);
         ok = CRYPTO_memcmp(md, mac->data, prf.out) == 0 ? 1 : 0;
     } else {
         ok = -1;
     }
     OPENSSL_cleanse(key, sizeof key);
-    OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(md, sizeof md);
     OPENSSL_cleanse(&c, sizeof c);
+    OPENSSL_cleanse(&outer, sizeof outer);
     PKCS7_free(p7);
     return ok;
 
@@ -327,10 +330,7 @@ static int cv_pkcs12_pbe_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int pas
     unsigned char key[EVP_MAX_KEY_LENGTH], iv[EVP_MAX_IV_LENGTH];
     cv_prf prf;
     if (cipher == NULL || md == NULL) goto done;
-    int md_nid = EVP_MD_get_type(md);
-    if (md_nid == NID_sha256) { prf.sha256 = 1; prf.out = SHA256_DIGEST_LENGTH; }
-    else if (md_nid == NID_sha1) { prf.sha256 = 0; prf.out = SHA_DIGEST_LENGTH; }
-    else goto done;
+    if (!prf_for(EVP_MD_get_type(md), &prf)) goto done;
     pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), param);
     if (pbe == NULL || pbe->salt == NULL) goto done;
     long iter = pbe->iter == NULL ? 1 : ASN1_INTEGER_get(pbe->iter);
