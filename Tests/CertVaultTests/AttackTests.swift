@@ -382,12 +382,54 @@ final class AttackTests: VaultTestCase {
         let alice = try prepare()
         let aud = try addAuditor(by: alice)
         let web1 = try rawEntry("web1")
+        try backUpCarryingAChange(to: web1.id, signedBy: aud)
+        let v = try vault.verify()
+        XCTAssertTrue(
+            v.findings.contains { $0.message.contains("changes entries its records do not name") },
+            "\(v.findings)"
+        )
+        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
+        // On a fresh machine (no witness) and on this one alike.
+        XCTAssertFalse(try vault.inventory().isIntact)
+        XCTAssertFalse(try Vault.open(at: path, witness: nil).inventory().isIntact)
+        assertCode(.tampered) { _ = try self.export(alice, "web1") }
+    }
+
+    /// `audit verify` compares the entries with the records its own walk
+    /// read, trusting their signatures; when one of those signatures then
+    /// fails, the entries are compared again, each record's signature
+    /// checked, and both the signature and the entry are named.
+    func testAnEntryIsStillNamedWhenAnEarlierSignatureFails() throws {
+        let alice = try prepare()
+        let aud = try addAuditor(by: alice)
+        let web1 = try rawEntry("web1")
+        try backUpCarryingAChange(to: web1.id, signedBy: aud)
+        let exportSeq = try XCTUnwrap(
+            try vault.store.read { db in
+                try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit WHERE action = 'entry.export'")
+            }
+        )
+        try tamper("UPDATE audit SET signature = zeroblob(64) WHERE seq = ?", [exportSeq])
+        let v = try vault.verify()
+        XCTAssertTrue(
+            v.findings.contains { $0.seq == exportSeq && $0.message == "the signature by alice is invalid" },
+            "\(v.findings)"
+        )
+        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
+        XCTAssertTrue(
+            v.findings.contains { $0.message.contains("changes entries its records do not name") },
+            "\(v.findings)"
+        )
+    }
+
+    /// An auditor's backup record over a state in which `entry` was changed:
+    /// what a forger's own tool would do, signing the new state in full.
+    func backUpCarryingAChange(to entry: Int64, signedBy aud: Session) throws {
         try vault.store.write { db in
             try db.execute(
                 sql: "UPDATE entries SET not_after = '2099-01-01T00:00:00Z' WHERE id = ?",
-                arguments: [web1.id]
+                arguments: [entry]
             )
-            // What a forger's own tool would do: sign the new state in full.
             let snapshot = try RowDigest.snapshot(db)
             try AuditChain.append(
                 db,
@@ -399,16 +441,6 @@ final class AttackTests: VaultTestCase {
                 signer: aud.signSecretKey
             )
         }
-        let v = try vault.verify()
-        XCTAssertTrue(
-            v.findings.contains { $0.message.contains("changes entries its records do not name") },
-            "\(v.findings)"
-        )
-        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
-        // On a fresh machine (no witness) and on this one alike.
-        XCTAssertFalse(try vault.inventory().isIntact)
-        XCTAssertFalse(try Vault.open(at: path, witness: nil).inventory().isIntact)
-        assertCode(.tampered) { _ = try self.export(alice, "web1") }
     }
 
     /// Appends a record signed by `session` over the tables as they are

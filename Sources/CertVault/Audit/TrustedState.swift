@@ -194,8 +194,11 @@ struct PeopleLedger {
     }
 
     /// The record's actor, if trusted and active.
-    func signer(of record: AuditRecord) -> TrustedPerson? {
-        guard let actor = record.actorID, let p = people[actor], p.active, p.signPublicKey != nil else { return nil }
+    func signer(of record: AuditRecord) -> TrustedPerson? { signer(actorID: record.actorID) }
+
+    /// The person `actorID` names, if trusted and active.
+    func signer(actorID: Int64?) -> TrustedPerson? {
+        guard let actor = actorID, let p = people[actor], p.active, p.signPublicKey != nil else { return nil }
         return p
     }
 }
@@ -219,6 +222,10 @@ struct VaultState {
     var rollback: Rollback?
     /// The digests of the tables as they were read.
     var snapshot = RowDigest.Snapshot()
+    /// Every entry is still to be compared with its latest signed record:
+    /// left by ``check(_:vaultID:witness:thorough:walked:)`` to a caller
+    /// that walked the log, for ``compareEntries(with:)``.
+    private(set) var entriesLeftToCompare = false
 
     var isIntact: Bool { findings.isEmpty && rollback == nil }
 
@@ -250,11 +257,19 @@ struct VaultState {
     ///   rollback; nil to skip that check.
     /// - Parameter thorough: also compare every entry with its latest signed
     ///   record even when the state digest agrees (`audit verify`).
+    /// - Parameter walked: the caller (`audit verify`) has walked the whole
+    ///   log in this read and found every record readable, in order, linked
+    ///   and hashing to its stored hash, and checks every signature and
+    ///   signer's role itself. The chain is then not walked again, no
+    ///   signature is checked twice, and the thorough comparison is left to
+    ///   the caller (``compareEntries(with:)``), which has the records. If a
+    ///   signature then fails, the caller must check again without `walked`.
     static func check(
         _ db: Database,
         vaultID: Data,
         witness: RollbackWitness.Seen? = nil,
-        thorough: Bool = false
+        thorough: Bool = false,
+        walked: Bool = false
     ) throws -> VaultState {
         let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
         let snapshot = try RowDigest.snapshot(db)
@@ -269,7 +284,7 @@ struct VaultState {
 
         // The whole chain, hash by hash: with it intact, the last record's
         // signature vouches for every record before it.
-        state.findings += try AuditChain.checkLinks(db)
+        if !walked { state.findings += try AuditChain.checkLinks(db) }
 
         // The last signed record, and what follows it.
         var committed: Data?
@@ -357,16 +372,38 @@ struct VaultState {
         // this machine verified last, or all of them the first time.
         var from: Int64 = 0
         if let witness, state.rollback == nil, witness.seq <= state.head?.seq ?? 0 { from = witness.seq }
-        let (recordFindings, walkedAll) = try checkRecords(db, vaultID: vaultID, after: from, snapshot: snapshot)
+        let (recordFindings, walkedAll) = try checkRecords(
+            db,
+            vaultID: vaultID,
+            after: from,
+            snapshot: snapshot,
+            signaturesChecked: walked
+        )
         state.findings += recordFindings
         if !walkedAll, committed != nil, !thorough, !state.findings.contains(where: { $0.entryID != nil }) {
             // Too many changes to walk back through: every entry against its own record instead.
             try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
         }
         if thorough, committed != nil, !state.findings.contains(where: { $0.entryID != nil }) {
-            try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
+            if walked {
+                state.entriesLeftToCompare = true
+            } else {
+                try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
+            }
         }
         return state
+    }
+
+    /// The thorough comparison ``check(_:vaultID:witness:thorough:walked:)``
+    /// left: every entry against the latest of `records` that may commit to
+    /// it. `records` are every signed record that names an entry, in order,
+    /// each with its hash and signature checked by the caller.
+    mutating func compareEntries(with records: [SignedEntryRecord]) {
+        guard entriesLeftToCompare else { return }
+        entriesLeftToCompare = false
+        var latest = LatestSigned()
+        for record in records { latest.add(record, ledger: ledger) }
+        nameDifferingEntries(latest, snapshot: snapshot)
     }
 
     /// Checks every record after `after`: signature, signer's role for its
@@ -387,6 +424,7 @@ struct VaultState {
         vaultID: Data,
         after: Int64,
         snapshot: RowDigest.Snapshot,
+        signaturesChecked: Bool = false,
         inOrder: Bool = false
     ) throws -> (findings: [AuditFinding], walkedAll: Bool) {
         var findings: [AuditFinding] = []
@@ -429,7 +467,8 @@ struct VaultState {
                 case .problem(let p): problem = p
                 case .signed(let pending):
                     problem = nil
-                    signatures.add(pending, seq: record.seq, position: 0)
+                    // Checked by the caller, with the signer's role: a failure there means a check without this shortcut.
+                    if !signaturesChecked { signatures.add(pending, seq: record.seq, position: 0) }
                 }
             }
             if let problem {
@@ -682,7 +721,7 @@ struct VaultState {
         snapshot: RowDigest.Snapshot,
         recordsVerified: Bool = false
     ) throws {
-        var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
+        var latest = LatestSigned()
         let rows = try Row.fetchCursor(
             db,
             sql:
@@ -691,19 +730,39 @@ struct VaultState {
         var positions: [String: Int]?
         while let row = try rows.next() {
             if positions == nil { positions = Columns.positions(of: row) }
-            guard let record = try? AuditRecord(row: row, positions: positions), let id = record.entryID else {
-                continue
-            }
-            let details = AuditDetails(json: record.details)
-            guard details.fields["entry_digest"] != nil, record.recomputedHash == record.hash,
-                let action = AuditAction(rawValue: record.action), action.namesEntry,
-                let signer = ledger.signer(of: record), action.signers.contains(signer.role),
-                let key = signer.signPublicKey,
-                recordsVerified || Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
+            guard let record = try? AuditRecord(row: row, positions: positions),
+                let signed = SignedEntryRecord(record), signed.hasDigest, record.recomputedHash == record.hash
             else { continue }
-            let alias = details.string("alias") ?? latest[id]?.alias ?? "entry \(id)"
-            latest[id] = (record.seq, details.string("entry_digest").flatMap(Data.init(hex:)), alias)
+            if !recordsVerified {
+                guard let key = ledger.signer(of: record)?.signPublicKey,
+                    Signature.verify(record.signature ?? Data(), message: record.hash, publicKey: key)
+                else { continue }
+            }
+            latest.add(signed, ledger: ledger)
         }
+        nameDifferingEntries(latest, snapshot: snapshot)
+    }
+
+    /// Each entry's latest signed record that may commit to it: its
+    /// action names an entry and its signer, trusted and active now, holds
+    /// a role that may make that record.
+    struct LatestSigned {
+        var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
+
+        mutating func add(_ record: SignedEntryRecord, ledger: PeopleLedger) {
+            guard record.hasDigest, let action = AuditAction(rawValue: record.action), action.namesEntry,
+                let signer = ledger.signer(actorID: record.actorID), action.signers.contains(signer.role),
+                signer.signPublicKey != nil
+            else { return }
+            let id = record.entryID
+            let alias = record.alias ?? latest[id]?.alias ?? "entry \(id)"
+            latest[id] = (record.seq, record.digest, alias)
+        }
+    }
+
+    /// Names the entries whose rows differ from `signed`, and those whose row is gone.
+    private mutating func nameDifferingEntries(_ signed: LatestSigned, snapshot: RowDigest.Snapshot) {
+        let latest = signed.latest
         for (id, digest) in snapshot.entries.sorted(by: { $0.key < $1.key }) {
             let why: String
             if let signed = latest[id] {
@@ -726,5 +785,32 @@ struct VaultState {
                 )
             )
         }
+    }
+}
+
+/// A signed record that names an entry, as comparing entries with their
+/// records reads it.
+struct SignedEntryRecord: Sendable {
+    var seq: Int64
+    var entryID: Int64
+    var actorID: Int64?
+    var action: String
+    /// Whether the details hold an `entry_digest` field at all.
+    var hasDigest: Bool
+    /// The digest they commit the entry to; nil for one that is not hex (or a deletion).
+    var digest: Data?
+    var alias: String?
+
+    /// Nil for a record that names no entry; reads the details.
+    init?(_ record: AuditRecord) {
+        guard let id = record.entryID else { return nil }
+        let details = AuditDetails(json: record.details)
+        seq = record.seq
+        entryID = id
+        actorID = record.actorID
+        action = record.action
+        hasDigest = details.fields["entry_digest"] != nil
+        digest = details.string("entry_digest").flatMap(Data.init(hex:))
+        alias = details.string("alias")
     }
 }

@@ -60,12 +60,19 @@ struct AuditVerifier {
         state: VaultState,
         cancellation: Cancellation? = nil
     ) throws -> AuditVerification {
-        try verifyAll(expecting: expected, cancellation: cancellation) { _ in state }
+        try verifyAll(expecting: expected, cancellation: cancellation) { _, _ in state }
     }
 
     /// As above, with the state asked for once the log is walked, given the
     /// last record walked (it must be of the same log), while the last
     /// signatures are still being checked on other threads.
+    ///
+    /// `stateAfter` is also told whether the walk found every record
+    /// readable, in order, linked and hashing right: then it may leave out
+    /// what the walk did (``VaultState/check(_:vaultID:witness:thorough:walked:)``
+    /// with `walked`), and the entries are compared here with the records
+    /// the walk read. Should a signature then fail, it is asked again
+    /// without that.
     /// - Parameter signaturesInFlight: batches of signatures that may wait
     ///   to be checked (1,024 records each): more lets the walk finish
     ///   sooner and `stateAfter` overlap the checking, at the cost of memory.
@@ -73,7 +80,7 @@ struct AuditVerifier {
         expecting expected: AuditHead?,
         cancellation: Cancellation? = nil,
         signaturesInFlight: Int? = nil,
-        state stateAfter: (AuditHead?) throws -> VaultState
+        state stateAfter: (_ last: AuditHead?, _ walkedClean: Bool) throws -> VaultState
     ) throws -> AuditVerification {
         var findings: [AuditFinding] = []
         var ledger = PeopleLedger()
@@ -82,7 +89,7 @@ struct AuditVerifier {
         // Signatures are checked on every core while this thread reads on:
         // the chain (hashes, order, who was trusted when) is one pass in
         // order, and each signature then depends on nothing but its record.
-        let signatures = ParallelSignatureCheck(batchesInFlight: signaturesInFlight)
+        let signatures = ParallelSignatureCheck(batchesInFlight: signaturesInFlight, keepEntryRecords: true)
         defer { signatures.finish() }
         let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
         var positions: [String: Int]?
@@ -119,8 +126,17 @@ struct AuditVerifier {
             }
             previous = AuditHead(seq: record.seq, hash: record.hash)
         }
-        let state = try stateAfter(previous)
-        for (position, finding) in signatures.finish().reversed() { findings.insert(finding, at: position) }
+        let walkedClean = findings.isEmpty
+        var state = try stateAfter(previous, walkedClean)
+        let signatureFindings = signatures.finish()
+        if walkedClean {
+            if signatureFindings.isEmpty {
+                state.compareEntries(with: signatures.entryRecords())
+            } else {
+                state = try stateAfter(previous, false)
+            }
+        }
+        for (position, finding) in signatureFindings.reversed() { findings.insert(finding, at: position) }
         if let expected {
             let stored = try db.row("SELECT hash FROM audit WHERE seq = ?", [expected.seq])
                 .flatMap { try? Columns($0, "audit record \(expected.seq)").blob("hash") }
@@ -254,7 +270,11 @@ final class ParallelSignatureCheck: Sendable {
         var batch: [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)] = []
         var found: [(position: Int, finding: AuditFinding)] = []
         var finished = false
+        var batches = 0
+        /// Each batch's records that name an entry, by batch number.
+        var entryRecords: [Int: [SignedEntryRecord]] = [:]
     }
+    private let keepEntryRecords: Bool
     private let state = Mutex(State())
     private let group = DispatchGroup()
     /// Batches in flight at most: bounds memory when checking lags reading.
@@ -263,7 +283,10 @@ final class ParallelSignatureCheck: Sendable {
 
     /// - Parameter batchesInFlight: batches queued at most before ``add(_:seq:position:)``
     ///   waits; nil for two per core.
-    init(batchesInFlight: Int? = nil) {
+    /// - Parameter keepEntryRecords: also read the details of each record
+    ///   that names an entry, for ``entryRecords()``.
+    init(batchesInFlight: Int? = nil, keepEntryRecords: Bool = false) {
+        self.keepEntryRecords = keepEntryRecords
         room = DispatchSemaphore(value: 0)
         for _ in 0..<(batchesInFlight ?? 2 * ProcessInfo.processInfo.activeProcessorCount) { room.signal() }
     }
@@ -282,19 +305,36 @@ final class ParallelSignatureCheck: Sendable {
     private func submit(_ batch: [(pending: AuditVerifier.PendingSignature, seq: Int64, position: Int)]) {
         room.wait()
         group.enter()
+        let number = state.withLock { s in
+            defer { s.batches += 1 }
+            return s.batches
+        }
         queue.async { [self] in
             defer {
                 room.signal()
                 group.leave()
             }
             var found: [(position: Int, finding: AuditFinding)] = []
+            var entries: [SignedEntryRecord] = []
             for item in batch {
                 if let message = item.pending.finding() {
                     found.append((item.position, AuditFinding(seq: item.seq, message: message)))
                 }
+                if keepEntryRecords, let record = SignedEntryRecord(item.pending.record) { entries.append(record) }
             }
-            if !found.isEmpty { state.withLock { $0.found += found } }
+            if !found.isEmpty || !entries.isEmpty {
+                state.withLock { s in
+                    s.found += found
+                    if !entries.isEmpty { s.entryRecords[number] = entries }
+                }
+            }
         }
+    }
+
+    /// The records that name an entry, in order, with
+    /// `keepEntryRecords`; complete once ``finish()`` has returned.
+    func entryRecords() -> [SignedEntryRecord] {
+        state.withLock { s in s.entryRecords.sorted { $0.key < $1.key }.flatMap(\.value) }
     }
 
     /// Checks what is left and waits for every batch; the findings with

@@ -206,22 +206,22 @@ extension Vault {
         // one snapshot. The log is walked first, its signatures queued for
         // the other cores (up to 32 batches of 1,024 records); the state and
         // the storage are checked on this thread while they are.
-        var storage: [AuditFinding] = []
+        var storage: [AuditFinding]?
         var verification = try store.read { db in
             try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
                 expecting: expected,
                 cancellation: cancellation,
                 signaturesInFlight: 32
-            ) { _ in
-                let state = self.checkedState(db)
+            ) { _, walkedClean in
+                let state = self.checkedState(db, walked: walkedClean)
                 try cancellation?.check()
                 // The storage under the records: damage the signed digests cannot
                 // see (an index, a free page) and certificates against their thumbprints.
-                storage = try Self.storageFindings(db, thorough: thorough)
+                if storage == nil { storage = try Self.storageFindings(db, thorough: thorough) }
                 return state
             }
         }
-        verification.findings += storage
+        verification.findings += storage ?? []
         // A log that verifies is one this machine has now seen.
         if verification.isValid, let head = verification.head { try remember(head) }
         return verification
@@ -229,9 +229,9 @@ extension Vault {
 
     /// The state, every entry compared with its signed record; a value the
     /// check cannot even read is a finding, not a stop.
-    private func checkedState(_ db: Database) -> VaultState {
+    private func checkedState(_ db: Database, walked: Bool) -> VaultState {
         do {
-            return try state(db, thorough: true)
+            return try state(db, thorough: true, walked: walked)
         } catch let error as CertVaultError where error.code != .io {
             let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
             return VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])

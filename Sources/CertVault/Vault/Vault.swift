@@ -191,12 +191,13 @@ public final class Vault: Sendable {
 
     /// The state of the vault as its signed records prove it, with every
     /// way the tables differ, and a rollback against the witness.
-    func state(_ db: Database, thorough: Bool = false) throws -> VaultState {
+    func state(_ db: Database, thorough: Bool = false, walked: Bool = false) throws -> VaultState {
         var state = try VaultState.check(
             db,
             vaultID: vaultID,
             witness: try witness?.seen(vaultID: vaultID),
-            thorough: thorough
+            thorough: thorough,
+            walked: walked
         )
         // A whole other vault put at this path is a rollback too: it may be
         // one the attacker made, with keys the attacker knows.
