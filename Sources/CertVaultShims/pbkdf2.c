@@ -398,3 +398,19 @@ int cv_pbkdf2_install(void) {
 }
 
 int cv_pbkdf2_active(void) { return __atomic_load_n(&installed, __ATOMIC_ACQUIRE); }
+
+// A certificate's SHA-1 thumbprint and SHA-256 fingerprint, with the
+// digests' own block functions: EVP_Digest fetches its digest, under a
+// lock, on every call, which was most of checking 100,000 certificates.
+void cv_thumbprints(const void *data, size_t n, unsigned char sha1[20], unsigned char sha256[32]) {
+    SHA_CTX a;
+    SHA256_CTX b;
+    SHA1_Init(&a);
+    SHA1_Update(&a, data, n);
+    SHA1_Final(sha1, &a);
+    SHA256_Init(&b);
+    SHA256_Update(&b, data, n);
+    SHA256_Final(sha256, &b);
+    OPENSSL_cleanse(&a, sizeof a);
+    OPENSSL_cleanse(&b, sizeof b);
+}

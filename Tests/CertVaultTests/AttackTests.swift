@@ -671,6 +671,32 @@ final class AttackTests: VaultTestCase {
         XCTAssertFalse(try vault.inventory().isIntact)
     }
 
+    /// `audit verify` recomputes every certificate's SHA-1 thumbprint and
+    /// SHA-256 fingerprint: a column that differs from its certificate, by
+    /// one digit, in case or in type, is named with its entry.
+    func testAThumbprintThatIsNotTheCertificatesIsNamed() throws {
+        _ = try prepare()
+        let web1 = try rawEntry("web1")
+        let pristine = try copyOfVault("pristine-thumbprints")
+        let message = "its thumbprint or fingerprint is not that of its certificate"
+        for sql in [
+            "UPDATE entries SET sha1 = substr(sha1, 1, 39) || (CASE substr(sha1, 40) WHEN '0' THEN '1' ELSE '0' END) WHERE id = ?",
+            "UPDATE entries SET sha256 = lower(sha256) WHERE id = ?",
+            "UPDATE entries SET sha256 = CAST(sha256 AS BLOB) WHERE id = ?",
+            "UPDATE entries SET sha1 = NULL WHERE id = ?",
+        ] {
+            try reset(to: pristine)
+            XCTAssertFalse(try vault.verify().findings.contains { $0.message.contains(message) }, sql)
+            try tamper(sql, [web1.id])
+            let findings = try vault.verify().findings
+            XCTAssertTrue(
+                findings.contains { $0.entryID == web1.id && $0.message.contains(message) },
+                "\(sql): \(findings)"
+            )
+            XCTAssertFalse(findings.contains { $0.entryID != web1.id && $0.message.contains(message) }, "\(findings)")
+        }
+    }
+
     /// An unsigned record may only say that an unlock failed.
     func testForgedUnlockFailedRecordIsNamed() throws {
         _ = try prepare()

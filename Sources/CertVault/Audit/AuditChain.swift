@@ -246,23 +246,46 @@ enum AuditChain {
         personID: Int64?,
         details: String
     ) -> Data {
-        var canonical = Data()
-        func put(_ d: Data) {
-            canonical.append(Data.int64(Int64(d.count)))
-            canonical.append(d)
+        // Written once into one buffer (on the stack when it fits) and
+        // hashed in one call: `audit verify` recomputes every record's hash.
+        var at = at
+        var action = action
+        var details = details
+        return at.withUTF8 { at in
+            action.withUTF8 { action in
+                details.withUTF8 { details in
+                    let size =
+                        label.count + previous.count + 8 + 3 * 9 + 3 * 8 + at.count + action.count + details.count
+                    return withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer in
+                        var w = 0
+                        func put(_ bytes: UnsafeRawBufferPointer) {
+                            guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+                            (buffer.baseAddress! + w).copyMemory(from: base, byteCount: bytes.count)
+                            w += bytes.count
+                        }
+                        func int64(_ v: Int64) { withUnsafeBytes(of: v.bigEndian) { put($0) } }
+                        func text(_ t: UnsafeBufferPointer<UInt8>) {
+                            int64(Int64(t.count))
+                            put(UnsafeRawBufferPointer(t))
+                        }
+                        func optional(_ v: Int64?) {
+                            withUnsafeBytes(of: UInt8(v == nil ? 0 : 1)) { put($0) }
+                            int64(v ?? 0)
+                        }
+                        label.withUnsafeBytes { put($0) }
+                        previous.withUnsafeBytes { put($0) }
+                        int64(seq)
+                        text(at)
+                        optional(actorID)
+                        text(action)
+                        optional(entryID)
+                        optional(personID)
+                        text(details)
+                        return Digest.blake2b(UnsafeRawBufferPointer(start: buffer.baseAddress, count: w))
+                    }
+                }
+            }
         }
-        func putOptional(_ v: Int64?) {
-            canonical.append(v == nil ? 0 : 1)
-            canonical.append(Data.int64(v ?? 0))
-        }
-        canonical.append(Data.int64(seq))
-        put(Data(at.utf8))
-        putOptional(actorID)
-        put(Data(action.utf8))
-        putOptional(entryID)
-        putOptional(personID)
-        put(Data(details.utf8))
-        return Digest.blake2b([label, previous, canonical])
     }
 
     /// A record's details as JSON: keys sorted (by their UTF-8 bytes), no

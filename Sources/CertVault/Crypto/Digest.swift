@@ -7,18 +7,14 @@ enum Digest {
     static func blake2b(_ parts: [Data]) -> Data {
         var input = Data()
         for part in parts { input.append(part) }
+        return input.withUnsafeBytes { blake2b($0) }
+    }
+
+    /// BLAKE2b-256 of bytes in place.
+    static func blake2b(_ input: UnsafeRawBufferPointer) -> Data {
         var out = Data(count: 32)
         let rc = out.withUnsafeMutableBytes { o in
-            input.withUnsafeBytes { i in
-                crypto_generichash(
-                    o.baseAddress!,
-                    32,
-                    i.baseAddress,
-                    UInt64(i.count),
-                    nil,
-                    0
-                )
-            }
+            crypto_generichash(o.baseAddress!, 32, input.baseAddress, UInt64(input.count), nil, 0)
         }
         Sodium.require(rc == 0, "BLAKE2b")
         return out

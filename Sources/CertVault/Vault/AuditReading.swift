@@ -1,5 +1,7 @@
+internal import CertVaultShims
 import Foundation
 import GRDB
+internal import GRDBSQLite
 
 extension Vault {
     /// Which records ``auditRecords(_:)`` returns.
@@ -256,11 +258,35 @@ extension Vault {
                 )
             )
         }
-        let rows = try Row.fetchCursor(
-            db,
+        let statement = try db.makeStatement(
             sql: "SELECT id, cert_der, sha1, sha256 FROM entries WHERE cert_der IS NOT NULL ORDER BY id"
         )
+        let rows = try Row.fetchCursor(statement)
+        guard let s = statement.sqliteStatement as OpaquePointer? else { return findings }
+        // Both digests at once, written as upper-case hex and compared with
+        // the columns' bytes where they lie: no value is made for a row that agrees.
+        var digests = [UInt8](repeating: 0, count: 52)
+        var hex = [UInt8](repeating: 0, count: 104)
+        let digits = Array("0123456789ABCDEF".utf8)
+        func matches(_ column: Int32, _ expected: ArraySlice<UInt8>) -> Bool {
+            guard sqlite3_column_type(s, column) == SQLITE_TEXT, let p = sqlite3_column_text(s, column) else {
+                return false
+            }
+            return Int(sqlite3_column_bytes(s, column)) == expected.count
+                && expected.withUnsafeBufferPointer { memcmp(p, $0.baseAddress!, $0.count) == 0 }
+        }
         while let row = try rows.next() {
+            if sqlite3_column_type(s, 1) == SQLITE_BLOB, let der = sqlite3_column_blob(s, 1) {
+                digests.withUnsafeMutableBufferPointer { d in
+                    cv_thumbprints(der, Int(sqlite3_column_bytes(s, 1)), d.baseAddress!, d.baseAddress! + 20)
+                }
+                for (i, byte) in digests.enumerated() {
+                    hex[2 * i] = digits[Int(byte >> 4)]
+                    hex[2 * i + 1] = digits[Int(byte & 15)]
+                }
+                if matches(2, hex[0..<40]), matches(3, hex[40..<104]) { continue }
+            }
+            // A row that does not agree, or not in the types certvault writes: read as any other.
             let c = Columns(row, "entry")
             guard let id = try? c.int("id"), let der = try? c.blob("cert_der") else { continue }
             let sha1 = try OpenSSL.digest(der, sha1: true).hexUpper

@@ -142,4 +142,7 @@ int cv_pbkdf2_active(void);
 // whole row needs: when that is more than cap, call again with room for it.
 size_t cv_sqlite_frame_row(void *statement, int ncols, unsigned char *buf, size_t cap);
 
+
+// SHA-1 and SHA-256 of `n` bytes at once, into `sha1` and `sha256`.
+void cv_thumbprints(const void *data, size_t n, unsigned char sha1[20], unsigned char sha256[32]);
 #endif
