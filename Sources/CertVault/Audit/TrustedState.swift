@@ -260,18 +260,19 @@ struct VaultState {
     /// - Parameter walked: the caller (`audit verify`) has walked the whole
     ///   log in this read and found every record readable, in order, linked
     ///   and hashing to its stored hash, and checks every signature and
-    ///   signer's role itself. The chain is then not walked again, no
-    ///   signature is checked twice, and the thorough comparison is left to
-    ///   the caller (``compareEntries(with:)``), which has the records. If a
-    ///   signature then fails, the caller must check again without `walked`.
+    ///   signer's role itself. The chain is then not walked again, the people
+    ///   records not replayed again, no signature is checked twice, and the
+    ///   thorough comparison is left to the caller (``compareEntries(with:)``),
+    ///   which has the records. If a signature then fails, the caller must
+    ///   check again without `walked`.
     static func check(
         _ db: Database,
         vaultID: Data,
         witness: RollbackWitness.Seen? = nil,
         thorough: Bool = false,
-        walked: Bool = false
+        walked: WalkedLog? = nil
     ) throws -> VaultState {
-        let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+        let ledger = try walked.map(\.ledger) ?? PeopleLedger.replay(db, vaultID: vaultID)
         let snapshot = try RowDigest.snapshot(db)
         var state = VaultState(ledger: ledger, findings: ledger.findings, snapshot: snapshot)
 
@@ -284,7 +285,7 @@ struct VaultState {
 
         // The whole chain, hash by hash: with it intact, the last record's
         // signature vouches for every record before it.
-        if !walked { state.findings += try AuditChain.checkLinks(db) }
+        if walked == nil { state.findings += try AuditChain.checkLinks(db) }
 
         // The last signed record, and what follows it.
         var committed: Data?
@@ -377,7 +378,7 @@ struct VaultState {
             vaultID: vaultID,
             after: from,
             snapshot: snapshot,
-            signaturesChecked: walked
+            walked: walked
         )
         state.findings += recordFindings
         if !walkedAll, committed != nil, !thorough, !state.findings.contains(where: { $0.entryID != nil }) {
@@ -385,7 +386,7 @@ struct VaultState {
             try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
         }
         if thorough, committed != nil, !state.findings.contains(where: { $0.entryID != nil }) {
-            if walked {
+            if walked != nil {
                 state.entriesLeftToCompare = true
             } else {
                 try state.nameDifferingEntries(db, snapshot: snapshot, recordsVerified: state.findings.isEmpty)
@@ -396,13 +397,16 @@ struct VaultState {
 
     /// The thorough comparison ``check(_:vaultID:witness:thorough:walked:)``
     /// left: every entry against the latest of `records` that may commit to
-    /// it. `records` are every signed record that names an entry, in order,
-    /// each with its hash and signature checked by the caller.
-    mutating func compareEntries(with records: [SignedEntryRecord]) {
+    /// it. `records` are every signed record that names an entry, in order
+    /// (in parts), each with its hash and signature checked by the caller.
+    mutating func compareEntries(with records: [[SignedEntryRecord]]) {
         guard entriesLeftToCompare else { return }
         entriesLeftToCompare = false
         var latest = LatestSigned()
-        for record in records { latest.add(record, ledger: ledger) }
+        latest.latest.reserveCapacity(snapshot.entries.count)
+        for part in records {
+            for record in part { latest.add(record, ledger: ledger) }
+        }
         nameDifferingEntries(latest, snapshot: snapshot)
     }
 
@@ -424,11 +428,14 @@ struct VaultState {
         vaultID: Data,
         after: Int64,
         snapshot: RowDigest.Snapshot,
-        signaturesChecked: Bool = false,
+        walked: WalkedLog? = nil,
         inOrder: Bool = false
     ) throws -> (findings: [AuditFinding], walkedAll: Bool) {
         var findings: [AuditFinding] = []
-        var ledger = try PeopleLedger.replay(db, vaultID: vaultID, through: after)
+        // The people as of `after`: the walk's, when it ended there.
+        var ledger =
+            try walked.flatMap { $0.last == after ? $0.ledger : nil }
+            ?? PeopleLedger.replay(db, vaultID: vaultID, through: after)
         // Signatures are checked on every core while the records are walked,
         // as if each held; if one does not, the walk is made again in order,
         // each record checked before it counts.
@@ -468,7 +475,7 @@ struct VaultState {
                 case .signed(let pending):
                     problem = nil
                     // Checked by the caller, with the signer's role: a failure there means a check without this shortcut.
-                    if !signaturesChecked { signatures.add(pending, seq: record.seq, position: 0) }
+                    if walked == nil { signatures.add(pending, seq: record.seq, position: 0) }
                 }
             }
             if let problem {
@@ -750,7 +757,7 @@ struct VaultState {
         var latest: [Int64: (seq: Int64, digest: Data?, alias: String)] = [:]
 
         mutating func add(_ record: SignedEntryRecord, ledger: PeopleLedger) {
-            guard record.hasDigest, let action = AuditAction(rawValue: record.action), action.namesEntry,
+            guard record.hasDigest, let action = record.action, action.namesEntry,
                 let signer = ledger.signer(actorID: record.actorID), action.signers.contains(signer.role),
                 signer.signPublicKey != nil
             else { return }
@@ -763,29 +770,40 @@ struct VaultState {
     /// Names the entries whose rows differ from `signed`, and those whose row is gone.
     private mutating func nameDifferingEntries(_ signed: LatestSigned, snapshot: RowDigest.Snapshot) {
         let latest = signed.latest
-        for (id, digest) in snapshot.entries.sorted(by: { $0.key < $1.key }) {
-            let why: String
+        // Looked up in any order; only what differs is sorted, by entry.
+        var differing: [(id: Int64, why: String)] = []
+        for (id, digest) in snapshot.entries {
             if let signed = latest[id] {
                 guard signed.digest != digest else { continue }
-                why = "\(Display.quoted(signed.alias)) differs from its signed record \(signed.seq)"
+                differing.append((id, "\(Display.quoted(signed.alias)) differs from its signed record \(signed.seq)"))
             } else {
-                why = "was added by hand: no signed record commits to it"
+                differing.append((id, "was added by hand: no signed record commits to it"))
             }
+        }
+        for (id, why) in differing.sorted(by: { $0.id < $1.id }) {
             tamperedEntries[id] = why
             findings.append(.init(seq: nil, entryID: id, message: why))
         }
-        for (id, signed) in latest.sorted(by: { $0.key < $1.key })
-        where snapshot.entries[id] == nil && signed.digest != nil {
-            findings.append(
-                .init(
-                    seq: nil,
-                    entryID: id,
-                    message:
-                        "\(Display.quoted(signed.alias)) was deleted (its signed record \(signed.seq) says it exists)"
-                )
+        var deleted: [(id: Int64, message: String)] = []
+        for (id, signed) in latest where snapshot.entries[id] == nil && signed.digest != nil {
+            deleted.append(
+                (id, "\(Display.quoted(signed.alias)) was deleted (its signed record \(signed.seq) says it exists)")
             )
         }
+        for (id, message) in deleted.sorted(by: { $0.id < $1.id }) {
+            findings.append(.init(seq: nil, entryID: id, message: message))
+        }
     }
+}
+
+/// What `audit verify`'s walk of the whole log established, for
+/// ``VaultState/check(_:vaultID:witness:thorough:walked:)``: every record
+/// readable, in order, linked and hashing right, and the people its people
+/// records state, through its last record.
+struct WalkedLog {
+    var ledger: PeopleLedger
+    /// The last record walked.
+    var last: Int64
 }
 
 /// A signed record that names an entry, as comparing entries with their
@@ -794,7 +812,8 @@ struct SignedEntryRecord: Sendable {
     var seq: Int64
     var entryID: Int64
     var actorID: Int64?
-    var action: String
+    /// Nil for an action certvault does not know.
+    var action: AuditAction?
     /// Whether the details hold an `entry_digest` field at all.
     var hasDigest: Bool
     /// The digest they commit the entry to; nil for one that is not hex (or a deletion).
@@ -808,7 +827,7 @@ struct SignedEntryRecord: Sendable {
         seq = record.seq
         entryID = id
         actorID = record.actorID
-        action = record.action
+        action = AuditAction(rawValue: record.action)
         hasDigest = details.fields["entry_digest"] != nil
         digest = details.string("entry_digest").flatMap(Data.init(hex:))
         alias = details.string("alias")

@@ -67,12 +67,12 @@ struct AuditVerifier {
     /// last record walked (it must be of the same log), while the last
     /// signatures are still being checked on other threads.
     ///
-    /// `stateAfter` is also told whether the walk found every record
-    /// readable, in order, linked and hashing right: then it may leave out
-    /// what the walk did (``VaultState/check(_:vaultID:witness:thorough:walked:)``
-    /// with `walked`), and the entries are compared here with the records
-    /// the walk read. Should a signature then fail, it is asked again
-    /// without that.
+    /// `stateAfter` is also given what the walk established when it found
+    /// every record readable, in order, linked and hashing right: then it
+    /// may leave out what the walk did
+    /// (``VaultState/check(_:vaultID:witness:thorough:walked:)``), and the
+    /// entries are compared here with the records the walk read. Should a
+    /// signature then fail, it is asked again without that.
     /// - Parameter signaturesInFlight: batches of signatures that may wait
     ///   to be checked (1,024 records each): more lets the walk finish
     ///   sooner and `stateAfter` overlap the checking, at the cost of memory.
@@ -80,7 +80,7 @@ struct AuditVerifier {
         expecting expected: AuditHead?,
         cancellation: Cancellation? = nil,
         signaturesInFlight: Int? = nil,
-        state stateAfter: (_ last: AuditHead?, _ walkedClean: Bool) throws -> VaultState
+        state stateAfter: (_ last: AuditHead?, _ walked: WalkedLog?) throws -> VaultState
     ) throws -> AuditVerification {
         var findings: [AuditFinding] = []
         var ledger = PeopleLedger()
@@ -126,14 +126,15 @@ struct AuditVerifier {
             }
             previous = AuditHead(seq: record.seq, hash: record.hash)
         }
-        let walkedClean = findings.isEmpty
-        var state = try stateAfter(previous, walkedClean)
+        // A log with a genesis and no finding so far: the state need not walk it again.
+        let walkedClean = findings.isEmpty && !ledger.people.isEmpty
+        var state = try stateAfter(previous, walkedClean ? WalkedLog(ledger: ledger, last: previous?.seq ?? 0) : nil)
         let signatureFindings = signatures.finish()
         if walkedClean {
             if signatureFindings.isEmpty {
                 state.compareEntries(with: signatures.entryRecords())
             } else {
-                state = try stateAfter(previous, false)
+                state = try stateAfter(previous, nil)
             }
         }
         for (position, finding) in signatureFindings.reversed() { findings.insert(finding, at: position) }
@@ -331,10 +332,10 @@ final class ParallelSignatureCheck: Sendable {
         }
     }
 
-    /// The records that name an entry, in order, with
+    /// The records that name an entry, in order (batch by batch), with
     /// `keepEntryRecords`; complete once ``finish()`` has returned.
-    func entryRecords() -> [SignedEntryRecord] {
-        state.withLock { s in s.entryRecords.sorted { $0.key < $1.key }.flatMap(\.value) }
+    func entryRecords() -> [[SignedEntryRecord]] {
+        state.withLock { s in s.entryRecords.sorted { $0.key < $1.key }.map(\.value) }
     }
 
     /// Checks what is left and waits for every batch; the findings with

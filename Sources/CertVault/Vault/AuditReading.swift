@@ -214,8 +214,8 @@ extension Vault {
                 expecting: expected,
                 cancellation: cancellation,
                 signaturesInFlight: 32
-            ) { _, walkedClean in
-                let state = self.checkedState(db, walked: walkedClean)
+            ) { _, walked in
+                let state = self.checkedState(db, walked: walked)
                 try cancellation?.check()
                 // The storage under the records: damage the signed digests cannot
                 // see (an index, a free page) and certificates against their thumbprints.
@@ -231,7 +231,7 @@ extension Vault {
 
     /// The state, every entry compared with its signed record; a value the
     /// check cannot even read is a finding, not a stop.
-    private func checkedState(_ db: Database, walked: Bool) -> VaultState {
+    private func checkedState(_ db: Database, walked: WalkedLog?) -> VaultState {
         do {
             return try state(db, thorough: true, walked: walked)
         } catch let error as CertVaultError where error.code != .io {

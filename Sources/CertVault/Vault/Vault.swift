@@ -191,7 +191,7 @@ public final class Vault: Sendable {
 
     /// The state of the vault as its signed records prove it, with every
     /// way the tables differ, and a rollback against the witness.
-    func state(_ db: Database, thorough: Bool = false, walked: Bool = false) throws -> VaultState {
+    func state(_ db: Database, thorough: Bool = false, walked: WalkedLog? = nil) throws -> VaultState {
         var state = try VaultState.check(
             db,
             vaultID: vaultID,
