@@ -823,13 +823,21 @@ struct SignedEntryRecord: Sendable {
     /// Nil for a record that names no entry; reads the details.
     init?(_ record: AuditRecord) {
         guard let id = record.entryID else { return nil }
-        let details = AuditDetails(json: record.details)
         seq = record.seq
         entryID = id
         actorID = record.actorID
         action = AuditAction(rawValue: record.action)
-        hasDigest = details.fields["entry_digest"] != nil
-        digest = details.string("entry_digest").flatMap(Data.init(hex:))
-        alias = details.string("alias")
+        // The two fields straight from our reader's object (as AuditDetails
+        // reads them, without building its dictionary); else as it does.
+        guard case .object(let fields)? = JSONText.parse(record.details) else {
+            let details = AuditDetails(json: record.details)
+            hasDigest = details.fields["entry_digest"] != nil
+            digest = details.string("entry_digest").flatMap(Data.init(hex:))
+            alias = details.string("alias")
+            return
+        }
+        hasDigest = fields["entry_digest"] != nil
+        if case .string(let hex)? = fields["entry_digest"] { digest = Data(hex: hex) } else { digest = nil }
+        if case .string(let name)? = fields["alias"] { alias = name } else { alias = nil }
     }
 }
