@@ -697,6 +697,38 @@ final class AttackTests: VaultTestCase {
         }
     }
 
+    /// Bytes hidden after a NUL in an audit record's text: GRDB reads text up
+    /// to its first NUL, so the record would read, and hash, as it was signed.
+    /// Each such record is named, and no command takes the vault as intact.
+    func testTextHiddenAfterANulByteIsNamed() throws {
+        _ = try prepare()
+        let pristine = try copyOfVault("pristine-nul")
+        for (column, action) in [("details", "entry.import"), ("action", "person.add"), ("at", "entry.export")] {
+            try reset(to: pristine)
+            let seq = try XCTUnwrap(
+                try vault.store.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit WHERE action = ?", arguments: [action])
+                }
+            )
+            try tamper(
+                "UPDATE audit SET \(column) = CAST(CAST(\(column) AS BLOB) || X'00' || CAST('{\"x\":1}' AS BLOB) AS TEXT) WHERE seq = ?",
+                [seq]
+            )
+            let v = try vault.verify()
+            XCTAssertFalse(v.isValid, column)
+            XCTAssertTrue(
+                v.findings.contains {
+                    $0.seq == seq && $0.message.contains("text with a NUL byte in column \(column)")
+                },
+                "\(column): \(v.findings)"
+            )
+            // The records around it are judged as usual: nothing else is named by number.
+            XCTAssertEqual(Set(v.findings.compactMap(\.seq)), [seq], "\(v.findings)")
+            XCTAssertFalse((try? vault.inventory().isIntact) ?? false, column)
+            XCTAssertFalse((try? vault.auditLog().isValid) ?? false, column)
+        }
+    }
+
     /// An unsigned record may only say that an unlock failed.
     func testForgedUnlockFailedRecordIsNamed() throws {
         _ = try prepare()

@@ -98,11 +98,17 @@ struct AuditVerifier {
             count += 1
             if count % 256 == 0 { try cancellation?.check() }
             let record: AuditRecord
+            let expectedSeq = (previous?.seq ?? 0) + 1
             do { record = try AuditRecord(row: row, positions: positions) } catch let e as CertVaultError {
-                findings.append(.init(seq: (previous?.seq ?? 0) + 1, message: e.message))
+                findings.append(.init(seq: expectedSeq, message: e.message))
+                // A record in its place with a hash to chain on: the next is judged against it.
+                if case .int64(expectedSeq) = (row["seq"] as DatabaseValue? ?? .null).storage,
+                    case .blob(let hash) = (row["hash"] as DatabaseValue? ?? .null).storage, hash.count == 32
+                {
+                    previous = AuditHead(seq: expectedSeq, hash: hash)
+                }
                 continue
             }
-            let expectedSeq = (previous?.seq ?? 0) + 1
             if record.seq != expectedSeq {
                 findings.append(
                     .init(seq: expectedSeq, message: "records \(expectedSeq)…\(record.seq - 1) are missing")

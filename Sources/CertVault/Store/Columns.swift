@@ -77,6 +77,16 @@ struct Columns {
         return row[column] as DatabaseValue? ?? .null
     }
 
+    /// How many bytes SQLite holds for the column, read where they lie (a
+    /// row still on its statement; a copied row gives what it copied).
+    private func storedCount(_ column: String) -> Int? {
+        if let positions {
+            guard let i = positions[column] else { return nil }
+            return try? row.withUnsafeData(atIndex: i) { $0?.count }
+        }
+        return try? row.withUnsafeData(named: column) { $0?.count }
+    }
+
     func optionalText(_ column: String) throws -> String? {
         switch value(column).storage {
         case .null: return nil
@@ -84,6 +94,12 @@ struct Columns {
             // SQLite hands text over as it is; GRDB repairs bad UTF-8 with
             // U+FFFD, which a vault certvault wrote never holds.
             guard !Self.hasReplacementCharacter(s) else { throw fail(column, "text that is not valid UTF-8") }
+            // GRDB reads text up to its first NUL byte: bytes hidden after
+            // one would be neither seen nor hashed (the chain check hashes
+            // what SQLite holds), so such text is not read at all.
+            guard storedCount(column).map({ $0 == s.utf8.count }) ?? true else {
+                throw fail(column, "text with a NUL byte")
+            }
             return s
         default: throw fail(column, "a value that is not text")
         }
