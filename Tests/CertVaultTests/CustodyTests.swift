@@ -206,6 +206,7 @@ final class CustodyTests: VaultTestCase {
         _ = try unlock().createManagementCertificate(subject: "CN=n", alias: "n")
         _ = alice
         XCTAssertTrue(try vault.verify().isValid)
+        XCTAssertNil(try vault.auditLog().rollback)
         try vault.close()
         Store.removeFiles(path)
         try FileManager.default.copyItem(atPath: copy, toPath: path)

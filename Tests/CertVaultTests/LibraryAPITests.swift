@@ -249,6 +249,11 @@ final class WholeVaultReplacedTests: VaultTestCase {
         let finding = try XCTUnwrap(verification.findings.first { $0.message.contains("holds another vault") })
         XCTAssertNil(finding.seq)
         XCTAssertNil(verification.firstBadSeq)
+        // The log, which checks each record itself, warns of it too.
+        let log = try swapped.auditLog()
+        XCTAssertTrue(log.isValid)
+        XCTAssertTrue(try XCTUnwrap(log.rollback).reason.contains("holds another vault"))
+        XCTAssertNil(try Vault.open(at: path, witness: nil).auditLog().rollback)
     }
 }
 

@@ -234,6 +234,17 @@ enum AuditChain {
 
     static let columns = "seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature"
 
+    /// The last record that carries a signature (valid or not): the head
+    /// the state check judges and the rollback witness compares.
+    static func lastSigned(_ db: Database) throws -> AuditRecord? {
+        try Row.fetchOne(
+            db,
+            sql:
+                "SELECT \(columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
+            arguments: [seqRange.lowerBound, seqRange.upperBound]
+        ).map { try AuditRecord(row: $0) }
+    }
+
     /// BLAKE2b-256 over the label, the previous hash and a length-prefixed
     /// encoding of every field, so no two records encode alike.
     static func hash(

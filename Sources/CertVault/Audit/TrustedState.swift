@@ -289,13 +289,7 @@ struct VaultState {
 
         // The last signed record, and what follows it.
         var committed: Data?
-        if let row = try Row.fetchOne(
-            db,
-            sql:
-                "SELECT \(AuditChain.columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
-            arguments: [AuditChain.seqRange.lowerBound, AuditChain.seqRange.upperBound]
-        ) {
-            let record = try AuditRecord(row: row)
+        if let record = try AuditChain.lastSigned(db) {
             state.head = AuditHead(seq: record.seq, hash: record.hash)
             if record.recomputedHash != record.hash {
                 state.findings.append(.init(seq: record.seq, message: "its contents do not match its hash: altered"))

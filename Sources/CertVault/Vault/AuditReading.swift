@@ -168,7 +168,7 @@ extension Vault {
                 return named
             }
             var log = AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
-            log.rollback = (try? self.state(db))?.rollback
+            log.rollback = (try? self.rollback(db)) ?? nil
             return log
         }
     }

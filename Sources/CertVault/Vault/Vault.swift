@@ -199,19 +199,33 @@ public final class Vault: Sendable {
             thorough: thorough,
             walked: walked
         )
-        // A whole other vault put at this path is a rollback too: it may be
-        // one the attacker made, with keys the attacker knows.
-        if state.rollback == nil, let seen = try witness?.vault(atPath: path), seen.vaultID != vaultID.hexLower,
-            let head = state.head
-        {
-            state.rollback = Rollback(
-                seen: .init(seq: 0, hash: "", seenAt: seen.seenAt),
-                head: head,
-                reason: "\(path) holds another vault (id \(vaultID.hexLower)) than the one this machine saw there "
-                    + "on \(seen.seenAt) (id \(seen.vaultID))"
-            )
-        }
+        if state.rollback == nil, let head = state.head { state.rollback = try otherVault(head: head) }
         return state
+    }
+
+    /// The rollback ``state(_:thorough:walked:)`` would find, without
+    /// checking the tables: for `audit log`, which checks each record itself.
+    func rollback(_ db: Database) throws -> Rollback? {
+        guard let last = try AuditChain.lastSigned(db) else { return nil }
+        let head = AuditHead(seq: last.seq, hash: last.hash)
+        if let seen = try witness?.seen(vaultID: vaultID),
+            let rollback = try Rollback.detect(db, seen: seen, head: head)
+        {
+            return rollback
+        }
+        return try otherVault(head: head)
+    }
+
+    /// A whole other vault put at this path is a rollback too: it may be
+    /// one the attacker made, with keys the attacker knows.
+    private func otherVault(head: AuditHead) throws -> Rollback? {
+        guard let seen = try witness?.vault(atPath: path), seen.vaultID != vaultID.hexLower else { return nil }
+        return Rollback(
+            seen: .init(seq: 0, hash: "", seenAt: seen.seenAt),
+            head: head,
+            reason: "\(path) holds another vault (id \(vaultID.hexLower)) than the one this machine saw there "
+                + "on \(seen.seenAt) (id \(seen.vaultID))"
+        )
     }
 
     /// What ``checkState()`` found.
