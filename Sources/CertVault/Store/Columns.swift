@@ -77,14 +77,21 @@ struct Columns {
         return row[column] as DatabaseValue? ?? .null
     }
 
-    /// How many bytes SQLite holds for the column, read where they lie (a
-    /// row still on its statement; a copied row gives what it copied).
-    private func storedCount(_ column: String) -> Int? {
+    /// Text that is hashed as read (an audit record's): GRDB reads text up
+    /// to its first NUL byte, so bytes hidden after one would be neither seen
+    /// nor hashed, and such text is not read at all. The bytes are counted
+    /// where SQLite holds them, for a row still on its statement (a cursor's);
+    /// a copied row holds only what was read, and costs a copy to count.
+    func wholeText(_ column: String) throws -> String {
+        let s = try text(column)
+        let stored: Int?
         if let positions {
-            guard let i = positions[column] else { return nil }
-            return try? row.withUnsafeData(atIndex: i) { $0?.count }
+            stored = positions[column].flatMap { i in try? row.withUnsafeData(atIndex: i) { $0?.count } }
+        } else {
+            stored = try? row.withUnsafeData(named: column) { $0?.count }
         }
-        return try? row.withUnsafeData(named: column) { $0?.count }
+        guard stored.map({ $0 == s.utf8.count }) ?? true else { throw fail(column, "text with a NUL byte") }
+        return s
     }
 
     func optionalText(_ column: String) throws -> String? {
@@ -94,12 +101,6 @@ struct Columns {
             // SQLite hands text over as it is; GRDB repairs bad UTF-8 with
             // U+FFFD, which a vault certvault wrote never holds.
             guard !Self.hasReplacementCharacter(s) else { throw fail(column, "text that is not valid UTF-8") }
-            // GRDB reads text up to its first NUL byte: bytes hidden after
-            // one would be neither seen nor hashed (the chain check hashes
-            // what SQLite holds), so such text is not read at all.
-            guard storedCount(column).map({ $0 == s.utf8.count }) ?? true else {
-                throw fail(column, "text with a NUL byte")
-            }
             return s
         default: throw fail(column, "a value that is not text")
         }
