@@ -212,5 +212,17 @@ final class CustodyTests: VaultTestCase {
         try FileManager.default.copyItem(atPath: copy, toPath: path)
         vault = try Vault.open(at: path, witness: witness)
         XCTAssertNotNil(try vault.auditLog().rollback)
+        // Its last signed record made unreadable: the log says so, and still warns of the rollback.
+        try vault.close()
+        try tamper(
+            "UPDATE audit SET details = CAST(details AS BLOB) WHERE seq = (SELECT max(seq) FROM audit WHERE signature IS NOT NULL)"
+        )
+        vault = try Vault.open(at: path, witness: witness)
+        let log = try vault.auditLog()
+        XCTAssertFalse(log.isValid)
+        XCTAssertTrue(
+            try XCTUnwrap(log.rollback).reason.contains("its log ends at record"),
+            "\(String(describing: log.rollback))"
+        )
     }
 }
