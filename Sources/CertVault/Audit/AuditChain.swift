@@ -237,12 +237,17 @@ enum AuditChain {
     /// The last record that carries a signature (valid or not): the head
     /// the state check judges and the rollback witness compares.
     static func lastSigned(_ db: Database) throws -> AuditRecord? {
+        try lastSignedRow(db).map { try AuditRecord(row: $0) }
+    }
+
+    /// ``lastSigned(_:)``'s row as stored, for a reader that must go on when it cannot be read as a record.
+    static func lastSignedRow(_ db: Database) throws -> Row? {
         try Row.fetchOne(
             db,
             sql:
                 "SELECT \(columns) FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
             arguments: [seqRange.lowerBound, seqRange.upperBound]
-        ).map { try AuditRecord(row: $0) }
+        )
     }
 
     /// BLAKE2b-256 over the label, the previous hash and a length-prefixed

@@ -206,22 +206,15 @@ public final class Vault: Sendable {
     /// The rollback ``state(_:thorough:walked:)`` would find, without
     /// checking the tables: for `audit log`, which checks each record itself.
     func rollback(_ db: Database) throws -> Rollback? {
+        guard let row = try AuditChain.lastSignedRow(db) else { return nil }
         let head: AuditHead
         do {
-            guard let last = try AuditChain.lastSigned(db) else { return nil }
+            let last = try AuditRecord(row: row)
             head = AuditHead(seq: last.seq, hash: last.hash)
         } catch let error as CertVaultError where error.code == .corruptVault {
             // A last record that cannot be read still has a number and a hash to hold against the witness.
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql:
-                        "SELECT seq, hash FROM audit WHERE signature IS NOT NULL AND seq BETWEEN ? AND ? ORDER BY seq DESC LIMIT 1",
-                    arguments: [AuditChain.seqRange.lowerBound, AuditChain.seqRange.upperBound]
-                ),
-                let seq = try? Columns(row, "audit record").int("seq"),
-                let hash = try? Columns(row, "audit record \(seq)").blob("hash")
-            else { throw error }
+            let c = Columns(row, "audit record")
+            guard let seq = try? c.int("seq"), let hash = try? c.blob("hash") else { throw error }
             head = AuditHead(seq: seq, hash: hash)
         }
         if let seen = try witness?.seen(vaultID: vaultID),
