@@ -372,7 +372,12 @@ struct VaultState {
             vaultID: vaultID,
             after: from,
             snapshot: snapshot,
-            walked: walked
+            // The people as of `from`: the walk's when it ended there; the
+            // replay's when `from` is the last signed record (no people
+            // record, always signed, comes after it).
+            ledger: walked.flatMap { $0.last == from ? $0.ledger : nil }
+                ?? (from > 0 && from == state.head?.seq ? ledger : nil),
+            signaturesChecked: walked != nil
         )
         state.findings += recordFindings
         if !walkedAll, committed != nil, !thorough, !state.findings.contains(where: { $0.entryID != nil }) {
@@ -422,14 +427,13 @@ struct VaultState {
         vaultID: Data,
         after: Int64,
         snapshot: RowDigest.Snapshot,
-        walked: WalkedLog? = nil,
+        ledger given: PeopleLedger? = nil,
+        signaturesChecked: Bool = false,
         inOrder: Bool = false
     ) throws -> (findings: [AuditFinding], walkedAll: Bool) {
         var findings: [AuditFinding] = []
-        // The people as of `after`: the walk's, when it ended there.
-        var ledger =
-            try walked.flatMap { $0.last == after ? $0.ledger : nil }
-            ?? PeopleLedger.replay(db, vaultID: vaultID, through: after)
+        // The people as of `after`, replayed unless the caller has them.
+        var ledger = try given ?? PeopleLedger.replay(db, vaultID: vaultID, through: after)
         // Signatures are checked on every core while the records are walked,
         // as if each held; if one does not, the walk is made again in order,
         // each record checked before it counts.
@@ -469,7 +473,7 @@ struct VaultState {
                 case .signed(let pending):
                     problem = nil
                     // Checked by the caller, with the signer's role: a failure there means a check without this shortcut.
-                    if walked == nil { signatures.add(pending, seq: record.seq, position: 0) }
+                    if !signaturesChecked { signatures.add(pending, seq: record.seq, position: 0) }
                 }
             }
             if let problem {
