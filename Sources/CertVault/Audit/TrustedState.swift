@@ -756,8 +756,7 @@ struct VaultState {
 
         mutating func add(_ record: SignedEntryRecord, ledger: PeopleLedger) {
             guard record.hasDigest, let action = record.action, action.namesEntry,
-                let signer = ledger.signer(actorID: record.actorID), action.signers.contains(signer.role),
-                signer.signPublicKey != nil
+                let signer = ledger.signer(actorID: record.actorID), action.signers.contains(signer.role)
             else { return }
             let id = record.entryID
             let alias = record.alias ?? latest[id]?.alias ?? "entry \(id)"
