@@ -88,6 +88,30 @@ final class VaultTests: VaultTestCase {
         XCTAssertTrue(try vault.verify().isValid)
     }
 
+    /// `audit verify` between two wrong passphrases remembers the last signed
+    /// record, not the unsigned one after it: the second failure is no rollback.
+    func testAWrongPassphraseAfterVerifyIsNotARollback() throws {
+        try importFresh(["x"])
+        XCTAssertThrowsError(try unlock("alice", "wrong"))
+        XCTAssertTrue(try vault.verify().isValid)
+        XCTAssertThrowsError(try unlock("alice", "wrong"))
+        XCTAssertTrue(try vault.verify().isValid)
+        XCTAssertEqual(try vault.entries().count, 1)
+        XCTAssertEqual(try vault.check().findings.filter { $0.severity == .error }.count, 0)
+
+        // A witness left at an unsigned record (as an earlier certvault left it) is
+        // no rollback while that record is in the file …
+        let last = try XCTUnwrap(vault.auditHead())
+        XCTAssertNil(try vault.auditRecords().last?.signature)
+        try witness.remember(last, vaultID: vault.vaultID)
+        XCTAssertEqual(try vault.entries().count, 1)
+        XCTAssertTrue(try vault.verify().isValid)
+        // … and is one once it is taken away.
+        try tamper("DELETE FROM audit WHERE seq = ?", [last.seq])
+        assertCode(.rollback) { _ = try self.vault.entries() }
+        XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains("rolled back") })
+    }
+
     /// The KDF runs once per unlock, not per entry.
     func testKDFRunsOncePerCommand() throws {
         let paths = try (0..<5).map { try Support.makePFX(in: dir, name: "k\($0)", key: "ec:prime256v1").pfx }

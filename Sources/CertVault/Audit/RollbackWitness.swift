@@ -184,6 +184,7 @@ public struct Rollback: Sendable, Equatable {
     static func detect(_ db: Database, seen: RollbackWitness.Seen, head: AuditHead) throws -> Rollback? {
         let when = "seen on \(seen.seenAt)"
         if seen.seq > head.seq {
+            if try stillHeld(db, seen: seen, after: head) { return nil }
             return Rollback(
                 seen: seen,
                 head: head,
@@ -223,5 +224,28 @@ public struct Rollback: Sendable, Equatable {
             )
         }
         return nil
+    }
+
+    /// Whether the record seen is still in the file after `head`, reached
+    /// from it through unsigned `unlock.failed` records alone, each linked
+    /// and hashing to its stored hash: nothing was taken away. (The witness of
+    /// an earlier certvault may name such a record.)
+    private static func stillHeld(_ db: Database, seen: RollbackWitness.Seen, after head: AuditHead) throws -> Bool {
+        var previous = head.hash
+        var expectedSeq = head.seq + 1
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq",
+            arguments: [head.seq, seen.seq]
+        )
+        while let row = try rows.next() {
+            guard let record = try? AuditRecord(row: row), record.seq == expectedSeq, record.signature == nil,
+                record.action == AuditAction.unlockFailed.rawValue, record.previousHash == previous,
+                record.recomputedHash == record.hash
+            else { return false }
+            previous = record.hash
+            expectedSeq += 1
+        }
+        return expectedSeq == seen.seq + 1 && previous.hexLower == seen.hash
     }
 }

@@ -36,6 +36,10 @@ public struct AuditVerification: Sendable {
     public var findings: [AuditFinding]
     /// Whether nothing was found.
     public var isValid: Bool { findings.isEmpty }
+    /// The last signed record: what this machine's witness remembers. The
+    /// unsigned `unlock.failed` records after it are not, so that a wrong
+    /// passphrase between two commands is never taken for a rollback.
+    var signedHead: AuditHead?
     /// The lowest sequence number with a finding.
     public var firstBadSeq: Int64? { findings.compactMap(\.seq).min() }
 
@@ -169,7 +173,9 @@ struct AuditVerifier {
             let held = rollback.seen.seq > 0 && rollback.seen.seq <= rollback.head.seq
             findings.append(.init(seq: held ? rollback.seen.seq : nil, message: "rolled back: \(rollback.reason)"))
         }
-        return AuditVerification(head: previous, recordCount: count, findings: findings)
+        var verification = AuditVerification(head: previous, recordCount: count, findings: findings)
+        verification.signedHead = state.head
+        return verification
     }
 
     /// Checks one record's hash and signature, learning what people records state.

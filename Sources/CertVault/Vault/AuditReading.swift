@@ -225,7 +225,7 @@ extension Vault {
         }
         verification.findings += storage ?? []
         // A log that verifies is one this machine has now seen.
-        if verification.isValid, let head = verification.head { try remember(head) }
+        if verification.isValid, let head = verification.signedHead { try remember(head) }
         return verification
     }
 
