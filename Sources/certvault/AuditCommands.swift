@@ -80,12 +80,16 @@ struct AuditCommand: ParsableCommand {
                 Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")
                 throw ExitCode(3)
             }
-            if !log.isValid {
+            if !log.isValid || !log.tableFindings.isEmpty {
                 for record in log.records where record.problem != nil {
                     Output.stderr("finding: record \(record.seq): \(record.problem!)")
                 }
-                for finding in log.unreadable { Output.stderr("finding: \(finding)") }
-                Output.error("the audit log does not verify; records marked INVALID cannot be believed")
+                for finding in log.unreadable + log.tableFindings { Output.stderr("finding: \(finding)") }
+                Output.error(
+                    log.isValid
+                        ? "the vault's tables do not match its signed records: it was changed outside certvault (the records shown each check out)"
+                        : "the audit log does not verify; records marked INVALID cannot be believed"
+                )
                 Output.hint("run 'certvault audit verify' for every finding")
                 throw ExitCode(3)
             }

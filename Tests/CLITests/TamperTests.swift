@@ -306,6 +306,38 @@ final class TamperTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
     }
 
+    /// The tables changed by hand (a role raised, a grant or an entry taken
+    /// away) while every record still checks out: `audit log` still shows
+    /// the records, names what differs and exits 3, as every other command
+    /// refuses the vault.
+    func testAuditLogNamesTablesChangedByHand() throws {
+        try makeVault()
+        let clean = try cv(["audit", "log"])
+        XCTAssertEqual(clean.status, 0, clean.err)
+        for (sql, expected) in [
+            ("UPDATE people SET role = 'admin' WHERE handle = 'bob'", "bob"),
+            ("DELETE FROM grants WHERE entry_id = 2", "entr"),
+            ("DELETE FROM entries WHERE id = 2", "entr"),
+        ] {
+            let copy = file("copy.db")
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: vaultPath, toPath: copy)
+            defer {
+                try? FileManager.default.removeItem(atPath: vaultPath)
+                try? FileManager.default.copyItem(atPath: copy, toPath: vaultPath)
+            }
+            try tamper(sql)
+            let log = try cv(["audit", "log"])
+            XCTAssertEqual(log.status, 3, "\(sql): \(log.err)")
+            XCTAssertEqual(log.out.split(separator: "\n").count, clean.out.split(separator: "\n").count, sql)
+            XCTAssertFalse(log.out.contains("INVALID"), log.out)
+            XCTAssertTrue(log.err.contains("finding: ") && log.err.contains(expected), "\(sql): \(log.err)")
+            XCTAssertTrue(log.err.contains("error: the vault's tables do not match its signed records"), log.err)
+            XCTAssertEqual(try cv(["list"]).status, 3, sql)
+        }
+        XCTAssertEqual(try cv(["audit", "log"]).status, 0)
+    }
+
     /// --as names a person the signed records introduce, even where no passphrase is needed.
     func testActingAsAnUnknownPersonIsRefusedEverywhere() throws {
         try makeVault()

@@ -51,26 +51,26 @@ final class AttackTests: VaultTestCase {
         Attack(
             name: "an existing person's box key replaced",
             sql: "UPDATE people SET box_public_key = x'\(boxKey)' WHERE handle = 'bob'",
-            finding: "person bob: encryption key differ",
+            finding: "person bob: encryption key differs",
             entry: nil
         ),
         Attack(
             name: "an officer promoted by hand",
             sql: "UPDATE people SET role = 'admin' WHERE handle = 'bob'",
-            finding: "person bob: role differ",
+            finding: "person bob: role differs",
             entry: nil
         ),
         Attack(
             name: "a person marked departed by hand",
             sql: "UPDATE people SET status = 'departed' WHERE handle = 'bob'",
-            finding: "person bob: status differ",
+            finding: "person bob: status differs",
             entry: nil
         ),
         Attack(
             name: "handles swapped",
             sql:
                 "UPDATE people SET handle = 'tmp' WHERE handle = 'alice'; UPDATE people SET handle = 'alice' WHERE handle = 'bob'; UPDATE people SET handle = 'bob' WHERE handle = 'tmp'",
-            finding: "person alice: handle differ",
+            finding: "person alice: handle differs",
             entry: nil
         ),
         Attack(

@@ -698,7 +698,7 @@ struct VaultState {
                     .init(
                         seq: nil,
                         message:
-                            "person \(trusted.handle): \(differs.joined(separator: ", ")) differ from the signed records"
+                            "person \(trusted.handle): \(differs.joined(separator: ", ")) \(differs.count == 1 ? "differs" : "differ") from the signed records"
                     )
                 )
             }

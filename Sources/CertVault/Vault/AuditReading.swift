@@ -60,6 +60,11 @@ extension Vault {
         /// Set when the log is older than the one this machine saw: records
         /// may be missing from its end, though each shown checks out.
         public var rollback: Rollback?
+        /// What the tables hold that the signed records do not say (a role,
+        /// a grant, an entry changed outside certvault), as every other
+        /// command would refuse it; empty when they match. The records
+        /// themselves are still shown: each is judged on its own.
+        public var tableFindings: [AuditFinding] = []
 
         /// A log from its fields, for tests and for callers that build their own.
         public init(records: [AuditRecord], unreadable: [AuditFinding] = [], isValid: Bool) {
@@ -115,9 +120,19 @@ extension Vault {
                 }
                 records.append(record)
             }
-            for (position, finding) in signatures.finish() {
+            // The tables against the signed state, while the signatures are checked: with the
+            // walk's people when it found nothing so far, else (or if a signature then fails) alone.
+            let walkedClean = unreadable.isEmpty && records.allSatisfy { $0.problem == nil } && !replay.people.isEmpty
+            var tables = checkedState(
+                db,
+                thorough: false,
+                walked: walkedClean ? WalkedLog(ledger: replay, last: records.last?.seq ?? 0) : nil
+            )
+            let signatureFindings = signatures.finish()
+            for (position, finding) in signatureFindings {
                 records[position].problem = records[position].problem ?? finding.message
             }
+            if walkedClean && !signatureFindings.isEmpty { tables = checkedState(db, thorough: false, walked: nil) }
             // What valid records named each entry, in order.
             for n in named where records[n.index].problem == nil {
                 aliases[n.entry] = n.alias
@@ -134,7 +149,7 @@ extension Vault {
                 } else if let match = everAlias[ref] {
                     entryIDs = match
                 } else {
-                    entryIDs = [try Self.entry(.any(ref), in: db, state: try state(db)).id.rawValue]
+                    entryIDs = [try Self.entry(.any(ref), in: db, state: tables).id.rawValue]
                 }
             }
             if let action = filter.action,
@@ -168,6 +183,11 @@ extension Vault {
                 return named
             }
             var log = AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
+            // The state's people findings are the walk's record problems again.
+            let problems = Set(records.compactMap { $0.problem == nil ? nil : $0.seq })
+            log.tableFindings = tables.findings.dropFirst(tables.ledger.findings.count).filter { finding in
+                finding.seq.map { !problems.contains($0) } ?? true
+            }
             log.rollback = (try? self.rollback(db)) ?? nil
             return log
         }
@@ -215,7 +235,7 @@ extension Vault {
                 cancellation: cancellation,
                 signaturesInFlight: 32
             ) { _, walked in
-                let state = self.checkedState(db, walked: walked)
+                let state = self.checkedState(db, thorough: true, walked: walked)
                 try cancellation?.check()
                 // The storage under the records: damage the signed digests cannot
                 // see (an index, a free page) and certificates against their thumbprints.
@@ -231,9 +251,9 @@ extension Vault {
 
     /// The state, every entry compared with its signed record; a value the
     /// check cannot even read is a finding, not a stop.
-    private func checkedState(_ db: Database, walked: WalkedLog?) -> VaultState {
+    private func checkedState(_ db: Database, thorough: Bool, walked: WalkedLog?) -> VaultState {
         do {
-            return try state(db, thorough: true, walked: walked)
+            return try state(db, thorough: thorough, walked: walked)
         } catch let error as CertVaultError where error.code != .io {
             let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
             return VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])
