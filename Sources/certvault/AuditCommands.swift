@@ -122,10 +122,12 @@ struct AuditCommand: ParsableCommand {
         func parseTime(_ text: String) throws -> Date {
             if let d = try? Date(text, strategy: .iso8601) { return d }
             if let d = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return d }
-            throw CertVaultError(
-                .invalidArgument,
-                "cannot read the time '\(text)'",
-                hint: "write 2026-11-29 or 2026-11-29T12:00:00Z"
+            throw UsageError(
+                error: CertVaultError(
+                    .invalidArgument,
+                    "cannot read the time '\(text)'",
+                    hint: "write 2026-11-29 or 2026-11-29T12:00:00Z"
+                )
             )
         }
     }
@@ -159,9 +161,11 @@ struct AuditCommand: ParsableCommand {
             var expected: AuditHead?
             if let expect {
                 guard let head = AuditHead(expect) else {
-                    throw CertVaultError(
-                        .invalidArgument,
-                        "--expect takes SEQ:HASH, as printed by 'certvault audit verify'"
+                    throw UsageError(
+                        error: CertVaultError(
+                            .invalidArgument,
+                            "--expect takes SEQ:HASH, as printed by 'certvault audit verify'"
+                        )
                     )
                 }
                 expected = head

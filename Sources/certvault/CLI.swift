@@ -27,6 +27,10 @@ enum CLI {
             var command = try parse(arguments)
             try command.run()
             exit(0)
+        } catch let usage as UsageError {
+            Output.error(usage.error.message)
+            Output.hint(usage.error.cliHint ?? "see 'certvault help' or 'certvault COMMAND --help'")
+            exit(2)
         } catch let error as CertVaultError {
             fail(error)
         } catch let error as ExitCode {
@@ -52,6 +56,20 @@ enum CLI {
         Output.error(error.message)
         if let hint = error.cliHint { Output.hint(hint) }
         exit([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
+    }
+}
+
+/// A value on the command line that cannot be read: a usage mistake (exit
+/// 2), said in the library's words, with its hint.
+struct UsageError: Error {
+    let error: CertVaultError
+
+    /// Runs `body`, which reads an option's value: an `invalidArgument`
+    /// from it is a usage mistake.
+    static func reading<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as CertVaultError where error.code == .invalidArgument {
+            throw UsageError(error: error)
+        }
     }
 }
 

@@ -35,18 +35,31 @@ struct Check: ParsableCommand {
         help: ArgumentHelp("Also trust the roots in this PEM file (repeatable).", valueName: "file")
     )
     var caFiles: [String] = []
-    @Option(help: ArgumentHelp("Management certificates one subscription may hold (default 5).", valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Management certificates one subscription may hold (default 5).", valueName: "n")
+    )
     var managementLimit: Int?
-    @Option(help: ArgumentHelp("Days a management certificate may be used (default 365).", valueName: "days"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Days a management certificate may be used (default 365).", valueName: "days")
+    )
     var maxAge: Int?
     @Option(name: .customLong("fail-on"), help: "Exit 3 on findings at or above this severity (error, warning, info).")
     var failOn: Severity = .error
     @Flag(help: "Print the findings as JSON.") var json = false
 
     func run() throws {
+        // The options read as `policy set` reads the same settings, before the vault is opened.
+        var given = PolicySettings()
+        try UsageError.reading {
+            if let days { try PolicyKey.expiryWindows.apply(days, to: &given) }
+            if let managementLimit { try PolicyKey.managementLimit.apply(String(managementLimit), to: &given) }
+            if let maxAge { try PolicyKey.managementMaxAge.apply(String(maxAge), to: &given) }
+        }
+        let windows = days.map { _ in (given.expiryWindows, given.expiryShare) }
         let vault = try global.openVault()
         // The vault's policy, with this command's options over it.
-        let windows = try days.map { try PolicySettings.windows($0) }
         let report = try vault.check(
             purpose: purpose,
             subscription: subscription,
@@ -198,11 +211,22 @@ struct PolicyCommand: ParsableCommand {
         )
         @OptionGroup var global: GlobalOptions
         @Argument(help: "management-limit, expiry-windows or management-max-age.") var key: PolicyKey
-        @Argument(help: "The value.") var value: String
+        // Taken as given even when it starts with '-', so that '-1' is judged as a value.
+        @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The value.", valueName: "value")) var values:
+            [String] = []
+
+        func validate() throws {
+            guard values.count == 1 else {
+                throw ValidationError(values.isEmpty ? "give the value" : "give one value, not \(values.count)")
+            }
+        }
 
         func run() throws {
+            // Read before any passphrase is asked for.
+            var probe = PolicySettings()
+            try UsageError.reading { try key.apply(values[0], to: &probe) }
             let session = try global.unlock(try global.openVault())
-            let entry = try session.setPolicy(key, to: value)
+            let entry = try session.setPolicy(key, to: values[0])
             Output.line("\(entry.key.rawValue) = \(entry.value) (record \(entry.seq.map(String.init) ?? "-"))")
         }
     }

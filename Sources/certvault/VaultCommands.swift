@@ -232,7 +232,10 @@ struct List: ParsableCommand {
     )
     var status: String?
     @Option(help: ArgumentHelp("Only entries of this Azure subscription.", valueName: "id")) var subscription: String?
-    @Option(help: ArgumentHelp("Only active certificates that expire within DAYS days.", valueName: "days"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Only active certificates that expire within DAYS days.", valueName: "days")
+    )
     var expiring: Int?
     @Flag(help: "Only entries due for rotation.") var needsRotation = false
     @Option(help: "Order: added (default), expiry or alias.") var sort: ListOrder = .added
@@ -245,6 +248,7 @@ struct List: ParsableCommand {
 
     func validate() throws {
         if json && csv { throw ValidationError("choose one of --json and --csv") }
+        if let expiring, expiring < 0 { throw ValidationError("--expiring takes days from 0, not \(expiring)") }
         let states = ["active", "pending", "superseded", "revoked", "expired", "expiring"]
         if let status, !states.contains(status) {
             throw ValidationError("unknown state '\(status)'; choose one of \(states.joined(separator: ", "))")
@@ -508,6 +512,9 @@ struct Export: ParsableCommand {
         }
         if unencrypted && (generatePassword || passwordFile != nil) {
             throw ValidationError("--unencrypted takes no password")
+        }
+        if generatePassword && passwordFile != nil {
+            throw ValidationError("--generate-password makes the password: leave out --password-file, or give only it")
         }
         if !format.carriesPrivateKey && (generatePassword || passwordFile != nil || recipient != nil) {
             throw ValidationError(

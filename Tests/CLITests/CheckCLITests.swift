@@ -137,9 +137,9 @@ final class CheckCLITests: CLITestCase {
         XCTAssertFalse(app.err.contains("management-api-retired"), app.err)
         XCTAssertTrue(try cv(["list", "--purpose", "app"]).out.contains("deploy"))
         XCTAssertTrue(try cv(["show", "deploy", "--json"]).out.contains("\"appID\" : \"0000-1111\""))
-        // Bad windows: one error line, a hint, exit 1.
+        // Bad windows: one error line, a hint, exit 2 (a usage mistake).
         let bad = try cv(["check", "--days", "soon"])
-        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.status, 2)
         XCTAssertEqual(
             bad.err,
             "error: cannot read the expiry window 'soon'\nhint: give days (30, or 60,30,7) or a share of the lifetime (20%)\n"

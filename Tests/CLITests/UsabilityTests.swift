@@ -34,6 +34,40 @@ final class UsabilityTests: CLITestCase {
         XCTAssertEqual(try cv(["audit", "log", "--limit", "1"]).status, 0)
     }
 
+    /// A value no command can read is a usage mistake (exit 2) said with what
+    /// is expected, before any passphrase is asked for; a negative number
+    /// is judged as a number, not taken for an option.
+    func testValuesThatCannotBeReadAreUsageMistakes() throws {
+        try initVault()
+        let cases: [([String], String)] = [
+            (["check", "--days", "abc"], "cannot read the expiry window 'abc'"),
+            (["check", "--days", "150%"], "cannot read the expiry window '150%'"),
+            (["check", "--management-limit", "-1"], "management-limit must be a whole number from 1, not '-1'"),
+            (["check", "--max-age", "0"], "management-max-age must be a whole number of days from 1"),
+            (["audit", "log", "--since", "yesterday"], "cannot read the time 'yesterday'"),
+            (["audit", "verify", "--expect", "garbage"], "--expect takes SEQ:HASH"),
+            (["list", "--expiring", "-5"], "--expiring takes days from 0, not -5"),
+            (["policy", "set", "management-limit", "-1"], "management-limit must be a whole number from 1, not '-1'"),
+            (["policy", "set", "expiry-windows", "bogus"], "cannot read the expiry window 'bogus'"),
+            (["policy", "set", "expiry-windows"], "give the value"),
+            (
+                ["export", "x", "--format", "pfx", "--generate-password", "--password-file", "pw", "--out", "o.pfx"],
+                "--generate-password makes the password",
+            ),
+        ]
+        let before = try cv(["audit", "log"]).out
+        for (args, message) in cases {
+            // No passphrase is given: a command that asked for one would fail otherwise.
+            let r = try cv(args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.hasPrefix("error: ") && r.err.contains(message), "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains("\nhint: "), "\(args): \(r.err)")
+        }
+        XCTAssertEqual(try cv(["audit", "log"]).out, before)
+        XCTAssertEqual(try cv(["list", "--expiring", "0"]).status, 0)
+        XCTAssertEqual(try cv(["check", "--days", "60,30,7", "--management-limit", "100"]).status, 0)
+    }
+
     func testInitChecksFirstReasksOnMismatchAndRefusesWeakPassphrases() throws {
         // Two different entries: asked again, not ended.
         let r = try conversation(
