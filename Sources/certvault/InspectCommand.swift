@@ -41,6 +41,13 @@ struct Inspect: ParsableCommand {
         } else {
             Output.lines(Self.describe(inspection))
         }
+        // A password given and wrong, or a damaged file: the verdicts judge only the structure.
+        if let why = inspection.notOpened, inspection.damaged || (inspection.needsPassword && password != nil) {
+            throw CertVaultError(
+                inspection.damaged ? .corrupt : .wrongPassword,
+                "\(file): \(why); the verdicts above judge only the algorithms the file names"
+            )
+        }
         if target != nil, inspection.verdicts.first?.accepted != true { throw ExitCode(3) }
     }
 

@@ -212,6 +212,31 @@ final class InspectTests: CLITestCase {
             reply: "password"
         )
         XCTAssertTrue(tty.out.contains("[the key's]"), tty.out)
+
+        // A password given and wrong: the structure is still shown, then an error, exit 1.
+        try Support.write("not the password\n", to: dir.appendingPathComponent("wrong.pw"))
+        let wrong = try cv([
+            "inspect", realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"), "--password-file",
+            file("wrong.pw"),
+        ])
+        XCTAssertEqual(wrong.status, 1, wrong.err)
+        XCTAssertTrue(wrong.out.contains("MAC: HMAC-SHA1, 2000 iterations"), wrong.out)
+        XCTAssertTrue(
+            wrong.err.hasPrefix("error: ") && wrong.err.contains("wrong password for the file (or the file is damaged)")
+                && wrong.err.contains("the verdicts above judge only the algorithms"),
+            wrong.err
+        )
+        // A byte of the MAC's salt changed: the password opens the contents, so the file is named damaged.
+        var bytes = try Data(
+            contentsOf: URL(fileURLWithPath: realWorld("ValidCertificatePathTest1EE_windows_tdes.p12.pfx"))
+        )
+        let digest = try XCTUnwrap(bytes.lastIndex(of: 0x14))  // the length of the MAC's 20-byte salt, the last one
+        bytes[digest + 5] ^= 0x01
+        try bytes.write(to: dir.appendingPathComponent("altered.pfx"))
+        try Support.write("password\n", to: dir.appendingPathComponent("right.pw"))
+        let altered = try cv(["inspect", file("altered.pfx"), "--password-file", file("right.pw")])
+        XCTAssertEqual(altered.status, 1, altered.out + altered.err)
+        XCTAssertTrue(altered.err.contains("the file was altered or damaged"), altered.err)
     }
 
     func testFilesThatBreakATargetsRule() throws {

@@ -88,6 +88,10 @@ public struct FileInspection: Sendable, Codable {
     /// Whether they could not be opened for want of the right password (as
     /// opposed to damage, or an algorithm nothing here reads).
     public var needsPassword = false
+    /// Whether they could not be opened because the file is damaged: a part
+    /// that is not encrypted cannot be read, or the MAC does not match
+    /// contents that decrypt.
+    public var damaged = false
     /// The certificates in file order.
     public var certificates: [Cert]
     /// The private keys.
@@ -169,6 +173,7 @@ public struct FileInspection: Sendable, Codable {
             inspection.pkcs12 = structure
             if structure.safes.isEmpty || structure.safes.contains(where: { $0.encryption == nil && $0.bags == nil }) {
                 inspection.notOpened = "a part of the file that is not encrypted cannot be read: it is damaged"
+                inspection.damaged = true
                 return inspection
             }
             let contents: PKCS12Contents
@@ -180,6 +185,7 @@ public struct FileInspection: Sendable, Codable {
             } catch let error as CertVaultError where error.code != .workTooLarge {
                 inspection.notOpened = error.message
                 inspection.needsPassword = error.code == .wrongPassword
+                inspection.damaged = error.code == .macFailure || error.code == .corrupt
                 inspection.keys = structure.bags.filter { $0.kind == .key || $0.kind == .shroudedKey }.map {
                     Key(
                         algorithm: "unknown",

@@ -138,7 +138,7 @@ package enum PKCS12 {
                 remedy: .filePassword
             )
         }
-        return CertVaultError(.wrongPassword, "wrong password for the file")
+        return CertVaultError(.wrongPassword, "wrong password for the file (or the file is damaged)")
     }
 
     /// Decrypts every safe and collects keys and certificates.
@@ -255,7 +255,7 @@ package enum PKCS12 {
                 "\(what) are encrypted with an algorithm OpenSSL cannot decrypt (\(detail))"
             )
         }
-        return CertVaultError(.wrongPassword, "wrong password for the file")
+        return CertVaultError(.wrongPassword, "wrong password for the file (or the file is damaged)")
     }
 
     /// Writes a PKCS#12 file holding `key`, `certificate` and its chain.
