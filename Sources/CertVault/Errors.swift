@@ -99,6 +99,9 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let noSpace = Code("no-space")
         /// The entry is revoked: its key is never granted or exported again.
         public static let entryRevoked = Code("entry-revoked")
+        /// The entry was retired (removed from Azure after a rotation): its
+        /// key is never granted or exported again.
+        public static let entryRetired = Code("entry-retired")
         /// Someone would be left unable to do what only they can: the last
         /// admin departing, the last holder of a key ungranted.
         public static let lastHolder = Code("last-holder")

@@ -625,7 +625,11 @@ struct Export: ParsableCommand {
             }
         }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
-        Output.policyWarnings(vault, [.alias(result.alias)], only: ["expired", "not-yet-valid", "expiring"])
+        Output.policyWarnings(
+            vault,
+            [.alias(result.alias)],
+            only: ["expired", "not-yet-valid", "expiring", "superseded-not-retired", "needs-rotation"]
+        )
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
         let forTarget = target.map { " for \($0.requirements.title)" } ?? ""
         report(

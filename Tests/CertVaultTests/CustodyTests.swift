@@ -69,7 +69,24 @@ final class CustodyTests: VaultTestCase {
         XCTAssertEqual(rotation.successor.replacesEntryID, b.id)
         XCTAssertTrue(try vault.verify().isValid)
         XCTAssertNil(try vault.entry(.id(rotation.predecessor.id)).retiredAt)
+        // Until it is retired, check reminds of the rotation's last step, and its key still leaves.
+        let old = try XCTUnwrap(
+            try vault.check().findings.first {
+                $0.rule == "superseded-not-retired" && $0.entryID == rotation.predecessor.id
+            }
+        )
+        XCTAssertEqual(old.severity, .info)
+        XCTAssertEqual(old.data["successor"], "carol-mgmt")
+        let pw = SecureBytes(utf8: "pw")
+        XCTAssertNoThrow(try carol.exportPFX(.id(rotation.predecessor.id), to: .memory(label: "x"), password: pw))
         XCTAssertNotNil(try carol.retire(.id(rotation.predecessor.id)).retiredAt)
+        XCTAssertTrue(try vault.verify().isValid)
+        // Retired: no more reminder, and its key is never exported or granted again.
+        XCTAssertFalse(try vault.check().findings.contains { $0.entryID == rotation.predecessor.id })
+        assertCode(.entryRetired) {
+            _ = try carol.exportPFX(.id(rotation.predecessor.id), to: .memory(label: "x"), password: pw)
+        }
+        assertCode(.entryRetired) { _ = try carol.grant(.id(rotation.predecessor.id), to: "dave") }
         XCTAssertTrue(try vault.verify().isValid)
         // A departure plan does not ask to rotate what is already out of use.
         let later = try alice.depart("carol", reason: "moved on")

@@ -121,7 +121,8 @@ struct PolicyRules: Sendable {
     let certificates: [Entry.ID: Data]
     let now: Date
     private let chains: ChainCheck?
-    private let activeSuccessors: Set<Entry.ID>
+    /// The alias of the active entry that replaced each entry, by the entry it replaced.
+    private let activeSuccessors: [Entry.ID: String]
 
     /// - Parameter certificates: the DER of every active SSL certificate
     ///   and every CA certificate (what chains are built from); empty when
@@ -140,8 +141,9 @@ struct PolicyRules: Sendable {
         } else {
             chains = nil
         }
-        activeSuccessors = Set(
-            entries.compactMap { $0.status == .active ? $0.replacesEntryID : nil }
+        activeSuccessors = Dictionary(
+            entries.compactMap { e in e.status == .active ? e.replacesEntryID.map { ($0, e.alias) } : nil },
+            uniquingKeysWith: { first, _ in first }
         )
     }
 
@@ -190,6 +192,9 @@ struct PolicyRules: Sendable {
                 )
             )
         }
+        if e.status == .superseded, let successor = activeSuccessors[e.id] {
+            out.append(superseded(e, by: successor))
+        }
         guard let cert = e.certificate else { return out }
         out += validity(e, cert)
         out += strength(e, cert)
@@ -202,6 +207,22 @@ struct PolicyRules: Sendable {
     }
 
     private func date(_ d: Date) -> String { Timestamp.format(d) }
+
+    /// A rotation's last step not yet taken: the old certificate is still
+    /// counted as uploaded until it is retired. A warning when it needed
+    /// rotation (someone who could reach its key left, or it was exposed).
+    func superseded(_ e: Entry, by successor: String) -> PolicyFinding {
+        let exposed = e.needsRotation
+        return PolicyFinding(
+            rule: "superseded-not-retired",
+            severity: exposed ? .warning : .info,
+            entry: e,
+            message: exposed
+                ? "\(e.alias) was replaced by \(successor) because \(e.rotationReason ?? "its key was exposed"); remove it from Azure now, then run 'certvault retire \(e.alias)'"
+                : "\(e.alias) was replaced by \(successor); once it is removed from Azure, run 'certvault retire \(e.alias)'",
+            data: ["successor": successor, "reason": e.rotationReason ?? ""]
+        )
+    }
 
     func validity(_ e: Entry, _ cert: CertificateMetadata) -> [PolicyFinding] {
         let left = cert.notValidAfter.timeIntervalSince(now)
@@ -232,7 +253,7 @@ struct PolicyRules: Sendable {
             ]
         }
         // A superseded certificate whose successor is active is on its way out.
-        if e.status == .superseded && activeSuccessors.contains(e.id) { return [] }
+        if e.status == .superseded && activeSuccessors[e.id] != nil { return [] }
         let lifetime = cert.notValidAfter.timeIntervalSince(cert.notValidBefore)
         let byWindow = settings.expiryWindows.filter { Double($0) * Self.day >= left }
         let byShare = settings.expiryShare.map { lifetime > 0 && left <= $0 * lifetime } ?? false

@@ -240,6 +240,13 @@ extension Session {
                 "entry \(entry.alias) is revoked: its key may not be \(what == "grant" ? "granted" : "exported")"
             )
         }
+        if let retired = entry.retiredAt {
+            throw CertVaultError(
+                .entryRetired,
+                "entry \(entry.alias) was retired on \(Timestamp.day(retired)) (removed from Azure after its rotation): its key may not be \(what == "grant" ? "granted" : "exported")",
+                hint: "use the certificate that replaced it ('certvault list --status active')"
+            )
+        }
         guard entry.hasPrivateKey else {
             throw CertVaultError(.noPrivateKey, "entry \(entry.alias) holds no private key", remedy: .exportCertificate)
         }
