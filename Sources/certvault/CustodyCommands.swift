@@ -188,6 +188,24 @@ extension PersonCommand {
                     ]
                 }
             )
+            // What each action means, as commands.
+            let left = plan.items.filter { $0.rotatedTo == nil }
+            for (action, step) in [
+                (
+                    RotationPlan.Action.rotate,
+                    "certvault rotate ALIAS (or all at once: --rotate), then upload the new .cer"
+                ),
+                (.reissue, "certvault rotate ALIAS --out ALIAS.csr, send the request to the CA, import what it issues"),
+                (
+                    .rerequest,
+                    "certvault revoke ALIAS --reason superseded, then a new 'certvault csr' for the same names"
+                ),
+                (.retire, "remove the old certificate from Azure, then certvault retire ALIAS"),
+            ] {
+                let aliases = left.filter { $0.action == action }.map(\.alias)
+                guard !aliases.isEmpty else { continue }
+                Output.line("next, \(action.rawValue): \(step) — for \(aliases.joined(separator: ", "))")
+            }
         }
     }
 

@@ -126,6 +126,44 @@ final class CustodyCLITests: CLITestCase {
         ok(try cv(["audit", "verify", "--expect", head]), "verify --expect a head from before the departure")
     }
 
+    /// A request made by someone who leaves: the plan says re-request and
+    /// gives the commands; rotate refuses it with that hint; revoking it
+    /// ends its mark, so no list keeps asking for a rotation that cannot be.
+    func testADepartedPersonsRequestIsRequestedAgain() throws {
+        try initVault()
+        try Support.write("carol passphrase\n", to: dir.appendingPathComponent("carol.pass"))
+        ok(
+            try cvAsAlice([
+                "person", "add", "carol", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
+                file("carol.pass"),
+            ])
+        )
+        ok(
+            try cvAs(
+                "carol",
+                ["csr", "--subject", "CN=www.contoso.com", "--dns", "www.contoso.com", "--out", file("r.csr")]
+            )
+        )
+        let depart = try cvAsAlice(["person", "depart", "carol", "--reason", "left"])
+        ok(depart)
+        let row = try XCTUnwrap(depart.out.split(separator: "\n").first { $0.contains("www.contoso.com") })
+        XCTAssertTrue(row.contains("re-request"), depart.out)
+        XCTAssertTrue(
+            depart.out.contains(
+                "next, re-request: certvault revoke ALIAS --reason superseded, then a new 'certvault csr' for the same names — for www.contoso.com"
+            ),
+            depart.out
+        )
+        let rotate = try cvAsAlice(["rotate", "www.contoso.com", "--out", file("again.csr")])
+        XCTAssertEqual(rotate.status, 1)
+        XCTAssertTrue(rotate.err.contains("is pending"), rotate.err)
+        XCTAssertTrue(rotate.err.contains("hint: a request has no certificate to rotate: revoke it"), rotate.err)
+        XCTAssertTrue(try cv(["list", "--needs-rotation"]).out.contains("www.contoso.com"))
+        ok(try cvAsAlice(["revoke", "www.contoso.com", "--reason", "superseded"]))
+        XCTAssertFalse(try cv(["list", "--needs-rotation"]).out.contains("www.contoso.com"))
+        ok(try cv(["audit", "verify"]))
+    }
+
     func testRevokedEntriesAreNeverExported() throws {
         try initVault()
         ok(try cvAsAlice(["new", "management", "--subject", "CN=r", "--alias", "r"]))

@@ -11,6 +11,9 @@ public struct RotationPlan: Sendable, Codable {
         /// A CA-issued certificate: a new key and request for the same
         /// names, sent to the CA.
         case reissue = "re-issue"
+        /// A pending request, its key made here: revoke it and make a new
+        /// request (a request has no certificate to rotate).
+        case rerequest = "re-request"
         /// Already replaced: remove the old certificate from Azure, then retire it.
         case retire
         /// Nothing to rotate: a CA certificate without its key, a revoked
@@ -100,7 +103,7 @@ extension Session {
                 try db.run("DELETE FROM grants WHERE entry_id = ? AND person_id = ?", [entryID, leaver.id])
                 let mark = "\(leaver.handle) departed: \(reason)"
                 let action = Self.rotationAction(for: entry)
-                if action == .rotate || action == .reissue {
+                if action == .rotate || action == .reissue || action == .rerequest {
                     try db.run(
                         "UPDATE entries SET needs_rotation = 1, rotation_reason = ? WHERE id = ?",
                         [mark, entryID]
@@ -145,7 +148,7 @@ extension Session {
         // A superseded entry is replaced already, a revoked one out of use.
         if entry.status == .superseded { return entry.retiredAt == nil ? .retire : .none }
         guard entry.status == .active || entry.status == .pending else { return .none }
-        guard let certificate = entry.certificate else { return entry.hasPrivateKey ? .reissue : .none }
+        guard let certificate = entry.certificate else { return entry.hasPrivateKey ? .rerequest : .none }
         if certificate.isCA && !entry.hasPrivateKey { return .none }
         return certificate.isSelfSigned && !certificate.isCA ? .rotate : .reissue
     }

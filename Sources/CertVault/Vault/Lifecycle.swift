@@ -38,9 +38,20 @@ extension Session {
         try requireRole([.admin, .officer], to: "rotate keys")
         let old = try vault.entry(ref)
         guard old.status == .active, let certificate = old.certificate, old.hasPrivateKey else {
+            let hint: String
+            switch old.status {
+            case .pending:
+                hint =
+                    "a request has no certificate to rotate: revoke it ('certvault revoke \(old.alias) --reason superseded') and make a new one ('certvault csr')"
+            case .superseded: hint = "it was rotated already: its successor took the alias"
+            case .revoked: hint = "a revoked entry is not rotated: make or import its replacement"
+            case .active:
+                hint = "import the renewed certificate with its key, or make a new key here ('certvault csr')"
+            }
             throw CertVaultError(
                 .invalidArgument,
-                "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated"
+                "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated",
+                hint: hint
             )
         }
         let spec = try Self.successorKeySpec(certificate)
@@ -159,7 +170,12 @@ extension Session {
                 _ = try custody.dataKey(db, entryID: entry.id.rawValue, alias: entry.alias)
             }
             try db.run(
-                "UPDATE entries SET status = 'revoked', revocation_reason = ?, revoked_at = ? WHERE id = ?",
+                // Out of use for good: no rotation is still due on it (the log keeps why one was).
+                """
+                UPDATE entries SET status = 'revoked', revocation_reason = ?, revoked_at = ?, needs_rotation = 0,
+                                   rotation_reason = NULL
+                WHERE id = ?
+                """,
                 [reason.rawValue, Timestamp.now(), entry.id.rawValue]
             )
             if destroyKey {
