@@ -172,7 +172,7 @@ struct Report: ParsableCommand {
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "The vault's policy for check: limits, expiry windows, maximum ages.",
+        abstract: "The vault's policy for check: limits, expiry windows, maximum ages, trusted roots.",
         subcommands: [ShowPolicy.self, SetPolicy.self]
     )
 
@@ -191,7 +191,9 @@ struct PolicyCommand: ParsableCommand {
                 ["SETTING", "VALUE", "SET BY", "RECORD"],
                 entries.map { e in
                     let by = e.setBy.map { "\($0)\(e.setAt.map { " on \(Output.date($0))" } ?? "")" }
-                    return [e.key.rawValue, e.value, by ?? "(default)", e.seq.map(String.init) ?? "-"]
+                    return [
+                        e.key.rawValue, e.key.summary(of: e.value), by ?? "(default)", e.seq.map(String.init) ?? "-",
+                    ]
                 }
             )
         }
@@ -203,14 +205,16 @@ struct PolicyCommand: ParsableCommand {
             abstract: "Set a policy value for everyone's check (admins), in a signed record.",
             discussion: """
                 Settings: management-limit N (default 5), expiry-windows 60,30,7 or 20% (default 30), \
-                management-max-age DAYS (default 365).
+                management-max-age DAYS (default 365), trusted-roots FILE.pem (a private CA's roots, kept in the \
+                vault and trusted by everyone's check and report; none to clear).
 
                 Example:
                   certvault policy set expiry-windows 60,30,7
+                  certvault policy set trusted-roots contoso-root.pem
                 """
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "management-limit, expiry-windows or management-max-age.") var key: PolicyKey
+        @Argument(help: "management-limit, expiry-windows, management-max-age or trusted-roots.") var key: PolicyKey
         // Taken as given even when it starts with '-', so that '-1' is judged as a value.
         @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The value.", valueName: "value")) var values:
             [String] = []
@@ -222,12 +226,27 @@ struct PolicyCommand: ParsableCommand {
         }
 
         func run() throws {
-            // Read before any passphrase is asked for.
+            // Read before any passphrase is asked for; the roots from their file.
+            var value = values[0]
+            if key == .trustedRoots && value != "none" {
+                guard let pem = FileManager.default.contents(atPath: value) else {
+                    throw UsageError(
+                        error: CertVaultError(
+                            .invalidArgument,
+                            "cannot read \(value)",
+                            hint: "give a PEM file of your private CA's root certificates, or none"
+                        )
+                    )
+                }
+                value = try UsageError.reading { try PolicyKey.trustedRootsValue(pem: pem) }
+            }
             var probe = PolicySettings()
-            try UsageError.reading { try key.apply(values[0], to: &probe) }
+            try UsageError.reading { try key.apply(value, to: &probe) }
             let session = try global.unlock(try global.openVault())
-            let entry = try session.setPolicy(key, to: values[0])
-            Output.line("\(entry.key.rawValue) = \(entry.value) (record \(entry.seq.map(String.init) ?? "-"))")
+            let entry = try session.setPolicy(key, to: value)
+            Output.line(
+                "\(entry.key.rawValue) = \(key.summary(of: entry.value)) (record \(entry.seq.map(String.init) ?? "-"))"
+            )
         }
     }
 }

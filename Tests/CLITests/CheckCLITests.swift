@@ -137,6 +137,18 @@ final class CheckCLITests: CLITestCase {
         XCTAssertFalse(app.err.contains("management-api-retired"), app.err)
         XCTAssertTrue(try cv(["list", "--purpose", "app"]).out.contains("deploy"))
         XCTAssertTrue(try cv(["show", "deploy", "--json"]).out.contains("\"appID\" : \"0000-1111\""))
+        // A private root kept in the policy: read from its file, shown by subject.
+        try Support.sh(
+            "cd '\(dir.path)' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rk.pem -out root.pem -subj '/CN=Policy Root' -days 30 -addext basicConstraints=critical,CA:TRUE 2>/dev/null"
+        )
+        let setRoots = try cvAsAlice(["policy", "set", "trusted-roots", file("root.pem")])
+        XCTAssertEqual(setRoots.status, 0, setRoots.err)
+        XCTAssertTrue(setRoots.out.hasPrefix("trusted-roots = CN=Policy Root (SHA-256 "), setRoots.out)
+        XCTAssertTrue(try cv(["policy", "show"]).out.contains("CN=Policy Root (SHA-256 "))
+        let noRoots = try cvAsAlice(["policy", "set", "trusted-roots", file("rk.pem")])
+        XCTAssertEqual(noRoots.status, 2, noRoots.err)
+        XCTAssertTrue(noRoots.err.contains("holds a private key"), noRoots.err)
+        XCTAssertEqual(try cvAsAlice(["policy", "set", "trusted-roots", "none"]).status, 0)
         // Bad windows: one error line, a hint, exit 2 (a usage mistake).
         let bad = try cv(["check", "--days", "soon"])
         XCTAssertEqual(bad.status, 2)

@@ -233,9 +233,31 @@ final class PolicyTests: VaultTestCase {
         try store(session, intermediate, alias: "inter", purpose: .other, withKey: false)
         report = try vault.check(trusted)
         XCTAssertEqual(findings(report, "www"), [])
-        // Without the test root trusted: untrusted.
+        // Without the test root trusted: untrusted, the root named as what is missing (not an intermediate).
         report = try vault.check(PolicySettings(trustStore: nil))
-        XCTAssertEqual(findings(report, "www"), ["ssl-incomplete-chain"])
+        XCTAssertEqual(findings(report, "www"), ["ssl-untrusted-chain"])
+        let untrusted = try XCTUnwrap(report.findings.first { $0.alias == "www" })
+        XCTAssertTrue(
+            untrusted.message.contains("through CN=Test Intermediate, held in the vault, to CN=Test Root")
+                && untrusted.message.contains("policy set trusted-roots"),
+            untrusted.message
+        )
+        // The vault's own policy trusts the private root, for every check.
+        XCTAssertEqual(findings(try vault.check(), "www"), ["ssl-untrusted-chain"])
+        let roots = try PolicyKey.trustedRootsValue(pem: root.certificate.pemEncoded)
+        try session.setPolicy(.trustedRoots, to: roots)
+        XCTAssertEqual(findings(try vault.check(), "www"), [])
+        XCTAssertEqual(try vault.policy().settings.trustedRoots.count, 1)
+        XCTAssertTrue(
+            PolicyKey.trustedRoots.summary(of: roots).hasPrefix("CN=Test Root (SHA-256 "),
+            PolicyKey.trustedRoots.summary(of: roots)
+        )
+        try session.setPolicy(.trustedRoots, to: "none")
+        XCTAssertEqual(findings(try vault.check(), "www"), ["ssl-untrusted-chain"])
+        // Only CA certificates are roots; a file without one is refused.
+        XCTAssertThrowsError(try PolicyKey.trustedRootsValue(pem: www.certificate.pemEncoded))
+        XCTAssertThrowsError(try PolicyKey.trustedRootsValue(pem: Data("not pem".utf8)))
+        XCTAssertThrowsError(try session.setPolicy(.trustedRoots, to: "AAAA"))
         try store(session, root, alias: "root", purpose: .other, withKey: false)
         report = try vault.check(PolicySettings(trustStore: nil))
         XCTAssertEqual(findings(report, "www"), ["ssl-untrusted-chain"])

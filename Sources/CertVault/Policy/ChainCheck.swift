@@ -44,6 +44,12 @@ final class ChainCheck: @unchecked Sendable {
                 throw CertVaultError(.io, "cannot use the trust store \(dir)")
             }
         }
+        for der in settings.trustedRoots {
+            guard let root = try? Certificate(derEncoded: der), X509_STORE_add_cert(store, root.pointer) == 1 else {
+                OpenSSL.drainErrors()
+                continue
+            }
+        }
         for file in settings.caFiles {
             guard FileManager.default.isReadableFile(atPath: file), X509_STORE_load_file(store, file) == 1 else {
                 OpenSSL.drainErrors()
@@ -109,7 +115,13 @@ final class ChainCheck: @unchecked Sendable {
             let count = chain.map { cv_sk_X509_num($0) } ?? 1
             let last = chain.flatMap { cv_sk_X509_value($0, count - 1) }
             let issuer = last.flatMap { try? Certificate.nameString(X509_get_issuer_name($0)) } ?? "?"
-            return .issuerMissing(issuer: issuer)
+            // The leaf's own issuer is missing: an intermediate to import. Past a CA
+            // the vault holds, what is missing is most likely a private CA's root.
+            guard count > 1 else { return .issuerMissing(issuer: issuer) }
+            return .untrusted(
+                reason:
+                    "it chains through \(subject(at: count - 1)), held in the vault, to \(issuer), which is neither held nor a trusted root"
+            )
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
             let count = chain.map { cv_sk_X509_num($0) } ?? 1
             return .untrusted(reason: "its root \(subject(at: count - 1)) is not a trusted root")

@@ -449,7 +449,7 @@ struct PolicyRules: Sendable {
                     severity: .error,
                     entry: e,
                     message:
-                        "\(e.alias) does not chain to a trusted root: \(reason) (a private CA's root can be given with --ca-file)",
+                        "\(e.alias) does not chain to a trusted root: \(reason); a private CA's root is trusted for everyone with 'certvault policy set trusted-roots ROOT.pem' (or for one check with --ca-file)",
                     data: ["reason": reason]
                 )
             )

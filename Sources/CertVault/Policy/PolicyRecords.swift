@@ -10,6 +10,10 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
     case expiryWindows = "expiry-windows"
     /// ``PolicySettings/managementMaxAgeDays``: a whole number of days from 1.
     case managementMaxAge = "management-max-age"
+    /// ``PolicySettings/trustedRoots``: CA certificates as base64 DER, one
+    /// after another separated by commas (``trustedRootsValue(pem:)`` makes
+    /// it from a PEM file), or `none`.
+    case trustedRoots = "trusted-roots"
 
     /// Applies `value` to `settings`, or throws `.invalidArgument` saying what is expected.
     public func apply(_ value: String, to settings: inout PolicySettings) throws {
@@ -29,7 +33,64 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
             settings.managementMaxAgeDays = n
         case .expiryWindows:
             (settings.expiryWindows, settings.expiryShare) = try PolicySettings.windows(value)
+        case .trustedRoots:
+            guard value != "none" else {
+                settings.trustedRoots = []
+                return
+            }
+            settings.trustedRoots = try value.split(separator: ",").map { part in
+                guard let der = Data(base64Encoded: String(part)), let cert = try? Certificate(derEncoded: der),
+                    cert.isCA
+                else {
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "trusted-roots takes CA certificates",
+                        hint: "give a PEM file of your private CA's root certificates, or none"
+                    )
+                }
+                return der
+            }
         }
+    }
+
+    /// The value of ``trustedRoots`` for the CA certificates in `pem`: what
+    /// `policy set trusted-roots FILE` stores.
+    /// - Throws: `.invalidArgument` when `pem` holds no certificate, or one
+    ///   that is not a CA's.
+    public static func trustedRootsValue(pem: Data) throws -> String {
+        let material: Material
+        do { material = try MaterialReader.read(pem, password: nil, limits: .standard) } catch let error
+            as CertVaultError
+        {
+            throw CertVaultError(.invalidArgument, "the roots cannot be read: \(error.message)")
+        }
+        guard material.keys.isEmpty else {
+            throw CertVaultError(.invalidArgument, "the roots file holds a private key: give only certificates")
+        }
+        let ders = try material.certificates.map { try $0.certificate.derEncoded }
+        guard !ders.isEmpty else {
+            throw CertVaultError(
+                .invalidArgument,
+                "the roots file holds no certificate",
+                hint: "give a PEM file of your private CA's root certificates"
+            )
+        }
+        let value = ders.map { $0.base64EncodedString() }.joined(separator: ",")
+        var probe = PolicySettings()
+        try PolicyKey.trustedRoots.apply(value, to: &probe)
+        return value
+    }
+
+    /// `value` as a person reads it: for ``trustedRoots``, each root's
+    /// subject and the start of its SHA-256 fingerprint instead of base64.
+    public func summary(of value: String) -> String {
+        guard self == .trustedRoots, value != "none" else { return value }
+        var probe = PolicySettings()
+        guard (try? apply(value, to: &probe)) != nil else { return value }
+        return probe.trustedRoots.compactMap { der -> String? in
+            guard let m = try? Certificate(derEncoded: der).metadata() else { return nil }
+            return "\(m.subject) (SHA-256 \(m.fingerprintSHA256.prefix(16))…)"
+        }.joined(separator: "; ")
     }
 
     /// The setting's value in `settings`, as `policy set` takes it.
@@ -41,6 +102,9 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
             var parts = settings.expiryWindows.map(String.init)
             if let share = settings.expiryShare { parts.append("\(Int((share * 100).rounded()))%") }
             return parts.joined(separator: ",")
+        case .trustedRoots:
+            return settings.trustedRoots.isEmpty
+                ? "none" : settings.trustedRoots.map { $0.base64EncodedString() }.joined(separator: ",")
         }
     }
 }

@@ -16,8 +16,11 @@ public struct PolicySettings: Sendable, Codable, Equatable {
     /// The most days a management or app certificate may be used before it
     /// is rotated.
     public var managementMaxAgeDays: Int
-    /// PEM files of roots trusted besides the system's (a private CA).
+    /// PEM files of roots trusted besides the system's (a private CA), for one check.
     public var caFiles: [String]
+    /// Roots trusted besides the system's, kept in the vault's policy
+    /// (`trusted-roots`): the DER of each CA certificate.
+    public var trustedRoots: [Data]
     /// The system's trust store (a directory of hashed PEM roots); nil for none.
     public var trustStore: String?
 
@@ -28,6 +31,7 @@ public struct PolicySettings: Sendable, Codable, Equatable {
         expiryShare: Double? = nil,
         managementMaxAgeDays: Int = 365,
         caFiles: [String] = [],
+        trustedRoots: [Data] = [],
         trustStore: String? = "/etc/ssl/certs"
     ) {
         self.managementLimit = managementLimit
@@ -35,6 +39,7 @@ public struct PolicySettings: Sendable, Codable, Equatable {
         self.expiryShare = expiryShare
         self.managementMaxAgeDays = managementMaxAgeDays
         self.caFiles = caFiles
+        self.trustedRoots = trustedRoots
         self.trustStore = trustStore
     }
 }
