@@ -175,7 +175,7 @@ extension PersonCommand {
             if json { return try Output.json(plan) }
             let todo = plan.items.filter { $0.action != .none && $0.rotatedTo == nil }.count
             Output.line(
-                "\(plan.person) departed: access ended; \(plan.items.count) entries reachable, \(todo) to act on"
+                "\(plan.person) departed: access ended; \(Output.count(plan.items.count, "entry", "entries")) reachable, \(todo) to act on"
             )
             Output.table(
                 ["ID", "ALIAS", "THUMBPRINT", "PURPOSE", "ACTION", "WHY"],

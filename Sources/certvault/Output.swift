@@ -5,6 +5,11 @@ import Foundation
 /// may hold terminal escape sequences, so every line and table cell passes
 /// through ``Display/escaped(_:)`` (design rule 7); JSON stays exact.
 enum Output {
+    /// `count` and the noun, singular for one: "1 entry", "2 entries".
+    static func count(_ count: Int, _ one: String, _ many: String) -> String {
+        "\(count) \(count == 1 ? one : many)"
+    }
+
     static func error(_ message: String) { stderr("error: \(message)") }
     static func hint(_ message: String) { stderr("hint: \(message)") }
     static func warning(_ message: String) { stderr("warning: \(message)") }

@@ -138,7 +138,7 @@ struct Check: ParsableCommand {
         let count = { (s: Severity) in findings.reduce(0) { $0 + ($1.severity == s ? 1 : 0) } }
         var summary = Output.Lines(capacity: 100)
         summary.append(
-            "checked \(report.entriesChecked) entr\(report.entriesChecked == 1 ? "y" : "ies"): \(count(.error)) errors, \(count(.warning)) warnings, \(count(.info)) notes"
+            "checked \(Output.count(report.entriesChecked, "entry", "entries")): \(Output.count(count(.error), "error", "errors")), \(Output.count(count(.warning), "warning", "warnings")), \(Output.count(count(.info), "note", "notes"))"
         )
         formatted.withLock { parts in for i in parts.indices { parts[i].write() } }
         summary.write()

@@ -669,14 +669,58 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let path = global.vaultPath
-        let vault = try Vault.restore(backup: backup, to: path, force: force)
+        let restored = try Vault.restore(backup: backup, to: path, force: force)
+        let vault = restored.vault
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
+        var session: Session?
         if try vault.checkState().rollback != nil {
-            let session = try global.unlock(vault)
-            let accepted = try session.acceptRollback()
+            session = try global.unlock(vault)
+            let accepted = try session!.acceptRollback()
             // Older, or forked (a backup of a branch this machine never saw): the reason says which.
             Output.line(
                 "accepted the restored log in place of the one this machine saw (\(accepted.reason)): record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
+            )
+        }
+        guard let undone = restored.undone else {
+            Output.warning(
+                "the replaced vault's log could not be read: whatever it held after the backup (a departure, a revocation) is undone"
+            )
+            Output.hint(
+                "read it with 'certvault audit log --vault \(path).before-restore', and do again what still holds"
+            )
+            return
+        }
+        guard !undone.isEmpty else { return }
+        // What the restore undid, and above all nobody who left comes back with it.
+        Output.warning(
+            "the restore undid \(Output.count(undone.count, "signed record", "signed records")) of the replaced vault:"
+        )
+        for r in undone {
+            Output.stderr(
+                "  record \(r.seq) \(r.at) \(r.actorHandle ?? "-") \(r.action) \(r.entryAlias ?? r.personHandle ?? "")"
+            )
+        }
+        if undone.contains(where: { $0.action == AuditAction.personDepart.rawValue }) {
+            do {
+                let admin = try session ?? global.unlock(vault)
+                for plan in try admin.departAgain(after: undone) {
+                    Output.line(
+                        "\(plan.person) departed again (the restore had brought them back); \(Output.count(plan.items.count, "entry", "entries")) reachable: see 'certvault person show \(plan.person)'"
+                    )
+                }
+            } catch let error as CertVaultError {
+                Output.error("a departure the restore undid was not made again: \(error.message)")
+                Output.hint("an admin must run 'certvault person depart HANDLE --reason TEXT' for each person it names")
+                throw ExitCode(1)
+            }
+        }
+        let redo = undone.filter {
+            [AuditAction.personRole, .entryUngrant, .entryRevoke, .entryRetire, .personKeyslot].map(\.rawValue)
+                .contains($0.action)
+        }
+        if !redo.isEmpty {
+            Output.hint(
+                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — e.g. a role change, an ungrant or a revocation"
             )
         }
     }

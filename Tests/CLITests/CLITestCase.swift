@@ -44,8 +44,13 @@ class CLITestCase: XCTestCase {
         return try Support.run(binary, args, environment: environment)
     }
 
-    /// Runs `certvault` as alice, her passphrase read from a file.
+    /// Runs `certvault` as `handle`, their passphrase from the test directory's `HANDLE.pass`.
     @discardableResult
+    func cvAs(_ handle: String, _ args: [String]) throws -> ProcessResult {
+        try cv(args + ["--as", handle, "--passphrase-file", file("\(handle).pass")])
+    }
+
+    /// Runs `certvault` as alice, her passphrase read from a file.
     func cvAsAlice(
         _ args: [String],
         env: [String: String] = [:],

@@ -8,12 +8,6 @@ final class CustodyCLITests: CLITestCase {
     /// alice acts unless `--as` says otherwise: others can unlock too.
     override var defaultActor: String? { "alice" }
 
-    /// Runs `certvault` as `handle`, their passphrase from a file.
-    @discardableResult
-    func cvAs(_ handle: String, _ args: [String]) throws -> ProcessResult {
-        try cv(args + ["--as", handle, "--passphrase-file", file("\(handle).pass")])
-    }
-
     func ok(_ r: ProcessResult, _ what: String = "", line: UInt = #line) {
         XCTAssertEqual(r.status, 0, "\(what): \(r.err)", line: line)
     }

@@ -130,6 +130,44 @@ final class WorkLimitTests: CLITestCase {
 }
 
 final class RestoreTests: CLITestCase {
+    /// alice acts unless `--as` says otherwise.
+    override var defaultActor: String? { "alice" }
+
+    /// A backup from before someone left: restoring it names every signed
+    /// record it undoes, and makes the departure again, so the person who
+    /// left cannot open the restored vault (found in review).
+    func testARestoreNeverBringsBackSomeoneWhoLeft() throws {
+        try initVault()
+        try Support.write("bob passphrase\n", to: dir.appendingPathComponent("bob.pass"))
+        let add = try cvAsAlice([
+            "person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
+            file("bob.pass"),
+        ])
+        XCTAssertEqual(add.status, 0, add.err)
+        let made = try cvAs("bob", ["new", "management", "--subject", "CN=b", "--alias", "b"])
+        XCTAssertEqual(made.status, 0, made.err)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["person", "depart", "bob", "--reason", "left"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["revoke", "b", "--reason", "affiliationChanged"]).status, 0)
+
+        let restore = try cvAsAlice(["restore", file("b.db")])
+        XCTAssertEqual(restore.status, 0, restore.err)
+        XCTAssertTrue(restore.err.contains("warning: the restore undid"), restore.err)
+        XCTAssertTrue(restore.err.contains("person.depart bob"), restore.err)
+        XCTAssertTrue(restore.err.contains("entry.revoke b"), restore.err)
+        XCTAssertTrue(restore.out.contains("bob departed again (the restore had brought them back)"), restore.out)
+        XCTAssertTrue(restore.err.contains("hint: do again what still holds:") && restore.err.contains("entry.revoke"))
+        // bob is out again: the restored vault does not open for him.
+        let bobTries = try cvAs(
+            "bob",
+            ["export", "b", "--format", "pfx", "--generate-password", "--out", file("b.pfx")]
+        )
+        XCTAssertEqual(bobTries.status, 1, bobTries.err)
+        XCTAssertTrue(bobTries.err.contains("departed"), bobTries.err)
+        XCTAssertTrue(try cv(["audit", "log", "--action", "person.depart"]).out.contains("re-applied"))
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
     func testRestoreVerifiesReplacesAndAcceptsTheOlderLog() throws {
         try initVault()
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=a", "--alias", "a"]).status, 0)

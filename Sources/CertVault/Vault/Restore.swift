@@ -1,6 +1,19 @@
 import Foundation
 import GRDB
 
+/// What ``Vault/restore(backup:to:witness:force:)`` did.
+public struct Restoration: Sendable {
+    /// The restored vault, opened.
+    public var vault: Vault
+    /// The signed records the replaced vault held after the backup's last
+    /// record, checked and named as `audit log` shows them: what the restore
+    /// undid. A departure among them brings the person back with the
+    /// backup; ``Session/departAgain(after:)`` ends their access again.
+    /// Nil when the replaced vault's log could not be read (a damaged vault
+    /// is a reason to restore): then nobody can say what was undone.
+    public var undone: [AuditRecord]?
+}
+
 extension Vault {
     /// Puts a backup in place of the vault at `path`.
     ///
@@ -20,7 +33,7 @@ extension Vault {
         to path: String,
         witness: RollbackWitness? = .standard,
         force: Bool = false
-    ) throws -> Vault {
+    ) throws -> Restoration {
         // A vault reached through a link is restored where it really is.
         let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         var isDir: ObjCBool = false
@@ -44,9 +57,18 @@ extension Vault {
         func discard() { Store.removeFiles(staged) }
         let copy: Vault
         let verification: AuditVerification
+        var held: [Int64: Data] = [:]
         do {
             copy = try Vault.open(at: staged, witness: nil, readOnly: true)
             verification = try copy.verify()
+            // Each record the backup holds, by its hash (read once it verifies).
+            if verification.isValid {
+                try copy.store.read { db in
+                    for row in try Row.fetchAll(db, sql: "SELECT seq, hash FROM audit") {
+                        held[row["seq"]] = row["hash"]
+                    }
+                }
+            }
             try copy.close()
             for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
         } catch let error as CertVaultError {
@@ -65,7 +87,13 @@ extension Vault {
             )
         }
         let current: Vault
-        do { current = try Vault.open(at: path, witness: nil) } catch {
+        let undone: [AuditRecord]?
+        do {
+            current = try Vault.open(at: path, witness: nil)
+            // What the backup lacks of the current log: every signed record it does not hold
+            // (after its last one, or all of another branch's).
+            undone = (try? current.auditLog())?.records.filter { $0.signature != nil && held[$0.seq] != $0.hash }
+        } catch {
             discard()
             throw error
         }
@@ -118,6 +146,27 @@ extension Vault {
                 hint: "stop every other certvault process on this vault, then restore again"
             )
         }
-        return try Vault.open(at: path, witness: witness)
+        return Restoration(vault: try Vault.open(at: path, witness: witness), undone: undone)
+    }
+}
+
+extension Session {
+    /// Ends again the access of everyone a restore brought back: each person
+    /// whose valid `person.depart` record is among `undone` and who is
+    /// active in the restored vault departs again, with the same reason
+    /// (noted as re-applied). Admins only.
+    /// - Returns: each rotation plan, in the order of the departures undone.
+    public func departAgain(after undone: [AuditRecord]) throws -> [RotationPlan] {
+        var plans: [RotationPlan] = []
+        for record in undone where record.action == AuditAction.personDepart.rawValue && record.problem == nil {
+            guard let handle = record.detailObject["handle"] as? String,
+                (try? vault.actor(handle))?.status == .active
+            else { continue }
+            let reason = (record.detailObject["reason"] as? String) ?? "departed"
+            plans.append(
+                try depart(handle, reason: "\(reason) (re-applied after a restore undid record \(record.seq))")
+            )
+        }
+        return plans
     }
 }
