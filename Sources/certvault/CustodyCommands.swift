@@ -53,11 +53,19 @@ struct Rotate: ParsableCommand {
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let r = try session.rotate(.any(entry))
-        Output.line("superseded \(r.predecessor.alias); \(r.successor.alias) is entry \(r.successor.id)")
+        if r.predecessor.status == .superseded {
+            Output.line("superseded \(r.predecessor.alias); \(r.successor.alias) is entry \(r.successor.id)")
+        } else {
+            Output.line(
+                "\(r.predecessor.alias) stays in use until the CA's certificate for the new key is imported; the request is entry \(r.successor.id), \(r.successor.alias)"
+            )
+        }
         if let request = r.request {
             if let out {
                 _ = try global.openVault().exportPublic(.id(r.successor.id), format: .csr, to: out, force: force)
-                Output.line("request written to \(out); send it to the CA, then import the issued certificate")
+                Output.line(
+                    "request written to \(out); send it to the CA, then import the issued certificate (it takes \(r.predecessor.alias))"
+                )
             } else {
                 FileHandle.standardOutput.write(request)
             }

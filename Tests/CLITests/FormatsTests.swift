@@ -352,5 +352,48 @@ final class FormatsTests: CLITestCase {
             (try JSONSerialization.jsonObject(with: try cv(["audit", "log", "--json"]).stdout) as? [[String: Any]] ?? [])
             .compactMap { $0["action"] as? String }
         XCTAssertTrue(actions.contains("entry.request") && actions.contains("entry.complete"), "\(actions)")
+
+        // Rotating the CA-issued certificate: the old one stays in use under its alias until
+        // the CA's certificate for the new key is imported, which then takes the alias.
+        let oldThumbprint = try XCTUnwrap(
+            try cv(["show", "shop.contoso.com", "--json"]).out.split(separator: "\"").drop { $0 != "thumbprintSHA1" }
+                .dropFirst(2).first.map(String.init)
+        )
+        let rotate = try ok(["rotate", "shop.contoso.com", "--out", file("next.csr")])
+        XCTAssertTrue(rotate.out.contains("shop.contoso.com stays in use"), rotate.out)
+        XCTAssertTrue(rotate.out.contains("shop.contoso.com.next"), rotate.out)
+        XCTAssertTrue(try cv(["show", "shop.contoso.com"]).out.contains("status              active"))
+        _ = try ok([
+            "export", "shop.contoso.com", "--format", "pfx", "--out", file("still.pfx"), "--password-file",
+            file("out.pw"),
+        ])
+        let again = try cvAsAlice(["rotate", "shop.contoso.com", "--out", file("third.csr")])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.err.contains("is being rotated already"), again.err)
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            openssl x509 -req -in next.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -days 90 -out next.crt 2>/dev/null
+            """
+        )
+        let completed = try ok(["import", file("next.crt")])
+        XCTAssertTrue(completed.out.contains("requests completed 1"), completed.out)
+        let rows = try cv(["list"]).out.split(separator: "\n")
+        let current = try XCTUnwrap(rows.first { $0.contains(" shop.contoso.com ") })
+        XCTAssertTrue(current.contains("active") && !current.contains(oldThumbprint), String(current))
+        let previous = try XCTUnwrap(rows.first { $0.contains("shop.contoso.com.old-") })
+        XCTAssertTrue(previous.contains("superseded") && previous.contains(oldThumbprint), String(previous))
+        XCTAssertFalse(rows.contains { $0.contains("shop.contoso.com.next") })
+        let nextPub = try Support.sh("openssl x509 -in '\(file("next.crt"))' -pubkey -noout").out
+        _ = try ok([
+            "export", "shop.contoso.com", "--format", "pfx", "--out", file("next.pfx"), "--password-file",
+            file("out.pw"), "--force",
+        ])
+        let nextKey = try Support.sh(
+            "openssl pkcs12 -in '\(file("next.pfx"))' -passin pass:Export-Pa55word -nodes -nocerts | openssl pkey -pubout"
+        ).out
+        XCTAssertEqual(nextKey, nextPub)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        XCTAssertTrue(try cv(["audit", "log", "--action", "entry.supersede"]).out.contains("shop.contoso.com"))
     }
 }

@@ -123,6 +123,8 @@ struct PolicyRules: Sendable {
     private let chains: ChainCheck?
     /// The alias of the active entry that replaced each entry, by the entry it replaced.
     private let activeSuccessors: [Entry.ID: String]
+    /// The alias of the pending request (a CA-issued certificate's rotation) that will replace each entry.
+    private let pendingSuccessors: [Entry.ID: String]
 
     /// - Parameter certificates: the DER of every active SSL certificate
     ///   and every CA certificate (what chains are built from); empty when
@@ -143,6 +145,10 @@ struct PolicyRules: Sendable {
         }
         activeSuccessors = Dictionary(
             entries.compactMap { e in e.status == .active ? e.replacesEntryID.map { ($0, e.alias) } : nil },
+            uniquingKeysWith: { first, _ in first }
+        )
+        pendingSuccessors = Dictionary(
+            entries.compactMap { e in e.status == .pending ? e.replacesEntryID.map { ($0, e.alias) } : nil },
             uniquingKeysWith: { first, _ in first }
         )
     }
@@ -187,7 +193,10 @@ struct PolicyRules: Sendable {
                     severity: .error,
                     entry: e,
                     message:
-                        "\(e.alias) must be rotated: \(e.rotationReason ?? "someone who could reach its key left"); run 'certvault rotate \(e.alias)'",
+                        "\(e.alias) must be rotated: \(e.rotationReason ?? "someone who could reach its key left"); "
+                        + (pendingSuccessors[e.id].map {
+                            "its new key's request \($0) waits for the CA: import the certificate it issues"
+                        } ?? "run 'certvault rotate \(e.alias)'"),
                     data: ["reason": e.rotationReason ?? ""]
                 )
             )

@@ -556,14 +556,31 @@ extension Session {
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
         if let keyOnly = try db.row(
-            "SELECT id, alias, status, key_ciphertext FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
+            "SELECT id, alias, status, key_ciphertext, replaces_id FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
             [spki]
         ) {
             let row = Columns(keyOnly, "entry")
             let id = try row.int("id")
-            let alias = try row.text("alias")
+            var alias = try row.text("alias")
             let pending = try row.text("status") == "pending"
             if pending { columns["status"] = "active" }
+            // A CA-issued certificate's rotation ends here: the one it replaces, still in
+            // use until now, is superseded, and the new one takes its alias.
+            var replaced: (id: Int64, alias: String)?
+            if pending, let predecessor = try row.optionalInt("replaces_id"),
+                let old = try db.row("SELECT alias FROM entries WHERE id = ? AND status = 'active'", [predecessor])
+            {
+                replaced = (predecessor, try Columns(old, "entry").text("alias"))
+            }
+            if let replaced {
+                let retiredAlias = try uniqueAlias(c, base: "\(replaced.alias).old-\(Timestamp.now().prefix(10))")
+                try db.run(
+                    "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
+                    [retiredAlias, replaced.id]
+                )
+                columns["alias"] = replaced.alias
+                alias = replaced.alias
+            }
             let assignments = columns.keys.sorted().map { "\($0) = :\($0)" }.joined(separator: ", ")
             columns["id"] = id
             try db.run("UPDATE entries SET \(assignments) WHERE id = :id", StatementArguments(columns))
@@ -574,7 +591,11 @@ extension Session {
             )
             details["source"] = sourceName
             details["sha1"] = meta.thumbprintSHA1
+            if replaced != nil { details["alias"] = alias }
             c.record(pending ? .entryComplete : .entryCertAdd, entry: id, details: details)
+            if let replaced {
+                c.record(.entrySupersede, entry: replaced.id, details: ["successor": id, "successor_alias": alias])
+            }
             return (
                 id,
                 .init(

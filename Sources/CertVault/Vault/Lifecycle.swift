@@ -13,10 +13,12 @@ public enum RevocationReason: String, Sendable, Codable, CaseIterable {
 
 /// What ``Session/rotate(_:)`` made.
 public struct Rotation: Sendable {
-    /// The old entry, now `superseded`, under a derived alias.
+    /// The old entry: `superseded` under a derived alias when the successor
+    /// is made here; still active under its alias while a CA's certificate
+    /// is awaited.
     public var predecessor: Entry
-    /// The new entry, under the old alias: an active one with a new key and
-    /// certificate, or a pending one waiting for the CA.
+    /// The new entry: an active one with a new key and certificate under the
+    /// old alias, or a pending one waiting for the CA (`ALIAS.next`).
     public var successor: Entry
     /// For a re-issue: the request (PEM) to send to the CA.
     public var request: Data?
@@ -27,13 +29,16 @@ extension Session {
     ///
     /// A self-signed certificate (an Azure management certificate) gets a
     /// new key of at least the old size and a new certificate with the same
-    /// subject, lifetime and subscription, made here. A CA-issued one gets a
-    /// new key and a pending entry with a request for the same names; the
-    /// certificate the CA issues completes it when imported. Either way the
-    /// successor takes the alias and is sealed to everyone who could open
-    /// the old key; the old entry becomes `superseded` under a derived alias,
-    /// linked from its successor, its needs-rotation mark cleared. It keeps
-    /// counting toward the subscription's limit until ``retire(_:)``.
+    /// subject, lifetime and subscription, made here, which takes the alias
+    /// at once. A CA-issued one gets a new key and a pending entry
+    /// (`ALIAS.next`) with a request for the same names; the old certificate
+    /// stays in use under its alias until the certificate the CA issues is
+    /// imported, which completes the request and takes the alias then.
+    /// Either way the successor is sealed to everyone who could open the old
+    /// key; the old entry becomes `superseded` under a derived alias, linked
+    /// from its successor, its needs-rotation mark cleared. It keeps counting
+    /// toward the subscription's limit until ``retire(_:)``. An entry whose
+    /// rotation waits for a CA is not rotated again.
     public func rotate(_ ref: EntryReference) throws -> Rotation {
         try requireRole([.admin, .officer], to: "rotate keys")
         let old = try vault.entry(ref)
@@ -75,11 +80,28 @@ extension Session {
             }
             // Only someone who can open the old key may replace it.
             _ = try custody.dataKey(db, entryID: old.id.rawValue, alias: old.alias)
-            let retiredAlias = try uniqueAlias(c, base: "\(old.alias).old-\(Timestamp.now().prefix(10))")
-            try db.run(
-                "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
-                [retiredAlias, old.id.rawValue]
-            )
+            if let waiting = try db.row(
+                "SELECT alias FROM entries WHERE replaces_id = ? AND status = 'pending' LIMIT 1",
+                [old.id.rawValue]
+            ) {
+                let next = try Columns(waiting, "entry").text("alias")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "entry \(old.alias) is being rotated already: its request \(Display.quoted(next)) waits for the CA",
+                    hint:
+                        "import the certificate the CA issues for it (it then takes \(Display.quoted(old.alias))), or revoke \(Display.quoted(next)) and rotate again"
+                )
+            }
+            // A self-signed certificate is replaced at once. A CA-issued one stays in use,
+            // under its alias, until the certificate for the new request is imported.
+            let retiredAlias =
+                selfSigned ? try uniqueAlias(c, base: "\(old.alias).old-\(Timestamp.now().prefix(10))") : old.alias
+            if selfSigned {
+                try db.run(
+                    "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
+                    [retiredAlias, old.id.rawValue]
+                )
+            }
             let id: Int64
             if let cert = made.cert {
                 id = try storeCertificate(
@@ -99,16 +121,18 @@ extension Session {
                     request: made.request!,
                     dnsNames: names,
                     subscription: old.subscription,
-                    alias: old.alias,
+                    alias: try uniqueAlias(c, base: "\(old.alias).next"),
                     purpose: old.purpose
                 )
             }
             try db.run("UPDATE entries SET replaces_id = ? WHERE id = ?", [old.id.rawValue, id])
-            c.record(
-                .entrySupersede,
-                entry: old.id.rawValue,
-                details: ["successor": id, "successor_alias": old.alias]
-            )
+            if selfSigned {
+                c.record(
+                    .entrySupersede,
+                    entry: old.id.rawValue,
+                    details: ["successor": id, "successor_alias": old.alias]
+                )
+            }
             // Everyone who could open the old key can open the new one.
             let successorKey = try custody.dataKey(db, entryID: id, alias: old.alias)
             let sealed = Set(try Vault.entry(id: id, in: db, state: c.state).access)
