@@ -148,6 +148,10 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         case replaceFile = "replace-file"
         /// A file asks for more work than ``ImportLimits`` allow: raise them for it, if it is trusted.
         case raiseImportLimit = "raise-import-limit"
+        /// The entry was replaced and retired: use the one that replaced it.
+        case useSuccessor = "use-successor"
+        /// A pending request cannot be rotated: revoke it and make a new one.
+        case requestAgain = "request-again"
 
         /// The remedy in words for a library user.
         public var hint: String {
@@ -168,6 +172,8 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
             case .choosePath: return "choose another path, or remove the old vault yourself"
             case .replaceFile: return "choose another path, or allow replacing the file"
             case .raiseImportLimit: return "if you trust the file, raise the import limits for it"
+            case .useSuccessor: return "use the certificate that replaced it"
+            case .requestAgain: return "revoke the request and make a new one for the same names"
             }
         }
     }

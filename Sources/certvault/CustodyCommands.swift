@@ -131,6 +131,16 @@ extension PersonCommand {
             let session = try global.unlock(try global.openVault())
             let p = try session.setRole(of: handle, to: role)
             Output.line("\(p.handle) is now \(p.role.rawValue)")
+            guard role != .admin else { return }
+            // A role change keeps the grants: an admin made officer still opens every key.
+            let held = try session.vault.entries().filter { $0.access.contains(p.handle) }.map(\.alias)
+            guard !held.isEmpty else { return }
+            Output.warning(
+                "\(p.handle) can still open \(Output.count(held.count, "entry's key", "entries' keys")): a role change keeps every grant"
+            )
+            Output.hint(
+                "take away what they no longer need: certvault ungrant ALIAS \(p.handle) (\(held.prefix(3).joined(separator: ", "))\(held.count > 3 ? ", …" : ""))"
+            )
         }
     }
 

@@ -27,6 +27,10 @@ extension CertVaultError {
         case .raiseImportLimit:
             return
                 "if you trust the file, raise the limit for this import: --max-iterations N, --max-scrypt-memory MIB or --max-bags N"
+        case .useSuccessor: return "use the certificate that replaced it ('certvault list --status active')"
+        case .requestAgain:
+            return
+                "revoke it ('certvault revoke ALIAS --reason superseded') and make a new request with 'certvault csr'"
         }
     }
 }

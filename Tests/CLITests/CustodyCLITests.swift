@@ -151,11 +151,39 @@ final class CustodyCLITests: CLITestCase {
         let rotate = try cvAsAlice(["rotate", "www.contoso.com", "--out", file("again.csr")])
         XCTAssertEqual(rotate.status, 1)
         XCTAssertTrue(rotate.err.contains("is pending"), rotate.err)
-        XCTAssertTrue(rotate.err.contains("hint: a request has no certificate to rotate: revoke it"), rotate.err)
+        XCTAssertTrue(rotate.err.contains("hint: revoke it ('certvault revoke ALIAS --reason superseded')"), rotate.err)
         XCTAssertTrue(try cv(["list", "--needs-rotation"]).out.contains("www.contoso.com"))
         ok(try cvAsAlice(["revoke", "www.contoso.com", "--reason", "superseded"]))
         XCTAssertFalse(try cv(["list", "--needs-rotation"]).out.contains("www.contoso.com"))
         ok(try cv(["audit", "verify"]))
+    }
+
+    /// An admin made officer keeps every grant: set-role says so and names
+    /// the ungrant that takes one away.
+    func testARoleChangeSaysWhatIsStillOpen() throws {
+        try initVault()
+        try Support.write("carol passphrase\n", to: dir.appendingPathComponent("carol.pass"))
+        ok(
+            try cvAsAlice([
+                "person", "add", "carol", "--role", "admin", "--kdf", "interactive", "--new-passphrase-file",
+                file("carol.pass"),
+            ])
+        )
+        ok(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]))
+        let demote = try cvAsAlice(["person", "set-role", "carol", "officer"])
+        ok(demote)
+        XCTAssertTrue(demote.out.contains("carol is now officer"), demote.out)
+        XCTAssertTrue(
+            demote.err.contains("warning: carol can still open 1 entry's key: a role change keeps every grant"),
+            demote.err
+        )
+        XCTAssertTrue(
+            demote.err.contains("hint: take away what they no longer need: certvault ungrant ALIAS carol (m)")
+        )
+        ok(try cvAsAlice(["ungrant", "m", "carol"]))
+        let auditor = try cvAsAlice(["person", "set-role", "carol", "auditor"])
+        ok(auditor)
+        XCTAssertFalse(auditor.err.contains("warning:"), auditor.err)
     }
 
     func testRevokedEntriesAreNeverExported() throws {

@@ -244,7 +244,7 @@ extension Session {
             throw CertVaultError(
                 .entryRetired,
                 "entry \(entry.alias) was retired on \(Timestamp.day(retired)) (removed from Azure after its rotation): its key may not be \(what == "grant" ? "granted" : "exported")",
-                hint: "use the certificate that replaced it ('certvault list --status active')"
+                remedy: .useSuccessor
             )
         }
         guard entry.hasPrivateKey else {

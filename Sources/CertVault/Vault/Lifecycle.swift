@@ -43,21 +43,29 @@ extension Session {
         try requireRole([.admin, .officer], to: "rotate keys")
         let old = try vault.entry(ref)
         guard old.status == .active, let certificate = old.certificate, old.hasPrivateKey else {
-            let hint: String
+            let what =
+                "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated"
             switch old.status {
-            case .pending:
-                hint =
-                    "a request has no certificate to rotate: revoke it ('certvault revoke \(old.alias) --reason superseded') and make a new one ('certvault csr')"
-            case .superseded: hint = "it was rotated already: its successor took the alias"
-            case .revoked: hint = "a revoked entry is not rotated: make or import its replacement"
+            case .pending: throw CertVaultError(.invalidArgument, what, remedy: .requestAgain)
+            case .superseded:
+                throw CertVaultError(
+                    .invalidArgument,
+                    what,
+                    hint: "it was rotated already: its successor took the alias"
+                )
+            case .revoked:
+                throw CertVaultError(
+                    .invalidArgument,
+                    what,
+                    hint: "a revoked entry is not rotated: make or import its replacement"
+                )
             case .active:
-                hint = "import the renewed certificate with its key, or make a new key here ('certvault csr')"
+                throw CertVaultError(
+                    .invalidArgument,
+                    what,
+                    hint: "import the renewed certificate with its key, or make a new key and request here"
+                )
             }
-            throw CertVaultError(
-                .invalidArgument,
-                "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated",
-                hint: hint
-            )
         }
         let spec = try Self.successorKeySpec(certificate)
         let key = try PrivateKey.generate(spec)
