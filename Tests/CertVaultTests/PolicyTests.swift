@@ -417,6 +417,9 @@ final class PolicyTests: VaultTestCase {
         )
         // The vault was made with the interactive cost: a weak keyslot.
         XCTAssertTrue(try vault.check().findings.contains { $0.rule == "weak-kdf" && $0.data["person"] == "alice" })
+        // A check of one subscription or purpose judges its certificates, not the people's keyslots.
+        XCTAssertFalse(try vault.check(subscription: "s").findings.contains { $0.rule == "weak-kdf" })
+        XCTAssertFalse(try vault.check(purpose: .management).findings.contains { $0.rule == "weak-kdf" })
         _ = try session.addPerson(
             .init(handle: "bob", role: .admin),
             passphrase: SecureBytes(utf8: "bob passphrase long"),

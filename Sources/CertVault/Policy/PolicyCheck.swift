@@ -92,7 +92,8 @@ extension Vault {
         var findings = rules.check(chosen)
         if refs.isEmpty {
             findings += rules.subscriptionLimits(chosen)
-            findings += PolicyRules.weakKeyslots(keyslots)
+            // People's keyslots belong to no purpose or subscription: judged only when the whole vault is.
+            if purpose == nil && subscription == nil { findings += PolicyRules.weakKeyslots(keyslots) }
         } else {
             let touched = Set(chosen.compactMap(\.subscription))
             findings += rules.subscriptionLimits(all.filter { $0.subscription.map(touched.contains) ?? false })
@@ -489,7 +490,7 @@ struct PolicyRules: Sendable {
                 rule: "management-limit",
                 severity: .error,
                 message:
-                    "subscription \(subscription) has \(group.count) management certificates in use, over the limit of \(settings.managementLimit): retire the ones it no longer needs (\(group.map(\.alias).joined(separator: ", ")))",
+                    "subscription \(subscription) has \(group.count) management certificates in use, over this vault's limit of \(settings.managementLimit) (policy management-limit; the Azure portal long allowed 5, Azure now documents up to 100): retire the ones it no longer needs (\(group.map(\.alias).joined(separator: ", ")))",
                 data: [
                     "subscription": subscription, "count": String(group.count),
                     "limit": String(settings.managementLimit),
