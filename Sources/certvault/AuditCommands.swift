@@ -68,7 +68,9 @@ struct AuditCommand: ParsableCommand {
                     ["SEQ", "AT", "ACTOR", "ACTION", "ENTRY", "PERSON", "SIGNED", "DETAILS"],
                     log.records.map { r in
                         [
-                            String(r.seq), r.at, r.actorHandle ?? "-", r.action, r.entryAlias ?? "-",
+                            // A failed unlock proves nobody's identity: its actor is only claimed.
+                            String(r.seq), r.at, r.kind == .unlockFailed ? "?" : r.actorHandle ?? "-", r.action,
+                            r.entryAlias ?? "-",
                             r.personHandle ?? "-",
                             r.problem != nil ? "INVALID" : r.signature == nil ? "no" : "yes", Self.summary(r),
                         ]
@@ -107,7 +109,11 @@ struct AuditCommand: ParsableCommand {
             case .entryNeedsRotation, .personDepart: return f.reason ?? ""
             case .entryRevoke: return "\(f.reason ?? "?")\(f.bool("key_destroyed") == true ? ", key destroyed" : "")"
             case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
-            case .policySet: return "\(f.string("key") ?? "?") = \(f.string("value") ?? "?")"
+            case .policySet:
+                let value = f.string("value") ?? "?"
+                return "\(f.string("key") ?? "?") = \(f.string("key").flatMap(PolicyKey.init(rawValue:))?.summary(of: value) ?? value)"
+            case .unlockFailed:
+                return "a wrong passphrase for \(r.personHandle ?? "?") (unsigned: whoever typed it is not known)"
             case .entryExportUnwritten:
                 return
                     "record \(f.integer("export_seq").map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"
