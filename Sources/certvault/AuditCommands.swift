@@ -111,7 +111,8 @@ struct AuditCommand: ParsableCommand {
             case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
             case .policySet:
                 let value = f.string("value") ?? "?"
-                return "\(f.string("key") ?? "?") = \(f.string("key").flatMap(PolicyKey.init(rawValue:))?.summary(of: value) ?? value)"
+                let key = f.string("key")
+                return "\(key ?? "?") = \(key.flatMap(PolicyKey.init(rawValue:))?.summary(of: value) ?? value)"
             case .unlockFailed:
                 return "a wrong passphrase for \(r.personHandle ?? "?") (unsigned: whoever typed it is not known)"
             case .entryExportUnwritten:
