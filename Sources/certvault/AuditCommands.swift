@@ -27,6 +27,13 @@ struct AuditCommand: ParsableCommand {
             Output.line(
                 "accepted the rollback from record \(accepted.seen.seq) (seen \(accepted.seen.seenAt)) to record \(accepted.head.seq)"
             )
+            // What the older file lacks cannot be read here: say what that may mean.
+            Output.warning(
+                "whatever was signed after record \(accepted.head.seq) is undone with it: a departure, a revocation or a retirement made since is gone"
+            )
+            Output.hint(
+                "check 'certvault person list' and 'certvault list'; 'certvault restore' of a backup lists and makes those again"
+            )
         }
     }
 

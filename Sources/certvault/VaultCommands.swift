@@ -658,32 +658,61 @@ struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put a verified backup in place of the vault, keeping the old file as VAULT.before-restore.",
         discussion: """
-            The backup is verified first and must be a copy of the same vault. Its log is not the one this machine \
-            saw last (older, or a branch it never saw), so restoring it is a rollback: whoever restores accepts it \
-            in a signed record (their passphrase is asked for).
+            The backup is verified first and must be a copy of the same vault. Whoever restores must be an active \
+            admin of the vault as it is and of the backup (their passphrase is asked for before anything is \
+            replaced). Its log is not the one this machine saw last (older, or a branch it never saw), so \
+            restoring it is a rollback, accepted at once in a signed record. Every signed record the restore \
+            undoes is listed, and departures, revocations and retirements among them are made again.
             """
     )
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The backup to restore.", valueName: "backup")) var backup: String
     @Flag(help: "Replace an existing VAULT.before-restore.") var force = false
+    @Flag(
+        name: .customLong("over-damaged-vault"),
+        help:
+            "Restore over a vault that does not check out (tampered, damaged, rolled back): what it undoes cannot be listed."
+    )
+    var overDamaged = false
 
     func run() throws {
         let path = global.vaultPath
-        let restored = try Vault.restore(backup: backup, to: path, force: force)
+        // Who acts, named by the vault as it is (or, when it cannot be read, by the backup).
+        var current = try? Vault.open(at: path, witness: nil)
+        if let v = current, (try? v.actor(global.actorHandle, preferring: GlobalOptions.loginName)) == nil {
+            try? v.close()
+            current = nil
+        }
+        let named = try current ?? Vault.open(at: backup, witness: nil, readOnly: true)
+        let (handle, passphrase) = try global.passphrase(for: named)
+        try? named.close()
+        let restored = try Vault.restore(
+            backup: backup,
+            to: path,
+            handle: handle,
+            passphrase: passphrase,
+            overDamaged: overDamaged,
+            force: force
+        )
         let vault = restored.vault
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
-        var session: Session?
+        let session = try vault.unlock(handle: handle, passphrase: passphrase)
         if try vault.checkState().rollback != nil {
-            session = try global.unlock(vault)
-            let accepted = try session!.acceptRollback()
+            let accepted = try session.acceptRollback()
             // Older, or forked (a backup of a branch this machine never saw): the reason says which.
             Output.line(
                 "accepted the restored log in place of the one this machine saw (\(accepted.reason)): record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
             )
         }
+        if !restored.branch.isEmpty {
+            Output.warning(
+                "the backup holds \(Output.count(restored.branch.count, "signed record", "signed records")) the replaced vault did not (a branch):"
+            )
+            for r in restored.branch { Output.stderr("  " + Self.line(r)) }
+        }
         guard let undone = restored.undone else {
             Output.warning(
-                "the replaced vault's log could not be read: whatever it held after the backup (a departure, a revocation) is undone"
+                "the replaced vault did not check out: whatever it held that the backup does not (a departure, a revocation) is undone, and cannot be listed"
             )
             Output.hint(
                 "read it with 'certvault audit log --vault \(path).before-restore', and do again what still holds"
@@ -691,37 +720,29 @@ struct Restore: ParsableCommand {
             return
         }
         guard !undone.isEmpty else { return }
-        // What the restore undid, and above all nobody who left comes back with it.
         Output.warning(
             "the restore undid \(Output.count(undone.count, "signed record", "signed records")) of the replaced vault:"
         )
-        for r in undone {
-            Output.stderr(
-                "  record \(r.seq) \(r.at) \(r.actorHandle ?? "-") \(r.action) \(r.entryAlias ?? r.personHandle ?? "")"
-            )
-        }
-        if undone.contains(where: { $0.action == AuditAction.personDepart.rawValue }) {
-            do {
-                let admin = try session ?? global.unlock(vault)
-                for plan in try admin.departAgain(after: undone) {
-                    Output.line(
-                        "\(plan.person) departed again (the restore had brought them back); \(Output.count(plan.items.count, "entry", "entries")) reachable: see 'certvault person show \(plan.person)'"
-                    )
-                }
-            } catch let error as CertVaultError {
-                Output.error("a departure the restore undid was not made again: \(error.message)")
-                Output.hint("an admin must run 'certvault person depart HANDLE --reason TEXT' for each person it names")
-                throw ExitCode(1)
-            }
+        for r in undone { Output.stderr("  " + Self.line(r)) }
+        // Nobody who left comes back with the backup, and no revoked or retired key either.
+        let reapplied = try session.reapply(undone)
+        for r in reapplied where r.done { Output.line("\(r.summary) (record \(r.undoneSeq) of the replaced vault)") }
+        let failed = reapplied.filter { !$0.done }
+        for r in failed {
+            Output.error("record \(r.undoneSeq) (\(r.action)) of the replaced vault was not made again: \(r.summary)")
         }
         let redo = undone.filter {
-            [AuditAction.personRole, .entryUngrant, .entryRevoke, .entryRetire, .personKeyslot].map(\.rawValue)
-                .contains($0.action)
+            [AuditAction.personRole, .entryUngrant, .personKeyslot].map(\.rawValue).contains($0.action)
         }
         if !redo.isEmpty {
             Output.hint(
-                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — e.g. a role change, an ungrant or a revocation"
+                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — a role change, an ungrant or a new passphrase"
             )
         }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    static func line(_ r: AuditRecord) -> String {
+        "record \(r.seq) \(r.at) \(r.actorHandle ?? "-") \(r.action) \(r.entryAlias ?? r.personHandle ?? "")"
     }
 }

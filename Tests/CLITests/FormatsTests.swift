@@ -376,6 +376,18 @@ final class FormatsTests: CLITestCase {
             openssl x509 -req -in next.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -days 90 -out next.crt 2>/dev/null
             """
         )
+        // A certificate for the new key but other names does not complete the request (found in review).
+        try Support.sh(
+            """
+            cd '\(dir.path)'
+            printf 'subjectAltName=DNS:evil.attacker.net\\n' > evil.ext
+            openssl x509 -req -in next.csr -CA ca.crt -CAkey ca.key -CAcreateserial -subj /CN=evil.attacker.net -extfile evil.ext -days 90 -out evil.crt 2>/dev/null
+            """
+        )
+        let evil = try cvAsAlice(["import", file("evil.crt")])
+        XCTAssertEqual(evil.status, 1, evil.out)
+        XCTAssertTrue(evil.err.contains("does not name DNS:shop.contoso.com"), evil.err)
+        XCTAssertTrue(try cv(["show", "shop.contoso.com"]).out.contains("status              active"))
         let completed = try ok(["import", file("next.crt")])
         XCTAssertTrue(completed.out.contains("requests completed 1"), completed.out)
         let rows = try cv(["list"]).out.split(separator: "\n")

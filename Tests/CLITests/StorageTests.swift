@@ -155,8 +155,8 @@ final class RestoreTests: CLITestCase {
         XCTAssertTrue(restore.err.contains("warning: the restore undid"), restore.err)
         XCTAssertTrue(restore.err.contains("person.depart bob"), restore.err)
         XCTAssertTrue(restore.err.contains("entry.revoke b"), restore.err)
-        XCTAssertTrue(restore.out.contains("bob departed again (the restore had brought them back)"), restore.out)
-        XCTAssertTrue(restore.err.contains("hint: do again what still holds:") && restore.err.contains("entry.revoke"))
+        XCTAssertTrue(restore.out.contains("bob departed again;"), restore.out)
+        XCTAssertTrue(restore.out.contains("b revoked again (affiliationChanged)"), restore.out)
         // bob is out again: the restored vault does not open for him.
         let bobTries = try cvAs(
             "bob",
@@ -165,6 +165,65 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(bobTries.status, 1, bobTries.err)
         XCTAssertTrue(bobTries.err.contains("departed"), bobTries.err)
         XCTAssertTrue(try cv(["audit", "log", "--action", "person.depart"]).out.contains("re-applied"))
+        XCTAssertTrue(try cv(["list"]).out.contains("revoked"))
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
+    /// Who may restore, over what, from what (found in review): only an
+    /// admin of the vault as it is and of the backup, checked before the
+    /// file is touched; never over a vault that does not check out unless
+    /// said; never a copy a departed person went on writing to.
+    func testOnlyAnAdminRestoresAndNeverADepartedPersonsCopy() throws {
+        try initVault()
+        for (handle, role) in [("bob", "admin"), ("carol", "officer")] {
+            try Support.write("\(handle) passphrase\n", to: dir.appendingPathComponent("\(handle).pass"))
+            let add = try cvAsAlice([
+                "person", "add", handle, "--role", role, "--kdf", "interactive", "--new-passphrase-file",
+                file("\(handle).pass"),
+            ])
+            XCTAssertEqual(add.status, 0, add.err)
+        }
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        try FileManager.default.copyItem(atPath: vaultPath, toPath: file("kept.db"))  // bob and carol keep copies
+        XCTAssertEqual(try cvAsAlice(["person", "depart", "bob", "--reason", "fired"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["person", "depart", "carol", "--reason", "fired"]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: vaultPath))
+        func unchanged(_ what: String, line: UInt = #line) {
+            XCTAssertEqual(try? Data(contentsOf: URL(fileURLWithPath: vaultPath)), before, what, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), what, line: line)
+        }
+        // A departed person restoring their own copy: refused, nothing replaced.
+        for who in ["carol", "bob"] {
+            let r = try cvAs(who, ["restore", file("kept.db")])
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertTrue(r.err.contains("departed"), r.err)
+            unchanged(who)
+        }
+        // bob's copy, written to after he left (a new admin of his own): refused even to alice.
+        let fork = file("fork.db")
+        try FileManager.default.copyItem(atPath: file("kept.db"), toPath: fork)
+        try Support.write("mallory passphrase\n", to: dir.appendingPathComponent("mallory.pass"))
+        let planted = try cv(
+            [
+                "person", "add", "mallory", "--role", "admin", "--kdf", "interactive", "--new-passphrase-file",
+                file("mallory.pass"), "--as", "bob", "--passphrase-file", file("bob.pass"),
+            ],
+            env: ["CERTVAULT_VAULT": fork, "XDG_STATE_HOME": file("bob-state")]
+        )
+        XCTAssertEqual(planted.status, 0, planted.err)
+        let forked = try cvAsAlice(["restore", fork])
+        XCTAssertEqual(forked.status, 3, forked.err)
+        XCTAssertTrue(forked.err.contains("person.add") && forked.err.contains("signed by bob"), forked.err)
+        XCTAssertTrue(forked.err.contains("a copy a departed person went on writing to"), forked.err)
+        unchanged("fork")
+        // A vault that does not check out: not restored over unless said.
+        try tamper("UPDATE people SET role = 'admin' WHERE handle = 'carol'")
+        let tampered = try cvAsAlice(["restore", file("kept.db")])
+        XCTAssertEqual(tampered.status, 3, tampered.err)
+        XCTAssertTrue(tampered.err.contains("the vault does not check out"), tampered.err)
+        let over = try cvAsAlice(["restore", file("kept.db"), "--over-damaged-vault"])
+        XCTAssertEqual(over.status, 0, over.err)
+        XCTAssertTrue(over.err.contains("the replaced vault did not check out"), over.err)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 

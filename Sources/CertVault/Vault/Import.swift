@@ -556,7 +556,7 @@ extension Session {
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
         if let keyOnly = try db.row(
-            "SELECT id, alias, status, key_ciphertext, replaces_id FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
+            "SELECT id, alias, status, key_ciphertext, replaces_id, sans FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
             [spki]
         ) {
             let row = Columns(keyOnly, "entry")
@@ -564,6 +564,20 @@ extension Session {
             var alias = try row.text("alias")
             let pending = try row.text("status") == "pending"
             if pending { columns["status"] = "active" }
+            // A request is completed only by a certificate for every name it asked for.
+            if pending {
+                let issued = Set(meta.subjectAlternativeNames.map { $0.lowercased() })
+                let missing = try Entry.decodeList(row.text("sans"), row, "sans").filter {
+                    !issued.contains($0.lowercased())
+                }
+                if !missing.isEmpty {
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "the certificate for the pending request \(Display.quoted(alias)) does not name \(missing.joined(separator: ", ")), which the request asked for (it names \(meta.subjectAlternativeNames.isEmpty ? "no DNS name" : meta.subjectAlternativeNames.joined(separator: ", ")))",
+                        hint: "ask the CA for a certificate for the names requested"
+                    )
+                }
+            }
             // A CA-issued certificate's rotation ends here: the one it replaces, still in
             // use until now, is superseded, and the new one takes its alias.
             var replaced: (id: Int64, alias: String)?

@@ -1,17 +1,21 @@
 import Foundation
 import GRDB
 
-/// What ``Vault/restore(backup:to:witness:force:)`` did.
+/// What ``Vault/restore(backup:to:handle:passphrase:overDamaged:witness:force:)`` did.
 public struct Restoration: Sendable {
     /// The restored vault, opened.
     public var vault: Vault
-    /// The signed records the replaced vault held after the backup's last
-    /// record, checked and named as `audit log` shows them: what the restore
-    /// undid. A departure among them brings the person back with the
-    /// backup; ``Session/departAgain(after:)`` ends their access again.
-    /// Nil when the replaced vault's log could not be read (a damaged vault
-    /// is a reason to restore): then nobody can say what was undone.
+    /// The signed records the replaced vault held that the backup does not
+    /// (after its last one, or all of another branch's), checked and named
+    /// as `audit log` shows them: what the restore undid. A departure, a
+    /// revocation or a retirement among them is undone with the backup;
+    /// ``Session/reapply(_:)`` makes them again. Nil when the replaced
+    /// vault did not check out (a restore `overDamaged`): then nobody can
+    /// say what was undone.
     public var undone: [AuditRecord]?
+    /// The signed records the backup holds that the replaced vault did not:
+    /// a branch this machine left, or never saw.
+    public var branch: [AuditRecord]
 }
 
 extension Vault {
@@ -25,12 +29,26 @@ extension Vault {
     /// machine saw: nothing acts on it until someone accepts that with
     /// ``Session/acceptRollback()`` (the CLI's `restore` does so at once,
     /// signed by whoever restored it).
+    ///
+    /// Before anything is replaced, the person restoring proves to be an
+    /// active admin of both: of the vault as it is (which must check out,
+    /// against this machine's witness too, unless `overDamaged`) and of the
+    /// backup (so that they can accept the rollback and make again what it
+    /// undoes). A backup holding a record signed by someone the vault as it
+    /// is has departed is refused: that is a copy a departed person kept
+    /// and went on writing to.
     /// - Throws: `.verificationFailed` when the backup does not verify,
     ///   `.invalidArgument` when it is another vault's, `.fileExists` when
-    ///   `PATH.before-restore` exists and `force` is not given.
+    ///   `PATH.before-restore` exists and `force` is not given; `.tampered`
+    ///   or `.rollback` when the vault does not check out and `overDamaged`
+    ///   is not given; `.noAccess`, `.wrongPassphrase` or `.personInactive`
+    ///   for someone who may not restore it.
     public static func restore(
         backup: String,
         to path: String,
+        handle: String?,
+        passphrase: SecureBytes,
+        overDamaged: Bool = false,
         witness: RollbackWitness? = .standard,
         force: Bool = false
     ) throws -> Restoration {
@@ -87,12 +105,71 @@ extension Vault {
             )
         }
         let current: Vault
-        let undone: [AuditRecord]?
+        var undone: [AuditRecord]?
+        var branch: [AuditRecord] = []
         do {
-            current = try Vault.open(at: path, witness: nil)
-            // What the backup lacks of the current log: every signed record it does not hold
-            // (after its last one, or all of another branch's).
-            undone = (try? current.auditLog())?.records.filter { $0.signature != nil && held[$0.seq] != $0.hash }
+            current = try Vault.open(at: path, witness: witness)
+            // The vault as it is must check out (this machine's witness too): else what it
+            // holds, a departure included, is not known, and restoring over it is said on purpose.
+            let state = try? current.store.read { try current.state($0) }
+            let intact = state.map { $0.isIntact && $0.rollback == nil } ?? false
+            if !intact && !overDamaged {
+                throw CertVaultError(
+                    state?.rollback != nil ? .rollback : .tampered,
+                    "the vault does not check out\(state?.rollback.map { ": rolled back (\($0.reason))" } ?? ""): what a restore would undo (a departure, a revocation) cannot be known",
+                    hint: "restore over it only on purpose, once its log was read (a copy of it is kept)"
+                )
+            }
+            // Who restores is an active admin of the vault as it is …
+            if intact {
+                let session = try current.unlock(handle: handle, passphrase: passphrase)
+                defer { session.lock() }
+                guard session.person.role == .admin else {
+                    throw CertVaultError(
+                        .noAccess,
+                        "only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue)"
+                    )
+                }
+            }
+            // … and of the backup, to accept it and make again what it undoes.
+            let staging = try Vault.open(at: staged, witness: nil, readOnly: true)
+            defer {
+                try? staging.close()
+                for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
+            }
+            do {
+                let session = try staging.unlock(handle: handle, passphrase: passphrase)
+                defer { session.lock() }
+                guard session.person.role == .admin else {
+                    throw CertVaultError(
+                        .noAccess,
+                        "\(session.person.handle) is \(session.person.role.rawValue) in the backup, not an admin"
+                    )
+                }
+            } catch let error as CertVaultError {
+                throw CertVaultError(
+                    error.code,
+                    "the backup \(backup) cannot be restored by whoever acts: \(error.message)",
+                    hint:
+                        "an admin of the vault who was an admin when the backup was made restores it, with the passphrase they had then"
+                )
+            }
+            // What the backup lacks of the current log, and what it holds that the current log does not.
+            if intact, let log = try? current.auditLog() {
+                let now = Dictionary(log.records.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
+                undone = log.records.filter { $0.signature != nil && held[$0.seq] != $0.hash }
+                branch = try staging.auditLog().records.filter { $0.signature != nil && now[$0.seq] != $0.hash }
+                let departed = Set(
+                    try current.store.read { db in try PeopleLedger.replay(db, vaultID: current.vaultID) }.people.values
+                        .filter { !$0.active }.map(\.id)
+                )
+                if let foreign = branch.first(where: { $0.actorID.map(departed.contains) == true }) {
+                    throw CertVaultError(
+                        .verificationFailed,
+                        "the backup \(backup) holds record \(foreign.seq) (\(foreign.action)), which this vault does not, signed by \(foreign.actorHandle ?? "someone"), who has departed from this vault: it is a copy a departed person went on writing to; the vault was left as it was"
+                    )
+                }
+            }
         } catch {
             discard()
             throw error
@@ -146,27 +223,83 @@ extension Vault {
                 hint: "stop every other certvault process on this vault, then restore again"
             )
         }
-        return Restoration(vault: try Vault.open(at: path, witness: witness), undone: undone)
+        return Restoration(vault: try Vault.open(at: path, witness: witness), undone: undone, branch: branch)
     }
 }
 
 extension Session {
-    /// Ends again the access of everyone a restore brought back: each person
-    /// whose valid `person.depart` record is among `undone` and who is
-    /// active in the restored vault departs again, with the same reason
-    /// (noted as re-applied). Admins only.
-    /// - Returns: each rotation plan, in the order of the departures undone.
-    public func departAgain(after undone: [AuditRecord]) throws -> [RotationPlan] {
-        var plans: [RotationPlan] = []
-        for record in undone where record.action == AuditAction.personDepart.rawValue && record.problem == nil {
-            guard let handle = record.detailObject["handle"] as? String,
-                (try? vault.actor(handle))?.status == .active
-            else { continue }
-            let reason = (record.detailObject["reason"] as? String) ?? "departed"
-            plans.append(
-                try depart(handle, reason: "\(reason) (re-applied after a restore undid record \(record.seq))")
-            )
+    /// What ``reapply(_:)`` made again, or could not.
+    public struct Reapplied: Sendable {
+        /// The undone record, by its number in the replaced vault.
+        public var undoneSeq: Int64
+        public var action: String
+        /// What was done, or why it could not be.
+        public var summary: String
+        /// Whether it was made again.
+        public var done: Bool
+    }
+
+    /// Makes again the security decisions a restore undid (``Restoration/undone``),
+    /// each as the replaced vault's valid record made it: a departure (the
+    /// person, active in the restored vault, departs again with the same
+    /// reason), a revocation (the same entry, as its records name it, with
+    /// the same reason, its key destroyed again if it was) and a retirement.
+    /// Admins only. What cannot be made again is said, not thrown.
+    public func reapply(_ undone: [AuditRecord]) throws -> [Reapplied] {
+        try requireRole([.admin], to: "make again what a restore undid")
+        var out: [Reapplied] = []
+        for record in undone where record.problem == nil {
+            let note = "re-applied: a restore undid record \(record.seq) of the replaced vault"
+            func attempt(_ body: () throws -> String?) {
+                do {
+                    if let summary = try body() {
+                        out.append(.init(undoneSeq: record.seq, action: record.action, summary: summary, done: true))
+                    }
+                } catch let error as CertVaultError {
+                    out.append(.init(undoneSeq: record.seq, action: record.action, summary: error.message, done: false))
+                } catch {
+                    out.append(.init(undoneSeq: record.seq, action: record.action, summary: "\(error)", done: false))
+                }
+            }
+            // The same entry: the id the record names, under the alias its records gave it.
+            func sameEntry() throws -> Entry? {
+                guard let id = record.entryID, let entry = try? vault.entry(.id(Entry.ID(id))),
+                    entry.alias == record.entryAlias
+                else { return nil }
+                return entry
+            }
+            switch record.kind {
+            case .personDepart?:
+                attempt {
+                    guard let handle = record.detailObject["handle"] as? String,
+                        (try? vault.actor(handle))?.status == .active
+                    else { return nil }
+                    let reason = (record.detailObject["reason"] as? String) ?? "departed"
+                    let plan = try depart(handle, reason: "\(reason) (\(note))")
+                    return
+                        "\(handle) departed again; \(plan.items.count) entries they could reach are marked for rotation"
+                }
+            case .entryRevoke?:
+                attempt {
+                    guard let entry = try sameEntry(), entry.status != .revoked else { return nil }
+                    let reason =
+                        (record.detailObject["reason"] as? String).flatMap(RevocationReason.init(rawValue:))
+                        ?? .unspecified
+                    let destroy = record.detailObject["key_destroyed"] as? Bool ?? false
+                    _ = try revoke(.id(entry.id), reason: reason, destroyKey: destroy)
+                    return "\(entry.alias) revoked again (\(reason.rawValue)\(destroy ? ", key destroyed" : ""))"
+                }
+            case .entryRetire?:
+                attempt {
+                    guard let entry = try sameEntry(), entry.retiredAt == nil,
+                        entry.status == .superseded || entry.status == .revoked
+                    else { return nil }
+                    _ = try retire(.id(entry.id))
+                    return "\(entry.alias) retired again"
+                }
+            default: break
+            }
         }
-        return plans
+        return out
     }
 }
