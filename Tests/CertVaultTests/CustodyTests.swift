@@ -81,6 +81,8 @@ final class CustodyTests: VaultTestCase {
         XCTAssertNoThrow(try carol.exportPFX(.id(rotation.predecessor.id), to: .memory(label: "x"), password: pw))
         XCTAssertNotNil(try carol.retire(.id(rotation.predecessor.id)).retiredAt)
         XCTAssertTrue(try vault.verify().isValid)
+        // Retired once: a second retirement is refused, the first date kept.
+        assertCode(.invalidArgument) { _ = try carol.retire(.id(rotation.predecessor.id)) }
         // Retired: no more reminder, and its key is never exported or granted again.
         XCTAssertFalse(try vault.check().findings.contains { $0.entryID == rotation.predecessor.id })
         assertCode(.entryRetired) {

@@ -244,6 +244,12 @@ final class PolicyTests: VaultTestCase {
         )
         // The vault's own policy trusts the private root, for every check.
         XCTAssertEqual(findings(try vault.check(), "www"), ["ssl-untrusted-chain"])
+        // Each root once, and a few at most.
+        let twice = try root.certificate.pemEncoded + root.certificate.pemEncoded
+        XCTAssertEqual(try PolicyKey.trustedRootsValue(pem: twice).split(separator: ",").count, 1)
+        let many = try Array(repeating: root.certificate.derEncoded.base64EncodedString(), count: 101)
+            .joined(separator: ",")
+        XCTAssertThrowsError(try session.setPolicy(.trustedRoots, to: many))
         let roots = try PolicyKey.trustedRootsValue(pem: root.certificate.pemEncoded)
         try session.setPolicy(.trustedRoots, to: roots)
         XCTAssertEqual(findings(try vault.check(), "www"), [])

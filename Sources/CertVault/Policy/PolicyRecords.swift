@@ -38,7 +38,14 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
                 settings.trustedRoots = []
                 return
             }
-            settings.trustedRoots = try value.split(separator: ",").map { part in
+            let parts = value.split(separator: ",")
+            guard parts.count <= Self.mostTrustedRoots else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "trusted-roots takes at most \(Self.mostTrustedRoots) certificates, not \(parts.count)"
+                )
+            }
+            settings.trustedRoots = try parts.map { part in
                 guard let der = Data(base64Encoded: String(part)), let cert = try? Certificate(derEncoded: der),
                     cert.isCA
                 else {
@@ -53,8 +60,11 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The value of ``trustedRoots`` for the CA certificates in `pem`: what
-    /// `policy set trusted-roots FILE` stores.
+    /// The most roots ``trustedRoots`` holds: a private CA has a few.
+    public static let mostTrustedRoots = 100
+
+    /// The value of ``trustedRoots`` for the CA certificates in `pem`, each
+    /// once: what `policy set trusted-roots FILE` stores.
     /// - Throws: `.invalidArgument` when `pem` holds no certificate, or one
     ///   that is not a CA's.
     public static func trustedRootsValue(pem: Data) throws -> String {
@@ -67,7 +77,8 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
         guard material.keys.isEmpty else {
             throw CertVaultError(.invalidArgument, "the roots file holds a private key: give only certificates")
         }
-        let ders = try material.certificates.map { try $0.certificate.derEncoded }
+        var seen = Set<Data>()
+        let ders = try material.certificates.map { try $0.certificate.derEncoded }.filter { seen.insert($0).inserted }
         guard !ders.isEmpty else {
             throw CertVaultError(
                 .invalidArgument,

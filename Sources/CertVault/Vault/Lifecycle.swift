@@ -242,6 +242,12 @@ extension Session {
                     "entry \(entry.alias) is \(entry.status.rawValue): only a superseded or revoked entry is retired"
                 )
             }
+            if let retired = entry.retiredAt {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "entry \(entry.alias) was retired already, on \(Timestamp.day(retired))"
+                )
+            }
             let now = Timestamp.now()
             try db.run(
                 "UPDATE entries SET tags = json_set(tags, '$.retired_at', ?) WHERE id = ?",
