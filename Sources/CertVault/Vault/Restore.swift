@@ -120,17 +120,19 @@ extension Vault {
                     hint: "restore over it only on purpose, once its log was read (a copy of it is kept)"
                 )
             }
-            // Who restores is an active admin of the vault as it is …
-            if intact {
-                let session = try current.unlock(handle: handle, passphrase: passphrase)
+            /// Unlocks `vault` as whoever acts, who must be an admin there.
+            func requireAdmin(_ vault: Vault, _ there: String) throws {
+                let session = try vault.unlock(handle: handle, passphrase: passphrase)
                 defer { session.lock() }
                 guard session.person.role == .admin else {
                     throw CertVaultError(
                         .noAccess,
-                        "only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue)"
+                        "only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue) \(there)"
                     )
                 }
             }
+            // Who restores is an active admin of the vault as it is …
+            if intact { try requireAdmin(current, "in it") }
             // … and of the backup, to accept it and make again what it undoes.
             let staging = try Vault.open(at: staged, witness: nil, readOnly: true)
             defer {
@@ -138,14 +140,7 @@ extension Vault {
                 for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
             }
             do {
-                let session = try staging.unlock(handle: handle, passphrase: passphrase)
-                defer { session.lock() }
-                guard session.person.role == .admin else {
-                    throw CertVaultError(
-                        .noAccess,
-                        "\(session.person.handle) is \(session.person.role.rawValue) in the backup, not an admin"
-                    )
-                }
+                try requireAdmin(staging, "in the backup")
             } catch let error as CertVaultError {
                 throw CertVaultError(
                     error.code,
