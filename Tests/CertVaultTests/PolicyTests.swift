@@ -288,6 +288,16 @@ final class PolicyTests: VaultTestCase {
             domains: ["Bücher.example"]
         )
         XCTAssertEqual(findings(try vault.check(trusted), "idn"), [])
+        // A tag or a request's name is a host name: anything else is refused before it is stored.
+        let tagged = try make("CN=tagged", sans: ["tagged.example"], issuer: intermediate)
+        for bad in ["\"><script>x</script>", "*.*.contoso.com", "*.com", "a..b.example", "-a.example", "a b.example"] {
+            assertCode(.invalidArgument) {
+                _ = try self.store(session, tagged, alias: "tagged", purpose: .ssl, domains: [bad])
+            }
+            assertCode(.invalidArgument) { _ = try session.createRequest(subject: "CN=x", dnsNames: [bad]) }
+        }
+        XCTAssertThrowsError(try vault.entry(.alias("tagged")))
+        _ = try store(session, tagged, alias: "tagged", purpose: .ssl, domains: ["*.Tagged.example", "bücher.example"])
 
         // Self-signed; no key; not for servers; Azure's own name.
         try store(session, try make("CN=self.contoso.com", sans: ["self.contoso.com"]), alias: "self", purpose: .ssl)

@@ -24,6 +24,34 @@ enum DomainNames {
         return labels.joined(separator: ".")
     }
 
+    /// Refuses any of `names` (a domain tag, a request's DNS names) that is
+    /// not a host name: letters, digits and hyphens in labels of 1 to 63
+    /// (an IDN's labels as their A-labels), a wildcard only as a whole
+    /// left-most label before at least two more.
+    static func requireHostNames(_ names: [String], what: String) throws {
+        for name in names {
+            let wildcard = name.hasPrefix("*.")
+            guard let a = aLabel(wildcard ? String(name.dropFirst(2)) : name), isHostName(a),
+                !wildcard || a.contains(".")
+            else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(Display.quoted(name)) is not a host name (\(what))",
+                    hint: "give a DNS name such as www.contoso.com, or *.contoso.com for a wildcard"
+                )
+            }
+        }
+    }
+
+    /// Whether every label of the A-label form `name` is letters, digits
+    /// and inner hyphens, 1 to 63 bytes.
+    static func isHostName(_ name: String) -> Bool {
+        name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { $0 == 0x2D || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+        }
+    }
+
     /// Whether the certificate name `pattern` (a DNS SAN or CN) covers
     /// `host`: equal, or a wildcard `*` standing for exactly one whole
     /// left-most label, with at least two labels after it (never `*.com`).

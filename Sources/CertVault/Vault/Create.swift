@@ -133,6 +133,7 @@ extension Session {
                 "a request key must be one of \(allowed.map(\.description).joined(separator: ", ")), not \(keySpec)"
             )
         }
+        try DomainNames.requireHostNames(dnsNames, what: "a name of the request")
         let key = try PrivateKey.generate(keySpec)
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
         try validateAlias(alias)

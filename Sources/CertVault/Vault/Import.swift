@@ -727,6 +727,7 @@ extension Session {
     func requireImportable(_ options: ImportOptions, files count: Int) throws {
         try requireRole([.admin, .officer], to: "import")
         try validateAlias(options.alias)
+        try DomainNames.requireHostNames(options.domains, what: "a domain tag")
         if options.alias != nil, count > 2 {
             throw CertVaultError(
                 .invalidArgument,
