@@ -407,5 +407,21 @@ final class FormatsTests: CLITestCase {
         XCTAssertEqual(nextKey, nextPub)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
         XCTAssertTrue(try cv(["audit", "log", "--action", "entry.supersede"]).out.contains("shop.contoso.com"))
+
+        // Rotated again, and the old one revoked while the CA is asked: the new one still takes the alias.
+        _ = try ok(["rotate", "shop.contoso.com", "--out", file("third.csr"), "--force"])
+        _ = try ok(["revoke", "shop.contoso.com", "--reason", "keyCompromise"])
+        try Support.sh(
+            "cd '\(dir.path)' && openssl x509 -req -in third.csr -CA ca.crt -CAkey ca.key -CAcreateserial -copy_extensions copy -days 90 -out third.crt 2>/dev/null"
+        )
+        _ = try ok(["import", file("third.crt")])
+        let after = try cv(["list"]).out.split(separator: "\n")
+        XCTAssertTrue(
+            after.contains { $0.contains(" shop.contoso.com ") && $0.contains("active") },
+            after.joined(separator: "\n")
+        )
+        XCTAssertEqual(after.filter { $0.contains("shop.contoso.com.old-") && $0.contains("revoked") }.count, 1)
+        XCTAssertFalse(after.contains { $0.contains(".next") })
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 }

@@ -579,17 +579,25 @@ extension Session {
                 }
             }
             // A CA-issued certificate's rotation ends here: the one it replaces, still in
-            // use until now, is superseded, and the new one takes its alias.
+            // use until now, is superseded (one revoked meanwhile stays revoked), and the
+            // new one takes its alias.
             var replaced: (id: Int64, alias: String)?
             if pending, let predecessor = try row.optionalInt("replaces_id"),
-                let old = try db.row("SELECT alias FROM entries WHERE id = ? AND status = 'active'", [predecessor])
+                let old = try db.row(
+                    "SELECT alias FROM entries WHERE id = ? AND status IN ('active', 'revoked')",
+                    [predecessor]
+                )
             {
                 replaced = (predecessor, try Columns(old, "entry").text("alias"))
             }
             if let replaced {
                 let retiredAlias = try uniqueAlias(c, base: "\(replaced.alias).old-\(Timestamp.now().prefix(10))")
                 try db.run(
-                    "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
+                    """
+                    UPDATE entries SET status = CASE status WHEN 'active' THEN 'superseded' ELSE status END, alias = ?,
+                                       needs_rotation = 0, rotation_reason = NULL
+                    WHERE id = ?
+                    """,
                     [retiredAlias, replaced.id]
                 )
                 columns["alias"] = replaced.alias
