@@ -50,6 +50,17 @@ class CLITestCase: XCTestCase {
         try cv(args + ["--as", handle, "--passphrase-file", file("\(handle).pass")])
     }
 
+    /// Adds `handle` with `role` as alice, with a cheap keyslot whose
+    /// passphrase is written to `HANDLE.pass` (for ``cvAs(_:_:)``).
+    func addPerson(_ handle: String, role: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try Support.write("\(handle) passphrase\n", to: dir.appendingPathComponent("\(handle).pass"))
+        let r = try cvAsAlice([
+            "person", "add", handle, "--role", role, "--kdf", "interactive", "--new-passphrase-file",
+            self.file("\(handle).pass"),
+        ])
+        XCTAssertEqual(r.status, 0, r.err, file: file, line: line)
+    }
+
     /// Runs `certvault` as alice, her passphrase read from a file.
     func cvAsAlice(
         _ args: [String],

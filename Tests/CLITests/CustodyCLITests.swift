@@ -125,13 +125,7 @@ final class CustodyCLITests: CLITestCase {
     /// ends its mark, so no list keeps asking for a rotation that cannot be.
     func testADepartedPersonsRequestIsRequestedAgain() throws {
         try initVault()
-        try Support.write("carol passphrase\n", to: dir.appendingPathComponent("carol.pass"))
-        ok(
-            try cvAsAlice([
-                "person", "add", "carol", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
-                file("carol.pass"),
-            ])
-        )
+        try addPerson("carol", role: "officer")
         ok(
             try cvAs(
                 "carol",
@@ -162,13 +156,7 @@ final class CustodyCLITests: CLITestCase {
     /// the ungrant that takes one away.
     func testARoleChangeSaysWhatIsStillOpen() throws {
         try initVault()
-        try Support.write("carol passphrase\n", to: dir.appendingPathComponent("carol.pass"))
-        ok(
-            try cvAsAlice([
-                "person", "add", "carol", "--role", "admin", "--kdf", "interactive", "--new-passphrase-file",
-                file("carol.pass"),
-            ])
-        )
+        try addPerson("carol", role: "admin")
         ok(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]))
         let demote = try cvAsAlice(["person", "set-role", "carol", "officer"])
         ok(demote)

@@ -138,12 +138,7 @@ final class RestoreTests: CLITestCase {
     /// left cannot open the restored vault (found in review).
     func testARestoreNeverBringsBackSomeoneWhoLeft() throws {
         try initVault()
-        try Support.write("bob passphrase\n", to: dir.appendingPathComponent("bob.pass"))
-        let add = try cvAsAlice([
-            "person", "add", "bob", "--role", "officer", "--kdf", "interactive", "--new-passphrase-file",
-            file("bob.pass"),
-        ])
-        XCTAssertEqual(add.status, 0, add.err)
+        try addPerson("bob", role: "officer")
         let made = try cvAs("bob", ["new", "management", "--subject", "CN=b", "--alias", "b"])
         XCTAssertEqual(made.status, 0, made.err)
         XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
@@ -175,14 +170,8 @@ final class RestoreTests: CLITestCase {
     /// said; never a copy a departed person went on writing to.
     func testOnlyAnAdminRestoresAndNeverADepartedPersonsCopy() throws {
         try initVault()
-        for (handle, role) in [("bob", "admin"), ("carol", "officer")] {
-            try Support.write("\(handle) passphrase\n", to: dir.appendingPathComponent("\(handle).pass"))
-            let add = try cvAsAlice([
-                "person", "add", handle, "--role", role, "--kdf", "interactive", "--new-passphrase-file",
-                file("\(handle).pass"),
-            ])
-            XCTAssertEqual(add.status, 0, add.err)
-        }
+        try addPerson("bob", role: "admin")
+        try addPerson("carol", role: "officer")
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
         try FileManager.default.copyItem(atPath: vaultPath, toPath: file("kept.db"))  // bob and carol keep copies
         XCTAssertEqual(try cvAsAlice(["person", "depart", "bob", "--reason", "fired"]).status, 0)
