@@ -75,18 +75,9 @@ extension Vault {
         func discard() { Store.removeFiles(staged) }
         let copy: Vault
         let verification: AuditVerification
-        var held: [Int64: Data] = [:]
         do {
             copy = try Vault.open(at: staged, witness: nil, readOnly: true)
             verification = try copy.verify()
-            // Each record the backup holds, by its hash (read once it verifies).
-            if verification.isValid {
-                try copy.store.read { db in
-                    for row in try Row.fetchAll(db, sql: "SELECT seq, hash FROM audit") {
-                        held[row["seq"]] = row["hash"]
-                    }
-                }
-            }
             try copy.close()
             for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
         } catch let error as CertVaultError {
@@ -151,9 +142,14 @@ extension Vault {
             }
             // What the backup lacks of the current log, and what it holds that the current log does not.
             if intact, let log = try? current.auditLog() {
-                let now = Dictionary(log.records.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
-                undone = log.records.filter { $0.signature != nil && held[$0.seq] != $0.hash }
-                branch = try staging.auditLog().records.filter { $0.signature != nil && now[$0.seq] != $0.hash }
+                /// The signed records of `records` that `other` does not hold (by number and hash).
+                func notIn(_ other: [AuditRecord], _ records: [AuditRecord]) -> [AuditRecord] {
+                    let hashes = Dictionary(other.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
+                    return records.filter { $0.signature != nil && hashes[$0.seq] != $0.hash }
+                }
+                let kept = try staging.auditLog().records
+                undone = notIn(kept, log.records)
+                branch = notIn(log.records, kept)
                 let departed = Set(
                     try current.store.read { db in try PeopleLedger.replay(db, vaultID: current.vaultID) }.people.values
                         .filter { !$0.active }.map(\.id)
