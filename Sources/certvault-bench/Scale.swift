@@ -6,59 +6,23 @@ import Foundation
 /// same columns from the same file (the limit a query cannot beat).
 enum ScaleBenchmark {
     static func run(entries: Int, cli: String) throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("certvault-scale-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let keep = CommandLine.arguments.contains("--keep")
-        defer { if keep { note("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
-        let passphrase = SecureBytes(utf8: "bench passphrase, long enough")
-        let path = root + "/scale.db"
-        let vault = try Vault.create(
-            at: path,
-            admin: .init(handle: "alice", role: .admin),
-            passphrase: passphrase,
-            kdf: .interactive
-        )
-        let session = try vault.unlock(handle: "alice", passphrase: passphrase)
-        let password = SecureBytes(utf8: "scale")
-        FileHandle.standardError.write(
-            Data(
-                "certvault scale benchmark: \(entries) entries, \(ProcessInfo.processInfo.activeProcessorCount) cores\n"
-                    .utf8
-            )
-        )
-        let fill = try seconds {
-            var made = 0
-            while made < entries {
-                let n = min(2_000, entries - made)
-                var files: [ImportFile] = []
-                for i in made..<(made + n) {
-                    let key = try PrivateKey.generate(.ec(.p256))
-                    let name = "scale-\(i).example.com"
-                    var builder = CertificateBuilder(subject: "CN=\(name),O=certvault bench")
-                    // Lifetimes from 1 to 400 days: some expire within 30 days, some have.
-                    builder.days = 1 + i % 400
-                    builder.notBefore = Date().addingTimeInterval(-Double(i % 50) * 86_400)
-                    builder.extensions = [("subjectAltName", "DNS:\(name)"), ("extendedKeyUsage", "serverAuth")]
-                    let data = try PKCS12.create(
-                        key: key,
-                        certificate: try builder.build(key: key),
-                        chain: [],
-                        friendlyName: name,
-                        password: .bytes(password),
-                        profile: .modern,
-                        iterations: 1
-                    )
-                    files.append(try Importer.read(data: data, label: name + ".pfx", password: password))
-                }
-                _ = try session.importFiles(files)
-                made += n
-                FileHandle.standardError.write(Data("\rfilled \(made)/\(entries)".utf8))
-            }
-            FileHandle.standardError.write(Data("\n".utf8))
+        // `--reuse DIR`: the vault a `--keep` run left there, measured again without filling it.
+        let reuse = CommandLine.arguments.firstIndex(of: "--reuse").flatMap {
+            $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
         }
-        line("fill the vault (library, in batches of 2,000)", "\(fmt(fill, 0)) s", value: fill, unit: "s")
-        session.lock()
-
+        let root =
+            reuse ?? FileManager.default.temporaryDirectory.appendingPathComponent("certvault-scale-\(getpid())").path
+        let path = root + "/scale.db"
+        let keep = reuse != nil || CommandLine.arguments.contains("--keep")
+        defer { if keep { note("kept \(root)") } else { try? FileManager.default.removeItem(atPath: root) } }
+        let vault: Vault
+        if reuse != nil {
+            vault = try Vault.open(at: path, witness: nil)
+            FileHandle.standardError.write(Data("certvault scale benchmark: the vault in \(root)\n".utf8))
+        } else {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            vault = try fill(path, entries: entries)
+        }
         let env = ["CERTVAULT_VAULT": path, "XDG_STATE_HOME": root + "/state"]
         // The first run records the witness; every figure below is the best of three.
         try runCLI(cli, ["list"], env: env)
@@ -124,6 +88,58 @@ enum ScaleBenchmark {
         )
         let verify = try best { try runCLI(cli, ["audit", "verify"], env: env) }
         Benchmarking.verifyLines("certvault audit verify", records: Int(records), seconds: verify)
+    }
+
+    /// A new vault at `path` with `entries` certificates, imported 2,000 at a time.
+    static func fill(_ path: String, entries: Int) throws -> Vault {
+        let passphrase = SecureBytes(utf8: "bench passphrase, long enough")
+        let vault = try Vault.create(
+            at: path,
+            admin: .init(handle: "alice", role: .admin),
+            passphrase: passphrase,
+            kdf: .interactive
+        )
+        let session = try vault.unlock(handle: "alice", passphrase: passphrase)
+        let password = SecureBytes(utf8: "scale")
+        FileHandle.standardError.write(
+            Data(
+                "certvault scale benchmark: \(entries) entries, \(ProcessInfo.processInfo.activeProcessorCount) cores\n"
+                    .utf8
+            )
+        )
+        let fill = try seconds {
+            var made = 0
+            while made < entries {
+                let n = min(2_000, entries - made)
+                var files: [ImportFile] = []
+                for i in made..<(made + n) {
+                    let key = try PrivateKey.generate(.ec(.p256))
+                    let name = "scale-\(i).example.com"
+                    var builder = CertificateBuilder(subject: "CN=\(name),O=certvault bench")
+                    // Lifetimes from 1 to 400 days: some expire within 30 days, some have.
+                    builder.days = 1 + i % 400
+                    builder.notBefore = Date().addingTimeInterval(-Double(i % 50) * 86_400)
+                    builder.extensions = [("subjectAltName", "DNS:\(name)"), ("extendedKeyUsage", "serverAuth")]
+                    let data = try PKCS12.create(
+                        key: key,
+                        certificate: try builder.build(key: key),
+                        chain: [],
+                        friendlyName: name,
+                        password: .bytes(password),
+                        profile: .modern,
+                        iterations: 1
+                    )
+                    files.append(try Importer.read(data: data, label: name + ".pfx", password: password))
+                }
+                _ = try session.importFiles(files)
+                made += n
+                FileHandle.standardError.write(Data("\rfilled \(made)/\(entries)".utf8))
+            }
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        line("fill the vault (library, in batches of 2,000)", "\(fmt(fill, 0)) s", value: fill, unit: "s")
+        session.lock()
+        return vault
     }
 
     @discardableResult

@@ -71,6 +71,10 @@ final class CryptoTests: XCTestCase {
             count: 20
         )
         XCTAssertEqual(rfc6070?.hexLower, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957")
+        XCTAssertEqual(Data(hex: "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"), rfc6070)
+        XCTAssertEqual(Data(hex: "00Ff0a"), Data([0, 255, 10]))
+        XCTAssertEqual(Data(hex: ""), Data())
+        for bad in ["0", "0g", "g0", "abc", "é1", "12 4", "ZZ"] { XCTAssertNil(Data(hex: bad), bad) }
         let rfc7914 = PKCS12.pbkdf2(
             Data("passwd".utf8),
             salt: Data("salt".utf8),
@@ -520,6 +524,27 @@ final class CryptoTests: XCTestCase {
             XCTAssertNil(JSONText.parse(text), text)
         }
         XCTAssertEqual(AuditDetails(json: #"{"f":1.5,"s":"x"}"#).string("s"), "x")
+        // Reading a few fields gives what the whole reader gives, or leaves the text to it.
+        let refused = [
+            #"{"f":1.5}"#, #"{"a":1,"a":2}"#, #"{"a":{"k":1,"k":2}}"#, #"{"b":[1,],"a":"x"}"#, #"{"b":01,"a":"x"}"#,
+            "{\"b\":\"\u{01}\",\"a\":\"x\"}", #"{"b":"\ud800","a":"x"}"#, #"{"a":"x"} x"#, #"["a"]"#, #""a""#,
+            #"{"a\u0062":1}"#, #"{"é":1}"#, String(repeating: "[", count: 100), #"{"a":"x""#,
+        ]
+        for text in texts + refused {
+            let names = ["a", "s0", "i1", "b2", "e", "n", "missing"]
+            let fields = JSONText.fields(names, of: text)
+            guard case .object(let object)? = JSONText.parse(text) else {
+                XCTAssertNil(fields, text)
+                continue
+            }
+            // Only a key with an escape or past ASCII is left to the whole reader.
+            if text.utf8.allSatisfy({ $0 < 0x80 }) && !text.contains("\\") { XCTAssertNotNil(fields, text) }
+            if let fields { XCTAssertEqual(fields, names.map { object[$0] }, text) }
+        }
+        XCTAssertEqual(
+            JSONText.fields(["alias", "entry_digest"], of: #"{"alias":"a.example","n":[1,{"x":null}],"t":true}"#),
+            [.string("a.example"), nil]
+        )
         let fraction = AuditRecord(
             seq: 1,
             at: "",

@@ -77,11 +77,16 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     /// altered into NULLs or wrong types is an error naming it, not a trap.
     /// - Parameter positions: the row's column positions, shared by the rows
     ///   of one query (``Columns/positions(of:)``); nil to look each column up by name.
-    init(row: Row, positions: [String: Int]? = nil) throws {
+    /// - Parameter query: the statement whose current row `row` is, to read
+    ///   its values straight from SQLite in ``AuditChain/columns`` order.
+    init(row: Row, positions: [String: Int]? = nil, query: AuditChain.Query? = nil) throws {
+        query?.order.next = 0
         let c = Columns(
             row,
             "audit record \(((row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue).map { "\($0)" } ?? "?")",
-            positions: positions
+            positions: query?.positions ?? positions,
+            statement: query?.statement,
+            order: query?.order
         )
         seq = try c.int("seq", in: AuditChain.seqRange)
         at = try c.wholeText("at")
@@ -233,6 +238,26 @@ enum AuditChain {
     static let zeroHash = Data(count: 32)
 
     static let columns = "seq, at, actor_id, action, entry_id, person_id, details, prev_hash, hash, signature"
+
+    /// A query over the `audit` table whose rows are read in place, each a
+    /// record (``AuditRecord/init(row:positions:query:)``) read in column order.
+    struct Query {
+        let statement: OpaquePointer?
+        let positions: [String: Int]
+        let order: Columns.Order
+        let rows: RowCursor
+
+        init(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws {
+            let prepared = try db.makeStatement(sql: sql)
+            statement = prepared.sqliteStatement
+            positions = Dictionary(
+                prepared.columnNames.enumerated().map { ($1, $0) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            order = Columns.Order(prepared.columnNames)
+            rows = try Row.fetchCursor(prepared, arguments: arguments)
+        }
+    }
 
     /// The last record that carries a signature (valid or not): the head
     /// the state check judges and the rollback witness compares.
@@ -555,12 +580,180 @@ extension JSONText {
         }
     }
 
+    /// The named fields of a JSON object, in the order named (nil for one
+    /// it lacks), each exactly as ``parse(_:)`` would give it, with the rest of the text checked as `parse` checks it
+    /// but not built: a record's details hold a dozen fields and a reader of
+    /// two needs no dictionary of twelve (`audit verify` reads every entry
+    /// record). Nil where `parse` should decide: the text is not an object
+    /// `parse` takes, or has a key with an escape or a byte past ASCII (whose
+    /// duplicates only `parse` can judge).
+    static func fields(_ names: [String], of text: String) -> [JSONValue?]? {
+        var text = text
+        return text.withUTF8 { bytes -> [JSONValue?]? in
+            var reader = Reader(bytes: bytes)
+            var found = [JSONValue?](repeating: nil, count: names.count)
+            var keys: [Range<Int>] = []
+            keys.reserveCapacity(16)
+            reader.skipSpace()
+            guard reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: "{") else { return nil }
+            reader.position += 1
+            reader.skipSpace()
+            if reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: "}") {
+                reader.position += 1
+            } else {
+                while true {
+                    reader.skipSpace()
+                    guard let key = reader.plainKey(), keys.count < 64 else { return nil }
+                    let start = bytes.baseAddress! + key.lowerBound
+                    for other in keys where other.count == key.count {
+                        if memcmp(start, bytes.baseAddress! + other.lowerBound, key.count) == 0 { return nil }
+                    }
+                    keys.append(key)
+                    reader.skipSpace()
+                    guard reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: ":") else { return nil }
+                    reader.position += 1
+                    var wanted: Int?
+                    for (i, name) in names.enumerated() where name.utf8.count == key.count {
+                        var name = name
+                        if name.withUTF8({ memcmp($0.baseAddress!, start, key.count) == 0 }) {
+                            wanted = i
+                            break
+                        }
+                    }
+                    if let wanted {
+                        guard let value = reader.value(depth: 1) else { return nil }
+                        found[wanted] = value
+                    } else {
+                        guard reader.skipValue(depth: 1) else { return nil }
+                    }
+                    reader.skipSpace()
+                    guard reader.position < bytes.count else { return nil }
+                    if bytes[reader.position] == UInt8(ascii: ",") {
+                        reader.position += 1
+                    } else if bytes[reader.position] == UInt8(ascii: "}") {
+                        reader.position += 1
+                        break
+                    } else {
+                        return nil
+                    }
+                }
+            }
+            reader.skipSpace()
+            return reader.position == bytes.count ? found : nil
+        }
+    }
+
     private struct Reader {
         let bytes: UnsafeBufferPointer<UInt8>
         var position = 0
 
         mutating func skipSpace() {
-            while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
+            while position < bytes.count {
+                switch bytes[position] {
+                case 0x20, 0x09, 0x0A, 0x0D: position += 1
+                default: return
+                }
+            }
+        }
+
+        /// A key's bytes between its quotes, when they are printable ASCII
+        /// without an escape; nil otherwise (and for a string `parse` refuses).
+        mutating func plainKey() -> Range<Int>? {
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { return nil }
+            let start = position + 1
+            var i = start
+            while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+                guard bytes[i] >= 0x20, bytes[i] < 0x80, bytes[i] != UInt8(ascii: "\\") else { return nil }
+                i += 1
+            }
+            guard i < bytes.count else { return nil }
+            position = i + 1
+            return start..<i
+        }
+
+        /// Passes over a value that ``value(depth:)`` would take, building
+        /// nothing but what a duplicate key needs; false where it would fail,
+        /// or where only it can tell (a key with an escape or past ASCII).
+        mutating func skipValue(depth: Int) -> Bool {
+            guard depth < 64 else { return false }
+            skipSpace()
+            guard position < bytes.count else { return false }
+            switch bytes[position] {
+            case UInt8(ascii: "{"):
+                position += 1
+                var keys: [Range<Int>] = []
+                keys.reserveCapacity(16)
+                skipSpace()
+                if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                    position += 1
+                    return true
+                }
+                while true {
+                    skipSpace()
+                    guard let key = plainKey(), keys.count < 64 else { return false }
+                    for other in keys where other.count == key.count {
+                        if memcmp(bytes.baseAddress! + key.lowerBound, bytes.baseAddress! + other.lowerBound, key.count)
+                            == 0
+                        {
+                            return false
+                        }
+                    }
+                    keys.append(key)
+                    skipSpace()
+                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return false }
+                    position += 1
+                    guard skipValue(depth: depth + 1) else { return false }
+                    skipSpace()
+                    guard position < bytes.count else { return false }
+                    if bytes[position] == UInt8(ascii: ",") {
+                        position += 1
+                    } else if bytes[position] == UInt8(ascii: "}") {
+                        position += 1
+                        return true
+                    } else {
+                        return false
+                    }
+                }
+            case UInt8(ascii: "["):
+                position += 1
+                skipSpace()
+                if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+                    position += 1
+                    return true
+                }
+                while true {
+                    guard skipValue(depth: depth + 1) else { return false }
+                    skipSpace()
+                    guard position < bytes.count else { return false }
+                    if bytes[position] == UInt8(ascii: ",") {
+                        position += 1
+                    } else if bytes[position] == UInt8(ascii: "]") {
+                        position += 1
+                        return true
+                    } else {
+                        return false
+                    }
+                }
+            case UInt8(ascii: "\""):
+                // Unescaped text is taken as it stands; an escape is judged by the reader.
+                let start = position
+                var i = position + 1
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") {
+                    guard bytes[i] >= 0x20 else { return false }
+                    i += 1
+                }
+                guard i < bytes.count else { return false }
+                if bytes[i] == UInt8(ascii: "\"") {
+                    position = i + 1
+                    return true
+                }
+                position = start
+                return string() != nil
+            case UInt8(ascii: "t"): return literal("true")
+            case UInt8(ascii: "f"): return literal("false")
+            case UInt8(ascii: "n"): return literal("null")
+            default: return integer() != nil
+            }
         }
 
         mutating func literal(_ word: StaticString) -> Bool {

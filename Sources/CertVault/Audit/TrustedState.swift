@@ -452,16 +452,14 @@ struct VaultState {
         }
         var transactions: [Transaction] = []
         var open: Transaction?
-        let rows = try Row.fetchCursor(
+        let query = try AuditChain.Query(
             db,
             sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? ORDER BY seq",
             arguments: [after]
         )
-        var positions: [String: Int]?
-        while let row = try rows.next() {
-            if positions == nil { positions = Columns.positions(of: row) }
+        while let row = try query.rows.next() {
             // A record that cannot be read is checkLinks' to name.
-            guard let record = try? AuditRecord(row: row, positions: positions) else { continue }
+            guard let record = try? AuditRecord(row: row, query: query) else { continue }
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
             let problem: String?
             if inOrder {
@@ -824,17 +822,17 @@ struct SignedEntryRecord: Sendable {
         entryID = id
         actorID = record.actorID
         action = AuditAction(rawValue: record.action)
-        // The two fields straight from our reader's object (as AuditDetails
-        // reads them, without building its dictionary); else as it does.
-        guard case .object(let fields)? = JSONText.parse(record.details) else {
+        // The two fields straight from our reader (as AuditDetails reads
+        // them, without building its dictionary); else as it does.
+        guard let fields = JSONText.fields(["entry_digest", "alias"], of: record.details) else {
             let details = AuditDetails(json: record.details)
             hasDigest = details.fields["entry_digest"] != nil
             digest = details.string("entry_digest").flatMap(Data.init(hex:))
             alias = details.string("alias")
             return
         }
-        hasDigest = fields["entry_digest"] != nil
-        if case .string(let hex)? = fields["entry_digest"] { digest = Data(hex: hex) } else { digest = nil }
-        if case .string(let name)? = fields["alias"] { alias = name } else { alias = nil }
+        hasDigest = fields[0] != nil
+        if case .string(let hex)? = fields[0] { digest = Data(hex: hex) } else { digest = nil }
+        if case .string(let name)? = fields[1] { alias = name } else { alias = nil }
     }
 }

@@ -95,15 +95,13 @@ struct AuditVerifier {
         // order, and each signature then depends on nothing but its record.
         let signatures = ParallelSignatureCheck(batchesInFlight: signaturesInFlight, keepEntryRecords: true)
         defer { signatures.finish() }
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
-        var positions: [String: Int]?
-        while let row = try rows.next() {
-            if positions == nil { positions = Columns.positions(of: row) }
+        let query = try AuditChain.Query(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
+        while let row = try query.rows.next() {
             count += 1
             if count % 256 == 0 { try cancellation?.check() }
             let record: AuditRecord
             let expectedSeq = (previous?.seq ?? 0) + 1
-            do { record = try AuditRecord(row: row, positions: positions) } catch let e as CertVaultError {
+            do { record = try AuditRecord(row: row, query: query) } catch let e as CertVaultError {
                 findings.append(.init(seq: expectedSeq, message: e.message))
                 // A record in its place with a hash to chain on: the next is judged against it.
                 if case .int64(expectedSeq) = (row["seq"] as DatabaseValue? ?? .null).storage,

@@ -16,16 +16,25 @@ extension Data {
     }
 
     init?(hex: String) {
-        let chars = Array(hex.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out = Data(capacity: chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let hi = Self.nibble(chars[i]), let lo = Self.nibble(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        self = out
+        // Into a plain byte array first: appending to `Data` a byte at a time
+        // costs far more than the decoding (`audit verify` decodes a digest per record).
+        var hex = hex
+        guard
+            let bytes = hex.withUTF8({ chars -> [UInt8]? in
+                guard chars.count % 2 == 0 else { return nil }
+                return [UInt8](unsafeUninitializedCapacity: chars.count / 2) { out, written in
+                    var i = 0
+                    while i < chars.count {
+                        guard let hi = Self.nibble(chars[i]), let lo = Self.nibble(chars[i + 1]) else { return }
+                        out[i / 2] = hi << 4 | lo
+                        i += 2
+                    }
+                    written = chars.count / 2
+                }
+            })
+        else { return nil }
+        guard bytes.count * 2 == hex.utf8.count else { return nil }
+        self = Data(bytes)
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {

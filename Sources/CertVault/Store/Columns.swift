@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+internal import GRDBSQLite
 
 /// The columns of one row read from the vault file, each checked.
 ///
@@ -85,7 +86,10 @@ struct Columns {
     func wholeText(_ column: String) throws -> String {
         let s = try text(column)
         let stored: Int?
-        if let positions {
+        if let statement, let order, order.next > 0, order.names[order.next - 1] == column {
+            // Just read from the statement: SQLite's own count of the bytes.
+            stored = Int(sqlite3_column_bytes(statement, Int32(order.next - 1)))
+        } else if let positions {
             stored = positions[column].flatMap { i in try? row.withUnsafeData(atIndex: i) { $0?.count } }
         } else {
             stored = try? row.withUnsafeData(named: column) { $0?.count }

@@ -92,12 +92,10 @@ extension Vault {
             var named: [(index: Int, entry: Int64, alias: String)] = []
             var previous = AuditChain.zeroHash
             var expected: Int64 = 1
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
-            var positions: [String: Int]?
-            while let row = try rows.next() {
-                if positions == nil { positions = Columns.positions(of: row) }
+            let query = try AuditChain.Query(db, sql: "SELECT \(AuditChain.columns) FROM audit ORDER BY seq")
+            while let row = try query.rows.next() {
                 var record: AuditRecord
-                do { record = try AuditRecord(row: row, positions: positions) } catch let error as CertVaultError {
+                do { record = try AuditRecord(row: row, query: query) } catch let error as CertVaultError {
                     unreadable.append(.init(seq: nil, message: error.message))
                     continue
                 }
