@@ -247,6 +247,20 @@ extension Vault {
         return verification
     }
 
+    /// The part of ``verify(expecting:)-9tjmj`` that is the log alone: every
+    /// record's place, hash and signature, without the tables, the storage
+    /// or the witness. For the benchmark, which sets it beside the whole;
+    /// the number of findings.
+    package func verifyLogOnly() throws -> Int {
+        try store.read { db in
+            try AuditVerifier(db: db, vaultID: vaultID).verifyAll(expecting: nil, signaturesInFlight: 32) {
+                _,
+                walked in
+                VaultState(ledger: walked?.ledger ?? PeopleLedger())
+            }.findings.count
+        }
+    }
+
     /// The state, every entry compared with its signed record; a value the
     /// check cannot even read is a finding, not a stop.
     private func checkedState(_ db: Database, thorough: Bool, walked: WalkedLog?) -> VaultState {
