@@ -120,6 +120,9 @@ struct AuditCommand: ParsableCommand {
                 let value = f.string("value") ?? "?"
                 let key = f.string("key")
                 return "\(key ?? "?") = \(key.flatMap(PolicyKey.init(rawValue:))?.summary(of: value) ?? value)"
+            case .unlockFailed where r.personDeparted == true:
+                return
+                    "an unlock as \(r.personHandle ?? "?"), who had departed: refused whatever the passphrase (unsigned: whoever tried is not known)"
             case .unlockFailed:
                 return "a wrong passphrase for \(r.personHandle ?? "?") (unsigned: whoever typed it is not known)"
             case .entryExportUnwritten:

@@ -74,6 +74,14 @@ final class CustodyCLITests: CLITestCase {
         )
         XCTAssertEqual(bobExport.status, 1)
         XCTAssertTrue(bobExport.err.contains("departed"), bobExport.err)
+        // The auditor sees that he tried, and that it was no wrong passphrase.
+        let tried = try cv(["audit", "log", "--action", "unlock.failed"])
+        ok(tried)
+        XCTAssertTrue(
+            tried.out.contains("an unlock as bob, who had departed: refused whatever the passphrase"),
+            tried.out
+        )
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
         // The last admin cannot depart.
         XCTAssertEqual(try cvAsAlice(["person", "depart", "alice", "--reason", "x"]).status, 1)
 

@@ -39,6 +39,9 @@ final class CustodyTests: VaultTestCase {
             password: SecureBytes(utf8: "pw"),
             recipient: "dave"
         )
+        assertCode(.wrongPassphrase) {
+            _ = try self.vault.unlock(handle: "bob", passphrase: SecureBytes(utf8: "not bob's"))
+        }
         let plan = try alice.depart("bob", reason: "left the company")
         XCTAssertEqual(plan.items.map(\.alias), ["bob-mgmt", "carol-mgmt"])
         XCTAssertEqual(plan.items.map(\.action), [.rotate, .rotate])
@@ -47,6 +50,10 @@ final class CustodyTests: VaultTestCase {
         assertCode(.personInactive) {
             _ = try self.vault.unlock(handle: "bob", passphrase: SecureBytes(utf8: "bob pass"))
         }
+        // Both refusals are in the log, told apart by what the signed records said of bob then.
+        let failed = try vault.auditLog(.init(action: "unlock.failed")).records
+        XCTAssertEqual(failed.map(\.personHandle), ["bob", "bob"])
+        XCTAssertEqual(failed.map(\.personDeparted), [false, true])
         assertCode(.noAccess) { _ = try bob.grant(.id(a.id), to: "carol") }
         XCTAssertTrue(try vault.verify().isValid)
         let entries = try vault.entries()

@@ -35,6 +35,11 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     public var hash: Data
     /// Ed25519 signature of ``hash`` by the actor; nil only for `unlock.failed`.
     public var signature: Data?
+    /// For a failed unlock, whether its person had departed by then, as the
+    /// signed records before it state: their attempt is refused whatever
+    /// passphrase was given, so it is no wrong passphrase. Filled in by
+    /// ``Vault/auditLog(_:)``; nil elsewhere and for other records.
+    public var personDeparted: Bool?
     /// Why the record cannot be believed (altered, out of place, signed by
     /// someone the records do not trust), as ``Vault/auditLog(_:)`` found
     /// it; nil when its hash, its link and its signature check out.

@@ -238,6 +238,8 @@ struct HTMLReport {
         case .vaultCreate?: return "\(who) created the vault"
         case .personKeyslot?: return "\(who) set a passphrase"
         case .personAdd?: return "\(who) added \(r.personHandle ?? "a person")"
+        case .unlockFailed? where r.personDeparted == true:
+            return "someone tried to unlock the vault as \(r.personHandle ?? "a person"), who had departed"
         case .unlockFailed?:
             return "someone gave a wrong passphrase for \(r.personHandle ?? r.actorHandle ?? "a person")"
         case .entryImport?: return "\(who) imported\(what)"

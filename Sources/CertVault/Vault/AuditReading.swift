@@ -109,6 +109,11 @@ extension Vault {
                 case .problem(let problem): record.problem = record.problem ?? problem
                 case .signed(let pending): signatures.add(pending, seq: record.seq, position: records.count)
                 }
+                if record.action == AuditAction.unlockFailed.rawValue, let actor = record.actorID,
+                    let person = replay.people[actor]
+                {
+                    record.personDeparted = !person.active
+                }
                 previous = record.hash
                 expected = record.seq + 1
                 if record.problem == nil, let entry = record.entryID, record.signature != nil,

@@ -3,8 +3,9 @@ import GRDB
 
 extension Vault {
     /// Unlocks the vault as `handle` (or the only person who can), running
-    /// the KDF once. A wrong passphrase appends an unsigned `unlock.failed`
-    /// record and changes nothing else.
+    /// the KDF once. A wrong passphrase, or an attempt by someone who has
+    /// departed, appends an unsigned `unlock.failed` record and changes
+    /// nothing else.
     ///
     /// Who the person is, their role and their keys come from the signed
     /// records; their keyslot must be the one those records commit to, so
@@ -13,15 +14,11 @@ extension Vault {
     /// - Throws: `.wrongPassphrase` ("wrong passphrase for HANDLE"),
     ///   `.tampered` for a keyslot that is not the one signed.
     public func unlock(handle: String?, passphrase: SecureBytes) throws -> Session {
-        let (person, slot, genesisHash) = try store.read { db -> (TrustedPerson, Keyslot, Data) in
+        let (person, slot, genesisHash) = try store.read { db -> (TrustedPerson, Keyslot?, Data) in
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
             let person = try Self.actor(handle, ledger: ledger, in: db)
-            guard person.active else {
-                throw CertVaultError(
-                    .personInactive,
-                    "\(person.handle) has departed and can no longer unlock this vault"
-                )
-            }
+            // Refused below, once this read is over, and recorded.
+            guard person.active else { return (person, nil, Data()) }
             guard person.canUnlock else {
                 throw CertVaultError(
                     .noAccess,
@@ -48,24 +45,37 @@ extension Vault {
             }
             return (person, slot, try AuditChain.genesisHash(db))
         }
+        guard let slot else {
+            // Whoever tries, with whatever passphrase: the auditor sees the attempt.
+            try recordFailedUnlock(person)
+            throw CertVaultError(.personInactive, "\(person.handle) has departed and can no longer unlock this vault")
+        }
         let ad = Binding.keyslot(vaultID: vaultID, personID: person.id, genesisHash: genesisHash)
         guard let secrets = try slot.open(passphrase: passphrase, associatedData: ad) else {
-            do {
-                _ = try store.write { db in
-                    try AuditChain.append(
-                        db,
-                        actor: person.id,
-                        action: .unlockFailed,
-                        person: person.id,
-                        details: ["handle": person.handle],
-                        signer: nil
-                    )
-                }
-            } catch let error as CertVaultError where error.code == .io || error.code == .readOnly {
-                // A read-only vault cannot take the record; the passphrase is still wrong.
-            }
+            try recordFailedUnlock(person)
             throw CertVaultError(.wrongPassphrase, "wrong passphrase for \(person.handle)")
         }
         return try Session(vault: self, person: person, secrets: secrets)
+    }
+
+    /// Appends the unsigned `unlock.failed` record of a refused unlock as
+    /// `person`: a wrong passphrase, or any passphrase once they departed
+    /// (``AuditRecord/personDeparted`` tells the two apart). A vault that
+    /// cannot be written still refuses; the record is then left out.
+    private func recordFailedUnlock(_ person: TrustedPerson) throws {
+        do {
+            _ = try store.write { db in
+                try AuditChain.append(
+                    db,
+                    actor: person.id,
+                    action: .unlockFailed,
+                    person: person.id,
+                    details: ["handle": person.handle],
+                    signer: nil
+                )
+            }
+        } catch let error as CertVaultError where error.code == .io || error.code == .readOnly {
+            // A read-only vault cannot take the record; the unlock is still refused.
+        }
     }
 }
