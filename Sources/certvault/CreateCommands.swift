@@ -35,13 +35,18 @@ struct New: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("The subject, e.g. CN=contoso-deploy.", valueName: "dn")) var subject: String
         @Option(help: "rsa:2048, rsa:3072 or rsa:4096.") var key = "rsa:2048"
-        @Option(help: "Days of validity.") var days = 365
+        @Option(parsing: .unconditional, help: "Days of validity (1 to 3650).") var days = 365
         @Option(name: .customLong("app-id"), help: ArgumentHelp("The application (client) id.", valueName: "id"))
         var appID: String?
         @Option(help: "Alias of the entry (default: the common name).") var alias: String?
 
         func run() throws {
-            let spec = try KeySpec(parsing: key)
+            // Arguments Azure or the vault would refuse: said before any passphrase is asked for.
+            let spec = try UsageError.reading {
+                let spec = try KeySpec(parsing: key)
+                try Session.checkSelfSignedArguments(subject: subject, keySpec: spec, days: days, alias: alias)
+                return spec
+            }
             let session = try global.unlock(try global.openVault())
             let entry = try session.createAppCredential(
                 subject: subject,
@@ -69,12 +74,16 @@ struct New: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("The subject, e.g. CN=contoso-mgmt,O=Contoso.", valueName: "dn")) var subject: String
         @Option(help: "rsa:2048, rsa:3072 or rsa:4096.") var key = "rsa:2048"
-        @Option(help: "Days of validity.") var days = 365
+        @Option(parsing: .unconditional, help: "Days of validity (1 to 3650).") var days = 365
         @Option(help: ArgumentHelp("Azure subscription it is for.", valueName: "id")) var subscription: String?
         @Option(help: "Alias of the entry (default: the common name).") var alias: String?
 
         func run() throws {
-            let spec = try KeySpec(parsing: key)
+            let spec = try UsageError.reading {
+                let spec = try KeySpec(parsing: key)
+                try Session.checkSelfSignedArguments(subject: subject, keySpec: spec, days: days, alias: alias)
+                return spec
+            }
             let session = try global.unlock(try global.openVault())
             let entry = try session.createManagementCertificate(
                 subject: subject,
@@ -127,7 +136,11 @@ struct Csr: ParsableCommand {
                 hint: "choose another path, or pass --force to replace it"
             )
         }
-        let spec = try KeySpec(parsing: key)
+        let spec = try UsageError.reading {
+            let spec = try KeySpec(parsing: key)
+            try Session.checkRequestArguments(subject: subject, dnsNames: dnsNames, keySpec: spec, alias: alias)
+            return spec
+        }
         let session = try global.unlock(vault)
         let (entry, _) = try session.createRequest(
             subject: subject,

@@ -54,6 +54,17 @@ final class UsabilityTests: CLITestCase {
                 ["export", "x", "--format", "pfx", "--generate-password", "--password-file", "pw", "--out", "o.pfx"],
                 "--generate-password makes the password",
             ),
+            // What a new certificate or request may not be: before the passphrase, not after the KDF.
+            (["new", "management", "--subject", "CN=x", "--days", "0"], "a validity of 0 days is outside 1 to 3650"),
+            (["new", "management", "--subject", "CN=x", "--days", "-3"], "a validity of -3 days is outside 1 to 3650"),
+            (["new", "management", "--subject", "CN=x", "--key", "rsa:1024"], "an RSA key of 1024 bits is refused"),
+            (["new", "management", "--subject", "CN=x", "--key", "ec:p256"], "need an RSA key, not ec:p256"),
+            (["new", "management", "--subject", "CN=x", "--key", "dsa"], "dsa"),
+            (["new", "app-credential", "--subject", "CN="], "'CN' has no value in subject 'CN='"),
+            (["new", "management", "--subject", "XX=foo"], "unknown field 'XX' in subject 'XX=foo'"),
+            (["new", "management", "--subject", "CN=x", "--alias", "123"], "'123' is not a valid alias"),
+            (["csr", "--subject", "CN=x", "--dns", "a..b", "--out", "r.csr"], "a..b"),
+            (["csr", "--subject", "CN=x", "--dns", "x.example", "--key", "rsa:1024", "--out", "r.csr"], "rsa:1024"),
         ]
         let before = try cv(["audit", "log"]).out
         for (args, message) in cases {

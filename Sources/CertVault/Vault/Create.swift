@@ -21,6 +21,48 @@ extension Session {
         }
     }
 
+    /// What ``createManagementCertificate(subject:keySpec:days:subscription:alias:)``
+    /// and ``createAppCredential(subject:keySpec:days:appID:alias:)`` refuse
+    /// in their arguments, checked as they check them but before anything is
+    /// unlocked: the days of validity (1 to 3650), the key (RSA of 2048 bits
+    /// at least), the subject and the alias.
+    /// - Throws: `.invalidArgument` naming the first argument refused.
+    public static func checkSelfSignedArguments(subject: String, keySpec: KeySpec, days: Int, alias: String?) throws {
+        guard (1...3650).contains(days) else {
+            throw CertVaultError(
+                .invalidArgument,
+                "a validity of \(days) days is outside 1 to 3650",
+                hint: "management certificates are rotated yearly; 365 is the default"
+            )
+        }
+        try requireManagementKey(keySpec)
+        _ = try CertificateBuilder.makeName(subject)
+        try validateAlias(alias)
+    }
+
+    /// What ``createRequest(subject:dnsNames:keySpec:subscription:alias:)``
+    /// refuses in its arguments, checked as it checks them but before
+    /// anything is unlocked: the key, the names, the subject and the alias.
+    /// - Throws: `.invalidArgument` naming the first argument refused.
+    public static func checkRequestArguments(
+        subject: String,
+        dnsNames: [String],
+        keySpec: KeySpec,
+        alias: String?
+    ) throws {
+        let allowed: [KeySpec] = [.rsa2048, .rsa(bits: 3072), .rsa(bits: 4096), .ec(.p256), .ec(.p384)]
+        guard allowed.contains(keySpec) else {
+            throw CertVaultError(
+                .invalidArgument,
+                "a request key must be one of \(allowed.map(\.description).joined(separator: ", ")), not \(keySpec)",
+                hint: "CAs issue for RSA of 2048 bits or more and for EC P-256 or P-384; rsa:2048 is the default"
+            )
+        }
+        try DomainNames.requireHostNames(dnsNames, what: "a name of the request")
+        _ = try CertificateBuilder.makeName(subject)
+        try validateAlias(alias)
+    }
+
     /// Makes what MakeCert made for Azure management certificates: an RSA key
     /// in the vault and a self-signed X.509 v3 certificate for client
     /// authentication (128-bit random serial, SHA-256, key usage
@@ -85,16 +127,12 @@ extension Session {
         alias: String?
     ) throws -> Entry {
         try requireRole([.admin, .officer], to: "create certificates")
-        guard (1...3650).contains(days) else {
-            throw CertVaultError(.invalidArgument, "a validity of \(days) days is outside 1 to 3650")
-        }
-        try Self.requireManagementKey(keySpec)
+        try Self.checkSelfSignedArguments(subject: subject, keySpec: keySpec, days: days, alias: alias)
         let key = try PrivateKey.generate(keySpec)
         var builder = CertificateBuilder(subject: subject)
         builder.days = days
         let cert = try builder.build(key: key)
         let options = ImportOptions(alias: alias, purpose: purpose, subscription: subscription)
-        try validateAlias(alias)
         return try change { c in
             let id = try storeCertificate(
                 c,
@@ -126,17 +164,9 @@ extension Session {
         alias: String? = nil
     ) throws -> (entry: Entry, pem: Data) {
         try requireRole([.admin, .officer], to: "create certificate requests")
-        let allowed: [KeySpec] = [.rsa2048, .rsa(bits: 3072), .rsa(bits: 4096), .ec(.p256), .ec(.p384)]
-        guard allowed.contains(keySpec) else {
-            throw CertVaultError(
-                .invalidArgument,
-                "a request key must be one of \(allowed.map(\.description).joined(separator: ", ")), not \(keySpec)"
-            )
-        }
-        try DomainNames.requireHostNames(dnsNames, what: "a name of the request")
+        try Self.checkRequestArguments(subject: subject, dnsNames: dnsNames, keySpec: keySpec, alias: alias)
         let key = try PrivateKey.generate(keySpec)
         let request = try CertificateRequest(key: key, subject: subject, dnsNames: dnsNames)
-        try validateAlias(alias)
         let entry = try change { c -> Entry in
             let id = try insertRequest(
                 c,

@@ -734,7 +734,7 @@ extension Session {
     /// certificate and its key) that make one entry: checked before any work.
     func requireImportable(_ options: ImportOptions, files count: Int) throws {
         try requireRole([.admin, .officer], to: "import")
-        try validateAlias(options.alias)
+        try Self.validateAlias(options.alias)
         try DomainNames.requireHostNames(options.domains, what: "a domain tag")
         if options.alias != nil, count > 2 {
             throw CertVaultError(
@@ -746,7 +746,7 @@ extension Session {
 
     /// An alias a person chose: visible characters only (design rule 7),
     /// and not all digits, so that no alias reads as another entry's id.
-    func validateAlias(_ alias: String?) throws {
+    static func validateAlias(_ alias: String?) throws {
         guard let alias else { return }
         guard !alias.isEmpty, alias.count <= 200, !Display.hasControlCharacters(alias),
             alias.trimmingCharacters(in: .whitespaces) == alias, !Self.isAllDigits(alias)

@@ -46,10 +46,18 @@ package struct CertificateBuilder {
             }
             let field = String(part[..<eq])
             let value = String(part[part.index(after: eq)...])
+            guard !value.isEmpty else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(Display.quoted(field)) has no value in subject \(Display.quoted(dn))",
+                    hint: "write the subject as CN=name,O=organisation"
+                )
+            }
             guard X509_NAME_add_entry_by_txt(pointer, field, MBSTRING_UTF8, value, -1, -1, 0) == 1 else {
                 throw CertVaultError(
                     .invalidArgument,
-                    "unknown field \(Display.quoted(field)) in subject \(Display.quoted(dn)): \(OpenSSL.drainErrors())"
+                    "unknown field \(Display.quoted(field)) in subject \(Display.quoted(dn)): \(OpenSSL.drainErrors())",
+                    hint: "use the fields CN, O, OU, L, ST, C or emailAddress, e.g. CN=name,O=organisation"
                 )
             }
         }

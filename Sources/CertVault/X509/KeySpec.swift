@@ -35,7 +35,11 @@ public enum KeySpec: Sendable, Hashable, CustomStringConvertible {
         switch (parts.first, parts.count == 2 ? parts[1] : nil) {
         case ("rsa", let bits?):
             guard let n = Int(bits) else {
-                throw CertVaultError(.invalidArgument, "\(Display.quoted(text)) names no RSA key size")
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(Display.quoted(text)) names no RSA key size",
+                    hint: "use rsa:2048, rsa:3072 or rsa:4096"
+                )
             }
             self = .rsa(bits: n)
         case ("ec", let curve?):
