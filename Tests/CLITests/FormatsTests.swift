@@ -279,11 +279,12 @@ final class FormatsTests: CLITestCase {
         XCTAssertEqual(e.first?["purpose"] as? String, "management")
         XCTAssertEqual(e.first?["subscription"] as? String, "sub-1")
 
+        // Refused as usage mistakes, before the passphrase (UsabilityTests has the rest).
         let weak = try cvAsAlice(["new", "management", "--subject", "CN=weak", "--key", "rsa:1024"])
-        XCTAssertEqual(weak.status, 1)
+        XCTAssertEqual(weak.status, 2)
         XCTAssertTrue(weak.err.contains("1024 bits is refused: Azure requires at least 2048 bits"), weak.err)
         let ec = try cvAsAlice(["new", "management", "--subject", "CN=ec", "--key", "ec:p256"])
-        XCTAssertEqual(ec.status, 1)
+        XCTAssertEqual(ec.status, 2)
         XCTAssertTrue(ec.err.contains("need an RSA key"), ec.err)
         XCTAssertEqual(try entries().count, 1)
     }

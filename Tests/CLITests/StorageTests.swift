@@ -176,17 +176,23 @@ final class RestoreTests: CLITestCase {
         try FileManager.default.copyItem(atPath: vaultPath, toPath: file("kept.db"))  // bob and carol keep copies
         XCTAssertEqual(try cvAsAlice(["person", "depart", "bob", "--reason", "fired"]).status, 0)
         XCTAssertEqual(try cvAsAlice(["person", "depart", "carol", "--reason", "fired"]).status, 0)
-        let before = try Data(contentsOf: URL(fileURLWithPath: vaultPath))
-        func unchanged(_ what: String, line: UInt = #line) {
-            XCTAssertEqual(try? Data(contentsOf: URL(fileURLWithPath: vaultPath)), before, what, line: line)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), what, line: line)
-        }
-        // A departed person restoring their own copy: refused, nothing replaced.
+        // A departed person restoring their own copy: refused, nothing replaced;
+        // the attempt to unlock is the one record added.
         for who in ["carol", "bob"] {
             let r = try cvAs(who, ["restore", file("kept.db")])
             XCTAssertEqual(r.status, 1, r.err)
             XCTAssertTrue(r.err.contains("departed"), r.err)
-            unchanged(who)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), who)
+            let last = try cv(["audit", "log", "--limit", "1"]).out
+            XCTAssertTrue(last.contains("an unlock as \(who), who had departed"), last)
+        }
+        let departures = try cv(["audit", "log", "--action", "person.depart"]).out
+        XCTAssertTrue(departures.contains("person.depart") && departures.contains("carol"), departures)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: vaultPath))
+        func unchanged(_ what: String, line: UInt = #line) {
+            XCTAssertEqual(try? Data(contentsOf: URL(fileURLWithPath: vaultPath)), before, what, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), what, line: line)
         }
         // bob's copy, written to after he left (a new admin of his own): refused even to alice.
         let fork = file("fork.db")
