@@ -148,6 +148,18 @@ final class CheckCLITests: CLITestCase {
         let noRoots = try cvAsAlice(["policy", "set", "trusted-roots", file("rk.pem")])
         XCTAssertEqual(noRoots.status, 2, noRoots.err)
         XCTAssertTrue(noRoots.err.contains("holds a private key"), noRoots.err)
+        // An intermediate is refused, named with its issuer; the root stays.
+        try Support.sh(
+            "cd '\(dir.path)' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ik.pem -out i.csr -subj '/CN=Policy Issuing CA' 2>/dev/null && printf 'basicConstraints=critical,CA:TRUE\n' > i.ext && openssl x509 -req -in i.csr -CA root.pem -CAkey rk.pem -CAcreateserial -out inter.pem -days 30 -extfile i.ext 2>/dev/null"
+        )
+        let intermediate = try cvAsAlice(["policy", "set", "trusted-roots", file("inter.pem")])
+        XCTAssertEqual(intermediate.status, 2, intermediate.err)
+        XCTAssertTrue(
+            intermediate.err.contains("CN=Policy Issuing CA is not a root: it was issued by CN=Policy Root"),
+            intermediate.err
+        )
+        XCTAssertTrue(intermediate.err.contains("hint: give the root certificate here"), intermediate.err)
+        XCTAssertTrue(try cv(["policy", "show"]).out.contains("CN=Policy Root (SHA-256 "))
         XCTAssertEqual(try cvAsAlice(["policy", "set", "trusted-roots", "none"]).status, 0)
         // Bad windows: one error line, a hint, exit 2 (a usage mistake).
         let bad = try cv(["check", "--days", "soon"])

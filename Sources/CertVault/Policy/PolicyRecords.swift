@@ -65,8 +65,8 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
 
     /// The value of ``trustedRoots`` for the CA certificates in `pem`, each
     /// once: what `policy set trusted-roots FILE` stores.
-    /// - Throws: `.invalidArgument` when `pem` holds no certificate, or one
-    ///   that is not a CA's.
+    /// - Throws: `.invalidArgument` when `pem` holds no certificate, one
+    ///   that is not a CA's, or an intermediate CA's (issued by another).
     public static func trustedRootsValue(pem: Data) throws -> String {
         let material: Material
         do { material = try MaterialReader.read(pem, password: nil, limits: .standard) } catch let error
@@ -76,6 +76,18 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
         }
         guard material.keys.isEmpty else {
             throw CertVaultError(.invalidArgument, "the roots file holds a private key: give only certificates")
+        }
+        // An intermediate is no anchor: the chain check would still look past it for a root.
+        for found in material.certificates {
+            let m = try found.certificate.metadata()
+            guard m.isSelfSigned || !m.isCA else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(m.subject) is not a root: it was issued by \(m.issuer)",
+                    hint:
+                        "give the root certificate here; import the intermediate into the vault, where the chain check finds it"
+                )
+            }
         }
         var seen = Set<Data>()
         let ders = try material.certificates.map { try $0.certificate.derEncoded }.filter { seen.insert($0).inserted }
