@@ -325,7 +325,23 @@ final class PolicyTests: VaultTestCase {
             dnsNames: ["svc.cloudapp.net"],
             keySpec: .ec(.p256)
         )
+        // A CA certificate with its key, as a site's; the same CA without its key is a chain's.
+        try store(
+            session,
+            try make("CN=casite", sans: ["casite.contoso.com"], ca: true, issuer: intermediate),
+            alias: "casite",
+            purpose: .ssl
+        )
+        try store(
+            session,
+            try make("CN=Other Issuing CA", ca: true, issuer: root),
+            alias: "issuing",
+            purpose: .ssl,
+            withKey: false
+        )
         report = try vault.check(trusted)
+        XCTAssertEqual(findings(report, "casite"), ["ssl-ca-certificate"])
+        XCTAssertFalse(findings(report, "issuing").contains("ssl-ca-certificate"))
         XCTAssertEqual(findings(report, "self"), ["ssl-self-signed"])
         XCTAssertEqual(findings(report, "nokey"), ["ssl-no-private-key"])
         XCTAssertEqual(findings(report, "client"), ["ssl-not-server-auth"])

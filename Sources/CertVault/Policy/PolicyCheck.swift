@@ -402,6 +402,21 @@ struct PolicyRules: Sendable {
             )
         }
         guard let der = certificates[e.id], let parsed = try? Certificate(derEncoded: der) else { return out }
+        // A CA certificate serving a site: Firefox refuses it
+        // (MOZILLA_PKIX_ERROR_CA_CERT_USED_AS_END_ENTITY). A CA the vault
+        // holds without its key is a chain's, not a site's.
+        if parsed.saysCA && e.hasPrivateKey {
+            out.append(
+                .init(
+                    rule: "ssl-ca-certificate",
+                    severity: .error,
+                    entry: e,
+                    message:
+                        "\(e.alias) is a CA's certificate (basicConstraints CA:TRUE): Firefox refuses a CA certificate as a site's (MOZILLA_PKIX_ERROR_CA_CERT_USED_AS_END_ENTITY); have it issued again with CA:FALSE",
+                    data: [:]
+                )
+            )
+        }
         if let eku = (try? parsed.metadata())?.extendedKeyUsage, !eku.isEmpty,
             !eku.contains("serverAuth"), !eku.contains("anyExtendedKeyUsage")
         {

@@ -120,6 +120,9 @@ package final class Certificate: @unchecked Sendable {
 
     /// Whether this is a CA certificate (basicConstraints CA:TRUE or a v1 self-signed root).
     var isCA: Bool { X509_check_ca(pointer) > 0 }
+    /// Whether basicConstraints says CA:TRUE (not only a v1 self-signed
+    /// certificate, which OpenSSL also counts as a CA's).
+    var saysCA: Bool { X509_check_ca(pointer) == 1 }
 
     /// Common name of the subject, if any.
     var commonName: String? {
