@@ -609,18 +609,16 @@ extension JSONText {
                 while true {
                     reader.skipSpace()
                     guard let key = reader.plainKey(), keys.count < 64 else { return nil }
-                    let start = bytes.baseAddress! + key.lowerBound
-                    for other in keys where other.count == key.count {
-                        if memcmp(start, bytes.baseAddress! + other.lowerBound, key.count) == 0 { return nil }
-                    }
+                    guard !reader.repeats(key, in: keys) else { return nil }
                     keys.append(key)
+                    let start = bytes.baseAddress! + key.lowerBound
                     reader.skipSpace()
                     guard reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: ":") else { return nil }
                     reader.position += 1
                     var wanted: Int?
                     for (i, name) in names.enumerated() where name.utf8.count == key.count {
                         var name = name
-                        if name.withUTF8({ memcmp($0.baseAddress!, start, key.count) == 0 }) {
+                        if name.withUTF8({ key.isEmpty || memcmp($0.baseAddress!, start, key.count) == 0 }) {
                             wanted = i
                             break
                         }
@@ -631,16 +629,8 @@ extension JSONText {
                     } else {
                         guard reader.skipValue(depth: 1) else { return nil }
                     }
-                    reader.skipSpace()
-                    guard reader.position < bytes.count else { return nil }
-                    if bytes[reader.position] == UInt8(ascii: ",") {
-                        reader.position += 1
-                    } else if bytes[reader.position] == UInt8(ascii: "}") {
-                        reader.position += 1
-                        break
-                    } else {
-                        return nil
-                    }
+                    guard let closed = reader.endOfItem(UInt8(ascii: "}")) else { return nil }
+                    if closed { break }
                 }
             }
             reader.skipSpace()
@@ -658,6 +648,31 @@ extension JSONText {
                 case 0x20, 0x09, 0x0A, 0x0D: position += 1
                 default: return
                 }
+            }
+        }
+
+        /// Whether the key at `key` is, byte for byte, one at `keys`.
+        func repeats(_ key: Range<Int>, in keys: [Range<Int>]) -> Bool {
+            keys.contains { other in
+                other.count == key.count
+                    && memcmp(bytes.baseAddress! + key.lowerBound, bytes.baseAddress! + other.lowerBound, key.count)
+                        == 0
+            }
+        }
+
+        /// After an item of an object or array: true at its closing `close`,
+        /// false at a comma (either passed over), nil for anything else.
+        mutating func endOfItem(_ close: UInt8) -> Bool? {
+            skipSpace()
+            guard position < bytes.count else { return nil }
+            switch bytes[position] {
+            case UInt8(ascii: ","):
+                position += 1
+                return false
+            case close:
+                position += 1
+                return true
+            default: return nil
             }
         }
 
@@ -696,28 +711,14 @@ extension JSONText {
                 while true {
                     skipSpace()
                     guard let key = plainKey(), keys.count < 64 else { return false }
-                    for other in keys where other.count == key.count {
-                        if memcmp(bytes.baseAddress! + key.lowerBound, bytes.baseAddress! + other.lowerBound, key.count)
-                            == 0
-                        {
-                            return false
-                        }
-                    }
+                    guard !repeats(key, in: keys) else { return false }
                     keys.append(key)
                     skipSpace()
                     guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return false }
                     position += 1
                     guard skipValue(depth: depth + 1) else { return false }
-                    skipSpace()
-                    guard position < bytes.count else { return false }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "}") {
-                        position += 1
-                        return true
-                    } else {
-                        return false
-                    }
+                    guard let closed = endOfItem(UInt8(ascii: "}")) else { return false }
+                    if closed { return true }
                 }
             case UInt8(ascii: "["):
                 position += 1
@@ -728,16 +729,8 @@ extension JSONText {
                 }
                 while true {
                     guard skipValue(depth: depth + 1) else { return false }
-                    skipSpace()
-                    guard position < bytes.count else { return false }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "]") {
-                        position += 1
-                        return true
-                    } else {
-                        return false
-                    }
+                    guard let closed = endOfItem(UInt8(ascii: "]")) else { return false }
+                    if closed { return true }
                 }
             case UInt8(ascii: "\""):
                 // Unescaped text is taken as it stands; an escape is judged by the reader.
@@ -789,16 +782,8 @@ extension JSONText {
                     guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
                     position += 1
                     guard let v = value(depth: depth + 1), fields.updateValue(v, forKey: key) == nil else { return nil }
-                    skipSpace()
-                    guard position < bytes.count else { return nil }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "}") {
-                        position += 1
-                        return .object(fields)
-                    } else {
-                        return nil
-                    }
+                    guard let closed = endOfItem(UInt8(ascii: "}")) else { return nil }
+                    if closed { return .object(fields) }
                 }
             case UInt8(ascii: "["):
                 position += 1
@@ -811,16 +796,8 @@ extension JSONText {
                 while true {
                     guard let v = value(depth: depth + 1) else { return nil }
                     items.append(v)
-                    skipSpace()
-                    guard position < bytes.count else { return nil }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "]") {
-                        position += 1
-                        return .array(items)
-                    } else {
-                        return nil
-                    }
+                    guard let closed = endOfItem(UInt8(ascii: "]")) else { return nil }
+                    if closed { return .array(items) }
                 }
             case UInt8(ascii: "\""): return string().map(JSONValue.string)
             case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
