@@ -32,7 +32,7 @@ extension Session {
             throw CertVaultError(
                 .invalidArgument,
                 "a validity of \(days) days is outside 1 to 3650",
-                hint: "management certificates are rotated yearly; 365 is the default"
+                hint: "such certificates are replaced yearly; 365 days is the default"
             )
         }
         try requireManagementKey(keySpec)

@@ -12,7 +12,8 @@ extension Vault {
     /// a damaged or replaced keyslot is reported as such, not as a wrong
     /// passphrase.
     /// - Throws: `.wrongPassphrase` ("wrong passphrase for HANDLE"),
-    ///   `.tampered` for a keyslot that is not the one signed.
+    ///   `.personInactive` for someone who has departed, `.tampered` for a
+    ///   keyslot that is not the one signed.
     public func unlock(handle: String?, passphrase: SecureBytes) throws -> Session {
         let (person, slot, genesisHash) = try store.read { db -> (TrustedPerson, Keyslot?, Data) in
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
