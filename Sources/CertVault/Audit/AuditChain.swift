@@ -597,42 +597,20 @@ extension JSONText {
         return text.withUTF8 { bytes -> [JSONValue?]? in
             var reader = Reader(bytes: bytes)
             var found = [JSONValue?](repeating: nil, count: names.count)
-            var keys: [Range<Int>] = []
-            keys.reserveCapacity(16)
             reader.skipSpace()
-            guard reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: "{") else { return nil }
-            reader.position += 1
-            reader.skipSpace()
-            if reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: "}") {
-                reader.position += 1
-            } else {
-                while true {
-                    reader.skipSpace()
-                    guard let key = reader.plainKey(), keys.count < 64 else { return nil }
-                    guard !reader.repeats(key, in: keys) else { return nil }
-                    keys.append(key)
-                    let start = bytes.baseAddress! + key.lowerBound
-                    reader.skipSpace()
-                    guard reader.position < bytes.count, bytes[reader.position] == UInt8(ascii: ":") else { return nil }
-                    reader.position += 1
-                    var wanted: Int?
-                    for (i, name) in names.enumerated() where name.utf8.count == key.count {
-                        var name = name
-                        if name.withUTF8({ key.isEmpty || memcmp($0.baseAddress!, start, key.count) == 0 }) {
-                            wanted = i
-                            break
-                        }
-                    }
-                    if let wanted {
-                        guard let value = reader.value(depth: 1) else { return nil }
-                        found[wanted] = value
-                    } else {
-                        guard reader.skipValue(depth: 1) else { return nil }
-                    }
-                    guard let closed = reader.endOfItem(UInt8(ascii: "}")) else { return nil }
-                    if closed { break }
+            let read = reader.object { reader, key in
+                let start = reader.bytes.baseAddress! + key.lowerBound
+                let wanted = names.firstIndex { name in
+                    var name = name
+                    return name.utf8.count == key.count
+                        && name.withUTF8 { key.isEmpty || memcmp($0.baseAddress!, start, key.count) == 0 }
                 }
+                guard let wanted else { return reader.skipValue(depth: 1) }
+                guard let value = reader.value(depth: 1) else { return false }
+                found[wanted] = value
+                return true
             }
+            guard read else { return nil }
             reader.skipSpace()
             return reader.position == bytes.count ? found : nil
         }
@@ -691,6 +669,34 @@ extension JSONText {
             return start..<i
         }
 
+        /// Passes over the object at the position (its `{`) as
+        /// ``value(depth:)`` would, giving each key to `member`, which takes
+        /// the value after it; false where `value` would fail, or where only
+        /// it can tell (a key with an escape or past ASCII), or where
+        /// `member` says so.
+        mutating func object(member: (inout Reader, Range<Int>) -> Bool) -> Bool {
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return false }
+            position += 1
+            var keys: [Range<Int>] = []
+            keys.reserveCapacity(16)
+            skipSpace()
+            if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                return true
+            }
+            while true {
+                skipSpace()
+                guard let key = plainKey(), keys.count < 64, !repeats(key, in: keys) else { return false }
+                keys.append(key)
+                skipSpace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return false }
+                position += 1
+                guard member(&self, key) else { return false }
+                guard let closed = endOfItem(UInt8(ascii: "}")) else { return false }
+                if closed { return true }
+            }
+        }
+
         /// Passes over a value that ``value(depth:)`` would take, building
         /// nothing but what a duplicate key needs; false where it would fail,
         /// or where only it can tell (a key with an escape or past ASCII).
@@ -699,27 +705,7 @@ extension JSONText {
             skipSpace()
             guard position < bytes.count else { return false }
             switch bytes[position] {
-            case UInt8(ascii: "{"):
-                position += 1
-                var keys: [Range<Int>] = []
-                keys.reserveCapacity(16)
-                skipSpace()
-                if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-                    position += 1
-                    return true
-                }
-                while true {
-                    skipSpace()
-                    guard let key = plainKey(), keys.count < 64 else { return false }
-                    guard !repeats(key, in: keys) else { return false }
-                    keys.append(key)
-                    skipSpace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return false }
-                    position += 1
-                    guard skipValue(depth: depth + 1) else { return false }
-                    guard let closed = endOfItem(UInt8(ascii: "}")) else { return false }
-                    if closed { return true }
-                }
+            case UInt8(ascii: "{"): return object { reader, _ in reader.skipValue(depth: depth + 1) }
             case UInt8(ascii: "["):
                 position += 1
                 skipSpace()
