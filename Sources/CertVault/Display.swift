@@ -35,6 +35,21 @@ public enum Display {
         return out
     }
 
+    /// `text` with every character outside printable ASCII as `\u{…}`: how
+    /// a name that reads like another (`wеb` with a Cyrillic `е`) is told
+    /// apart from it on a screen.
+    public static func spelledOut(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if (0x20..<0x7F).contains(scalar.value) {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            }
+        }
+        return out
+    }
+
     /// Whether `text` holds the bytes `needle` (UTF-8), byte for byte: no
     /// Unicode equivalence and no locale, unlike Foundation's `contains`.
     static func contains(_ text: String, utf8 needle: [UInt8]) -> Bool {

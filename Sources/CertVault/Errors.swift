@@ -112,6 +112,8 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let closed = Code("closed")
         /// The vault holds an older log than this machine saw (a rollback).
         public static let rollback = Code("rollback")
+        /// Another entry has the alias asked for.
+        public static let aliasTaken = Code("alias-taken")
     }
 
     /// A fix the caller can apply, named so that each front end can word it

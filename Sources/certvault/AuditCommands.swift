@@ -129,6 +129,7 @@ struct AuditCommand: ParsableCommand {
                 return
                     "record \(f.integer("export_seq").map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"
             case .entrySupersede: return "by \(f.string("successor_alias") ?? "?")"
+            case .entryRename: return "\(f.string("previous_alias") ?? "?") → \(f.alias ?? "?")"
             case .personAdd, .vaultCreate: return "\(f.handle ?? "?") as \(f.role?.rawValue ?? "?")"
             case .personRole: return "\(f.handle ?? "?"): \(f.string("was") ?? "?") → \(f.role?.rawValue ?? "?")"
             case .vaultBackup: return "to \(f.file ?? "?")"

@@ -92,7 +92,7 @@ struct Root: ParsableCommand {
         version: "certvault \(certvaultVersion)",
         subcommands: [
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
-            Check.self, Inspect.self, Rotate.self, Revoke.self, Retire.self, Backup.self, Restore.self,
+            Check.self, Inspect.self, Rotate.self, Revoke.self, Retire.self, Rename.self, Backup.self, Restore.self,
             AuditCommand.self,
             PersonCommand.self, PolicyCommand.self, Report.self,
         ]
@@ -232,9 +232,11 @@ enum Secrets {
         confirm: Bool = false,
         weakOK: Bool = false,
         weakFlag: String = "--weak-passphrase-ok",
-        context: [String] = []
+        context: [String] = [],
+        refuse: (SecureBytes) -> String? = { _ in nil }
     ) throws -> SecureBytes {
         func judged(_ secret: SecureBytes) throws -> SecureBytes {
+            if let problem = refuse(secret) { throw CertVaultError(.invalidArgument, "\(what): \(problem)") }
             // A NUL byte is refused by the library, in its own words.
             guard confirm, !weakOK, !secret.withUnsafeBytes({ $0.contains(0) }) else { return secret }
             let strength = PassphraseStrength.assess(secret, context: context)
@@ -257,6 +259,11 @@ enum Secrets {
         guard confirm else { return try SecretInput.prompt(prompt) }
         for attempt in 1...3 {
             let first = try SecretInput.prompt(prompt)
+            if let problem = refuse(first) {
+                Output.warning(problem)
+                if attempt < 3 { continue }
+                throw CertVaultError(.invalidArgument, "\(what): \(problem)")
+            }
             if !weakOK, !first.withUnsafeBytes({ $0.contains(0) }),
                 let problem = PassphraseStrength.assess(first, context: context).problem
             {

@@ -5,6 +5,11 @@ import Foundation
 /// Shell completion of entry references and handles, read from the vault
 /// without a passphrase (public data), read-only and without touching this
 /// machine's rollback witness. A vault that cannot be read completes nothing.
+///
+/// The shell hands these words to `compgen -W` (bash), which expands `$(…)`
+/// and backquotes in them: only names that keep to the alias and handle
+/// rules (ASCII letters, digits, `.`, `-`, `_`) are offered, whatever the
+/// vault file holds. An older alias outside the rule is named by id.
 enum Completions {
     static let entries = CompletionKind.custom { words, _, prefix in names(words, prefix, people: false) }
     static let handles = CompletionKind.custom { words, _, prefix in names(words, prefix, people: true) }
@@ -20,9 +25,11 @@ enum Completions {
         guard let vault = try? Vault.open(at: vaultPath, witness: nil, readOnly: true) else { return [] }
         let all: [String]
         if people {
-            all = ((try? vault.people()) ?? []).filter { $0.status == .active }.map(\.handle)
+            all = ((try? vault.people()) ?? []).filter { $0.status == .active }.map(\.handle).filter(
+                Vault.isValidHandle
+            )
         } else {
-            all = ((try? vault.entries()) ?? []).map(\.alias)
+            all = ((try? vault.entries()) ?? []).map(\.alias).filter(Alias.isValid)
         }
         return all.filter { $0.hasPrefix(prefix) }.sorted()
     }

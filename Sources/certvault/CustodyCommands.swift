@@ -117,6 +117,30 @@ struct Retire: ParsableCommand {
     }
 }
 
+struct Rename: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Give an entry another alias (recorded).",
+        discussion: """
+            An alias is 1 to 200 ASCII letters, digits, '.', '-' and '_', starting with a letter or digit and not all \
+            digits. An alias an older certvault made from a friendly name outside that rule still works by id; \
+            'certvault check' names each (alias-unsafe) with the rename to run.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
+        String
+    @Argument(help: ArgumentHelp("Its new alias.", valueName: "alias")) var alias: String
+
+    func run() throws {
+        // A name outside the rule is a usage mistake, said before any passphrase is asked for.
+        try UsageError.reading { try Session.checkAlias(alias) }
+        let session = try global.unlock(try global.openVault())
+        let before = try session.vault.entry(.any(entry)).alias
+        let e = try session.rename(.any(entry), to: alias)
+        Output.line("renamed entry \(e.id) from \(before) to \(e.alias)")
+    }
+}
+
 extension PersonCommand {
     struct SetRole: ParsableCommand {
         static let configuration = CommandConfiguration(

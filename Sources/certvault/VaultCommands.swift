@@ -75,6 +75,7 @@ struct Import: ParsableCommand {
     }
 
     func run() throws {
+        if let alias { try UsageError.reading { try Session.checkAlias(alias) } }
         let vault = try global.openVault()
         let password = try Secrets.given(file: passwordFile, environment: "CERTVAULT_FILE_PASSWORD")
         let asker = PasswordAsker()
@@ -387,6 +388,11 @@ struct Show: ParsableCommand {
                 entry.status.rawValue + (entry.needsRotation ? " (needs rotation: \(entry.rotationReason ?? "?"))" : "")
             ),
         ]
+        if let name = entry.originalName {
+            // The name the alias was made from, every character outside ASCII spelled out.
+            let spelled = Display.spelledOut(name)
+            lines.append(("name in the file", spelled == name ? name : "\(name) (\(spelled))"))
+        }
         if let s = entry.subscription { lines.append(("subscription", s)) }
         if !entry.domains.isEmpty { lines.append(("domains", entry.domains.joined(separator: ", "))) }
         if let c = entry.certificate {
@@ -560,23 +566,30 @@ struct Export: ParsableCommand {
             report("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(out)")
             return
         }
+        // The vault passphrase first, always: the prompt every other command
+        // shows first is never the one that protects a file handed to someone.
+        let session = try global.unlock(vault)
         var password: SecureBytes?
         if generatePassword {
             password = GeneratedPassword.make()
         } else if !unencrypted {
+            let whom = recipient ?? session.person.handle
             password = try Secrets.read(
                 file: passwordFile,
                 environment: "CERTVAULT_FILE_PASSWORD",
-                prompt: "Password for \(out): ",
+                prompt: "Password for the file \(out), for \(whom) (not your vault passphrase): ",
                 what: "a password for \(out)",
                 fileOption: "--password-file",
                 confirm: true,
                 weakOK: weakPasswordOk,
                 weakFlag: "--weak-password-ok",
-                context: [ref, URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent]
+                context: [ref, URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent],
+                refuse: {
+                    session.isPassphrase($0)
+                        ? "that is your vault passphrase; the file needs a password of its own" : nil
+                }
             )
         }
-        let session = try global.unlock(vault)
         let result: ExportResult
         do {
             switch format {

@@ -194,6 +194,59 @@ final class UsabilityTests: CLITestCase {
         XCTAssertEqual(meant.status, 0, meant.err)
     }
 
+    /// Finding 6 of the third attack round: the vault passphrase is asked
+    /// first, the file's password second (naming the file and who it is
+    /// for), and the passphrase typed at the second prompt is refused.
+    func testTheVaultPassphraseIsAskedFirstAndNeverBecomesAFilesPassword() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        try addPerson("carol", role: "staff")
+        let out = file("m.pfx")
+        let filePrompt = "Password for the file \(out), for carol (not your vault passphrase): "
+        let args = ["export", "m", "--format", "pfx", "--for", "carol", "--out", out]
+        let r = try conversation(
+            args,
+            [
+                ("Passphrase for alice: ", "alice passphrase"),
+                (filePrompt, "alice passphrase"),
+                (filePrompt, "alice passphrase"),
+                (filePrompt, "alice passphrase"),
+            ]
+        )
+        XCTAssertNotEqual(r.status, 0, r.out)
+        XCTAssertLessThan(
+            try XCTUnwrap(r.out.range(of: "Passphrase for alice")).lowerBound,
+            try XCTUnwrap(r.out.range(of: "Password for the file")).lowerBound,
+            r.out
+        )
+        XCTAssertTrue(r.out.contains("that is your vault passphrase"), r.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // Typed right the second time: the file opens with its own password, not the passphrase.
+        let good = try conversation(
+            args,
+            [
+                ("Passphrase for alice: ", "alice passphrase"),
+                (filePrompt, "alice passphrase"),
+                (filePrompt, "tangerine voyage clockwork 71"),
+                ("Again: ", "tangerine voyage clockwork 71"),
+            ]
+        )
+        XCTAssertEqual(good.status, 0, good.out)
+        let opened = try Support.run(
+            "openssl",
+            ["pkcs12", "-in", out, "-nokeys", "-passin", "pass:tangerine voyage clockwork 71"]
+        )
+        XCTAssertEqual(opened.status, 0, opened.err)
+        // From a file too: refused before anything is written.
+        let again = try cvAsAlice(args + ["--force", "--password-file", file("alice.pass")])
+        XCTAssertEqual(again.status, 1, again.err)
+        XCTAssertTrue(again.err.contains("that is your vault passphrase"), again.err)
+        XCTAssertEqual(
+            try cvAsAlice(["audit", "log", "--json"]).out.components(separatedBy: "entry.export\"").count - 1,
+            1
+        )
+    }
+
     var corpusPFX: String { Support.corpus.appendingPathComponent("ossl-default.p12").path }
 
     func testFlowsThatUsedToEndInADeadEnd() throws {

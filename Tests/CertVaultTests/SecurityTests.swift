@@ -414,4 +414,21 @@ final class SecurityTests: VaultTestCase {
         _ = try session.exportPFX("o", to: out, password: SecureBytes(utf8: "pw"), force: true)
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: out)), Data("keep me".utf8))
     }
+
+    /// The library refuses the unlocking passphrase as a file's password,
+    /// for every format that takes one, before anything is written or recorded.
+    func testTheUnlockingPassphraseIsNeverAFilesPassword() throws {
+        let alice = try unlock()
+        try importFresh(["web"], as: alice)
+        let before = try snapshot()
+        let out = dir.appendingPathComponent("for-carol.pfx").path
+        let same = SecureBytes(utf8: passphrase)
+        assertCode(.invalidArgument) { _ = try alice.exportPFX("web", to: out, password: same, profile: .modern) }
+        assertCode(.invalidArgument) { _ = try alice.exportKey("web", to: .file(out, force: false), password: same) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try snapshot(), before)
+        XCTAssertTrue(alice.isPassphrase(SecureBytes(utf8: passphrase)))
+        XCTAssertFalse(alice.isPassphrase(SecureBytes(utf8: passphrase + " ")))
+        _ = try alice.exportPFX("web", to: out, password: SecureBytes(utf8: "another password"), profile: .modern)
+    }
 }

@@ -208,6 +208,8 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     /// given its name (say, someone created it meanwhile): no file was
     /// written, and the key did not leave. Names the export's record.
     case entryExportUnwritten = "entry.export-unwritten"
+    /// An entry given another alias (the one it had is in the details).
+    case entryRename = "entry.rename"
     /// A policy setting (a limit, an expiry window, a maximum age) set by
     /// an admin: every officer's `check` judges by it.
     case policySet = "policy.set"
@@ -229,7 +231,7 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
         case .unlockFailed: return []
         case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,
             .entryExport, .rollbackAccepted, .entryGrant, .entryUngrant, .entrySupersede, .entryRevoke, .entryRetire,
-            .entryExportUnwritten:
+            .entryExportUnwritten, .entryRename:
             return [.admin, .officer]
         }
     }

@@ -635,7 +635,7 @@ struct VaultState {
         }
         let rowMay: Set<AuditAction> = [
             .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink, .entryNeedsRotation, .entrySupersede,
-            .entryRevoke, .entryRetire,
+            .entryRevoke, .entryRetire, .entryRename,
         ]
         let grantsMay: Set<AuditAction> = [
             .entryKeyAdd, .entryGrant, .entryUngrant, .entryNeedsRotation, .entryRevoke,

@@ -20,6 +20,28 @@ enum Digest {
         return out
     }
 
+    /// BLAKE2b-256 of `secret` under `key` (32 bytes), into secure memory:
+    /// a secret's stand-in that can be compared without keeping the secret.
+    static func keyedBLAKE2b(_ secret: SecureBytes, key: SecureBytes) -> SecureBytes {
+        let out = SecureBytes(count: 32)
+        let rc = out.withUnsafeMutableBytes { o in
+            secret.withUnsafeBytes { s in
+                key.withUnsafeBytes { k in
+                    crypto_generichash(
+                        o.baseAddress!,
+                        32,
+                        s.baseAddress,
+                        UInt64(s.count),
+                        k.baseAddress,
+                        k.count
+                    )
+                }
+            }
+        }
+        Sodium.require(rc == 0, "BLAKE2b")
+        return out
+    }
+
     static func sha256(_ data: Data) -> Data { data.withUnsafeBytes { sha256($0) } }
 
     /// SHA-256 of bytes in place (a secret need not be copied to be hashed).

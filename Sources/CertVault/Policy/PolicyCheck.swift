@@ -180,6 +180,22 @@ struct PolicyRules: Sendable {
 
     func check(_ e: Entry) -> [PolicyFinding] {
         var out: [PolicyFinding] = []
+        if !Alias.isValid(e.alias) {
+            // Made by an older certvault from a friendly name: kept working by id, never completed.
+            let suggested = Alias.derived(from: e.alias)
+            out.append(
+                .init(
+                    rule: "alias-unsafe",
+                    severity: .warning,
+                    entry: e,
+                    message:
+                        "entry \(e.id)'s alias \(Display.quoted(e.alias)) is not ASCII letters, digits, '.', '-' and '_': "
+                        + "it can read as another entry's or act in a shell, and is left out of completion; "
+                        + "run 'certvault rename \(e.id) \(suggested)'",
+                    data: ["suggested": suggested]
+                )
+            )
+        }
         if e.status == .pending {
             for name in e.requestedNames ?? [] {
                 if let f = foreign(e, name.hasPrefix("DNS:") ? String(name.dropFirst(4)) : name) { out.append(f) }

@@ -261,6 +261,7 @@ struct HTMLReport {
         case .entrySupersede?: return "\(who) rotated\(what)"
         case .entryRevoke?: return "\(who) revoked\(what)"
         case .entryRetire?: return "\(who) retired\(what)"
+        case .entryRename?: return "\(who) renamed\(what)"
         case .entryDenied?: return "\(who) was refused the key of\(what)"
         case .policySet?:
             return "\(who) set the policy's \(r.fields.string("key") ?? "?") to \(r.fields.string("value") ?? "?")"

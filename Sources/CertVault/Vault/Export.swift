@@ -254,6 +254,7 @@ extension Session {
                 remedy: .exportPassword
             )
         }
+        try refusePassphrase(asPassword: password)
         return try exportSecret(
             ref,
             to: destination,
@@ -366,6 +367,7 @@ extension Session {
                 )
             }
         }
+        try refusePassphrase(asPassword: password)
         return try exportSecret(
             ref,
             to: destination,

@@ -642,8 +642,10 @@ extension Session {
         }
 
         let purpose = options.purpose ?? (meta.isCA ? .other : meta.isSelfSigned ? .management : .ssl)
-        let alias = try uniqueAlias(c, base: name ?? cert.commonName ?? String(meta.thumbprintSHA1.prefix(8)))
+        let base = name ?? cert.commonName ?? String(meta.thumbprintSHA1.prefix(8))
+        let alias = try uniqueAlias(c, base: base)
         columns["alias"] = alias
+        columns["tags"] = Self.tags(keeping: base, for: alias)
         columns["purpose"] = purpose.rawValue
         columns["subscription"] = options.subscription
         columns["domains"] = Entry.encodeList(options.domains)
@@ -706,11 +708,12 @@ extension Session {
         let purpose = options.purpose ?? .other
         try db.run(
             """
-            INSERT INTO entries (alias, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO entries (alias, tags, purpose, subscription, domains, key_algorithm, key_bits, key_curve, spki_sha256, created_at, created_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                alias, purpose.rawValue, options.subscription, Entry.encodeList(options.domains), algorithm, bits,
+                alias, Self.tags(keeping: name, for: alias), purpose.rawValue, options.subscription,
+                Entry.encodeList(options.domains), algorithm, bits,
                 curve, spki,
                 Timestamp.now(), person.id,
             ]
@@ -744,43 +747,37 @@ extension Session {
         }
     }
 
-    /// An alias a person chose: visible characters only (design rule 7),
-    /// and not all digits, so that no alias reads as another entry's id.
+    /// An alias a person chose: held to ``Alias``'s rule (design rule 10),
+    /// so that no alias can act in a shell or read as another.
     static func validateAlias(_ alias: String?) throws {
         guard let alias else { return }
-        guard !alias.isEmpty, alias.count <= 200, !Display.hasControlCharacters(alias),
-            alias.trimmingCharacters(in: .whitespaces) == alias, !Self.isAllDigits(alias)
-        else {
-            throw CertVaultError(
-                .invalidArgument,
-                "\(Display.quoted(alias)) is not a valid alias",
-                hint:
-                    "an alias is 1 to 200 visible characters, not all digits, without control characters or surrounding spaces"
-            )
-        }
+        guard Alias.isValid(alias) else { throw Alias.invalid(alias) }
     }
 
     static func isAllDigits(_ text: String) -> Bool { text.utf8.allSatisfy { (48...57).contains($0) } }
 
+    /// An alias made from `base` (a friendly name, a common name, an alias
+    /// with a suffix), reduced to ``Alias``'s rule and made unique with
+    /// `-2`, `-3`, …
     func uniqueAlias(_ c: Change, base: String) throws -> String {
-        let db = c.db
-        // A friendly name or common name from a file may hold control
-        // characters; an alias never does (design rule 7).
-        let visible = String(String.UnicodeScalarView(base.unicodeScalars.map { Display.isUnsafe($0) ? "_" : $0 }))
-        let cleaned = visible.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "_")))
-        let root =
-            cleaned.isEmpty
-            ? "entry" : Self.isAllDigits(cleaned) ? "entry-" + cleaned.prefix(120) : String(cleaned.prefix(120))
+        let root = Alias.derived(from: base)
         var candidate = root
         var n = 2
         while try Bool.fetchOne(
-            try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)"),
+            try c.db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE alias = ?)"),
             arguments: [candidate]
         ) == true {
             candidate = "\(root)-\(n)"
             n += 1
         }
         return candidate
+    }
+
+    /// The entry's `tags` holding `name` when its alias was made from it
+    /// and differs: the name as the file gave it stays with the entry.
+    static func tags(keeping name: String?, for alias: String) -> String {
+        guard let name, !name.isEmpty, name != alias, Alias.derived(from: name) != name else { return "{}" }
+        return AuditChain.encode(["name": name])
     }
 
     /// Links certificates to their issuers (both ways) among the entries,

@@ -258,3 +258,43 @@ extension Session {
         }
     }
 }
+
+extension Session {
+    /// Refuses an alias outside ``Alias``'s rule, before anything is
+    /// unlocked: what ``rename(_:to:)`` and the create functions check first.
+    public static func checkAlias(_ alias: String) throws { try Self.validateAlias(alias) }
+
+    /// Gives an entry another alias, held to ``Alias``'s rule, in a signed
+    /// `entry.rename` record naming both. The way to mend an alias an
+    /// older certvault made from a friendly name (`check`'s
+    /// `alias-unsafe`), or to name an entry better.
+    /// - Throws: `.invalidArgument` for an alias outside the rule or one
+    ///   that is the entry's already, `.aliasTaken` when another entry has it.
+    @discardableResult
+    public func rename(_ ref: EntryReference, to alias: String) throws -> Entry {
+        try requireRole([.admin, .officer], to: "rename entries")
+        try Self.validateAlias(alias)
+        return try change { c -> Entry in
+            let db = c.db
+            let entry = try Vault.entry(ref, in: db, state: c.state)
+            guard entry.alias != alias else {
+                throw CertVaultError(.invalidArgument, "entry \(entry.id) is \(Display.quoted(alias)) already")
+            }
+            // Read without the alias index: a damaged index must not hide a holder.
+            if let holder = try Int64.fetchOne(
+                db,
+                sql: "SELECT id FROM entries NOT INDEXED WHERE alias = ?",
+                arguments: [alias]
+            ) {
+                throw CertVaultError(
+                    .aliasTaken,
+                    "the alias \(Display.quoted(alias)) belongs to entry \(holder)",
+                    hint: "choose another alias, or rename entry \(holder) first"
+                )
+            }
+            try db.run("UPDATE entries SET alias = ? WHERE id = ?", [alias, entry.id.rawValue])
+            c.record(.entryRename, entry: entry.id.rawValue, details: ["previous_alias": entry.alias])
+            return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
+        }
+    }
+}

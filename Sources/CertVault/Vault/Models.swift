@@ -167,6 +167,10 @@ public struct Entry: Sendable, Codable, Equatable {
     /// For purpose `app`: the application (client) id of the app
     /// registration the credential belongs to, if given.
     public var appID: String?
+    /// The name the entry's alias was made from (a `.pfx` friendly name, a
+    /// common name) when it is not itself an alias: kept as the file gave
+    /// it, shown escaped, never completed or typed.
+    public var originalName: String?
     /// For a pending entry: the subject and names requested from the CA.
     public var requestedSubject: String?
     /// For a pending entry: the subjectAltName entries requested (`DNS:…`).
@@ -254,6 +258,7 @@ public struct Entry: Sendable, Codable, Equatable {
             }
             retiredAt = (object["retired_at"] as? String).flatMap(Timestamp.parse)
             appID = object["app_id"] as? String
+            originalName = object["name"] as? String
         }
         let creator = try c.int("created_by")
         createdBy = handles[creator] ?? "person \(creator)"

@@ -18,13 +18,21 @@ public final class Session: Sendable {
     let signSecretKey: SecureBytes
     let signPublicKey: Data
     private let locked = Atomic<Bool>(false)
+    /// The passphrase that unlocked, as a keyed hash under a key of this
+    /// session's own: enough to refuse it as a file's password, not to
+    /// recover it (the passphrase itself is not kept).
+    private let passphraseKey: SecureBytes
+    private let passphraseTag: SecureBytes?
 
-    init(vault: Vault, person trusted: TrustedPerson, secrets: SecureBytes) throws {
+    init(vault: Vault, person trusted: TrustedPerson, secrets: SecureBytes, passphrase: SecureBytes? = nil) throws {
         guard secrets.count == SealedBox.secretKeyBytes + Signature.secretKeyBytes else {
             throw CertVaultError(.tampered, "the keyslot of \(trusted.handle) holds keys of the wrong size")
         }
         self.vault = vault
         person = Person(trusted)
+        let key = SecureBytes(randomCount: 32)
+        passphraseKey = key
+        passphraseTag = passphrase.map { Digest.keyedBLAKE2b($0, key: key) }
         let boxSecretKey = secrets.slice(0..<SealedBox.secretKeyBytes)
         let boxPublicKey = SealedBox.publicKey(for: boxSecretKey)
         signSecretKey = secrets.slice(SealedBox.secretKeyBytes..<secrets.count)
@@ -131,6 +139,25 @@ public final class Session: Sendable {
 
     /// Whether ``lock()`` was called.
     public var isLocked: Bool { locked.load(ordering: .sequentiallyConsistent) }
+
+    /// Whether `secret` is the passphrase this session was unlocked with,
+    /// compared in constant time.
+    public func isPassphrase(_ secret: SecureBytes) -> Bool {
+        guard let passphraseTag else { return false }
+        return Digest.keyedBLAKE2b(secret, key: passphraseKey).isEqual(to: passphraseTag)
+    }
+
+    /// Refuses a file's password that is the passphrase this session was
+    /// unlocked with: typed at the wrong prompt, it would hand a person's
+    /// vault passphrase to whoever receives the file.
+    func refusePassphrase(asPassword password: SecureBytes?) throws {
+        guard let password, isPassphrase(password) else { return }
+        throw CertVaultError(
+            .invalidArgument,
+            "the file's password is \(person.handle)'s vault passphrase: whoever receives the file would learn it",
+            hint: "give the file a password of its own (a generated one is safest)"
+        )
+    }
 
     func requireUnlocked() throws {
         if isLocked {

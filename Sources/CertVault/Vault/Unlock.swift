@@ -56,7 +56,7 @@ extension Vault {
             try recordFailedUnlock(person)
             throw CertVaultError(.wrongPassphrase, "wrong passphrase for \(person.handle)")
         }
-        return try Session(vault: self, person: person, secrets: secrets)
+        return try Session(vault: self, person: person, secrets: secrets, passphrase: passphrase)
     }
 
     /// Appends the unsigned `unlock.failed` record of a refused unlock as
