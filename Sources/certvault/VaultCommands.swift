@@ -687,6 +687,17 @@ struct Restore: ParsableCommand {
             "Restore over a vault that does not check out (tampered, damaged, rolled back): what it undoes cannot be listed."
     )
     var overDamaged = false
+    @Flag(
+        name: .customLong("accept-fork"),
+        help:
+            "Take in a backup that holds signed records the vault does not (a branch), as an admin of the vault (recorded)."
+    )
+    var acceptFork = false
+    @Flag(
+        name: .customLong("ignore-current-log"),
+        help: "Restore even though the vault's own audit log cannot be read (recorded)."
+    )
+    var ignoreCurrentLog = false
 
     func run() throws {
         let path = global.vaultPath
@@ -705,13 +716,15 @@ struct Restore: ParsableCommand {
             handle: handle,
             passphrase: passphrase,
             overDamaged: overDamaged,
+            acceptFork: acceptFork,
+            ignoreCurrentLog: ignoreCurrentLog,
             force: force
         )
         let vault = restored.vault
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
         let session = try vault.unlock(handle: handle, passphrase: passphrase)
-        if try vault.checkState().rollback != nil {
-            let accepted = try session.acceptRollback()
+        // Accepted at once, in one signed record: the rollback, the branch taken in, a log passed over.
+        if let accepted = try session.acceptRestore(restored) {
             // Older, or forked (a backup of a branch this machine never saw): the reason says which.
             Output.line(
                 "accepted the restored log in place of the one this machine saw (\(accepted.reason)): record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
@@ -719,13 +732,13 @@ struct Restore: ParsableCommand {
         }
         if !restored.branch.isEmpty {
             Output.warning(
-                "the backup holds \(Output.count(restored.branch.count, "signed record", "signed records")) the replaced vault did not (a branch):"
+                "the backup holds \(Output.count(restored.branch.count, "signed record", "signed records")) the replaced vault did not (a branch, taken in on purpose):"
             )
             for r in restored.branch { Output.stderr("  " + Self.line(r)) }
         }
         guard let undone = restored.undone else {
             Output.warning(
-                "the replaced vault did not check out: whatever it held that the backup does not (a departure, a revocation) is undone, and cannot be listed"
+                "the replaced vault's log was passed over: whatever it held that the backup does not (a departure, a revocation) is undone, and cannot be listed"
             )
             Output.hint(
                 "read it with 'certvault audit log --vault \(path).before-restore', and do again what still holds"
@@ -745,11 +758,11 @@ struct Restore: ParsableCommand {
             Output.error("record \(r.undoneSeq) (\(r.action)) of the replaced vault was not made again: \(r.summary)")
         }
         let redo = undone.filter {
-            [AuditAction.personRole, .entryUngrant, .personKeyslot].map(\.rawValue).contains($0.action)
+            [AuditAction.entryUngrant, .personKeyslot].map(\.rawValue).contains($0.action)
         }
         if !redo.isEmpty {
             Output.hint(
-                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — a role change, an ungrant or a new passphrase"
+                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — an ungrant or a new passphrase"
             )
         }
         if !failed.isEmpty { throw ExitCode(1) }

@@ -104,12 +104,19 @@ final class CheckCLITests: CLITestCase {
         XCTAssertTrue(byExpiry[1].contains("old.example"), "\(byExpiry)")
         XCTAssertEqual(try cv(["list", "--purpose", "management"]).out.split(separator: "\n").count, 3)
         try pyca("formula.example")
-        XCTAssertEqual(try cvAsAlice(["import", file("formula.example.crt"), "--alias", "=SUM(A1)"]).status, 0)
+        // A formula is no alias (refused before any passphrase), but a subscription may hold one.
+        XCTAssertEqual(try cvAsAlice(["import", file("formula.example.crt"), "--alias", "=SUM(A1)"]).status, 2)
+        XCTAssertEqual(
+            try cvAsAlice(["import", file("formula.example.crt"), "--alias", "formula", "--subscription", "=SUM(A1)"])
+                .status,
+            0
+        )
         let csv = try cv(["list", "--csv"])
         XCTAssertEqual(csv.status, 0, csv.err)
         let lines = csv.out.components(separatedBy: "\r\n")
         XCTAssertTrue(lines[0].hasPrefix("id,alias,purpose,subscription,domains,thumbprint_sha1,"), lines[0])
         XCTAssertTrue(lines.contains { $0.contains(",'=SUM(A1),") }, csv.out)
+        XCTAssertFalse(lines.contains { $0.contains(",=SUM(A1),") }, csv.out)
         XCTAssertFalse(csv.out.contains("PRIVATE KEY"))
         XCTAssertEqual(try cv(["list", "--csv", "--json"]).status, 2)
         // A request for an Azure-owned name: csr warns at once.

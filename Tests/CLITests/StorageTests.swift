@@ -216,10 +216,71 @@ final class RestoreTests: CLITestCase {
         let tampered = try cvAsAlice(["restore", file("kept.db")])
         XCTAssertEqual(tampered.status, 3, tampered.err)
         XCTAssertTrue(tampered.err.contains("the vault does not check out"), tampered.err)
+        // Over it on purpose: what it undid is still read from its signed log, and made again.
         let over = try cvAsAlice(["restore", file("kept.db"), "--over-damaged-vault"])
         XCTAssertEqual(over.status, 0, over.err)
-        XCTAssertTrue(over.err.contains("the replaced vault did not check out"), over.err)
+        XCTAssertTrue(over.err.contains("the restore undid"), over.err)
+        XCTAssertTrue(over.out.contains("bob departed again") && over.out.contains("carol departed again"), over.out)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
+    /// Findings 3 and 4 of the third attack round, decided from the signed
+    /// logs: dave keeps a copy, departs and adds admin mal to his copy; erin,
+    /// made auditor, adds admin eve to hers. Neither copy is taken in, over
+    /// the vault as it is or over it damaged, with or without --accept-fork;
+    /// a vault whose own log is damaged is restored over only on purpose.
+    func testADepartedOrDemotedAdminsCopyIsRefusedOverADamagedVaultToo() throws {
+        try initVault()
+        try addPerson("dave", role: "admin")
+        try addPerson("erin", role: "admin")
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        for who in ["dave", "erin"] {
+            try FileManager.default.copyItem(atPath: vaultPath, toPath: file("\(who).db"))
+        }
+        XCTAssertEqual(try cvAsAlice(["person", "depart", "dave", "--reason", "left"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["person", "set-role", "erin", "auditor"]).status, 0)
+        for (who, planted) in [("dave", "mal"), ("erin", "eve")] {
+            try Support.write("\(planted) passphrase\n", to: dir.appendingPathComponent("\(planted).pass"))
+            let r = try cv(
+                [
+                    "person", "add", planted, "--role", "admin", "--kdf", "interactive", "--new-passphrase-file",
+                    file("\(planted).pass"), "--as", who, "--passphrase-file", file("\(who).pass"),
+                ],
+                env: ["CERTVAULT_VAULT": file("\(who).db"), "XDG_STATE_HOME": file("\(who)-state")]
+            )
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        func refused(_ args: [String], _ words: String, line: UInt = #line) throws {
+            let r = try cvAsAlice(["restore"] + args)
+            XCTAssertEqual(r.status, 3, r.err, line: line)
+            XCTAssertTrue(r.err.contains(words), r.err, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), line: line)
+        }
+        // Intact: erin's copy (finding 4) and dave's.
+        try refused([file("erin.db")], "signed by erin, who is auditor in this vault and may no longer sign it")
+        try refused([file("dave.db"), "--accept-fork"], "signed by dave, who has departed")
+        // Damaged (finding 3): one row of the live vault changed, the advice being to restore.
+        try tamper("UPDATE entries SET subscription = 'x' WHERE alias = 'm'")
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 3)
+        try refused([file("dave.db"), "--over-damaged-vault"], "signed by dave, who has departed")
+        try refused([file("erin.db"), "--over-damaged-vault", "--accept-fork"], "signed by erin, who is auditor")
+        // dave and mal, erin as admin and eve: none of them is an admin of the vault.
+        let listed = try cv(["person", "list"])
+        XCTAssertEqual(listed.status, 0, listed.err)
+        let people = listed.out
+        XCTAssertFalse(people.contains("mal") || people.contains("eve"), people)
+        // The damage in the log itself: its records cannot be read, so nothing is decided from it.
+        try tamper("UPDATE audit SET details = replace(details, 'left', 'lefT') WHERE action = 'person.depart'")
+        try refused([file("dave.db"), "--over-damaged-vault"], "the vault's own audit log cannot be read")
+        // Passed over on purpose: restored, and the record says so.
+        let ignored = try cvAsAlice(["restore", file("erin.db"), "--over-damaged-vault", "--ignore-current-log"])
+        XCTAssertEqual(ignored.status, 0, ignored.err)
+        XCTAssertTrue(ignored.err.contains("log was passed over"), ignored.err)
+        XCTAssertTrue(
+            try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"]).out.contains(
+                "\"current_log_ignored\" : true"
+            )
+        )
     }
 
     func testRestoreVerifiesReplacesAndAcceptsTheOlderLog() throws {
@@ -281,9 +342,17 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(linked.status, 0, linked.err)
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), vaultPath)
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
-        // A backup of the branch left behind (c, before b was restored) is another history, and said so.
-        let forked = try cvAsAlice(["restore", file("c.db"), "--force"])
+        // A backup of the branch left behind (c, before b was restored) is another history:
+        // refused, then taken in on purpose, and recorded.
+        let refused = try cvAsAlice(["restore", file("c.db"), "--force"])
+        XCTAssertEqual(refused.status, 3, refused.err)
+        XCTAssertTrue(refused.err.contains("a branch: 5 entry.create, 6 vault.backup"), refused.err)
+        XCTAssertFalse(try cv(["list"]).out.contains(" c "))
+        let forked = try cvAsAlice(["restore", file("c.db"), "--force", "--accept-fork"])
         XCTAssertEqual(forked.status, 0, forked.err)
+        XCTAssertTrue(
+            try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"]).out.contains("\"shared_seq\" : 4")
+        )
         XCTAssertTrue(forked.out.contains("this is another history"), forked.out)
         XCTAssertTrue(try cv(["list"]).out.contains(" c "))
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)

@@ -90,7 +90,8 @@ final class TamperTests: CLITestCase {
         XCTAssertTrue((cert["subject"] as? String)?.contains("\u{202e}evil") == true, "\(cert)")
         XCTAssertEqual(cert["subjectAlternativeNames"] as? [String], ["DNS:a\u{1b}]0;x\u{07}.example"])
         // The alias made from the friendly name holds no control character at all.
-        XCTAssertEqual(entries.first?["alias"] as? String, "friendly_]0;title")
+        XCTAssertEqual(entries.first?["alias"] as? String, "friendly-0-title")
+        XCTAssertEqual(entries.first?["originalName"] as? String, "friendly\u{1b}]0;title\u{07}")
         _ = subject
     }
 
@@ -374,5 +375,59 @@ final class TamperTests: CLITestCase {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: vaultPath + suffix) }
         try initVault()
         XCTAssertEqual(try cv(["list"]).status, 0)
+    }
+
+    /// Finding 2 of the third attack round: with write access and no
+    /// passphrase, the alias index is edited so that `web` points at the row
+    /// of `dbx`; no table row changes. The export, the grant and a show by
+    /// alias refuse (exit 3) instead of acting on dbx, nothing is written,
+    /// and a plain `audit verify` names the damage.
+    func testAnIndexThatPointsAnAliasAtAnotherRowRedirectsNothing() throws {
+        try initVault()
+        try addPerson("carol", role: "officer")
+        for name in ["first", "web", "dbx"] {
+            let made = try Support.makePFX(in: dir, name: name, password: "password").pfx
+            let r = try cvAsAlice(["import", made, "--password-file", file("corpus.pw")])
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        // The index record ('web', rowid 2) made to say rowid 3 (dbx's), in the file's pages.
+        let edit = """
+            import sqlite3, sys
+            path = sys.argv[1]
+            db = sqlite3.connect(path)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+            db.close()
+            with open(path, "r+b") as f:
+                f.seek((root - 1) * size)
+                page = bytearray(f.read(size))
+                record = bytes([3, 19, 1]) + b"web" + bytes([2])
+                at = page.find(record)
+                assert at >= 0, "index record not found"
+                page[at + len(record) - 1] = 3
+                f.seek((root - 1) * size)
+                f.write(page)
+            """
+        let edited = try Support.run("python3", ["-c", edit, vaultPath])
+        XCTAssertEqual(edited.status, 0, edited.err)
+        let export = try cvAsAlice([
+            "export", "web", "--format", "pfx", "--for", "carol", "--generate-password", "--out", file("web-out.pfx"),
+        ])
+        XCTAssertEqual(export.status, 3, export.out + export.err)
+        XCTAssertTrue(export.err.contains("indexes disagree with its tables"), export.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("web-out.pfx")))
+        let grant = try cvAsAlice(["grant", "web", "carol"])
+        XCTAssertEqual(grant.status, 3, grant.err)
+        XCTAssertEqual(try cv(["show", "web"]).status, 3)
+        // By id, the table itself answers: entry 2 is web.
+        let byID = try cv(["show", "2"])
+        XCTAssertEqual(byID.status, 0, byID.err)
+        XCTAssertTrue(byID.out.contains("web"), byID.out)
+        XCTAssertFalse(try cv(["audit", "log"]).out.contains("entry.export"))
+        let verify = try cv(["audit", "verify"])
+        XCTAssertEqual(verify.status, 3, verify.out + verify.err)
+        XCTAssertTrue((verify.out + verify.err).contains("the file is damaged"), verify.out + verify.err)
     }
 }

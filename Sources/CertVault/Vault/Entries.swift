@@ -94,6 +94,27 @@ extension Vault {
         func load(_ where_: String, _ args: StatementArguments) throws -> [Entry] {
             try Entry.fetch(db, where: where_, arguments: args, handles: handles)
         }
+        // Design rule 8: what an index returned is proved against what was
+        // asked from the row itself, read again by rowid from the table
+        // (SQLite reads an indexed column from the index, so the first
+        // read would only repeat the index's word). An index that returns
+        // another row, or hides the one asked for, is damage.
+        func proven(
+            _ where_: String,
+            _ args: StatementArguments,
+            _ asked: String,
+            _ matches: (Entry) -> Bool
+        )
+            throws -> [Entry]
+        {
+            try Int64.fetchAll(db, sql: "SELECT id FROM entries WHERE \(where_) ORDER BY id", arguments: args).map {
+                id in
+                guard let entry = try load("id = ?", [id]).first, matches(entry) else {
+                    throw indexDisagrees("an index gave entry \(id) for \(asked), which it is not")
+                }
+                return entry
+            }
+        }
         // A DNS name the entry's certificate names exactly (a wildcard does
         // not count: a typo must not reach the certificate of every
         // subdomain), or a domain it is tagged with: the active entries if
@@ -113,20 +134,44 @@ extension Vault {
         func byThumbprint(_ text: String) throws -> [Entry] {
             let hex = text.replacingOccurrences(of: ":", with: "").uppercased()
             guard hex.count >= 8, Data(hex: hex.count % 2 == 0 ? hex : hex + "0") != nil else { return [] }
-            return try load("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"])
+            return try proven("sha1 LIKE ? OR sha256 LIKE ?", [hex + "%", hex + "%"], "thumbprint \(hex)") {
+                ($0.certificate?.thumbprintSHA1.uppercased().hasPrefix(hex) ?? false)
+                    || ($0.certificate?.fingerprintSHA256.uppercased().hasPrefix(hex) ?? false)
+            }
         }
+        // Design rule 8: what an index returned is proved against what was
+        // asked, from the row itself; an index that returns another row,
+        // or hides the one asked for, is damage, and nothing acts on it.
+        func byAlias(_ alias: String) throws -> [Entry] {
+            let found = try proven("alias = ?", [alias], "alias \(Display.quoted(alias))") { $0.alias == alias }
+            if found.isEmpty,
+                let hidden = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT id FROM entries NOT INDEXED WHERE alias = ?",
+                    arguments: [alias]
+                )
+            {
+                throw indexDisagrees(
+                    "the alias index does not list entry \(hidden), whose alias is \(Display.quoted(alias))"
+                )
+            }
+            return found
+        }
+        func byID(_ id: Int64) throws -> [Entry] { try load("id = ?", [id]) }
         var entries: [Entry]
         switch ref {
-        case .id(let id): entries = try load("id = ?", [id.rawValue])
-        case .alias(let alias): entries = try load("alias = ?", [alias])
+        case .id(let id): entries = try byID(id.rawValue)
+        case .alias(let alias): entries = try byAlias(alias)
         case .thumbprint(let hex): entries = try byThumbprint(hex)
         case .any(let text):
-            entries = try load("alias = ?", [text])
-            if entries.isEmpty, let id = Int64(text) { entries = try load("id = ?", [id]) }
+            entries = try proven("alias = ?", [text], "alias \(Display.quoted(text))") { $0.alias == text }
+            if entries.isEmpty, let id = Int64(text) { entries = try byID(id) }
             if entries.isEmpty { entries = try byThumbprint(text) }
             if entries.isEmpty, text.contains("."), !text.contains(" ") {
                 entries = try byName(text)
             }
+            // Found by nothing: the alias index must not have hidden it.
+            if entries.isEmpty { entries = try byAlias(text) }
         }
         guard !entries.isEmpty else {
             throw CertVaultError(
@@ -145,6 +190,34 @@ extension Vault {
             )
         }
         return try entry(id: entries[0].id.rawValue, in: db, state: state)
+    }
+
+    /// The one row `sql` selects by `value` (its first column the entry's
+    /// id), whose `column`, read again from the table by rowid, must be
+    /// `value`: SQLite takes an indexed column from the index itself, so
+    /// only the table row proves what an index returned.
+    static func provenRow(
+        _ db: Database,
+        _ sql: String,
+        _ value: some DatabaseValueConvertible,
+        column: String
+    ) throws -> Row? {
+        guard let row = try db.row(sql, [value]) else { return nil }
+        let id = try Columns(row, "entry").int("id")
+        let stored = try DatabaseValue.fetchOne(db, sql: "SELECT \(column) FROM entries WHERE id = ?", arguments: [id])
+        guard stored == value.databaseValue else {
+            throw indexDisagrees("the index on \(column) gave entry \(id), whose \(column) is another")
+        }
+        return row
+    }
+
+    static func indexDisagrees(_ what: String) -> CertVaultError {
+        CertVaultError(
+            .tampered,
+            "the vault file's indexes disagree with its tables: \(what)",
+            hint: "nothing was done; 'certvault audit verify' names the damage; restore the vault from a backup",
+            remedy: .restoreBackup
+        )
     }
 
     /// The entry with id `id`, with who holds a grant.

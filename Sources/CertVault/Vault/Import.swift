@@ -160,7 +160,12 @@ extension Session {
                     let spki = Digest.sha256(try key.key.publicKeyInfoDER)
                     if certificateKeys.contains(spki) { continue }
                     // A key whose certificate (or request) is already in the vault joins it: nothing to say.
-                    if try db.row("SELECT 1 FROM entries WHERE spki_sha256 = ? LIMIT 1", [spki]) == nil {
+                    if try Vault.provenRow(
+                        db,
+                        "SELECT id FROM entries WHERE spki_sha256 = ? LIMIT 1",
+                        spki,
+                        column: "spki_sha256"
+                    ) == nil {
                         warnings.append(
                             "\(file.source): the key matches no certificate imported with it or in the vault; kept as a key-only entry"
                         )
@@ -520,9 +525,11 @@ extension Session {
         let spki = Digest.sha256(try cert.publicKeyInfoDER)
         let sourceName = label
 
-        if let existing = try db.row(
+        if let existing = try Vault.provenRow(
+            db,
             "SELECT id, alias, key_ciphertext IS NOT NULL AS has_key FROM entries WHERE sha256 = ?",
-            [meta.fingerprintSHA256]
+            meta.fingerprintSHA256,
+            column: "sha256"
         ) {
             let row = Columns(existing, "entry")
             let id = try row.int("id")
@@ -555,9 +562,11 @@ extension Session {
         ]
 
         // A key stored earlier on its own, or a pending request: the certificate joins it.
-        if let keyOnly = try db.row(
+        if let keyOnly = try Vault.provenRow(
+            db,
             "SELECT id, alias, status, key_ciphertext, replaces_id, sans FROM entries WHERE spki_sha256 = ? AND cert_der IS NULL",
-            [spki]
+            spki,
+            column: "spki_sha256"
         ) {
             let row = Columns(keyOnly, "entry")
             let id = try row.int("id")
@@ -683,9 +692,11 @@ extension Session {
         let db = c.db
         let spki = Digest.sha256(try key.publicKeyInfoDER)
         // A certificate already here without its key: the key joins it.
-        if let row = try db.row(
-            "SELECT cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",
-            [spki]
+        if let row = try Vault.provenRow(
+            db,
+            "SELECT id, cert_der FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NULL AND cert_der IS NOT NULL LIMIT 1",
+            spki,
+            column: "spki_sha256"
         ) {
             return try storeCertificate(
                 c,
@@ -697,9 +708,11 @@ extension Session {
                 label: label
             )
         }
-        if let row = try db.row(
+        if let row = try Vault.provenRow(
+            db,
             "SELECT id, alias FROM entries WHERE spki_sha256 = ? AND key_ciphertext IS NOT NULL LIMIT 1",
-            [spki]
+            spki,
+            column: "spki_sha256"
         ) {
             return (row["id"], .init(file: source, alias: row["alias"], thumbprintSHA1: nil, outcome: .alreadyPresent))
         }

@@ -14,8 +14,14 @@ public struct Restoration: Sendable {
     /// say what was undone.
     public var undone: [AuditRecord]?
     /// The signed records the backup holds that the replaced vault did not:
-    /// a branch this machine left, or never saw.
+    /// a branch this machine left, or never saw. Taken in only with
+    /// `acceptFork`.
     public var branch: [AuditRecord]
+    /// The last record both logs hold (0 when they share none but the file).
+    public var sharedSeq: Int64 = 0
+    /// Whether the replaced vault's own log could not be read and was
+    /// passed over on purpose (`ignoreCurrentLog`).
+    public var ignoredCurrentLog = false
 }
 
 extension Vault {
@@ -43,12 +49,26 @@ extension Vault {
     ///   or `.rollback` when the vault does not check out and `overDamaged`
     ///   is not given; `.noAccess`, `.wrongPassphrase` or `.personInactive`
     ///   for someone who may not restore it.
+    ///
+    /// What is taken in is decided from the two signed logs, never from
+    /// either file's tables (design rule 9), whether the vault as it is
+    /// checks out or not: its log is read on its own (each record's hash,
+    /// link and signature), and the backup's *branch* is its signed records
+    /// after the last record both hold. A branch record signed by someone
+    /// the current log has departed, or whose role there may no longer sign
+    /// that action, is refused, whatever is given; any other branch is
+    /// taken in only with `acceptFork`, by an admin of the current log.
+    /// A current log that cannot be read refuses the restore unless
+    /// `ignoreCurrentLog`. Both choices are recorded by
+    /// ``Session/acceptRestore(_:)``.
     public static func restore(
         backup: String,
         to path: String,
         handle: String?,
         passphrase: SecureBytes,
         overDamaged: Bool = false,
+        acceptFork: Bool = false,
+        ignoreCurrentLog: Bool = false,
         witness: RollbackWitness? = .standard,
         force: Bool = false
     ) throws -> Restoration {
@@ -98,40 +118,65 @@ extension Vault {
         let current: Vault
         var undone: [AuditRecord]?
         var branch: [AuditRecord] = []
+        var shared: Int64 = 0
+        var ignoredLog = false
         do {
             current = try Vault.open(at: path, witness: witness)
-            // The vault as it is must check out (this machine's witness too): else what it
-            // holds, a departure included, is not known, and restoring over it is said on purpose.
+            guard current.vaultID == copy.vaultID else {
+                try? current.close()
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(backup) is a backup of another vault (id \(copy.vaultID.hexLower), not \(current.vaultID.hexLower))"
+                )
+            }
+            // The vault as it is must check out (this machine's witness too): else restoring
+            // over it is said on purpose, and what it holds is read from its signed log alone.
             let state = try? current.store.read { try current.state($0) }
             let intact = state.map { $0.isIntact && $0.rollback == nil } ?? false
             if !intact && !overDamaged {
                 throw CertVaultError(
                     state?.rollback != nil ? .rollback : .tampered,
-                    "the vault does not check out\(state?.rollback.map { ": rolled back (\($0.reason))" } ?? ""): what a restore would undo (a departure, a revocation) cannot be known",
-                    hint: "restore over it only on purpose, once its log was read (a copy of it is kept)"
+                    "the vault does not check out\(state?.rollback.map { ": rolled back (\($0.reason))" } ?? ""): restoring over it replaces what it holds",
+                    hint: "restore over it only on purpose (its signed log is still read, and a copy of it is kept)"
                 )
             }
-            /// Unlocks `vault` as whoever acts, who must be an admin there.
-            func requireAdmin(_ vault: Vault, _ there: String) throws {
-                let session = try vault.unlock(handle: handle, passphrase: passphrase)
-                defer { session.lock() }
-                guard session.person.role == .admin else {
+            // Its log, read on its own: each record's hash, link and signature. The
+            // people it ends with decide who may restore and whose branch is refused.
+            let log = try? current.auditLog()
+            let ledger = try? current.store.read { db in try PeopleLedger.replay(db, vaultID: current.vaultID) }
+            let readable = log.map { $0.isValid && $0.unreadable.isEmpty } ?? false
+            if !readable || ledger == nil {
+                guard ignoreCurrentLog else {
+                    throw CertVaultError(
+                        .verificationFailed,
+                        "the vault's own audit log cannot be read\(log.flatMap { $0.records.first { $0.problem != nil } }.map { " (record \($0.seq): \($0.problem!))" } ?? ""): who departed or lost a role since the backup cannot be known",
+                        hint: "restore over it only on purpose, passing over its log (recorded); a copy of it is kept"
+                    )
+                }
+                ignoredLog = true
+            }
+            if intact {
+                // Who restores is an active admin of the vault as it is; a wrong
+                // passphrase, or a departed person's attempt, is recorded there.
+                let here = try current.unlock(handle: handle, passphrase: passphrase)
+                defer { here.lock() }
+                guard here.person.role == .admin else {
                     throw CertVaultError(
                         .noAccess,
-                        "only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue) \(there)"
+                        "only an admin may restore the vault; \(here.person.handle) is \(here.person.role.rawValue) in it"
                     )
                 }
             }
-            // Who restores is an active admin of the vault as it is …
-            if intact { try requireAdmin(current, "in it") }
-            // … and of the backup, to accept it and make again what it undoes.
             let staging = try Vault.open(at: staged, witness: nil, readOnly: true)
             defer {
                 try? staging.close()
                 for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
             }
+            // Who restores is an admin of the backup (to accept it and make again what it
+            // undoes) and, by the same secret keys, an active admin of the current log.
+            let session: Session
             do {
-                try requireAdmin(staging, "in the backup")
+                session = try staging.unlock(handle: handle, passphrase: passphrase)
             } catch let error as CertVaultError {
                 throw CertVaultError(
                     error.code,
@@ -140,38 +185,57 @@ extension Vault {
                         "an admin of the vault who was an admin when the backup was made restores it, with the passphrase they had then"
                 )
             }
-            // What the backup lacks of the current log, and what it holds that the current log does not.
-            if intact, let log = try? current.auditLog() {
-                /// The signed records of `records` that `other` does not hold (by number and hash).
-                func notIn(_ other: [AuditRecord], _ records: [AuditRecord]) -> [AuditRecord] {
-                    let hashes = Dictionary(other.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
-                    return records.filter { $0.signature != nil && hashes[$0.seq] != $0.hash }
-                }
-                let kept = try staging.auditLog().records
-                undone = notIn(kept, log.records)
-                branch = notIn(log.records, kept)
-                let departed = Set(
-                    try current.store.read { db in try PeopleLedger.replay(db, vaultID: current.vaultID) }.people.values
-                        .filter { !$0.active }.map(\.id)
+            defer { session.lock() }
+            guard session.person.role == .admin else {
+                throw CertVaultError(
+                    .noAccess,
+                    "the backup \(backup) cannot be restored by whoever acts: only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue) in the backup"
                 )
-                if let foreign = branch.first(where: { $0.actorID.map(departed.contains) == true }) {
+            }
+            if let ledger, !ignoredLog {
+                guard let me = ledger.people[session.person.id], me.signPublicKey == session.signPublicKey else {
                     throw CertVaultError(
-                        .verificationFailed,
-                        "the backup \(backup) holds record \(foreign.seq) (\(foreign.action)), which this vault does not, signed by \(foreign.actorHandle ?? "someone"), who has departed from this vault: it is a copy a departed person went on writing to; the vault was left as it was"
+                        .noAccess,
+                        "\(session.person.handle) is not, with these keys, a person of the vault as its log stands; only its admins restore it"
                     )
                 }
+                guard me.active, me.role == .admin else {
+                    throw CertVaultError(
+                        .noAccess,
+                        "only an admin may restore the vault; \(me.handle) is \(me.active ? me.role.rawValue : "departed") in it"
+                    )
+                }
+            }
+            let kept = try staging.auditLog().records
+            if let log, !ignoredLog {
+                // The last record both hold: a hash commits to every record before it.
+                let hashes = Dictionary(log.records.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
+                shared = kept.last(where: { hashes[$0.seq] == $0.hash })?.seq ?? 0
+                undone = log.records.filter { $0.seq > shared && $0.signature != nil }
+                branch = kept.filter { $0.seq > shared && $0.signature != nil }
+                for record in branch {
+                    guard let actor = record.actorID, let signer = ledger?.people[actor] else { continue }
+                    let action = AuditAction(rawValue: record.action)
+                    if !signer.active || !(action?.signers.contains(signer.role) ?? false) {
+                        throw CertVaultError(
+                            .verificationFailed,
+                            "the backup \(backup) holds record \(record.seq) (\(record.action)), which this vault does not, signed by \(signer.handle), who \(signer.active ? "is \(signer.role.rawValue) in this vault and may no longer sign it: a copy kept from before that change and written to since" : "has departed from this vault: it is a copy a departed person went on writing to"); the vault was left as it was"
+                        )
+                    }
+                }
+            } else {
+                branch = kept.filter { $0.signature != nil }
+            }
+            if !branch.isEmpty && !acceptFork && !ignoredLog {
+                throw CertVaultError(
+                    .verificationFailed,
+                    "the backup \(backup) holds \(branch.count) signed record\(branch.count == 1 ? "" : "s") the vault does not, after record \(shared) (a branch: \(branch.prefix(3).map { "\($0.seq) \($0.action)" }.joined(separator: ", "))\(branch.count > 3 ? ", …" : "")); the vault was left as it was",
+                    hint: "read it with certvault audit log --vault BACKUP; an admin takes it in on purpose (recorded)"
+                )
             }
         } catch {
             discard()
             throw error
-        }
-        guard current.vaultID == copy.vaultID else {
-            try? current.close()
-            discard()
-            throw CertVaultError(
-                .invalidArgument,
-                "\(backup) is a backup of another vault (id \(copy.vaultID.hexLower), not \(current.vaultID.hexLower))"
-            )
         }
         try current.store.truncateLog()
         let headBefore = try current.auditHead()
@@ -214,7 +278,13 @@ extension Vault {
                 hint: "stop every other certvault process on this vault, then restore again"
             )
         }
-        return Restoration(vault: try Vault.open(at: path, witness: witness), undone: undone, branch: branch)
+        return Restoration(
+            vault: try Vault.open(at: path, witness: witness),
+            undone: undone,
+            branch: branch,
+            sharedSeq: shared,
+            ignoredCurrentLog: ignoredLog
+        )
     }
 }
 
@@ -233,7 +303,7 @@ extension Session {
     /// Makes again the security decisions a restore undid (``Restoration/undone``),
     /// each as the replaced vault's valid record made it: a departure (the
     /// person, active in the restored vault, departs again with the same
-    /// reason), a revocation (the same entry, as its records name it, with
+    /// reason), a role change (the person takes the role it gave), a revocation (the same entry, as its records name it, with
     /// the same reason, its key destroyed again if it was) and a retirement.
     /// Admins only. What cannot be made again is said, not thrown.
     public func reapply(_ undone: [AuditRecord]) throws -> [Reapplied] {
@@ -270,6 +340,15 @@ extension Session {
                     return
                         "\(handle) departed again; \(plan.items.count) entries they could reach are marked for rotation"
                 }
+            case .personRole?:
+                attempt {
+                    guard let handle = record.detailObject["handle"] as? String,
+                        let role = (record.detailObject["role"] as? String).flatMap(PersonRole.init(rawValue:)),
+                        let person = try? vault.actor(handle), person.status == .active, person.role != role
+                    else { return nil }
+                    _ = try setRole(of: handle, to: role)
+                    return "\(handle) is \(role.rawValue) again (was \(person.role.rawValue) in the backup)"
+                }
             case .entryRevoke?:
                 attempt {
                     guard let entry = try sameEntry(), entry.status != .revoked else { return nil }
@@ -292,5 +371,30 @@ extension Session {
             }
         }
         return out
+    }
+}
+
+extension Session {
+    /// Accepts a restored vault in one signed record (`vault.rollback-accepted`):
+    /// the head this machine saw, if the restore rolled it back, the last
+    /// record both logs shared, the branch taken in (with `acceptFork`) and
+    /// whether the replaced vault's log was passed over. Admins only.
+    @discardableResult
+    public func acceptRestore(_ restoration: Restoration) throws -> Rollback? {
+        try requireRole([.admin], to: "accept a restored vault")
+        return try change(acceptingRollback: true) { c in
+            var details: [String: Any] = [
+                "restore": true, "shared_seq": restoration.sharedSeq,
+                "branch": restoration.branch.map(\.seq), "current_log_ignored": restoration.ignoredCurrentLog,
+            ]
+            if let seen = c.rollback {
+                details["seen_seq"] = seen.seen.seq
+                details["seen_hash"] = seen.seen.hash
+                details["seen_at"] = seen.seen.seenAt
+                details["reason"] = seen.reason
+            }
+            c.record(.rollbackAccepted, details: details)
+            return c.rollback
+        }
     }
 }
