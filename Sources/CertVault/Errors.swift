@@ -150,6 +150,10 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         case replaceFile = "replace-file"
         /// A file asks for more work than ``ImportLimits`` allow: raise them for it, if it is trusted.
         case raiseImportLimit = "raise-import-limit"
+        /// A backup holds a branch the vault does not: read it, and take it in on purpose (`acceptFork`).
+        case acceptFork = "accept-fork"
+        /// The vault's own log cannot be read: restore over it only on purpose (`ignoreCurrentLog`).
+        case ignoreCurrentLog = "ignore-current-log"
         /// The entry was replaced and retired: use the one that replaced it.
         case useSuccessor = "use-successor"
         /// A pending request cannot be rotated: revoke it and make a new one.
@@ -176,6 +180,8 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
             case .raiseImportLimit: return "if you trust the file, raise the import limits for it"
             case .useSuccessor: return "use the certificate that replaced it"
             case .requestAgain: return "revoke the request and make a new one for the same names"
+            case .acceptFork: return "read the backup's log; an admin takes the branch in only on purpose (recorded)"
+            case .ignoreCurrentLog: return "restore over it only on purpose, passing over its log (recorded)"
             }
         }
     }

@@ -27,6 +27,11 @@ extension CertVaultError {
         case .raiseImportLimit:
             return
                 "if you trust the file, raise the limit for this import: --max-iterations N, --max-scrypt-memory MIB or --max-bags N"
+        case .acceptFork:
+            return
+                "read it with 'certvault audit log --vault BACKUP'; to take the branch in on purpose, restore with --accept-fork (recorded)"
+        case .ignoreCurrentLog:
+            return "restore over it only on purpose: --ignore-current-log (recorded; a copy of it is kept)"
         case .useSuccessor: return "use the certificate that replaced it ('certvault list --status active')"
         case .requestAgain:
             return

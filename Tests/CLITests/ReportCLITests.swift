@@ -30,12 +30,24 @@ final class ReportCLITests: CLITestCase {
     func testReportIsSelfContainedEscapedAndComplete() throws {
         try initVault()
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=mgmt", "--alias", "mgmt"]).status, 0)
-        // An alias and a domain tag chosen by someone hostile.
-        let pfx = try Support.makePFX(in: dir, name: "web", key: "ec:prime256v1")
+        // A subject (and so a friendly name, whose alias is made from it) and a domain tag chosen by someone hostile.
+        let hostile = "<iframe onload=alert(1)>&\"'"
+        for args in [
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                file("web.key"), "-out", file("web.crt"), "-days", "30", "-subj", "/CN=\(hostile)",
+            ],
+            [
+                "pkcs12", "-export", "-inkey", file("web.key"), "-in", file("web.crt"), "-out", file("web.pfx"),
+                "-passout", "pass:secret", "-name", hostile,
+            ],
+        ] {
+            let made = try Support.run("openssl", args)
+            XCTAssertEqual(made.status, 0, made.err)
+        }
         try Support.write("secret\n", to: dir.appendingPathComponent("web.pw"))
-        let hostile = "<script>alert(1)</script>&\"'"
         let imported = try cvAsAlice([
-            "import", pfx.pfx, "--password-file", file("web.pw"), "--purpose", "ssl", "--alias", hostile,
+            "import", file("web.pfx"), "--password-file", file("web.pw"), "--purpose", "ssl",
             "--domain", "x.azurewebsites.net",
         ])
         XCTAssertEqual(imported.status, 0, imported.err)
@@ -54,6 +66,7 @@ final class ReportCLITests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.err)
         let html = try String(contentsOfFile: out, encoding: .utf8)
         XCTAssertFalse(html.contains("<script"), "a script element in the page")
+        XCTAssertFalse(html.contains("<iframe"), "an element from the subject")
         XCTAssertFalse(html.contains("http://") && html.contains("src="), "an external asset")
         XCTAssertFalse(html.contains("<link"), "an external stylesheet")
         let attributes = try FileManager.default.attributesOfItem(atPath: out)
@@ -73,7 +86,7 @@ final class ReportCLITests: CLITestCase {
         let hash = head.split(separator: ":").last.map(String.init) ?? "?"
         XCTAssertTrue(text.contains("record \(seq), \(hash)") || text.contains(hash), text)
         XCTAssertTrue(text.contains("verified"), text)
-        // The hostile alias, as text, in the inventory, the findings and the custody matrix.
+        // The hostile subject, as text, in the inventory; its alias in the findings and the custody matrix.
         XCTAssertTrue(text.contains(hostile), text)
         XCTAssertTrue(text.contains("foreign-domain"), text)
         XCTAssertTrue(text.contains("management-api-retired"), text)

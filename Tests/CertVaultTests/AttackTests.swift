@@ -575,6 +575,58 @@ final class AttackTests: VaultTestCase {
         }
     }
 
+    /// An insider's in-role record that commits what its action may not
+    /// change, once the walk gives way to the shortcut: past 256 changes on
+    /// a machine that never saw the vault, and past 64 since the head this
+    /// machine verified. An auditor's `entry.denied` that un-revokes an
+    /// entry, and one that removes a grant, are refused on every path.
+    func testPerActionRulesHoldPastTheWalk() throws {
+        let alice = try prepare()
+        let aud = try addAuditor(by: alice)
+        let web1 = try rawEntry("web1")
+        let web2 = try rawEntry("web2")
+        _ = try alice.revoke(.id(.init(web1.id)), reason: .keyCompromise)
+        XCTAssertTrue(try vault.verify().isValid)  // this machine's witness: the head now
+        // Made on another machine, so that this one's witness stays 300 changes behind.
+        let elsewhere = try Vault.open(at: path, witness: nil).unlock(
+            handle: "alice",
+            passphrase: SecureBytes(utf8: passphrase)
+        )
+        for i in 0..<300 {
+            try elsewhere.change { c in c.record(.vaultBackup, details: ["file": "filler-\(i).db"]) }
+        }
+        let changes = try vault.store.read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM audit WHERE json_extract(details, '$.state') IS NOT NULL")
+        }
+        XCTAssertGreaterThan(changes ?? 0, 300)
+        let pristine = try copyOfVault("pristine-past-the-walk")
+        let cases: [(String, Int64, String, String)] = [
+            (
+                "an auditor's denied record that un-revokes the entry", web1.id,
+                "UPDATE entries SET status = 'active', revocation_reason = NULL, revoked_at = NULL WHERE id = ?",
+                "its row changed under entry.denied"
+            ),
+            (
+                "an auditor's denied record that removes a grant", web2.id,
+                "DELETE FROM grants WHERE entry_id = ? AND person_id = 1", "its grants changed under entry.denied"
+            ),
+        ]
+        for (name, entry, sql, finding) in cases {
+            try reset(to: pristine)
+            try forge(aud, .entryDenied, entry: entry, sql: sql, [entry])
+            for (v, machine) in try bothMachines() {
+                let state = try v.checkState()
+                XCTAssertTrue(
+                    state.findings.contains { $0.message.contains(finding) },
+                    "\(name), \(machine): \(state.findings)"
+                )
+                XCTAssertFalse(try v.inventory().isIntact, "\(name), \(machine)")
+            }
+            XCTAssertTrue(try vault.verify().findings.contains { $0.message.contains(finding) }, name)
+            assertCode(.tampered) { _ = try self.export(try self.unlock(), "web2") }
+        }
+    }
+
     /// People records of the custody workflows: an officer's signed role
     /// change (making himself admin) and a record signed by someone after
     /// their departure are not believed, and nothing acts on them.

@@ -178,7 +178,7 @@ final class VaultTests: VaultTestCase {
         ])
         XCTAssertEqual(report.count(.imported), 2)
         let leaf = try vault.entry("www.contoso.com")
-        let ca = try vault.entry("Test CA")
+        let ca = try vault.entry("Test-CA")
         XCTAssertEqual(leaf.issuerEntryID, ca.id)
         XCTAssertEqual(leaf.purpose, .ssl)
         XCTAssertEqual(ca.purpose, .other)

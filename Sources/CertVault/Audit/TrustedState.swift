@@ -419,6 +419,8 @@ struct VaultState {
     /// digests its records name; from a head this machine verified, they are
     /// walked back from the tables, each putting back what its entries were
     /// before it. Either way every change's `entries_state` must match.
+    /// What each action may change of an entry (``disallowedChange``) is
+    /// checked for every change after `after` on either walk and past them.
     /// - Returns: the findings, and whether the walk was made (it is not past
     ///   256 changes forward or 64 back; the caller then compares every entry
     ///   with its own latest record instead).
@@ -500,30 +502,43 @@ struct VaultState {
         if !signatures.finish().isEmpty {
             return try checkRecords(db, vaultID: vaultID, after: after, snapshot: snapshot, inOrder: true)
         }
+        // What each action may change, on every path (forward, back, and past
+        // either walk's reach): each entry followed from its state before the
+        // first change here, one look-up per entry, then change by change.
+        var known: [Int64: (parts: RowDigest.Parts?, hadKey: Bool, hadCertificate: Bool)] = [:]
+        for t in transactions {
+            for id in t.named.keys.sorted() {
+                let before: (parts: RowDigest.Parts?, hadKey: Bool, hadCertificate: Bool)
+                if let seen = known[id] {
+                    before = seen
+                } else if after == 0 {
+                    before = (nil, false, false)
+                } else {
+                    let previous = try previousEntry(db, entry: id, before: t.first)
+                    before = (previous.parts, previous.hadKey, previous.hadCertificate)
+                }
+                if let problem = Self.disallowedChange(
+                    t.actions[id] ?? [],
+                    before: before.parts,
+                    after: t.parts[id],
+                    digest: t.named[id] ?? nil,
+                    hadKey: before.hadKey,
+                    hadCertificate: before.hadCertificate
+                ) {
+                    findings.append(.init(seq: t.last, entryID: id, message: problem))
+                }
+                known[id] = (
+                    t.parts[id], before.hadKey || t.keyed.contains(id),
+                    before.hadCertificate || t.certified.contains(id)
+                )
+            }
+        }
         if after == 0 {
             // From the genesis: walk forward from no entries at all, each
             // change putting in the digests its records name. No look-ups.
             guard transactions.count <= 256 else { return (findings, false) }
             var entries: [Int64: Data] = [:]
-            var parts: [Int64: RowDigest.Parts] = [:]
-            var keyed: Set<Int64> = []
-            var certified: Set<Int64> = []
             for t in transactions {
-                for id in t.named.keys.sorted() {
-                    if let problem = Self.disallowedChange(
-                        t.actions[id] ?? [],
-                        before: parts[id],
-                        after: t.parts[id],
-                        digest: t.named[id] ?? nil,
-                        hadKey: keyed.contains(id),
-                        hadCertificate: certified.contains(id)
-                    ) {
-                        findings.append(.init(seq: t.last, entryID: id, message: problem))
-                    }
-                    parts[id] = t.parts[id]
-                }
-                keyed.formUnion(t.keyed)
-                certified.formUnion(t.certified)
                 for (id, digest) in t.named { entries[id] = digest }
                 if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {
                     findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
@@ -551,18 +566,7 @@ struct VaultState {
                 findings.append(.init(seq: t.last, message: "changes entries its records do not name"))
             }
             for id in t.named.keys.sorted() {
-                let before = try previousEntry(db, entry: id, before: t.first)
-                if let problem = Self.disallowedChange(
-                    t.actions[id] ?? [],
-                    before: before.parts,
-                    after: t.parts[id],
-                    digest: t.named[id] ?? nil,
-                    hadKey: before.hadKey,
-                    hadCertificate: before.hadCertificate
-                ) {
-                    findings.append(.init(seq: t.last, entryID: id, message: problem))
-                }
-                entries[id] = before.digest
+                entries[id] = try previousEntry(db, entry: id, before: t.first).digest
             }
         }
         // Back where this machine verified last: the entries must be as that state said.

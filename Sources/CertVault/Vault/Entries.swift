@@ -215,7 +215,6 @@ extension Vault {
         CertVaultError(
             .tampered,
             "the vault file's indexes disagree with its tables: \(what)",
-            hint: "nothing was done; 'certvault audit verify' names the damage; restore the vault from a backup",
             remedy: .restoreBackup
         )
     }

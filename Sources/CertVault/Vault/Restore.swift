@@ -150,7 +150,7 @@ extension Vault {
                     throw CertVaultError(
                         .verificationFailed,
                         "the vault's own audit log cannot be read\(log.flatMap { $0.records.first { $0.problem != nil } }.map { " (record \($0.seq): \($0.problem!))" } ?? ""): who departed or lost a role since the backup cannot be known",
-                        hint: "restore over it only on purpose, passing over its log (recorded); a copy of it is kept"
+                        remedy: .ignoreCurrentLog
                     )
                 }
                 ignoredLog = true
@@ -230,7 +230,7 @@ extension Vault {
                 throw CertVaultError(
                     .verificationFailed,
                     "the backup \(backup) holds \(branch.count) signed record\(branch.count == 1 ? "" : "s") the vault does not, after record \(shared) (a branch: \(branch.prefix(3).map { "\($0.seq) \($0.action)" }.joined(separator: ", "))\(branch.count > 3 ? ", …" : "")); the vault was left as it was",
-                    hint: "read it with certvault audit log --vault BACKUP; an admin takes it in on purpose (recorded)"
+                    remedy: .acceptFork
                 )
             }
         } catch {
