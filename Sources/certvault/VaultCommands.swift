@@ -751,7 +751,7 @@ struct Restore: ParsableCommand {
         )
         for r in undone { Output.stderr("  " + Self.line(r)) }
         // Nobody who left comes back with the backup, and no revoked or retired key either.
-        let reapplied = try session.reapply(undone)
+        let reapplied = try session.reapply(undone, sharedSeq: restored.sharedSeq)
         for r in reapplied where r.done { Output.line("\(r.summary) (record \(r.undoneSeq) of the replaced vault)") }
         let failed = reapplied.filter { !$0.done }
         for r in failed {

@@ -283,6 +283,30 @@ final class RestoreTests: CLITestCase {
         )
     }
 
+    /// Found in review: a revocation after a rename was not made again (the
+    /// entry was matched by the alias the revocation named), so the
+    /// compromised key came back, active and exportable, with exit 0.
+    func testARevocationAfterARenameIsMadeAgain() throws {
+        try initVault()
+        let made = try Support.makePFX(in: dir, name: "c1", password: "password").pfx
+        XCTAssertEqual(
+            try cvAsAlice(["import", made, "--password-file", file("corpus.pw"), "--alias", "web"]).status,
+            0
+        )
+        XCTAssertEqual(try cvAsAlice(["backup", file("bk.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["rename", "web", "web-prod"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["revoke", "web-prod", "--reason", "keyCompromise"]).status, 0)
+        let restore = try cvAsAlice(["restore", file("bk.db")])
+        XCTAssertEqual(restore.status, 0, restore.err)
+        XCTAssertTrue(restore.out.contains("web revoked again (keyCompromise)"), restore.out + restore.err)
+        XCTAssertTrue(try cv(["list"]).out.contains("revoked"))
+        let export = try cvAsAlice([
+            "export", "web", "--format", "pfx", "--generate-password", "--out", file("again.pfx"),
+        ])
+        XCTAssertNotEqual(export.status, 0, export.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("again.pfx")))
+    }
+
     func testRestoreVerifiesReplacesAndAcceptsTheOlderLog() throws {
         try initVault()
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=a", "--alias", "a"]).status, 0)

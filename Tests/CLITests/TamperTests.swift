@@ -430,4 +430,56 @@ final class TamperTests: CLITestCase {
         XCTAssertEqual(verify.status, 3, verify.out + verify.err)
         XCTAssertTrue((verify.out + verify.err).contains("the file is damaged"), verify.out + verify.err)
     }
+
+    /// Found in review: an index that hides an alias with a dot let a
+    /// planted certificate naming that alias as a DNS name stand in for it,
+    /// so `export payments.prod` handed out the attacker's key. The table
+    /// is asked for the alias before any other way of naming is tried.
+    func testAnAliasTheIndexHidesIsNotTakenForADNSName() throws {
+        try initVault()
+        let legit = try Support.makePFX(in: dir, name: "legit", password: "password").pfx
+        XCTAssertEqual(
+            try cvAsAlice(["import", legit, "--password-file", file("corpus.pw"), "--alias", "payments.prod"]).status,
+            0
+        )
+        let planted = try Support.sh(
+            """
+            cd '\(dir.path)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout evil.key -out evil.crt \\
+              -days 100 -subj /CN=payments.prod -addext subjectAltName=DNS:payments.prod 2>/dev/null
+            openssl pkcs12 -export -in evil.crt -inkey evil.key -out evil.pfx -passout pass:password -name vendor-test
+            """
+        )
+        XCTAssertEqual(planted.status, 0)
+        XCTAssertEqual(try cvAsAlice(["import", file("evil.pfx"), "--password-file", file("corpus.pw")]).status, 0)
+        // The alias index's key 'payments.prod' made 'payments.prox': the row is no longer found through it.
+        let edit = """
+            import sqlite3, sys
+            path = sys.argv[1]
+            db = sqlite3.connect(path)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+            db.close()
+            with open(path, "r+b") as f:
+                f.seek((root - 1) * size)
+                page = bytearray(f.read(size))
+                at = page.find(b"payments.prod")
+                assert at >= 0
+                page[at:at + 13] = b"payments.prox"
+                f.seek((root - 1) * size)
+                f.write(page)
+            """
+        let edited = try Support.run("python3", ["-c", edit, vaultPath])
+        XCTAssertEqual(edited.status, 0, edited.err)
+        let export = try cvAsAlice([
+            "export", "payments.prod", "--format", "pfx", "--generate-password", "--out", file("out.pfx"),
+        ])
+        XCTAssertEqual(export.status, 3, export.out + export.err)
+        XCTAssertTrue(export.err.contains("indexes disagree with its tables"), export.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("out.pfx")))
+        let revoke = try cvAsAlice(["revoke", "payments.prod", "--reason", "keyCompromise"])
+        XCTAssertEqual(revoke.status, 3, revoke.err)
+        XCTAssertEqual(try cv(["show", "payments.prod"]).status, 3)
+    }
 }

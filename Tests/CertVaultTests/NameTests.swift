@@ -111,9 +111,9 @@ final class NameTests: VaultTestCase {
     }
 
     /// Finding 1, at the keyboard: `certvault export <TAB>` in an
-    /// interactive bash with the generated completion script, on a vault
-    /// holding an alias that is a command substitution. Nothing runs, and
-    /// only names within the rule are offered.
+    /// interactive bash, zsh and fish with the generated completion
+    /// scripts, on a vault holding an alias that is a command substitution.
+    /// Nothing runs, and only names within the rule are offered.
     func testPressingTabRunsNothingFromTheVault() throws {
         let alice = try unlock()
         try importFresh(["web1", "web2"], as: alice)
@@ -123,17 +123,39 @@ final class NameTests: VaultTestCase {
         XCTAssertEqual(words, ["web2"])
 
         let binary = Support.root.appendingPathComponent(".build/debug/certvault").path
-        let script = dir.appendingPathComponent("completion.bash").path
-        let generated = try Support.run(binary, ["--generate-completion-script", "bash"])
-        XCTAssertEqual(generated.status, 0)
-        try generated.stdout.write(to: URL(fileURLWithPath: script))
-        let screen = try typeInBash(
-            setup: "source '\(script)'; export CERTVAULT_VAULT='\(path!)' XDG_STATE_HOME='\(dir.path)/state'",
-            keys: "certvault export \t\t",
-            path: URL(fileURLWithPath: binary).deletingLastPathComponent().path
-        )
-        XCTAssertTrue(screen.contains("web2"), screen)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "TAB ran a command from the vault: \(screen)")
+        let functions = dir.appendingPathComponent("zsh-functions")
+        try FileManager.default.createDirectory(at: functions, withIntermediateDirectories: true)
+        let shells: [(argv: [String], script: String, setup: (String) -> String)] = [
+            (
+                ["/bin/bash", "--norc", "--noprofile", "-i"], dir.appendingPathComponent("certvault.bash").path,
+                { "source '\($0)'" }
+            ),
+            (
+                ["/usr/bin/zsh", "-f", "-i"], functions.appendingPathComponent("_certvault").path,
+                { _ in "fpath=('\(functions.path)' $fpath); autoload -U compinit; compinit -u" }
+            ),
+            (
+                ["/usr/bin/fish", "--no-config", "-i"], dir.appendingPathComponent("certvault.fish").path,
+                { "source '\($0)'" }
+            ),
+        ]
+        for shell in shells {
+            let name = URL(fileURLWithPath: shell.argv[0]).lastPathComponent
+            let generated = try Support.run(binary, ["--generate-completion-script", name])
+            XCTAssertEqual(generated.status, 0)
+            try generated.stdout.write(to: URL(fileURLWithPath: shell.script))
+            let screen = try typeIn(
+                shell.argv,
+                setup: shell.setup(shell.script),
+                keys: "certvault export \t",
+                path: URL(fileURLWithPath: binary).deletingLastPathComponent().path
+            )
+            XCTAssertTrue(screen.contains("certvault export web2"), "\(name): \(screen)")
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: marker),
+                "TAB in \(name) ran a command from the vault: \(screen)"
+            )
+        }
     }
 
     /// The words the binary offers for `export <TAB>`, asked as the shells ask.
@@ -147,16 +169,20 @@ final class NameTests: VaultTestCase {
         return r.out.split(separator: "\n").map(String.init)
     }
 
-    /// Runs an interactive bash on a pseudo-terminal, types `keys` and then
-    /// exits; returns what the terminal showed.
-    func typeInBash(setup: String, keys: String, path: String) throws -> String {
+    /// Runs an interactive shell (`argv`) on a pseudo-terminal, runs
+    /// `setup`, types `keys` and then exits; returns what the terminal showed.
+    func typeIn(_ argv: [String], setup: String, keys: String, path: String) throws -> String {
         let python = """
             import os, pty, sys, time
-            setup, keys, path = sys.argv[1:4]
+            setup, keys, path, vault, state, home = sys.argv[1:7]
+            argv = sys.argv[7:]
             pid, fd = pty.fork()
             if pid == 0:
-                env = {"PATH": path + ":/usr/bin:/bin", "HOME": "/tmp", "TERM": "dumb", "PS1": "$ "}
-                os.execve("/bin/bash", ["bash", "--norc", "--noprofile", "-i"], env)
+                env = {
+                    "PATH": path + ":/usr/bin:/bin", "HOME": home, "TERM": "dumb", "PS1": "$ ",
+                    "CERTVAULT_VAULT": vault, "XDG_STATE_HOME": state,
+                }
+                os.execve(argv[0], argv, env)
             def read_for(seconds):
                 out = b""
                 end = time.time() + seconds
@@ -169,9 +195,9 @@ final class NameTests: VaultTestCase {
                     except OSError:
                         break
                 return out
-            seen = read_for(0.5)
+            seen = read_for(1.0)
             os.write(fd, (setup + "\\n").encode())
-            seen += read_for(1.0)
+            seen += read_for(1.5)
             os.write(fd, keys.encode())
             seen += read_for(3.0)
             os.write(fd, b"\\x03")
@@ -185,7 +211,12 @@ final class NameTests: VaultTestCase {
             os.waitpid(pid, 0)
             sys.stdout.write(seen.decode("utf-8", "replace"))
             """
-        let r = try Support.run("/usr/bin/python3", ["-c", python, setup, keys, path])
+        let home = dir.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let r = try Support.run(
+            "/usr/bin/python3",
+            ["-c", python, setup, keys, path, self.path, dir.path + "/state", home.path] + argv
+        )
         return r.out
     }
 }

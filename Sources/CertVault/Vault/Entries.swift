@@ -165,13 +165,18 @@ extension Vault {
         case .thumbprint(let hex): entries = try byThumbprint(hex)
         case .any(let text):
             entries = try proven("alias = ?", [text], "alias \(Display.quoted(text))") { $0.alias == text }
-            if entries.isEmpty, let id = Int64(text) { entries = try byID(id) }
+            // An id is all digits, which no alias is; anything else that the alias
+            // index did not find is looked for in the table itself first, so that an
+            // index that hides an alias cannot let a thumbprint or a DNS name stand in.
+            if entries.isEmpty, let id = Int64(text) {
+                entries = try byID(id)
+            } else if entries.isEmpty {
+                entries = try byAlias(text)
+            }
             if entries.isEmpty { entries = try byThumbprint(text) }
             if entries.isEmpty, text.contains("."), !text.contains(" ") {
                 entries = try byName(text)
             }
-            // Found by nothing: the alias index must not have hidden it.
-            if entries.isEmpty { entries = try byAlias(text) }
         }
         guard !entries.isEmpty else {
             throw CertVaultError(

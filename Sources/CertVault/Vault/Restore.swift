@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// What ``Vault/restore(backup:to:handle:passphrase:overDamaged:witness:force:)`` did.
+/// What ``Vault/restore(backup:to:handle:passphrase:overDamaged:acceptFork:ignoreCurrentLog:witness:force:)`` did.
 public struct Restoration: Sendable {
     /// The restored vault, opened.
     public var vault: Vault
@@ -306,7 +306,12 @@ extension Session {
     /// reason), a role change (the person takes the role it gave), a revocation (the same entry, as its records name it, with
     /// the same reason, its key destroyed again if it was) and a retirement.
     /// Admins only. What cannot be made again is said, not thrown.
-    public func reapply(_ undone: [AuditRecord]) throws -> [Reapplied] {
+    /// - Parameter sharedSeq: the last record the two logs shared
+    ///   (``Restoration/sharedSeq``): an entry a record names is the same
+    ///   entry in the restored vault when a signed record up to there made
+    ///   it, whatever it has been renamed since. Without it, the entry must
+    ///   also still have the alias the record names.
+    public func reapply(_ undone: [AuditRecord], sharedSeq: Int64? = nil) throws -> [Reapplied] {
         try requireRole([.admin], to: "make again what a restore undid")
         var out: [Reapplied] = []
         for record in undone where record.problem == nil {
@@ -322,12 +327,24 @@ extension Session {
                     out.append(.init(undoneSeq: record.seq, action: record.action, summary: "\(error)", done: false))
                 }
             }
-            // The same entry: the id the record names, under the alias its records gave it.
+            // The same entry: the id the record names, made by a record both logs share
+            // (a rename since changes nothing), or else under the alias its records gave it.
             func sameEntry() throws -> Entry? {
-                guard let id = record.entryID, let entry = try? vault.entry(.id(Entry.ID(id))),
-                    entry.alias == record.entryAlias
-                else { return nil }
-                return entry
+                guard let id = record.entryID, let entry = try? vault.entry(.id(Entry.ID(id))) else { return nil }
+                if let sharedSeq {
+                    let made = try vault.store.read { db in
+                        try Bool.fetchOne(
+                            db,
+                            sql: """
+                                SELECT EXISTS (SELECT 1 FROM audit WHERE entry_id = ? AND seq <= ? AND signature IS NOT NULL
+                                AND action IN ('entry.import', 'entry.create', 'entry.request'))
+                                """,
+                            arguments: [id, sharedSeq]
+                        )
+                    }
+                    return made == true ? entry : nil
+                }
+                return entry.alias == record.entryAlias ? entry : nil
             }
             switch record.kind {
             case .personDepart?:
