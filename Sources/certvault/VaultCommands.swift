@@ -736,6 +736,11 @@ struct Restore: ParsableCommand {
             )
             for r in restored.branch { Output.stderr("  " + Self.line(r)) }
         }
+        if restored.ignoredCurrentLog {
+            Output.warning(
+                "the replaced vault's log could not be read and was passed over: what its damaged records said is not known"
+            )
+        }
         guard let undone = restored.undone else {
             Output.warning(
                 "the replaced vault's log was passed over: whatever it held that the backup does not (a departure, a revocation) is undone, and cannot be listed"

@@ -234,7 +234,7 @@ final class RestoreTests: CLITestCase {
         try addPerson("dave", role: "admin")
         try addPerson("erin", role: "admin")
         XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
-        for who in ["dave", "erin"] {
+        for who in ["dave", "erin", "plain"] {
             try FileManager.default.copyItem(atPath: vaultPath, toPath: file("\(who).db"))
         }
         XCTAssertEqual(try cvAsAlice(["person", "depart", "dave", "--reason", "left"]).status, 0)
@@ -272,10 +272,19 @@ final class RestoreTests: CLITestCase {
         // The damage in the log itself: its records cannot be read, so nothing is decided from it.
         try tamper("UPDATE audit SET details = replace(details, 'left', 'lefT') WHERE action = 'person.depart'")
         try refused([file("dave.db"), "--over-damaged-vault"], "the vault's own audit log cannot be read")
-        // Passed over on purpose: restored, and the record says so.
-        let ignored = try cvAsAlice(["restore", file("erin.db"), "--over-damaged-vault", "--ignore-current-log"])
-        XCTAssertEqual(ignored.status, 0, ignored.err)
-        XCTAssertTrue(ignored.err.contains("log was passed over"), ignored.err)
+        // Passed over on purpose, what the log still says is believed where it says no:
+        // erin's branch is still refused.
+        try refused(
+            [file("erin.db"), "--over-damaged-vault", "--ignore-current-log"],
+            "signed by erin, who is auditor"
+        )
+        // A backup with no branch is restored; the role change is made again, and the
+        // departure whose record no longer verifies is named to make again by hand.
+        let ignored = try cvAsAlice(["restore", file("plain.db"), "--over-damaged-vault", "--ignore-current-log"])
+        XCTAssertEqual(ignored.status, 1, ignored.err)
+        XCTAssertTrue(ignored.err.contains("log could not be read and was passed over"), ignored.err)
+        XCTAssertTrue(ignored.out.contains("erin is auditor again"), ignored.out)
+        XCTAssertTrue(ignored.err.contains("(person.depart) of the replaced vault was not made again"), ignored.err)
         XCTAssertTrue(
             try cv(["audit", "log", "--action", "vault.rollback-accepted", "--json"]).out.contains(
                 "\"current_log_ignored\" : true"

@@ -392,26 +392,10 @@ final class TamperTests: CLITestCase {
         }
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
         // The index record ('web', rowid 2) made to say rowid 3 (dbx's), in the file's pages.
-        let edit = """
-            import sqlite3, sys
-            path = sys.argv[1]
-            db = sqlite3.connect(path)
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'").fetchone()[0]
-            size = db.execute("PRAGMA page_size").fetchone()[0]
-            db.close()
-            with open(path, "r+b") as f:
-                f.seek((root - 1) * size)
-                page = bytearray(f.read(size))
-                record = bytes([3, 19, 1]) + b"web" + bytes([2])
-                at = page.find(record)
-                assert at >= 0, "index record not found"
-                page[at + len(record) - 1] = 3
-                f.seek((root - 1) * size)
-                f.write(page)
-            """
-        let edited = try Support.run("python3", ["-c", edit, vaultPath])
-        XCTAssertEqual(edited.status, 0, edited.err)
+        try editAliasIndex(
+            replacing: [3, 19, 1] + Array("web".utf8) + [2],
+            with: [3, 19, 1] + Array("web".utf8) + [3]
+        )
         let export = try cvAsAlice([
             "export", "web", "--format", "pfx", "--for", "carol", "--generate-password", "--out", file("web-out.pfx"),
         ])
@@ -453,25 +437,7 @@ final class TamperTests: CLITestCase {
         XCTAssertEqual(planted.status, 0)
         XCTAssertEqual(try cvAsAlice(["import", file("evil.pfx"), "--password-file", file("corpus.pw")]).status, 0)
         // The alias index's key 'payments.prod' made 'payments.prox': the row is no longer found through it.
-        let edit = """
-            import sqlite3, sys
-            path = sys.argv[1]
-            db = sqlite3.connect(path)
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'").fetchone()[0]
-            size = db.execute("PRAGMA page_size").fetchone()[0]
-            db.close()
-            with open(path, "r+b") as f:
-                f.seek((root - 1) * size)
-                page = bytearray(f.read(size))
-                at = page.find(b"payments.prod")
-                assert at >= 0
-                page[at:at + 13] = b"payments.prox"
-                f.seek((root - 1) * size)
-                f.write(page)
-            """
-        let edited = try Support.run("python3", ["-c", edit, vaultPath])
-        XCTAssertEqual(edited.status, 0, edited.err)
+        try editAliasIndex(replacing: Array("payments.prod".utf8), with: Array("payments.prox".utf8))
         let export = try cvAsAlice([
             "export", "payments.prod", "--format", "pfx", "--generate-password", "--out", file("out.pfx"),
         ])
@@ -481,5 +447,31 @@ final class TamperTests: CLITestCase {
         let revoke = try cvAsAlice(["revoke", "payments.prod", "--reason", "keyCompromise"])
         XCTAssertEqual(revoke.status, 3, revoke.err)
         XCTAssertEqual(try cv(["show", "payments.prod"]).status, 3)
+    }
+
+    /// Edits the page of the entries' alias index in the file itself, as
+    /// someone with write access and no passphrase would: the first
+    /// `bytes` on it become `replacement` (as long), no table row changed.
+    func editAliasIndex(replacing bytes: [UInt8], with replacement: [UInt8]) throws {
+        let edit = """
+            import sqlite3, sys
+            path, old, new = sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
+            db = sqlite3.connect(path)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+            db.close()
+            with open(path, "r+b") as f:
+                f.seek((root - 1) * size)
+                page = bytearray(f.read(size))
+                at = page.find(old)
+                assert at >= 0 and len(old) == len(new), "index record not found"
+                page[at:at + len(old)] = new
+                f.seek((root - 1) * size)
+                f.write(page)
+            """
+        func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+        let edited = try Support.run("python3", ["-c", edit, vaultPath, hex(bytes), hex(replacement)])
+        XCTAssertEqual(edited.status, 0, edited.err)
     }
 }

@@ -192,14 +192,19 @@ extension Vault {
                     "the backup \(backup) cannot be restored by whoever acts: only an admin may restore the vault; \(session.person.handle) is \(session.person.role.rawValue) in the backup"
                 )
             }
-            if let ledger, !ignoredLog {
-                guard let me = ledger.people[session.person.id], me.signPublicKey == session.signPublicKey else {
+            // With the log passed over, what it still says is believed where it says
+            // no (departed, another role), never where it is silent.
+            if let ledger {
+                let me = ledger.people[session.person.id].flatMap {
+                    $0.signPublicKey == session.signPublicKey ? $0 : nil
+                }
+                if me == nil && !ignoredLog {
                     throw CertVaultError(
                         .noAccess,
                         "\(session.person.handle) is not, with these keys, a person of the vault as its log stands; only its admins restore it"
                     )
                 }
-                guard me.active, me.role == .admin else {
+                if let me, !me.active || me.role != .admin {
                     throw CertVaultError(
                         .noAccess,
                         "only an admin may restore the vault; \(me.handle) is \(me.active ? me.role.rawValue : "departed") in it"
@@ -207,7 +212,7 @@ extension Vault {
                 }
             }
             let kept = try staging.auditLog().records
-            if let log, !ignoredLog {
+            if let log {
                 // The last record both hold: a hash commits to every record before it.
                 let hashes = Dictionary(log.records.map { ($0.seq, $0.hash) }, uniquingKeysWith: { a, _ in a })
                 shared = kept.last(where: { hashes[$0.seq] == $0.hash })?.seq ?? 0
@@ -314,7 +319,22 @@ extension Session {
     public func reapply(_ undone: [AuditRecord], sharedSeq: Int64? = nil) throws -> [Reapplied] {
         try requireRole([.admin], to: "make again what a restore undid")
         var out: [Reapplied] = []
-        for record in undone where record.problem == nil {
+        let decisions: Set<AuditAction> = [.personDepart, .personRole, .entryRevoke, .entryRetire]
+        for record in undone {
+            if let problem = record.problem {
+                // A decision whose record does not verify is not made from it, and said so.
+                if let kind = record.kind, decisions.contains(kind) {
+                    out.append(
+                        .init(
+                            undoneSeq: record.seq,
+                            action: record.action,
+                            summary: "its record does not verify (\(problem)): make it again by hand if it holds",
+                            done: false
+                        )
+                    )
+                }
+                continue
+            }
             let note = "re-applied: a restore undid record \(record.seq) of the replaced vault"
             func attempt(_ body: () throws -> String?) {
                 do {
