@@ -5,13 +5,13 @@ import GRDB
 public struct Restoration: Sendable {
     /// The restored vault, opened.
     public var vault: Vault
-    /// The signed records the replaced vault held that the backup does not
-    /// (after its last one, or all of another branch's), checked and named
-    /// as `audit log` shows them: what the restore undid. A departure, a
-    /// revocation or a retirement among them is undone with the backup;
-    /// ``Session/reapply(_:)`` makes them again. Nil when the replaced
-    /// vault did not check out (a restore `overDamaged`): then nobody can
-    /// say what was undone.
+    /// The signed records the replaced vault held after the last record the
+    /// two logs share, read from its log (each checked and named as `audit
+    /// log` shows it), whether its rows checked out or not: what the restore
+    /// undid. A departure, a role change, a revocation or a retirement among
+    /// them is undone with the backup; ``Session/reapply(_:sharedSeq:)``
+    /// makes them again. Nil when its log could not be read at all: then
+    /// nobody can say what was undone.
     public var undone: [AuditRecord]?
     /// The signed records the backup holds that the replaced vault did not:
     /// a branch this machine left, or never saw. Taken in only with
@@ -294,7 +294,7 @@ extension Vault {
 }
 
 extension Session {
-    /// What ``reapply(_:)`` made again, or could not.
+    /// What ``reapply(_:sharedSeq:)`` made again, or could not.
     public struct Reapplied: Sendable {
         /// The undone record, by its number in the replaced vault.
         public var undoneSeq: Int64
@@ -311,11 +311,13 @@ extension Session {
     /// reason), a role change (the person takes the role it gave), a revocation (the same entry, as its records name it, with
     /// the same reason, its key destroyed again if it was) and a retirement.
     /// Admins only. What cannot be made again is said, not thrown.
-    /// - Parameter sharedSeq: the last record the two logs shared
-    ///   (``Restoration/sharedSeq``): an entry a record names is the same
-    ///   entry in the restored vault when a signed record up to there made
-    ///   it, whatever it has been renamed since. Without it, the entry must
-    ///   also still have the alias the record names.
+    /// - Parameters:
+    ///   - undone: the records the restore undid (``Restoration/undone``).
+    ///   - sharedSeq: the last record the two logs shared
+    ///     (``Restoration/sharedSeq``): an entry a record names is the same
+    ///     entry in the restored vault when a signed record up to there made
+    ///     it, whatever it has been renamed since. Without it, the entry must
+    ///     also still have the alias the record names.
     public func reapply(_ undone: [AuditRecord], sharedSeq: Int64? = nil) throws -> [Reapplied] {
         try requireRole([.admin], to: "make again what a restore undid")
         var out: [Reapplied] = []
