@@ -148,6 +148,7 @@ final class NameTests: VaultTestCase {
                 shell.argv,
                 setup: shell.setup(shell.script),
                 keys: "certvault export \t",
+                expect: "web2",
                 path: URL(fileURLWithPath: binary).deletingLastPathComponent().path
             )
             XCTAssertTrue(screen.contains("certvault export web2"), "\(name): \(screen)")
@@ -170,12 +171,13 @@ final class NameTests: VaultTestCase {
     }
 
     /// Runs an interactive shell (`argv`) on a pseudo-terminal, runs
-    /// `setup`, types `keys` and then exits; returns what the terminal showed.
-    func typeIn(_ argv: [String], setup: String, keys: String, path: String) throws -> String {
+    /// `setup`, types `keys`, waits for `expect` to show (20 s at most) and
+    /// then exits; returns what the terminal showed.
+    func typeIn(_ argv: [String], setup: String, keys: String, expect: String, path: String) throws -> String {
         let python = """
             import os, pty, sys, time
-            setup, keys, path, vault, state, home = sys.argv[1:7]
-            argv = sys.argv[7:]
+            setup, keys, expect, path, vault, state, home = sys.argv[1:8]
+            argv = sys.argv[8:]
             pid, fd = pty.fork()
             if pid == 0:
                 env = {
@@ -183,10 +185,10 @@ final class NameTests: VaultTestCase {
                     "CERTVAULT_VAULT": vault, "XDG_STATE_HOME": state,
                 }
                 os.execve(argv[0], argv, env)
-            def read_for(seconds):
+            def read_for(seconds, until=None):
                 out = b""
                 end = time.time() + seconds
-                while time.time() < end:
+                while time.time() < end and not (until and until in out):
                     try:
                         import select
                         r, _, _ = select.select([fd], [], [], 0.1)
@@ -199,7 +201,9 @@ final class NameTests: VaultTestCase {
             os.write(fd, (setup + "\\n").encode())
             seen += read_for(1.5)
             os.write(fd, keys.encode())
-            seen += read_for(3.0)
+            # Until the completion shows (a loaded machine may be slow), then a moment more.
+            seen += read_for(20.0, until=expect.encode())
+            seen += read_for(0.5)
             os.write(fd, b"\\x03")
             seen += read_for(0.5)
             os.write(fd, b"exit\\n")
@@ -215,7 +219,7 @@ final class NameTests: VaultTestCase {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let r = try Support.run(
             "/usr/bin/python3",
-            ["-c", python, setup, keys, path, self.path, dir.path + "/state", home.path] + argv
+            ["-c", python, setup, keys, expect, path, self.path, dir.path + "/state", home.path] + argv
         )
         return r.out
     }
