@@ -139,9 +139,7 @@ extension Vault {
                     || ($0.certificate?.fingerprintSHA256.uppercased().hasPrefix(hex) ?? false)
             }
         }
-        // Design rule 8: what an index returned is proved against what was
-        // asked, from the row itself; an index that returns another row,
-        // or hides the one asked for, is damage, and nothing acts on it.
+        // An alias the index does not list is asked of the table before "not found".
         func byAlias(_ alias: String) throws -> [Entry] {
             let found = try proven("alias = ?", [alias], "alias \(Display.quoted(alias))") { $0.alias == alias }
             if found.isEmpty,
@@ -164,13 +162,13 @@ extension Vault {
         case .alias(let alias): entries = try byAlias(alias)
         case .thumbprint(let hex): entries = try byThumbprint(hex)
         case .any(let text):
-            entries = try proven("alias = ?", [text], "alias \(Display.quoted(text))") { $0.alias == text }
-            // An id is all digits, which no alias is; anything else that the alias
-            // index did not find is looked for in the table itself first, so that an
-            // index that hides an alias cannot let a thumbprint or a DNS name stand in.
-            if entries.isEmpty, let id = Int64(text) {
-                entries = try byID(id)
-            } else if entries.isEmpty {
+            // Anything but a number that the alias index does not find is looked for in
+            // the table itself first (byAlias), so that an index that hides an alias
+            // cannot let a thumbprint or a DNS name stand in for it.
+            if let id = Int64(text) {
+                entries = try proven("alias = ?", [text], "alias \(Display.quoted(text))") { $0.alias == text }
+                if entries.isEmpty { entries = try byID(id) }
+            } else {
                 entries = try byAlias(text)
             }
             if entries.isEmpty { entries = try byThumbprint(text) }
