@@ -114,6 +114,10 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         public static let rollback = Code("rollback")
         /// Another entry has the alias asked for.
         public static let aliasTaken = Code("alias-taken")
+        /// An audit sink this machine names could not take the records, or
+        /// the vault's policy requires one and this machine names none: no
+        /// key is released.
+        public static let auditSink = Code("audit-sink")
     }
 
     /// A fix the caller can apply, named so that each front end can word it
@@ -158,6 +162,12 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         case useSuccessor = "use-successor"
         /// A pending request cannot be rotated: revoke it and make a new one.
         case requestAgain = "request-again"
+        /// A sink holds records the vault lacks: compare the two (``Vault/compare(withSink:)``).
+        case compareWithSink = "compare-with-sink"
+        /// A sink is behind: bring it up to date (``Vault/syncAuditSinks()``) once it works.
+        case syncSinks = "sync-sinks"
+        /// The policy requires an audit sink: name one for this vault on this machine.
+        case addSink = "add-sink"
 
         /// The remedy in words for a library user.
         public var hint: String {
@@ -182,6 +192,9 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
             case .requestAgain: return "revoke the request and make a new one for the same names"
             case .acceptFork: return "read the backup's log; an admin takes the branch in only on purpose (recorded)"
             case .ignoreCurrentLog: return "restore over it only on purpose, passing over its log (recorded)"
+            case .compareWithSink: return "compare the vault's log with the sink's to see every record it lacks"
+            case .syncSinks: return "once the sink works again, send it every record it lacks"
+            case .addSink: return "name an audit sink for this vault in this machine's configuration"
             }
         }
     }

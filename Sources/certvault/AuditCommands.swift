@@ -6,7 +6,7 @@ struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Read and verify the audit log (no passphrase needed).",
-        subcommands: [Log.self, Verify.self, Who.self, AcceptRollback.self]
+        subcommands: [Log.self, Verify.self, Who.self, AcceptRollback.self, SinkCommand.self]
     )
 
     struct AcceptRollback: ParsableCommand {
@@ -133,6 +133,8 @@ struct AuditCommand: ParsableCommand {
             case .personAdd, .vaultCreate: return "\(f.handle ?? "?") as \(f.role?.rawValue ?? "?")"
             case .personRole: return "\(f.handle ?? "?"): \(f.string("was") ?? "?") → \(f.role?.rawValue ?? "?")"
             case .vaultBackup: return "to \(f.file ?? "?")"
+            case .rollbackAccepted:
+                return "back from record \(f.integer("seen_seq").map(String.init) ?? "?"): \(f.reason ?? "?")"
             default: return f.alias ?? ""
             }
         }
@@ -153,7 +155,12 @@ struct AuditCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the chain and every signature; print the head as SEQ:HASH.",
-            discussion: "Exits 3 naming the first bad record when anything was altered, removed or reordered."
+            discussion: """
+                Exits 3 naming the first bad record when anything was altered, removed or reordered. With --against, \
+                also holds the log against an audit sink's file: every record the vault lacks (a rolled-back vault: what \
+                was hidden, with its action, signer and time), every record that differs, every gap in the sink and \
+                every forged line exit 3.
+                """
         )
         @OptionGroup var global: ReadOptions
         @Option(
@@ -165,6 +172,14 @@ struct AuditCommand: ParsableCommand {
         var expect: String?
         @Flag(help: "Check every page and index of the file (SQLite integrity_check), not only quick_check.")
         var thorough = false
+        @Option(
+            help: ArgumentHelp(
+                "An audit sink's file (or a syslog file holding its lines) to hold the log against (repeatable).",
+                valueName: "file"
+            ),
+            completion: .file()
+        )
+        var against: [String] = []
         @Flag(help: "Print JSON.") var json = false
 
         struct Result: Encodable {
@@ -173,6 +188,15 @@ struct AuditCommand: ParsableCommand {
             var head: String?
             var firstBadSeq: Int64?
             var findings: [AuditFinding]
+            var sinks: [SinkResult]?
+        }
+
+        struct SinkResult: Encodable {
+            var file: String
+            var records: Int
+            var findings: [AuditFinding]
+            var undone: [Int64]
+            var notes: [String]
         }
 
         func run() throws {
@@ -189,8 +213,22 @@ struct AuditCommand: ParsableCommand {
                 expected = head
             }
             let v: AuditVerification
+            var sinks: [SinkResult] = []
             do {
-                v = try global.openVault().verify(expecting: expected, thorough: thorough)
+                let vault = try global.openVault()
+                v = try vault.verify(expecting: expected, thorough: thorough)
+                for file in against {
+                    let c = try vault.compare(withSink: file)
+                    sinks.append(
+                        SinkResult(
+                            file: file,
+                            records: c.records,
+                            findings: c.findings,
+                            undone: c.undone,
+                            notes: c.notes
+                        )
+                    )
+                }
             } catch let error as CertVaultError where [.corruptVault, .tampered, .rollback].contains(error.code) {
                 // A vault too damaged to replay still fails verification: exit 3.
                 Output.error(error.message)
@@ -204,14 +242,33 @@ struct AuditCommand: ParsableCommand {
                         records: v.recordCount,
                         head: v.head?.description,
                         firstBadSeq: v.firstBadSeq,
-                        findings: v.findings
+                        findings: v.findings,
+                        sinks: against.isEmpty ? nil : sinks
                     )
                 )
-            } else if v.isValid {
-                Output.line("ok: \(v.recordCount) records verified")
-                Output.line(v.head?.description ?? "0:")
             } else {
-                for finding in v.findings { Output.stderr("finding: \(finding)") }
+                if v.isValid {
+                    Output.line("ok: \(v.recordCount) records verified")
+                    Output.line(v.head?.description ?? "0:")
+                } else {
+                    for finding in v.findings { Output.stderr("finding: \(finding)") }
+                }
+                for sink in sinks {
+                    for note in sink.notes { Output.stderr("note: \(sink.file): \(note)") }
+                    for finding in sink.findings { Output.stderr("finding: \(sink.file): \(finding)") }
+                    if sink.findings.isEmpty {
+                        Output.line("ok: \(sink.file): its \(sink.records) records agree with the vault")
+                    }
+                }
+            }
+            if let bad = sinks.first(where: { !$0.findings.isEmpty }) {
+                let undone = bad.undone.count
+                Output.error(
+                    undone > 0
+                        ? "the vault lacks \(undone) signed record\(undone == 1 ? "" : "s") that the sink \(bad.file) holds: it was rolled back or rewritten"
+                        : "the vault's log and the sink \(bad.file) disagree"
+                )
+                throw ExitCode(3)
             }
             if !v.isValid {
                 let first = v.firstBadSeq.map { "first bad record \($0)" } ?? v.findings[0].description

@@ -206,7 +206,8 @@ struct PolicyCommand: ParsableCommand {
             discussion: """
                 Settings: management-limit N (default 5), expiry-windows 60,30,7 or 20% (default 30), \
                 management-max-age DAYS (default 365), trusted-roots FILE.pem (a private CA's roots, kept in the \
-                vault and trusted by everyone's check and report; none to clear).
+                vault and trusted by everyone's check and report; none to clear), require-sink on|off (a machine \
+                releases a key only once its audit sinks hold every record; one that names none releases none).
 
                 Example:
                   certvault policy set expiry-windows 60,30,7
@@ -214,7 +215,8 @@ struct PolicyCommand: ParsableCommand {
                 """
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "management-limit, expiry-windows, management-max-age or trusted-roots.") var key: PolicyKey
+        @Argument(help: "management-limit, expiry-windows, management-max-age, trusted-roots or require-sink.")
+        var key: PolicyKey
         // Taken as given even when it starts with '-', so that '-1' is judged as a value.
         @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The value.", valueName: "value")) var values:
             [String] = []
@@ -242,11 +244,16 @@ struct PolicyCommand: ParsableCommand {
             }
             var probe = PolicySettings()
             try UsageError.reading { try key.apply(value, to: &probe) }
-            let session = try global.unlock(try global.openVault())
+            let vault = try global.openVault()
+            let session = try global.unlock(vault)
             let entry = try session.setPolicy(key, to: value)
             Output.line(
                 "\(entry.key.rawValue) = \(key.summary(of: entry.value)) (record \(entry.seq.map(String.init) ?? "-"))"
             )
+            if key == .requireSink, entry.value == "on", (try? vault.auditSinks().isEmpty) ?? true {
+                Output.warning("this machine names no audit sink for the vault: it releases no key until one is added")
+                Output.hint("add one with 'certvault audit sink add file PATH' (or 'syslog')")
+            }
         }
     }
 }

@@ -36,6 +36,11 @@ extension CertVaultError {
         case .requestAgain:
             return
                 "revoke it ('certvault revoke ALIAS --reason superseded') and make a new request with 'certvault csr'"
+        case .compareWithSink:
+            return "see every record the vault lacks with 'certvault audit verify --against SINK-FILE'; "
+                + "if a backup was restored on purpose, accept it with 'certvault audit accept-rollback'"
+        case .syncSinks: return "once the sink works again, run 'certvault audit sink sync'"
+        case .addSink: return "name one with 'certvault audit sink add file PATH' (or 'syslog')"
         }
     }
 }

@@ -39,9 +39,59 @@ class CLITestCase: XCTestCase {
         environment["CERTVAULT_VAULT"] = vaultPath
         environment["CERTVAULT_USER"] = defaultActor
         environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        // This test's own sink configuration, never the user's.
+        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
         environment["CERTVAULT_PASSPHRASE_FILE_UNUSED"] = nil
         for (k, v) in env { environment[k] = v }
         return try Support.run(binary, args, environment: environment)
+    }
+
+    /// Runs `certvault` as `actor` until it stops itself at the fault point
+    /// `point` (`CERTVAULT_FAULT=POINT:stop`), runs `meanwhile` (the world
+    /// changing under it), then lets it go on and returns what it said.
+    func runStopped(
+        _ args: [String],
+        actor: String,
+        at point: String,
+        meanwhile: () throws -> Void
+    ) throws -> ProcessResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITestCase.binary)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
+        environment["CERTVAULT_VAULT"] = vaultPath
+        environment["CERTVAULT_USER"] = actor
+        environment["CERTVAULT_FAULT"] = point + ":stop"
+        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
+        p.environment = environment
+        let stderr = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = stderr
+        try p.run()
+        // Wait until it stops itself at the point.
+        var stopped = false
+        for _ in 0..<3_000 where !stopped {
+            let stat = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).prefix(1)
+            stopped = state == "T"
+            // Process.isRunning is false for a stopped process: read the state instead.
+            if state == "Z" || stat.isEmpty { break }
+            if !stopped { usleep(10_000) }
+        }
+        guard stopped else {
+            kill(p.processIdentifier, SIGKILL)
+            XCTFail("the command never reached \(point)")
+            return ProcessResult(status: -1, stdout: Data(), stderr: Data())
+        }
+        try meanwhile()
+        kill(p.processIdentifier, SIGCONT)
+        // Never hang the suite: a process that does not finish is killed.
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return ProcessResult(status: p.terminationStatus, stdout: Data(), stderr: err)
     }
 
     /// Runs `certvault` as `handle`, their passphrase from the test directory's `HANDLE.pass`.
@@ -104,6 +154,7 @@ class CLITestCase: XCTestCase {
                 env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
                 env["CERTVAULT_VAULT"] = vault
                 env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
+                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
                 os.execve(binary, [binary] + sys.argv[5:], env)
             seen = b""
             if prompt:
@@ -141,6 +192,7 @@ class CLITestCase: XCTestCase {
                 env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
                 env["CERTVAULT_VAULT"] = vault
                 env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
+                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
                 env.update(extra)
                 os.execve(binary, [binary] + sys.argv[5:], env)
             seen = b""

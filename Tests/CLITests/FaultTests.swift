@@ -87,44 +87,16 @@ final class FaultTests: CLITestCase {
     /// says no file was written, and a second signed record says so too.
     func testExportWhoseDestinationAppearsAfterCommitIsRecordedAsUnwritten() throws {
         let target = dir.appendingPathComponent(out).appendingPathComponent("late.pfx").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITestCase.binary)
-        p.arguments = [
-            "export", "k", "--format", "pfx", "--out", target, "--password-file", file("x.pw"),
-            "--passphrase-file", file("alice.pass"),
-        ]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
-        environment["CERTVAULT_VAULT"] = vaultPath
-        environment["CERTVAULT_USER"] = "alice"
-        environment["CERTVAULT_FAULT"] = "change.after-commit:stop"
-        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
-        p.environment = environment
-        let stderr = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = stderr
-        try p.run()
-        // Wait until it stops itself at the point.
-        var stopped = false
-        for _ in 0..<1_000 where !stopped {
-            let stat = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/stat", encoding: .utf8)) ?? ""
-            let state = stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).prefix(1)
-            stopped = state == "T"
-            // Process.isRunning is false for a stopped process: read the state instead.
-            if state == "Z" || stat.isEmpty { break }
-            if !stopped { usleep(10_000) }
-        }
-        guard stopped else {
-            kill(p.processIdentifier, SIGKILL)
-            return XCTFail("the export never reached change.after-commit")
-        }
-        try Support.write("someone else's file\n", to: URL(fileURLWithPath: target))
-        kill(p.processIdentifier, SIGCONT)
-        // Never hang the suite: a process that does not finish is killed.
-        let pid = p.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
-        p.waitUntilExit()
-        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(p.terminationStatus, 1, err)
+        let r = try runStopped(
+            [
+                "export", "k", "--format", "pfx", "--out", target, "--password-file", file("x.pw"),
+                "--passphrase-file", file("alice.pass"),
+            ],
+            actor: "alice",
+            at: "change.after-commit"
+        ) { try Support.write("someone else's file\n", to: URL(fileURLWithPath: target)) }
+        let err = r.err
+        XCTAssertEqual(r.status, 1, err)
         XCTAssertTrue(err.contains("\(target) already exists; no file was written, and record "), err)
         XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "someone else's file\n")
         let log = try cv(["audit", "log", "--action", "entry.export-unwritten"])

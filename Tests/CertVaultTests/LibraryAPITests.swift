@@ -274,3 +274,58 @@ final class AuditDetailsTests: XCTestCase {
         XCTAssertNil(AuditDetails(json: #"{"role":"wizard"}"#).role)
     }
 }
+
+/// Audit sinks through the library: a service names its own configuration,
+/// a key handed back in memory waits for the sink like a file does, and
+/// the policy stops a vault opened with none.
+final class AuditSinkAPITests: VaultTestCase {
+    func testAServiceSendsToItsOwnSinksBeforeAKeyIsHandedBack() throws {
+        let session = try unlock()
+        let alias = try XCTUnwrap(importFresh(["svc"], as: session).first)
+        let configuration = AuditSinkConfiguration(files: [dir.appendingPathComponent("sinks").path])
+        let sinkPath = dir.appendingPathComponent("trail.jsonl").path
+        XCTAssertTrue(try configuration.add(.file(sinkPath), for: vault.vaultID))
+        XCTAssertFalse(try configuration.add(.file(sinkPath), for: vault.vaultID))
+        let service = try Vault.open(at: path, witness: witness, sinks: configuration)
+        XCTAssertEqual(try service.auditSinks(), [.file(sinkPath)])
+        let statuses = try service.syncAuditSinks()
+        XCTAssertNil(statuses.first?.error)
+        XCTAssertEqual(statuses.first?.heldThrough, 3)
+        let serviceSession = try service.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+        let result = try serviceSession.exportPFX(
+            .alias(alias),
+            to: .memory(label: "ticket-42"),
+            password: SecureBytes(utf8: "a file password")
+        )
+        XCTAssertNotNil(result.bytes)
+        let comparison = try service.compare(withSink: sinkPath)
+        XCTAssertTrue(comparison.isConsistent, "\(comparison.findings)")
+        XCTAssertEqual(comparison.records, 4)
+
+        // The sink fails after the check: the bytes are not handed back, and the record says so.
+        try FileManager.default.removeItem(atPath: sinkPath)
+        try FileManager.default.createDirectory(atPath: sinkPath, withIntermediateDirectories: false)
+        XCTAssertThrowsError(
+            try serviceSession.exportPFX(
+                .alias(alias),
+                to: .memory(label: "ticket-43"),
+                password: SecureBytes(utf8: "pw")
+            )
+        ) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .auditSink, "\(error)")
+        }
+
+        // Policy: a vault opened with no sink releases no key; the certificate still leaves.
+        try FileManager.default.removeItem(atPath: sinkPath)
+        _ = try session.setPolicy(.requireSink, to: "on")
+        let bare = try Vault.open(at: path, witness: witness, sinks: nil)
+        let bareSession = try bare.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
+        XCTAssertThrowsError(
+            try bareSession.exportPFX(.alias(alias), to: .memory(label: "ticket-44"), password: SecureBytes(utf8: "pw"))
+        ) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .auditSink)
+            XCTAssertEqual((error as? CertVaultError)?.remedy, .addSink)
+        }
+        XCTAssertNoThrow(try bare.exportPublic(.alias(alias), format: .pem, to: .memory(label: "certificate")))
+    }
+}

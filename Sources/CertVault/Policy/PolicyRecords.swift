@@ -14,6 +14,8 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
     /// after another separated by commas (``trustedRootsValue(pem:)`` makes
     /// it from a PEM file), or `none`.
     case trustedRoots = "trusted-roots"
+    /// ``PolicySettings/requireSink``: `on` or `off`.
+    case requireSink = "require-sink"
 
     /// Applies `value` to `settings`, or throws `.invalidArgument` saying what is expected.
     public func apply(_ value: String, to settings: inout PolicySettings) throws {
@@ -33,6 +35,12 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
             settings.managementMaxAgeDays = n
         case .expiryWindows:
             (settings.expiryWindows, settings.expiryShare) = try PolicySettings.windows(value)
+        case .requireSink:
+            switch value {
+            case "on": settings.requireSink = true
+            case "off": settings.requireSink = false
+            default: throw CertVaultError(.invalidArgument, "require-sink is on or off, not '\(value)'")
+            }
         case .trustedRoots:
             guard value != "none" else {
                 settings.trustedRoots = []
@@ -121,6 +129,7 @@ public enum PolicyKey: String, CaseIterable, Sendable, Codable {
         switch self {
         case .managementLimit: return String(settings.managementLimit)
         case .managementMaxAge: return String(settings.managementMaxAgeDays)
+        case .requireSink: return settings.requireSink ? "on" : "off"
         case .expiryWindows:
             var parts = settings.expiryWindows.map(String.init)
             if let share = settings.expiryShare { parts.append("\(Int((share * 100).rounded()))%") }

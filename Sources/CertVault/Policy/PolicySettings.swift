@@ -23,6 +23,9 @@ public struct PolicySettings: Sendable, Codable, Equatable {
     public var trustedRoots: [Data]
     /// The system's trust store (a directory of hashed PEM roots); nil for none.
     public var trustStore: String?
+    /// Whether a machine releases a key only once every record is in an
+    /// audit sink it names (``AuditSink``): one that names none releases none.
+    public var requireSink: Bool
 
     /// Settings from their values; the defaults are the ones `check` uses.
     public init(
@@ -32,7 +35,8 @@ public struct PolicySettings: Sendable, Codable, Equatable {
         managementMaxAgeDays: Int = 365,
         caFiles: [String] = [],
         trustedRoots: [Data] = [],
-        trustStore: String? = "/etc/ssl/certs"
+        trustStore: String? = "/etc/ssl/certs",
+        requireSink: Bool = false
     ) {
         self.managementLimit = managementLimit
         self.expiryWindows = expiryWindows.sorted(by: >)
@@ -41,5 +45,6 @@ public struct PolicySettings: Sendable, Codable, Equatable {
         self.caFiles = caFiles
         self.trustedRoots = trustedRoots
         self.trustStore = trustStore
+        self.requireSink = requireSink
     }
 }

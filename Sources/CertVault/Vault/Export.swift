@@ -428,6 +428,11 @@ extension Session {
     /// recipient checks, the signed-record check (design rule 3), decryption
     /// and key/certificate match, an atomic 0600 file, and an audit record
     /// naming the recipient and the file's SHA-256, committed with the file.
+    ///
+    /// With audit sinks (``AuditSink``), every sink first holds every record
+    /// so far, and the file is linked (or the bytes returned) only once the
+    /// export's own record is in every sink; when the vault's policy
+    /// requires a sink, a machine that names none releases nothing.
     private func exportSecret(
         _ ref: EntryReference,
         to destination: ExportDestination,
@@ -439,6 +444,17 @@ extension Session {
     ) throws -> ExportResult {
         var pending: SecureFile.Pending?
         do {
+            // No key leaves while a sink lacks a record: what it lacks goes first.
+            let sinks = try vault.auditSinks()
+            if !sinks.isEmpty {
+                do { try vault.sendToSinks() } catch let error as CertVaultError where error.code != .rollback {
+                    throw CertVaultError(
+                        .auditSink,
+                        "\(error.message); no key is released while an audit sink lacks a record",
+                        remedy: .syncSinks
+                    )
+                }
+            }
             return try denying(ref, attempt: "export \(format.rawValue)") {
                 try change { c in
                     try exportSecret(
@@ -472,6 +488,14 @@ extension Session {
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
     ) throws -> ExportResult {
         let db = c.db
+        let sinks = try vault.auditSinks()
+        if sinks.isEmpty, try Vault.policy(db, state: c.state).settings.requireSink {
+            throw CertVaultError(
+                .auditSink,
+                "the vault's policy requires an audit sink, and this machine names none for it: no key is released",
+                remedy: .addSink
+            )
+        }
         let entry = try Vault.entry(ref, in: db, state: c.state)
         let to = try Vault.trustedPerson(recipient ?? person.handle, ledger: c.state.ledger, in: db)
         guard to.active else {
@@ -506,12 +530,19 @@ extension Session {
         all[destination.path == nil ? "label" : "file"] = destination.label
         let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
         try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
-        if let file {
+        if file != nil || !sinks.isEmpty {
             let entryID = entry.id.rawValue
             let label = destination.label
-            c.whenCommitted { [self] in
+            c.whenCommitted { [self] sinkFailure in
                 do {
-                    try file.commit()
+                    if let sinkFailure {
+                        throw CertVaultError(
+                            .auditSink,
+                            "the export's record could not be sent to every audit sink: \(sinkFailure.message)",
+                            remedy: .syncSinks
+                        )
+                    }
+                    try file?.commit()
                 } catch let error as CertVaultError {
                     // The record says the key left; say it did not, signed as well.
                     let noted = try? change { c in
@@ -524,7 +555,7 @@ extension Session {
                     }
                     throw CertVaultError(
                         error.code,
-                        "\(error.message); no file was written"
+                        "\(error.message); \(file == nil ? "the key was not handed over" : "no file was written")"
                             + (noted.map { ", and record \($0) says so" } ?? ", but that could not be recorded"),
                         hint: error.hint,
                         remedy: error.remedy

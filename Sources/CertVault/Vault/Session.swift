@@ -59,7 +59,8 @@ public final class Session: Sendable {
     @discardableResult
     func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
         try requireUnlocked()
-        let (result, head, afterCommit) = try vault.store.write { db -> (T, AuditHead?, [() throws -> Void]) in
+        let (result, head, afterCommit) = try vault.store.write {
+            db -> (T, AuditHead?, [(CertVaultError?) throws -> Void]) in
             var state = try vault.state(db)
             let rollback = state.rollback
             if acceptingRollback { state.rollback = nil }
@@ -80,6 +81,15 @@ public final class Session: Sendable {
             return (result, head, change.afterCommit)
         }
         FaultPoint.hit("change.after-commit")
+        // The records go to the sinks before the witness moves and before
+        // any file is linked; a change that releases no key does not wait
+        // for a sink that fails (its records are sent with the next).
+        var sinkFailure: CertVaultError?
+        if head != nil {
+            do { try vault.sendToSinks() } catch {
+                sinkFailure = error as? CertVaultError ?? CertVaultError(.io, "the audit sinks: \(error)")
+            }
+        }
         if let head {
             if acceptingRollback {
                 try vault.witness?.replace(with: head, vaultID: vault.vaultID)
@@ -89,7 +99,7 @@ public final class Session: Sendable {
             }
         }
         do {
-            for step in afterCommit { try step() }
+            for step in afterCommit { try step(sinkFailure) }
         } catch let error as CertVaultError {
             throw CertVaultError(
                 error.code,
@@ -102,15 +112,16 @@ public final class Session: Sendable {
     }
 
     /// Accepts that the vault holds an older log than this machine saw (a
-    /// restored backup), in a signed record naming the head that was seen
-    /// and when; afterwards the witness remembers the new head.
+    /// restored backup), or than an audit sink holds, in a signed record
+    /// naming the head that was seen and when; afterwards the witness
+    /// remembers the new head, and the sinks take the vault's records again.
     /// - Throws: `.invalidArgument` when there is no rollback to accept;
     ///   `.tampered` when the vault does not match its signed records.
     public func acceptRollback() throws -> Rollback {
         try requireRole([.admin, .officer], to: "accept a rollback")
         // Read and accepted in one transaction: the copy accepted is the one checked.
         return try change(acceptingRollback: true) { c in
-            guard let seenState = c.rollback else {
+            guard let seenState = try c.rollback ?? vault.sinkRollback(c.db) else {
                 throw CertVaultError(
                     .invalidArgument,
                     "this vault holds every record this machine saw: there is no rollback to accept"

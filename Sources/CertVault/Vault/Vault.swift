@@ -14,11 +14,14 @@ public final class Vault: Sendable {
     public var path: String { store.path }
     /// Where this machine remembers the last head it saw; nil checks no rollback.
     public let witness: RollbackWitness?
+    /// Where this machine says the vault's audit sinks are; nil for none.
+    public let sinkConfiguration: AuditSinkConfiguration?
 
-    private init(store: Store, vaultID: Data, witness: RollbackWitness?) {
+    private init(store: Store, vaultID: Data, witness: RollbackWitness?, sinks: AuditSinkConfiguration?) {
         self.store = store
         self.vaultID = vaultID
         self.witness = witness
+        self.sinkConfiguration = sinks
     }
 
     /// The description of a person to add.
@@ -111,7 +114,7 @@ public final class Vault: Sendable {
             Store.removeFiles(path)
             throw error
         }
-        let vault = Vault(store: store, vaultID: vaultID, witness: witness)
+        let vault = Vault(store: store, vaultID: vaultID, witness: witness, sinks: .standard)
         // A vault made here on purpose is the one this path holds from now on.
         try witness?.replace(path: path, vaultID: vaultID)
         if let head { try vault.remember(head) }
@@ -131,6 +134,8 @@ public final class Vault: Sendable {
     ///     refused with `.readOnly` or not recorded.
     ///   - busyTimeout: how long a call waits for another process's write
     ///     to finish before failing with `.io`.
+    ///   - sinks: where this machine says the vault's audit sinks are
+    ///     (``AuditSinkConfiguration/standard`` by default); nil for none.
     /// - Throws: `.noVault`, `.notAVault`, `.newerFormat`, `.corruptVault`,
     ///   `.tampered` (schema objects added by hand); the file is left
     ///   untouched.
@@ -138,7 +143,8 @@ public final class Vault: Sendable {
         at path: String,
         witness: RollbackWitness? = .standard,
         readOnly: Bool = false,
-        busyTimeout: TimeInterval = 60
+        busyTimeout: TimeInterval = 60,
+        sinks: AuditSinkConfiguration? = .standard
     ) throws -> Vault {
         let store = try Store.open(at: path, readOnly: readOnly, busyTimeout: busyTimeout)
         let id = try store.read { db -> Data? in
@@ -153,7 +159,7 @@ public final class Vault: Sendable {
                 hint: "was its creation interrupted?"
             )
         }
-        return Vault(store: store, vaultID: id, witness: witness)
+        return Vault(store: store, vaultID: id, witness: witness, sinks: sinks)
     }
 
     /// Whether the vault was opened read-only.

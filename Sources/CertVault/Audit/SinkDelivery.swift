@@ -1,0 +1,588 @@
+import Foundation
+import GRDB
+
+/// One audit record as a sink holds it: one line of JSON with the signed
+/// record's fields exactly as hashed (`details` as the very text that was
+/// hashed), its chain hashes and signature in hex, and the vault's id.
+enum SinkLine {
+    static func encode(_ r: AuditRecord, vaultID: Data) -> String {
+        let fields: [String: Any] = [
+            "vault_id": vaultID.hexLower, "seq": r.seq, "at": r.at, "actor_id": r.actorID ?? NSNull(),
+            "action": r.action, "entry_id": r.entryID ?? NSNull(), "person_id": r.personID ?? NSNull(),
+            "details": r.details, "prev_hash": r.previousHash.hexLower, "hash": r.hash.hexLower,
+            "signature": r.signature?.hexLower ?? NSNull(),
+        ]
+        var out = ""
+        _ = JSONText.append(fields, to: &out)
+        return out
+    }
+
+    /// The record a line holds, and the vault it names; nil for a line that
+    /// is not one. Text before the first `{` (a syslog prefix) is skipped.
+    static func decode(_ line: Substring) -> (vaultID: String, record: AuditRecord)? {
+        guard let start = line.firstIndex(of: "{"), case .object(let f)? = JSONText.parse(String(line[start...]))
+        else { return nil }
+        func text(_ k: String) -> String? { if case .string(let s)? = f[k] { return s } else { return nil } }
+        func int(_ k: String) -> Int64?? {
+            switch f[k] {
+            case .integer(let i)?: return .some(i)
+            case .null?: return .some(nil)
+            default: return nil
+            }
+        }
+        func hex(_ k: String, _ count: Int) -> Data? {
+            text(k).flatMap { Data(hex: $0) }.flatMap { $0.count == count ? $0 : nil }
+        }
+        guard let vaultID = text("vault_id"), case .integer(let seq)? = f["seq"], AuditChain.seqRange.contains(seq),
+            let at = text("at"), let action = text("action"), let details = text("details"),
+            let actor = int("actor_id"), let entry = int("entry_id"), let person = int("person_id"),
+            let previous = hex("prev_hash", 32), let hash = hex("hash", 32)
+        else { return nil }
+        var signature: Data?
+        if f["signature"] != .null {
+            guard let s = hex("signature", 64) else { return nil }
+            signature = s
+        }
+        return (
+            vaultID,
+            AuditRecord(
+                seq: seq,
+                at: at,
+                actorID: actor,
+                action: action,
+                entryID: entry,
+                personID: person,
+                details: details,
+                previousHash: previous,
+                hash: hash,
+                signature: signature
+            )
+        )
+    }
+}
+
+/// What ``Vault/syncAuditSinks()`` did for one sink.
+public struct AuditSinkStatus: Sendable {
+    /// The sink.
+    public var sink: AuditSink
+    /// How many records were sent now.
+    public var sent: Int
+    /// The last record the sink now holds; nil when it holds none.
+    public var heldThrough: Int64?
+    /// Why the sink could not be brought up to date; nil when it was.
+    public var error: CertVaultError?
+}
+
+/// What ``Vault/compare(withSink:)`` found.
+public struct AuditSinkComparison: Sendable {
+    /// How many lines held a record of this vault.
+    public var records: Int
+    /// Every record the vault lacks or holds otherwise, every gap in the
+    /// sink and every altered or forged line: any of them means the vault
+    /// or the sink was tampered with.
+    public var findings: [AuditFinding]
+    /// The sequence numbers of the signed records the sink holds and the
+    /// vault lacks or holds otherwise: what a rollback hid.
+    public var undone: [Int64]
+    /// What is worth knowing and proves nothing wrong: lines that are no
+    /// record (a write cut short), lines of other vaults, records not sent
+    /// yet, a rollback the vault accepted.
+    public var notes: [String]
+    /// Whether nothing was found.
+    public var isConsistent: Bool { findings.isEmpty }
+}
+
+/// The last record a sink holds, as far as the vault can tell.
+private struct SinkTail {
+    /// The last record both the sink and the vault hold; 0 for none.
+    var common: Int64 = 0
+    /// A signed record the sink holds and the vault lacks (after `common`),
+    /// if no acceptance of a rollback covers it.
+    var diverged: AuditRecord?
+    /// Who signed it, as the vault's records name them.
+    var signer: String?
+}
+
+extension Vault {
+    /// The sinks this machine's configuration names for this vault.
+    /// - Throws: what reading the configuration throws.
+    public func auditSinks() throws -> [AuditSink] { try sinkConfiguration?.sinks(for: vaultID) ?? [] }
+
+    /// Sends every sink each record it lacks, and syncs it. A sink that
+    /// holds a signed record this vault lacks (the vault was rolled back)
+    /// gets nothing until the vault records that the rollback was accepted.
+    /// - Returns: one status per sink; each one's error says why it is behind.
+    /// - Throws: what reading the configuration throws.
+    public func syncAuditSinks() throws -> [AuditSinkStatus] {
+        try auditSinks().map { sink in
+            do { return try send(to: sink) } catch let error as CertVaultError {
+                return AuditSinkStatus(sink: sink, sent: 0, heldThrough: nil, error: error)
+            }
+        }
+    }
+
+    /// Brings every sink up to date.
+    /// - Throws: the first sink's failure, once every sink was tried.
+    func sendToSinks() throws {
+        let failed = try syncAuditSinks().compactMap(\.error)
+        if let first = failed.first { throw first }
+    }
+
+    private func send(to sink: AuditSink) throws -> AuditSinkStatus {
+        switch sink {
+        case .file(let path): return try sendToFile(path, sink: sink)
+        case .syslog(let tag, let socket): return try sendToSyslog(tag: tag, socket: socket, sink: sink)
+        }
+    }
+
+    // MARK: File
+
+    private func sendToFile(_ path: String, sink: AuditSink) throws -> AuditSinkStatus {
+        let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SecureFile.posixError("cannot open the audit sink \(path)") }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw CertVaultError(.io, "the audit sink \(path) is not a regular file")
+        }
+        try Self.lock(fd, what: "the audit sink \(path)")
+        var lines = try BackwardLines(fd: fd)
+        let (records, tail) = try store.read { db -> ([AuditRecord], SinkTail) in
+            let tail = try fileTail(&lines, path: path, db)
+            if let diverged = tail.diverged { throw Self.rolledBack(sink: path, record: diverged, signer: tail.signer) }
+            return (try Self.records(db, after: tail.common), tail)
+        }
+        var out = Data()
+        if lines.endedWithoutNewline { out.append(10) }
+        for record in records {
+            out.append(contentsOf: SinkLine.encode(record, vaultID: vaultID).utf8)
+            out.append(10)
+        }
+        if !records.isEmpty || lines.endedWithoutNewline {
+            try out.withUnsafeBytes { try Self.writeAll(fd, $0, what: "cannot write the audit sink \(path)") }
+        }
+        guard fsync(fd) == 0 else { throw SecureFile.posixError("cannot sync the audit sink \(path)") }
+        return AuditSinkStatus(
+            sink: sink,
+            sent: records.count,
+            heldThrough: records.last?.seq ?? (tail.common == 0 ? nil : tail.common),
+            error: nil
+        )
+    }
+
+    /// Where a sink file and the vault part: the last record both hold,
+    /// and a signed record the sink holds past it that no later acceptance
+    /// of a rollback (one the sink does not hold yet) covers.
+    private func fileTail(_ lines: inout BackwardLines, path: String, _ db: Database) throws -> SinkTail {
+        var tail = SinkTail()
+        var ledger: PeopleLedger?
+        var held = Set<Data>()
+        while let line = try lines.next() {
+            guard let (id, record) = SinkLine.decode(line[...]), record.recomputedHash == record.hash else { continue }
+            guard id == vaultID.hexLower else {
+                throw CertVaultError(
+                    .io,
+                    "the audit sink \(path) holds another vault's records (id \(id))",
+                    hint: "give each vault a sink file of its own"
+                )
+            }
+            if try Self.storedHash(db, seq: record.seq) == record.hash {
+                tail.common = record.seq
+                break
+            }
+            // Past the last record both hold: a line the vault lacks, or a forged one (passed over).
+            held.insert(record.hash)
+            if tail.diverged == nil {
+                if ledger == nil { ledger = try PeopleLedger.replay(db, vaultID: vaultID) }
+                if Self.isSigned(record, by: ledger!) {
+                    tail.diverged = record
+                    tail.signer = record.actorID.flatMap { ledger?.people[$0]?.handle }
+                }
+            }
+        }
+        if tail.diverged != nil, let acceptance = try Self.lastAcceptance(db), acceptance.seq > tail.common,
+            !held.contains(acceptance.hash)
+        {
+            tail.diverged = nil
+        }
+        return tail
+    }
+
+    /// A rollback that a sink saw and this machine's witness may not have:
+    /// a signed record a sink holds and the vault lacks, with no acceptance
+    /// since. ``Session/acceptRollback()`` accepts it on purpose.
+    func sinkRollback(_ db: Database) throws -> Rollback? {
+        guard let head = try AuditChain.lastSigned(db) else { return nil }
+        for sink in try auditSinks() {
+            switch sink {
+            case .file(let path):
+                let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                defer { Glibc.close(fd) }
+                var lines = try BackwardLines(fd: fd)
+                if let diverged = try fileTail(&lines, path: path, db).diverged {
+                    return Rollback(
+                        seen: .init(seq: diverged.seq, hash: diverged.hash.hexLower, seenAt: diverged.at),
+                        head: AuditHead(seq: head.seq, hash: head.hash),
+                        reason:
+                            "the audit sink \(path) holds record \(diverged.seq) (\(diverged.action) at \(diverged.at)), which this vault lacks"
+                    )
+                }
+            case .syslog:
+                guard let cursorPath = syslogCursorPath(sink),
+                    let data = FileManager.default.contents(atPath: cursorPath),
+                    let cursor = try? JSONDecoder().decode(SyslogCursor.self, from: data)
+                else { continue }
+                if try syslogStart(cursor, db) == nil {
+                    return Rollback(
+                        seen: .init(seq: cursor.seq, hash: cursor.hash, seenAt: ""),
+                        head: AuditHead(seq: head.seq, hash: head.hash),
+                        reason: "the syslog sink \(sink) was sent record \(cursor.seq), which this vault lacks"
+                    )
+                }
+            }
+        }
+        return nil
+    }
+
+    // MARK: Syslog
+
+    /// What a syslog sink was sent last, kept beside the rollback witness
+    /// (a syslog daemon cannot be asked).
+    private struct SyslogCursor: Codable {
+        var seq: Int64
+        var hash: String
+        /// The hash of the last rollback acceptance the vault held when sent.
+        var acceptance: String?
+    }
+
+    private func sendToSyslog(tag: String, socket path: String, sink: AuditSink) throws -> AuditSinkStatus {
+        guard let witness else {
+            throw CertVaultError(.io, "a syslog sink needs this machine's state directory to remember what it sent")
+        }
+        try SecureFile.makeDirectories(witness.directory)
+        guard let cursorPath = syslogCursorPath(sink) else { throw CertVaultError(.io, "no state directory") }
+        let fd = Glibc.open(cursorPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SecureFile.posixError("cannot open \(cursorPath)") }
+        defer { Glibc.close(fd) }
+        try Self.lock(fd, what: cursorPath)
+        var cursor: SyslogCursor?
+        if let data = FileManager.default.contents(atPath: cursorPath), !data.isEmpty {
+            cursor = try? JSONDecoder().decode(SyslogCursor.self, from: data)
+            if cursor == nil { throw CertVaultError(.io, "\(cursorPath) cannot be read") }
+        }
+        let (records, acceptance) = try store.read { db -> ([AuditRecord], AuditRecord?) in
+            let acceptance = try Self.lastAcceptance(db)
+            var from: Int64 = 0
+            if let cursor {
+                guard let start = try syslogStart(cursor, db) else {
+                    throw CertVaultError(
+                        .rollback,
+                        "the syslog sink \(tag) was sent record \(cursor.seq), which this vault lacks: the vault was rolled back",
+                        remedy: .compareWithSink
+                    )
+                }
+                from = start
+            }
+            return (try Self.records(db, after: from), acceptance)
+        }
+        guard !records.isEmpty else {
+            return AuditSinkStatus(sink: sink, sent: 0, heldThrough: cursor?.seq, error: nil)
+        }
+        let s = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { throw SecureFile.posixError("cannot open a socket for syslog") }
+        defer { Glibc.close(s) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw CertVaultError(.invalidArgument, "the syslog socket path \(path) is too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            throw SecureFile.posixError("no syslog daemon takes messages at \(path)")
+        }
+        for record in records {
+            // authpriv.info: where a system keeps what only administrators read.
+            let message = "<86>\(Self.syslogTime()) \(tag)[\(getpid())]: \(SinkLine.encode(record, vaultID: vaultID))"
+            let sent = message.utf8CString.withUnsafeBufferPointer { Glibc.send(s, $0.baseAddress, $0.count - 1, 0) }
+            guard sent == message.utf8.count else {
+                throw SecureFile.posixError("cannot send record \(record.seq) to syslog at \(path)")
+            }
+        }
+        let last = records[records.count - 1]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(
+            SyslogCursor(seq: last.seq, hash: last.hash.hexLower, acceptance: acceptance?.hash.hexLower)
+        )
+        try SecureFile.write(data, to: cursorPath, force: true)
+        return AuditSinkStatus(sink: sink, sent: records.count, heldThrough: last.seq, error: nil)
+    }
+
+    private func syslogCursorPath(_ sink: AuditSink) -> String? {
+        witness.map {
+            $0.directory + "/" + vaultID.hexLower + ".sink-"
+                + Digest.sha256(Data(sink.description.utf8)).hexLower.prefix(16)
+        }
+    }
+
+    /// The record after which a syslog sink lacks records; nil when it was
+    /// sent a record the vault lacks and no rollback was accepted since.
+    private func syslogStart(_ cursor: SyslogCursor, _ db: Database) throws -> Int64? {
+        if try Self.storedHash(db, seq: cursor.seq)?.hexLower == cursor.hash { return cursor.seq }
+        guard let acceptance = try Self.lastAcceptance(db), acceptance.hash.hexLower != cursor.acceptance else {
+            return nil
+        }
+        // Accepted since: send from where the logs part, if the acceptance says.
+        return min(acceptance.fields.integer("shared_seq") ?? 0, cursor.seq)
+    }
+
+    private static func syslogTime() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(months[Int(parts.tm_mon)]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+
+    // MARK: Shared
+
+    private static func lock(_ fd: Int32, what: String) throws {
+        // Another certvault sending to the same sink finishes first; one that hangs is not waited for forever.
+        for _ in 0..<600 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return }
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw SecureFile.posixError("cannot lock \(what)") }
+            usleep(50_000)
+        }
+        throw CertVaultError(.io, "\(what) stayed locked by another process for 30 seconds")
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SecureFile.posixError(what) }
+            offset += n
+        }
+    }
+
+    static func storedHash(_ db: Database, seq: Int64) throws -> Data? {
+        try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = ?", arguments: [seq])
+    }
+
+    static func records(_ db: Database, after seq: Int64) throws -> [AuditRecord] {
+        try Row.fetchAll(
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE seq > ? ORDER BY seq",
+            arguments: [seq]
+        )
+        .map { try AuditRecord(row: $0) }
+    }
+
+    /// The last acceptance of a rollback the vault holds, its signature checked.
+    static func lastAcceptance(_ db: Database) throws -> AuditRecord? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT \(AuditChain.columns) FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1",
+                arguments: [AuditAction.rollbackAccepted.rawValue]
+            )
+        else { return nil }
+        return try AuditRecord(row: row)
+    }
+
+    /// Whether `record` hashes right and carries the signature of the person its records name.
+    static func isSigned(_ record: AuditRecord, by ledger: PeopleLedger) -> Bool {
+        guard record.recomputedHash == record.hash, let signature = record.signature,
+            let key = record.actorID.flatMap({ ledger.people[$0]?.signPublicKey })
+        else { return false }
+        return Signature.verify(signature, message: record.hash, publicKey: key)
+    }
+
+    private static func rolledBack(sink: String, record: AuditRecord, signer: String?) -> CertVaultError {
+        CertVaultError(
+            .rollback,
+            "the audit sink \(sink) holds record \(record.seq) (\(record.action) by \(signer ?? "?") at \(record.at)), "
+                + "which this vault lacks: the vault was rolled back",
+            remedy: .compareWithSink
+        )
+    }
+
+    // MARK: Comparing
+
+    /// Reads a sink's lines and holds them against this vault's log: every
+    /// signed record the vault lacks (a rollback: what was hidden), every
+    /// record that differs, every gap in the sink and every line whose hash
+    /// or signature does not check out.
+    /// - Parameter path: a sink file, or a syslog file that holds its lines.
+    /// - Throws: `.io` when the file cannot be read.
+    public func compare(withSink path: String) throws -> AuditSinkComparison {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SecureFile.posixError("cannot read \(path)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let vaultHex = vaultID.hexLower
+        return try store.read { db in
+            var hashes: [Int64: Data] = [:]
+            var last: Int64 = 0
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash FROM audit")
+            while let row = try rows.next() {
+                // A row altered into NULLs is no record the sink can match.
+                guard let seq = row[0] as Int64?, let hash = row[1] as Data? else { continue }
+                hashes[seq] = hash
+                last = max(last, seq)
+            }
+            let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
+            func who(_ r: AuditRecord) -> String {
+                "\(r.action) by \(r.actorID.flatMap { ledger.people[$0]?.handle } ?? "an unknown person") at \(r.at)"
+            }
+            var out = AuditSinkComparison(records: 0, findings: [], undone: [], notes: [])
+            var unreadable = 0
+            var others = 0
+            var duplicates = 0
+            var seen: [Int64: Data] = [:]
+            var present = Set<Int64>()
+            var highest: Int64 = 0
+            var undone = false
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let number = index + 1
+                if line.allSatisfy(\.isWhitespace) { continue }
+                guard let (id, record) = SinkLine.decode(line[...]) else {
+                    unreadable += 1
+                    continue
+                }
+                guard id == vaultHex else {
+                    others += 1
+                    continue
+                }
+                out.records += 1
+                if seen[record.seq] == record.hash {
+                    duplicates += 1
+                    continue
+                }
+                present.insert(record.seq)
+                guard record.recomputedHash == record.hash else {
+                    out.findings.append(
+                        .init(
+                            seq: record.seq,
+                            message: "line \(number) of the sink was altered: its fields do not match its hash"
+                        )
+                    )
+                    continue
+                }
+                seen[record.seq] = record.hash
+                highest = max(highest, record.seq)
+                if hashes[record.seq] == record.hash { continue }
+                if record.signature != nil && !Self.isSigned(record, by: ledger) {
+                    out.findings.append(
+                        .init(
+                            seq: record.seq,
+                            message:
+                                "line \(number) of the sink (\(record.action)) does not carry the signature of anyone the vault knows: forged, or signed by someone the vault lost"
+                        )
+                    )
+                    continue
+                }
+                guard record.signature != nil else {
+                    // A failed unlock is signed by no one: anyone who can write the sink could add one.
+                    out.notes.append(
+                        "line \(number) holds an unsigned \(record.action) (record \(record.seq)) the vault does not: it proves nothing by itself"
+                    )
+                    continue
+                }
+                undone = true
+                out.undone.append(record.seq)
+                out.findings.append(
+                    .init(
+                        seq: record.seq,
+                        message: hashes[record.seq] == nil
+                            ? "the vault lacks this record, which the sink holds (line \(number): \(who(record))): the vault was rolled back"
+                            : "the vault holds another record than the sink's (line \(number): \(who(record))): the vault's log was rewritten"
+                    )
+                )
+            }
+            // Every record from the first to the last the sink holds, in whatever order its branches hold them.
+            var gapStart: Int64?
+            let top = present.max() ?? 0
+            for seq in 1...(top + 1) {
+                if seq <= top && !present.contains(seq) {
+                    if gapStart == nil { gapStart = seq }
+                } else if let start = gapStart {
+                    let span = start == seq - 1 ? "record \(start)" : "records \(start)–\(seq - 1)"
+                    out.findings.append(.init(message: "the sink lacks \(span): lines were removed"))
+                    gapStart = nil
+                }
+            }
+            if unreadable > 0 {
+                out.notes.append("\(unreadable) line(s) of the sink are no record (a write cut short?)")
+            }
+            if others > 0 { out.notes.append("\(others) line(s) of the sink are another vault's records") }
+            if duplicates > 0 { out.notes.append("\(duplicates) record(s) appear twice in the sink, alike") }
+            if last > highest {
+                out.notes.append("the vault's records \(highest + 1)–\(last) are not in the sink yet")
+            }
+            if undone, let acceptance = try Self.lastAcceptance(db) {
+                out.notes.append("the vault accepted a rollback in record \(acceptance.seq) (\(who(acceptance)))")
+            }
+            return out
+        }
+    }
+}
+
+/// The lines of a file from its end, read a block at a time.
+private struct BackwardLines {
+    let fd: Int32
+    private var offset: Int64
+    private var buffer: [UInt8] = []
+    /// Whether the file's last line has no newline (a write cut short).
+    let endedWithoutNewline: Bool
+
+    init(fd: Int32) throws {
+        self.fd = fd
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SecureFile.posixError("cannot read an audit sink") }
+        offset = Int64(st.st_size)
+        var last: UInt8 = 10
+        if offset > 0 {
+            guard pread(fd, &last, 1, off_t(offset - 1)) == 1 else {
+                throw SecureFile.posixError("cannot read an audit sink")
+            }
+        }
+        endedWithoutNewline = last != 10
+        if offset > 0 && !endedWithoutNewline { offset -= 1 }
+    }
+
+    /// The next line from the end, without its newline; nil at the start of the file.
+    mutating func next() throws -> String? {
+        while true {
+            if let newline = buffer.lastIndex(of: 10) {
+                let line = String(decoding: buffer[(newline + 1)...], as: UTF8.self)
+                buffer.removeSubrange(newline...)
+                return line
+            }
+            if offset == 0 {
+                if buffer.isEmpty { return nil }
+                defer { buffer = [] }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            let n = Int(min(65536, offset))
+            offset -= Int64(n)
+            var chunk = [UInt8](repeating: 0, count: n)
+            guard pread(fd, &chunk, n, off_t(offset)) == n else {
+                throw SecureFile.posixError("cannot read an audit sink")
+            }
+            buffer = chunk + buffer
+        }
+    }
+}
