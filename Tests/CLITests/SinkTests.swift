@@ -115,7 +115,13 @@ final class SinkTests: CLITestCase {
         )
         XCTAssertTrue(against.err.contains("error: the vault lacks 1 signed record that the sink"), against.err)
 
-        // No key leaves on the rolled-back copy while the sink holds more.
+        // No key leaves on the rolled-back copy while the sink holds more, even with a genuine
+        // old line appended again to pass for the sink's end.
+        let replay = try String(contentsOfFile: sink, encoding: .utf8).split(separator: "\n")[2] + "\n"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: sink))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(replay.utf8))
+        try handle.close()
         let again = try exportWeb("again.pfx", env: elsewhere)
         XCTAssertEqual(again.status, 3, again.err)
         XCTAssertTrue(again.err.contains("holds record 6 (entry.export by bob at"), again.err)
@@ -125,14 +131,14 @@ final class SinkTests: CLITestCase {
             again.err
         )
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("again.pfx")))
-        XCTAssertEqual(try sinkLines().count, 6, "nothing was appended over the record the vault lacks")
+        XCTAssertEqual(try sinkLines().count, 7, "nothing was appended over the record the vault lacks")
 
         // Accepting the rollback on purpose is recorded, and the sink keeps the export.
         let accept = try cvAsAlice(["audit", "accept-rollback"], env: elsewhere)
         XCTAssertEqual(accept.status, 0, accept.err)
         XCTAssertTrue(accept.out.contains("accepted the rollback from record 6"), accept.out)
         let lines = try sinkLines()
-        XCTAssertEqual(lines.map { $0["seq"] as? Int }, [1, 2, 3, 4, 5, 6, 6])
+        XCTAssertEqual(lines.map { $0["seq"] as? Int }, [1, 2, 3, 4, 5, 6, 3, 6])
         XCTAssertEqual(lines.last?["action"] as? String, "vault.rollback-accepted")
         XCTAssertEqual(try exportWeb("after.pfx", env: elsewhere).status, 0)
         let still = try cv(["audit", "verify", "--against", sink], env: elsewhere)

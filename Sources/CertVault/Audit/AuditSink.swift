@@ -221,6 +221,9 @@ public struct AuditSinkConfiguration: Sendable, Equatable {
         for (id, sink) in lines { text += "\(id) \(sink)\n" }
         try SecureFile.write(Data(text.utf8), to: file, force: true)
         // The system-wide file is read by every user's certvault.
-        if geteuid() == 0 && file == systemFile { chmod(file, 0o644) }
+        if geteuid() == 0 && file == systemFile {
+            chmod(directory, 0o755)
+            chmod(file, 0o644)
+        }
     }
 }

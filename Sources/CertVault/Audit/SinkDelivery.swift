@@ -146,7 +146,7 @@ extension Vault {
             throw CertVaultError(.io, "the audit sink \(path) is not a regular file")
         }
         try Self.lock(fd, what: "the audit sink \(path)")
-        var lines = try BackwardLines(fd: fd)
+        var lines = try SinkLines(fd: fd)
         let (records, tail) = try store.read { db -> ([AuditRecord], SinkTail) in
             let tail = try fileTail(&lines, path: path, db)
             if let diverged = tail.diverged { throw Self.rolledBack(sink: path, record: diverged, signer: tail.signer) }
@@ -170,11 +170,24 @@ extension Vault {
         )
     }
 
-    /// Where a sink file and the vault part: the last record both hold,
-    /// and a signed record the sink holds past it that no later acceptance
-    /// of a rollback (one the sink does not hold yet) covers.
-    private func fileTail(_ lines: inout BackwardLines, path: String, _ db: Database) throws -> SinkTail {
+    /// What a sink file holds, read whole and in order: the last of the
+    /// vault's records it holds, and a signed record it holds that the
+    /// vault lacks, if no acceptance of a rollback covers it — one the sink
+    /// holds after it, or one it does not hold yet.
+    ///
+    /// The whole file, not its last line: a genuine old line appended again
+    /// would otherwise pass for the sink's end and hide the record a
+    /// rolled-back vault lacks. Lines that do not hash right or carry no
+    /// signature of someone the vault's records introduce are passed over,
+    /// so junk appended to the sink stops nothing.
+    private func fileTail(_ lines: inout SinkLines, path: String, _ db: Database) throws -> SinkTail {
         var tail = SinkTail()
+        var hashes: [Int64: Data] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash FROM audit")
+        while let row = try rows.next() {
+            guard let seq = row[0] as Int64?, let hash = row[1] as Data? else { continue }
+            hashes[seq] = hash
+        }
         var ledger: PeopleLedger?
         var held = Set<Data>()
         while let line = try lines.next() {
@@ -186,12 +199,14 @@ extension Vault {
                     hint: "give each vault a sink file of its own"
                 )
             }
-            if try Self.storedHash(db, seq: record.seq) == record.hash {
-                tail.common = record.seq
-                break
+            let first = held.insert(record.hash).inserted
+            if hashes[record.seq] == record.hash {
+                tail.common = max(tail.common, record.seq)
+                // An acceptance the vault holds covers whatever the sink held before it was first sent
+                // (a copy appended again later covers nothing).
+                if first && record.action == AuditAction.rollbackAccepted.rawValue { tail.diverged = nil }
+                continue
             }
-            // Past the last record both hold: a line the vault lacks, or a forged one (passed over).
-            held.insert(record.hash)
             if tail.diverged == nil {
                 if ledger == nil { ledger = try PeopleLedger.replay(db, vaultID: vaultID) }
                 if Self.isSigned(record, by: ledger!) {
@@ -200,9 +215,7 @@ extension Vault {
                 }
             }
         }
-        if tail.diverged != nil, let acceptance = try Self.lastAcceptance(db), acceptance.seq > tail.common,
-            !held.contains(acceptance.hash)
-        {
+        if tail.diverged != nil, let acceptance = try Self.lastAcceptance(db), !held.contains(acceptance.hash) {
             tail.diverged = nil
         }
         return tail
@@ -219,7 +232,7 @@ extension Vault {
                 let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
                 guard fd >= 0 else { continue }
                 defer { Glibc.close(fd) }
-                var lines = try BackwardLines(fd: fd)
+                var lines = try SinkLines(fd: fd)
                 if let diverged = try fileTail(&lines, path: path, db).diverged {
                     return Rollback(
                         seen: .init(seq: diverged.seq, hash: diverged.hash.hexLower, seenAt: diverged.at),
@@ -540,11 +553,13 @@ extension Vault {
     }
 }
 
-/// The lines of a file from its end, read a block at a time.
-private struct BackwardLines {
+/// The lines of a file from its start, read a block at a time.
+private struct SinkLines {
     let fd: Int32
-    private var offset: Int64
+    private var offset: Int64 = 0
+    private let size: Int64
     private var buffer: [UInt8] = []
+    private var start = 0
     /// Whether the file's last line has no newline (a write cut short).
     let endedWithoutNewline: Bool
 
@@ -552,37 +567,37 @@ private struct BackwardLines {
         self.fd = fd
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SecureFile.posixError("cannot read an audit sink") }
-        offset = Int64(st.st_size)
+        size = Int64(st.st_size)
         var last: UInt8 = 10
-        if offset > 0 {
-            guard pread(fd, &last, 1, off_t(offset - 1)) == 1 else {
+        if size > 0 {
+            guard pread(fd, &last, 1, off_t(size - 1)) == 1 else {
                 throw SecureFile.posixError("cannot read an audit sink")
             }
         }
         endedWithoutNewline = last != 10
-        if offset > 0 && !endedWithoutNewline { offset -= 1 }
     }
 
-    /// The next line from the end, without its newline; nil at the start of the file.
+    /// The next line, without its newline; nil at the end of the file.
     mutating func next() throws -> String? {
         while true {
-            if let newline = buffer.lastIndex(of: 10) {
-                let line = String(decoding: buffer[(newline + 1)...], as: UTF8.self)
-                buffer.removeSubrange(newline...)
-                return line
+            if let newline = buffer[start...].firstIndex(of: 10) {
+                defer { start = newline + 1 }
+                return String(decoding: buffer[start..<newline], as: UTF8.self)
             }
-            if offset == 0 {
-                if buffer.isEmpty { return nil }
-                defer { buffer = [] }
-                return String(decoding: buffer, as: UTF8.self)
+            if offset >= size {
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return String(decoding: buffer[start...], as: UTF8.self)
             }
-            let n = Int(min(65536, offset))
-            offset -= Int64(n)
+            buffer.removeSubrange(0..<start)
+            start = 0
+            let n = Int(min(1 << 20, size - offset))
             var chunk = [UInt8](repeating: 0, count: n)
             guard pread(fd, &chunk, n, off_t(offset)) == n else {
                 throw SecureFile.posixError("cannot read an audit sink")
             }
-            buffer = chunk + buffer
+            offset += Int64(n)
+            buffer += chunk
         }
     }
 }
