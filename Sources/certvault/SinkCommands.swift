@@ -134,7 +134,7 @@ struct SinkCommand: ParsableCommand {
 
         /// Syncs every sink and says how each stands; exits 1 when one is behind.
         static func report(_ vault: Vault) throws {
-            let statuses = try vault.syncAuditSinks()
+            let statuses = try vault.syncAuditSinks(acceptingReplacedFiles: true)
             if statuses.isEmpty {
                 Output.line("no audit sink for this vault on this machine")
                 return
@@ -145,6 +145,12 @@ struct SinkCommand: ParsableCommand {
                     Output.stderr("\(status.sink): not up to date: \(error.message)")
                     failed = failed ?? error
                 } else {
+                    if status.replaced {
+                        Output.warning(
+                            "\(status.sink) was replaced, cut or removed since this machine last wrote it: "
+                                + "the whole log was sent to it again; keep the old file if it still exists"
+                        )
+                    }
                     Output.line(
                         "\(status.sink): sent \(status.sent) record\(status.sent == 1 ? "" : "s"), holds through record \(status.heldThrough.map(String.init) ?? "-")"
                     )

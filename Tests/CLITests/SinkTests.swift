@@ -248,6 +248,14 @@ final class SinkTests: CLITestCase {
         XCTAssertTrue(r.err.contains("may be written by others than root and you: it is not believed"), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("w.pfx")))
         chmod(config, 0o600)
+        // So is one in a directory others may write: they could remove it.
+        let configDir = dir.appendingPathComponent("config/certvault").path
+        chmod(configDir, 0o777)
+        let d = try exportWeb("w.pfx")
+        XCTAssertEqual(d.status, 1, d.err)
+        XCTAssertTrue(d.err.contains("which others than root and you may write: it is not believed"), d.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("w.pfx")))
+        chmod(configDir, 0o700)
         // Another vault's line does not apply to this one.
         let text = try String(contentsOfFile: config, encoding: .utf8)
         try Support.write(
@@ -361,5 +369,50 @@ final class SinkTests: CLITestCase {
         XCTAssertEqual(r.status, 1, r.err)
         XCTAssertTrue(r.err.contains("no syslog daemon takes messages at \(socketPath)"), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("gone.pfx")))
+    }
+
+    /// Junk appended to the sink — a line of megabytes, a line of another
+    /// vault — stops no export and costs little.
+    func testJunkInTheSinkStopsNothing() throws {
+        try makeVaultWithSink()
+        let first = try XCTUnwrap(try String(contentsOfFile: sink, encoding: .utf8).split(separator: "\n").first)
+        let stranger = first.replacingOccurrences(
+            of: #""vault_id":"[0-9a-f]{32}""#,
+            with: "\"vault_id\":\"ffffffffffffffffffffffffffffffff\"",
+            options: .regularExpression
+        )
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: sink))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: UInt8(ascii: "A"), count: 16 << 20) + Data("\n".utf8))
+        try handle.write(contentsOf: Data((stranger + "\n").utf8))
+        try handle.close()
+        let started = Date()
+        let r = try exportWeb("web.pfx")
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertLessThan(
+            Date().timeIntervalSince(started),
+            10,
+            "a 16 MiB line is read once, not searched again and again"
+        )
+        let verify = try cv(["audit", "verify", "--against", sink])
+        XCTAssertEqual(verify.status, 0, verify.err)
+        XCTAssertTrue(verify.err.contains("1 line(s) of the sink are another vault's records"), verify.err)
+    }
+
+    /// A sink file removed (or replaced, or cut) since this machine wrote it
+    /// could hide what it held: keys wait until someone syncs on purpose.
+    func testARemovedSinkFileIsNoticed() throws {
+        try makeVaultWithSink()
+        try FileManager.default.removeItem(atPath: sink)
+        let r = try exportWeb("web.pfx")
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("was replaced, cut or removed since this machine last wrote it"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("web.pfx")))
+        let sync = try cv(["audit", "sink", "sync"])
+        XCTAssertEqual(sync.status, 0, sync.err)
+        XCTAssertTrue(sync.err.contains("warning: file \(sink) was replaced, cut or removed"), sync.err)
+        XCTAssertEqual(try sinkLines().first?["seq"] as? Int, 1, "the whole log again")
+        XCTAssertEqual(try exportWeb("web.pfx").status, 0)
+        XCTAssertEqual(try cv(["audit", "verify", "--against", sink]).status, 0)
     }
 }

@@ -163,7 +163,32 @@ public struct AuditSinkConfiguration: Sendable, Equatable {
         return target
     }
 
+    /// Refuses `file` when someone other than root and the user could
+    /// replace or remove it: every directory above it that exists must be
+    /// theirs and writable by no one else (a sticky one like `/tmp` may be,
+    /// since only an entry's owner can remove it there).
+    static func checkDirectories(of file: String) throws {
+        var dir = (file as NSString).deletingLastPathComponent
+        while !dir.isEmpty {
+            var st = stat()
+            if stat(dir, &st) == 0 {
+                let othersWrite = st.st_mode & 0o022 != 0 && st.st_mode & S_ISVTX == 0
+                guard st.st_uid == 0 || st.st_uid == geteuid(), !othersWrite else {
+                    throw CertVaultError(
+                        .io,
+                        "the sink configuration \(file) is in \(dir), which others than root and you may write: "
+                            + "it is not believed",
+                        hint: "make \(dir) yours and writable by you alone (chmod go-w)"
+                    )
+                }
+            }
+            if dir == "/" { break }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+    }
+
     static func read(_ file: String) throws -> [(vaultID: String, sink: AuditSink)] {
+        try checkDirectories(of: file)
         var st = stat()
         guard lstat(file, &st) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return [] }

@@ -71,6 +71,9 @@ public struct AuditSinkStatus: Sendable {
     public var heldThrough: Int64?
     /// Why the sink could not be brought up to date; nil when it was.
     public var error: CertVaultError?
+    /// Whether a file sink was replaced, cut or removed since this machine
+    /// last wrote it, and taken as the sink from now on.
+    public var replaced = false
 }
 
 /// What ``Vault/compare(withSink:)`` found.
@@ -101,6 +104,8 @@ private struct SinkTail {
     var diverged: AuditRecord?
     /// Who signed it, as the vault's records name them.
     var signer: String?
+    /// The hashes of the acceptances of a rollback the sink holds.
+    var acceptances = Set<Data>()
 }
 
 extension Vault {
@@ -113,9 +118,14 @@ extension Vault {
     /// gets nothing until the vault records that the rollback was accepted.
     /// - Returns: one status per sink; each one's error says why it is behind.
     /// - Throws: what reading the configuration throws.
-    public func syncAuditSinks() throws -> [AuditSinkStatus] {
+    /// - Parameter replacedFiles: take a file sink that was replaced, cut or
+    ///   removed since this machine last wrote it as the sink from now on
+    ///   (the whole log is sent to it, and its status says so); without it,
+    ///   such a sink is an error, since removing a sink's file would hide
+    ///   what it held.
+    public func syncAuditSinks(acceptingReplacedFiles replacedFiles: Bool = false) throws -> [AuditSinkStatus] {
         try auditSinks().map { sink in
-            do { return try send(to: sink) } catch let error as CertVaultError {
+            do { return try send(to: sink, acceptingReplaced: replacedFiles) } catch let error as CertVaultError {
                 return AuditSinkStatus(sink: sink, sent: 0, heldThrough: nil, error: error)
             }
         }
@@ -128,27 +138,47 @@ extension Vault {
         if let first = failed.first { throw first }
     }
 
-    private func send(to sink: AuditSink) throws -> AuditSinkStatus {
+    private func send(to sink: AuditSink, acceptingReplaced: Bool) throws -> AuditSinkStatus {
         switch sink {
-        case .file(let path): return try sendToFile(path, sink: sink)
+        case .file(let path): return try sendToFile(path, sink: sink, acceptingReplaced: acceptingReplaced)
         case .syslog(let tag, let socket): return try sendToSyslog(tag: tag, socket: socket, sink: sink)
         }
     }
 
     // MARK: File
 
-    private func sendToFile(_ path: String, sink: AuditSink) throws -> AuditSinkStatus {
+    private func sendToFile(_ path: String, sink: AuditSink, acceptingReplaced: Bool) throws -> AuditSinkStatus {
         let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SecureFile.posixError("cannot open the audit sink \(path)") }
+        guard fd >= 0 else { throw Self.sinkError("cannot open the audit sink \(path)", path) }
         defer { Glibc.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
             throw CertVaultError(.io, "the audit sink \(path) is not a regular file")
         }
         try Self.lock(fd, what: "the audit sink \(path)")
+        let markPath = sinkStatePath(sink)
+        let mark = markPath.flatMap { FileManager.default.contents(atPath: $0) }.flatMap {
+            try? JSONDecoder().decode(FileSinkMark.self, from: $0)
+        }
+        let replaced = mark.map { !$0.isSameFile(fd, st) } ?? false
+        if replaced && !acceptingReplaced {
+            throw CertVaultError(
+                .auditSink,
+                "the audit sink \(path) was replaced, cut or removed since this machine last wrote it "
+                    + "(it held \(mark?.offset ?? 0) bytes, now \(st.st_size)): what it held may be hidden",
+                remedy: .syncSinks
+            )
+        }
         var lines = try SinkLines(fd: fd)
         let (records, tail) = try store.read { db -> ([AuditRecord], SinkTail) in
-            let tail = try fileTail(&lines, path: path, db)
+            // What this machine already read of the file, if the file and the vault still agree with it.
+            var start = SinkTail()
+            if let mark, try mark.holds(fd, st, db) {
+                lines = try SinkLines(fd: fd, from: mark.offset)
+                start.common = mark.common
+                start.acceptances = Set(mark.acceptances.compactMap { Data(hex: $0) })
+            }
+            let tail = try fileTail(&lines, path: path, db, from: start)
             if let diverged = tail.diverged { throw Self.rolledBack(sink: path, record: diverged, signer: tail.signer) }
             return (try Self.records(db, after: tail.common), tail)
         }
@@ -159,14 +189,33 @@ extension Vault {
             out.append(10)
         }
         if !records.isEmpty || lines.endedWithoutNewline {
-            try out.withUnsafeBytes { try Self.writeAll(fd, $0, what: "cannot write the audit sink \(path)") }
+            try out.withUnsafeBytes {
+                try Self.writeAll(fd, $0, what: "cannot write the audit sink \(path)", path: path)
+            }
         }
-        guard fsync(fd) == 0 else { throw SecureFile.posixError("cannot sync the audit sink \(path)") }
+        guard fsync(fd) == 0 else { throw Self.sinkError("cannot sync the audit sink \(path)", path) }
+        var held = (seq: tail.common, hash: Data())
+        if let last = records.last {
+            held = (last.seq, last.hash)
+        } else if tail.common > 0 {
+            held.hash = try store.read { try Self.storedHash($0, seq: tail.common) } ?? Data()
+        }
+        if let markPath {
+            var acceptances = tail.acceptances
+            for r in records where r.action == AuditAction.rollbackAccepted.rawValue { acceptances.insert(r.hash) }
+            // A mark that cannot be written costs the next send a whole read, nothing more.
+            if let mark = FileSinkMark.after(fd, common: held.seq, commonHash: held.hash, acceptances: acceptances),
+                let data = try? JSONEncoder().encode(mark)
+            {
+                try? SecureFile.write(data, to: markPath, force: true, durable: false)
+            }
+        }
         return AuditSinkStatus(
             sink: sink,
             sent: records.count,
-            heldThrough: records.last?.seq ?? (tail.common == 0 ? nil : tail.common),
-            error: nil
+            heldThrough: held.seq == 0 ? nil : held.seq,
+            error: nil,
+            replaced: replaced
         )
     }
 
@@ -180,31 +229,28 @@ extension Vault {
     /// rolled-back vault lacks. Lines that do not hash right or carry no
     /// signature of someone the vault's records introduce are passed over,
     /// so junk appended to the sink stops nothing.
-    private func fileTail(_ lines: inout SinkLines, path: String, _ db: Database) throws -> SinkTail {
-        var tail = SinkTail()
-        var hashes: [Int64: Data] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash FROM audit")
-        while let row = try rows.next() {
-            guard let seq = row[0] as Int64?, let hash = row[1] as Data? else { continue }
-            hashes[seq] = hash
-        }
+    private func fileTail(
+        _ lines: inout SinkLines,
+        path: String,
+        _ db: Database,
+        from start: SinkTail = SinkTail()
+    ) throws -> SinkTail {
+        var tail = start
         var ledger: PeopleLedger?
-        var held = Set<Data>()
+        let lookup = try db.cachedStatement(sql: "SELECT hash FROM audit WHERE seq = ?")
         while let line = try lines.next() {
             guard let (id, record) = SinkLine.decode(line[...]), record.recomputedHash == record.hash else { continue }
-            guard id == vaultID.hexLower else {
-                throw CertVaultError(
-                    .io,
-                    "the audit sink \(path) holds another vault's records (id \(id))",
-                    hint: "give each vault a sink file of its own"
-                )
-            }
-            let first = held.insert(record.hash).inserted
-            if hashes[record.seq] == record.hash {
+            // Another vault's line (or one claiming to be) is no record of this one: passed over.
+            guard id == vaultID.hexLower else { continue }
+            if try Data.fetchOne(lookup, arguments: [record.seq]) == record.hash {
                 tail.common = max(tail.common, record.seq)
                 // An acceptance the vault holds covers whatever the sink held before it was first sent
                 // (a copy appended again later covers nothing).
-                if first && record.action == AuditAction.rollbackAccepted.rawValue { tail.diverged = nil }
+                if record.action == AuditAction.rollbackAccepted.rawValue,
+                    tail.acceptances.insert(record.hash).inserted
+                {
+                    tail.diverged = nil
+                }
                 continue
             }
             if tail.diverged == nil {
@@ -215,7 +261,9 @@ extension Vault {
                 }
             }
         }
-        if tail.diverged != nil, let acceptance = try Self.lastAcceptance(db), !held.contains(acceptance.hash) {
+        if tail.diverged != nil, let acceptance = try Self.lastAcceptance(db),
+            !tail.acceptances.contains(acceptance.hash)
+        {
             tail.diverged = nil
         }
         return tail
@@ -242,7 +290,7 @@ extension Vault {
                     )
                 }
             case .syslog:
-                guard let cursorPath = syslogCursorPath(sink),
+                guard let cursorPath = sinkStatePath(sink),
                     let data = FileManager.default.contents(atPath: cursorPath),
                     let cursor = try? JSONDecoder().decode(SyslogCursor.self, from: data)
                 else { continue }
@@ -274,7 +322,7 @@ extension Vault {
             throw CertVaultError(.io, "a syslog sink needs this machine's state directory to remember what it sent")
         }
         try SecureFile.makeDirectories(witness.directory)
-        guard let cursorPath = syslogCursorPath(sink) else { throw CertVaultError(.io, "no state directory") }
+        guard let cursorPath = sinkStatePath(sink) else { throw CertVaultError(.io, "no state directory") }
         let fd = Glibc.open(cursorPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SecureFile.posixError("cannot open \(cursorPath)") }
         defer { Glibc.close(fd) }
@@ -340,7 +388,9 @@ extension Vault {
         return AuditSinkStatus(sink: sink, sent: records.count, heldThrough: last.seq, error: nil)
     }
 
-    private func syslogCursorPath(_ sink: AuditSink) -> String? {
+    /// Where this machine keeps what it knows of a sink: for syslog what
+    /// was sent last, for a file how far it was read and found clean.
+    private func sinkStatePath(_ sink: AuditSink) -> String? {
         witness.map {
             $0.directory + "/" + vaultID.hexLower + ".sink-"
                 + Digest.sha256(Data(sink.description.utf8)).hexLower.prefix(16)
@@ -380,14 +430,22 @@ extension Vault {
         throw CertVaultError(.io, "\(what) stayed locked by another process for 30 seconds")
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws {
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw SecureFile.posixError(what) }
+            guard n > 0 else { throw sinkError(what, path) }
             offset += n
         }
+    }
+
+    /// An errno from a sink's file, naming its file system; never "nothing
+    /// was changed", since a sink is written after a change commits.
+    private static func sinkError(_ what: String, _ path: String, errno e: Int32 = errno) -> CertVaultError {
+        guard e == ENOSPC || e == EDQUOT else { return SecureFile.posixError(what, errno: e, path: path) }
+        let free = StorageError.freeKiB(near: path).map { " (\($0) KiB free)" } ?? ""
+        return CertVaultError(.noSpace, "\(what): no space left on the file system holding \(path)\(free)")
     }
 
     static func storedHash(_ db: Database, seq: Int64) throws -> Data? {
@@ -556,15 +614,20 @@ extension Vault {
 /// The lines of a file from its start, read a block at a time.
 private struct SinkLines {
     let fd: Int32
-    private var offset: Int64 = 0
+    private var offset: Int64
     private let size: Int64
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where the search for the next newline goes on from.
+    private var searched = 0
+    /// Whether the line being read grew past ``longestLine``.
+    private var skipping = false
     /// Whether the file's last line has no newline (a write cut short).
     let endedWithoutNewline: Bool
 
-    init(fd: Int32) throws {
+    init(fd: Int32, from start: Int64 = 0) throws {
         self.fd = fd
+        offset = start
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SecureFile.posixError("cannot read an audit sink") }
         size = Int64(st.st_size)
@@ -577,19 +640,40 @@ private struct SinkLines {
         endedWithoutNewline = last != 10
     }
 
-    /// The next line, without its newline; nil at the end of the file.
+    /// The next line, without its newline; nil at the end of the file. A
+    /// line longer than ``longestLine`` is no record: it is passed over as
+    /// an empty line, read once and not kept.
     mutating func next() throws -> String? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: 10) {
-                defer { start = newline + 1 }
+            if let newline = buffer[searched...].firstIndex(of: 10) {
+                defer {
+                    start = newline + 1
+                    searched = start
+                }
+                if skipping {
+                    skipping = false
+                    return ""
+                }
                 return String(decoding: buffer[start..<newline], as: UTF8.self)
             }
+            searched = buffer.count
+            if buffer.count - start > Self.longestLine {
+                skipping = true
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+                searched = 0
+            }
             if offset >= size {
-                guard start < buffer.count else { return nil }
-                defer { start = buffer.count }
-                return String(decoding: buffer[start...], as: UTF8.self)
+                guard start < buffer.count || skipping else { return nil }
+                defer {
+                    start = buffer.count
+                    searched = start
+                    skipping = false
+                }
+                return skipping ? "" : String(decoding: buffer[start...], as: UTF8.self)
             }
             buffer.removeSubrange(0..<start)
+            searched -= start
             start = 0
             let n = Int(min(1 << 20, size - offset))
             var chunk = [UInt8](repeating: 0, count: n)
@@ -599,5 +683,64 @@ private struct SinkLines {
             offset += Int64(n)
             buffer += chunk
         }
+    }
+
+    /// Longer than any record certvault writes (a policy of 100 trusted roots is about 200 KiB).
+    static let longestLine = 4 << 20
+}
+
+/// How far this machine read a sink file and found it clean, kept beside
+/// the rollback witness so that an export reads only what was appended
+/// since. Believed only while the file is the same (device, inode, the
+/// bytes before the mark) and the vault still holds the record it names:
+/// a rolled-back vault, or a file replaced or cut, is read whole again.
+private struct FileSinkMark: Codable {
+    var device: UInt64
+    var inode: UInt64
+    /// Bytes read, ending with a newline.
+    var offset: Int64
+    /// The last of the vault's records the file held, and its hash (empty for none).
+    var common: Int64
+    var commonHash: String
+    /// SHA-256 of the last 4 KiB before `offset`.
+    var tailDigest: String
+    /// The hashes of the acceptances of a rollback the file held before `offset`.
+    var acceptances: [String]
+
+    static func tailDigest(_ fd: Int32, _ offset: Int64) -> String? {
+        let n = Int(min(4096, offset))
+        var bytes = [UInt8](repeating: 0, count: n)
+        guard pread(fd, &bytes, n, off_t(offset - Int64(n))) == n else { return nil }
+        return Digest.sha256(Data(bytes)).hexLower
+    }
+
+    /// The mark for the file as it is now.
+    static func after(_ fd: Int32, common: Int64, commonHash: Data, acceptances: Set<Data>) -> FileSinkMark? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, let digest = tailDigest(fd, Int64(st.st_size)) else { return nil }
+        return FileSinkMark(
+            device: UInt64(st.st_dev),
+            inode: UInt64(st.st_ino),
+            offset: Int64(st.st_size),
+            common: common,
+            commonHash: commonHash.hexLower,
+            tailDigest: digest,
+            acceptances: acceptances.map(\.hexLower).sorted()
+        )
+    }
+
+    /// Whether this is the file the mark was taken of, with nothing cut
+    /// from it: the same device and inode, at least as long, the same bytes
+    /// before the mark.
+    func isSameFile(_ fd: Int32, _ st: stat) -> Bool {
+        device == UInt64(st.st_dev) && inode == UInt64(st.st_ino) && offset <= Int64(st.st_size)
+            && Self.tailDigest(fd, offset) == tailDigest
+    }
+
+    /// Whether the mark still says what the file and the vault hold.
+    func holds(_ fd: Int32, _ st: stat, _ db: Database) throws -> Bool {
+        guard isSameFile(fd, st) else { return false }
+        guard common > 0 else { return commonHash.isEmpty }
+        return try Vault.storedHash(db, seq: common)?.hexLower == commonHash
     }
 }
