@@ -395,7 +395,11 @@ do {
     // log held against the sink (audit verify --against).
     let sinkConfig = AuditSinkConfiguration(files: [root + "/sinks"])
     try sinkConfig.add(.file(root + "/sink.jsonl"), for: libVault.vaultID)
-    let sinked = try Vault.open(at: root + "/lib.db", witness: nil, sinks: sinkConfig)
+    let sinked = try Vault.open(
+        at: root + "/lib.db",
+        witness: RollbackWitness(directory: root + "/state"),
+        sinks: sinkConfig
+    )
     let sinkedSession = try sinked.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
     let exportPassword = SecureBytes(utf8: "benchmark export password")
     /// The fastest of three exports by `s`, each a record of its own.
@@ -412,9 +416,18 @@ do {
         "\(sent) records in \(fmt(backfill * 1000, 0)) ms = \(fmt(Double(sent) / backfill, 0)) records/s (one fsync)"
     )
     let sinkedExport = try bestExport(sinkedSession, "bench-sink")
+    let unmarked = try Vault.open(at: root + "/lib.db", witness: nil, sinks: sinkConfig)
+    let unmarkedExport = try bestExport(
+        try unmarked.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)),
+        "bench-unmarked"
+    )
     line(
         "export pfx (\(count) entries), no sink / a file sink (best of 3)",
         "\(fmt(plainExport * 1000, 0)) ms / \(fmt(sinkedExport * 1000, 0)) ms = +\(fmt((sinkedExport - plainExport) * 1000, 1)) ms"
+    )
+    line(
+        "  the same with no state directory (the sink read whole, twice)",
+        "\(fmt(unmarkedExport * 1000, 0)) ms = +\(fmt((unmarkedExport - plainExport) * 1000, 1)) ms"
     )
     var compared = 0
     let compareTime = try seconds { compared = try sinked.compare(withSink: root + "/sink.jsonl").records }

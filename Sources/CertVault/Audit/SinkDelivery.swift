@@ -192,8 +192,8 @@ extension Vault {
             try out.withUnsafeBytes {
                 try Self.writeAll(fd, $0, what: "cannot write the audit sink \(path)", path: path)
             }
+            guard fsync(fd) == 0 else { throw Self.sinkError("cannot sync the audit sink \(path)", path) }
         }
-        guard fsync(fd) == 0 else { throw Self.sinkError("cannot sync the audit sink \(path)", path) }
         var held = (seq: tail.common, hash: Data())
         if let last = records.last {
             held = (last.seq, last.hash)
