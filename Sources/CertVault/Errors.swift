@@ -164,7 +164,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         case requestAgain = "request-again"
         /// A sink holds records the vault lacks: compare the two (``Vault/compare(withSink:)``).
         case compareWithSink = "compare-with-sink"
-        /// A sink is behind: bring it up to date (``Vault/syncAuditSinks()``) once it works.
+        /// A sink is behind: bring it up to date (``Vault/syncAuditSinks(acceptingReplacedFiles:)``) once it works.
         case syncSinks = "sync-sinks"
         /// The policy requires an audit sink: name one for this vault on this machine.
         case addSink = "add-sink"

@@ -61,7 +61,7 @@ enum SinkLine {
     }
 }
 
-/// What ``Vault/syncAuditSinks()`` did for one sink.
+/// What ``Vault/syncAuditSinks(acceptingReplacedFiles:)`` did for one sink.
 public struct AuditSinkStatus: Sendable {
     /// The sink.
     public var sink: AuditSink
