@@ -118,6 +118,10 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         /// the vault's policy requires one and this machine names none: no
         /// key is released.
         public static let auditSink = Code("audit-sink")
+        /// The change was recorded, and something after the commit failed
+        /// (the rollback witness, an audit sink, the file to be written):
+        /// the message says which record committed and what did not happen.
+        public static let committed = Code("committed")
     }
 
     /// A fix the caller can apply, named so that each front end can word it

@@ -3,7 +3,8 @@ import CertVault
 import CertVaultCLISupport
 import Foundation
 
-/// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings.
+/// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings;
+/// 4 committed, and something after the commit failed.
 enum CLI {
     /// The command `arguments` name. Long runs of files are parsed as one
     /// placeholder each and put back after (``ArgumentRuns``); anything
@@ -21,41 +22,50 @@ enum CLI {
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
             Output.hint(mistake.hint)
-            exit(2)
+            finish(2)
         }
         do {
             var command = try parse(arguments)
             try command.run()
-            exit(0)
+            finish(0)
         } catch let usage as UsageError {
             Output.error(usage.error.message)
             Output.hint(usage.error.cliHint ?? "see 'certvault help' or 'certvault COMMAND --help'")
-            exit(2)
+            finish(2)
         } catch let error as CertVaultError {
             fail(error)
         } catch let error as ExitCode {
-            exit(error.rawValue)
+            finish(error.rawValue)
         } catch {
             let code = Root.exitCode(for: error)
             if code == .success {
                 print(Root.fullMessage(for: error))
-                exit(0)
+                finish(0)
             }
             guard code == .validationFailure else {
                 // Not a usage mistake: an error the library let through unwrapped.
                 Output.error(error.localizedDescription)
-                exit(1)
+                finish(1)
             }
             Output.error(Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage")
             Output.hint("see 'certvault help' or 'certvault COMMAND --help'")
-            exit(2)
+            finish(2)
         }
     }
 
     static func fail(_ error: CertVaultError) -> Never {
         Output.error(error.message)
         if let hint = error.cliHint { Output.hint(hint) }
-        exit([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
+        if error.code == .committed { finish(4) }
+        finish([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
+    }
+
+    /// Ends the process: what deserves a warning about the vaults this
+    /// command opened is said, and they are closed (their write-ahead log
+    /// folded into the file) before `exit`, which runs no deinitializer.
+    static func finish(_ code: Int32) -> Never {
+        OpenedVaults.closeAll()
+        exit(code)
     }
 }
 
@@ -79,7 +89,8 @@ struct Root: ParsableCommand {
         abstract: "Keep an organisation's certificates and private keys in one encrypted file.",
         discussion: """
             Exit codes: 0 success, 1 error, 2 usage, 3 verification findings (a vault that does not match its signed \
-            records, or was rolled back).
+            records, or was rolled back), 4 the change was recorded and something after it failed (the message names \
+            the record and what did not happen: a file not written, a sink or this machine's witness not updated).
             Passphrases come from --passphrase-file, CERTVAULT_PASSPHRASE or a prompt; never from an option's value.
 
             Example:
@@ -125,8 +136,29 @@ struct VaultSelection: ParsableArguments {
     /// passphrase.
     func openVault() throws -> Vault {
         let vault = try Vault.open(at: vaultPath)
+        OpenedVaults.add(vault)
+        for name in vault.removedLeftovers {
+            Output.note("note: removed \(name), left beside the vault by a killed command")
+        }
         if let handle = actorHandle { _ = try vault.actor(handle) }
         return vault
+    }
+}
+
+/// The vaults this command opened: what went wrong after a read that only
+/// deserves a warning (the witness not updated) is said before it exits.
+enum OpenedVaults {
+    nonisolated(unsafe) private static var vaults: [Vault] = []
+
+    static func add(_ vault: Vault) { vaults.append(vault) }
+
+    /// Says what went wrong after a read (a witness not updated), then closes each vault.
+    static func closeAll() {
+        for vault in vaults {
+            if let warning = vault.witnessWarning { Output.warning(warning) }
+            try? vault.close()
+        }
+        vaults = []
     }
 }
 

@@ -720,11 +720,9 @@ struct Restore: ParsableCommand {
             ignoreCurrentLog: ignoreCurrentLog,
             force: force
         )
-        let vault = restored.vault
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
-        let session = try vault.unlock(handle: handle, passphrase: passphrase)
-        // Accepted at once, in one signed record: the rollback, the branch taken in, a log passed over.
-        if let accepted = try session.acceptRestore(restored) {
+        // Accepted in the same step, in one signed record: the rollback, the branch taken in, a log passed over.
+        if let accepted = restored.accepted {
             // Older, or forked (a backup of a branch this machine never saw): the reason says which.
             Output.line(
                 "accepted the restored log in place of the one this machine saw (\(accepted.reason)): record \(accepted.head.seq) now, record \(accepted.seen.seq) seen before"
@@ -755,19 +753,21 @@ struct Restore: ParsableCommand {
             "the restore undid \(Output.count(undone.count, "signed record", "signed records")) of the replaced vault:"
         )
         for r in undone { Output.stderr("  " + Self.line(r)) }
-        // Nobody who left comes back with the backup, and no revoked or retired key either.
-        let reapplied = try session.reapply(undone, sharedSeq: restored.sharedSeq)
-        for r in reapplied where r.done { Output.line("\(r.summary) (record \(r.undoneSeq) of the replaced vault)") }
-        let failed = reapplied.filter { !$0.done }
+        // Nobody who left came back with the backup, and no revoked or retired key either:
+        // made again in the restored file before it was put in place.
+        for r in restored.reapplied where r.done {
+            Output.line("\(r.summary) (record \(r.undoneSeq) of the replaced vault)")
+        }
+        let failed = restored.reapplied.filter { !$0.done }
         for r in failed {
             Output.error("record \(r.undoneSeq) (\(r.action)) of the replaced vault was not made again: \(r.summary)")
         }
-        let redo = undone.filter {
-            [AuditAction.entryUngrant, .personKeyslot].map(\.rawValue).contains($0.action)
-        }
+        // What a restore does not make again (Restoration.survival): said, with who does it.
+        let byOwner = Set(Restoration.survival.filter { !$0.madeAgain }.map(\.action.rawValue))
+        let redo = undone.filter { $0.problem == nil && byOwner.contains($0.action) }
         if !redo.isEmpty {
             Output.hint(
-                "do again what still holds: \(redo.map { "record \($0.seq) (\($0.action))" }.joined(separator: ", ")) — an ungrant or a new passphrase"
+                "set a new passphrase again ('certvault person passwd'): \(redo.map { "record \($0.seq) (\($0.personHandle ?? "?"))" }.joined(separator: ", ")) — the old one opens the restored vault"
             )
         }
         if !failed.isEmpty { throw ExitCode(1) }

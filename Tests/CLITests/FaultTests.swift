@@ -96,8 +96,9 @@ final class FaultTests: CLITestCase {
             at: "change.after-commit"
         ) { try Support.write("someone else's file\n", to: URL(fileURLWithPath: target)) }
         let err = r.err
-        XCTAssertEqual(r.status, 1, err)
+        XCTAssertEqual(r.status, 4, err)
         XCTAssertTrue(err.contains("\(target) already exists; no file was written, and record "), err)
+        XCTAssertTrue(err.contains(" was committed)"), err)
         XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "someone else's file\n")
         let log = try cv(["audit", "log", "--action", "entry.export-unwritten"])
         XCTAssertEqual(log.status, 0, log.err)

@@ -164,6 +164,153 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 
+    /// A restore killed at any point of its one step — the restored state
+    /// built in the staged file, the old file linked as `before-restore`,
+    /// the new one renamed into place but the witness not yet moved —
+    /// leaves one whole vault that verifies, in which bob, who left after
+    /// the backup, cannot act; and the restore can be run again (issue 26).
+    func testARestoreKilledAnywhereLeavesOneWholeVault() throws {
+        try initVault()
+        try addPerson("bob", role: "officer")
+        XCTAssertEqual(try cvAs("bob", ["new", "management", "--subject", "CN=b", "--alias", "b"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["person", "depart", "bob", "--reason", "left"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["revoke", "b", "--reason", "keyCompromise"]).status, 0)
+        let pristine = file("pristine.db")
+        try FileManager.default.copyItem(atPath: vaultPath, toPath: pristine)
+        let state = dir.appendingPathComponent("state").path
+        try FileManager.default.copyItem(atPath: state, toPath: file("pristine-state"))
+        let vaultDir = URL(fileURLWithPath: vaultPath).deletingLastPathComponent().path
+
+        for point in ["restore.built", "restore.linked", "restore.swapped"] {
+            for name in ["", "-wal", "-shm", ".before-restore"] {
+                try? FileManager.default.removeItem(atPath: vaultPath + name)
+            }
+            try FileManager.default.copyItem(atPath: pristine, toPath: vaultPath)
+            try? FileManager.default.removeItem(atPath: state)
+            try FileManager.default.copyItem(atPath: file("pristine-state"), toPath: state)
+
+            let killed = try cv(
+                ["restore", file("b.db"), "--passphrase-file", file("alice.pass")],
+                env: ["CERTVAULT_FAULT": point]
+            )
+            XCTAssertNotEqual(killed.status, 0, point)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: vaultPath), "\(point): a vault is always there")
+            let verify = try cv(["audit", "verify"])
+            XCTAssertEqual(verify.status, 0, "\(point): \(verify.err)")
+            let bob = try cvAs(
+                "bob",
+                ["export", "b", "--format", "pfx", "--generate-password", "--out", file("bob.pfx")]
+            )
+            XCTAssertNotEqual(bob.status, 0, "\(point): bob acts again")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: file("bob.pfx")), point)
+            XCTAssertTrue(try cv(["list"]).out.contains("revoked"), "\(point): the revocation was lost")
+
+            // Run again: it completes, and leaves nothing of the killed one behind. Once swapped,
+            // the restore is done: running it again would replace the kept file, and is refused.
+            let again = try cvAsAlice(["restore", file("b.db")])
+            if point == "restore.swapped" {
+                XCTAssertEqual(again.status, 1, "\(point): \(again.err)")
+                XCTAssertTrue(again.err.contains("before-restore already exists"), again.err)
+                XCTAssertTrue(try cv(["audit", "log"]).out.contains("vault.rollback-accepted"), point)
+            } else {
+                XCTAssertEqual(again.status, 0, "\(point): \(again.err)")
+            }
+            XCTAssertEqual(try cv(["audit", "verify"]).status, 0, point)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: vaultDir).filter {
+                $0.hasPrefix(".certvault-")
+            }
+            XCTAssertEqual(leftovers, [], point)
+            let bobAgain = try cvAs(
+                "bob",
+                ["export", "b", "--format", "pfx", "--generate-password", "--out", file("bob.pfx")]
+            )
+            XCTAssertNotEqual(bobAgain.status, 0, point)
+        }
+    }
+
+    /// Every row of the table of what survives a restore (`Restoration.survival`)
+    /// that the rows above do not already prove: an ungrant, a retirement, a
+    /// policy value are made again in the restored file; a new passphrase is
+    /// named for its owner to set again.
+    func testWhatSurvivesARestoreIsMadeAgainRowByRow() throws {
+        try initVault()
+        try addPerson("bob", role: "officer")
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=r", "--alias", "r"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["grant", "m", "bob"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["ungrant", "m", "bob"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["revoke", "r", "--reason", "superseded"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["retire", "r"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["policy", "set", "management-limit", "3"]).status, 0)
+        try Support.write("bob's new passphrase\n", to: dir.appendingPathComponent("bob-new.pass"))
+        let passwd = try cvAs(
+            "bob",
+            ["person", "passwd", "--kdf", "interactive", "--new-passphrase-file", file("bob-new.pass")]
+        )
+        XCTAssertEqual(passwd.status, 0, passwd.err)
+
+        let restore = try cvAsAlice(["restore", file("b.db")])
+        XCTAssertEqual(restore.status, 0, restore.err)
+        for made in [
+            "m ungranted from bob again", "r revoked again (superseded)", "r retired again",
+            "policy management-limit = 3 again",
+        ] {
+            XCTAssertTrue(restore.out.contains(made), "\(made): \(restore.out)")
+        }
+        XCTAssertTrue(
+            restore.err.contains("hint: set a new passphrase again ('certvault person passwd'): record "),
+            restore.err
+        )
+        XCTAssertTrue(restore.err.contains("(bob)"), restore.err)
+        // What the restored vault says, read back.
+        let who = try cv(["audit", "who", "m", "--json"])
+        XCTAssertEqual(who.status, 0, who.err)
+        XCTAssertTrue(
+            try cv(["policy", "show"]).out.contains("management-limit    3")
+                || (try cv(["policy", "show", "--json"]).out.contains("\"3\""))
+        )
+        let bobExport = try cvAs(
+            "bob",
+            ["export", "m", "--format", "pfx", "--generate-password", "--out", file("m.pfx")]
+        )
+        XCTAssertNotEqual(bobExport.status, 0, "bob holds no grant of m again")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("m.pfx")))
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
+    /// A command that opened the vault before a restore swapped the file
+    /// writes nothing into what is now `before-restore`: it finds the file
+    /// replaced under the write lock, and says so.
+    func testACommandThatOpenedTheOldFileWritesNothingAfterARestore() throws {
+        try initVault()
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=n", "--alias", "n"]).status, 0)
+        let r = try runStopped(
+            ["rename", "m", "m2", "--passphrase-file", file("alice.pass")],
+            actor: "alice",
+            at: "change.before-lock"
+        ) {
+            let restore = try cvAsAlice(["restore", file("b.db")])
+            XCTAssertEqual(restore.status, 0, restore.err)
+        }
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(
+            r.err.contains("was replaced (a restore) since this command opened it; nothing was changed"),
+            r.err
+        )
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        // The kept file, read as a machine that never saw either would.
+        let elsewhere = ["XDG_STATE_HOME": file("elsewhere")]
+        XCTAssertEqual(try cv(["audit", "verify", "--vault", vaultPath + ".before-restore"], env: elsewhere).status, 0)
+        for vault in [vaultPath, vaultPath + ".before-restore"] {
+            let log = try cv(["audit", "log", "--action", "entry.rename", "--vault", vault], env: elsewhere)
+            XCTAssertFalse(log.out.contains("entry.rename"), "\(vault): \(log.out)")
+        }
+    }
+
     /// Who may restore, over what, from what (found in review): only an
     /// admin of the vault as it is and of the backup, checked before the
     /// file is touched; never over a vault that does not check out unless

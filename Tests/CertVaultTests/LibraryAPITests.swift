@@ -312,6 +312,7 @@ final class AuditSinkAPITests: VaultTestCase {
                 password: SecureBytes(utf8: "pw")
             )
         ) { error in
+            // Refused before any key is decrypted: the sink lacks nothing yet, but cannot be opened.
             XCTAssertEqual((error as? CertVaultError)?.code, .auditSink, "\(error)")
         }
 

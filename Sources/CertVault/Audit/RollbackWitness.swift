@@ -183,6 +183,9 @@ public struct Rollback: Sendable, Equatable {
     /// Whether the chain from the record seen to `head` is intact.
     static func detect(_ db: Database, seen: RollbackWitness.Seen, head: AuditHead) throws -> Rollback? {
         let when = "seen on \(seen.seenAt)"
+        // A restore that completed but was cut off before the witness moved
+        // left a signed acceptance of exactly this head: no rollback.
+        if try acceptedOnPurpose(db, seen: seen) { return nil }
         if seen.seq > head.seq {
             if try stillHeld(db, seen: seen, after: head) { return nil }
             return Rollback(
@@ -224,6 +227,28 @@ public struct Rollback: Sendable, Equatable {
             )
         }
         return nil
+    }
+
+    /// Whether the vault holds an acceptance of a rollback from exactly the
+    /// head seen (number and hash), signed by someone its records introduce.
+    private static func acceptedOnPurpose(_ db: Database, seen: RollbackWitness.Seen) throws -> Bool {
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT \(AuditChain.columns) FROM audit WHERE action = ? ORDER BY seq DESC",
+            arguments: [AuditAction.rollbackAccepted.rawValue]
+        )
+        var ledger: PeopleLedger?
+        for row in rows {
+            guard let record = try? AuditRecord(row: row), record.fields.integer("seen_seq") == seen.seq,
+                record.fields.string("seen_hash") == seen.hash
+            else { continue }
+            if ledger == nil {
+                guard let id = try Data.fetchOne(db, sql: "SELECT vault_id FROM vault") else { return false }
+                ledger = try PeopleLedger.replay(db, vaultID: id)
+            }
+            if Vault.isSigned(record, by: ledger!) { return true }
+        }
+        return false
     }
 
     /// Whether the record seen is still in the file after `head`, reached

@@ -1,6 +1,7 @@
 internal import CertVaultShims
 import Foundation
 import GRDB
+internal import GRDBSQLite
 import Synchronization
 
 /// The SQLite file: opening it safely, its identity, its migrations.
@@ -18,11 +19,22 @@ final class Store: Sendable {
     let path: String
     let readOnly: Bool
     private let isClosed = Atomic<Bool>(false)
+    /// The file opened (device and inode): a restore puts another file at
+    /// `path`, and a process that kept this one open must not write into
+    /// what is now `PATH.before-restore`.
+    private let identity: (UInt64, UInt64)?
 
     private init(queue: DatabaseQueue, path: String, readOnly: Bool = false) {
         self.queue = queue
         self.path = path
         self.readOnly = readOnly
+        identity = Self.identity(of: path)
+    }
+
+    private static func identity(of path: String) -> (UInt64, UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
     private static func configuration(readOnly: Bool = false, busyTimeout: TimeInterval) -> Configuration {
@@ -43,13 +55,30 @@ final class Store: Sendable {
                 }
             }
             try db.execute(sql: "PRAGMA trusted_schema = OFF")
-            if !readOnly { try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
+            if !readOnly {
+                try db.execute(
+                    sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 0"
+                )
+                // Never delete `PATH-wal` by name on close (emptied to zero bytes instead): a
+                // restore may have given the path to another file, whose log that would be.
+                var on: Int32 = 1
+                _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
+            }
         }
         return config
     }
 
     /// Throws `.vaultExists` when a vault (or what is left of one) is at `path`.
     static func requireAbsent(at path: String) throws {
+        // An empty log beside no vault is what a vault left when its file was removed (the log's
+        // name is kept on close, emptied): nothing of a vault, and no reason to refuse.
+        var wal = stat()
+        if !FileManager.default.fileExists(atPath: path), lstat(path + "-wal", &wal) == 0,
+            wal.st_mode & S_IFMT == S_IFREG, wal.st_size == 0
+        {
+            unlink(path + "-wal")
+            unlink(path + "-shm")
+        }
         for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
             throw CertVaultError(
                 .vaultExists,
@@ -212,6 +241,14 @@ final class Store: Sendable {
             return try queue.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
+                    // Checked under the write lock: a restore holds it while it swaps the file.
+                    if let identity, let now = Self.identity(of: path), now != identity {
+                        throw CertVaultError(
+                            .io,
+                            "\(path) was replaced (a restore) since this command opened it; nothing was changed",
+                            hint: "run the command again"
+                        )
+                    }
                     result = try body(db)
                     return .commit
                 }
@@ -234,6 +271,17 @@ final class Store: Sendable {
         do {
             _ = try queue.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch { throw Store.map(error, path: path) }
+    }
+
+    /// Keeps the write-ahead log's name when the connection closes: a
+    /// restore has given the vault's path to another file, and SQLite would
+    /// otherwise delete `PATH-wal` by name — by then, perhaps, the new
+    /// file's.
+    func keepLogNameOnClose() {
+        queue.writeWithoutTransaction { db in
+            var on: Int32 = 1
+            _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
+        }
     }
 
     /// Closes the connection; every later read or write is refused with `.closed`.

@@ -79,7 +79,7 @@ extension Vault {
     /// people and entries as the signed records name them (never as the
     /// mutable tables do).
     public func auditLog(_ filter: AuditFilter = AuditFilter()) throws -> AuditLog {
-        try store.read { db in
+        try snapshotRead { db, seen in
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
             var records: [AuditRecord] = []
             var unreadable: [AuditFinding] = []
@@ -129,13 +129,16 @@ extension Vault {
             var tables = checkedState(
                 db,
                 thorough: false,
-                walked: walkedClean ? WalkedLog(ledger: replay, last: records.last?.seq ?? 0) : nil
+                walked: walkedClean ? WalkedLog(ledger: replay, last: records.last?.seq ?? 0) : nil,
+                seen: seen
             )
             let signatureFindings = signatures.finish()
             for (position, finding) in signatureFindings {
                 records[position].problem = records[position].problem ?? finding.message
             }
-            if walkedClean && !signatureFindings.isEmpty { tables = checkedState(db, thorough: false, walked: nil) }
+            if walkedClean && !signatureFindings.isEmpty {
+                tables = checkedState(db, thorough: false, walked: nil, seen: seen)
+            }
             // What valid records named each entry, in order.
             for n in named where records[n.index].problem == nil {
                 aliases[n.entry] = n.alias
@@ -191,7 +194,7 @@ extension Vault {
             log.tableFindings = tables.findings.dropFirst(tables.ledger.findings.count).filter { finding in
                 finding.seq.map { !problems.contains($0) } ?? true
             }
-            log.rollback = (try? self.rollback(db)) ?? nil
+            log.rollback = (try? self.rollback(db, seen: seen)) ?? nil
             return log
         }
     }
@@ -232,13 +235,13 @@ extension Vault {
         // the other cores (up to 32 batches of 1,024 records); the state and
         // the storage are checked on this thread while they are.
         var storage: [AuditFinding]?
-        var verification = try store.read { db in
+        var verification = try snapshotRead { db, seen in
             try AuditVerifier(db: db, vaultID: vaultID).verifyAll(
                 expecting: expected,
                 cancellation: cancellation,
                 signaturesInFlight: 32
             ) { _, walked in
-                let state = self.checkedState(db, thorough: true, walked: walked)
+                let state = self.checkedState(db, thorough: true, walked: walked, seen: seen)
                 try cancellation?.check()
                 // The storage under the records: damage the signed digests cannot
                 // see (an index, a free page) and certificates against their thumbprints.
@@ -248,7 +251,7 @@ extension Vault {
         }
         verification.findings += storage ?? []
         // A log that verifies is one this machine has now seen.
-        if verification.isValid, let head = verification.signedHead { try remember(head) }
+        if verification.isValid, let head = verification.signedHead { rememberAfterRead(head) }
         return verification
     }
 
@@ -268,9 +271,14 @@ extension Vault {
 
     /// The state, every entry compared with its signed record; a value the
     /// check cannot even read is a finding, not a stop.
-    private func checkedState(_ db: Database, thorough: Bool, walked: WalkedLog?) -> VaultState {
+    private func checkedState(
+        _ db: Database,
+        thorough: Bool,
+        walked: WalkedLog?,
+        seen: RollbackWitness.Seen?
+    ) -> VaultState {
         do {
-            return try state(db, thorough: thorough, walked: walked)
+            return try state(db, thorough: thorough, walked: walked, seen: seen)
         } catch let error as CertVaultError where error.code != .io {
             let ledger = (try? PeopleLedger.replay(db, vaultID: vaultID)) ?? PeopleLedger()
             return VaultState(ledger: ledger, findings: ledger.findings + [.init(seq: nil, message: error.message)])

@@ -20,9 +20,10 @@ final class Change {
     private let firstSeq: Int64
     /// The rollback being accepted, in the one change that accepts it.
     var rollback: Rollback?
-    /// Steps to run once the transaction has committed and the records
-    /// were sent to the audit sinks, each told why a sink did not take them.
-    private(set) var afterCommit: [(_ sinkFailure: CertVaultError?) throws -> Void] = []
+    /// Steps to run once the transaction has committed, the records were
+    /// sent to the audit sinks and the witness updated, each told what of
+    /// that failed.
+    private(set) var afterCommit: [(_ failure: CertVaultError?) throws -> Void] = []
     private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: [String: Any])] = []
 
     init(_ db: Database, state: VaultState, actor: Int64, signer: SecureBytes) throws {
@@ -42,12 +43,13 @@ final class Change {
         return firstSeq + Int64(pending.count - 1)
     }
 
-    /// Runs `step` once the transaction, records included, has committed
-    /// and was sent to every audit sink (or failed to be: `step` is told
-    /// why): a file that carries a key appears only if its record is on
-    /// disk and in the sinks. (If the step then fails, the record stands
-    /// for an export whose file was not written, which loses nothing.)
-    func whenCommitted(_ step: @escaping (_ sinkFailure: CertVaultError?) throws -> Void) { afterCommit.append(step) }
+    /// Runs `step` once the transaction, records included, has committed,
+    /// was sent to every audit sink and this machine's witness moved (or
+    /// failed to: `step` is told why): a file that carries a key appears
+    /// only if its record is on disk, in the sinks and witnessed. (If the
+    /// step then fails, the record stands for an export whose file was not
+    /// written, which loses nothing.)
+    func whenCommitted(_ step: @escaping (_ failure: CertVaultError?) throws -> Void) { afterCommit.append(step) }
 
     /// Runs `body` in a savepoint: if it throws, its rows and the records
     /// it queued are both undone.

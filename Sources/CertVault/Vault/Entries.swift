@@ -33,8 +33,8 @@ extension Vault {
 
     /// Every entry that checks out, and what does not.
     public func inventory() throws -> Inventory {
-        let (inventory, head) = try store.read { db -> (Inventory, AuditHead?) in
-            let state = try state(db)
+        let (inventory, head) = try snapshotRead { db, seen -> (Inventory, AuditHead?) in
+            let state = try state(db, seen: seen)
             let handles = state.ledger.people.mapValues(\.handle)
             var access: [Int64: [String]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT entry_id, person_id FROM grants ORDER BY person_id") {
@@ -61,7 +61,7 @@ extension Vault {
                 state.isIntact ? state.head : nil
             )
         }
-        if let head { try remember(head) }
+        if let head { rememberAfterRead(head) }
         return inventory
     }
 

@@ -533,19 +533,14 @@ extension Session {
         if file != nil || !sinks.isEmpty {
             let entryID = entry.id.rawValue
             let label = destination.label
-            c.whenCommitted { [self] sinkFailure in
+            c.whenCommitted { [self] failure in
                 do {
-                    if let sinkFailure {
-                        throw CertVaultError(
-                            .auditSink,
-                            "the export's record could not be sent to every audit sink: \(sinkFailure.message)",
-                            remedy: .syncSinks
-                        )
-                    }
+                    // A sink or the witness that did not take the record: the key stays.
+                    if let failure { throw failure }
                     try file?.commit()
                 } catch let error as CertVaultError {
                     // The record says the key left; say it did not, signed as well.
-                    let noted = try? change { c in
+                    let noted = try? change(quietWitness: true) { c in
                         c.record(
                             .entryExportUnwritten,
                             entry: entryID,

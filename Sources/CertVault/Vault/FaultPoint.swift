@@ -6,11 +6,19 @@ import Synchronization
 /// worst moment loses nothing and leaves no secret behind. Unset (always,
 /// outside the tests), a point costs one comparison.
 ///
+/// - `change.before-lock`: a change about to take the vault's write lock
+///   (the vault opened and unlocked, nothing read in a transaction).
 /// - `change.before-commit`: a change's rows and signed records are
 ///   written, its transaction not yet committed.
 /// - `change.after-commit`: committed, nothing after it done yet (an
 ///   export's file not yet linked into place).
 /// - `backup.copied`: a backup's copy made, not yet verified or moved into place.
+/// - `read.in-snapshot`: a checked read's snapshot taken (the witness read
+///   before it), nothing checked yet.
+/// - `restore.built`, `restore.linked`, `restore.swapped`: a restore's
+///   staged file complete and verified; the old file linked as
+///   `before-restore`; the new one renamed into place, the witness not yet
+///   moved.
 ///
 /// `CERTVAULT_FAULT=NAME:stop` stops the process there instead (SIGSTOP),
 /// so that a test can change the world under it and let it go on (SIGCONT);

@@ -22,6 +22,32 @@ public struct Restoration: Sendable {
     /// Whether the replaced vault's own log could not be read and was
     /// passed over on purpose (`ignoreCurrentLog`).
     public var ignoredCurrentLog = false
+    /// The rollback the restore accepted, in the signed record it made in
+    /// the restored vault; nil when this machine had seen nothing newer.
+    public var accepted: Rollback?
+    /// The decisions of ``undone`` the restore made again in the restored
+    /// vault before it was put in place (``Session/reapply(_:sharedSeq:)``).
+    public var reapplied: [Session.Reapplied] = []
+
+    /// What survives a restore: each kind of signed record a restore can
+    /// undo, whether the restore makes it again in the restored vault
+    /// before it is put in place, and how. docs/security.md holds the same
+    /// table; every row has a test.
+    public static let survival: [(action: AuditAction, madeAgain: Bool, how: String)] = [
+        (.personDepart, true, "the person departs again, with the same reason; their keys are marked for rotation"),
+        (.personRole, true, "the person takes the role the record gave"),
+        (.entryUngrant, true, "the same entry is ungranted from the same person again"),
+        (
+            .entryRevoke, true,
+            "the same entry is revoked again, with the same reason (its key destroyed again if it was)"
+        ),
+        (.entryRetire, true, "the same entry is retired again"),
+        (.policySet, true, "the setting takes the value the record gave (require-sink included)"),
+        (
+            .personKeyslot, false,
+            "not made again: a new passphrase is sealed by its owner; the old one opens the restored vault, so the owner sets it again (named in the output)"
+        ),
+    ]
 }
 
 extension Vault {
@@ -131,7 +157,7 @@ extension Vault {
             }
             // The vault as it is must check out (this machine's witness too): else restoring
             // over it is said on purpose, and what it holds is read from its signed log alone.
-            let state = try? current.store.read { try current.state($0) }
+            let state = try? current.snapshotRead { try current.state($0, seen: $1) }
             let intact = state.map { $0.isIntact && $0.rollback == nil } ?? false
             if !intact && !overDamaged {
                 throw CertVaultError(
@@ -242,54 +268,123 @@ extension Vault {
             discard()
             throw error
         }
-        try current.store.truncateLog()
-        let headBefore = try current.auditHead()
-        try current.close()
-        let kept = path + ".before-restore"
-        if FileManager.default.fileExists(atPath: kept) {
-            guard force else {
-                discard()
-                throw SecureFile.exists(kept)
-            }
-            Store.removeFiles(kept)
-        }
-        guard rename(path, kept) == 0 else {
-            let e = errno
-            discard()
-            throw SecureFile.posixError("cannot keep the current vault as \(kept)", errno: e, path: path)
-        }
-        for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
-        guard rename(staged, path) == 0 else {
-            let e = errno
-            _ = rename(kept, path)
-            discard()
-            throw SecureFile.posixError("cannot put the backup in place of \(path)", errno: e, path: path)
-        }
-        SecureFile.syncDirectory(of: path)
-        // Another process may have written to the old file in between (it
-        // had it open): then nothing is restored, and nothing it wrote is lost.
-        let after = try? Vault.open(at: kept, witness: nil, readOnly: true)
-        let headAfter = try? after?.auditHead()
-        try? after?.close()
-        for suffix in ["-wal", "-shm"] { unlink(kept + suffix) }
-        if headAfter != headBefore {
-            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
-            guard rename(kept, path) == 0 else {
-                throw SecureFile.posixError("cannot put \(kept) back in place of \(path)", path: path)
-            }
-            throw CertVaultError(
-                .io,
-                "another certvault process wrote to \(path) during the restore; nothing was restored",
-                hint: "stop every other certvault process on this vault, then restore again"
-            )
-        }
-        return Restoration(
-            vault: try Vault.open(at: path, witness: witness),
+        // The restored state is built whole in the staged file: the backup, the
+        // acceptance, and every decision of the current log that survives a
+        // restore, made again — verified before anything is swapped.
+        let headBefore = try? current.auditHead()
+        let seen = try? witness?.seen(vaultID: current.vaultID)
+        var restoration = Restoration(
+            vault: current,
             undone: undone,
             branch: branch,
             sharedSeq: shared,
             ignoredCurrentLog: ignoredLog
         )
+        do {
+            let built = try Vault.open(at: staged, witness: nil, sinks: nil)
+            defer { try? built.close() }
+            let session = try built.unlock(handle: handle, passphrase: passphrase)
+            defer { session.lock() }
+            restoration.accepted = try session.acceptRestore(
+                restoration,
+                replacing: headBefore ?? nil,
+                seen: seen ?? nil
+            )
+            if let undone {
+                restoration.reapplied = try session.reapply(undone, sharedSeq: shared)
+                // A decision the current log proves and the backup cannot take: nothing is swapped.
+                // One whose record does not verify proves nothing; it is named to make by hand.
+                let proven = Set(undone.filter { $0.problem == nil }.map(\.seq))
+                if let failed = restoration.reapplied.first(where: { !$0.done && proven.contains($0.undoneSeq) }) {
+                    throw CertVaultError(
+                        .verificationFailed,
+                        "record \(failed.undoneSeq) (\(failed.action)) of the vault cannot be made again in the backup: \(failed.summary); nothing was restored"
+                    )
+                }
+            }
+            let check = try built.verify()
+            guard check.isValid else {
+                throw CertVaultError(
+                    .verificationFailed,
+                    "the restored vault does not verify (\(check.findings.first?.description ?? "?")); nothing was restored"
+                )
+            }
+            try built.store.truncateLog()
+        } catch {
+            discard()
+            throw error
+        }
+        FaultPoint.hit("restore.built")
+        // The swap, under the vault's write lock: no process commits into the
+        // old file meanwhile, and one that waited finds it replaced. The old
+        // file keeps its name `before-restore` by a hard link made first, so
+        // there is never a moment without a vault.
+        let kept = path + ".before-restore"
+        var attempted = false
+        func swap() throws {
+            attempted = true
+            // SQLite pairs a `-wal` with the path, not the file: the old file's must be empty
+            // (folded in below) when the new file takes the name, or the new one would read it.
+            var wal = stat()
+            if stat(path + "-wal", &wal) == 0, wal.st_size > 0 {
+                throw CertVaultError(
+                    .io,
+                    "another certvault process wrote to \(path) during the restore; nothing was restored",
+                    hint: "stop every other certvault process on this vault, then restore again"
+                )
+            }
+            var keptInfo = stat()
+            var pathInfo = stat()
+            if lstat(kept, &keptInfo) == 0 {
+                // One left by a restore cut off before its swap names this very file.
+                let ours =
+                    stat(path, &pathInfo) == 0 && keptInfo.st_ino == pathInfo.st_ino
+                    && keptInfo.st_dev == pathInfo.st_dev
+                guard force || ours else { throw SecureFile.exists(kept) }
+                Store.removeFiles(kept)
+            }
+            guard link(path, kept) == 0 else {
+                throw SecureFile.posixError("cannot keep the current vault as \(kept)", path: path)
+            }
+            FaultPoint.hit("restore.linked")
+            guard rename(staged, path) == 0 else {
+                let e = errno
+                unlink(kept)
+                throw SecureFile.posixError("cannot put the backup in place of \(path)", errno: e, path: path)
+            }
+            // The old file's (empty) log and index go with it: the new file starts its own.
+            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+            SecureFile.syncDirectory(of: path)
+        }
+        do {
+            current.store.keepLogNameOnClose()
+            do { try current.store.truncateLog() } catch  where !overDamaged {
+                throw CertVaultError(
+                    .io,
+                    "cannot fold the vault's write-ahead log into it (another process is using the vault?); nothing was restored",
+                    hint: "stop every other certvault process on this vault, then restore again"
+                )
+            }
+            do {
+                try current.store.write { _ in try swap() }
+            } catch  where !attempted && overDamaged {
+                // A vault too damaged to lock is swapped without its lock.
+                try swap()
+            }
+        } catch {
+            discard()
+            try? current.close()
+            throw error
+        }
+        try? current.close()
+        FaultPoint.hit("restore.swapped")
+        let restored = try Vault.open(at: path, witness: witness)
+        if let head = try restored.auditHead() {
+            try witness?.replace(with: head, vaultID: restored.vaultID)
+            try witness?.replace(path: path, vaultID: restored.vaultID)
+        }
+        restoration.vault = restored
+        return restoration
     }
 }
 
@@ -321,8 +416,14 @@ extension Session {
     public func reapply(_ undone: [AuditRecord], sharedSeq: Int64? = nil) throws -> [Reapplied] {
         try requireRole([.admin], to: "make again what a restore undid")
         var out: [Reapplied] = []
-        let decisions: Set<AuditAction> = [.personDepart, .personRole, .entryRevoke, .entryRetire]
-        for record in undone {
+        let decisions = Set(Restoration.survival.filter { $0.madeAgain }.map(\.action))
+        // Who someone is first (a departure, a role), then what they hold: a role change
+        // records its ungrants before itself, and an admin cannot be ungranted.
+        let people: Set<AuditAction> = [.personDepart, .personRole]
+        let ordered =
+            undone.filter { $0.kind.map(people.contains) ?? false }
+            + undone.filter { !($0.kind.map(people.contains) ?? false) }
+        for record in ordered {
             if let problem = record.problem {
                 // A decision whose record does not verify is not made from it, and said so.
                 if let kind = record.kind, decisions.contains(kind) {
@@ -406,6 +507,23 @@ extension Session {
                     _ = try retire(.id(entry.id))
                     return "\(entry.alias) retired again"
                 }
+            case .entryUngrant?:
+                attempt {
+                    guard let entry = try sameEntry(), let from = record.detailObject["from"] as? String,
+                        entry.access.contains(from)
+                    else { return nil }
+                    _ = try ungrant(.id(entry.id), from: from)
+                    return "\(entry.alias) ungranted from \(from) again"
+                }
+            case .policySet?:
+                attempt {
+                    guard let key = (record.detailObject["key"] as? String).flatMap(PolicyKey.init(rawValue:)),
+                        let value = record.detailObject["value"] as? String,
+                        try vault.policy().entries.first(where: { $0.key == key })?.value != value
+                    else { return nil }
+                    _ = try setPolicy(key, to: value)
+                    return "policy \(key.rawValue) = \(key.summary(of: value)) again"
+                }
             default: break
             }
         }
@@ -420,20 +538,47 @@ extension Session {
     /// whether the replaced vault's log was passed over. Admins only.
     @discardableResult
     public func acceptRestore(_ restoration: Restoration) throws -> Rollback? {
+        try acceptRestore(restoration, replacing: nil, seen: nil)
+    }
+
+    /// ``acceptRestore(_:)`` in the staged copy of a restore, before it is
+    /// put in place: the record names the head this machine saw (else the
+    /// replaced vault's head) as the one accepted, so that a restore cut off
+    /// after its swap and before the witness moved is still no rollback.
+    func acceptRestore(
+        _ restoration: Restoration,
+        replacing replaced: AuditHead?,
+        seen witnessed: RollbackWitness.Seen?
+    ) throws -> Rollback? {
         try requireRole([.admin], to: "accept a restored vault")
         return try change(acceptingRollback: true) { c in
             var details: [String: Any] = [
                 "restore": true, "shared_seq": restoration.sharedSeq,
                 "branch": restoration.branch.map(\.seq), "current_log_ignored": restoration.ignoredCurrentLog,
             ]
-            if let seen = c.rollback {
+            let head = try AuditChain.head(c.db)
+            var rollback = c.rollback
+            if rollback == nil, let head,
+                let seen = witnessed
+                    ?? replaced.map({
+                        RollbackWitness.Seen(seq: $0.seq, hash: $0.hash.hexLower, seenAt: Timestamp.now())
+                    })
+            {
+                // What this machine saw (else the replaced vault's head), held against the backup's log.
+                rollback = try Rollback.detect(c.db, seen: seen, head: head)
+            }
+            if let replaced {
+                details["replaced_seq"] = replaced.seq
+                details["replaced_hash"] = replaced.hash.hexLower
+            }
+            if let seen = rollback {
                 details["seen_seq"] = seen.seen.seq
                 details["seen_hash"] = seen.seen.hash
                 details["seen_at"] = seen.seen.seenAt
                 details["reason"] = seen.reason
             }
             c.record(.rollbackAccepted, details: details)
-            return c.rollback
+            return rollback
         }
     }
 }

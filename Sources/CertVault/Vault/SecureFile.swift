@@ -199,10 +199,12 @@ enum SecureFile {
         return dir
     }
 
-    /// A random, not yet used name beside `destination`.
+    /// A random, not yet used name beside `destination`, carrying this
+    /// process's id (`.certvault-PID-HEX.tmp`), so that a later command can
+    /// tell one left by a killed process from one in use.
     static func temporaryName(beside destination: String) -> String {
-        URL(fileURLWithPath: destination).deletingLastPathComponent().path + "/.certvault-" + Sodium.random(8).hexLower
-            + ".tmp"
+        URL(fileURLWithPath: destination).deletingLastPathComponent().path + "/.certvault-\(getpid())-"
+            + Sodium.random(8).hexLower + ".tmp"
     }
 
     /// Creates `dir` and any missing parents, each new one 0700.
@@ -230,19 +232,35 @@ enum SecureFile {
         return String(cString: made)
     }
 
-    /// Removes `.certvault-PID-*` directories in `dir` whose process is gone.
-    static func removeStalePrivateDirectories(in dir: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        for name in names where name.hasPrefix(".certvault-") {
-            let parts = name.split(separator: "-")
-            guard parts.count == 3, let pid = Int32(parts[1]), pid != getpid() else { continue }
-            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
-            // Only a real directory of this user's (lstat: not a link to elsewhere).
+    /// Removes what killed certvault processes left in `dir`: private
+    /// directories (`.certvault-PID-XXXXXX`, a backup's) and temporary files
+    /// (`.certvault-PID-HEX.tmp` and its SQLite `-wal`/`-shm`, a restore's
+    /// staged vault) whose process no longer runs, and temporary files of
+    /// the older, unnumbered kind (`.certvault-HEX.tmp`) untouched for an
+    /// hour. Only this user's, and never through a link.
+    /// - Returns: the names removed.
+    @discardableResult
+    static func removeStalePrivateDirectories(in dir: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(".certvault-") {
+            let parts = name.dropFirst(".certvault-".count).split(separator: "-", maxSplits: 1)
             let path = dir + "/" + name
             var info = stat()
-            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid() else { continue }
-            try? FileManager.default.removeItem(atPath: path)
+            guard lstat(path, &info) == 0, info.st_uid == getuid() else { continue }
+            let kind = info.st_mode & S_IFMT
+            if parts.count == 2, let pid = Int32(parts[0]), parts[1].count >= 6 {
+                guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                guard kind == S_IFDIR || (kind == S_IFREG && parts[1].contains(".tmp")) else { continue }
+            } else {
+                // The older kind carries no process id: only one nobody touched for an hour.
+                guard parts.count == 1, parts[0].hasSuffix(".tmp") || parts[0].contains(".tmp-"), kind == S_IFREG,
+                    time(nil) - info.st_mtim.tv_sec > 3600
+                else { continue }
+            }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(name) }
         }
+        return removed
     }
 
     static func syncDirectory(of path: String) {

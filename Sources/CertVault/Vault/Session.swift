@@ -56,9 +56,17 @@ public final class Session: Sendable {
     /// Runs `body` as one change by this person: the vault must match its
     /// signed state first (and hold the head this machine saw last), and
     /// the records `body` queues are signed and committed with its rows.
+    /// - Parameter quietWitness: return even when the witness could not be
+    ///   updated after the commit (for a record that says a failure
+    ///   happened, whose caller reports that failure already).
     @discardableResult
-    func change<T>(acceptingRollback: Bool = false, _ body: (Change) throws -> T) throws -> T {
+    func change<T>(
+        acceptingRollback: Bool = false,
+        quietWitness: Bool = false,
+        _ body: (Change) throws -> T
+    ) throws -> T {
         try requireUnlocked()
+        FaultPoint.hit("change.before-lock")
         let (result, head, afterCommit) = try vault.store.write {
             db -> (T, AuditHead?, [(CertVaultError?) throws -> Void]) in
             var state = try vault.state(db)
@@ -87,26 +95,48 @@ public final class Session: Sendable {
         var sinkFailure: CertVaultError?
         if head != nil {
             do { try vault.sendToSinks() } catch {
-                sinkFailure = error as? CertVaultError ?? CertVaultError(.io, "the audit sinks: \(error)")
+                let e = error as? CertVaultError ?? CertVaultError(.io, "\(error)")
+                sinkFailure = CertVaultError(
+                    .auditSink,
+                    "the records could not be sent to every audit sink: \(e.message)",
+                    hint: e.hint,
+                    remedy: e.remedy ?? .syncSinks
+                )
             }
         }
+        // Past the commit nothing may say "nothing was changed": what fails now is said with the record.
+        var witnessFailure: CertVaultError?
         if let head {
-            if acceptingRollback {
-                try vault.witness?.replace(with: head, vaultID: vault.vaultID)
-                try vault.witness?.replace(path: vault.path, vaultID: vault.vaultID)
-            } else {
-                try vault.remember(head)
+            do {
+                if acceptingRollback {
+                    try vault.witness?.replace(with: head, vaultID: vault.vaultID)
+                    try vault.witness?.replace(path: vault.path, vaultID: vault.vaultID)
+                } else {
+                    try vault.remember(head)
+                }
+            } catch {
+                let e = error as? CertVaultError ?? CertVaultError(.io, "\(error)")
+                witnessFailure = CertVaultError(
+                    e.code,
+                    "this machine's rollback witness could not be updated: \(Self.committedWording(e.message))",
+                    hint: e.hint
+                )
             }
         }
+        let recorded = head.map { "record \($0.seq) was committed" } ?? "the change was committed"
         do {
-            for step in afterCommit { try step(sinkFailure) }
+            // A key is released only once its record is in every sink and in this machine's witness.
+            for step in afterCommit { try step(sinkFailure ?? witnessFailure) }
         } catch let error as CertVaultError {
             throw CertVaultError(
-                error.code,
-                "\(error.message) (the change itself was recorded\(head.map { " as record \($0.seq)" } ?? ""))",
+                .committed,
+                "\(Self.committedWording(error.message)) (\(recorded))",
                 hint: error.hint,
                 remedy: error.remedy
             )
+        }
+        if let witnessFailure, !quietWitness {
+            throw CertVaultError(.committed, "\(recorded), but \(witnessFailure.message)", hint: witnessFailure.hint)
         }
         return result
     }
@@ -168,6 +198,11 @@ public final class Session: Sendable {
             "the file's password is \(person.handle)'s vault passphrase: whoever receives the file would learn it",
             hint: "give the file a password of its own (a generated one is safest)"
         )
+    }
+
+    /// A storage error's words after a commit, without "nothing was changed".
+    static func committedWording(_ message: String) -> String {
+        message.replacingOccurrences(of: "; nothing was changed", with: "")
     }
 
     func requireUnlocked() throws {

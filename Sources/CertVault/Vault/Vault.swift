@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// A certvault vault: one SQLite file.
 ///
@@ -16,6 +17,14 @@ public final class Vault: Sendable {
     public let witness: RollbackWitness?
     /// Where this machine says the vault's audit sinks are; nil for none.
     public let sinkConfiguration: AuditSinkConfiguration?
+    private let lastWitnessFailure = Mutex<String?>(nil)
+    private let leftovers = Mutex<[String]>([])
+    /// What a killed restore or backup had left beside the vault file, and
+    /// opening it removed (names only): a front end says so.
+    public internal(set) var removedLeftovers: [String] {
+        get { leftovers.withLock { $0 } }
+        set { leftovers.withLock { $0 = newValue } }
+    }
 
     private init(store: Store, vaultID: Data, witness: RollbackWitness?, sinks: AuditSinkConfiguration?) {
         self.store = store
@@ -147,6 +156,11 @@ public final class Vault: Sendable {
         sinks: AuditSinkConfiguration? = .standard
     ) throws -> Vault {
         let store = try Store.open(at: path, readOnly: readOnly, busyTimeout: busyTimeout)
+        // What a killed restore or backup left beside the vault (a staged copy holds keyslots).
+        let leftovers =
+            readOnly
+            ? []
+            : SecureFile.removeStalePrivateDirectories(in: URL(fileURLWithPath: path).deletingLastPathComponent().path)
         let id = try store.read { db -> Data? in
             guard let row = try db.row("SELECT vault_id FROM vault") else { return nil }
             return try Columns(row, "vault row").blob("vault_id", count: 16)
@@ -159,7 +173,9 @@ public final class Vault: Sendable {
                 hint: "was its creation interrupted?"
             )
         }
-        return Vault(store: store, vaultID: id, witness: witness, sinks: sinks)
+        let vault = Vault(store: store, vaultID: id, witness: witness, sinks: sinks)
+        vault.removedLeftovers = leftovers
+        return vault
     }
 
     /// Whether the vault was opened read-only.
@@ -195,13 +211,37 @@ public final class Vault: Sendable {
 
     // MARK: Trusted state
 
+    /// Runs `body` in one read snapshot, with this machine's witness read
+    /// *before* it began: a head the witness names was committed before
+    /// the witness named it, so it is in the snapshot, and a commit landing
+    /// meanwhile is never taken for a rollback.
+    func snapshotRead<T>(_ body: (Database, RollbackWitness.Seen?) throws -> T) throws -> T {
+        let seen = try witness?.seen(vaultID: vaultID)
+        return try store.read { db in
+            if FaultPoint.armed != nil {
+                // For the fault suite: the snapshot taken (a row read), then stopped.
+                _ = try Row.fetchOne(db, sql: "SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+                FaultPoint.hit("read.in-snapshot")
+            }
+            return try body(db, seen)
+        }
+    }
+
     /// The state of the vault as its signed records prove it, with every
     /// way the tables differ, and a rollback against the witness.
-    func state(_ db: Database, thorough: Bool = false, walked: WalkedLog? = nil) throws -> VaultState {
+    /// - Parameter seen: the witness as read before the snapshot began
+    ///   (``snapshotRead(_:)``); nil reads it now, which only a write
+    ///   transaction may do (it holds the lock every commit takes).
+    func state(
+        _ db: Database,
+        thorough: Bool = false,
+        walked: WalkedLog? = nil,
+        seen: RollbackWitness.Seen?? = nil
+    ) throws -> VaultState {
         var state = try VaultState.check(
             db,
             vaultID: vaultID,
-            witness: try witness?.seen(vaultID: vaultID),
+            witness: try seen ?? witness?.seen(vaultID: vaultID),
             thorough: thorough,
             walked: walked
         )
@@ -211,7 +251,7 @@ public final class Vault: Sendable {
 
     /// The rollback ``state(_:thorough:walked:)`` would find, without
     /// checking the tables: for `audit log`, which checks each record itself.
-    func rollback(_ db: Database) throws -> Rollback? {
+    func rollback(_ db: Database, seen: RollbackWitness.Seen?) throws -> Rollback? {
         guard let row = try AuditChain.lastSignedRow(db) else { return nil }
         let head: AuditHead
         do {
@@ -223,9 +263,7 @@ public final class Vault: Sendable {
             guard let seq = try? c.int("seq"), let hash = try? c.blob("hash") else { throw error }
             head = AuditHead(seq: seq, hash: hash)
         }
-        if let seen = try witness?.seen(vaultID: vaultID),
-            let rollback = try Rollback.detect(db, seen: seen, head: head)
-        {
+        if let seen, let rollback = try Rollback.detect(db, seen: seen, head: head) {
             return rollback
         }
         return try otherVault(head: head)
@@ -268,8 +306,8 @@ public final class Vault: Sendable {
     /// one pass over the rows and a few signatures. ``verify(expecting:)-9tjmj``
     /// replays the whole log instead.
     public func checkState() throws -> StateReport {
-        let state = try store.read { try self.state($0) }
-        if state.isIntact, let head = state.head { try remember(head) }
+        let state = try snapshotRead { try self.state($0, seen: $1) }
+        if state.isIntact, let head = state.head { rememberAfterRead(head) }
         return StateReport(head: state.head, findings: state.findings, rollback: state.rollback)
     }
 
@@ -279,16 +317,33 @@ public final class Vault: Sendable {
         try witness?.remember(path: path, vaultID: vaultID)
     }
 
+    /// Remembers `head` after a read: a witness that cannot be written (a
+    /// full or read-only state directory) does not fail what only read;
+    /// it is kept for ``witnessWarning``.
+    func rememberAfterRead(_ head: AuditHead) {
+        do { try remember(head) } catch {
+            let message = (error as? CertVaultError)?.message ?? "\(error)"
+            lastWitnessFailure.withLock {
+                $0 = "this machine's rollback witness could not be updated: \(Session.committedWording(message))"
+            }
+        }
+    }
+
+    /// Why the rollback witness could not be updated after a read, if it
+    /// could not: the read itself stands, but this machine will not know
+    /// the head it saw. A front end shows it as a warning.
+    public var witnessWarning: String? { lastWitnessFailure.withLock { $0 } }
+
     /// Runs `body` on a vault that matches its signed state, and remembers
     /// the head it saw.
     /// - Throws: `.tampered` naming what differs, `.rollback`.
     func checkedRead<T>(_ body: (Database, VaultState) throws -> T) throws -> T {
-        let (result, head) = try store.read { db -> (T, AuditHead?) in
-            let state = try state(db)
+        let (result, head) = try snapshotRead { db, seen -> (T, AuditHead?) in
+            let state = try state(db, seen: seen)
             try state.requireIntact()
             return (try body(db, state), state.head)
         }
-        if let head { try remember(head) }
+        if let head { rememberAfterRead(head) }
         return result
     }
 }
