@@ -139,6 +139,12 @@ final class ConsistencyTests: CLITestCase {
             withIntermediateDirectories: false
         )
         try touch(".certvault-\(gone)-AbC123/backup.db")
+        // A directory of that name is not certvault's (it never makes one ending .tmp): left alone.
+        try FileManager.default.createDirectory(
+            at: vaultDir.appendingPathComponent(".certvault-\(gone)-fedcba9876543210.tmp"),
+            withIntermediateDirectories: false
+        )
+        try touch(".certvault-\(gone)-fedcba9876543210.tmp/inner")
         let live = ".certvault-\(getpid())-fedcba9876543210.tmp"
         try touch(live)
         // The older, unnumbered kind: removed once nobody touched it for an hour.
@@ -158,7 +164,7 @@ final class ConsistencyTests: CLITestCase {
             XCTAssertTrue(r.err.contains("note: removed \(name), left beside the vault by a killed command"), r.err)
             XCTAssertFalse(FileManager.default.fileExists(atPath: vaultDir.appendingPathComponent(name).path), name)
         }
-        for kept in [live, ".certvault-99887766aabbccdd.tmp"] {
+        for kept in [live, ".certvault-99887766aabbccdd.tmp", ".certvault-\(gone)-fedcba9876543210.tmp/inner"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: vaultDir.appendingPathComponent(kept).path), kept)
         }
         XCTAssertEqual(try cv(["list"]).err, "", "nothing left to remove the second time")

@@ -280,6 +280,47 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 
+    /// A departure committed while a restore prepares its copy (found in
+    /// review: it was lost with the swap, and the person acted again): the
+    /// restore sees the head move under its lock and restores nothing.
+    func testADepartureDuringARestoreIsNeverLost() throws {
+        try initVault()
+        try addPerson("carol", role: "officer")
+        XCTAssertEqual(try cvAsAlice(["new", "management", "--subject", "CN=m", "--alias", "m"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["grant", "m", "carol"]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        XCTAssertEqual(try cvAsAlice(["policy", "set", "expiry-windows", "45"]).status, 0)
+        let r = try runStopped(
+            ["restore", file("b.db"), "--passphrase-file", file("alice.pass")],
+            actor: "alice",
+            at: "restore.built"
+        ) {
+            let depart = try cvAsAlice(["person", "depart", "carol", "--reason", "fired"])
+            XCTAssertEqual(depart.status, 0, depart.err)
+        }
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("while the restore was being prepared; nothing was restored"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"))
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        let carol = try cvAs(
+            "carol",
+            ["export", "m", "--format", "pfx", "--generate-password", "--out", file("m.pfx")]
+        )
+        XCTAssertNotEqual(carol.status, 0, carol.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("m.pfx")))
+        // Run again, it restores, and makes the departure again.
+        let again = try cvAsAlice(["restore", file("b.db")])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(again.out.contains("carol departed again"), again.out)
+        // A backup never goes over the vault or the files SQLite keeps beside it.
+        for target in [vaultPath, vaultPath + "-wal", vaultPath + "-shm", vaultPath + ".before-restore"] {
+            let b = try cvAsAlice(["backup", target, "--force"])
+            XCTAssertNotEqual(b.status, 0, target)
+            XCTAssertTrue(b.err.contains("is the vault itself or a file SQLite keeps beside it"), b.err)
+        }
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
     /// A command that opened the vault before a restore swapped the file
     /// writes nothing into what is now `before-restore`: it finds the file
     /// replaced under the write lock, and says so.

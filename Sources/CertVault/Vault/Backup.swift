@@ -9,6 +9,26 @@ extension Session {
     /// - Returns: the copy's audit head.
     public func backup(to path: String, force: Bool = false) throws -> AuditHead {
         try requireRole([.admin, .officer, .auditor], to: "make backups")
+        // Never over the vault or a file SQLite keeps beside it (its log, its index, the kept file).
+        func resolved(_ p: String) -> String {
+            let url = URL(fileURLWithPath: p)
+            let dir = url.deletingLastPathComponent().path
+            let real =
+                realpath(dir, nil).map { r -> String in
+                    defer { free(r) }
+                    return String(cString: r)
+                } ?? dir
+            return real + "/" + url.lastPathComponent
+        }
+        let vaultFile = resolved(URL(fileURLWithPath: vault.path).resolvingSymlinksInPath().path)
+        let target = resolved(path)
+        if ["", "-wal", "-shm", "-journal", ".before-restore"].contains(where: { vaultFile + $0 == target }) {
+            throw CertVaultError(
+                .invalidArgument,
+                "\(path) is the vault itself or a file SQLite keeps beside it: a backup goes elsewhere",
+                hint: "name a file in another place, ideally on another disk"
+            )
+        }
         if !force, FileManager.default.fileExists(atPath: path) { throw SecureFile.exists(path) }
         // SQLite opens the copy by name: it is made inside a directory of
         // our own (0700), so nobody who can write beside the destination

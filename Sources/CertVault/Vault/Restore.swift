@@ -146,6 +146,7 @@ extension Vault {
         var branch: [AuditRecord] = []
         var shared: Int64 = 0
         var ignoredLog = false
+        var decidedHead: AuditHead?
         do {
             current = try Vault.open(at: path, witness: witness)
             guard current.vaultID == copy.vaultID else {
@@ -168,6 +169,7 @@ extension Vault {
             }
             // Its log, read on its own: each record's hash, link and signature. The
             // people it ends with decide who may restore and whose branch is refused.
+            decidedHead = try? current.auditHead()
             let log = try? current.auditLog()
             let ledger = try? current.store.read { db in try PeopleLedger.replay(db, vaultID: current.vaultID) }
             let readable = log.map { $0.isValid && $0.unreadable.isEmpty } ?? false
@@ -271,7 +273,10 @@ extension Vault {
         // The restored state is built whole in the staged file: the backup, the
         // acceptance, and every decision of the current log that survives a
         // restore, made again — verified before anything is swapped.
-        let headBefore = try? current.auditHead()
+        // The head whose log decided what is undone and made again: under the
+        // lock it must still be the head, or a change (a departure) made
+        // meanwhile would be lost with the swap.
+        let headBefore = decidedHead
         let seen = try? witness?.seen(vaultID: current.vaultID)
         var restoration = Restoration(
             vault: current,
@@ -287,7 +292,7 @@ extension Vault {
             defer { session.lock() }
             restoration.accepted = try session.acceptRestore(
                 restoration,
-                replacing: headBefore ?? nil,
+                replacing: headBefore,
                 seen: seen ?? nil
             )
             if let undone {
@@ -314,6 +319,8 @@ extension Vault {
             discard()
             throw error
         }
+        // The staged copy's own (emptied) log names go: the file is renamed, they would stay behind.
+        for suffix in ["-wal", "-shm"] { unlink(staged + suffix) }
         FaultPoint.hit("restore.built")
         // The swap, under the vault's write lock: no process commits into the
         // old file meanwhile, and one that waited finds it replaced. The old
@@ -366,7 +373,17 @@ extension Vault {
                 )
             }
             do {
-                try current.store.write { _ in try swap() }
+                try current.store.write { db in
+                    let now = try AuditChain.head(db)
+                    if let decided = headBefore, now != decided {
+                        throw CertVaultError(
+                            .io,
+                            "record \(now?.seq ?? 0) was committed to \(path) while the restore was being prepared; nothing was restored",
+                            hint: "stop every other certvault process on this vault, then restore again"
+                        )
+                    }
+                    try swap()
+                }
             } catch  where !attempted && overDamaged {
                 // A vault too damaged to lock is swapped without its lock.
                 try swap()
@@ -380,8 +397,17 @@ extension Vault {
         FaultPoint.hit("restore.swapped")
         let restored = try Vault.open(at: path, witness: witness)
         if let head = try restored.auditHead() {
-            try witness?.replace(with: head, vaultID: restored.vaultID)
-            try witness?.replace(path: path, vaultID: restored.vaultID)
+            do {
+                try witness?.replace(with: head, vaultID: restored.vaultID)
+                try witness?.replace(path: path, vaultID: restored.vaultID)
+            } catch {
+                let e = error as? CertVaultError ?? CertVaultError(.io, "\(error)")
+                throw CertVaultError(
+                    .committed,
+                    "the backup was put in place of \(path) (record \(head.seq) was committed; the replaced vault is \(kept)), but this machine's rollback witness could not be updated: \(Session.committedWording(e.message))",
+                    hint: e.hint
+                )
+            }
         }
         restoration.vault = restored
         return restoration

@@ -251,7 +251,12 @@ enum SecureFile {
             let kind = info.st_mode & S_IFMT
             if parts.count == 2, let pid = Int32(parts[0]), parts[1].count >= 6 {
                 guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-                guard kind == S_IFDIR || (kind == S_IFREG && parts[1].contains(".tmp")) else { continue }
+                // A backup's private directory is mkdtemp's `XXXXXX`; a temporary file ends `.tmp`
+                // (with SQLite's `-wal`/`-shm`): nothing else of this name is certvault's.
+                let directory =
+                    kind == S_IFDIR && parts[1].count == 6
+                    && parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+                guard directory || (kind == S_IFREG && parts[1].contains(".tmp")) else { continue }
             } else {
                 // The older kind carries no process id: only one nobody touched for an hour.
                 guard parts.count == 1, parts[0].hasSuffix(".tmp") || parts[0].contains(".tmp-"), kind == S_IFREG,
