@@ -57,7 +57,11 @@ struct SinkCommand: ParsableCommand {
             }
         }
 
-        var configurationFile: String? { system ? AuditSinkConfiguration.systemFile : nil }
+        /// The vault's configuration, and the file of it `add` and `remove` write.
+        func target(_ vault: Vault) -> (configuration: AuditSinkConfiguration, file: String?) {
+            let configuration = vault.sinkConfiguration ?? .standard
+            return (configuration, system ? AuditSinkConfiguration.systemFile : configuration.files.last)
+        }
     }
 
     struct Add: ParsableCommand {
@@ -75,10 +79,9 @@ struct SinkCommand: ParsableCommand {
         func run() throws {
             let sink = try which.sink()
             let vault = try global.openVault()
-            let configuration = vault.sinkConfiguration ?? .standard
-            let added = try configuration.add(sink, for: vault.vaultID, to: which.configurationFile)
-            let file = which.configurationFile ?? configuration.files.last ?? "?"
-            Output.line(added ? "added \(sink) to \(file)" : "\(file) already names \(sink)")
+            let (configuration, file) = which.target(vault)
+            let added = try configuration.add(sink, for: vault.vaultID, to: file)
+            Output.line(added ? "added \(sink) to \(file ?? "?")" : "\(file ?? "?") already names \(sink)")
             try Sync.report(vault)
         }
     }
@@ -93,11 +96,11 @@ struct SinkCommand: ParsableCommand {
         func run() throws {
             let sink = try which.sink()
             let vault = try global.openVault()
-            let configuration = vault.sinkConfiguration ?? .standard
-            guard try configuration.remove(sink, for: vault.vaultID, from: which.configurationFile) else {
+            let (configuration, file) = which.target(vault)
+            guard try configuration.remove(sink, for: vault.vaultID, from: file) else {
                 throw CertVaultError(
                     .notFound,
-                    "\(which.configurationFile ?? configuration.files.last ?? "the configuration") does not name \(sink) for this vault",
+                    "\(file ?? "the configuration") does not name \(sink) for this vault",
                     hint: "list the sinks with 'certvault audit sink list'"
                 )
             }

@@ -173,7 +173,8 @@ extension Vault {
         let (records, tail) = try store.read { db -> ([AuditRecord], SinkTail) in
             // What this machine already read of the file, if the file and the vault still agree with it.
             var start = SinkTail()
-            if let mark, try mark.holds(fd, st, db) {
+            // (A file that is not the one marked was refused above, or is taken whole.)
+            if let mark, !replaced, try mark.vaultHolds(db) {
                 lines = try SinkLines(fd: fd, from: mark.offset)
                 start.common = mark.common
                 start.acceptances = Set(mark.acceptances.compactMap { Data(hex: $0) })
@@ -444,8 +445,7 @@ extension Vault {
     /// was changed", since a sink is written after a change commits.
     private static func sinkError(_ what: String, _ path: String, errno e: Int32 = errno) -> CertVaultError {
         guard e == ENOSPC || e == EDQUOT else { return SecureFile.posixError(what, errno: e, path: path) }
-        let free = StorageError.freeKiB(near: path).map { " (\($0) KiB free)" } ?? ""
-        return CertVaultError(.noSpace, "\(what): no space left on the file system holding \(path)\(free)")
+        return StorageError.noSpace(path, doing: what, nothingChanged: false)
     }
 
     static func storedHash(_ db: Database, seq: Int64) throws -> Data? {
@@ -509,8 +509,9 @@ extension Vault {
             var last: Int64 = 0
             let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash FROM audit")
             while let row = try rows.next() {
-                // A row altered into NULLs is no record the sink can match.
-                guard let seq = row[0] as Int64?, let hash = row[1] as Data? else { continue }
+                // A row altered into NULLs or other types is no record the sink can match.
+                let c = Columns(row, "audit record")
+                guard let seq = try? c.int("seq"), let hash = try? c.blob("hash") else { continue }
                 hashes[seq] = hash
                 last = max(last, seq)
             }
@@ -737,9 +738,9 @@ private struct FileSinkMark: Codable {
             && Self.tailDigest(fd, offset) == tailDigest
     }
 
-    /// Whether the mark still says what the file and the vault hold.
-    func holds(_ fd: Int32, _ st: stat, _ db: Database) throws -> Bool {
-        guard isSameFile(fd, st) else { return false }
+    /// Whether the vault still holds the record the mark names (a
+    /// rolled-back vault does not: the file is then read whole).
+    func vaultHolds(_ db: Database) throws -> Bool {
         guard common > 0 else { return commonHash.isEmpty }
         return try Vault.storedHash(db, seq: common)?.hexLower == commonHash
     }

@@ -23,11 +23,13 @@ enum StorageError {
     }
 
     /// The file system holding `path` is full.
-    static func noSpace(_ path: String, doing what: String? = nil) -> CertVaultError {
+    /// - Parameter nothingChanged: false for a write after a change
+    ///   committed (an audit sink), where "nothing was changed" is untrue.
+    static func noSpace(_ path: String, doing what: String? = nil, nothingChanged: Bool = true) -> CertVaultError {
         let free = freeKiB(near: path).map { " (\($0) KiB free)" } ?? ""
         return CertVaultError(
             .noSpace,
-            "\(what.map { "\($0): " } ?? "")no space left on the file system holding \(path)\(free); nothing was changed",
+            "\(what.map { "\($0): " } ?? "")no space left on the file system holding \(path)\(free)\(nothingChanged ? "; nothing was changed" : "")",
             hint: "free some space and run the command again"
         )
     }

@@ -465,6 +465,7 @@ extension Session {
                         details: details,
                         format: format,
                         cancellation: cancellation,
+                        sinks: sinks,
                         pending: &pending,
                         encode: encode
                     )
@@ -484,11 +485,11 @@ extension Session {
         details: [String: Any],
         format: ExportFormat,
         cancellation: Cancellation?,
+        sinks: [AuditSink],
         pending: inout SecureFile.Pending?,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
     ) throws -> ExportResult {
         let db = c.db
-        let sinks = try vault.auditSinks()
         if sinks.isEmpty, try Vault.policy(db, state: c.state).settings.requireSink {
             throw CertVaultError(
                 .auditSink,
@@ -530,32 +531,31 @@ extension Session {
         all[destination.path == nil ? "label" : "file"] = destination.label
         let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
         try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
-        if file != nil || !sinks.isEmpty {
-            let entryID = entry.id.rawValue
-            let label = destination.label
-            c.whenCommitted { [self] failure in
-                do {
-                    // A sink or the witness that did not take the record: the key stays.
-                    if let failure { throw failure }
-                    try file?.commit()
-                } catch let error as CertVaultError {
-                    // The record says the key left; say it did not, signed as well.
-                    let noted = try? change(quietWitness: true) { c in
-                        c.record(
-                            .entryExportUnwritten,
-                            entry: entryID,
-                            person: to.id,
-                            details: ["export_seq": seq, "file": label, "reason": error.message]
-                        )
-                    }
-                    throw CertVaultError(
-                        error.code,
-                        "\(error.message); \(file == nil ? "the key was not handed over" : "no file was written")"
-                            + (noted.map { ", and record \($0) says so" } ?? ", but that could not be recorded"),
-                        hint: error.hint,
-                        remedy: error.remedy
+        // Once committed: the key leaves only if the record is in every sink and witnessed.
+        let entryID = entry.id.rawValue
+        let label = destination.label
+        c.whenCommitted { [self] failure in
+            do {
+                // A sink or the witness that did not take the record: the key stays.
+                if let failure { throw failure }
+                try file?.commit()
+            } catch let error as CertVaultError {
+                // The record says the key left; say it did not, signed as well.
+                let noted = try? change(quietWitness: true) { c in
+                    c.record(
+                        .entryExportUnwritten,
+                        entry: entryID,
+                        person: to.id,
+                        details: ["export_seq": seq, "file": label, "reason": error.message]
                     )
                 }
+                throw CertVaultError(
+                    error.code,
+                    "\(error.message); \(file == nil ? "the key was not handed over" : "no file was written")"
+                        + (noted.map { ", and record \($0) says so" } ?? ", but that could not be recorded"),
+                    hint: error.hint,
+                    remedy: error.remedy
+                )
             }
         }
         var result = ExportResult(

@@ -18,19 +18,22 @@ public final class Vault: Sendable {
     /// Where this machine says the vault's audit sinks are; nil for none.
     public let sinkConfiguration: AuditSinkConfiguration?
     private let lastWitnessFailure = Mutex<String?>(nil)
-    private let leftovers = Mutex<[String]>([])
     /// What a killed restore or backup had left beside the vault file, and
     /// opening it removed (names only): a front end says so.
-    public internal(set) var removedLeftovers: [String] {
-        get { leftovers.withLock { $0 } }
-        set { leftovers.withLock { $0 = newValue } }
-    }
+    public let removedLeftovers: [String]
 
-    private init(store: Store, vaultID: Data, witness: RollbackWitness?, sinks: AuditSinkConfiguration?) {
+    private init(
+        store: Store,
+        vaultID: Data,
+        witness: RollbackWitness?,
+        sinks: AuditSinkConfiguration?,
+        removedLeftovers: [String] = []
+    ) {
         self.store = store
         self.vaultID = vaultID
         self.witness = witness
         self.sinkConfiguration = sinks
+        self.removedLeftovers = removedLeftovers
     }
 
     /// The description of a person to add.
@@ -173,9 +176,7 @@ public final class Vault: Sendable {
                 hint: "was its creation interrupted?"
             )
         }
-        let vault = Vault(store: store, vaultID: id, witness: witness, sinks: sinks)
-        vault.removedLeftovers = leftovers
-        return vault
+        return Vault(store: store, vaultID: id, witness: witness, sinks: sinks, removedLeftovers: leftovers)
     }
 
     /// Whether the vault was opened read-only.
