@@ -1,8 +1,12 @@
 #!/bin/bash
-# Kills every mutating command at every named fault point (CERTVAULT_FAULT)
-# and, with --strace, at the first occurrences of the syscalls that commit
-# files (rename, linkat, link, fsync, fdatasync, unlink, ftruncate) through
-# strace's `inject`; after each kill it checks what the user would:
+# Kills every mutating command at every named fault point (CERTVAULT_FAULT);
+# with --strace N, also at the first N occurrences of each syscall that
+# commits files (rename, renameat2, link, linkat, fsync, fdatasync, unlink,
+# unlinkat, ftruncate) through strace's `inject`, and with --strace all at
+# every occurrence (counted per thread, as strace counts, from one traced run
+# of the command); with --random N, N more kills per command after a random
+# delay within the command's own running time. After each kill it checks what
+# the user would:
 #   - a vault file exists;
 #   - `audit verify` exits 0, or names a rollback that `audit accept-rollback`
 #     resolves, after which it exits 0;
@@ -10,14 +14,19 @@
 #   - no private key lies in the clear anywhere in the directory;
 #   - the command can be run again.
 # Prints a line per failure and the counts; exits 1 if anything failed.
-#   bash scripts/fault-sweep.sh [--strace N] [BINARY]
+#   bash scripts/fault-sweep.sh [--strace N|all] [--random N] [BINARY]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 strace_max=0
-if [ "${1:-}" = "--strace" ]; then
-  strace_max=$2
+random_runs=0
+while [ $# -gt 1 ]; do
+  case $1 in
+    --strace) strace_max=$2 ;;
+    --random) random_runs=$2 ;;
+    *) break ;;
+  esac
   shift 2
-fi
+done
 cv=${1:-.build/debug/certvault}
 cv=$(realpath "$cv")
 corpus=$(realpath Tests/CertVaultTests/Fixtures/real-world)
@@ -47,9 +56,13 @@ done
 "$cv" backup "$tpl/backup.db" "${A[@]}" >/dev/null
 "$cv" person depart bob --reason left "${A[@]}" >/dev/null
 "$cv" audit verify >/dev/null || { echo "error: the template does not verify" >&2; exit 1; }
+if [ -n "${FAULT_SWEEP_KEEP:-}" ]; then
+  mkdir -p "$FAULT_SWEEP_KEEP"
+  cp -a "$tpl" "$FAULT_SWEEP_KEEP/template"
+fi
 
 commands=(
-  "import|import $p12 --alias again --password-file pw"
+  "import|import $corpus/GoodCACert.crt --alias again"
   "export|export web --format pfx --generate-password --out out.pfx --for carol"
   "grant|grant m carol"
   "revoke|revoke m --reason keyCompromise"
@@ -63,9 +76,14 @@ points=(change.before-lock change.before-commit change.after-commit backup.copie
 runs=0
 kills=0
 failures=0
+# FAULT_SWEEP_KEEP=DIR keeps a copy of each failed run's directory there.
 fail() {
   echo "FAIL $1: $2"
   failures=$((failures + 1))
+  if [ -n "${FAULT_SWEEP_KEEP:-}" ]; then
+    mkdir -p "$FAULT_SWEEP_KEEP"
+    cp -a "$work/run" "$FAULT_SWEEP_KEEP/$failures"
+  fi
 }
 
 # One kill: copy the template, run the command under `how` (env or strace), check.
@@ -82,6 +100,9 @@ sweep() {
   # In a subshell: the shell's own "Killed" notice stays out of the output.
   if [ "$how" = fault ]; then
     (CERTVAULT_FAULT=$value exec "$cv" "${args[@]}" --as alice --passphrase-file a.pass >out.txt 2>&1) 2>/dev/null
+    status=$?
+  elif [ "$how" = delay ]; then
+    timeout -s KILL "$value" "$cv" "${args[@]}" --as alice --passphrase-file a.pass >out.txt 2>&1
     status=$?
   else
     (exec strace -f -qq -o /dev/null -e inject="$value" "$cv" "${args[@]}" --as alice --passphrase-file a.pass \
@@ -115,15 +136,60 @@ sweep() {
   cd - >/dev/null || return
 }
 
+calls=(rename renameat2 link linkat fsync fdatasync unlink unlinkat ftruncate)
+
+# One unkilled run of a command on a fresh copy: its running time in seconds
+# (for --random) and, in $work/trace, every call of `calls` it made.
+measure() {
+  local cmd=$1 d=$work/measure
+  rm -rf "$d"
+  cp -a "$tpl" "$d"
+  export XDG_STATE_HOME=$d/state XDG_CONFIG_HOME=$d/config CERTVAULT_VAULT=$d/v.db
+  local args
+  read -r -a args <<<"$cmd"
+  local start end
+  start=$(date +%s%N)
+  (cd "$d" && "$cv" "${args[@]}" --as alice --passphrase-file a.pass >/dev/null 2>&1)
+  end=$(date +%s%N)
+  elapsed_ms=$(((end - start) / 1000000))
+  if [ "$strace_max" = all ]; then
+    rm -rf "$d"
+    cp -a "$tpl" "$d"
+    local traced
+    traced=$(
+      IFS=,
+      echo "${calls[*]}"
+    )
+    (cd "$d" && strace -f -qq -o "$work/trace" -e trace="$traced" "$cv" "${args[@]}" \
+      --as alice --passphrase-file a.pass >/dev/null 2>&1)
+  fi
+}
+
+# How many times the busiest thread of the traced run made `call`.
+occurrences() {
+  awk -v call="$1" '{ split($2, name, "("); if (name[1] == call) n[$1]++ }
+    END { m = 0; for (t in n) if (n[t] > m) m = n[t]; print m }' "$work/trace"
+}
+
+strace_ok=0
+if [ "$strace_max" != 0 ] && strace -qq -o /dev/null true 2>/dev/null; then strace_ok=1; fi
 for entry in "${commands[@]}"; do
   name=${entry%%|*}
   cmd=${entry#*|}
+  measure "$cmd"
+  before=$runs
   for point in "${points[@]}"; do sweep "$name@$point" "$cmd" fault "$point" 2>/dev/null; done
-  if [ "$strace_max" -gt 0 ] && command -v strace >/dev/null; then
-    for call in rename linkat link fsync fdatasync unlink ftruncate; do
-      for n in $(seq 1 "$strace_max"); do sweep "$name@$call#$n" "$cmd" strace "$call:signal=KILL:when=$n" 2>/dev/null; done
+  if [ "$strace_ok" = 1 ]; then
+    for call in "${calls[@]}"; do
+      if [ "$strace_max" = all ]; then count=$(occurrences "$call"); else count=$strace_max; fi
+      for n in $(seq 1 "$count"); do sweep "$name@$call#$n" "$cmd" strace "$call:signal=KILL:when=$n" 2>/dev/null; done
     done
   fi
+  for _ in $(seq 1 "$random_runs"); do
+    delay=$(awk -v ms="$elapsed_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", (1 + r % (ms + 1)) / 1000 }')
+    sweep "$name@${delay}s" "$cmd" delay "$delay" 2>/dev/null
+  done
+  echo "  $name: $((runs - before)) runs (runs alone in ${elapsed_ms} ms)"
 done
 echo "fault sweep: $runs runs, $kills of them killed at their point, $failures failures"
 [ "$failures" -eq 0 ]

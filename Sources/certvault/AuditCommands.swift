@@ -87,7 +87,7 @@ struct AuditCommand: ParsableCommand {
             if let rollback = log.rollback {
                 Output.error("the vault was rolled back: \(rollback.reason); records may be missing from the end")
                 Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
             if !log.isValid || !log.tableFindings.isEmpty {
                 for record in log.records where record.problem != nil {
@@ -100,7 +100,7 @@ struct AuditCommand: ParsableCommand {
                         : "the audit log does not verify; records marked INVALID cannot be believed"
                 )
                 Output.hint("run 'certvault audit verify' for every finding")
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
         }
 
@@ -233,7 +233,7 @@ struct AuditCommand: ParsableCommand {
                 // A vault too damaged to replay still fails verification: exit 3.
                 Output.error(error.message)
                 if let hint = error.cliHint { Output.hint(hint) }
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
             if json {
                 try Output.json(
@@ -268,12 +268,12 @@ struct AuditCommand: ParsableCommand {
                         ? "the vault lacks \(undone) signed record\(undone == 1 ? "" : "s") that the sink \(bad.file) holds: it was rolled back or rewritten"
                         : "the vault's log and the sink \(bad.file) disagree"
                 )
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
             if !v.isValid {
                 let first = v.firstBadSeq.map { "first bad record \($0)" } ?? v.findings[0].description
                 Output.error("the audit log does not verify: \(first)")
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
         }
     }
@@ -367,7 +367,7 @@ struct PersonCommand: ParsableCommand {
                     report.rollback.map { "the vault was rolled back: \($0.reason)" }
                         ?? "the vault does not match its signed records; people are listed as the signed records state them"
                 )
-                throw ExitCode(3)
+                throw ExitStatus.findings.exit
             }
         }
     }

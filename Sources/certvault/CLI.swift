@@ -3,8 +3,7 @@ import CertVault
 import CertVaultCLISupport
 import Foundation
 
-/// Exit codes: 0 success; 1 error; 2 usage; 3 verification or policy findings;
-/// 4 committed, and something after the commit failed.
+/// Runs a command line and exits with its ``ExitStatus``.
 enum CLI {
     /// The command `arguments` name. Long runs of files are parsed as one
     /// placeholder each and put back after (``ArgumentRuns``); anything
@@ -22,16 +21,16 @@ enum CLI {
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
             Output.hint(mistake.hint)
-            finish(2)
+            finish(.usage)
         }
         do {
             var command = try parse(arguments)
             try command.run()
-            finish(0)
+            finish(.success)
         } catch let usage as UsageError {
             Output.error(usage.error.message)
             Output.hint(usage.error.cliHint ?? "see 'certvault help' or 'certvault COMMAND --help'")
-            finish(2)
+            finish(.usage)
         } catch let error as CertVaultError {
             fail(error)
         } catch let error as ExitCode {
@@ -40,29 +39,30 @@ enum CLI {
             let code = Root.exitCode(for: error)
             if code == .success {
                 print(Root.fullMessage(for: error))
-                finish(0)
+                finish(.success)
             }
             guard code == .validationFailure else {
                 // Not a usage mistake: an error the library let through unwrapped.
                 Output.error(error.localizedDescription)
-                finish(1)
+                finish(.error)
             }
             Output.error(Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage")
             Output.hint("see 'certvault help' or 'certvault COMMAND --help'")
-            finish(2)
+            finish(.usage)
         }
     }
 
     static func fail(_ error: CertVaultError) -> Never {
         Output.error(error.message)
         if let hint = error.cliHint { Output.hint(hint) }
-        if error.code == .committed { finish(4) }
-        finish([.verificationFailed, .tampered, .rollback].contains(error.code) ? 3 : 1)
+        finish(ExitStatus.of(error))
     }
 
     /// Ends the process: what deserves a warning about the vaults this
     /// command opened is said, and they are closed (their write-ahead log
     /// folded into the file) before `exit`, which runs no deinitializer.
+    static func finish(_ status: ExitStatus) -> Never { finish(status.rawValue) }
+
     static func finish(_ code: Int32) -> Never {
         OpenedVaults.closeAll()
         exit(code)
@@ -88,9 +88,6 @@ struct Root: ParsableCommand {
         commandName: "certvault",
         abstract: "Keep an organisation's certificates and private keys in one encrypted file.",
         discussion: """
-            Exit codes: 0 success, 1 error, 2 usage, 3 verification findings (a vault that does not match its signed \
-            records, or was rolled back), 4 the change was recorded and something after it failed (the message names \
-            the record and what did not happen: a file not written, a sink or this machine's witness not updated).
             Passphrases come from --passphrase-file, CERTVAULT_PASSPHRASE or a prompt; never from an option's value.
 
             Example:
@@ -99,6 +96,8 @@ struct Root: ParsableCommand {
               certvault person add bob --role staff
               certvault export contoso.com --target app-service --for bob \\
                   --generate-password --out contoso-for-bob.pfx
+
+            \(ExitStatus.helpText)
             """,
         version: "certvault \(certvaultVersion)",
         subcommands: [
@@ -135,7 +134,7 @@ struct VaultSelection: ParsableArguments {
     /// one the signed records introduce, even for commands that need no
     /// passphrase.
     func openVault() throws -> Vault {
-        let vault = try Vault.open(at: vaultPath)
+        let vault = try Vault.open(at: vaultPath, onWait: { Output.note("note: " + $0) })
         OpenedVaults.add(vault)
         for name in vault.removedLeftovers {
             Output.note("note: removed \(name), left beside the vault by a killed command")

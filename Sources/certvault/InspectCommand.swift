@@ -48,7 +48,7 @@ struct Inspect: ParsableCommand {
                 "\(file): \(why); the verdicts above judge only the algorithms the file names"
             )
         }
-        if target != nil, inspection.verdicts.first?.accepted != true { throw ExitCode(3) }
+        if target != nil, inspection.verdicts.first?.accepted != true { throw ExitStatus.findings.exit }
     }
 
     static func describe(_ f: FileInspection) -> [String] {

@@ -75,7 +75,7 @@ struct Check: ParsableCommand {
         } else {
             Self.print(report)
         }
-        if report.hasFindings(atLeast: failOn) { throw ExitCode(3) }
+        if report.hasFindings(atLeast: failOn) { throw ExitStatus.findings.exit }
     }
 
     /// Grouped by entry, entries in the order of their worst finding.

@@ -126,7 +126,7 @@ struct Import: ParsableCommand {
                         ?? "nothing was imported; fix or leave out the files named above, or pass --keep-going"
                 )
             }
-            throw ExitCode(1)
+            throw ExitStatus.error.exit
         }
         for warning in report.warnings { Output.stderr("warning: \(warning)") }
         // What the rules say of what was just stored.
@@ -154,7 +154,7 @@ struct Import: ParsableCommand {
         }
         if !report.failures.isEmpty {
             for failure in report.failures { Output.error(failure) }
-            throw ExitCode(1)
+            throw ExitStatus.error.exit
         }
     }
 }
@@ -356,7 +356,7 @@ struct List: ParsableCommand {
                 Output.error("the vault does not match its signed records; entries that differ are not shown")
                 Output.hint("run 'certvault audit verify', and restore the vault from a backup")
             }
-            throw ExitCode(3)
+            throw ExitStatus.findings.exit
         }
     }
 }
@@ -718,7 +718,8 @@ struct Restore: ParsableCommand {
             overDamaged: overDamaged,
             acceptFork: acceptFork,
             ignoreCurrentLog: ignoreCurrentLog,
-            force: force
+            force: force,
+            onWait: { Output.note("note: " + $0) }
         )
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
         // Accepted in the same step, in one signed record: the rollback, the branch taken in, a log passed over.
@@ -770,7 +771,7 @@ struct Restore: ParsableCommand {
                 "set a new passphrase again ('certvault person passwd'): \(redo.map { "record \($0.seq) (\($0.personHandle ?? "?"))" }.joined(separator: ", ")) — the old one opens the restored vault"
             )
         }
-        if !failed.isEmpty { throw ExitCode(1) }
+        if !failed.isEmpty { throw ExitStatus.error.exit }
     }
 
     static func line(_ r: AuditRecord) -> String {

@@ -123,6 +123,71 @@ final class ConsistencyTests: CLITestCase {
         XCTAssertTrue(log.out.contains("exported.pfx not written"), log.out)
     }
 
+    /// Starts `certvault args` as alice in the background; its stderr is read when it ends.
+    func startAsAlice(_ args: [String]) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITestCase.binary)
+        p.arguments = args + ["--passphrase-file", file("alice.pass")]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
+        environment["CERTVAULT_VAULT"] = vaultPath
+        environment["CERTVAULT_USER"] = "alice"
+        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
+        p.environment = environment
+        let stderr = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = stderr
+        try p.run()
+        return (p, stderr)
+    }
+
+    /// A command held behind another process's write says it waits (after
+    /// a second, once), then goes on: an import finishes; a restore whose
+    /// vault changed meanwhile restores nothing and says why.
+    func testAWaitBehindAnotherWriterIsSaid() throws {
+        try initVault()
+        XCTAssertEqual(try importFresh("first").status, 0)
+        XCTAssertEqual(try cvAsAlice(["backup", file("b.db")]).status, 0)
+        let second = try Support.makePFX(in: dir, name: "second", password: "password").pfx
+        let third = try Support.makePFX(in: dir, name: "third", password: "password").pfx
+        for waiter in [
+            ["import", second, "--password-file", file("corpus.pw")],
+            ["restore", file("b.db"), "--force"],
+        ] {
+            var waited: (Process, Pipe)?
+            let r = try runStopped(
+                [
+                    "import",
+                    waiter[0] == "import"
+                        ? third : try Support.makePFX(in: dir, name: "fourth", password: "password").pfx,
+                    "--password-file", file("corpus.pw"), "--passphrase-file", file("alice.pass"),
+                ],
+                actor: "alice",
+                at: "change.before-commit"
+            ) {
+                waited = try startAsAlice(waiter)
+                // Held behind the stopped import's write lock for longer than the notice waits.
+                usleep(2_500_000)
+                XCTAssertTrue(waited?.0.isRunning == true, "\(waiter) did not wait")
+            }
+            XCTAssertEqual(r.status, 0, r.err)
+            let (process, pipe) = try XCTUnwrap(waited)
+            let err = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            let notes = err.components(separatedBy: "note: waiting for another certvault process to finish writing to")
+            XCTAssertEqual(notes.count, 2, "\(waiter): \(err)")
+            if waiter[0] == "import" {
+                XCTAssertEqual(process.terminationStatus, 0, err)
+            } else {
+                XCTAssertEqual(process.terminationStatus, 1, err)
+                XCTAssertTrue(err.contains("while the restore was being prepared; nothing was restored"), err)
+            }
+        }
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        let list = try cv(["list", "--json"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: list.stdout) as? [Any])?.count, 4)
+    }
+
     /// What a killed restore or backup left beside the vault is removed by
     /// the next command that opens it, and named; what a running process
     /// holds is left alone.

@@ -164,6 +164,28 @@ final class RestoreTests: CLITestCase {
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
     }
 
+    /// A named pipe given as the vault or as a backup is named for what it
+    /// is at once: no command waits forever for a writer, and the vault is
+    /// untouched.
+    func testANamedPipeIsRefusedAtOnce() throws {
+        try initVault()
+        let fifo = file("pipe")
+        XCTAssertEqual(try Support.run("mkfifo", [fifo]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: vaultPath))
+        for args in [["list", "--vault", fifo], ["audit", "verify", "--vault", fifo]] {
+            let r = try cv(args)
+            XCTAssertEqual(r.status, 1, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.hasPrefix("error: \(fifo) is a named pipe, not a vault\n"), r.err)
+            XCTAssertFalse(r.err.contains("restore"), r.err)
+        }
+        let restore = try cvAsAlice(["restore", fifo])
+        XCTAssertNotEqual(restore.status, 0)
+        XCTAssertTrue(restore.err.contains("\(fifo) is a named pipe, not a backup"), restore.err)
+        XCTAssertFalse(restore.err.contains("permission"), restore.err)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: vaultPath)), before)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+    }
+
     /// A restore killed at any point of its one step — the restored state
     /// built in the staged file, the old file linked as `before-restore`,
     /// the new one renamed into place but the witness not yet moved —

@@ -443,6 +443,43 @@ final class UsabilityTests: CLITestCase {
         XCTAssertTrue(r.err.contains("error: \(batch)/d.pfx: "), r.err)
     }
 
+    /// The exit codes `--help` prints are the README's table, row for row,
+    /// and each is what the command line really exits with.
+    func testExitCodesAreOneTableInHelpAndReadme() throws {
+        let help = try cv(["--help"]).out
+        var fromHelp: [String: String] = [:]
+        var current: String?
+        var inTable = false
+        for line in help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.trimmingCharacters(in: .whitespaces) == "Exit codes:" {
+                inTable = true
+                continue
+            }
+            guard inTable else { continue }
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { break }
+            if let first = text.first, first.isNumber, text.dropFirst().hasPrefix("  ") {
+                current = String(first)
+                fromHelp[String(first)] = String(text.dropFirst(3))
+            } else if let code = current {
+                // ArgumentParser wraps long lines: a continuation joins its row.
+                fromHelp[code, default: ""] += " " + text
+            }
+        }
+        let readme = try String(contentsOf: Support.root.appendingPathComponent("README.md"), encoding: .utf8)
+        var fromReadme: [String: String] = [:]
+        for line in readme.split(separator: "\n").map(String.init) where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == 2, cells[0].count == 3, cells[0].dropFirst().first?.isNumber == true else { continue }
+            fromReadme[String(cells[0].dropFirst().prefix(1))] = cells[1]
+        }
+        XCTAssertEqual(fromHelp.keys.sorted(), ["0", "1", "2", "3", "4"], help)
+        XCTAssertEqual(fromHelp, fromReadme)
+        // And the codes are the ones the command line exits with.
+        XCTAssertEqual(try cv(["list", "--no-such-option"]).status, 2)
+        XCTAssertEqual(try cv(["show", "nothing-here"]).status, 1)
+    }
+
     /// The examples in `certvault --help` and `csr --help`, run as printed.
     func examples(in help: String) -> [[String]] {
         var commands: [[String]] = []

@@ -675,6 +675,22 @@ final class ErrorWordingTests: XCTestCase {
         }
     }
 
+    /// An I/O error on a file written beside the vault (an export) is the
+    /// disk's trouble, never "restore the vault from a backup"; on the
+    /// vault itself it is.
+    func testAnIOErrorOnAnotherFileDoesNotSayRestore() {
+        let export = StorageError.fromErrno(EIO, path: "/x/out.pfx", doing: "cannot write /x/out.pfx")
+        XCTAssertEqual(export.code, .io)
+        XCTAssertNil(export.remedy)
+        XCTAssertEqual(
+            export.message,
+            "cannot write /x/out.pfx: I/O error on /x/out.pfx: the disk or the file is damaged"
+        )
+        XCTAssertFalse(export.hint?.contains("backup") ?? true, export.hint ?? "")
+        let vault = StorageError.ioError("/x/vault.db")
+        XCTAssertEqual(vault.remedy, .restoreBackup)
+    }
+
     func testAFilePasswordRemedyIsWordedForTheLibrary() throws {
         let pfx = Support.realWorld.appendingPathComponent("ValidCertificatePathTest1EE_windows_aes.p12.pfx").path
         XCTAssertThrowsError(try Importer.read(path: pfx, password: nil)) { error in

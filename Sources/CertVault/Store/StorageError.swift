@@ -43,12 +43,18 @@ enum StorageError {
         )
     }
 
-    /// The disk or the file returned an I/O error.
+    /// The disk or the file returned an I/O error. Only the vault itself
+    /// (no `what`: SQLite's error on its file) is one to restore from a
+    /// backup; a file written or read beside it (an export, a backup
+    /// being made) is the disk's trouble.
     static func ioError(_ path: String, doing what: String? = nil) -> CertVaultError {
-        CertVaultError(
+        guard let what else {
+            return CertVaultError(.io, "I/O error on \(path): the disk or the file is damaged", remedy: .restoreBackup)
+        }
+        return CertVaultError(
             .io,
-            "\(what.map { "\($0): " } ?? "")I/O error on \(path): the disk or the file is damaged",
-            remedy: .restoreBackup
+            "\(what): I/O error on \(path): the disk or the file is damaged",
+            hint: "check the disk (its kernel log), or use a file on another disk"
         )
     }
 

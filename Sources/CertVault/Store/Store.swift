@@ -37,10 +37,49 @@ final class Store: Sendable {
         return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
-    private static func configuration(readOnly: Bool = false, busyTimeout: TimeInterval) -> Configuration {
+    /// How long a wait for another process's write lasts before the
+    /// caller's `onWait` is told (once a wait).
+    static let waitNoticeAfter: TimeInterval = 1
+
+    /// Waits for another process's lock up to `timeout`, telling `onWait`
+    /// once a wait when it has lasted ``waitNoticeAfter``: SQLite's own
+    /// busy timeout waits in silence.
+    private static func busyMode(
+        timeout: TimeInterval,
+        path: String,
+        onWait: (@Sendable (String) -> Void)?
+    ) -> Database.BusyMode {
+        guard let onWait else { return .timeout(timeout) }
+        let started = Mutex<(start: Date, told: Bool)>((Date(), false))
+        return .callback { tries in
+            let waited = started.withLock { state -> (TimeInterval, Bool) in
+                if tries == 0 { state = (Date(), false) }
+                let waited = Date().timeIntervalSince(state.start)
+                let tell = waited >= waitNoticeAfter && !state.told
+                if tell { state.told = true }
+                return (waited, tell)
+            }
+            if waited.1 {
+                onWait(
+                    "waiting for another certvault process to finish writing to \(path) (up to \(Int(timeout)) s)"
+                )
+            }
+            guard waited.0 < timeout else { return false }
+            // SQLite retries at once when this returns: the wait is ours to make.
+            usleep(useconds_t(min(tries + 1, 20) * 5_000))
+            return true
+        }
+    }
+
+    private static func configuration(
+        readOnly: Bool = false,
+        busyTimeout: TimeInterval,
+        path: String = "",
+        onWait: (@Sendable (String) -> Void)? = nil
+    ) -> Configuration {
         var config = Configuration()
         config.readonly = readOnly
-        config.busyMode = .timeout(busyTimeout)
+        config.busyMode = busyMode(timeout: busyTimeout, path: path, onWait: onWait)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             // The file is untrusted input: nothing in it may run code,
@@ -120,7 +159,8 @@ final class Store: Sendable {
     static func open(
         at path: String,
         readOnly: Bool = false,
-        busyTimeout: TimeInterval = defaultBusyTimeout
+        busyTimeout: TimeInterval = defaultBusyTimeout,
+        onWait: (@Sendable (String) -> Void)? = nil
     ) throws
         -> Store
     {
@@ -133,10 +173,13 @@ final class Store: Sendable {
             )
         }
         guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
+        if let kind = SecureFile.notRegular(path) {
+            throw CertVaultError(.notAVault, "\(path) is \(kind), not a vault")
+        }
         do {
             let queue = try DatabaseQueue(
                 path: path,
-                configuration: configuration(readOnly: readOnly, busyTimeout: busyTimeout)
+                configuration: configuration(readOnly: readOnly, busyTimeout: busyTimeout, path: path, onWait: onWait)
             )
             let (appID, version) = try queue.read { db in
                 (

@@ -87,6 +87,21 @@ extension Vault {
     /// A current log that cannot be read refuses the restore unless
     /// `ignoreCurrentLog`. Both choices are recorded by
     /// ``Session/acceptRestore(_:)``.
+    ///
+    /// - Parameters:
+    ///   - backup: the backup file to put in place.
+    ///   - path: the vault to replace.
+    ///   - handle: who restores (an active admin of both), or nil for the
+    ///     one person who can.
+    ///   - passphrase: their passphrase.
+    ///   - overDamaged: restore over a vault that does not check out.
+    ///   - acceptFork: take in a branch the backup holds (recorded).
+    ///   - ignoreCurrentLog: restore although the vault's own log cannot be
+    ///     read (recorded).
+    ///   - witness: this machine's rollback witness; nil for none.
+    ///   - force: replace an existing `PATH.before-restore`.
+    ///   - onWait: told once, with a sentence to show, when the restore has
+    ///     waited a second for another process's write to the vault.
     public static func restore(
         backup: String,
         to path: String,
@@ -96,7 +111,8 @@ extension Vault {
         acceptFork: Bool = false,
         ignoreCurrentLog: Bool = false,
         witness: RollbackWitness? = .standard,
-        force: Bool = false
+        force: Bool = false,
+        onWait: (@Sendable (String) -> Void)? = nil
     ) throws -> Restoration {
         // A vault reached through a link is restored where it really is.
         let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
@@ -106,6 +122,9 @@ extension Vault {
                 .invalidArgument,
                 "\(backup) is \(isDir.boolValue ? "a directory" : "missing"), not a backup"
             )
+        }
+        if let kind = SecureFile.notRegular(backup) {
+            throw CertVaultError(.invalidArgument, "\(backup) is \(kind), not a backup")
         }
         // The bytes are copied beside the vault first, and that copy is what
         // is verified and put in place: the backup cannot change in between.
@@ -148,7 +167,7 @@ extension Vault {
         var ignoredLog = false
         var decidedHead: AuditHead?
         do {
-            current = try Vault.open(at: path, witness: witness)
+            current = try Vault.open(at: path, witness: witness, onWait: onWait)
             guard current.vaultID == copy.vaultID else {
                 try? current.close()
                 throw CertVaultError(

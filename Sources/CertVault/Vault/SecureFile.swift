@@ -86,6 +86,22 @@ enum SecureFile {
         }
     }
 
+    /// What `path` is when it exists and is not a regular file (after
+    /// links): "a named pipe", "a device", "a socket"; nil for a regular
+    /// file or nothing at all. Such a file can block a reader forever.
+    static func notRegular(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a named pipe"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
+    }
+
     static func exists(_ path: String) -> CertVaultError {
         CertVaultError(
             .fileExists,

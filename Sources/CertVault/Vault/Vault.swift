@@ -146,6 +146,9 @@ public final class Vault: Sendable {
     ///     refused with `.readOnly` or not recorded.
     ///   - busyTimeout: how long a call waits for another process's write
     ///     to finish before failing with `.io`.
+    ///   - onWait: told once a wait, with a sentence to show, when a call
+    ///     has waited a second for another process's write (a restore or a
+    ///     bulk import elsewhere); nil waits in silence.
     ///   - sinks: where this machine says the vault's audit sinks are
     ///     (``AuditSinkConfiguration/standard`` by default); nil for none.
     /// - Throws: `.noVault`, `.notAVault`, `.newerFormat`, `.corruptVault`,
@@ -156,9 +159,10 @@ public final class Vault: Sendable {
         witness: RollbackWitness? = .standard,
         readOnly: Bool = false,
         busyTimeout: TimeInterval = 60,
+        onWait: (@Sendable (String) -> Void)? = nil,
         sinks: AuditSinkConfiguration? = .standard
     ) throws -> Vault {
-        let store = try Store.open(at: path, readOnly: readOnly, busyTimeout: busyTimeout)
+        let store = try Store.open(at: path, readOnly: readOnly, busyTimeout: busyTimeout, onWait: onWait)
         // What a killed restore or backup left beside the vault (a staged copy holds keyslots).
         let leftovers =
             readOnly
