@@ -195,7 +195,7 @@ extension Session {
     ///
     /// While it runs, the import holds the vault's write lock: another
     /// process's change waits for it (up to the busy timeout given to
-    /// ``Vault/open(at:witness:readOnly:busyTimeout:sinks:)``).
+    /// ``Vault/open(at:witness:readOnly:busyTimeout:onWait:sinks:)``).
     ///
     /// - Parameters:
     ///   - paths: the files, in the order to report them.

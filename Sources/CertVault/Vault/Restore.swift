@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// What ``Vault/restore(backup:to:handle:passphrase:overDamaged:acceptFork:ignoreCurrentLog:witness:force:)`` did.
+/// What ``Vault/restore(backup:to:handle:passphrase:overDamaged:acceptFork:ignoreCurrentLog:witness:force:onWait:)`` did.
 public struct Restoration: Sendable {
     /// The restored vault, opened.
     public var vault: Vault
