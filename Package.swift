@@ -57,9 +57,15 @@ let package = Package(
             name: "TestSupport",
             path: "Tests/TestSupport"
         ),
+        // A host process for CertVaultTests: OpenSSL before and after the library.
+        .executableTarget(
+            name: "certvault-host-probe",
+            dependencies: ["CertVault", "COpenSSL"],
+            path: "Tests/HostProbe"
+        ),
         .testTarget(
             name: "CertVaultTests",
-            dependencies: ["CertVault", "CertVaultCLISupport", "TestSupport"],
+            dependencies: ["CertVault", "CertVaultCLISupport", "TestSupport", "certvault-host-probe"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

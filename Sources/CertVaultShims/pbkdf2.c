@@ -1,17 +1,15 @@
-// PBKDF2 (RFC 8018 §5.2) with HMAC-SHA-1 or HMAC-SHA-256, for PKCS#12's
-// PBES2 bags: the same bytes as OpenSSL's PKCS5_PBKDF2_HMAC, at half the
-// cost. OpenSSL 3.0 runs each iteration through EVP (a context copy, a
-// provider lock and a malloc per HMAC); here the inner and outer HMAC
-// states are computed once and each iteration is two compressions on a
-// stack copy of them. Installed with EVP_PBE_alg_add_type for NID_pbes2,
-// so that PKCS12_parse, PKCS12_unpack_p7encdata, PKCS12_decrypt_skey and
-// PKCS12_create all use it; anything it does not handle (another PRF,
-// scrypt, parameters it cannot read) goes to OpenSSL's own
-// PKCS5_v2_PBE_keyivgen unchanged.
+// PBKDF2 (RFC 8018 §5.2) with HMAC-SHA-1 or HMAC-SHA-256, and the PKCS#12
+// key derivation (RFC 7292 appendix B), for certvault's own walk of a
+// PKCS#12 file: the same bytes as OpenSSL's PKCS5_PBKDF2_HMAC and
+// PKCS12_key_gen_utf8, at half the cost. OpenSSL 3.0 runs each iteration
+// through EVP (a context copy, a provider lock and a malloc per HMAC, a
+// digest fetch per PKCS#12 round); here the inner and outer HMAC states are
+// computed once and each iteration is two compressions on a stack copy.
 //
-// The key of a PKCS#12 MAC (RFC 7292 appendix B) is derived here too, for
-// the same reason: OpenSSL 3.0 spends a digest fetch, with its locks, on
-// each of its iterations.
+// Nothing here changes OpenSSL for the process: the derivations are called
+// only from certvault's walk (cv_pbe_init, cv_pkcs12_verify_mac), ciphers
+// and other digests are fetched from certvault's own library context
+// (cv_libctx), and OpenSSL's global PBE table is only read, never added to.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "CertVaultShims.h"
 #include <openssl/crypto.h>
@@ -21,7 +19,6 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <string.h>
 
 typedef union {
@@ -197,76 +194,110 @@ int cv_pkcs12_kdf(const char *pass, int passlen, const unsigned char *salt, int 
     return pkcs12_kdf_utf8(&prf, pass, passlen, salt, saltlen, id, iter, out, (size_t)n);
 }
 
-int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen) {
-    const ASN1_OCTET_STRING *mac = NULL, *salt = NULL;
-    const X509_ALGOR *macalg = NULL;
-    const ASN1_INTEGER *iter_asn1 = NULL;
-    if (p12 == NULL || der == NULL || derlen <= 0 || passlen < 0) return -1;
-    PKCS12_get0_mac(&mac, &macalg, &salt, &iter_asn1, p12);
-    if (mac == NULL || macalg == NULL || salt == NULL) return -1;
-    const ASN1_OBJECT *oid = NULL;
-    X509_ALGOR_get0(&oid, NULL, NULL, macalg);
-    int md_nid = OBJ_obj2nid(oid);
-    cv_prf prf;
-    if (!prf_for(md_nid, &prf)) return -1;
-    long iter = 1;
-    if (iter_asn1 != NULL) {
-        iter = ASN1_INTEGER_get(iter_asn1);
-        if (iter < 1 || iter > 0x7fffffffL) return -1;
-    }
-    if (mac->length != (int)prf.out) return -1;
-
-    // The authenticated content: the octets of the authSafe ContentInfo,
-    // decoded by the same PKCS#7 template d2i_PKCS12 used on these bytes.
+// The octets a PKCS#12 MAC covers: the content of the authSafe ContentInfo,
+// decoded by the same PKCS#7 template d2i_PKCS12 used on these bytes (BER
+// included). The PKCS7 holding them, or NULL.
+static PKCS7 *authsafe_data(const unsigned char *der, long derlen) {
     const unsigned char *p = der;
     long len = 0;
     int tag = 0, cls = 0;
     int r = ASN1_get_object(&p, &len, &tag, &cls, derlen);
-    if ((r & 0x80) || !(r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL) goto unhandled;
+    if ((r & 0x80) || !(r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL) return NULL;
     long left = derlen - (long)(p - der);
     const unsigned char *q = p;
     r = ASN1_get_object(&q, &len, &tag, &cls, left);
-    if ((r & 0x80) || (r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_INTEGER || cls != V_ASN1_UNIVERSAL) goto unhandled;
-    if (len < 0 || len > left - (long)(q - p)) goto unhandled;
+    if ((r & 0x80) || (r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_INTEGER || cls != V_ASN1_UNIVERSAL) return NULL;
+    if (len < 0 || len > left - (long)(q - p)) return NULL;
     q += len;
     left -= (long)(q - p);
     PKCS7 *p7 = d2i_PKCS7(NULL, &q, left);
-    if (p7 == NULL) goto unhandled;
+    if (p7 == NULL) return NULL;
     if (!PKCS7_type_is_data(p7) || p7->d.data == NULL) {
         PKCS7_free(p7);
-        goto unhandled;
+        return NULL;
     }
+    return p7;
+}
 
-    unsigned char key[64], md[SHA256_DIGEST_LENGTH];
-    cv_sha_ctx c, outer;
-    int ok = pkcs12_kdf_utf8(&prf, pass, passlen, salt->data, salt->length, 3, iter, key, prf.out);
-    if (ok) {
-        memset(key + prf.out, 0, sizeof key - prf.out);
-        hmac_states(&prf, key, &c, &outer);
-        prf_update(&prf, &c, p7->d.data->data, (size_t)p7->d.data->length);
-        prf_final(&prf, &c, md);
-        prf_update(&prf, &outer, md, prf.out);
-        prf_final(&prf, &outer, md);
-        ok = CRYPTO_memcmp(md, mac->data, prf.out) == 0 ? 1 : 0;
+int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen) {
+    const ASN1_OCTET_STRING *mac = NULL, *salt = NULL;
+    const X509_ALGOR *macalg = NULL;
+    const ASN1_INTEGER *iter_asn1 = NULL;
+    OSSL_LIB_CTX *libctx = cv_libctx();
+    if (libctx == NULL || p12 == NULL || der == NULL || derlen <= 0 || passlen < 0) return -1;
+    PKCS12_get0_mac(&mac, &macalg, &salt, &iter_asn1, p12);
+    if (mac == NULL || macalg == NULL || salt == NULL) {
+        ERR_raise(ERR_LIB_PKCS12, PKCS12_R_MAC_ABSENT);
+        return -1;
+    }
+    const ASN1_OBJECT *oid = NULL;
+    X509_ALGOR_get0(&oid, NULL, NULL, macalg);
+    int md_nid = OBJ_obj2nid(oid);
+    long iter = 1;
+    if (iter_asn1 != NULL) {
+        iter = ASN1_INTEGER_get(iter_asn1);
+        if (iter < 1 || iter > 0x7fffffffL) {
+            ERR_raise(ERR_LIB_PKCS12, PKCS12_R_DECODE_ERROR);
+            return -1;
+        }
+    }
+    PKCS7 *p7 = authsafe_data(der, derlen);
+    if (p7 == NULL) {
+        ERR_raise(ERR_LIB_PKCS12, PKCS12_R_DECODE_ERROR);
+        return -1;
+    }
+    const unsigned char *data = p7->d.data->data;
+    size_t datalen = (size_t)p7->d.data->length;
+    unsigned char key[EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
+    int ok = 0;
+    cv_prf prf;
+    if (prf_for(md_nid, &prf)) {
+        // SHA-1 and SHA-256: the key over the digests' compressions, as above.
+        cv_sha_ctx c, outer;
+        unsigned char block[64];
+        memset(block, 0, sizeof block);
+        if (mac->length == (int)prf.out
+            && pkcs12_kdf_utf8(&prf, pass, passlen, salt->data, salt->length, 3, iter, block, prf.out)) {
+            hmac_states(&prf, block, &c, &outer);
+            prf_update(&prf, &c, data, datalen);
+            prf_final(&prf, &c, md);
+            prf_update(&prf, &outer, md, prf.out);
+            prf_final(&prf, &outer, md);
+            ok = CRYPTO_memcmp(md, mac->data, prf.out) == 0 ? 1 : 0;
+        }
+        OPENSSL_cleanse(block, sizeof block);
+        OPENSSL_cleanse(&c, sizeof c);
+        OPENSSL_cleanse(&outer, sizeof outer);
     } else {
-        ok = -1;
+        // Any other digest: OpenSSL's derivation and HMAC, in certvault's own context.
+        EVP_MD *digest = EVP_MD_fetch(libctx, OBJ_nid2sn(md_nid), NULL);
+        if (digest == NULL) {
+            ok = -1;  // the error on the queue says the digest is unknown
+        } else {
+            int size = EVP_MD_get_size(digest);
+            size_t outlen = 0;
+            if (size > 0 && mac->length == size
+                && PKCS12_key_gen_utf8_ex(pass, passlen, salt->data, salt->length, PKCS12_MAC_ID, (int)iter, size,
+                                          key, digest, libctx, NULL)
+                && EVP_Q_mac(libctx, "HMAC", NULL, EVP_MD_get0_name(digest), NULL, key, (size_t)size, data, datalen,
+                             md, sizeof md, &outlen) != NULL
+                && outlen == (size_t)size)
+                ok = CRYPTO_memcmp(md, mac->data, (size_t)size) == 0 ? 1 : 0;
+            EVP_MD_free(digest);
+        }
     }
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(md, sizeof md);
-    OPENSSL_cleanse(&c, sizeof c);
-    OPENSSL_cleanse(&outer, sizeof outer);
     PKCS7_free(p7);
+    if (ok == 0) ERR_raise(ERR_LIB_PKCS12, PKCS12_R_MAC_VERIFY_FAILURE);
     return ok;
-
-unhandled:
-    ERR_clear_error();
-    return -1;
 }
 
 // The PBES2 key and IV set-up of PKCS5_v2_PBE_keyivgen, with the PBKDF2
-// above; OpenSSL's own for whatever this does not handle.
-static int cv_pbes2_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen, ASN1_TYPE *param,
-                             const EVP_CIPHER *c, const EVP_MD *md, int en_de) {
+// above and the cipher from certvault's context; OpenSSL's own (in that
+// context) for whatever this does not handle (scrypt, another PRF).
+static int pbes2_init(OSSL_LIB_CTX *libctx, EVP_CIPHER_CTX *ctx, const char *pass, int passlen, ASN1_TYPE *param,
+                      int en_de) {
     int ok = -1;  // -1: hand to OpenSSL
     PBE2PARAM *pbe2 = NULL;
     PBKDF2PARAM *kdf = NULL;
@@ -286,13 +317,13 @@ static int cv_pbes2_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen,
     const char *name = OBJ_nid2sn(OBJ_obj2nid(pbe2->encryption->algorithm));
     if (name == NULL) goto done;
     ERR_set_mark();
-    cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+    cipher = EVP_CIPHER_fetch(libctx, name, NULL);
     ERR_pop_to_mark();
     if (cipher == NULL) goto done;
 
     // From here on a failure is this file's, as OpenSSL would report it.
     ok = 0;
-    if (!EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, en_de)) goto done;
+    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, en_de, NULL)) goto done;
     // As OpenSSL: missing or unreadable cipher parameters (an IV) fail the file.
     if (EVP_CIPHER_asn1_to_param(ctx, pbe2->encryption->parameter) <= 0) {
         ERR_raise(ERR_LIB_EVP, EVP_R_CIPHER_PARAMETER_ERROR);
@@ -309,27 +340,26 @@ static int cv_pbes2_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen,
     }
     ASN1_OCTET_STRING *salt = kdf->salt->value.octet_string;
     if (!cv_pbkdf2_hmac(pass, passlen, salt->data, salt->length, (int)iter, md_nid, key, keylen)) goto done;
-    ok = EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, en_de) ? 1 : 0;
+    ok = EVP_CipherInit_ex2(ctx, NULL, key, NULL, en_de, NULL) ? 1 : 0;
 
 done:
     OPENSSL_cleanse(key, sizeof key);
     EVP_CIPHER_free(cipher);
     PBKDF2PARAM_free(kdf);
     PBE2PARAM_free(pbe2);
-    if (ok < 0) return PKCS5_v2_PBE_keyivgen(ctx, pass, passlen, param, c, md, en_de);
+    if (ok < 0) return PKCS5_v2_PBE_keyivgen_ex(ctx, pass, passlen, param, NULL, NULL, en_de, libctx, NULL);
     return ok;
 }
 
 // The key and IV set-up of PKCS12_PBE_keyivgen (the PKCS#12 PBEs: 3DES,
-// RC2, RC4 with SHA-1), with the derivation above; OpenSSL's own for
-// whatever this does not handle.
-static int cv_pkcs12_pbe_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int passlen, ASN1_TYPE *param,
-                                  const EVP_CIPHER *cipher, const EVP_MD *md, int en_de) {
+// RC2, RC4 with SHA-1), with the derivation above; OpenSSL's own (in
+// certvault's context) for whatever this does not handle.
+static int pkcs12_pbe_init(OSSL_LIB_CTX *libctx, EVP_CIPHER_CTX *ctx, const char *pass, int passlen,
+                           ASN1_TYPE *param, const EVP_CIPHER *cipher, const EVP_MD *md, int en_de) {
     int ok = -1;  // -1: hand to OpenSSL
     PBEPARAM *pbe = NULL;
     unsigned char key[EVP_MAX_KEY_LENGTH], iv[EVP_MAX_IV_LENGTH];
     cv_prf prf;
-    if (cipher == NULL || md == NULL) goto done;
     if (!prf_for(EVP_MD_get_type(md), &prf)) goto done;
     pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), param);
     if (pbe == NULL || pbe->salt == NULL) goto done;
@@ -347,13 +377,13 @@ static int cv_pkcs12_pbe_keyivgen(EVP_CIPHER_CTX *ctx, const char *pass, int pas
     OPENSSL_clear_free(uni, (size_t)unilen);
     if (!derived) goto done;
     // From here on a failure is this file's, as OpenSSL would report it.
-    ok = EVP_CipherInit_ex(ctx, cipher, NULL, key, ivlen > 0 ? iv : NULL, en_de) ? 1 : 0;
+    ok = EVP_CipherInit_ex2(ctx, cipher, key, ivlen > 0 ? iv : NULL, en_de, NULL) ? 1 : 0;
 
 done:
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(iv, sizeof iv);
     PBEPARAM_free(pbe);
-    if (ok < 0) return PKCS12_PBE_keyivgen(ctx, pass, passlen, param, cipher, md, en_de);
+    if (ok < 0) return PKCS12_PBE_keyivgen_ex(ctx, pass, passlen, param, cipher, md, en_de, libctx, NULL);
     return ok;
 }
 
@@ -367,37 +397,93 @@ static const int pkcs12_pbes[][3] = {
     {NID_pbe_WithSHA1And40BitRC2_CBC, NID_rc2_40_cbc, NID_sha1},
 };
 
-static int installed = 0;
-static void install(void) {
-    // Added, it is what OpenSSL calls (the table of added algorithms is
-    // searched first), whatever the check below says.
-    if (!EVP_PBE_alg_add_type(EVP_PBE_TYPE_OUTER, NID_pbes2, -1, -1, cv_pbes2_keyivgen)) return;
-    size_t n = sizeof pkcs12_pbes / sizeof pkcs12_pbes[0];
-    for (size_t i = 0; i < n; i++) {
-        if (!EVP_PBE_alg_add_type(EVP_PBE_TYPE_OUTER, pkcs12_pbes[i][0], pkcs12_pbes[i][1], pkcs12_pbes[i][2],
-                                  cv_pkcs12_pbe_keyivgen))
-            return;
+int cv_pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, int passlen, int en_de) {
+    OSSL_LIB_CTX *libctx = cv_libctx();
+    if (libctx == NULL || ctx == NULL || alg == NULL) return 0;
+    if (pass != NULL && passlen < 0) passlen = (int)strlen(pass);
+    int nid = OBJ_obj2nid(alg->algorithm);
+    if (nid == NID_pbes2) return pbes2_init(libctx, ctx, pass, passlen, alg->parameter, en_de);
+    for (size_t i = 0; i < sizeof pkcs12_pbes / sizeof pkcs12_pbes[0]; i++) {
+        if (pkcs12_pbes[i][0] != nid) continue;
+        EVP_CIPHER *cipher = EVP_CIPHER_fetch(libctx, OBJ_nid2sn(pkcs12_pbes[i][1]), NULL);
+        EVP_MD *md = EVP_MD_fetch(libctx, OBJ_nid2sn(pkcs12_pbes[i][2]), NULL);
+        int ok = cipher != NULL && md != NULL
+                 && pkcs12_pbe_init(libctx, ctx, pass, passlen, alg->parameter, cipher, md, en_de) == 1;
+        EVP_CIPHER_free(cipher);
+        EVP_MD_free(md);
+        return ok;
     }
-    // The first lookup sorts that table; done here, once, so that lookups
-    // from several threads later only read it.
-    EVP_PBE_KEYGEN *keygen = NULL;
-    int found = EVP_PBE_find(EVP_PBE_TYPE_OUTER, NID_pbes2, NULL, NULL, &keygen) && keygen == cv_pbes2_keyivgen;
-    for (size_t i = 0; i < n; i++) {
-        int cipher = 0, md = 0;
-        keygen = NULL;
-        found = found && EVP_PBE_find(EVP_PBE_TYPE_OUTER, pkcs12_pbes[i][0], &cipher, &md, &keygen)
-                && keygen == cv_pkcs12_pbe_keyivgen && cipher == pkcs12_pbes[i][1] && md == pkcs12_pbes[i][2];
-    }
-    __atomic_store_n(&installed, found, __ATOMIC_RELEASE);
+    // Anything else (PKCS#5 v1 PBEs): OpenSSL's own table, only read, in certvault's context.
+    return EVP_PBE_CipherInit_ex(alg->algorithm, pass, passlen, alg->parameter, ctx, en_de, libctx, NULL);
 }
 
-int cv_pbkdf2_install(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install);
-    return installed;
+int cv_pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const unsigned char *in, int inlen,
+                 unsigned char **out, int *outlen, int en_de) {
+    *out = NULL;
+    *outlen = 0;
+    if (in == NULL || inlen < 0) return 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL) return 0;
+    int ok = 0, n = 0, last = 0;
+    size_t cap = 0;
+    unsigned char *buf = NULL;
+    if (!cv_pbe_init(ctx, alg, pass, passlen, en_de)) goto done;
+    int block = EVP_CIPHER_CTX_get_block_size(ctx);
+    if (block < 1) block = 1;
+    cap = (size_t)inlen + (size_t)block;
+    buf = OPENSSL_malloc(cap);
+    if (buf == NULL) goto done;
+    if (!EVP_CipherUpdate(ctx, buf, &n, in, inlen)) goto done;
+    if (!EVP_CipherFinal_ex(ctx, buf + n, &last)) {
+        ERR_raise(ERR_LIB_PKCS12, PKCS12_R_PKCS12_CIPHERFINAL_ERROR);
+        goto done;
+    }
+    ok = 1;
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        OPENSSL_clear_free(buf, cap);
+        return 0;
+    }
+    *out = buf;
+    *outlen = n + last;
+    return 1;
 }
 
-int cv_pbkdf2_active(void) { return __atomic_load_n(&installed, __ATOMIC_ACQUIRE); }
+STACK_OF(PKCS12_SAFEBAG) *cv_pkcs12_decrypt_safe(const PKCS7 *p7, const char *pass, int passlen) {
+    if (p7 == NULL || OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted || p7->d.encrypted == NULL
+        || p7->d.encrypted->enc_data == NULL || p7->d.encrypted->enc_data->enc_data == NULL) {
+        ERR_raise(ERR_LIB_PKCS12, PKCS12_R_DECODE_ERROR);
+        return NULL;
+    }
+    const PKCS7_ENC_CONTENT *ec = p7->d.encrypted->enc_data;
+    unsigned char *plain = NULL;
+    int len = 0;
+    if (!cv_pbe_crypt(ec->algorithm, pass, passlen, ec->enc_data->data, ec->enc_data->length, &plain, &len, 0))
+        return NULL;
+    const unsigned char *p = plain;
+    STACK_OF(PKCS12_SAFEBAG) *bags = (STACK_OF(PKCS12_SAFEBAG) *)ASN1_item_d2i(NULL, &p, len,
+                                                                               ASN1_ITEM_rptr(PKCS12_SAFEBAGS));
+    OPENSSL_clear_free(plain, (size_t)len);
+    if (bags == NULL) ERR_raise(ERR_LIB_PKCS12, PKCS12_R_DECODE_ERROR);
+    return bags;
+}
+
+PKCS8_PRIV_KEY_INFO *cv_pkcs8_decrypt(const X509_SIG *sig, const char *pass, int passlen) {
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OCTET_STRING *oct = NULL;
+    if (sig == NULL) return NULL;
+    X509_SIG_get0(sig, &alg, &oct);
+    if (alg == NULL || oct == NULL) return NULL;
+    unsigned char *plain = NULL;
+    int len = 0;
+    if (!cv_pbe_crypt(alg, pass, passlen, oct->data, oct->length, &plain, &len, 0)) return NULL;
+    const unsigned char *p = plain;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+    OPENSSL_clear_free(plain, (size_t)len);
+    if (p8 == NULL) ERR_raise(ERR_LIB_PKCS12, PKCS12_R_DECODE_ERROR);
+    return p8;
+}
 
 // A certificate's SHA-1 thumbprint and SHA-256 fingerprint, with the
 // digests' own block functions: EVP_Digest fetches its digest, under a

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -68,8 +69,8 @@ long cv_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, d
 void cv_OPENSSL_free(void *p) { OPENSSL_free(p); }
 void cv_OPENSSL_clear_free(void *p, size_t len) { OPENSSL_clear_free(p, len); }
 
-EVP_PKEY *cv_keygen_rsa(size_t bits) { return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits); }
-EVP_PKEY *cv_keygen_ec(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }
+EVP_PKEY *cv_keygen_rsa(size_t bits) { return EVP_PKEY_Q_keygen(cv_libctx(), NULL, "RSA", bits); }
+EVP_PKEY *cv_keygen_ec(const char *curve) { return EVP_PKEY_Q_keygen(cv_libctx(), NULL, "EC", curve); }
 
 STACK_OF(X509) *cv_PKCS7_certificates(PKCS7 *p7) {
     switch (OBJ_obj2nid(p7->type)) {
@@ -82,7 +83,7 @@ STACK_OF(X509) *cv_PKCS7_certificates(PKCS7 *p7) {
 EVP_PKEY *cv_decode_private_key(const unsigned char *data, size_t len, const char *pass, size_t passlen) {
     EVP_PKEY *pkey = NULL;
     OSSL_DECODER_CTX *ctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL,
-        OSSL_KEYMGMT_SELECT_KEYPAIR | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS, NULL, NULL);
+        OSSL_KEYMGMT_SELECT_KEYPAIR | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS, cv_libctx(), NULL);
     if (ctx == NULL) return NULL;
     /* Always set a passphrase, so that OpenSSL never falls back to a prompt. */
     OSSL_DECODER_CTX_set_passphrase(ctx, (const unsigned char *)(pass ? pass : ""), pass ? passlen : 0);
@@ -97,7 +98,9 @@ EVP_PKEY *cv_decode_private_key(const unsigned char *data, size_t len, const cha
 int cv_write_encrypted_pkcs8(BIO *bio, EVP_PKEY *pkey, const char *pass, int passlen, int iter) {
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
     if (p8 == NULL) return 0;
-    X509_SIG *sig = PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), pass, passlen, NULL, 0, iter, p8, NULL, NULL);
+    EVP_CIPHER *aes = EVP_CIPHER_fetch(cv_libctx(), "AES-256-CBC", NULL);
+    X509_SIG *sig = aes == NULL ? NULL : PKCS8_encrypt_ex(-1, aes, pass, passlen, NULL, 0, iter, p8, cv_libctx(), NULL);
+    EVP_CIPHER_free(aes);
     PKCS8_PRIV_KEY_INFO_free(p8);
     if (sig == NULL) return 0;
     int ok = PEM_write_bio_PKCS8(bio, sig);
@@ -337,73 +340,78 @@ size_t cv_sqlite_frame_row(void *statement, int ncols, unsigned char *buf, size_
     return n;
 }
 
-// EVP_PKCS82PKEY, with the decoder context kept per thread for the last key
-// type. OpenSSL 3.0 builds that context anew for every key, which is most
+// EVP_PKCS82PKEY in certvault's context, with decoder contexts kept in a
+// pool. OpenSSL 3.0 builds that context anew for every key, which is most
 // of the cost of reading one; decoding into it again gives the same key.
+// A slot is taken by one thread at a time; there is no thread-local state
+// and no exit handler: the pool lives as long as the process.
 typedef struct {
     char keytype[80];
     OSSL_DECODER_CTX *dctx;
     EVP_PKEY *slot;  // where the context puts the key it decoded
+    int busy;
 } cv_p8_decoder;
 
-static pthread_key_t p8_decoder_key;
-static int p8_decoder_key_ok = 0;
-// Set at process exit, before OpenSSL's own exit handler frees its
-// providers (handlers run last registered first): a thread that ends after
-// that leaves its context to the process's end instead of freeing it into
-// a torn-down library.
-static int p8_exiting = 0;
-static void p8_mark_exiting(void) { __atomic_store_n(&p8_exiting, 1, __ATOMIC_RELEASE); }
-static void p8_decoder_free(void *p) {
-    if (__atomic_load_n(&p8_exiting, __ATOMIC_ACQUIRE)) return;
-    cv_p8_decoder *d = p;
-    OSSL_DECODER_CTX_free(d->dctx);
-    EVP_PKEY_free(d->slot);
-    free(d);
+#define CV_P8_POOL 16
+static cv_p8_decoder p8_pool[CV_P8_POOL];
+static pthread_mutex_t p8_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// A free decoder for `keytype` (made if need be, in a free slot), marked
+// busy; NULL when every slot is busy or the decoder cannot be made.
+static cv_p8_decoder *p8_take(const char *keytype) {
+    cv_p8_decoder *found = NULL, *spare = NULL;
+    pthread_mutex_lock(&p8_pool_lock);
+    for (int i = 0; i < CV_P8_POOL && found == NULL; i++) {
+        cv_p8_decoder *d = &p8_pool[i];
+        if (d->busy) continue;
+        if (d->dctx != NULL && strcmp(d->keytype, keytype) == 0) found = d;
+        else if (spare == NULL || (spare->dctx != NULL && d->dctx == NULL)) spare = d;
+    }
+    if (found == NULL) found = spare;
+    if (found != NULL) found->busy = 1;
+    pthread_mutex_unlock(&p8_pool_lock);
+    if (found == NULL || (found->dctx != NULL && strcmp(found->keytype, keytype) == 0)) return found;
+    // A slot of another key type (or an empty one) gets a decoder for this one.
+    OSSL_DECODER_CTX_free(found->dctx);
+    found->keytype[0] = 0;
+    ERR_set_mark();
+    found->dctx = OSSL_DECODER_CTX_new_for_pkey(&found->slot, "DER", "PrivateKeyInfo", keytype,
+                                                EVP_PKEY_KEYPAIR | EVP_PKEY_KEY_PARAMETERS, cv_libctx(), NULL);
+    ERR_pop_to_mark();
+    if (found->dctx != NULL && OSSL_DECODER_CTX_get_num_decoders(found->dctx) == 0) {
+        OSSL_DECODER_CTX_free(found->dctx);
+        found->dctx = NULL;
+    }
+    if (found->dctx != NULL) snprintf(found->keytype, sizeof found->keytype, "%s", keytype);
+    return found;
 }
-static void p8_decoder_key_make(void) {
-    // OpenSSL is initialised by now (the caller holds a key it decoded), so
-    // this handler runs before OpenSSL's.
-    atexit(p8_mark_exiting);
-    p8_decoder_key_ok = pthread_key_create(&p8_decoder_key, p8_decoder_free) == 0;
+
+static void p8_give_back(cv_p8_decoder *d) {
+    pthread_mutex_lock(&p8_pool_lock);
+    d->busy = 0;
+    pthread_mutex_unlock(&p8_pool_lock);
 }
 
 EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
     const ASN1_OBJECT *algoid = NULL;
     char keytype[80];
-    if (p8 == NULL || !PKCS8_pkey_get0(&algoid, NULL, NULL, NULL, p8)) return EVP_PKCS82PKEY(p8);
+    OSSL_LIB_CTX *libctx = cv_libctx();
+    if (libctx == NULL) return NULL;
+    if (p8 == NULL || !PKCS8_pkey_get0(&algoid, NULL, NULL, NULL, p8)) return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
     int n = OBJ_obj2txt(keytype, sizeof keytype, algoid, 0);
-    if (n <= 0 || n >= (int)sizeof keytype) return EVP_PKCS82PKEY(p8);
-    pthread_once(&once, p8_decoder_key_make);
-    if (!p8_decoder_key_ok) return EVP_PKCS82PKEY(p8);
-    cv_p8_decoder *d = pthread_getspecific(p8_decoder_key);
-    if (d == NULL) {
-        d = calloc(1, sizeof *d);
-        if (d == NULL || pthread_setspecific(p8_decoder_key, d) != 0) {
-            free(d);
-            return EVP_PKCS82PKEY(p8);
-        }
-    }
-    if (d->dctx == NULL || strcmp(d->keytype, keytype) != 0) {
-        OSSL_DECODER_CTX_free(d->dctx);
-        d->keytype[0] = 0;
-        ERR_set_mark();
-        d->dctx = OSSL_DECODER_CTX_new_for_pkey(&d->slot, "DER", "PrivateKeyInfo", keytype,
-                                                EVP_PKEY_KEYPAIR | EVP_PKEY_KEY_PARAMETERS, NULL, NULL);
-        ERR_pop_to_mark();
-        if (d->dctx != NULL && OSSL_DECODER_CTX_get_num_decoders(d->dctx) == 0) {
-            OSSL_DECODER_CTX_free(d->dctx);
-            d->dctx = NULL;
-        }
-        if (d->dctx == NULL) return EVP_PKCS82PKEY(p8);
-        memcpy(d->keytype, keytype, sizeof keytype);
+    if (n <= 0 || n >= (int)sizeof keytype) return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
+    cv_p8_decoder *d = p8_take(keytype);
+    if (d == NULL) return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
+    if (d->dctx == NULL) {
+        p8_give_back(d);
+        return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
     }
     unsigned char *der = NULL;
     int len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
     if (len <= 0 || der == NULL) {
         OPENSSL_free(der);
-        return EVP_PKCS82PKEY(p8);
+        p8_give_back(d);
+        return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
     }
     const unsigned char *p = der;
     size_t left = (size_t)len;
@@ -413,12 +421,13 @@ EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8) {
     int ok = OSSL_DECODER_from_data(d->dctx, &p, &left);
     EVP_PKEY *pkey = d->slot;
     d->slot = NULL;
+    p8_give_back(d);
     OPENSSL_clear_free(der, (size_t)len);
     if (!ok || pkey == NULL) {
         // Whatever went wrong, OpenSSL's own says it (or reads it after all).
         ERR_pop_to_mark();
         EVP_PKEY_free(pkey);
-        return EVP_PKCS82PKEY(p8);
+        return EVP_PKCS82PKEY_ex(p8, libctx, NULL);
     }
     ERR_clear_last_mark();
     return pkey;

@@ -242,17 +242,24 @@ final class AttackTests: VaultTestCase {
                     context
                 )
             }
-            if let alice = try? vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase)) {
+            // Unlocking either works (and then nothing acts) or is refused as tampered: never passed over.
+            do {
+                let alice = try vault.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
                 XCTAssertEqual(alice.person.role, .admin, context)
                 if let target = attack.entry { assertCode(.tampered) { _ = try self.export(alice, target) } }
                 let before = try grantsTo(notIn: [1, 2])
                 assertCode(.tampered) { try self.importFresh(["later"], as: alice) }
                 XCTAssertEqual(try grantsTo(notIn: [1, 2]), before, context)
+            } catch {
+                XCTAssertEqual((error as? CertVaultError)?.code, .tampered, "\(context): alice: \(error)")
             }
             // bob stays an officer whatever the people table says.
-            if let bob = try? vault.unlock(handle: "bob", passphrase: SecureBytes(utf8: bobPassphrase)) {
+            do {
+                let bob = try vault.unlock(handle: "bob", passphrase: SecureBytes(utf8: bobPassphrase))
                 XCTAssertEqual(bob.person.role, .officer, context)
                 assertCode(.noAccess) { _ = try bob.addPerson(.init(handle: "eve", role: .admin), passphrase: nil) }
+            } catch {
+                XCTAssertEqual((error as? CertVaultError)?.code, .tampered, "\(context): bob: \(error)")
             }
         }
     }

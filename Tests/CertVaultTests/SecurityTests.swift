@@ -229,7 +229,7 @@ final class SecurityTests: VaultTestCase {
         let tiny = dir.appendingPathComponent("tiny.db").path
         try data.prefix(100).write(to: URL(fileURLWithPath: tiny))
         XCTAssertThrowsError(try Vault.open(at: tiny, witness: witness)) { error in
-            XCTAssertTrue(error is CertVaultError, "\(error)")
+            XCTAssertEqual((error as? CertVaultError)?.code, .corruptVault, "\(error)")
         }
     }
 

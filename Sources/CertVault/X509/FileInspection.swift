@@ -197,7 +197,7 @@ public struct FileInspection: Sendable, Codable {
                 }
                 return inspection
             }
-            let (use, candidate) = passwordUse(p12, structure: structure, password: password)
+            let (use, candidate) = passwordUse(p12, decodedFrom: data, structure: structure, password: password)
             inspection.password = use
             inspection.pkcs12 = PKCS12Layout.read(p12, opening: candidate, certificates: true)
             inspection.describe(
@@ -231,6 +231,7 @@ public struct FileInspection: Sendable, Codable {
     /// Which candidate password opens a PKCS#12 file that is known to open.
     private static func passwordUse(
         _ p12: OpaquePointer,
+        decodedFrom data: Data,
         structure: PKCS12Layout,
         password: SecureBytes?
     ) -> (PasswordUse, PasswordCandidate?) {
@@ -241,7 +242,7 @@ public struct FileInspection: Sendable, Codable {
         guard structure.mac != nil || encrypted || shrouded else { return (.notNeeded, nil) }
         defer { OpenSSL.drainErrors() }
         if structure.mac != nil {
-            if empty.with({ PKCS12_verify_mac(p12, $0, $1) }) == 1 { return (.empty, empty) }
+            if PKCS12.verifyMAC(p12, decodedFrom: data, password: empty) { return (.empty, empty) }
             return (.none, PasswordCandidate.none)
         }
         if PKCS12Layout.read(p12, opening: empty).safes.allSatisfy({ $0.encryption == nil || $0.bags != nil }) {

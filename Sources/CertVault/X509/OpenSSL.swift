@@ -2,10 +2,16 @@ internal import COpenSSL
 internal import CertVaultShims
 import Foundation
 
-/// OpenSSL 3, set up once: the `default` and `legacy` providers are loaded
-/// explicitly, because once any provider is loaded by hand the default one is
-/// no longer loaded implicitly, and RC2-40 / 3DES `.pfx` files from Windows,
-/// macOS and Firefox need the legacy one.
+/// OpenSSL 3, as certvault uses it without changing it for the process.
+///
+/// RC2-40 and 3DES `.pfx` files from Windows, macOS and Firefox need the
+/// `legacy` provider. It is loaded, with `default`, into certvault's own
+/// library context (`cv_libctx`), never into the process's default one:
+/// every key certvault derives, every PKCS#12 file it decrypts, every MAC it
+/// checks and every key it decodes or generates goes through that context,
+/// and OpenSSL's global PBE table is only read. A host linking the library
+/// keeps its default context exactly as it configured it (FIPS, property
+/// queries, providers).
 enum OpenSSL {
     /// Refuses a password with a NUL byte: OpenSSL takes passwords as C
     /// strings, and would encrypt under the part before the NUL alone.
@@ -19,15 +25,11 @@ enum OpenSSL {
         }
     }
 
-    private static let ready: Bool = {
-        let legacy = OSSL_PROVIDER_load(nil, "legacy")
-        let standard = OSSL_PROVIDER_load(nil, "default")
-        // PBES2 keys derived at half OpenSSL 3.0's cost (pbkdf2.c); OpenSSL's own if it cannot be installed.
-        _ = cv_pbkdf2_install()
-        return legacy != nil && standard != nil
-    }()
+    /// certvault's library context (made on first use).
+    static var context: OpaquePointer? { cv_libctx() }
 
     static func ensure() throws {
+        let ready = cv_libctx() != nil
         guard ready else {
             throw CertVaultError(
                 .crypto,

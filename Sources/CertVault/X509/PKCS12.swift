@@ -117,17 +117,13 @@ package enum PKCS12 {
         throw wrongPassword(password)
     }
 
-    /// Whether the file's MAC verifies with `password`. Our own key
-    /// derivation judges first (`cv_pkcs12_verify_mac`); OpenSSL's
-    /// `PKCS12_verify_mac` has the last word on every MAC ours does not
-    /// verify, so a "no" (and the error it leaves, such as an unsupported
-    /// digest) is always OpenSSL's.
+    /// Whether the file's MAC verifies with `password`, judged in
+    /// certvault's own library context (`cv_pkcs12_verify_mac`): a "no"
+    /// leaves on OpenSSL's error queue why (a wrong MAC, an unknown digest).
     static func verifyMAC(_ p12: OpaquePointer, decodedFrom data: Data, password: PasswordCandidate) -> Bool {
-        let ours = data.withUnsafeBytes { der in
+        data.withUnsafeBytes { der in
             password.with { cv_pkcs12_verify_mac(p12, der.baseAddress, der.count, $0, $1) }
-        }
-        if ours == 1 { return true }
-        return password.with { PKCS12_verify_mac(p12, $0, $1) } == 1
+        } == 1
     }
 
     private static func wrongPassword(_ password: SecureBytes?) -> CertVaultError {
@@ -156,7 +152,7 @@ package enum PKCS12 {
                 bags = PKCS12_unpack_p7data(p7)
                 if bags == nil { throw OpenSSL.error(.corrupt, "a PKCS#12 safe cannot be read") }
             case NID_pkcs7_encrypted:
-                bags = password.with { PKCS12_unpack_p7encdata(p7, $0, $1) }
+                bags = password.with { cv_pkcs12_decrypt_safe(p7, $0, $1) }
                 if bags == nil { throw decryptionError("the certificates") }
             default:
                 throw CertVaultError(
@@ -189,7 +185,7 @@ package enum PKCS12 {
                     .init(key: PrivateKey(takingOwnership: key), localKeyID: localKeyID, friendlyName: name)
                 )
             case NID_pkcs8ShroudedKeyBag:
-                guard let p8 = password.with({ PKCS12_decrypt_skey(bag, $0, $1) }) else {
+                guard let p8 = password.with({ cv_pkcs8_decrypt(PKCS12_SAFEBAG_get0_pkcs8(bag), $0, $1) }) else {
                     throw decryptionError("the private key")
                 }
                 defer { PKCS8_PRIV_KEY_INFO_free(p8) }
@@ -313,7 +309,7 @@ package enum PKCS12 {
                 iterations,
                 -1,
                 0,
-                nil,
+                OpenSSL.context,
                 nil
             )
         }
@@ -325,7 +321,7 @@ package enum PKCS12 {
         return try OpenSSL.der { i2d_PKCS12(p12, $0) }
     }
 
-    /// PBKDF2 as PBES2 bags are decrypted and encrypted (`pbkdf2.c`), and
+    /// PBKDF2 as PBES2 bags are decrypted (`pbkdf2.c`), and
     /// OpenSSL's own `PKCS5_PBKDF2_HMAC` (`reference`), for tests to compare.
     package static func pbkdf2(
         _ password: Data,
@@ -429,7 +425,7 @@ package enum PKCS12 {
     }
 
     /// Both verdicts on a file's MAC, for tests to compare: ours
-    /// (`cv_pkcs12_verify_mac`: 1 verifies, 0 does not, -1 left to OpenSSL)
+    /// (`cv_pkcs12_verify_mac`: 1 verifies, 0 does not, -1 cannot judge)
     /// and OpenSSL's `PKCS12_verify_mac` (1 or 0). Nil when `data` is not
     /// PKCS#12 or carries no MAC.
     package static func macVerdicts(_ data: Data, password: PasswordCandidate) -> (ours: Int32, openssl: Int32)? {
@@ -446,8 +442,8 @@ package enum PKCS12 {
         return (ours, openssl)
     }
 
-    /// A PKCS#8 DER key read by `cv_pkcs8_to_pkey` (the decoder kept per
-    /// thread), or by OpenSSL's `EVP_PKCS82PKEY` when `reference`, and
+    /// A PKCS#8 DER key read by `cv_pkcs8_to_pkey` (the decoder kept in a
+    /// pool), or by OpenSSL's `EVP_PKCS82PKEY` when `reference`, and
     /// written out again as PKCS#8: for tests to compare. Nil when it does not read.
     package static func decodePKCS8(_ der: Data, reference: Bool = false) -> SecureBytes? {
         guard (try? OpenSSL.ensure()) != nil else { return nil }
@@ -462,15 +458,6 @@ package enum PKCS12 {
         }
         return try? PrivateKey(takingOwnership: pkey).pkcs8()
     }
-
-    /// Whether OpenSSL's PBES2 uses ``pbkdf2(_:salt:iterations:sha256:count:reference:)`` in this process.
-    package static var fastPBKDF2Installed: Bool {
-        (try? OpenSSL.ensure()) != nil && cv_pbkdf2_install() == 1
-    }
-
-    /// Whether it is in place now (without putting it there): the
-    /// benchmark measures OpenSSL's own `PKCS12_parse` only where it is not.
-    package static var fastPBKDF2Active: Bool { cv_pbkdf2_active() == 1 }
 
     /// OpenSSL's own `PKCS12_parse`, for measuring the import rate against
     /// its limit. Returns whether the file parsed.

@@ -215,7 +215,7 @@ public struct PKCS12Layout: Sendable, Codable, Equatable {
                 defer { if let bags { cv_sk_PKCS12_SAFEBAG_pop_free(bags) } }
                 layout.safes.append(PKCS12Safe(encryption: nil, bags: bags.map(describe)))
             case NID_pkcs7_encrypted:
-                let bags = password?.with { PKCS12_unpack_p7encdata(p7, $0, $1) }
+                let bags = password?.with { cv_pkcs12_decrypt_safe(p7, $0, $1) }
                 defer { if let bags { cv_sk_PKCS12_SAFEBAG_pop_free(bags) } }
                 layout.safes.append(
                     PKCS12Safe(

@@ -1,8 +1,9 @@
 #ifndef CERTVAULT_SHIMS_H
 #define CERTVAULT_SHIMS_H
 
-// One-line C wrappers for what the Swift importer cannot see: OpenSSL 3's
-// stack and BIO macros, union fields, and the variadic prctl().
+// C for what the Swift importer cannot see (OpenSSL 3's stack and BIO
+// macros, union fields, the variadic prctl()) and for the hot paths of
+// reading a .pfx, in certvault's own OpenSSL library context.
 
 #include <stddef.h>
 #include <stdint.h>
@@ -119,22 +120,36 @@ int cv_pbkdf2_hmac(const char *pass, int passlen, const unsigned char *salt, int
 // n bytes for id (1 key, 2 IV, 3 MAC key). 1 on success.
 int cv_pkcs12_kdf(const char *pass, int passlen, const unsigned char *salt, int saltlen, int id, int iter,
                   int md_nid, unsigned char *out, int n);
-// PKCS12_verify_mac with the MAC key derived over OpenSSL's SHA-1 or SHA-256
-// compressions (one per iteration, where OpenSSL 3.0 spends a digest fetch):
-// `der` and `derlen` are the bytes p12 was decoded from. 1 when the MAC
-// verifies, 0 when it does not, -1 when this cannot judge (another digest,
-// iteration counts out of range, bytes it does not read): then ask OpenSSL.
+// certvault's own OpenSSL library context, with the default and legacy
+// providers loaded into it (made once; never the process's default
+// context). NULL when either provider cannot be loaded.
+OSSL_LIB_CTX *cv_libctx(void);
+// Verifies the MAC of a PKCS#12 file in certvault's context: the key over
+// the digests' own compressions for SHA-1 and SHA-256 (one per iteration,
+// where OpenSSL 3.0 spends a digest fetch), OpenSSL's derivation and HMAC
+// for any other digest. `der` and `derlen` are the bytes p12 was decoded
+// from. 1 when the MAC verifies, 0 when it does not, -1 when it cannot be
+// judged (an unknown digest, an unreadable structure); the error queue says why.
 int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen);
-// EVP_PKCS82PKEY, with the decoder context (which OpenSSL 3.0 builds anew for
-// every key) kept per thread for the last key type. The same key or NULL.
+// Sets up `ctx` to decrypt (en_de 0) or encrypt (1) under the password-based
+// algorithm `alg` (PBES2, a PKCS#12 PBE, or a PKCS#5 v1 PBE), with keys
+// derived by the code above where it can and ciphers from certvault's
+// context. OpenSSL's global PBE table is only read. 1 on success.
+int cv_pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, int passlen, int en_de);
+// Runs `in` through cv_pbe_init's cipher; `*out` (OPENSSL_malloc'd, to free
+// with OPENSSL_clear_free) holds `*outlen` bytes. 1 on success.
+int cv_pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const unsigned char *in, int inlen,
+                 unsigned char **out, int *outlen, int en_de);
+// The bags of an encrypted PKCS#7 safe (PKCS12_unpack_p7encdata), decrypted
+// in certvault's context; NULL on failure.
+STACK_OF(PKCS12_SAFEBAG) *cv_pkcs12_decrypt_safe(const PKCS7 *p7, const char *pass, int passlen);
+// An encrypted PKCS#8 key (a shrouded bag's, PKCS8_decrypt), decrypted in
+// certvault's context; NULL on failure.
+PKCS8_PRIV_KEY_INFO *cv_pkcs8_decrypt(const X509_SIG *sig, const char *pass, int passlen);
+// EVP_PKCS82PKEY in certvault's context, with decoder contexts (which
+// OpenSSL 3.0 builds anew for every key) kept in a small pool, one per key
+// type, taken by one thread at a time. The same key or NULL.
 EVP_PKEY *cv_pkcs8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8);
-// Makes OpenSSL's PBES2 (PKCS#12 and PKCS#8 encryption) derive its keys
-// with cv_pbkdf2_hmac, and its PKCS#12 PBEs (3DES, RC2, RC4) with
-// cv_pkcs12_kdf. Once per process; 1 when in place.
-int cv_pbkdf2_install(void);
-// 1 when cv_pbkdf2_install has put it in place in this process.
-int cv_pbkdf2_active(void);
-
 // Frames the first ncols columns of an SQLite statement's current row as
 // the vault's row digests encode them: per value, its storage class as a tag
 // (1 integer, 3 float, 4 text, 5 blob, 6 null), its length as 8 big-endian
