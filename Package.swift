@@ -77,12 +77,21 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
+// Fault points (FaultPoint.swift) are compiled only when CERTVAULT_FAULT_POINTS
+// is set at build time: .ci/run sets it for the test suite and the fault sweep.
+// A library a host links, built without it, has none, whatever its environment.
+if Context.environment["CERTVAULT_FAULT_POINTS"] != nil {
+    for target in package.targets where target.name == "CertVault" {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.define("CERTVAULT_FAULT_POINTS")]
+    }
+}
+
 // The import reader's fuzz target (libFuzzer), built only by scripts/fuzz.sh:
 // CERTVAULT_FUZZ=1 adds it and instruments the library for coverage.
 if Context.environment["CERTVAULT_FUZZ"] != nil {
     let sanitize = ["-sanitize=fuzzer,address"]
     for target in package.targets where target.name == "CertVault" {
-        target.swiftSettings = [.unsafeFlags(sanitize)]
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitize)]
     }
     package.targets.append(
         .executableTarget(

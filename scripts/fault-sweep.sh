@@ -29,6 +29,11 @@ while [ $# -gt 1 ]; do
 done
 cv=${1:-.build/debug/certvault}
 cv=$(realpath "$cv")
+if CERTVAULT_FAULT=probe "$cv" --version 2>&1 | grep -q "no fault points"; then
+  echo "error: $cv was built without fault points" >&2
+  echo "hint: build it with CERTVAULT_FAULT_POINTS=1 swift build" >&2
+  exit 1
+fi
 corpus=$(realpath Tests/CertVaultTests/Fixtures/real-world)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

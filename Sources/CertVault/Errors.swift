@@ -80,9 +80,13 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         /// handle, alias, subject, key type or validity, a format that does
         /// not fit the call).
         public static let invalidArgument = Code("invalid-argument")
-        /// A file or the database could not be read or written, or stayed
-        /// locked too long.
+        /// A file or the database could not be read or written.
         public static let io = Code("io")
+        /// Another process held the vault's lock for longer than the busy
+        /// timeout (SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED`, kept in
+        /// ``CertVaultError/underlying``): nothing is wrong with the file,
+        /// and the call can be made again. A kind of ``io``.
+        public static let busy = Code("busy")
         /// OpenSSL failed at something that should not fail (loading its
         /// providers, encoding, digesting).
         public static let crypto = Code("crypto")
@@ -211,6 +215,9 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
     public let hint: String?
     /// The fix, when it is one a front end words itself.
     public let remedy: Remedy?
+    /// The error underneath, when another library's says more than the
+    /// message (SQLite's, for ``Code/busy``); never one holding a secret.
+    public let underlying: (any Error & Sendable)?
 
     /// An error with a hint in words, or none.
     public init(_ code: Code, _ message: String, hint: String? = nil) {
@@ -218,6 +225,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         self.message = message
         self.hint = hint
         self.remedy = nil
+        self.underlying = nil
     }
 
     /// An error with a remedy; ``hint`` is the remedy's library wording.
@@ -226,22 +234,32 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
         self.message = message
         self.hint = remedy.hint
         self.remedy = remedy
+        self.underlying = nil
     }
 
-    init(_ code: Code, _ message: String, hint: String?, remedy: Remedy?) {
+    init(
+        _ code: Code,
+        _ message: String,
+        hint: String?,
+        remedy: Remedy?,
+        underlying: (any Error & Sendable)? = nil
+    ) {
         self.code = code
         self.message = message
         self.hint = remedy?.hint ?? hint
         self.remedy = remedy
+        self.underlying = underlying
     }
 
     /// The message, for `localizedDescription`.
     public var errorDescription: String? { message }
 
     /// Whether the code is `code` or one of its narrower kinds (an
-    /// ``Code/entryNotFound`` is also a ``Code/notFound``).
+    /// ``Code/entryNotFound`` is also a ``Code/notFound``, a ``Code/busy``
+    /// an ``Code/io``).
     public func isKind(of code: Code) -> Bool {
         self.code == code || (code == .notFound && [.entryNotFound, .personNotFound].contains(self.code))
+            || (code == .io && self.code == .busy)
     }
 
     /// The message, followed by the hint in parentheses when there is one.
@@ -251,7 +269,7 @@ public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Se
 
     /// The same error with its message prefixed by a context such as a file name.
     func prefixed(_ context: String) -> CertVaultError {
-        CertVaultError(code, "\(context): \(message)", hint: hint, remedy: remedy)
+        CertVaultError(code, "\(context): \(message)", hint: hint, remedy: remedy, underlying: underlying)
     }
 }
 

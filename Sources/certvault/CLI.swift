@@ -18,6 +18,11 @@ enum CLI {
     }
 
     static func main(_ arguments: [String]) -> Never {
+        if getenv("CERTVAULT_FAULT") != nil, !FaultPoint.compiled {
+            Output.warning(
+                "CERTVAULT_FAULT is set, but this build has no fault points (build with CERTVAULT_FAULT_POINTS=1)"
+            )
+        }
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
             Output.hint(mistake.hint)

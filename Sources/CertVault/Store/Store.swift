@@ -253,7 +253,13 @@ final class Store: Sendable {
                 remedy: .restoreBackup
             )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return CertVaultError(.io, "\(path) stayed locked by another process for too long")
+            return CertVaultError(
+                .busy,
+                "\(path) stayed locked by another process for too long (\(dbError.message ?? "database is locked"))",
+                hint: "run it again once the other process is done",
+                remedy: nil,
+                underlying: dbError
+            )
         case .SQLITE_FULL:
             return StorageError.noSpace(path)
         case .SQLITE_IOERR:

@@ -238,6 +238,37 @@ extension Session {
         }
     }
 
+    /// A `.pfx` exported to memory, as bytes (never nil): the
+    /// `entry.export` record names `label` where a file name would stand.
+    /// Off the caller's thread, like the other async form.
+    ///
+    /// - Parameters:
+    ///   - ref: the entry.
+    ///   - label: what names the bytes in the record (a ticket, a request id).
+    ///   - password: the file's password; must not be empty.
+    ///   - profile: `.modern` (AES-256, PBKDF2) or `.legacy` (3DES).
+    ///   - recipient: handle of the person the file is for (default: this person).
+    /// - Returns: the encrypted `.pfx`, safe in ordinary memory.
+    public func exportPFX(
+        _ ref: EntryReference,
+        label: String,
+        password: SecureBytes,
+        profile: ExportProfile = .modern,
+        recipient: String? = nil
+    ) async throws -> Data {
+        let result = try await exportPFX(
+            ref,
+            to: .memory(label: label),
+            password: password,
+            profile: profile,
+            recipient: recipient
+        )
+        guard let bytes = result.bytes else {
+            throw CertVaultError(.crypto, "the export to memory returned no bytes")
+        }
+        return bytes
+    }
+
     func exportPFX(
         _ ref: EntryReference,
         to destination: ExportDestination,

@@ -23,16 +23,34 @@ import Synchronization
 /// `CERTVAULT_FAULT=NAME:stop` stops the process there instead (SIGSTOP),
 /// so that a test can change the world under it and let it go on (SIGCONT);
 /// only the first time the point is reached.
-enum FaultPoint {
+///
+/// The points exist only in a build made with `CERTVAULT_FAULT_POINTS` set
+/// (`.ci/run` sets it for the tests and the fault sweep): in any other
+/// build, the library a host links among them, `hit` is empty and
+/// `CERTVAULT_FAULT` in the environment does nothing.
+package enum FaultPoint {
+    #if CERTVAULT_FAULT_POINTS
     static let armed: String? = ProcessInfo.processInfo.environment["CERTVAULT_FAULT"]
     private static let stopped = Atomic<Bool>(false)
+    /// Whether this build has the points.
+    package static let compiled = true
+    /// Whether a point is named in the environment.
+    static var isArmed: Bool { armed != nil }
+    #else
+    /// Whether this build has the points.
+    package static let compiled = false
+    /// Whether a point is named in the environment: never, in this build.
+    static var isArmed: Bool { false }
+    #endif
 
     static func hit(_ name: String) {
+        #if CERTVAULT_FAULT_POINTS
         guard let armed, armed.hasPrefix(name) else { return }
         if armed == name {
             kill(getpid(), SIGKILL)
         } else if armed == name + ":stop", !stopped.exchange(true, ordering: .relaxed) {
             kill(getpid(), SIGSTOP)
         }
+        #endif
     }
 }

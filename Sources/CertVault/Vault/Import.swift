@@ -195,7 +195,7 @@ extension Session {
     ///
     /// While it runs, the import holds the vault's write lock: another
     /// process's change waits for it (up to the busy timeout given to
-    /// ``Vault/open(at:witness:readOnly:busyTimeout:onWait:sinks:)``).
+    /// ``Vault/open(at:witness:readOnly:busyTimeout:onWait:sinks:)-150bl``).
     ///
     /// - Parameters:
     ///   - paths: the files, in the order to report them.
@@ -276,7 +276,7 @@ extension Session {
 
     /// Stores the files `prefetch` reads, in one transaction, as
     /// ``importPaths(_:password:askPassword:limits:options:progress:)``
-    /// does. Make the prefetch before ``Vault/unlock(handle:passphrase:)``
+    /// does. Make the prefetch before ``Vault/unlock(handle:passphrase:)-96qxi``
     /// and the files' decryption runs while the passphrase's key derivation does.
     ///
     /// - Parameters:

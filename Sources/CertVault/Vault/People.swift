@@ -255,7 +255,7 @@ extension Session {
     }
 
     /// Gives `handle` another role. Admins only. A person made admin is
-    /// sealed every entry this admin can open, as ``addPerson(_:passphrase:kdf:)``
+    /// sealed every entry this admin can open, as ``addPerson(_:passphrase:kdf:)-4tl2w``
     /// does; a person made auditor loses every grant (auditors read and
     /// verify, and hold no keys); staff (no keys) and keyed roles do not turn
     /// into each other — add the person anew instead. The last admin keeps

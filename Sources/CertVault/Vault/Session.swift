@@ -6,7 +6,7 @@ import Synchronization
 /// they can decrypt what they were granted, and every change they make is
 /// signed by them.
 ///
-/// The key derivation ran once, in ``Vault/unlock(handle:passphrase:)``;
+/// The key derivation ran once, in ``Vault/unlock(handle:passphrase:)-96qxi``;
 /// everything a session does after that is sealed boxes and AEAD.
 public final class Session: Sendable {
     /// The vault this session unlocked.

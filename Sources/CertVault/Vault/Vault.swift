@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Opening a vault needs no passphrase: inventory, expiry checks and audits
 /// read public data. Anything that touches a private key, or changes the
-/// vault, goes through a ``Session`` from ``unlock(handle:passphrase:)``.
+/// vault, goes through a ``Session`` from ``unlock(handle:passphrase:)-96qxi``.
 public final class Vault: Sendable {
     let store: Store
     /// The vault's random 16-byte identity.
@@ -56,7 +56,7 @@ public final class Vault: Sendable {
         }
     }
 
-    /// Throws `.vaultExists` when anything is at `path` that ``create(at:admin:passphrase:kdf:witness:)``
+    /// Throws `.vaultExists` when anything is at `path` that ``create(at:admin:passphrase:kdf:witness:)-1x05z``
     /// would refuse: to check before asking anyone for a passphrase.
     public static func requireAbsent(at path: String) throws { try Store.requireAbsent(at: path) }
 
@@ -223,7 +223,7 @@ public final class Vault: Sendable {
     func snapshotRead<T>(_ body: (Database, RollbackWitness.Seen?) throws -> T) throws -> T {
         let seen = try witness?.seen(vaultID: vaultID)
         return try store.read { db in
-            if FaultPoint.armed != nil {
+            if FaultPoint.isArmed {
                 // For the fault suite: the snapshot taken (a row read), then stopped.
                 _ = try Row.fetchOne(db, sql: "SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
                 FaultPoint.hit("read.in-snapshot")
