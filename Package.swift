@@ -5,7 +5,9 @@ let package = Package(
     name: "certvault",
     products: [
         .library(name: "CertVault", targets: ["CertVault"]),
-        .executable(name: "certvault", targets: ["certvault"]),
+        // The command is `certvault`; its module is CertVaultCLI, so that no two
+        // module names or source folders differ only in case (macOS folds case).
+        .executable(name: "certvault", targets: ["CertVaultCLI"]),
         .executable(name: "certvault-bench", targets: ["certvault-bench"]),
     ],
     dependencies: [
@@ -24,7 +26,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(
-            name: "CertVaultShims",
+            name: "CertVaultNative",
             dependencies: ["COpenSSL", .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(
@@ -32,17 +34,17 @@ let package = Package(
             dependencies: [
                 "CSodium",
                 "COpenSSL",
-                "CertVaultShims",
+                "CertVaultNative",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         .target(
             name: "CertVaultCLISupport",
-            dependencies: ["CertVault", "CertVaultShims"]
+            dependencies: ["CertVault", "CertVaultNative"]
         ),
         .executableTarget(
-            name: "certvault",
+            name: "CertVaultCLI",
             dependencies: [
                 "CertVault",
                 "CertVaultCLISupport",
@@ -70,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["certvault", "TestSupport"],
+            dependencies: ["CertVaultCLI", "TestSupport"],
             exclude: ["Scripts"]
         ),
     ],

@@ -1,4 +1,4 @@
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// Text that came from a file or the vault, made safe to show on a terminal.

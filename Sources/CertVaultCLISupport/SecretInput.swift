@@ -1,5 +1,5 @@
 import CertVault
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// Where passphrases and passwords come from: never from argv.
@@ -100,8 +100,7 @@ public enum SecretInput {
         return buffer.slice(0..<end)
     }
 
-    /// Turns off core dumps for this process (RLIMIT_CORE 0, not dumpable),
-    /// so secrets in memory never land on disk in a crash.
+    /// Turns off core dumps for this process: ``ProcessHardening/disableCoreDumps()``.
     @discardableResult
-    public static func disableCoreDumps() -> Bool { cv_disable_core_dumps() == 0 }
+    public static func disableCoreDumps() -> Bool { ProcessHardening.disableCoreDumps() }
 }

@@ -115,6 +115,33 @@ final class ServiceTests: VaultTestCase {
         }
     }
 
+    /// Many uploads read at once from bytes: the good ones come back in the
+    /// order given, each failure names its label, and the files import.
+    func testUploadsAreReadInBulkFromBytes() async throws {
+        let good = try (0..<3).map { i in
+            try Data(
+                contentsOf: URL(fileURLWithPath: Support.makePFX(in: dir, name: "up\(i)", key: "ec:prime256v1").pfx)
+            )
+        }
+        let other = try Data(
+            contentsOf: URL(
+                fileURLWithPath: Support.makePFX(in: dir, name: "other", password: "another", key: "ec:prime256v1").pfx
+            )
+        )
+        let uploads: [(label: String, data: Data)] = [
+            ("upload 1", good[0]), ("upload 2", Data("not a certificate".utf8)), ("upload 3", good[1]),
+            ("upload 4", other), ("upload 5", good[2]),
+        ]
+        let (files, failures) = try await Importer.readAll(data: uploads, password: SecureBytes(utf8: "secret"))
+        XCTAssertEqual(files.map(\.label), ["upload 1", "upload 3", "upload 5"])
+        XCTAssertEqual(failures.map(\.code), [.unknownFormat, .wrongPassword])
+        XCTAssertTrue(failures[0].message.hasPrefix("upload 2: "), failures[0].message)
+        XCTAssertTrue(failures[1].message.hasPrefix("upload 4: "), failures[1].message)
+        let report = try await unlock().importFiles(files)
+        XCTAssertEqual(report.items.map(\.outcome), [.imported, .imported, .imported])
+        XCTAssertEqual(try vault.entries().count, 3)
+    }
+
     func XCTAssertThrowsErrorAsync<T>(
         _ expression: @autoclosure () async throws -> T,
         _ check: (Error) -> Void,

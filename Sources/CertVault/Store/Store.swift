@@ -1,4 +1,4 @@
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 import GRDB
 internal import GRDBSQLite

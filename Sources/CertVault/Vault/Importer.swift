@@ -225,31 +225,79 @@ public enum Importer {
         @Sendable func readOne(_ i: Int, _ ask: ((String) throws -> SecureBytes?)?) -> Slot {
             readResult(paths[i], password: password, askPassword: ask, limits: limits)
         }
-        var slots: [Slot?]
-        if let askPassword {
-            // Prompts must come one at a time.
-            slots = []
-            for i in paths.indices {
-                slots.append(readOne(i, askPassword))
-                progress?(i + 1, paths.count)
-            }
-        } else {
-            let results = Mutex<(slots: [Slot?], done: Int)>((Array(repeating: nil, count: paths.count), 0))
-            let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, paths.count))
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in stride(from: worker, to: paths.count, by: workers) {
-                    if cancellation?.isCancelled == true { return }
-                    let r = readOne(i, nil)
-                    let done = results.withLock { state in
-                        state.slots[i] = r
-                        state.done += 1
-                        return state.done
-                    }
-                    progress?(done, paths.count)
+        guard let askPassword else {
+            return inParallel(count: paths.count, cancellation: cancellation, progress: progress) { readOne($0, nil) }
+        }
+        // Prompts must come one at a time.
+        var slots: [Slot?] = []
+        for i in paths.indices {
+            slots.append(readOne(i, askPassword))
+            progress?(i + 1, paths.count)
+        }
+        return collect(slots)
+    }
+
+    /// Reads many uploads at once, as ``readAll(_:password:limits:progress:)``
+    /// reads files: decrypted in parallel, one per core, off the caller's
+    /// thread; failures collected (each message names its label), results in
+    /// the order given. Hand the files to ``Session/importFiles(_:options:)-99qtv``.
+    ///
+    /// - Parameters:
+    ///   - uploads: each upload's label (naming it in messages and in its
+    ///     `entry.import` record) and bytes.
+    ///   - password: the password every upload is tried with.
+    ///   - limits: the most key-derivation work and bags each may ask for.
+    /// - Returns: the uploads read, and why each other one was not.
+    public static func readAll(
+        data uploads: [(label: String, data: Data)],
+        password: SecureBytes?,
+        limits: ImportLimits = .standard
+    ) async throws -> (files: [ImportFile], failures: [CertVaultError]) {
+        let labels = uploads.map(\.label)
+        let blobs = uploads.map(\.data)
+        return try await Cancellation.run { cancellation in
+            let result = inParallel(count: uploads.count, cancellation: cancellation, progress: nil) { i in
+                do {
+                    return .success(try read(data: blobs[i], label: labels[i], password: password, limits: limits))
+                } catch let error as CertVaultError {
+                    return .failure(error)
+                } catch {
+                    return .failure(CertVaultError(.io, "\(labels[i]): \(error.localizedDescription)"))
                 }
             }
-            slots = results.withLock { $0.slots }
+            try cancellation.check()
+            return result
         }
+    }
+
+    /// `readOne` for each index, on every core; results in index order.
+    static func inParallel(
+        count: Int,
+        cancellation: Cancellation?,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?,
+        _ readOne: @Sendable (Int) -> Result<ImportFile, CertVaultError>
+    ) -> (files: [ImportFile], failures: [CertVaultError]) {
+        typealias Slot = Result<ImportFile, CertVaultError>
+        let results = Mutex<(slots: [Slot?], done: Int)>((Array(repeating: nil, count: count), 0))
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for i in stride(from: worker, to: count, by: workers) {
+                if cancellation?.isCancelled == true { return }
+                let r = readOne(i)
+                let done = results.withLock { state in
+                    state.slots[i] = r
+                    state.done += 1
+                    return state.done
+                }
+                progress?(done, count)
+            }
+        }
+        return collect(results.withLock { $0.slots })
+    }
+
+    private static func collect(
+        _ slots: [Result<ImportFile, CertVaultError>?]
+    ) -> (files: [ImportFile], failures: [CertVaultError]) {
         var files: [ImportFile] = []
         var failures: [CertVaultError] = []
         for slot in slots {

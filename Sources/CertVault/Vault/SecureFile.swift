@@ -1,4 +1,4 @@
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// Writing files the way a vault must: mode 0600, atomically, and never over

@@ -1,5 +1,5 @@
 internal import COpenSSL
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// Makes X.509 v3 certificates: self-signed ones (what MakeCert did for Azure

@@ -1,5 +1,5 @@
 internal import COpenSSL
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// A PKCS#10 certificate signing request, owning its `X509_REQ*`.

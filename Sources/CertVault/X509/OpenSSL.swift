@@ -1,5 +1,5 @@
 internal import COpenSSL
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// OpenSSL 3, as certvault uses it without changing it for the process.

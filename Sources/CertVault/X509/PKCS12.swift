@@ -1,5 +1,5 @@
 internal import COpenSSL
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// How an exported `.pfx` is protected.

@@ -1,5 +1,5 @@
 internal import COpenSSL
-internal import CertVaultShims
+internal import CertVaultNative
 import Foundation
 
 /// A password-based encryption as a file states it: the algorithm, and the

@@ -67,7 +67,9 @@ struct ServiceExample {
             recipient: "bob"
         )
         let back = try Importer.read(data: pfx, label: "check", password: SecureBytes(utf8: "handed to bob"))
-        guard back.certificateCount >= 1, back.keyCount == 1 else { throw CertVaultError(.corrupt, "the export holds no certificate") }
+        guard back.certificateCount >= 1, back.keyCount == 1 else {
+            throw CertVaultError(.corrupt, "the export holds no certificate")
+        }
 
         // The auditor's view: the log verifies, and names the export.
         let verification = try await vault.verify()

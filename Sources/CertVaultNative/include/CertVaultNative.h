@@ -1,5 +1,5 @@
-#ifndef CERTVAULT_SHIMS_H
-#define CERTVAULT_SHIMS_H
+#ifndef CERTVAULT_NATIVE_H
+#define CERTVAULT_NATIVE_H
 
 // C for what the Swift importer cannot see (OpenSSL 3's stack and BIO
 // macros, union fields, the variadic prctl()) and for the hot paths of

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CertVaultShims.h"
+#include "CertVaultNative.h"
 #include <openssl/evp.h>
 #include <openssl/core.h>
 #include <openssl/decoder.h>

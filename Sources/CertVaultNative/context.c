@@ -4,7 +4,7 @@
 // so that the process's default context is never changed: no provider is
 // loaded into it, no algorithm added to its tables. A host that configures
 // its default context (FIPS, property queries) keeps exactly that.
-#include "CertVaultShims.h"
+#include "CertVaultNative.h"
 #include <openssl/provider.h>
 #include <pthread.h>
 

@@ -11,7 +11,7 @@
 // and other digests are fetched from certvault's own library context
 // (cv_libctx), and OpenSSL's global PBE table is only read, never added to.
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include "CertVaultShims.h"
+#include "CertVaultNative.h"
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
