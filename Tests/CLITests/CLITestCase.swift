@@ -49,6 +49,17 @@ class CLITestCase: XCTestCase {
     /// Runs `certvault` as `actor` until it stops itself at the fault point
     /// `point` (`CERTVAULT_FAULT=POINT:stop`), runs `meanwhile` (the world
     /// changing under it), then lets it go on and returns what it said.
+    /// The environment a background `certvault` runs in: this test's vault,
+    /// state and configuration, `actor` acting, no other `CERTVAULT_` variable.
+    func environment(actor: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
+        environment["CERTVAULT_VAULT"] = vaultPath
+        environment["CERTVAULT_USER"] = actor
+        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
+        return environment
+    }
+
     func runStopped(
         _ args: [String],
         actor: String,
@@ -58,12 +69,8 @@ class CLITestCase: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITestCase.binary)
         p.arguments = args
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
-        environment["CERTVAULT_VAULT"] = vaultPath
-        environment["CERTVAULT_USER"] = actor
+        var environment = environment(actor: actor)
         environment["CERTVAULT_FAULT"] = point + ":stop"
-        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
-        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
         p.environment = environment
         let stderr = Pipe()
         p.standardOutput = FileHandle.nullDevice

@@ -128,12 +128,7 @@ final class ConsistencyTests: CLITestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITestCase.binary)
         p.arguments = args + ["--passphrase-file", file("alice.pass")]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
-        environment["CERTVAULT_VAULT"] = vaultPath
-        environment["CERTVAULT_USER"] = "alice"
-        environment["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
-        environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
-        p.environment = environment
+        p.environment = environment(actor: "alice")
         let stderr = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = stderr
