@@ -71,7 +71,7 @@ struct Restore: ParsableCommand {
             acceptFork: acceptFork,
             ignoreCurrentLog: ignoreCurrentLog,
             force: force,
-            onWait: { Output.note("note: " + $0) }
+            onWait: Output.waitNote
         )
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
         // Accepted in the same step, in one signed record: the rollback, the branch taken in, a log passed over.

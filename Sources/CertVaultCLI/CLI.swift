@@ -139,7 +139,7 @@ struct VaultSelection: ParsableArguments {
     /// one the signed records introduce, even for commands that need no
     /// passphrase.
     func openVault() throws -> Vault {
-        let vault = try Vault.open(at: vaultPath, onWait: { Output.note("note: " + $0) })
+        let vault = try Vault.open(at: vaultPath, onWait: Output.waitNote)
         OpenedVaults.add(vault)
         for name in vault.removedLeftovers {
             Output.note("note: removed \(name), left beside the vault by a killed command")

@@ -15,6 +15,9 @@ enum Output {
     static func warning(_ message: String) { stderr("warning: \(message)") }
     static func note(_ message: String) { stderr(message) }
 
+    /// What the library says of a wait behind another process's write, as a note.
+    @Sendable static func waitNote(_ message: String) { note("note: " + message) }
+
     /// One line on stdout, escaped.
     static func line(_ text: String) {
         FileHandle.standardOutput.write(Data((Display.escaped(text) + "\n").utf8))

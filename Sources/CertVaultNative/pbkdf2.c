@@ -7,7 +7,7 @@
 // computed once and each iteration is two compressions on a stack copy.
 //
 // Nothing here changes OpenSSL for the process: the derivations are called
-// only from certvault's walk (cv_pbe_init, cv_pkcs12_verify_mac), ciphers
+// only from certvault's walk (pbe_init, cv_pkcs12_verify_mac), ciphers
 // and other digests are fetched from certvault's own library context
 // (cv_libctx), and OpenSSL's global PBE table is only read, never added to.
 #define OPENSSL_SUPPRESS_DEPRECATED
@@ -397,7 +397,11 @@ static const int pkcs12_pbes[][3] = {
     {NID_pbe_WithSHA1And40BitRC2_CBC, NID_rc2_40_cbc, NID_sha1},
 };
 
-int cv_pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, int passlen, int en_de) {
+// Sets up `ctx` to decrypt (en_de 0) or encrypt (1) under the password-based
+// algorithm `alg` (PBES2, a PKCS#12 PBE, or a PKCS#5 v1 PBE), with keys
+// derived by the code above where it can and ciphers from certvault's
+// context. OpenSSL's global PBE table is only read. 1 on success.
+static int pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, int passlen, int en_de) {
     OSSL_LIB_CTX *libctx = cv_libctx();
     if (libctx == NULL || ctx == NULL || alg == NULL) return 0;
     if (pass != NULL && passlen < 0) passlen = (int)strlen(pass);
@@ -417,8 +421,10 @@ int cv_pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, in
     return EVP_PBE_CipherInit_ex(alg->algorithm, pass, passlen, alg->parameter, ctx, en_de, libctx, NULL);
 }
 
-int cv_pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const unsigned char *in, int inlen,
-                 unsigned char **out, int *outlen, int en_de) {
+// Runs `in` through pbe_init's cipher; `*out` (OPENSSL_malloc'd, to free
+// with OPENSSL_clear_free) holds `*outlen` bytes. 1 on success.
+static int pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const unsigned char *in, int inlen,
+                     unsigned char **out, int *outlen, int en_de) {
     *out = NULL;
     *outlen = 0;
     if (in == NULL || inlen < 0) return 0;
@@ -427,7 +433,7 @@ int cv_pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const uns
     int ok = 0, n = 0, last = 0;
     size_t cap = 0;
     unsigned char *buf = NULL;
-    if (!cv_pbe_init(ctx, alg, pass, passlen, en_de)) goto done;
+    if (!pbe_init(ctx, alg, pass, passlen, en_de)) goto done;
     int block = EVP_CIPHER_CTX_get_block_size(ctx);
     if (block < 1) block = 1;
     cap = (size_t)inlen + (size_t)block;
@@ -459,7 +465,7 @@ STACK_OF(PKCS12_SAFEBAG) *cv_pkcs12_decrypt_safe(const PKCS7 *p7, const char *pa
     const PKCS7_ENC_CONTENT *ec = p7->d.encrypted->enc_data;
     unsigned char *plain = NULL;
     int len = 0;
-    if (!cv_pbe_crypt(ec->algorithm, pass, passlen, ec->enc_data->data, ec->enc_data->length, &plain, &len, 0))
+    if (!pbe_crypt(ec->algorithm, pass, passlen, ec->enc_data->data, ec->enc_data->length, &plain, &len, 0))
         return NULL;
     const unsigned char *p = plain;
     STACK_OF(PKCS12_SAFEBAG) *bags = (STACK_OF(PKCS12_SAFEBAG) *)ASN1_item_d2i(NULL, &p, len,
@@ -477,7 +483,7 @@ PKCS8_PRIV_KEY_INFO *cv_pkcs8_decrypt(const X509_SIG *sig, const char *pass, int
     if (alg == NULL || oct == NULL) return NULL;
     unsigned char *plain = NULL;
     int len = 0;
-    if (!cv_pbe_crypt(alg, pass, passlen, oct->data, oct->length, &plain, &len, 0)) return NULL;
+    if (!pbe_crypt(alg, pass, passlen, oct->data, oct->length, &plain, &len, 0)) return NULL;
     const unsigned char *p = plain;
     PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
     OPENSSL_clear_free(plain, (size_t)len);

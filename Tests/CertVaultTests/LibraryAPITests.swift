@@ -176,15 +176,11 @@ final class LifecycleTests: VaultTestCase {
         let patient = try Vault.open(at: path, witness: witness, busyTimeout: 0.3)
         let session = try patient.unlock(handle: "alice", passphrase: SecureBytes(utf8: passphrase))
         // Another process holds the write lock.
-        var holding = Configuration()
-        holding.allowsUnsafeTransactions = true
-        let other = try DatabaseQueue(path: path, configuration: holding)
-        try other.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let release = try holdWriteLock()
         let start = Date()
         assertCode(.busy) { _ = try session.importFiles([file]) }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        try other.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
-        try other.close()
+        release()
         XCTAssertEqual(try session.importFiles([file]).count(.imported), 1)
     }
 

@@ -10,32 +10,6 @@ import XCTest
 /// is told apart from a broken one, and every call that derives a key or
 /// opens the file has an async form.
 final class ServiceTests: VaultTestCase {
-    /// Holds the vault's write lock from another process (`sqlite3`) until
-    /// the returned closure is called.
-    func holdWriteLock() throws -> () -> Void {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", path]
-        let input = Pipe()
-        let output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-        // Wait until sqlite3 says it holds the lock.
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("locked") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
-        }
-        return {
-            try? input.fileHandleForWriting.close()
-            p.waitUntilExit()
-        }
-    }
-
     func testABusyVaultIsBusyNotBrokenAndSaysSoOnce() throws {
         let release = try holdWriteLock()
         defer { release() }

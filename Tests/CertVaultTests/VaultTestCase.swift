@@ -49,6 +49,19 @@ class VaultTestCase: CertVaultTestCase {
         try Support.tamper(file ?? path, sql, arguments)
     }
 
+    /// Holds the vault's write lock on a connection of its own, as another
+    /// process would, until the returned closure is called (once or more).
+    func holdWriteLock() throws -> () -> Void {
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: path, configuration: holding)
+        try other.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        return {
+            try? other.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+            try? other.close()
+        }
+    }
+
     /// An entry's id and alias read straight from the file, for tests that
     /// reach below the signed-state check.
     func rawEntry(_ alias: String) throws -> (id: Int64, alias: String) {

@@ -100,35 +100,22 @@ enum X509Algorithm {
     }
 }
 
+/// OpenSSL's `EVP_PBE_KEYGEN`.
+typealias KeyGen =
+    @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<ASN1_TYPE>?, OpaquePointer?, OpaquePointer?,
+        Int32
+    ) -> Int32
+
 /// The key-derivation function the default PBE table names for `nid`.
 func tableEntry(_ nid: Int32) -> String {
     var cipher: Int32 = 0
     var md: Int32 = 0
-    var keygen:
-        (
-            @convention(c) (
-                OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<ASN1_TYPE>?, OpaquePointer?,
-                OpaquePointer?, Int32
-            ) -> Int32
-        )?
+    var keygen: KeyGen?
     guard EVP_PBE_find(EVP_PBE_TYPE_OUTER, nid, &cipher, &md, &keygen) == 1 else { return "absent" }
     let address = keygen.map { unsafeBitCast($0, to: Int.self) } ?? 0
-    let pbes2 = unsafeBitCast(
-        PKCS5_v2_PBE_keyivgen
-            as @convention(c) (
-                OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<ASN1_TYPE>?, OpaquePointer?,
-                OpaquePointer?, Int32
-            ) -> Int32,
-        to: Int.self
-    )
-    let pkcs12 = unsafeBitCast(
-        PKCS12_PBE_keyivgen
-            as @convention(c) (
-                OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<ASN1_TYPE>?, OpaquePointer?,
-                OpaquePointer?, Int32
-            ) -> Int32,
-        to: Int.self
-    )
+    let pbes2 = unsafeBitCast(PKCS5_v2_PBE_keyivgen as KeyGen, to: Int.self)
+    let pkcs12 = unsafeBitCast(PKCS12_PBE_keyivgen as KeyGen, to: Int.self)
     let name =
         address == pbes2 ? "PKCS5_v2_PBE_keyivgen" : address == pkcs12 ? "PKCS12_PBE_keyivgen" : "another function"
     return "\(name) cipher \(cipher) md \(md)"

@@ -164,15 +164,13 @@ final class Store: Sendable {
     ) throws
         -> Store
     {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw CertVaultError(
                 .noVault,
                 "no vault at \(path)",
                 remedy: .createVault
             )
         }
-        guard !isDir.boolValue else { throw CertVaultError(.notAVault, "\(path) is a directory, not a vault") }
         if let kind = SecureFile.notRegular(path) {
             throw CertVaultError(.notAVault, "\(path) is \(kind), not a vault")
         }

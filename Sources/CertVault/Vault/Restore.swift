@@ -116,12 +116,8 @@ extension Vault {
     ) throws -> Restoration {
         // A vault reached through a link is restored where it really is.
         let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: backup, isDirectory: &isDir), !isDir.boolValue else {
-            throw CertVaultError(
-                .invalidArgument,
-                "\(backup) is \(isDir.boolValue ? "a directory" : "missing"), not a backup"
-            )
+        guard FileManager.default.fileExists(atPath: backup) else {
+            throw CertVaultError(.invalidArgument, "\(backup) is missing, not a backup")
         }
         if let kind = SecureFile.notRegular(backup) {
             throw CertVaultError(.invalidArgument, "\(backup) is \(kind), not a backup")

@@ -29,8 +29,7 @@ enum OpenSSL {
     static var context: OpaquePointer? { cv_libctx() }
 
     static func ensure() throws {
-        let ready = cv_libctx() != nil
-        guard ready else {
+        guard cv_libctx() != nil else {
             throw CertVaultError(
                 .crypto,
                 "could not load OpenSSL's default and legacy providers: \(drainErrors())",

@@ -131,15 +131,6 @@ OSSL_LIB_CTX *cv_libctx(void);
 // from. 1 when the MAC verifies, 0 when it does not, -1 when it cannot be
 // judged (an unknown digest, an unreadable structure); the error queue says why.
 int cv_pkcs12_verify_mac(const PKCS12 *p12, const unsigned char *der, long derlen, const char *pass, int passlen);
-// Sets up `ctx` to decrypt (en_de 0) or encrypt (1) under the password-based
-// algorithm `alg` (PBES2, a PKCS#12 PBE, or a PKCS#5 v1 PBE), with keys
-// derived by the code above where it can and ciphers from certvault's
-// context. OpenSSL's global PBE table is only read. 1 on success.
-int cv_pbe_init(EVP_CIPHER_CTX *ctx, const X509_ALGOR *alg, const char *pass, int passlen, int en_de);
-// Runs `in` through cv_pbe_init's cipher; `*out` (OPENSSL_malloc'd, to free
-// with OPENSSL_clear_free) holds `*outlen` bytes. 1 on success.
-int cv_pbe_crypt(const X509_ALGOR *alg, const char *pass, int passlen, const unsigned char *in, int inlen,
-                 unsigned char **out, int *outlen, int en_de);
 // The bags of an encrypted PKCS#7 safe (PKCS12_unpack_p7encdata), decrypted
 // in certvault's context; NULL on failure.
 STACK_OF(PKCS12_SAFEBAG) *cv_pkcs12_decrypt_safe(const PKCS7 *p7, const char *pass, int passlen);
