@@ -110,15 +110,15 @@ struct AuditCommand: ParsableCommand {
             switch r.kind {
             case .entryExport:
                 return "\(f.format?.rawValue ?? "?") for \(f.recipient ?? "?") to \(f.file ?? f.label ?? "?")"
-            case .entryGrant: return "to \(f.string("to") ?? r.personHandle ?? "?")\(f.reason.map { " (\($0))" } ?? "")"
-            case .entryUngrant: return "from \(f.string("from") ?? r.personHandle ?? "?")"
+            case .entryGrant: return "to \(f.string(.to) ?? r.personHandle ?? "?")\(f.reason.map { " (\($0))" } ?? "")"
+            case .entryUngrant: return "from \(f.string(.from) ?? r.personHandle ?? "?")"
             case .entryImport: return "from \(f.source ?? "?")\(f.thumbprintSHA1.map { ", \($0)" } ?? "")"
             case .entryNeedsRotation, .personDepart: return f.reason ?? ""
-            case .entryRevoke: return "\(f.reason ?? "?")\(f.bool("key_destroyed") == true ? ", key destroyed" : "")"
-            case .entryDenied: return "\(f.string("attempt") ?? "?") refused: \(f.reason ?? "?")"
+            case .entryRevoke: return "\(f.reason ?? "?")\(f.bool(.keyDestroyed) == true ? ", key destroyed" : "")"
+            case .entryDenied: return "\(f.string(.attempt) ?? "?") refused: \(f.reason ?? "?")"
             case .policySet:
-                let value = f.string("value") ?? "?"
-                let key = f.string("key")
+                let value = f.string(.value) ?? "?"
+                let key = f.string(.key)
                 return "\(key ?? "?") = \(key.flatMap(PolicyKey.init(rawValue:))?.summary(of: value) ?? value)"
             case .unlockFailed where r.personDeparted == true:
                 return
@@ -127,14 +127,14 @@ struct AuditCommand: ParsableCommand {
                 return "a wrong passphrase for \(r.personHandle ?? "?") (unsigned: whoever typed it is not known)"
             case .entryExportUnwritten:
                 return
-                    "record \(f.integer("export_seq").map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"
-            case .entrySupersede: return "by \(f.string("successor_alias") ?? "?")"
-            case .entryRename: return "\(f.string("previous_alias") ?? "?") → \(f.alias ?? "?")"
+                    "record \(f.integer(.exportSeq).map(String.init) ?? "?"): \(f.file ?? "?") not written: \(f.reason ?? "?")"
+            case .entrySupersede: return "by \(f.string(.successorAlias) ?? "?")"
+            case .entryRename: return "\(f.string(.previousAlias) ?? "?") → \(f.alias ?? "?")"
             case .personAdd, .vaultCreate: return "\(f.handle ?? "?") as \(f.role?.rawValue ?? "?")"
-            case .personRole: return "\(f.handle ?? "?"): \(f.string("was") ?? "?") → \(f.role?.rawValue ?? "?")"
+            case .personRole: return "\(f.handle ?? "?"): \(f.string(.was) ?? "?") → \(f.role?.rawValue ?? "?")"
             case .vaultBackup: return "to \(f.file ?? "?")"
             case .rollbackAccepted:
-                return "back from record \(f.integer("seen_seq").map(String.init) ?? "?"): \(f.reason ?? "?")"
+                return "back from record \(f.integer(.seenSeq).map(String.init) ?? "?"): \(f.reason ?? "?")"
             default: return f.alias ?? ""
             }
         }

@@ -371,7 +371,7 @@ final class AttackTests: VaultTestCase {
             let state = try vault.state(db)
             try db.execute(sql: "UPDATE entries SET subscription = 'stolen' WHERE id = ?", arguments: [web1.id])
             let change = try Change(db, state: state, actor: aud.person.id, signer: aud.signSecretKey)
-            change.record(.entryImport, entry: web1.id, details: ["alias": "web1"])
+            change.record(.entryImport, entry: web1.id, details: [.alias: .text("web1")])
             _ = try change.commit()
         }
         let v = try vault.verify()
@@ -443,7 +443,8 @@ final class AttackTests: VaultTestCase {
                 actor: aud.person.id,
                 action: .vaultBackup,
                 details: [
-                    "file": "x.db", "state": snapshot.state.hexLower, "entries_state": snapshot.entriesState.hexLower,
+                    .file: .text("x.db"), .state: .text(snapshot.state.hexLower),
+                    .entriesState: .text(snapshot.entriesState.hexLower),
                 ],
                 signer: aud.signSecretKey
             )
@@ -464,21 +465,24 @@ final class AttackTests: VaultTestCase {
         try vault.store.write { db in
             try db.execute(sql: sql, arguments: arguments)
             let snapshot = try RowDigest.snapshot(db)
-            var details: [String: Any] = [
-                "state": snapshot.state.hexLower, "entries_state": (entriesState ?? snapshot.entriesState).hexLower,
+            var details: AuditDetails = [
+                .state: .text(snapshot.state.hexLower),
+                .entriesState: .text((entriesState ?? snapshot.entriesState).hexLower),
             ]
             if let entry {
                 let parts = try RowDigest.entryParts(db, id: entry)
-                details["entry_digest"] = parts?.digest().hexLower ?? NSNull()
-                details["entry_parts"] = parts?.hex ?? NSNull()
+                details[.entryDigest] = parts.map { .text($0.digest().hexLower) } ?? .null
+                details[.entryParts] = parts.map { .texts($0.hex) } ?? .null
             }
+            // A forger's own tool: canonical text, but no check that the action may hold these fields.
+            details[.version] = .integer(Int64(DetailsCodec.currentVersion))
             try AuditChain.append(
                 db,
                 actor: session.person.id,
                 action: action,
                 entry: entry,
                 person: person,
-                details: details,
+                text: DetailsCodec.text(of: details.fields),
                 signer: session.signSecretKey
             )
         }
@@ -600,7 +604,7 @@ final class AttackTests: VaultTestCase {
             passphrase: SecureBytes(utf8: passphrase)
         )
         for i in 0..<300 {
-            try elsewhere.change { c in c.record(.vaultBackup, details: ["file": "filler-\(i).db"]) }
+            try elsewhere.change { c in c.record(.vaultBackup, details: [.file: .text("filler-\(i).db")]) }
         }
         let changes = try vault.store.read {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM audit WHERE json_extract(details, '$.state') IS NOT NULL")

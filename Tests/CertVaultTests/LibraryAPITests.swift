@@ -19,7 +19,7 @@ final class LibraryAPITests: VaultTestCase {
         let report = try session.importFiles([file])
         XCTAssertEqual(report.count(.imported), 1)
         let imported = try XCTUnwrap(vault.auditRecords().last { $0.action == "entry.import" })
-        XCTAssertEqual(imported.detailObject["source"] as? String, "upload #42")
+        XCTAssertEqual(imported.fields.source, "upload #42")
 
         let entry = try vault.entry(.alias(report.items[0].alias))
         let before = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
@@ -36,9 +36,9 @@ final class LibraryAPITests: VaultTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), before)
         let exported = try XCTUnwrap(vault.auditRecords().last)
         XCTAssertEqual(exported.action, "entry.export")
-        XCTAssertEqual(exported.detailObject["label"] as? String, "response to ticket 7")
-        XCTAssertNil(exported.detailObject["file"])
-        XCTAssertEqual(exported.detailObject["file_sha256"] as? String, pfx.fileSHA256)
+        XCTAssertEqual(exported.fields.string(.label), "response to ticket 7")
+        XCTAssertNil(exported.fields[.file])
+        XCTAssertEqual(exported.fields.string(.fileSHA256), pfx.fileSHA256)
         // The same, typed.
         XCTAssertEqual(exported.kind, .entryExport)
         XCTAssertEqual(exported.fields.label, "response to ticket 7")
@@ -250,24 +250,6 @@ final class WholeVaultReplacedTests: VaultTestCase {
         XCTAssertTrue(log.isValid)
         XCTAssertTrue(try XCTUnwrap(log.rollback).reason.contains("holds another vault"))
         XCTAssertNil(try Vault.open(at: path, witness: nil).auditLog().rollback)
-    }
-}
-
-final class AuditDetailsTests: XCTestCase {
-    func testDetailsReadTypedAndNeverGuess() {
-        let d = AuditDetails(json: #"{"a":true,"b":1,"c":"x","d":[1],"e":1.5,"f":"true","g":0}"#)
-        XCTAssertEqual(d.bool("a"), true)
-        XCTAssertNil(d.integer("a"))
-        XCTAssertEqual(d.integer("b"), 1)
-        XCTAssertNil(d.bool("b"))
-        XCTAssertEqual(d.string("c"), "x")
-        XCTAssertEqual(d.fields["d"], .other)
-        XCTAssertEqual(d.fields["e"], .other)
-        XCTAssertNil(d.bool("f"))
-        XCTAssertEqual(d.integer("g"), 0)
-        XCTAssertNil(d.bool("g"))
-        XCTAssertEqual(AuditDetails(json: "not json").fields, [:])
-        XCTAssertNil(AuditDetails(json: #"{"role":"wizard"}"#).role)
     }
 }
 

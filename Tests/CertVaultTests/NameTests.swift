@@ -82,7 +82,7 @@ final class NameTests: VaultTestCase {
     func plantLegacyAlias(_ alias: String, on id: Int64, by session: Session) throws {
         try session.change { c in
             try c.db.run("UPDATE entries SET alias = ? WHERE id = ?", [alias, id])
-            c.record(.entryRename, entry: id, details: ["previous_alias": "web1"])
+            c.record(.entryRename, entry: id, details: [.previousAlias: .text("web1")])
         }
     }
 
@@ -106,7 +106,7 @@ final class NameTests: VaultTestCase {
         XCTAssertEqual(renamed.alias, "w-b-1")
         XCTAssertTrue(try vault.check().findings.filter { $0.rule == "alias-unsafe" }.isEmpty)
         let records = try vault.auditLog().records.filter { $0.action == AuditAction.entryRename.rawValue }
-        XCTAssertEqual(records.last?.fields.string("previous_alias"), "wеb 1")
+        XCTAssertEqual(records.last?.fields.string(.previousAlias), "wеb 1")
         XCTAssertTrue(try vault.verify().isValid)
     }
 

@@ -354,8 +354,8 @@ final class SecurityTests: VaultTestCase {
                 action: .personAdd,
                 person: id,
                 details: [
-                    "handle": "mallory", "role": "admin", "box_public_key": box.publicKey.hexLower,
-                    "sign_public_key": sign.publicKey.hexLower,
+                    .handle: .text("mallory"), .role: .text("admin"), .boxPublicKey: .text(box.publicKey.hexLower),
+                    .signPublicKey: .text(sign.publicKey.hexLower),
                 ],
                 signer: sign.secretKey
             )

@@ -38,10 +38,10 @@ final class VaultTests: VaultTestCase {
         let actions = try vault.auditRecords().map(\.action)
         XCTAssertEqual(actions, ["vault.create", "person.keyslot", "entry.import", "entry.import", "entry.export"])
         let exportRecord = try XCTUnwrap(vault.auditRecords(.init(action: "entry.export")).first)
-        let details = exportRecord.detailObject
-        XCTAssertEqual(details["recipient"] as? String, "alice")
+        let details = try exportRecord.readDetails()
+        XCTAssertEqual(details.recipient, "alice")
         XCTAssertEqual(
-            details["file_sha256"] as? String,
+            details.fileSHA256,
             Digest.sha256(try Data(contentsOf: URL(fileURLWithPath: out))).hexLower
         )
     }

@@ -101,21 +101,6 @@ enum AuditChain {
         }
     }
 
-    /// A record's details as JSON: keys sorted (by their UTF-8 bytes), no
-    /// spaces, `/` unescaped. Written here rather than by
-    /// `JSONSerialization`, which took a third of a bulk import's commit;
-    /// a value of a type this does not know goes to `JSONSerialization`.
-    /// The text is hashed as stored: nothing re-encodes it to verify.
-    static func encode(_ details: [String: Any]) -> String {
-        var out = ""
-        out.reserveCapacity(256)
-        if JSONText.append(details, to: &out) { return out }
-        let data =
-            (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// The hash of the genesis record, which every keyslot's associated
     /// data includes (design rule 1).
     static func genesisHash(_ db: Database) throws -> Data {
@@ -141,7 +126,7 @@ enum AuditChain {
         var action: AuditAction
         var entry: Int64?
         var person: Int64?
-        var details: [String: Any]
+        var details: AuditDetails
     }
 
     /// Appends `records` in order inside the caller's transaction, as that
@@ -171,7 +156,9 @@ enum AuditChain {
         }
         // Read only, from every part.
         let batch = Unchecked(value: records)
-        let texts = inParts { encode(batch.value[$0].details) }
+        let texts = try inParts { i in
+            Result { try DetailsCodec.encode(batch.value[i].details, for: batch.value[i].action) }
+        }.map { try $0.get() }
         var head = try self.head(db)
         var rows: [AuditRow] = []
         rows.reserveCapacity(records.count)
@@ -225,14 +212,37 @@ enum AuditChain {
         action: AuditAction,
         entry: Int64? = nil,
         person: Int64? = nil,
-        details: [String: Any],
+        details: AuditDetails,
+        signer: SecureBytes?
+    ) throws -> AuditHead {
+        try append(
+            db,
+            actor: actor,
+            action: action,
+            entry: entry,
+            person: person,
+            text: try DetailsCodec.encode(details, for: action),
+            signer: signer
+        )
+    }
+
+    /// Appends a record whose details are `text` exactly, unchecked: for
+    /// ``append(_:actor:action:entry:person:details:signer:)``, and for tests
+    /// that forge what certvault would never write.
+    @discardableResult
+    static func append(
+        _ db: Database,
+        actor: Int64?,
+        action: AuditAction,
+        entry: Int64? = nil,
+        person: Int64? = nil,
+        text: String,
         signer: SecureBytes?
     ) throws -> AuditHead {
         let previous = try head(db)
         let seq = (previous?.seq ?? 0) + 1
         let prevHash = previous?.hash ?? zeroHash
         let at = Timestamp.now()
-        let text = encode(details)
         let h = hash(
             previous: prevHash,
             seq: seq,

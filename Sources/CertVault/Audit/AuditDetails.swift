@@ -1,102 +1,251 @@
 import Foundation
 
-/// A record's details, typed: what ``AuditRecord/details`` holds as the JSON
-/// text that was hashed.
-///
-/// The text stays the authority (it is what the hash and the signature
-/// cover, and a later certvault may add fields this one does not know);
-/// this is a reading of it. A field that is missing, or holds a value of
-/// another type, reads as nil.
-public struct AuditDetails: Sendable, Equatable {
-    /// One JSON value of the details.
-    public enum Value: Sendable, Equatable {
-        case string(String)
-        case integer(Int64)
-        case bool(Bool)
-        /// A list, an object, a fraction or null.
-        case other
+/// One value of a record's details.
+public enum DetailValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case text(String)
+    case list([DetailValue])
+
+    /// A list of texts.
+    static func texts(_ items: [String]) -> DetailValue { .list(items.map(DetailValue.text)) }
+    /// A list of integers.
+    static func integers(_ items: [Int64]) -> DetailValue { .list(items.map(DetailValue.integer)) }
+
+    /// The text, when this is one.
+    public var text: String? {
+        if case .text(let s) = self { return s }
+        return nil
+    }
+    /// The integer, when this is one.
+    public var integer: Int64? {
+        if case .integer(let i) = self { return i }
+        return nil
+    }
+    /// The truth value, when this is one.
+    public var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    /// The items, when this is a list.
+    public var list: [DetailValue]? {
+        if case .list(let items) = self { return items }
+        return nil
+    }
+}
+
+/// The fields a record's details may hold, each of one type: the schema
+/// that certvault's one writer and one reader of details hold to
+/// (docs/audit-details.md).
+public enum DetailKey: String, CaseIterable, Sendable, Comparable {
+    /// The details format of the record (2 for records written now);
+    /// absent in records written before formats were numbered (format 1).
+    case version = "v"
+    // People.
+    case handle, role, name, email, was
+    case boxPublicKey = "box_public_key"
+    case signPublicKey = "sign_public_key"
+    case keyslotDigest = "keyslot_digest"
+    case kdf
+    case personDigest = "person_digest"
+    // The vault.
+    case vaultID = "vault_id"
+    case formatVersion = "format_version"
+    // What every change commits to.
+    case state
+    case entriesState = "entries_state"
+    case entryDigest = "entry_digest"
+    case entryParts = "entry_parts"
+    case alias
+    // An entry's material.
+    case spkiSHA256 = "spki_sha256"
+    case certSHA256 = "cert_sha256"
+    case ciphertextSHA256 = "ciphertext_sha256"
+    case csrSHA256 = "csr_sha256"
+    case sha1, purpose, subject, dns, source, grants, issuer
+    // Custody and lifecycle.
+    case to, from, reason, attempt, departed
+    case successor
+    case successorAlias = "successor_alias"
+    case previousAlias = "previous_alias"
+    case retiredAt = "retired_at"
+    case keyDestroyed = "key_destroyed"
+    // Exports and backups.
+    case recipient, file, label, format, profile, encrypted
+    case fileSHA256 = "file_sha256"
+    case exportSeq = "export_seq"
+    // Rollbacks and restores.
+    case seenSeq = "seen_seq"
+    case seenHash = "seen_hash"
+    case seenAt = "seen_at"
+    case restore
+    case sharedSeq = "shared_seq"
+    case branch
+    case currentLogIgnored = "current_log_ignored"
+    case replacedSeq = "replaced_seq"
+    case replacedHash = "replaced_hash"
+    // Policy.
+    case key, value
+
+    /// Keys sort by their UTF-8 bytes, as the canonical text orders them.
+    public static func < (a: DetailKey, b: DetailKey) -> Bool {
+        a.rawValue.utf8.lexicographicallyPrecedes(b.rawValue.utf8)
     }
 
-    private struct Field: Decodable {
-        let value: Value
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let b = try? c.decode(Bool.self) {
-                value = .bool(b)
-            } else if let i = try? c.decode(Int64.self) {
-                value = .integer(i)
-            } else if let s = try? c.decode(String.self) {
-                value = .string(s)
-            } else {
-                value = .other
-            }
+    /// The one type a value of this key has.
+    enum Kind {
+        case text, integer, bool, texts, integers
+        /// A text, or null when what it digests is gone.
+        case optionalText
+        /// A list of texts, or null when what it digests is gone.
+        case optionalTexts
+    }
+
+    var kind: Kind {
+        switch self {
+        case .version, .formatVersion, .successor, .exportSeq, .seenSeq, .sharedSeq, .replacedSeq, .issuer: .integer
+        case .departed, .keyDestroyed, .encrypted, .restore, .currentLogIgnored: .bool
+        case .dns, .grants: .texts
+        case .branch: .integers
+        case .personDigest, .entryDigest: .optionalText
+        case .entryParts: .optionalTexts
+        default: .text
         }
     }
 
-    /// Every field, by name.
-    public let fields: [String: Value]
-
-    /// Reads the details' JSON text; text that is not a JSON object gives no fields.
-    public init(json text: String) {
-        // Our own reader first (JSONDecoder cost `audit log` most of its time); what it does not take, JSONDecoder.
-        if case .object(let object)? = JSONText.parse(text) {
-            fields = object.mapValues {
-                switch $0 {
-                case .string(let s): .string(s)
-                case .integer(let i): .integer(i)
-                case .bool(let b): .bool(b)
-                default: .other
-                }
-            }
-            return
+    /// Whether `value` has this key's type.
+    func admits(_ value: DetailValue) -> Bool {
+        func all(_ items: [DetailValue], _ test: (DetailValue) -> Bool) -> Bool { items.allSatisfy(test) }
+        switch (kind, value) {
+        case (.text, .text), (.optionalText, .text), (.optionalText, .null), (.integer, .integer), (.bool, .bool),
+            (.optionalTexts, .null):
+            return true
+        case (.texts, .list(let items)), (.optionalTexts, .list(let items)): return all(items) { $0.text != nil }
+        case (.integers, .list(let items)): return all(items) { $0.integer != nil }
+        default: return false
         }
-        fields = ((try? JSONDecoder().decode([String: Field].self, from: Data(text.utf8))) ?? [:]).mapValues(\.value)
+    }
+}
+
+extension AuditAction {
+    /// The keys a record of this action may hold in the current format,
+    /// besides the version and the state every change's last record carries.
+    var detailKeys: Set<DetailKey> {
+        let entry: Set<DetailKey> = [.entryDigest, .entryParts, .alias]
+        let material: Set<DetailKey> = [
+            .spkiSHA256, .certSHA256, .ciphertextSHA256, .grants, .source, .purpose, .sha1, .subject,
+        ]
+        let person: Set<DetailKey> = [.handle, .role, .name, .email, .boxPublicKey, .signPublicKey, .personDigest]
+        switch self {
+        case .vaultCreate: return person.union([.vaultID, .formatVersion])
+        case .personAdd: return person.union([.keyslotDigest])
+        case .personKeyslot: return [.keyslotDigest, .kdf, .personDigest]
+        case .personRole: return [.handle, .role, .was, .personDigest]
+        case .personDepart: return [.handle, .reason, .personDigest]
+        case .unlockFailed: return [.handle]
+        case .entryImport, .entryCreate, .entryKeyAdd, .entryCertAdd, .entryComplete:
+            return entry.union(material)
+        case .entryRequest: return entry.union(material).union([.dns, .csrSHA256])
+        case .entryLink: return entry.union([.issuer])
+        case .entryGrant: return entry.union([.to, .reason])
+        case .entryUngrant: return entry.union([.from, .reason])
+        case .entryExport:
+            return entry.union([.format, .profile, .encrypted, .kdf, .recipient, .fileSHA256, .file, .label])
+        case .entryExportUnwritten: return entry.union([.exportSeq, .file, .reason])
+        case .entryNeedsRotation: return entry.union([.reason, .departed])
+        case .entrySupersede: return entry.union([.successor, .successorAlias])
+        case .entryRevoke: return entry.union([.reason, .keyDestroyed])
+        case .entryRetire: return entry.union([.retiredAt])
+        case .entryRename: return entry.union([.previousAlias])
+        case .entryDenied: return entry.union([.attempt, .reason])
+        case .vaultBackup: return [.file]
+        case .rollbackAccepted:
+            return [
+                .seenSeq, .seenHash, .seenAt, .reason, .restore, .sharedSeq, .branch, .currentLogIgnored,
+                .replacedSeq, .replacedHash,
+            ]
+        case .policySet: return [.key, .value]
+        }
+    }
+}
+
+/// A record's details, typed: what ``AuditRecord/details`` holds as the
+/// JSON text that was hashed, read by the one reader of signed details
+/// (docs/audit-details.md).
+public struct AuditDetails: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    /// The details format the record was written in: 1 for records written
+    /// before formats were numbered, 2 since.
+    public var version: Int
+    /// Every field, by key.
+    public var fields: [DetailKey: DetailValue]
+    /// The keys of a format-1 record that this certvault does not know, in
+    /// text order (their values are not read). Always empty in later formats,
+    /// which refuse them.
+    public var unknownKeys: [String] = []
+
+    /// Details to write, in the current format.
+    public init(dictionaryLiteral elements: (DetailKey, DetailValue)...) {
+        version = DetailsCodec.currentVersion
+        fields = Dictionary(elements, uniquingKeysWith: { _, new in new })
+    }
+
+    init(version: Int, fields: [DetailKey: DetailValue], unknownKeys: [String] = []) {
+        self.version = version
+        self.fields = fields
+        self.unknownKeys = unknownKeys
+    }
+
+    /// The details of a record of `action` as ``DetailsCodec`` reads them;
+    /// none when it refuses them (`audit verify` names such a record).
+    static func reading(_ text: String, action: String) -> AuditDetails {
+        (try? DetailsCodec.decode(text, action: action))
+            ?? AuditDetails(version: DetailsCodec.currentVersion, fields: [:])
+    }
+
+    /// The value of `key`.
+    public subscript(key: DetailKey) -> DetailValue? {
+        get { fields[key] }
+        set { fields[key] = newValue }
     }
 
     /// The text field `key`.
-    public func string(_ key: String) -> String? {
-        if case .string(let s)? = fields[key] { return s }
-        return nil
-    }
-
+    public func string(_ key: DetailKey) -> String? { fields[key]?.text }
     /// The integer field `key`.
-    public func integer(_ key: String) -> Int64? {
-        if case .integer(let i)? = fields[key] { return i }
-        return nil
-    }
-
+    public func integer(_ key: DetailKey) -> Int64? { fields[key]?.integer }
     /// The true-or-false field `key`.
-    public func bool(_ key: String) -> Bool? {
-        if case .bool(let b)? = fields[key] { return b }
-        return nil
+    public func bool(_ key: DetailKey) -> Bool? { fields[key]?.bool }
+    /// The text field `key` as bytes from lower-case hex, when it is `count` bytes.
+    func bytes(_ key: DetailKey, count: Int) -> Data? {
+        string(key).flatMap(Data.init(hex:)).flatMap { $0.count == count ? $0 : nil }
     }
 
     /// `entry.export`: the handle of the person the file was made for.
-    public var recipient: String? { string("recipient") }
+    public var recipient: String? { string(.recipient) }
     /// `entry.export`, `vault.backup`: the name of the file written.
-    public var file: String? { string("file") }
+    public var file: String? { string(.file) }
     /// `entry.export` to memory: the caller's label instead of a file name.
-    public var label: String? { string("label") }
+    public var label: String? { string(.label) }
     /// `entry.export`: SHA-256 of the bytes exported, lower-case hex.
-    public var fileSHA256: String? { string("file_sha256") }
+    public var fileSHA256: String? { string(.fileSHA256) }
     /// `entry.export`: `pfx` or `key`.
-    public var format: ExportFormat? { string("format").flatMap(ExportFormat.init(rawValue:)) }
+    public var format: ExportFormat? { string(.format).flatMap(ExportFormat.init(rawValue:)) }
     /// `entry.export` of a `.pfx`: how it was protected.
-    public var profile: ExportProfile? { string("profile").flatMap(ExportProfile.init(rawValue:)) }
+    public var profile: ExportProfile? { string(.profile).flatMap(ExportProfile.init(rawValue:)) }
     /// `entry.export` of a key: whether it was encrypted.
-    public var encrypted: Bool? { bool("encrypted") }
+    public var encrypted: Bool? { bool(.encrypted) }
     /// `entry.import` and its kin: the file name or label the material came from.
-    public var source: String? { string("source") }
+    public var source: String? { string(.source) }
     /// Entry records: the entry's alias when the record was written.
-    public var alias: String? { string("alias") }
+    public var alias: String? { string(.alias) }
     /// `entry.*` records of a certificate: its SHA-1 thumbprint, upper-case hex.
-    public var thumbprintSHA1: String? { string("sha1") }
+    public var thumbprintSHA1: String? { string(.sha1) }
     /// `vault.create`, `person.add`: the person's handle.
-    public var handle: String? { string("handle") }
+    public var handle: String? { string(.handle) }
     /// `vault.create`, `person.add`: the person's role.
-    public var role: PersonRole? { string("role").flatMap(PersonRole.init(rawValue:)) }
+    public var role: PersonRole? { string(.role).flatMap(PersonRole.init(rawValue:)) }
     /// `entry.grant`, `rollback.accept`: why.
-    public var reason: String? { string("reason") }
+    public var reason: String? { string(.reason) }
 }
 
 extension AuditRecord {
@@ -107,50 +256,28 @@ extension AuditRecord {
     /// When the record was written; nil if ``at`` is not a time.
     public var date: Date? { Timestamp.parse(at) }
 
-    /// The details, typed.
-    public var fields: AuditDetails { AuditDetails(json: details) }
+    /// The details, read by the one reader of signed details for this
+    /// record's action (docs/audit-details.md).
+    /// - Throws: `.tampered` naming what the text breaks
+    ///   (a duplicate key, a number or escape not in canonical form, a key
+    ///   the action does not hold, …).
+    public func readDetails() throws -> AuditDetails { try DetailsCodec.decode(details, action: action) }
+
+    /// The details, typed; no fields when ``readDetails()`` refuses the text
+    /// (`audit verify` then names the record).
+    public var fields: AuditDetails { AuditDetails.reading(details, action: action) }
 }
 
-/// Any JSON value, kept as it was: how ``AuditRecord`` writes its details
-/// as a JSON object rather than a string.
-enum JSONValue: Codable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? c.decode(Int64.self) {
-            self = .integer(i)
-        } else if let d = try? c.decode(Double.self) {
-            self = .number(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
+extension DetailValue: Encodable {
+    /// JSON for people and scripts (`audit log --json`).
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
         case .integer(let i): try c.encode(i)
-        case .number(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
+        case .text(let s): try c.encode(s)
+        case .list(let items): try c.encode(items)
         }
     }
 }
@@ -161,9 +288,25 @@ extension AuditRecord {
         case previousHash, hash, signature, problem
     }
 
+    private struct DetailsObject: Encodable {
+        let fields: [DetailKey: DetailValue]
+        func encode(to encoder: any Encoder) throws {
+            struct Key: CodingKey {
+                var stringValue: String
+                var intValue: Int? { nil }
+                init(stringValue: String) { self.stringValue = stringValue }
+                init?(intValue: Int) { nil }
+            }
+            var c = encoder.container(keyedBy: Key.self)
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                try c.encode(value, forKey: Key(stringValue: key.rawValue))
+            }
+        }
+    }
+
     /// JSON for people and scripts: the details as the JSON object they are
-    /// (the exact hashed text is ``details``), hashes and the signature in
-    /// lower-case hex.
+    /// (the exact hashed text is ``details``; details ``readDetails()``
+    /// refuses stay that text), hashes and the signature in lower-case hex.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(seq, forKey: .seq)
@@ -175,8 +318,8 @@ extension AuditRecord {
         try c.encodeIfPresent(entryAlias, forKey: .entryAlias)
         try c.encodeIfPresent(personID, forKey: .personID)
         try c.encodeIfPresent(personHandle, forKey: .personHandle)
-        if let object = try? JSONDecoder().decode(JSONValue.self, from: Data(details.utf8)) {
-            try c.encode(object, forKey: .details)
+        if let read = try? readDetails(), read.unknownKeys.isEmpty {
+            try c.encode(DetailsObject(fields: read.fields), forKey: .details)
         } else {
             try c.encode(details, forKey: .details)
         }

@@ -104,14 +104,6 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         signature = try c.optionalBlob("signature")
     }
 
-    /// The details decoded, for reading fields.
-    var detailObject: [String: Any] {
-        // Our own reader first (JSONSerialization cost `audit log` and the
-        // state checks most of their time); what it does not take, theirs.
-        if case .object(let fields)? = JSONText.parse(details) { return fields.mapValues(\.foundationValue) }
-        return (try? JSONSerialization.jsonObject(with: Data(details.utf8))) as? [String: Any] ?? [:]
-    }
-
     /// The hash this record should have, recomputed from its fields.
     var recomputedHash: Data {
         AuditChain.hash(

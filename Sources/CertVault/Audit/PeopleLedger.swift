@@ -31,6 +31,9 @@ struct TrustedPerson: Sendable {
 struct PeopleLedger {
     var people: [Int64: TrustedPerson] = [:]
     var findings: [AuditFinding] = []
+    /// The details format of the last record examined in a walk of the
+    /// whole log: no later record may be in an older one.
+    var detailsVersion = 1
 
     func person(handle: String) -> TrustedPerson? { people.values.first { $0.handle == handle } }
 
@@ -73,10 +76,11 @@ struct PeopleLedger {
     mutating func apply(_ record: AuditRecord, vaultID: Data) -> String? {
         guard record.recomputedHash == record.hash else { return "its contents do not match its hash: altered" }
         guard let signature = record.signature else { return "is not signed" }
-        let d = record.detailObject
-        func key(_ name: String, _ size: Int) -> Data? {
-            (d[name] as? String).flatMap(Data.init(hex:)).flatMap { $0.count == size ? $0 : nil }
+        let d: AuditDetails
+        do { d = try record.readDetails() } catch let e as CertVaultError { return e.message } catch {
+            return "its details cannot be read"
         }
+        func key(_ name: DetailKey, _ size: Int) -> Data? { d.bytes(name, count: size) }
         /// The trusted signer whose signature the record carries, or why not.
         func verifiedSigner() -> Result<TrustedPerson, CertVaultError> {
             guard let signer = signer(of: record) else {
@@ -91,8 +95,8 @@ struct PeopleLedger {
             people[id] = TrustedPerson(
                 id: id,
                 handle: handle,
-                name: d["name"] as? String,
-                email: d["email"] as? String,
+                name: d.string(.name),
+                email: d.string(.email),
                 role: role,
                 active: true,
                 boxPublicKey: box,
@@ -101,17 +105,17 @@ struct PeopleLedger {
                 introducedBy: record.seq,
                 introducedAt: record.at
             )
-            people[id]?.rowDigest = key("person_digest", 32)
+            people[id]?.rowDigest = key(.personDigest, 32)
         }
         switch AuditAction(rawValue: record.action) {
         case _ where record.entryID != nil:
             return "names an entry its action does not concern"
         case .vaultCreate:
             guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
-            guard (d["vault_id"] as? String) == vaultID.hexLower else { return "the genesis names another vault" }
-            guard let sign = key("sign_public_key", Signature.publicKeyBytes),
-                let box = key("box_public_key", SealedBox.publicKeyBytes),
-                let handle = d["handle"] as? String, Vault.isValidHandle(handle)
+            guard d.string(.vaultID) == vaultID.hexLower else { return "the genesis names another vault" }
+            guard let sign = key(.signPublicKey, Signature.publicKeyBytes),
+                let box = key(.boxPublicKey, SealedBox.publicKeyBytes),
+                let handle = d.string(.handle), Vault.isValidHandle(handle)
             else { return "the first record is not a valid vault.create genesis" }
             guard Signature.verify(signature, message: record.hash, publicKey: sign) else {
                 return "the genesis signature is invalid"
@@ -126,13 +130,13 @@ struct PeopleLedger {
             }
             guard signer.role == .admin else { return "\(signer.handle) added a person without being an admin" }
             guard let id = record.personID, people[id] == nil,
-                let handle = d["handle"] as? String, Vault.isValidHandle(handle),
+                let handle = d.string(.handle), Vault.isValidHandle(handle),
                 person(handle: handle) == nil,
-                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
+                let role = d.role
             else { return "does not validly introduce a new person" }
-            let box = key("box_public_key", SealedBox.publicKeyBytes)
-            let sign = key("sign_public_key", Signature.publicKeyBytes)
-            let slot = key("keyslot_digest", 32)
+            let box = key(.boxPublicKey, SealedBox.publicKeyBytes)
+            let sign = key(.signPublicKey, Signature.publicKeyBytes)
+            let slot = key(.keyslotDigest, 32)
             guard (box == nil) == (sign == nil), (box == nil) == (slot == nil), (role == .staff) == (box == nil) else {
                 return "introduces a person with an incomplete set of keys"
             }
@@ -145,10 +149,10 @@ struct PeopleLedger {
             case .failure(let e): return e.message
             }
             guard let id = record.personID, let target = people[id], target.boxPublicKey != nil,
-                signer.id == id || signer.role == .admin, let slot = key("keyslot_digest", 32)
+                signer.id == id || signer.role == .admin, let slot = key(.keyslotDigest, 32)
             else { return "does not validly commit a keyslot" }
             people[id]?.keyslotDigest = slot
-            people[id]?.rowDigest = key("person_digest", 32)
+            people[id]?.rowDigest = key(.personDigest, 32)
             return nil
         case .personRole:
             let signer: TrustedPerson
@@ -158,7 +162,7 @@ struct PeopleLedger {
             }
             guard signer.role == .admin else { return "\(signer.handle) changed a role without being an admin" }
             guard let id = record.personID, let target = people[id], target.active,
-                let role = (d["role"] as? String).flatMap(PersonRole.init(rawValue:))
+                let role = d.role
             else { return "does not validly change a role" }
             guard (role == .staff) == (target.boxPublicKey == nil) else {
                 return "gives \(target.handle) a role their keys do not fit"
@@ -168,7 +172,7 @@ struct PeopleLedger {
                 people[id]?.role = target.role
                 return "leaves the vault without an admin"
             }
-            people[id]?.rowDigest = key("person_digest", 32)
+            people[id]?.rowDigest = key(.personDigest, 32)
             return nil
         case .personDepart:
             let signer: TrustedPerson
@@ -186,7 +190,7 @@ struct PeopleLedger {
                 return "leaves the vault without an admin"
             }
             people[id]?.keyslotDigest = nil
-            people[id]?.rowDigest = key("person_digest", 32)
+            people[id]?.rowDigest = key(.personDigest, 32)
             return nil
         default:
             return "is not a people record"
@@ -202,12 +206,3 @@ struct PeopleLedger {
         return p
     }
 }
-
-/// The trusted state of a vault: the people the signed records introduce,
-/// the last signed record, and every way the tables differ from what was
-/// signed (design rules 4–6).
-///
-/// On the common path this costs one pass over the rows and one signature:
-/// the last record of every change carries the digest of the whole state,
-/// and the tables must hash to it. Only when they do not are the records
-/// read row by row, to name what differs.

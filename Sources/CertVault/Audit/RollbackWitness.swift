@@ -239,8 +239,8 @@ public struct Rollback: Sendable, Equatable {
         )
         var ledger: PeopleLedger?
         for row in rows {
-            guard let record = try? AuditRecord(row: row), record.fields.integer("seen_seq") == seen.seq,
-                record.fields.string("seen_hash") == seen.hash
+            guard let record = try? AuditRecord(row: row), record.fields.integer(.seenSeq) == seen.seq,
+                record.fields.string(.seenHash) == seen.hash
             else { continue }
             if ledger == nil {
                 guard let id = try Data.fetchOne(db, sql: "SELECT vault_id FROM vault") else { return false }

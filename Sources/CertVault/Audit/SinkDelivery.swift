@@ -6,14 +6,16 @@ import GRDB
 /// hashed), its chain hashes and signature in hex, and the vault's id.
 enum SinkLine {
     static func encode(_ r: AuditRecord, vaultID: Data) -> String {
-        let fields: [String: Any] = [
-            "vault_id": vaultID.hexLower, "seq": r.seq, "at": r.at, "actor_id": r.actorID ?? NSNull(),
-            "action": r.action, "entry_id": r.entryID ?? NSNull(), "person_id": r.personID ?? NSNull(),
-            "details": r.details, "prev_hash": r.previousHash.hexLower, "hash": r.hash.hexLower,
-            "signature": r.signature?.hexLower ?? NSNull(),
+        func optional(_ i: Int64?) -> JSONValue { i.map(JSONValue.integer) ?? .null }
+        let fields: [String: JSONValue] = [
+            "vault_id": .string(vaultID.hexLower), "seq": .integer(r.seq), "at": .string(r.at),
+            "actor_id": optional(r.actorID), "action": .string(r.action), "entry_id": optional(r.entryID),
+            "person_id": optional(r.personID), "details": .string(r.details),
+            "prev_hash": .string(r.previousHash.hexLower), "hash": .string(r.hash.hexLower),
+            "signature": r.signature.map { .string($0.hexLower) } ?? .null,
         ]
         var out = ""
-        _ = JSONText.append(fields, to: &out)
+        JSONText.write(.object(fields), to: &out)
         return out
     }
 
@@ -406,7 +408,7 @@ extension Vault {
             return nil
         }
         // Accepted since: send from where the logs part, if the acceptance says.
-        return min(acceptance.fields.integer("shared_seq") ?? 0, cursor.seq)
+        return min(acceptance.fields.integer(.sharedSeq) ?? 0, cursor.seq)
     }
 
     private static func syslogTime() -> String {

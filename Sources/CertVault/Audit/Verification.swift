@@ -231,22 +231,47 @@ struct AuditVerifier {
         guard (record.entryID != nil) == action.namesEntry else {
             return .problem(action.namesEntry ? "names no entry" : "names an entry its action does not concern")
         }
+        let altered = "its contents do not match its hash: altered"
+        // The details by their one reader, in a format no older than the record before's.
+        func checkedDetails() -> (details: AuditDetails?, problem: Examination?) {
+            let details: AuditDetails
+            switch Result(catching: { try record.readDetails() }) {
+            case .success(let read): details = read
+            case .failure(let error):
+                guard record.recomputedHash == record.hash else { return (nil, .problem(altered)) }
+                return (nil, .problem((error as? CertVaultError)?.message ?? "its details cannot be read"))
+            }
+            guard details.version >= ledger.detailsVersion else {
+                guard record.recomputedHash == record.hash else { return (nil, .problem(altered)) }
+                return (
+                    nil,
+                    .problem(
+                        "its details are in format \(details.version), after a record in format \(ledger.detailsVersion)"
+                    )
+                )
+            }
+            ledger.detailsVersion = details.version
+            return (details, nil)
+        }
         if AuditAction.peopleActions.contains(action) {
+            if let problem = checkedDetails().problem { return problem }
             return ledger.apply(record, vaultID: vaultID).map { .problem($0) } ?? .valid
         }
         // The hash is recomputed with the signature, on any thread, unless
         // something else is wrong: then it is said first, as it comes first.
-        let altered = "its contents do not match its hash: altered"
         guard let signature = record.signature else {
             guard record.recomputedHash == record.hash else { return .problem(altered) }
             // Nobody can sign a wrong passphrase; such a record may say no more than that.
             guard action == .unlockFailed else { return .problem("is not signed") }
+            let read = checkedDetails()
+            guard let details = read.details else { return read.problem! }
             guard let actor = record.actorID, ledger.people[actor] != nil, record.personID == actor,
                 record.entryID == nil,
-                record.detailObject.keys.allSatisfy({ $0 == "handle" })
+                details.unknownKeys.isEmpty, details.fields.keys.allSatisfy({ $0 == .handle })
             else { return .problem("is an unsigned record that says more than a failed unlock") }
             return .valid
         }
+        if let problem = checkedDetails().problem { return problem }
         guard action != .unlockFailed else {
             return .problem(record.recomputedHash == record.hash ? "a failed unlock cannot be signed" : altered)
         }

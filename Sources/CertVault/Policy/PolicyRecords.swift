@@ -203,9 +203,9 @@ extension Vault {
         )
         for row in rows {
             let record = try AuditRecord(row: row)
-            let details = record.detailObject
-            guard let raw = details["key"] as? String, let key = PolicyKey(rawValue: raw),
-                let value = details["value"] as? String
+            let details = record.fields
+            guard let raw = details.string(.key), let key = PolicyKey(rawValue: raw),
+                let value = details.string(.value)
             else { continue }
             // A value no certvault would have signed is not believed.
             guard (try? key.apply(value, to: &settings)) != nil else { continue }
@@ -237,7 +237,7 @@ extension Session {
         try key.apply(value, to: &probe)
         let normalized = key.value(in: probe)
         return try change { c in
-            let seq = c.record(.policySet, details: ["key": key.rawValue, "value": normalized])
+            let seq = c.record(.policySet, details: [.key: .text(key.rawValue), .value: .text(normalized)])
             return PolicyEntry(key: key, value: normalized, setBy: person.handle, setAt: Date(), seq: seq)
         }
     }

@@ -264,7 +264,7 @@ struct HTMLReport {
         case .entryRename?: return "\(who) renamed\(what)"
         case .entryDenied?: return "\(who) was refused the key of\(what)"
         case .policySet?:
-            return "\(who) set the policy's \(r.fields.string("key") ?? "?") to \(r.fields.string("value") ?? "?")"
+            return "\(who) set the policy's \(r.fields.string(.key) ?? "?") to \(r.fields.string(.value) ?? "?")"
         case nil: return "\(who): \(r.action)\(what)"
         }
     }

@@ -243,8 +243,8 @@ enum RowDigest {
             self.custody = custody
         }
 
-        init?(hex: Any?) {
-            guard let list = hex as? [String], list.count == 3,
+        init?(hex value: DetailValue?) {
+            guard let list = value?.list?.compactMap(\.text), list.count == 3,
                 let row = Data(hex: list[0]), let grants = Data(hex: list[1]), let custody = Data(hex: list[2]),
                 row.count == 32, grants.count == 32, custody.count == 32
             else { return nil }

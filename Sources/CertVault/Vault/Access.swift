@@ -81,8 +81,9 @@ extension Vault {
             ]
         ) {
             let c = Columns(row, "audit record")
-            let action = AuditAction(rawValue: try c.text("action"))
-            let details = AuditDetails(json: try c.text("details"))
+            let actionText = try c.text("action")
+            let action = AuditAction(rawValue: actionText)
+            let details = AuditDetails.reading(try c.text("details"), action: actionText)
             let at = try c.date("at")
             switch action {
             case .entryUngrant:
@@ -92,9 +93,9 @@ extension Vault {
                         "ungranted by \(handle(try c.optionalInt("actor_id")))"
                     )
                 )
-            case .entryNeedsRotation where details.bool("departed") == true:
+            case .entryNeedsRotation where details.bool(.departed) == true:
                 endings.append((try c.int("seq"), at, try c.optionalInt("person_id"), "departed"))
-            case .entryRevoke where details.bool("key_destroyed") == true:
+            case .entryRevoke where details.bool(.keyDestroyed) == true:
                 endings.append((try c.int("seq"), at, nil, "key destroyed"))
             default: break
             }
@@ -115,13 +116,16 @@ extension Vault {
             let at = try c.date("at")
             let actor = handle(try c.optionalInt("actor_id"))
             if try c.text("kind") == CustodyKind.export.rawValue {
-                let details = AuditDetails(json: try c.optionalText("details") ?? "{}")
+                let details = AuditDetails.reading(
+                    try c.optionalText("details") ?? "{}",
+                    action: AuditAction.entryExport.rawValue
+                )
                 copies.append(
                     .init(
                         recipient: handle(person),
                         by: actor,
                         at: at,
-                        format: details.string("format") ?? "?",
+                        format: details.string(.format) ?? "?",
                         seq: seq
                     )
                 )
@@ -171,7 +175,12 @@ extension Session {
                 }
                 let key = try custody.dataKey(db, entryID: entry.id.rawValue, alias: entry.alias)
                 try custody.seal(c, dataKey: key, entryID: entry.id.rawValue, to: to)
-                let seq = c.record(.entryGrant, entry: entry.id.rawValue, person: to.id, details: ["to": to.handle])
+                let seq = c.record(
+                    .entryGrant,
+                    entry: entry.id.rawValue,
+                    person: to.id,
+                    details: [.to: .text(to.handle)]
+                )
                 try custody.note(c, .grant, entryID: entry.id.rawValue, personID: to.id, seq: seq)
                 return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
             }
@@ -191,7 +200,7 @@ extension Session {
                 c.record(
                     .entryDenied,
                     entry: entry.id.rawValue,
-                    details: ["attempt": attempt, "reason": error.message]
+                    details: [.attempt: .text(attempt), .reason: .text(error.message)]
                 )
             }
             throw error
@@ -227,7 +236,7 @@ extension Session {
             // Only someone who can open the key may decide who else can.
             _ = try custody.dataKey(db, entryID: entry.id.rawValue, alias: entry.alias)
             try db.run("DELETE FROM grants WHERE entry_id = ? AND person_id = ?", [entry.id.rawValue, from.id])
-            c.record(.entryUngrant, entry: entry.id.rawValue, person: from.id, details: ["from": from.handle])
+            c.record(.entryUngrant, entry: entry.id.rawValue, person: from.id, details: [.from: .text(from.handle)])
             return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
         }
     }

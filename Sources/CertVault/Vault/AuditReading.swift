@@ -117,7 +117,7 @@ extension Vault {
                 previous = record.hash
                 expected = record.seq + 1
                 if record.problem == nil, let entry = record.entryID, record.signature != nil,
-                    let alias = record.detailObject["alias"] as? String
+                    let alias = record.fields.alias
                 {
                     named.append((records.count, entry, alias))
                 }
@@ -184,7 +184,7 @@ extension Vault {
                 // The entry as this record names it; else as its latest record does.
                 named.entryAlias =
                     r.problem == nil
-                    ? (r.detailObject["alias"] as? String) ?? r.entryID.flatMap { aliases[$0] }
+                    ? r.fields.alias ?? r.entryID.flatMap { aliases[$0] }
                     : r.entryID.flatMap { aliases[$0] }
                 return named
             }

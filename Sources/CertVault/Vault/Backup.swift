@@ -44,7 +44,7 @@ extension Session {
         // The record comes first, so the copy holds it: a backup is then
         // exactly as new as the vault this machine last saw, not a rollback.
         let recorded = try change { c -> Int64 in
-            c.record(.vaultBackup, details: ["file": URL(fileURLWithPath: path).lastPathComponent])
+            c.record(.vaultBackup, details: [.file: .text(URL(fileURLWithPath: path).lastPathComponent)])
         }
         func failed(_ why: String, code: CertVaultError.Code = .io, hint: String? = nil) -> CertVaultError {
             CertVaultError(

@@ -24,7 +24,7 @@ final class Change {
     /// sent to the audit sinks and the witness updated, each told what of
     /// that failed.
     private(set) var afterCommit: [(_ failure: CertVaultError?) throws -> Void] = []
-    private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: [String: Any])] = []
+    private var pending: [(action: AuditAction, entry: Int64?, person: Int64?, details: AuditDetails)] = []
 
     init(_ db: Database, state: VaultState, actor: Int64, signer: SecureBytes) throws {
         self.db = db
@@ -37,7 +37,7 @@ final class Change {
     /// Queues a record signed by the actor at commit.
     /// - Returns: the sequence number the record will have.
     @discardableResult
-    func record(_ action: AuditAction, entry: Int64? = nil, person: Int64? = nil, details: [String: Any] = [:]) -> Int64
+    func record(_ action: AuditAction, entry: Int64? = nil, person: Int64? = nil, details: AuditDetails = [:]) -> Int64
     {
         pending.append((action, entry, person, details))
         return firstSeq + Int64(pending.count - 1)
@@ -77,16 +77,17 @@ final class Change {
         pending = []
         for i in records.indices {
             if AuditAction.peopleActions.contains(records[i].action), let person = records[i].person {
-                records[i].details["person_digest"] = try RowDigest.person(db, id: person)?.hexLower ?? NSNull()
+                records[i].details[.personDigest] =
+                    try RowDigest.person(db, id: person).map { .text($0.hexLower) } ?? .null
             }
             guard let entry = records[i].entry else { continue }
             let parts = try RowDigest.entryParts(db, id: entry)
-            records[i].details["entry_digest"] = parts?.digest().hexLower ?? NSNull()
-            records[i].details["entry_parts"] = parts?.hex ?? NSNull()
-            if records[i].details["alias"] == nil,
+            records[i].details[.entryDigest] = parts.map { .text($0.digest().hexLower) } ?? .null
+            records[i].details[.entryParts] = parts.map { .texts($0.hex) } ?? .null
+            if records[i].details[.alias] == nil,
                 let row = try db.row("SELECT alias FROM entries WHERE id = ?", [entry])
             {
-                records[i].details["alias"] = try Columns(row, "entry \(entry)").text("alias")
+                records[i].details[.alias] = .text(try Columns(row, "entry \(entry)").text("alias"))
             }
         }
         let touched = Set(records.compactMap(\.entry))
@@ -96,8 +97,8 @@ final class Change {
             throw CertVaultError(.io, "internal error: a change touched an entry it did not record")
         }
         #endif
-        records[records.count - 1].details["state"] = after.state.hexLower
-        records[records.count - 1].details["entries_state"] = after.entriesState.hexLower
+        records[records.count - 1].details[.state] = .text(after.state.hexLower)
+        records[records.count - 1].details[.entriesState] = .text(after.entriesState.hexLower)
         let head = try AuditChain.appendAll(
             db,
             actor: actor,

@@ -216,8 +216,8 @@ extension Session {
             spkiSHA256: spki,
             action: .entryRequest,
             extra: [
-                "alias": name, "subject": request.subject, "dns": dnsNames,
-                "csr_sha256": Digest.sha256(request.derEncoded).hexLower,
+                .alias: .text(name), .subject: .text(request.subject), .dns: .texts(dnsNames),
+                .csrSHA256: .text(Digest.sha256(request.derEncoded).hexLower),
             ]
         )
         return id

@@ -161,7 +161,7 @@ struct Custody: Sendable {
                 .entryGrant,
                 entry: entryID,
                 person: newcomer.id,
-                details: ["to": newcomer.handle, "reason": reason]
+                details: [.to: .text(newcomer.handle), .reason: .text(reason)]
             )
             try note(change, .grant, entryID: entryID, personID: newcomer.id, seq: seq)
         }

@@ -95,7 +95,11 @@ extension Session {
             }
             try db.run("UPDATE people SET status = 'departed' WHERE id = ?", [leaver.id])
             try db.run("DELETE FROM keyslots WHERE person_id = ?", [leaver.id])
-            c.record(.personDepart, person: leaver.id, details: ["handle": leaver.handle, "reason": reason])
+            c.record(
+                .personDepart,
+                person: leaver.id,
+                details: [.handle: .text(leaver.handle), .reason: .text(reason)]
+            )
             var items: [RotationPlan.Item] = []
             for (entryID, why) in reasons.sorted(by: { $0.key < $1.key }) {
                 let entry = try Vault.entry(id: entryID, in: db, state: c.state)
@@ -113,7 +117,7 @@ extension Session {
                     .entryNeedsRotation,
                     entry: entryID,
                     person: leaver.id,
-                    details: ["reason": mark, "departed": held]
+                    details: [.reason: .text(mark), .departed: .bool(held)]
                 )
                 items.append(
                     .init(

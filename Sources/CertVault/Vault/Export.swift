@@ -290,7 +290,7 @@ extension Session {
             ref,
             to: destination,
             recipient: recipient,
-            details: ["format": "pfx", "profile": profile.rawValue],
+            details: [.format: .text("pfx"), .profile: .text(profile.rawValue)],
             format: .pfx,
             cancellation: cancellation
         ) { db, entry, key in
@@ -404,8 +404,8 @@ extension Session {
             to: destination,
             recipient: recipient,
             details: [
-                "format": format.rawValue, "encrypted": !unencrypted,
-                "kdf": unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)",
+                .format: .text(format.rawValue), .encrypted: .bool(!unencrypted),
+                .kdf: .text(unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)"),
             ],
             format: format
         ) { db, entry, key in
@@ -468,7 +468,7 @@ extension Session {
         _ ref: EntryReference,
         to destination: ExportDestination,
         recipient: String?,
-        details: [String: Any],
+        details: AuditDetails,
         format: ExportFormat,
         cancellation: Cancellation? = nil,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
@@ -513,7 +513,7 @@ extension Session {
         _ ref: EntryReference,
         to destination: ExportDestination,
         recipient: String?,
-        details: [String: Any],
+        details: AuditDetails,
         format: ExportFormat,
         cancellation: Cancellation?,
         sinks: [AuditSink],
@@ -557,9 +557,9 @@ extension Session {
             try Certificate(derEncoded: $0).metadata().thumbprintSHA1
         }
         var all = details
-        all["recipient"] = to.handle
-        all["file_sha256"] = digest
-        all[destination.path == nil ? "label" : "file"] = destination.label
+        all[.recipient] = .text(to.handle)
+        all[.fileSHA256] = .text(digest)
+        all[destination.path == nil ? .label : .file] = .text(destination.label)
         let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
         try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
         // Once committed: the key leaves only if the record is in every sink and witnessed.
@@ -577,7 +577,7 @@ extension Session {
                         .entryExportUnwritten,
                         entry: entryID,
                         person: to.id,
-                        details: ["export_seq": seq, "file": label, "reason": error.message]
+                        details: [.exportSeq: .integer(seq), .file: .text(label), .reason: .text(error.message)]
                     )
                 }
                 throw CertVaultError(

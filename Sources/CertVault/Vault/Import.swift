@@ -380,23 +380,23 @@ extension Session {
         certDER: Data?,
         spkiSHA256: Data,
         action: AuditAction,
-        extra: [String: Any]
+        extra: AuditDetails
     ) throws {
         let recipients = key == nil ? [] : try custody.defaultRecipients(c.state)
         let ct = try key.map {
             try custody.storeKey(c, entryID: entryID, key: $0, spkiSHA256: spkiSHA256, recipients: recipients)
         }
         var details = stateDetails(certDER: certDER, spkiSHA256: spkiSHA256, ciphertextSHA256: ct)
-        details.merge(extra) { _, new in new }
-        if !recipients.isEmpty { details["grants"] = recipients.map(\.handle) }
+        details.fields.merge(extra.fields) { _, new in new }
+        if !recipients.isEmpty { details[.grants] = .texts(recipients.map(\.handle)) }
         let seq = c.record(action, entry: entryID, details: details)
         for r in recipients { try custody.note(c, .grant, entryID: entryID, personID: r.id, seq: seq) }
     }
 
-    func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> [String: Any] {
-        var d: [String: Any] = ["spki_sha256": spkiSHA256.hexLower]
-        if let certDER { d["cert_sha256"] = Digest.sha256(certDER).hexLower }
-        if let ciphertextSHA256 { d["ciphertext_sha256"] = ciphertextSHA256.hexLower }
+    func stateDetails(certDER: Data?, spkiSHA256: Data, ciphertextSHA256: Data?) -> AuditDetails {
+        var d: AuditDetails = [.spkiSHA256: .text(spkiSHA256.hexLower)]
+        if let certDER { d[.certSHA256] = .text(Digest.sha256(certDER).hexLower) }
+        if let ciphertextSHA256 { d[.ciphertextSHA256] = .text(ciphertextSHA256.hexLower) }
         return d
     }
 
@@ -437,7 +437,7 @@ extension Session {
                 certDER: der,
                 spkiSHA256: spki,
                 action: .entryKeyAdd,
-                extra: ["source": sourceName]
+                extra: [.source: .text(sourceName)]
             )
             return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .paired))
         }
@@ -511,12 +511,16 @@ extension Session {
                 spkiSHA256: spki,
                 ciphertextSHA256: try row.optionalBlob("key_ciphertext").map(Digest.sha256)
             )
-            details["source"] = sourceName
-            details["sha1"] = meta.thumbprintSHA1
-            if replaced != nil { details["alias"] = alias }
+            details[.source] = .text(sourceName)
+            details[.sha1] = .text(meta.thumbprintSHA1)
+            if replaced != nil { details[.alias] = .text(alias) }
             c.record(pending ? .entryComplete : .entryCertAdd, entry: id, details: details)
             if let replaced {
-                c.record(.entrySupersede, entry: replaced.id, details: ["successor": id, "successor_alias": alias])
+                c.record(
+                    .entrySupersede,
+                    entry: replaced.id,
+                    details: [.successor: .integer(id), .successorAlias: .text(alias)]
+                )
             }
             return (
                 id,
@@ -566,7 +570,8 @@ extension Session {
             spkiSHA256: spki,
             action: action,
             extra: [
-                "alias": alias, "purpose": purpose.rawValue, "sha1": meta.thumbprintSHA1, "source": sourceName,
+                .alias: .text(alias), .purpose: .text(purpose.rawValue), .sha1: .text(meta.thumbprintSHA1),
+                .source: .text(sourceName),
             ]
         )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: meta.thumbprintSHA1, outcome: .imported))
@@ -631,7 +636,7 @@ extension Session {
             spkiSHA256: spki,
             action: .entryImport,
             extra: [
-                "alias": alias, "purpose": purpose.rawValue, "source": label,
+                .alias: .text(alias), .purpose: .text(purpose.rawValue), .source: .text(label),
             ]
         )
         return (id, .init(file: source, alias: alias, thumbprintSHA1: nil, outcome: .imported))
@@ -681,7 +686,9 @@ extension Session {
     /// and differs: the name as the file gave it stays with the entry.
     static func tags(keeping name: String?, for alias: String) -> String {
         guard let name, !name.isEmpty, name != alias, Alias.derived(from: name) != name else { return "{}" }
-        return AuditChain.encode(["name": name])
+        var out = ""
+        JSONText.write(.object(["name": .string(name)]), to: &out)
+        return out
     }
 
     /// Links certificates to their issuers (both ways) among the entries,
@@ -717,7 +724,7 @@ extension Session {
                     if try cert().isIssued(by: try Certificate(derEncoded: try candidate.blob("cert_der"))) {
                         let issuer = try candidate.int("id")
                         try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [issuer, id])
-                        c.record(.entryLink, entry: id, details: ["issuer": issuer])
+                        c.record(.entryLink, entry: id, details: [.issuer: .integer(issuer)])
                         break
                     }
                 }
@@ -734,7 +741,7 @@ extension Session {
                 if try Certificate(derEncoded: try child.blob("cert_der")).isIssued(by: try cert()) {
                     let childID = try child.int("id")
                     try db.run("UPDATE entries SET issuer_entry_id = ? WHERE id = ?", [id, childID])
-                    c.record(.entryLink, entry: childID, details: ["issuer": id])
+                    c.record(.entryLink, entry: childID, details: [.issuer: .integer(id)])
                 }
             }
         }

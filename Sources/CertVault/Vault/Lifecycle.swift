@@ -138,7 +138,7 @@ extension Session {
                 c.record(
                     .entrySupersede,
                     entry: old.id.rawValue,
-                    details: ["successor": id, "successor_alias": old.alias]
+                    details: [.successor: .integer(id), .successorAlias: .text(old.alias)]
                 )
             }
             // Everyone who could open the old key can open the new one.
@@ -152,7 +152,7 @@ extension Session {
                     .entryGrant,
                     entry: id,
                     person: holder.id,
-                    details: ["to": holder.handle, "reason": "held \(retiredAlias)"]
+                    details: [.to: .text(holder.handle), .reason: .text("held \(retiredAlias)")]
                 )
                 try custody.note(c, .grant, entryID: id, personID: holder.id, seq: seq)
             }
@@ -220,7 +220,7 @@ extension Session {
             c.record(
                 .entryRevoke,
                 entry: entry.id.rawValue,
-                details: ["reason": reason.rawValue, "key_destroyed": destroyKey && entry.hasPrivateKey]
+                details: [.reason: .text(reason.rawValue), .keyDestroyed: .bool(destroyKey && entry.hasPrivateKey)]
             )
             return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
         }
@@ -253,7 +253,7 @@ extension Session {
                 "UPDATE entries SET tags = json_set(tags, '$.retired_at', ?) WHERE id = ?",
                 [now, entry.id.rawValue]
             )
-            c.record(.entryRetire, entry: entry.id.rawValue, details: ["retired_at": now])
+            c.record(.entryRetire, entry: entry.id.rawValue, details: [.retiredAt: .text(now)])
             return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
         }
     }
@@ -293,7 +293,7 @@ extension Session {
                 )
             }
             try db.run("UPDATE entries SET alias = ? WHERE id = ?", [alias, entry.id.rawValue])
-            c.record(.entryRename, entry: entry.id.rawValue, details: ["previous_alias": entry.alias])
+            c.record(.entryRename, entry: entry.id.rawValue, details: [.previousAlias: .text(entry.alias)])
             return try Vault.entry(id: entry.id.rawValue, in: db, state: c.state)
         }
     }

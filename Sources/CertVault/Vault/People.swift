@@ -30,7 +30,7 @@ enum PeopleWriter {
         _ new: Vault.NewPerson,
         keys: PersonKeys?,
         createdBy: Int64?
-    ) throws -> (id: Int64, details: [String: Any]) {
+    ) throws -> (id: Int64, details: AuditDetails) {
         try PersonRow(
             handle: new.handle,
             name: new.name,
@@ -41,12 +41,12 @@ enum PeopleWriter {
             createdAt: Timestamp.now(),
             createdBy: createdBy
         ).insert(db)
-        var details: [String: Any] = ["handle": new.handle, "role": new.role.rawValue]
-        if let name = new.name { details["name"] = name }
-        if let email = new.email { details["email"] = email }
+        var details: AuditDetails = [.handle: .text(new.handle), .role: .text(new.role.rawValue)]
+        if let name = new.name { details[.name] = .text(name) }
+        if let email = new.email { details[.email] = .text(email) }
         if let keys {
-            details["box_public_key"] = keys.box.publicKey.hexLower
-            details["sign_public_key"] = keys.sign.publicKey.hexLower
+            details[.boxPublicKey] = .text(keys.box.publicKey.hexLower)
+            details[.signPublicKey] = .text(keys.sign.publicKey.hexLower)
         }
         return (db.lastInsertedRowID, details)
     }
@@ -196,12 +196,8 @@ extension Session {
             }
             var (id, details) = try PeopleWriter.insert(db, new, keys: keys, createdBy: person.id)
             if let keys {
-                details["keyslot_digest"] = try PeopleWriter.storeKeyslot(
-                    db,
-                    vaultID: vault.vaultID,
-                    personID: id,
-                    keys: keys
-                )
+                let digest = try PeopleWriter.storeKeyslot(db, vaultID: vault.vaultID, personID: id, keys: keys)
+                details[.keyslotDigest] = .text(digest)
             }
             c.record(.personAdd, person: id, details: details)
             if new.role == .admin, let box = keys?.box.publicKey, let sign = keys?.sign.publicKey {
@@ -249,7 +245,11 @@ extension Session {
                 kek: kek,
                 parameters: parameters
             )
-            c.record(.personKeyslot, person: person.id, details: ["keyslot_digest": digest, "kdf": kdf.rawValue])
+            c.record(
+                .personKeyslot,
+                person: person.id,
+                details: [.keyslotDigest: .text(digest), .kdf: .text(kdf.rawValue)]
+            )
         }
         try vault.store.truncateLog()
     }
@@ -311,14 +311,16 @@ extension Session {
                         .entryUngrant,
                         entry: entryID,
                         person: target.id,
-                        details: ["from": target.handle, "reason": "role changed to auditor"]
+                        details: [.from: .text(target.handle), .reason: .text("role changed to auditor")]
                     )
                 }
             }
             c.record(
                 .personRole,
                 person: target.id,
-                details: ["handle": target.handle, "role": role.rawValue, "was": target.role.rawValue]
+                details: [
+                    .handle: .text(target.handle), .role: .text(role.rawValue), .was: .text(target.role.rawValue),
+                ]
             )
             if role == .admin {
                 var promoted = target

@@ -510,21 +510,21 @@ extension Session {
                 }
                 return entry.alias == record.entryAlias ? entry : nil
             }
+            let details = record.fields
             switch record.kind {
             case .personDepart?:
                 attempt {
-                    guard let handle = record.detailObject["handle"] as? String,
+                    guard let handle = details.handle,
                         (try? vault.actor(handle))?.status == .active
                     else { return nil }
-                    let reason = (record.detailObject["reason"] as? String) ?? "departed"
+                    let reason = details.reason ?? "departed"
                     let plan = try depart(handle, reason: "\(reason) (\(note))")
                     return
                         "\(handle) departed again; \(plan.items.count) entries they could reach are marked for rotation"
                 }
             case .personRole?:
                 attempt {
-                    guard let handle = record.detailObject["handle"] as? String,
-                        let role = (record.detailObject["role"] as? String).flatMap(PersonRole.init(rawValue:)),
+                    guard let handle = details.handle, let role = details.role,
                         let person = try? vault.actor(handle), person.status == .active, person.role != role
                     else { return nil }
                     _ = try setRole(of: handle, to: role)
@@ -534,9 +534,9 @@ extension Session {
                 attempt {
                     guard let entry = try sameEntry(), entry.status != .revoked else { return nil }
                     let reason =
-                        (record.detailObject["reason"] as? String).flatMap(RevocationReason.init(rawValue:))
+                        details.reason.flatMap(RevocationReason.init(rawValue:))
                         ?? .unspecified
-                    let destroy = record.detailObject["key_destroyed"] as? Bool ?? false
+                    let destroy = details.bool(.keyDestroyed) ?? false
                     _ = try revoke(.id(entry.id), reason: reason, destroyKey: destroy)
                     return "\(entry.alias) revoked again (\(reason.rawValue)\(destroy ? ", key destroyed" : ""))"
                 }
@@ -550,7 +550,7 @@ extension Session {
                 }
             case .entryUngrant?:
                 attempt {
-                    guard let entry = try sameEntry(), let from = record.detailObject["from"] as? String,
+                    guard let entry = try sameEntry(), let from = details.string(.from),
                         entry.access.contains(from)
                     else { return nil }
                     _ = try ungrant(.id(entry.id), from: from)
@@ -558,8 +558,8 @@ extension Session {
                 }
             case .policySet?:
                 attempt {
-                    guard let key = (record.detailObject["key"] as? String).flatMap(PolicyKey.init(rawValue:)),
-                        let value = record.detailObject["value"] as? String,
+                    guard let key = details.string(.key).flatMap(PolicyKey.init(rawValue:)),
+                        let value = details.string(.value),
                         try vault.policy().entries.first(where: { $0.key == key })?.value != value
                     else { return nil }
                     _ = try setPolicy(key, to: value)
@@ -593,9 +593,10 @@ extension Session {
     ) throws -> Rollback? {
         try requireRole([.admin], to: "accept a restored vault")
         return try change(acceptingRollback: true) { c in
-            var details: [String: Any] = [
-                "restore": true, "shared_seq": restoration.sharedSeq,
-                "branch": restoration.branch.map(\.seq), "current_log_ignored": restoration.ignoredCurrentLog,
+            var details: AuditDetails = [
+                .restore: .bool(true), .sharedSeq: .integer(restoration.sharedSeq),
+                .branch: .integers(restoration.branch.map(\.seq)),
+                .currentLogIgnored: .bool(restoration.ignoredCurrentLog),
             ]
             let head = try AuditChain.head(c.db)
             var rollback = c.rollback
@@ -609,14 +610,14 @@ extension Session {
                 rollback = try Rollback.detect(c.db, seen: seen, head: head)
             }
             if let replaced {
-                details["replaced_seq"] = replaced.seq
-                details["replaced_hash"] = replaced.hash.hexLower
+                details[.replacedSeq] = .integer(replaced.seq)
+                details[.replacedHash] = .text(replaced.hash.hexLower)
             }
             if let seen = rollback {
-                details["seen_seq"] = seen.seen.seq
-                details["seen_hash"] = seen.seen.hash
-                details["seen_at"] = seen.seen.seenAt
-                details["reason"] = seen.reason
+                details[.seenSeq] = .integer(seen.seen.seq)
+                details[.seenHash] = .text(seen.seen.hash)
+                details[.seenAt] = .text(seen.seen.seenAt)
+                details[.reason] = .text(seen.reason)
             }
             c.record(.rollbackAccepted, details: details)
             return rollback

@@ -160,8 +160,8 @@ public final class Session: Sendable {
             c.record(
                 .rollbackAccepted,
                 details: [
-                    "seen_seq": seenState.seen.seq, "seen_hash": seenState.seen.hash, "seen_at": seenState.seen.seenAt,
-                    "reason": seenState.reason,
+                    .seenSeq: .integer(seenState.seen.seq), .seenHash: .text(seenState.seen.hash),
+                    .seenAt: .text(seenState.seen.seenAt), .reason: .text(seenState.reason),
                 ]
             )
             return seenState

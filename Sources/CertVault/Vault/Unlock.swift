@@ -71,7 +71,7 @@ extension Vault {
                     actor: person.id,
                     action: .unlockFailed,
                     person: person.id,
-                    details: ["handle": person.handle],
+                    details: [.handle: .text(person.handle)],
                     signer: nil
                 )
             }

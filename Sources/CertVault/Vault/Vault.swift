@@ -99,8 +99,8 @@ public final class Vault: Sendable {
                 var founder = admin
                 founder.role = .admin
                 var (personID, details) = try PeopleWriter.insert(db, founder, keys: keys, createdBy: nil)
-                details["vault_id"] = vaultID.hexLower
-                details["format_version"] = Store.formatVersion
+                details[.vaultID] = .text(vaultID.hexLower)
+                details[.formatVersion] = .integer(Store.formatVersion)
                 _ = try AuditChain.append(
                     db,
                     actor: personID,
@@ -119,7 +119,7 @@ public final class Vault: Sendable {
                     actor: personID,
                     signer: keys.sign.secretKey
                 )
-                change.record(.personKeyslot, person: personID, details: ["keyslot_digest": keyslotDigest])
+                change.record(.personKeyslot, person: personID, details: [.keyslotDigest: .text(keyslotDigest)])
                 return try change.commit()
             }
         } catch {

@@ -1,0 +1,11 @@
+-- certvault schema, migration 0004: audit details in format 2. Frozen once
+-- shipped.
+--
+-- No table changes. From this format on, every audit record's details
+-- carry their format ("v":2) and are read strictly: canonical JSON, only the
+-- keys the record's action holds, each of its one type
+-- (docs/audit-details.md). Records written before stay format 1 and are
+-- read as they were written. The number rises so that a certvault that
+-- writes format 1 no longer writes to this vault: a format-1 record after a
+-- format-2 one is refused by `audit verify`.
+PRAGMA user_version = 4;
