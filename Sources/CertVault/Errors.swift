@@ -7,13 +7,22 @@ import Foundation
 /// wording of ``message`` may improve over time.
 public struct CertVaultError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// A stable identifier for the kind of failure.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible, Codable {
         /// The stable text of the code, such as `wrong-password`, for programs to compare.
         public let rawValue: String
         /// A code with this raw value.
         public init(_ rawValue: String) { self.rawValue = rawValue }
         /// The raw value.
         public var description: String { rawValue }
+        /// Reads the code from its raw value, as ``encode(to:)`` writes it.
+        public init(from decoder: any Decoder) throws {
+            rawValue = try decoder.singleValueContainer().decode(String.self)
+        }
+        /// Writes the raw value alone, as a JSON string.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(rawValue)
+        }
 
         /// The passphrase does not open the person's keyslot.
         public static let wrongPassphrase = Code("wrong-passphrase")

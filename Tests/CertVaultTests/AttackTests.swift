@@ -370,7 +370,7 @@ final class AttackTests: VaultTestCase {
         try vault.store.write { db in
             let state = try vault.state(db)
             try db.execute(sql: "UPDATE entries SET subscription = 'stolen' WHERE id = ?", arguments: [web1.id])
-            let change = try Change(db, state: state, actor: aud.person.id, signer: aud.signSecretKey)
+            let change = try Change(db, state: state, actor: aud.person.id.rawValue, signer: aud.signSecretKey)
             change.record(.entryImport, entry: web1.id, details: [.alias: .text("web1")])
             _ = try change.commit()
         }
@@ -395,7 +395,7 @@ final class AttackTests: VaultTestCase {
             v.findings.contains { $0.message.contains("changes entries its records do not name") },
             "\(v.findings)"
         )
-        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
+        XCTAssertTrue(v.findings.contains { $0.entryID?.rawValue == web1.id }, "\(v.findings)")
         // On a fresh machine (no witness) and on this one alike.
         XCTAssertFalse(try vault.inventory().isIntact)
         XCTAssertFalse(try Vault.open(at: path, witness: nil).inventory().isIntact)
@@ -422,7 +422,7 @@ final class AttackTests: VaultTestCase {
             v.findings.contains { $0.seq == exportSeq && $0.message == "the signature by alice is invalid" },
             "\(v.findings)"
         )
-        XCTAssertTrue(v.findings.contains { $0.entryID == web1.id }, "\(v.findings)")
+        XCTAssertTrue(v.findings.contains { $0.entryID?.rawValue == web1.id }, "\(v.findings)")
         XCTAssertTrue(
             v.findings.contains { $0.message.contains("changes entries its records do not name") },
             "\(v.findings)"
@@ -440,7 +440,7 @@ final class AttackTests: VaultTestCase {
             let snapshot = try RowDigest.snapshot(db)
             try AuditChain.append(
                 db,
-                actor: aud.person.id,
+                actor: aud.person.id.rawValue,
                 action: .vaultBackup,
                 details: [
                     .file: .text("x.db"), .state: .text(snapshot.state.hexLower),
@@ -478,7 +478,7 @@ final class AttackTests: VaultTestCase {
             details[.version] = .integer(Int64(DetailsCodec.currentVersion))
             try AuditChain.append(
                 db,
-                actor: session.person.id,
+                actor: session.person.id.rawValue,
                 action: action,
                 entry: entry,
                 person: person,
@@ -646,7 +646,13 @@ final class AttackTests: VaultTestCase {
         let bob = try unlock("bob", bobPassphrase)
         let pristine = try copyOfVault("pristine-roles")
         let bobID = bob.person.id
-        try forge(bob, .personRole, person: bobID, sql: "UPDATE people SET role = 'admin' WHERE id = ?", [bobID])
+        try forge(
+            bob,
+            .personRole,
+            person: bobID.rawValue,
+            sql: "UPDATE people SET role = 'admin' WHERE id = ?",
+            [bobID.rawValue]
+        )
         XCTAssertTrue(
             try vault.verify().findings.contains { $0.message.contains("changed a role without being an admin") }
         )
@@ -684,7 +690,7 @@ final class AttackTests: VaultTestCase {
                         aud,
                         .personKeyslot,
                         entry: web1.id,
-                        person: aud.person.id,
+                        person: aud.person.id.rawValue,
                         sql: "UPDATE entries SET subscription = 'x' WHERE id = ?",
                         [web1.id]
                     )
@@ -753,10 +759,13 @@ final class AttackTests: VaultTestCase {
             try tamper(sql, [web1.id])
             let findings = try vault.verify().findings
             XCTAssertTrue(
-                findings.contains { $0.entryID == web1.id && $0.message.contains(message) },
+                findings.contains { $0.entryID?.rawValue == web1.id && $0.message.contains(message) },
                 "\(sql): \(findings)"
             )
-            XCTAssertFalse(findings.contains { $0.entryID != web1.id && $0.message.contains(message) }, "\(findings)")
+            XCTAssertFalse(
+                findings.contains { $0.entryID?.rawValue != web1.id && $0.message.contains(message) },
+                "\(findings)"
+            )
         }
     }
 

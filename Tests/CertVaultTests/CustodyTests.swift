@@ -217,7 +217,7 @@ final class CustodyTests: VaultTestCase {
         let records = try vault.auditRecords(.init(entry: "m1"))
         XCTAssertEqual(Set(records.compactMap(\.entryID)).count, 2)
         XCTAssertTrue(
-            records.filter { $0.entryID == m1.id.rawValue && $0.kind == .entryCreate }.allSatisfy {
+            records.filter { $0.entryID == m1.id && $0.kind == .entryCreate }.allSatisfy {
                 $0.entryAlias == "m1"
             }
         )

@@ -109,7 +109,7 @@ final class DetailsCodecTests: XCTestCase {
         }
         // A later format is not guessed at.
         XCTAssertThrowsError(try DetailsCodec.decode(#"{"v":3}"#, action: "vault.backup")) { error in
-            XCTAssertEqual((error as? CertVaultError)?.code, .newerFormat)
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
         }
     }
 
@@ -145,7 +145,7 @@ final class SignedDetailsAttackTests: VaultTestCase {
                 previous: head.hash,
                 seq: head.seq + 1,
                 at: at,
-                actorID: session.person.id,
+                actorID: session.person.id.rawValue,
                 action: AuditAction.vaultBackup.rawValue,
                 entryID: nil,
                 personID: nil,
@@ -154,7 +154,7 @@ final class SignedDetailsAttackTests: VaultTestCase {
             try AuditRow(
                 seq: head.seq + 1,
                 at: at,
-                actorID: session.person.id,
+                actorID: session.person.id.rawValue,
                 action: .vaultBackup,
                 entryID: nil,
                 personID: nil,
@@ -241,6 +241,128 @@ final class SignedDetailsAttackTests: VaultTestCase {
             // Nothing it says is believed: the log shows it as a problem, its fields empty.
             let record = try XCTUnwrap(try copy.auditLog().records.first { $0.seq == seq })
             XCTAssertNotNil(record.problem, name)
+        }
+    }
+}
+
+/// What a second pair of eyes did to the one-reader rule with sqlite3 and
+/// an officer's own key: rows no command may act on.
+final class UnreadableRecordAttackTests: VaultTestCase {
+    /// Appends a row whose details are `text`, as stored bytes (a NUL or
+    /// bad UTF-8 included), hashed over those bytes as a forger's tool
+    /// would, unsigned unless `signer` is given.
+    func appendRow(
+        _ action: AuditAction,
+        actor: Int64,
+        person: Int64? = nil,
+        bytes: Data,
+        signer: SecureBytes? = nil
+    ) throws -> Int64 {
+        try vault.store.write { db in
+            let head = try XCTUnwrap(try AuditChain.head(db))
+            let at = Timestamp.now()
+            let text = String(decoding: bytes, as: UTF8.self)
+            let hash = AuditChain.hash(
+                previous: head.hash,
+                seq: head.seq + 1,
+                at: at,
+                actorID: actor,
+                action: action.rawValue,
+                entryID: nil,
+                personID: person,
+                details: text
+            )
+            try db.execute(
+                sql: "INSERT INTO audit VALUES (?, ?, ?, ?, NULL, ?, CAST(? AS TEXT), ?, ?, ?)",
+                arguments: [
+                    head.seq + 1, at, actor, action.rawValue, person, bytes, head.hash, hash,
+                    signer.map { Signature.sign(hash, secretKey: $0) },
+                ]
+            )
+            return head.seq + 1
+        }
+    }
+
+    /// Unsigned policy records cut at a NUL, then a genuine signed record
+    /// over the same state: no machine believes the policy, and every
+    /// command refuses the vault; verify names the rows.
+    func testUnsignedRowsBeforeASignedOneAreNotBelieved() throws {
+        let alice = try unlock()
+        let forged = try appendRow(
+            .policySet,
+            actor: alice.person.id.rawValue,
+            bytes: Data(#"{"key":"expiry-windows","v":2,"value":"1"}"#.utf8) + Data([0]) + Data("x".utf8)
+        )
+        // An insider's own tool signs a record after it, over the state as it stands.
+        let last = try XCTUnwrap(try vault.auditRecords().last { $0.signature != nil })
+        let state = try XCTUnwrap(last.fields.string(.state))
+        let entries = try XCTUnwrap(last.fields.string(.entriesState))
+        _ = try appendRow(
+            .vaultBackup,
+            actor: alice.person.id.rawValue,
+            bytes: Data(#"{"entries_state":"\#(entries)","file":"b.db","state":"\#(state)","v":2}"#.utf8),
+            signer: alice.signSecretKey
+        )
+        for witness in [self.witness, nil] as [RollbackWitness?] {
+            let fresh = try Vault.open(at: path, witness: witness)
+            // Refused outright, or read without the forged value: never believed.
+            if let policy = try? fresh.policy() {
+                XCTAssertEqual(policy.settings.expiryWindows, PolicySettings().expiryWindows)
+            }
+            XCTAssertFalse((try? fresh.inventory().isIntact) ?? false, "witness \(witness == nil ? "none" : "kept")")
+            let verification = try fresh.verify()
+            XCTAssertTrue(verification.findings.contains { $0.seq == forged }, "\(verification.findings)")
+        }
+        XCTAssertThrowsError(try alice.setPolicy(.managementLimit, to: "7")) { error in
+            XCTAssertTrue([.tampered, .corruptVault].contains((error as? CertVaultError)?.code), "\(error)")
+        }
+    }
+
+    /// An unsigned failed unlock whose details are in format 1 after format
+    /// 2, or name another person than the record does, or hold bad UTF-8.
+    func testUnsignedFailedUnlocksSayNoMoreThanTheTruth() throws {
+        let alice = try unlock()
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: "bob pass phrase"),
+            kdf: .interactive
+        )
+        try vault.close()
+        let cases: [(String, Data, String)] = [
+            ("format 1 after format 2", Data(#"{"handle":"alice"}"#.utf8), "in format 1, after a record in format 2"),
+            ("another person's handle", Data(#"{"handle":"bob","v":2}"#.utf8), "says more than a failed unlock"),
+            ("bad UTF-8", Data(#"{"handle":"al"#.utf8) + Data([0xFF]) + Data(#"ice","v":2}"#.utf8), "not valid UTF-8"),
+            (
+                "a newer details format", Data(#"{"handle":"alice","v":3}"#.utf8),
+                "no certvault of this vault's format writes"
+            ),
+        ]
+        let pristine = dir.appendingPathComponent("pristine.db").path
+        try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        for (name, bytes, why) in cases {
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.copyItem(atPath: pristine, toPath: path)
+            vault = try Vault.open(at: path, witness: witness)
+            let seq = try appendRow(.unlockFailed, actor: 1, person: 1, bytes: bytes)
+            let verification = try vault.verify()
+            XCTAssertTrue(
+                verification.findings.contains { $0.seq == seq && $0.message.contains(why) },
+                "\(name): \(verification.findings)"
+            )
+            // The machine that saw the vault before refuses to act on it.
+            XCTAssertFalse(try vault.inventory().isIntact, name)
+            try vault.close()
+        }
+    }
+
+    /// The format number lowered by hand, to let a certvault that writes
+    /// format-1 details in, is refused at open.
+    func testALoweredFormatNumberIsRefused() throws {
+        try vault.close()
+        try Support.run("sqlite3", [path, "PRAGMA user_version = 3"])
+        XCTAssertThrowsError(try Vault.open(at: path, witness: nil)) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+            XCTAssertTrue("\(error)".contains("its format number was lowered by hand"), "\(error)")
         }
     }
 }

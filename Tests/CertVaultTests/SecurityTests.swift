@@ -270,10 +270,10 @@ final class SecurityTests: VaultTestCase {
             previous: r.previousHash,
             seq: 3,
             at: r.at,
-            actorID: r.actorID,
+            actorID: r.actorRow,
             action: r.action,
-            entryID: r.entryID,
-            personID: r.personID,
+            entryID: r.entryRow,
+            personID: r.personRow,
             details: forged
         )
         try tamper("UPDATE audit SET details = ?, hash = ? WHERE seq = 3", [forged, h])

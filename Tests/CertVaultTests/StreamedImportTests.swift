@@ -55,7 +55,7 @@ final class StreamedImportTests: VaultTestCase {
 
         let report = try session.importPaths(paths, password: SecureBytes(utf8: "secret"))
         XCTAssertFalse(report.stored)
-        XCTAssertEqual(report.errors.map(\.code), ["unknown-format", "wrong-password"])
+        XCTAssertEqual(report.errors.map(\.code), [.unknownFormat, .wrongPassword])
         XCTAssertTrue(report.failures[0].hasPrefix(garbage), report.failures[0])
         XCTAssertTrue(report.failures[1].hasPrefix(wrong), report.failures[1])
         XCTAssertEqual(report.firstError?.code, .unknownFormat)

@@ -63,7 +63,19 @@ final class UpgradeTests: XCTestCase {
         let other = try copyOfFormat2()
         try Vault.open(at: other, witness: nil).close()
         try Support.run("sqlite3", [other, "INSERT INTO grdb_migrations VALUES ('0009_hand')"])
-        // The open succeeds (the row names no schema object); verification finds it.
+        // More migrations than the format number says: refused at open.
+        XCTAssertThrowsError(try Vault.open(at: other, witness: nil)) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .tampered)
+            XCTAssertTrue("\(error)".contains("migrations were applied"), "\(error)")
+        }
+        // With the number raised to match, the open succeeds (the row names no schema object) and
+        // verification finds the row, which the signed state does not hold.
+        try Support.run("sqlite3", [other, "PRAGMA user_version = \(Schema.migrations.count + 1)"])
+        XCTAssertThrowsError(try Vault.open(at: other, witness: nil)) { error in
+            XCTAssertEqual((error as? CertVaultError)?.code, .newerFormat)
+        }
+        try Support.run("sqlite3", [other, "DELETE FROM grdb_migrations WHERE identifier = '0001_initial'"])
+        try Support.run("sqlite3", [other, "PRAGMA user_version = \(Schema.migrations.count)"])
         let verification = try Vault.open(at: other, witness: nil).verify()
         XCTAssertFalse(verification.isValid, "a migration row added by hand went unnoticed")
         XCTAssertTrue(

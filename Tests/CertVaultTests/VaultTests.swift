@@ -226,7 +226,7 @@ final class VaultTests: VaultTestCase {
 
         let report = try session.importFiles(files, options: ImportOptions(keepGoing: true))
         XCTAssertEqual(report.items.map(\.alias), ["good"])
-        XCTAssertEqual(report.errors.map(\.code), ["key-mismatch"])
+        XCTAssertEqual(report.errors.map(\.code), [.keyMismatch])
         XCTAssertEqual(try vault.entries().map(\.alias).sorted(), ["good", "pending.example"])
         XCTAssertTrue(try vault.verify().isValid)
     }

@@ -8,7 +8,12 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     /// UTC, ISO 8601.
     public var at: String
     /// The id of the person who made the record; nil when the record names none.
-    public var actorID: Int64?
+    public var actorID: Person.ID? {
+        get { actorRow.map { Person.ID($0) } }
+        set { actorRow = newValue?.rawValue }
+    }
+    /// ``actorID`` as the table stores it.
+    var actorRow: Int64?
     /// The actor's handle as the signed records state it; filled in by
     /// ``Vault/auditLog(_:)``, nil elsewhere or when no trusted record
     /// introduced the actor.
@@ -16,13 +21,23 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     /// What happened: an ``AuditAction`` raw value such as `entry.export`.
     public var action: String
     /// The id of the entry the record is about; nil for a record about no entry.
-    public var entryID: Int64?
+    public var entryID: Entry.ID? {
+        get { entryRow.map { Entry.ID($0) } }
+        set { entryRow = newValue?.rawValue }
+    }
+    /// ``entryID`` as the table stores it.
+    var entryRow: Int64?
     /// The entry's alias as its latest believable record gives it; filled in
     /// by ``Vault/auditLog(_:)``, nil elsewhere or when no record names one.
     public var entryAlias: String?
     /// The id of the person the record concerns (added, given a keyslot, a
     /// grant or an export); nil when it concerns nobody in particular.
-    public var personID: Int64?
+    public var personID: Person.ID? {
+        get { personRow.map { Person.ID($0) } }
+        set { personRow = newValue?.rawValue }
+    }
+    /// ``personID`` as the table stores it.
+    var personRow: Int64?
     /// That person's handle as the signed records state it; filled in by
     /// ``Vault/auditLog(_:)``, nil elsewhere or when unknown.
     public var personHandle: String?
@@ -48,12 +63,12 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     public init(
         seq: Int64,
         at: String,
-        actorID: Int64? = nil,
+        actorID: Person.ID? = nil,
         actorHandle: String? = nil,
         action: String,
-        entryID: Int64? = nil,
+        entryID: Entry.ID? = nil,
         entryAlias: String? = nil,
-        personID: Int64? = nil,
+        personID: Person.ID? = nil,
         personHandle: String? = nil,
         details: String,
         previousHash: Data,
@@ -63,12 +78,12 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     ) {
         self.seq = seq
         self.at = at
-        self.actorID = actorID
+        self.actorRow = actorID?.rawValue
         self.actorHandle = actorHandle
         self.action = action
-        self.entryID = entryID
+        self.entryRow = entryID?.rawValue
         self.entryAlias = entryAlias
-        self.personID = personID
+        self.personRow = personID?.rawValue
         self.personHandle = personHandle
         self.details = details
         self.previousHash = previousHash
@@ -94,10 +109,10 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         )
         seq = try c.int("seq", in: AuditChain.seqRange)
         at = try c.wholeText("at")
-        actorID = try c.optionalInt("actor_id")
+        actorRow = try c.optionalInt("actor_id")
         action = try c.wholeText("action")
-        entryID = try c.optionalInt("entry_id")
-        personID = try c.optionalInt("person_id")
+        entryRow = try c.optionalInt("entry_id")
+        personRow = try c.optionalInt("person_id")
         details = try c.wholeText("details")
         previousHash = try c.blob("prev_hash", count: 32)
         hash = try c.blob("hash", count: 32)
@@ -110,10 +125,10 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
             previous: previousHash,
             seq: seq,
             at: at,
-            actorID: actorID,
+            actorID: actorRow,
             action: action,
-            entryID: entryID,
-            personID: personID,
+            entryID: entryRow,
+            personID: personRow,
             details: details
         )
     }

@@ -33,6 +33,12 @@ extension VaultState {
         var findings: [AuditFinding] = []
         // The people as of `after`, replayed unless the caller has them.
         var ledger = try given ?? PeopleLedger.replay(db, vaultID: vaultID, through: after)
+        // No record after `after` may be in an older details format than the one there (verified then).
+        if after > 0, let row = try db.row("SELECT \(AuditChain.columns) FROM audit WHERE seq = ?", [after]),
+            let verified = try? AuditRecord(row: row).readDetails()
+        {
+            ledger.detailsVersion = max(ledger.detailsVersion, verified.version)
+        }
         // Signatures are checked on every core while the records are walked,
         // as if each held; if one does not, the walk is made again in order,
         // each record checked before it counts.
@@ -57,8 +63,18 @@ extension VaultState {
             arguments: [after]
         )
         while let row = try query.rows.next() {
-            // A record that cannot be read is checkLinks' to name.
-            guard let record = try? AuditRecord(row: row, query: query) else { continue }
+            // A record that cannot be read is a finding here too: nothing after it may pass for checked.
+            let record: AuditRecord
+            do { record = try AuditRecord(row: row, query: query) } catch {
+                let seq = (row["seq"] as (any DatabaseValueConvertible)?)?.databaseValue
+                findings.append(
+                    .init(
+                        seq: seq.flatMap { Int64.fromDatabaseValue($0) },
+                        message: (error as? CertVaultError)?.message ?? "a record that cannot be read"
+                    )
+                )
+                continue
+            }
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
             let problem: String?
             if inOrder {
@@ -82,7 +98,7 @@ extension VaultState {
             let details = record.fields
             // Built in place: a bulk import is one change of thousands of records.
             if open == nil { open = Transaction(first: record.seq) }
-            if let entry = record.entryID, let action = AuditAction(rawValue: record.action) {
+            if let entry = record.entryRow, let action = AuditAction(rawValue: record.action) {
                 open!.named[entry] = details.string(.entryDigest).flatMap(Data.init(hex:))
                 open!.parts[entry] = RowDigest.Parts(hex: details[.entryParts])
                 open!.actions[entry, default: []].insert(action)
@@ -122,7 +138,7 @@ extension VaultState {
                     hadKey: before.hadKey,
                     hadCertificate: before.hadCertificate
                 ) {
-                    findings.append(.init(seq: t.last, entryID: id, message: problem))
+                    findings.append(.init(seq: t.last, entryID: Entry.ID(id), message: problem))
                 }
                 known[id] = (
                     t.parts[id], before.hadKey || t.keyed.contains(id),
@@ -142,10 +158,14 @@ extension VaultState {
                 }
             }
             for (id, digest) in entries.sorted(by: { $0.key < $1.key }) where snapshot.entries[id] != digest {
-                findings.append(.init(seq: nil, entryID: id, message: "entry \(id) is not as its signed record says"))
+                findings.append(
+                    .init(seq: nil, entryID: Entry.ID(id), message: "entry \(id) is not as its signed record says")
+                )
             }
             for id in snapshot.entries.keys.sorted() where entries[id] == nil {
-                findings.append(.init(seq: nil, entryID: id, message: "entry \(id) was added without a record"))
+                findings.append(
+                    .init(seq: nil, entryID: Entry.ID(id), message: "entry \(id) was added without a record")
+                )
             }
             return (findings, true)
         }
@@ -156,7 +176,7 @@ extension VaultState {
         for t in transactions.reversed() {
             for (id, digest) in t.named.sorted(by: { $0.key < $1.key }) where entries[id] != digest {
                 findings.append(
-                    .init(seq: t.last, entryID: id, message: "entry \(id) is not as its signed record says")
+                    .init(seq: t.last, entryID: Entry.ID(id), message: "entry \(id) is not as its signed record says")
                 )
             }
             if t.entriesState != RowDigest.Snapshot.entriesState(entries, orphans: snapshot.orphans) {

@@ -94,12 +94,10 @@ enum DetailsCodec {
         var version = 1
         if let v = object[DetailKey.version.rawValue] {
             guard case .integer(let n) = v, n >= 2 else { throw refused("a version that is not a format number") }
+            // A vault this certvault opens is of a format it knows (a newer one is refused at open),
+            // so a newer details format in it was not written by a newer certvault: it was put there.
             guard n <= currentVersion else {
-                throw CertVaultError(
-                    .newerFormat,
-                    "its details are in format \(n), newer than this certvault reads (\(currentVersion))",
-                    hint: "use a newer certvault"
-                )
+                throw refused("a details format (\(n)) no certvault of this vault's format writes")
             }
             version = Int(n)
         }

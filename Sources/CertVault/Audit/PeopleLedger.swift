@@ -111,7 +111,7 @@ struct PeopleLedger {
         case _ where record.entryID != nil:
             return "names an entry its action does not concern"
         case .vaultCreate:
-            guard record.seq == 1, people.isEmpty, let actor = record.actorID else { return "a second genesis record" }
+            guard record.seq == 1, people.isEmpty, let actor = record.actorRow else { return "a second genesis record" }
             guard d.string(.vaultID) == vaultID.hexLower else { return "the genesis names another vault" }
             guard let sign = key(.signPublicKey, Signature.publicKeyBytes),
                 let box = key(.boxPublicKey, SealedBox.publicKeyBytes),
@@ -129,7 +129,7 @@ struct PeopleLedger {
             case .failure(let e): return e.message
             }
             guard signer.role == .admin else { return "\(signer.handle) added a person without being an admin" }
-            guard let id = record.personID, people[id] == nil,
+            guard let id = record.personRow, people[id] == nil,
                 let handle = d.string(.handle), Vault.isValidHandle(handle),
                 person(handle: handle) == nil,
                 let role = d.role
@@ -148,7 +148,7 @@ struct PeopleLedger {
             case .success(let s): signer = s
             case .failure(let e): return e.message
             }
-            guard let id = record.personID, let target = people[id], target.boxPublicKey != nil,
+            guard let id = record.personRow, let target = people[id], target.boxPublicKey != nil,
                 signer.id == id || signer.role == .admin, let slot = key(.keyslotDigest, 32)
             else { return "does not validly commit a keyslot" }
             people[id]?.keyslotDigest = slot
@@ -161,7 +161,7 @@ struct PeopleLedger {
             case .failure(let e): return e.message
             }
             guard signer.role == .admin else { return "\(signer.handle) changed a role without being an admin" }
-            guard let id = record.personID, let target = people[id], target.active,
+            guard let id = record.personRow, let target = people[id], target.active,
                 let role = d.role
             else { return "does not validly change a role" }
             guard (role == .staff) == (target.boxPublicKey == nil) else {
@@ -181,7 +181,7 @@ struct PeopleLedger {
             case .failure(let e): return e.message
             }
             guard signer.role == .admin else { return "\(signer.handle) marked a departure without being an admin" }
-            guard let id = record.personID, let target = people[id], target.active else {
+            guard let id = record.personRow, let target = people[id], target.active else {
                 return "does not validly mark a departure"
             }
             people[id]?.active = false
@@ -198,7 +198,7 @@ struct PeopleLedger {
     }
 
     /// The record's actor, if trusted and active.
-    func signer(of record: AuditRecord) -> TrustedPerson? { signer(actorID: record.actorID) }
+    func signer(of record: AuditRecord) -> TrustedPerson? { signer(actorID: record.actorRow) }
 
     /// The person `actorID` names, if trusted and active.
     func signer(actorID: Int64?) -> TrustedPerson? {

@@ -9,8 +9,8 @@ enum SinkLine {
         func optional(_ i: Int64?) -> JSONValue { i.map(JSONValue.integer) ?? .null }
         let fields: [String: JSONValue] = [
             "vault_id": .string(vaultID.hexLower), "seq": .integer(r.seq), "at": .string(r.at),
-            "actor_id": optional(r.actorID), "action": .string(r.action), "entry_id": optional(r.entryID),
-            "person_id": optional(r.personID), "details": .string(r.details),
+            "actor_id": optional(r.actorRow), "action": .string(r.action), "entry_id": optional(r.entryRow),
+            "person_id": optional(r.personRow), "details": .string(r.details),
             "prev_hash": .string(r.previousHash.hexLower), "hash": .string(r.hash.hexLower),
             "signature": r.signature.map { .string($0.hexLower) } ?? .null,
         ]
@@ -50,10 +50,10 @@ enum SinkLine {
             AuditRecord(
                 seq: seq,
                 at: at,
-                actorID: actor,
+                actorID: actor.map { Person.ID($0) },
                 action: action,
-                entryID: entry,
-                personID: person,
+                entryID: entry.map { Entry.ID($0) },
+                personID: person.map { Person.ID($0) },
                 details: details,
                 previousHash: previous,
                 hash: hash,
@@ -260,7 +260,7 @@ extension Vault {
                 if ledger == nil { ledger = try PeopleLedger.replay(db, vaultID: vaultID) }
                 if Self.isSigned(record, by: ledger!) {
                     tail.diverged = record
-                    tail.signer = record.actorID.flatMap { ledger?.people[$0]?.handle }
+                    tail.signer = record.actorRow.flatMap { ledger?.people[$0]?.handle }
                 }
             }
         }
@@ -478,7 +478,7 @@ extension Vault {
     /// Whether `record` hashes right and carries the signature of the person its records name.
     static func isSigned(_ record: AuditRecord, by ledger: PeopleLedger) -> Bool {
         guard record.recomputedHash == record.hash, let signature = record.signature,
-            let key = record.actorID.flatMap({ ledger.people[$0]?.signPublicKey })
+            let key = record.actorRow.flatMap({ ledger.people[$0]?.signPublicKey })
         else { return false }
         return Signature.verify(signature, message: record.hash, publicKey: key)
     }
@@ -519,7 +519,7 @@ extension Vault {
             }
             let ledger = try PeopleLedger.replay(db, vaultID: vaultID)
             func who(_ r: AuditRecord) -> String {
-                "\(r.action) by \(r.actorID.flatMap { ledger.people[$0]?.handle } ?? "an unknown person") at \(r.at)"
+                "\(r.action) by \(r.actorRow.flatMap { ledger.people[$0]?.handle } ?? "an unknown person") at \(r.at)"
             }
             var out = AuditSinkComparison(records: 0, findings: [], undone: [], notes: [])
             var unreadable = 0

@@ -121,7 +121,7 @@ extension VaultState {
         }
         for (id, why) in differing.sorted(by: { $0.id < $1.id }) {
             tamperedEntries[id] = why
-            findings.append(.init(seq: nil, entryID: id, message: why))
+            findings.append(.init(seq: nil, entryID: Entry.ID(id), message: why))
         }
         var deleted: [(id: Int64, message: String)] = []
         for (id, signed) in latest where snapshot.entries[id] == nil && signed.digest != nil {
@@ -130,7 +130,7 @@ extension VaultState {
             )
         }
         for (id, message) in deleted.sorted(by: { $0.id < $1.id }) {
-            findings.append(.init(seq: nil, entryID: id, message: message))
+            findings.append(.init(seq: nil, entryID: Entry.ID(id), message: message))
         }
     }
 }

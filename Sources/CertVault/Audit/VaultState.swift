@@ -217,7 +217,7 @@ struct VaultState {
 
     /// The genesis signs with keys it introduces itself.
     static func genesisSigner(_ record: AuditRecord, _ ledger: PeopleLedger) -> TrustedPerson? {
-        guard record.seq == 1, let actor = record.actorID else { return nil }
+        guard record.seq == 1, let actor = record.actorRow else { return nil }
         return ledger.people[actor]
     }
 }
@@ -248,10 +248,10 @@ struct SignedEntryRecord: Sendable {
 
     /// Nil for a record that names no entry; reads the details.
     init?(_ record: AuditRecord) {
-        guard let id = record.entryID else { return nil }
+        guard let id = record.entryRow else { return nil }
         seq = record.seq
         entryID = id
-        actorID = record.actorID
+        actorID = record.actorRow
         action = AuditAction(rawValue: record.action)
         let details = record.fields
         hasDigest = details[.entryDigest] != nil

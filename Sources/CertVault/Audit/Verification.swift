@@ -7,12 +7,12 @@ public struct AuditFinding: Sendable, Codable, Equatable, CustomStringConvertibl
     /// The audit record concerned, when there is one.
     public var seq: Int64?
     /// The entry concerned, when there is one.
-    public var entryID: Int64?
+    public var entryID: Entry.ID?
     /// What is wrong, in one line.
     public var message: String
 
     /// A finding from its fields, for tests and for callers that build their own.
-    public init(seq: Int64? = nil, entryID: Int64? = nil, message: String) {
+    public init(seq: Int64? = nil, entryID: Entry.ID? = nil, message: String) {
         self.seq = seq
         self.entryID = entryID
         self.message = message
@@ -265,9 +265,10 @@ struct AuditVerifier {
             guard action == .unlockFailed else { return .problem("is not signed") }
             let read = checkedDetails()
             guard let details = read.details else { return read.problem! }
-            guard let actor = record.actorID, ledger.people[actor] != nil, record.personID == actor,
+            guard let actor = record.actorRow, let person = ledger.people[actor], record.personRow == actor,
                 record.entryID == nil,
-                details.unknownKeys.isEmpty, details.fields.keys.allSatisfy({ $0 == .handle })
+                details.unknownKeys.isEmpty, details.fields.keys.allSatisfy({ $0 == .handle }),
+                details.handle == nil || details.handle == person.handle
             else { return .problem("is an unsigned record that says more than a failed unlock") }
             return .valid
         }

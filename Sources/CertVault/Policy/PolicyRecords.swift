@@ -203,13 +203,19 @@ extension Vault {
         )
         for row in rows {
             let record = try AuditRecord(row: row)
+            // Only a record whose text hashes right and whose signature is by a person the signed
+            // records introduce sets anything (every command also checks the log; this holds without it).
+            guard record.recomputedHash == record.hash, let signature = record.signature,
+                let signer = record.actorRow.flatMap({ state.ledger.people[$0] }), let key = signer.signPublicKey,
+                Signature.verify(signature, message: record.hash, publicKey: key)
+            else { continue }
             let details = record.fields
             guard let raw = details.string(.key), let key = PolicyKey(rawValue: raw),
                 let value = details.string(.value)
             else { continue }
             // A value no certvault would have signed is not believed.
             guard (try? key.apply(value, to: &settings)) != nil else { continue }
-            let actor = record.actorID.flatMap { state.ledger.people[$0]?.handle }
+            let actor = record.actorRow.flatMap { state.ledger.people[$0]?.handle }
             set[key] = PolicyEntry(
                 key: key,
                 value: value,

@@ -198,6 +198,19 @@ final class Store: Sendable {
                     hint: "use a newer certvault"
                 )
             }
+            // The format number is a pragma no signature covers; the migrations table is in the signed
+            // state. A number below the migrations applied was lowered by hand (to let an older certvault in).
+            let applied = try queue.read { db in
+                try db.tableExists("grdb_migrations")
+                    ? try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0 : 0
+            }
+            guard applied <= version else {
+                throw CertVaultError(
+                    .tampered,
+                    "\(path) says it is of vault format \(version), but \(applied) migrations were applied to it: its format number was lowered by hand",
+                    remedy: .restoreBackup
+                )
+            }
             let problems = try queue.read { try SchemaCheck.problems($0, version: Int(version)) }
             if let first = problems.first {
                 throw CertVaultError(

@@ -109,14 +109,14 @@ extension Vault {
                 case .problem(let problem): record.problem = record.problem ?? problem
                 case .signed(let pending): signatures.add(pending, seq: record.seq, position: records.count)
                 }
-                if record.action == AuditAction.unlockFailed.rawValue, let actor = record.actorID,
+                if record.action == AuditAction.unlockFailed.rawValue, let actor = record.actorRow,
                     let person = replay.people[actor]
                 {
                     record.personDeparted = !person.active
                 }
                 previous = record.hash
                 expected = record.seq + 1
-                if record.problem == nil, let entry = record.entryID, record.signature != nil,
+                if record.problem == nil, let entry = record.entryRow, record.signature != nil,
                     let alias = record.fields.alias
                 {
                     named.append((records.count, entry, alias))
@@ -171,21 +171,23 @@ extension Vault {
             let personID = try filter.person.map { try Self.trustedPerson($0, ledger: ledger, in: db).id }
             let since = filter.since.map(Timestamp.format)
             let until = filter.until.map(Timestamp.format)
-            let kept = records.filter { r in
-                (actorID == nil || r.actorID == actorID)
-                    && (entryIDs == nil || r.entryID.map { entryIDs!.contains($0) } == true)
-                    && (filter.action == nil || r.action == filter.action! || r.action.hasPrefix(filter.action! + "."))
-                    && (since == nil || r.at >= since!) && (until == nil || r.at <= until!)
-                    && (personID == nil || r.actorID == personID || r.personID == personID)
-            }.suffix(filter.limit.map { max(0, $0) } ?? Int.max).map { r in
+            func matches(_ r: AuditRecord) -> Bool {
+                guard actorID == nil || r.actorRow == actorID else { return false }
+                guard entryIDs == nil || r.entryRow.map({ entryIDs!.contains($0) }) == true else { return false }
+                if let action = filter.action, r.action != action, !r.action.hasPrefix(action + ".") { return false }
+                if let since, r.at < since { return false }
+                if let until, r.at > until { return false }
+                return personID == nil || r.actorRow == personID || r.personRow == personID
+            }
+            let kept = records.filter(matches).suffix(filter.limit.map { max(0, $0) } ?? Int.max).map { r in
                 var named = r
-                named.actorHandle = r.actorID.flatMap { ledger.people[$0]?.handle }
-                named.personHandle = r.personID.flatMap { ledger.people[$0]?.handle }
+                named.actorHandle = r.actorRow.flatMap { ledger.people[$0]?.handle }
+                named.personHandle = r.personRow.flatMap { ledger.people[$0]?.handle }
                 // The entry as this record names it; else as its latest record does.
                 named.entryAlias =
                     r.problem == nil
-                    ? r.fields.alias ?? r.entryID.flatMap { aliases[$0] }
-                    : r.entryID.flatMap { aliases[$0] }
+                    ? r.fields.alias ?? r.entryRow.flatMap { aliases[$0] }
+                    : r.entryRow.flatMap { aliases[$0] }
                 return named
             }
             var log = AuditLog(records: kept, unreadable: unreadable, isValid: isValid)
@@ -357,7 +359,7 @@ extension Vault {
                 findings.append(
                     .init(
                         seq: nil,
-                        entryID: id,
+                        entryID: Entry.ID(id),
                         message:
                             "entry \(id): its thumbprint or fingerprint is not that of its certificate; restore the vault from a backup"
                     )

@@ -204,7 +204,7 @@ extension Session {
             [
                 name, purpose.rawValue, subscription, Entry.encodeList(dnsNames), request.subject, request.subjectDER,
                 Entry.encodeList(dnsNames.map { "DNS:" + $0 }), algorithm, bits, curve, spki, request.derEncoded,
-                Timestamp.now(), person.id,
+                Timestamp.now(), person.id.rawValue,
             ]
         )
         let id = db.lastInsertedRowID

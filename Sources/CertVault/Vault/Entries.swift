@@ -54,7 +54,7 @@ extension Vault {
             )
             var findings = state.findings
             if state.findings.isEmpty, let bad = tampered.first {
-                findings.append(.init(seq: nil, entryID: bad.0, message: bad.1))
+                findings.append(.init(seq: nil, entryID: Entry.ID(bad.0), message: bad.1))
             }
             return (
                 Inventory(entries: entries, tampered: tampered, findings: findings, rollback: state.rollback),

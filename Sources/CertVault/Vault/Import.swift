@@ -555,7 +555,7 @@ extension Session {
         columns["domains"] = Entry.encodeList(options.domains)
         columns["spki_sha256"] = spki
         columns["created_at"] = Timestamp.now()
-        columns["created_by"] = person.id
+        columns["created_by"] = person.id.rawValue
         let names = columns.keys.sorted()
         try db.run(
             "INSERT INTO entries (\(names.joined(separator: ", "))) VALUES (\(names.map { ":" + $0 }.joined(separator: ", ")))",
@@ -624,7 +624,7 @@ extension Session {
                 alias, Self.tags(keeping: name, for: alias), purpose.rawValue, options.subscription,
                 Entry.encodeList(options.domains), algorithm, bits,
                 curve, spki,
-                Timestamp.now(), person.id,
+                Timestamp.now(), person.id.rawValue,
             ]
         )
         let id = db.lastInsertedRowID

@@ -70,13 +70,14 @@ public struct ImportReport: Sendable, Codable {
 
     /// A file that could not be imported.
     public struct Failure: Sendable, Codable {
-        /// ``CertVaultError/Code`` raw value, such as `wrong-password`.
-        public var code: String
+        /// What went wrong, such as ``CertVaultError/Code/wrongPassword``
+        /// (encoded as its raw value, `wrong-password`).
+        public var code: CertVaultError.Code
         /// The error's message, naming the file.
         public var message: String
         /// The failure `error` describes.
         public init(_ error: CertVaultError) {
-            code = error.code.rawValue
+            code = error.code
             message = error.message
         }
     }

@@ -34,10 +34,34 @@ public enum EntryStatus: String, CaseIterable, Sendable, Codable {
     case revoked
 }
 
+/// A number a vault gives an entry or a person: once, never reused.
+/// `Owner` says whose (``Entry/ID``, ``Person/ID``), so one is never taken
+/// for the other. Encodes as a plain integer.
+public struct Identifier<Owner>: RawRepresentable, Hashable, Comparable, Sendable, Codable,
+    CustomStringConvertible, ExpressibleByIntegerLiteral
+{
+    /// The number, as the vault stores it.
+    public let rawValue: Int64
+    /// The id with this number.
+    public init(rawValue: Int64) { self.rawValue = rawValue }
+    /// The id with this number.
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    /// The id written as a number literal.
+    public init(integerLiteral value: Int64) { rawValue = value }
+    /// The number in decimal.
+    public var description: String { String(rawValue) }
+    /// Orders ids by number, which is the order they were given.
+    public static func < (a: Identifier, b: Identifier) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// A person the vault knows.
 public struct Person: Sendable, Codable, Equatable {
+    /// A person's number in its vault: given once, never reused. Encodes as
+    /// a plain integer.
+    public typealias ID = Identifier<Person>
+
     /// The person's number in the vault: given once, never reused.
-    public var id: Int64
+    public var id: ID
     /// The short name the person is known by (`alice`): lower-case letters,
     /// digits, `.`, `_` and `-`, starting with a letter.
     public var handle: String
@@ -56,7 +80,7 @@ public struct Person: Sendable, Codable, Equatable {
 
     /// A person from their fields, for tests and for callers that build their own.
     public init(
-        id: Int64,
+        id: ID,
         handle: String,
         name: String? = nil,
         email: String? = nil,
@@ -78,7 +102,7 @@ public struct Person: Sendable, Codable, Equatable {
     /// The person as the signed records state them.
     init(_ trusted: TrustedPerson) {
         self.init(
-            id: trusted.id,
+            id: Person.ID(trusted.id),
             handle: trusted.handle,
             name: trusted.name,
             email: trusted.email,
@@ -109,22 +133,7 @@ public enum EntryPurpose: String, CaseIterable, Sendable, Codable {
 public struct Entry: Sendable, Codable, Equatable {
     /// An entry's number in its vault: given once, never reused. Encodes as
     /// a plain integer.
-    public struct ID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
-        ExpressibleByIntegerLiteral
-    {
-        /// The number, as the vault stores it.
-        public let rawValue: Int64
-        /// The id with this number.
-        public init(rawValue: Int64) { self.rawValue = rawValue }
-        /// The id with this number.
-        public init(_ rawValue: Int64) { self.rawValue = rawValue }
-        /// The id written as a number literal.
-        public init(integerLiteral value: Int64) { rawValue = value }
-        /// The number in decimal.
-        public var description: String { String(rawValue) }
-        /// Orders ids by number, which is the order entries were added.
-        public static func < (a: ID, b: ID) -> Bool { a.rawValue < b.rawValue }
-    }
+    public typealias ID = Identifier<Entry>
 
     /// The entry's number in the vault.
     public var id: ID

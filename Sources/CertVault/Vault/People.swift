@@ -194,7 +194,7 @@ extension Session {
             if taken || c.state.ledger.person(handle: new.handle) != nil {
                 throw CertVaultError(.personExists, "a person '\(new.handle)' already exists")
             }
-            var (id, details) = try PeopleWriter.insert(db, new, keys: keys, createdBy: person.id)
+            var (id, details) = try PeopleWriter.insert(db, new, keys: keys, createdBy: person.id.rawValue)
             if let keys {
                 let digest = try PeopleWriter.storeKeyslot(db, vaultID: vault.vaultID, personID: id, keys: keys)
                 details[.keyslotDigest] = .text(digest)
@@ -240,14 +240,14 @@ extension Session {
             let digest = try PeopleWriter.storeKeyslot(
                 c.db,
                 vaultID: vault.vaultID,
-                personID: person.id,
+                personID: person.id.rawValue,
                 secrets: secrets,
                 kek: kek,
                 parameters: parameters
             )
             c.record(
                 .personKeyslot,
-                person: person.id,
+                person: person.id.rawValue,
                 details: [.keyslotDigest: .text(digest), .kdf: .text(kdf.rawValue)]
             )
         }

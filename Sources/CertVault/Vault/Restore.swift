@@ -238,7 +238,7 @@ extension Vault {
             // With the log passed over, what it still says is believed where it says
             // no (departed, another role), never where it is silent.
             if let ledger {
-                let me = ledger.people[session.person.id].flatMap {
+                let me = ledger.people[session.person.id.rawValue].flatMap {
                     $0.signPublicKey == session.signPublicKey ? $0 : nil
                 }
                 if me == nil && !ignoredLog {
@@ -262,7 +262,7 @@ extension Vault {
                 undone = log.records.filter { $0.seq > shared && $0.signature != nil }
                 branch = kept.filter { $0.seq > shared && $0.signature != nil }
                 for record in branch {
-                    guard let actor = record.actorID, let signer = ledger?.people[actor] else { continue }
+                    guard let actor = record.actorRow, let signer = ledger?.people[actor] else { continue }
                     let action = AuditAction(rawValue: record.action)
                     if !signer.active || !(action?.signers.contains(signer.role) ?? false) {
                         throw CertVaultError(
@@ -494,7 +494,7 @@ extension Session {
             // The same entry: the id the record names, made by a record both logs share
             // (a rename since changes nothing), or else under the alias its records gave it.
             func sameEntry() throws -> Entry? {
-                guard let id = record.entryID, let entry = try? vault.entry(.id(Entry.ID(id))) else { return nil }
+                guard let id = record.entryRow, let entry = try? vault.entry(.id(Entry.ID(id))) else { return nil }
                 if let sharedSeq {
                     let made = try vault.store.read { db in
                         try Bool.fetchOne(

@@ -73,7 +73,7 @@ public final class Session: Sendable {
             let rollback = state.rollback
             if acceptingRollback { state.rollback = nil }
             try state.requireIntact()
-            guard let me = state.trusted(person.id), me.active, me.role == person.role,
+            guard let me = state.trusted(person.id.rawValue), me.active, me.role == person.role,
                 me.signPublicKey == signPublicKey
             else {
                 throw CertVaultError(
@@ -81,7 +81,7 @@ public final class Session: Sendable {
                     "\(person.handle) may no longer act on this vault (their role or status changed)"
                 )
             }
-            let change = try Change(db, state: state, actor: person.id, signer: signSecretKey)
+            let change = try Change(db, state: state, actor: person.id.rawValue, signer: signSecretKey)
             change.rollback = acceptingRollback ? rollback : nil
             let result = try body(change)
             let head = try change.commit()
