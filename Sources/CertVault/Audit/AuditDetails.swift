@@ -89,9 +89,20 @@ public enum DetailKey: String, CaseIterable, Sendable, Comparable {
     case key, value
 
     /// Keys sort by their UTF-8 bytes, as the canonical text orders them.
-    public static func < (a: DetailKey, b: DetailKey) -> Bool {
-        a.rawValue.utf8.lexicographicallyPrecedes(b.rawValue.utf8)
-    }
+    public static func < (a: DetailKey, b: DetailKey) -> Bool { a.rank < b.rank }
+
+    /// Each key's place among all keys in byte order, worked out once.
+    private static let ranks: [DetailKey: Int] = Dictionary(
+        uniqueKeysWithValues: allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }
+            .enumerated().map { ($1, $0) }
+    )
+    var rank: Int { Self.ranks[self]! }
+
+    /// The key named `name`, by one hash lookup rather than a comparison per case.
+    private static let byName: [String: DetailKey] = Dictionary(
+        uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) }
+    )
+    static func named(_ name: String) -> DetailKey? { byName[name] }
 
     /// The one type a value of this key has.
     enum Kind {
@@ -131,7 +142,13 @@ public enum DetailKey: String, CaseIterable, Sendable, Comparable {
 extension AuditAction {
     /// The keys a record of this action may hold in the current format,
     /// besides the version and the state every change's last record carries.
-    var detailKeys: Set<DetailKey> {
+    var detailKeys: Set<DetailKey> { Self.allowedKeys[self]! }
+
+    private static let allowedKeys: [AuditAction: Set<DetailKey>] = Dictionary(
+        uniqueKeysWithValues: allCases.map { ($0, $0.schema) }
+    )
+
+    private var schema: Set<DetailKey> {
         let entry: Set<DetailKey> = [.entryDigest, .entryParts, .alias]
         let material: Set<DetailKey> = [
             .spkiSHA256, .certSHA256, .ciphertextSHA256, .grants, .source, .purpose, .sha1, .subject,

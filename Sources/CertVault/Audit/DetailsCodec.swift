@@ -48,32 +48,38 @@ enum DetailsCodec {
 
     /// The canonical text of `fields`, unchecked.
     static func text(of fields: [DetailKey: DetailValue]) -> String {
-        var out = ""
-        out.reserveCapacity(256)
-        out += "{"
-        for (n, key) in fields.keys.sorted().enumerated() {
-            if n > 0 { out += "," }
-            JSONText.appendString(key.rawValue, to: &out)
-            out += ":"
-            append(fields[key]!, to: &out)
+        String(decoding: bytes(of: fields), as: UTF8.self)
+    }
+
+    /// The canonical text of `fields` as UTF-8.
+    static func bytes(of fields: [DetailKey: DetailValue]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        out.append(UInt8(ascii: "{"))
+        let members = fields.map { (rank: $0.key.rank, key: $0.key, value: $0.value) }.sorted { $0.rank < $1.rank }
+        for (n, member) in members.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            JSONText.appendString(member.key.rawValue, to: &out)
+            out.append(UInt8(ascii: ":"))
+            append(member.value, to: &out)
         }
-        out += "}"
+        out.append(UInt8(ascii: "}"))
         return out
     }
 
-    private static func append(_ value: DetailValue, to out: inout String) {
+    private static func append(_ value: DetailValue, to out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .integer(let i): out += String(i)
+        case .null: out += "null".utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .integer(let i): JSONText.appendInteger(i, to: &out)
         case .text(let s): JSONText.appendString(s, to: &out)
         case .list(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (n, item) in items.enumerated() {
-                if n > 0 { out += "," }
+                if n > 0 { out.append(UInt8(ascii: ",")) }
                 append(item, to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         }
     }
 
@@ -105,7 +111,7 @@ enum DetailsCodec {
         var fields: [DetailKey: DetailValue] = [:]
         var unknown: [String] = []
         for (name, json) in object {
-            guard let key = DetailKey(rawValue: name) else {
+            guard let key = DetailKey.named(name) else {
                 guard version == 1 else { throw refused("a key certvault does not write (\(Display.quoted(name)))") }
                 unknown.append(name)
                 continue
@@ -121,7 +127,9 @@ enum DetailsCodec {
             fields[key] = value
         }
         if version >= 2 {
-            guard Self.text(of: fields) == text else {
+            var text = text
+            let canonical = bytes(of: fields)
+            guard text.withUTF8({ $0.elementsEqual(canonical) }) else {
                 throw refused("not in canonical form (key order, spacing, an escape or a number written otherwise)")
             }
         }

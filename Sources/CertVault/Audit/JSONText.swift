@@ -4,65 +4,70 @@ import Foundation
 /// strings that ``DetailsCodec`` uses, and the reader of every JSON text
 /// certvault stores (signed details, entries' list and tag columns, sink lines).
 enum JSONText {
+    /// `value` as text: object keys sorted by their UTF-8 bytes, no space.
+    static func text(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Appends `value`: object keys sorted by their UTF-8 bytes, no space.
-    static func write(_ value: JSONValue, to out: inout String) {
+    static func write(_ value: JSONValue, to out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .integer(let i): out += String(i)
+        case .null: out += "null".utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .integer(let i): appendInteger(i, to: &out)
         case .string(let s): appendString(s, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (n, item) in items.enumerated() {
-                if n > 0 { out += "," }
+                if n > 0 { out.append(UInt8(ascii: ",")) }
                 write(item, to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (n, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if n > 0 { out += "," }
+                if n > 0 { out.append(UInt8(ascii: ",")) }
                 appendString(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 write(members[key]!, to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
+
+    /// An integer in shortest decimal.
+    static func appendInteger(_ i: Int64, to out: inout [UInt8]) { out += String(i).utf8 }
 
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// A JSON string: quote and backslash escaped, control characters as
-    /// `\n`, `\t`, … or `\u00XX`; everything else as UTF-8.
-    static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        var plain = true
-        for byte in s.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            plain = false
-            break
-        }
-        if plain {
-            out += s
-        } else {
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case "\u{08}": out += "\\b"
-                case "\u{0C}": out += "\\f"
-                case _ where scalar.value < 0x20:
-                    let v = Int(scalar.value)
-                    out += "\\u00"
-                    out.unicodeScalars.append(Unicode.Scalar(hex[v >> 4]))
-                    out.unicodeScalars.append(Unicode.Scalar(hex[v & 15]))
-                default: out.unicodeScalars.append(scalar)
+    /// `\n`, `\t`, … or `\u00xx`; every other byte (UTF-8 past ASCII
+    /// included) as it is.
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        out.append(0x22)
+        s.withUTF8 { bytes in
+            var run = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                run = i + 1
+                out.append(0x5C)
+                switch b {
+                case 0x22, 0x5C: out.append(b)
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "f"))
+                default: out += [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
-        out += "\""
+        out.append(0x22)
     }
 }
 

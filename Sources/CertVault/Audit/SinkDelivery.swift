@@ -14,9 +14,7 @@ enum SinkLine {
             "prev_hash": .string(r.previousHash.hexLower), "hash": .string(r.hash.hexLower),
             "signature": r.signature.map { .string($0.hexLower) } ?? .null,
         ]
-        var out = ""
-        JSONText.write(.object(fields), to: &out)
-        return out
+        return JSONText.text(.object(fields))
     }
 
     /// The record a line holds, and the vault it names; nil for a line that

@@ -246,14 +246,15 @@ struct SignedEntryRecord: Sendable {
     var digest: Data?
     var alias: String?
 
-    /// Nil for a record that names no entry; reads the details.
-    init?(_ record: AuditRecord) {
+    /// Nil for a record that names no entry; reads the details unless the
+    /// caller has read them already.
+    init?(_ record: AuditRecord, details read: AuditDetails? = nil) {
         guard let id = record.entryRow else { return nil }
         seq = record.seq
         entryID = id
         actorID = record.actorRow
         action = AuditAction(rawValue: record.action)
-        let details = record.fields
+        let details = read ?? record.fields
         hasDigest = details[.entryDigest] != nil
         digest = details.string(.entryDigest).flatMap(Data.init(hex:))
         alias = details.string(.alias)

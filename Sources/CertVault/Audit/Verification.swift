@@ -201,6 +201,8 @@ struct AuditVerifier {
         let signer: String
         /// The finding if the signature holds (a role that may not sign the action), else nil.
         let otherwise: String?
+        /// The record's details, as the examination read them.
+        var details: AuditDetails? = nil
 
         /// The record's finding, or nil: recomputes its hash and checks the signature.
         func finding() -> String? {
@@ -272,7 +274,8 @@ struct AuditVerifier {
             else { return .problem("is an unsigned record that says more than a failed unlock") }
             return .valid
         }
-        if let problem = checkedDetails().problem { return problem }
+        let read = checkedDetails()
+        if let problem = read.problem { return problem }
         guard action != .unlockFailed else {
             return .problem(record.recomputedHash == record.hash ? "a failed unlock cannot be signed" : altered)
         }
@@ -292,7 +295,8 @@ struct AuditVerifier {
                 signature: signature,
                 publicKey: key,
                 signer: signer.handle,
-                otherwise: roleProblem
+                otherwise: roleProblem,
+                details: read.details
             )
         )
     }
@@ -357,7 +361,10 @@ final class ParallelSignatureCheck: Sendable {
                 if let message = item.pending.finding() {
                     found.append((item.position, AuditFinding(seq: item.seq, message: message)))
                 }
-                if keepEntryRecords, let record = SignedEntryRecord(item.pending.record) { entries.append(record) }
+                if keepEntryRecords, let record = SignedEntryRecord(item.pending.record, details: item.pending.details)
+                {
+                    entries.append(record)
+                }
             }
             if !found.isEmpty || !entries.isEmpty {
                 state.withLock { s in

@@ -686,9 +686,7 @@ extension Session {
     /// and differs: the name as the file gave it stays with the entry.
     static func tags(keeping name: String?, for alias: String) -> String {
         guard let name, !name.isEmpty, name != alias, Alias.derived(from: name) != name else { return "{}" }
-        var out = ""
-        JSONText.write(.object(["name": .string(name)]), to: &out)
-        return out
+        return JSONText.text(.object(["name": .string(name)]))
     }
 
     /// Links certificates to their issuers (both ways) among the entries,
