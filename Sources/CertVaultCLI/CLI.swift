@@ -293,29 +293,47 @@ enum Secrets {
             )
         }
         guard confirm else { return try SecretInput.prompt(prompt) }
-        for attempt in 1...3 {
+        // Three tries for each way a new secret can fail, counted apart: a weak
+        // one does not use up the tries at typing it the same twice.
+        var refused = 0
+        var weak = 0
+        var differed = 0
+        while true {
             let first = try SecretInput.prompt(prompt)
             if let problem = refuse(first) {
-                Output.warning(problem)
-                if attempt < 3 { continue }
-                throw CertVaultError(.invalidArgument, "\(what): \(problem)")
+                refused += 1
+                guard refused < 3 else { throw CertVaultError(.invalidArgument, "\(what): \(problem)") }
+                Output.warning("\(problem); again (\(refused) of 3)")
+                continue
             }
             if !weakOK, !first.withUnsafeBytes({ $0.contains(0) }),
                 let problem = PassphraseStrength.assess(first, context: context).problem
             {
-                Output.warning("too weak: \(problem); use four or more random words or 12+ random characters")
-                if attempt < 3 { continue }
-                throw CertVaultError(
-                    .invalidArgument,
-                    "\(what) is too weak: \(problem)",
-                    hint: "\(weakFlag) accepts it for a test"
+                weak += 1
+                guard weak < 3 else {
+                    throw CertVaultError(
+                        .invalidArgument,
+                        "\(what) was too weak three times (\(problem)); nothing was changed",
+                        hint:
+                            "use four or more random words or 12+ random characters (\(weakFlag) accepts a weak one for a test)"
+                    )
+                }
+                Output.warning(
+                    "too weak: \(problem); use four or more random words or 12+ random characters; again (\(weak) of 3)"
                 )
+                continue
             }
             let second = try SecretInput.prompt("Again: ")
             if first.isEqual(to: second) { return first }
-            Output.warning("the two entries differ; again (\(attempt) of 3)")
+            differed += 1
+            guard differed < 3 else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    "\(what): the confirmation did not match three times; nothing was changed"
+                )
+            }
+            Output.warning("the confirmation did not match; again (\(differed) of 3)")
         }
-        throw CertVaultError(.invalidArgument, "the two entries differed three times; nothing was changed")
     }
 
     /// A secret only if one was given (file or environment); no prompt.

@@ -209,27 +209,43 @@ extension PersonCommand {
         @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Option(help: "Why they left (recorded).") var reason: String
         @Flag(help: "Rotate the self-signed certificates of the plan right away.") var rotate = false
+        @Flag(help: "Print the plan and change nothing: no departure, no record.") var dryRun = false
         @Flag(help: "Print the plan as JSON.") var json = false
+
+        func validate() throws {
+            if rotate && dryRun { throw ValidationError("--dry-run rotates nothing: give --rotate or --dry-run") }
+        }
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
-            let plan = try session.depart(handle, reason: reason, rotate: rotate)
+            let plan = try session.depart(handle, reason: reason, rotate: rotate, dryRun: dryRun)
             if json { return try Output.json(plan) }
             let todo = plan.items.filter { $0.action != .none && $0.rotatedTo == nil }.count
             Output.line(
-                "\(plan.person) departed: access ended; \(Output.count(plan.items.count, "entry", "entries")) reachable, \(todo) to act on"
+                plan.dryRun
+                    ? "dry run: \(plan.person) has not departed and nothing was recorded; if they did, \(Output.count(plan.items.count, "entry", "entries")) reachable, \(todo) to act on"
+                    : "\(plan.person) departed: access ended; \(Output.count(plan.items.count, "entry", "entries")) reachable, \(todo) to act on"
             )
             Output.table(
-                ["ID", "ALIAS", "THUMBPRINT", "PURPOSE", "ACTION", "WHY"],
+                ["ID", "ALIAS", "THUMBPRINT", "PURPOSE", "ACTION", "GRANT", "LEFT WITH", "WHY"],
                 plan.items.map {
                     [
                         $0.entryID.description, $0.alias, $0.thumbprintSHA1 ?? "-", $0.purpose.rawValue,
                         $0.rotatedTo.map { "rotated → \($0)" } ?? $0.rotationError.map { "rotate failed: \($0)" }
                             ?? $0.action.rawValue,
+                        $0.grantEnded ? (plan.dryRun ? "would end" : "ended") : "-",
+                        $0.holdersLeft.isEmpty ? "nobody" : $0.holdersLeft.joined(separator: ","),
                         $0.reasons.joined(separator: "; "),
                     ]
                 }
             )
+            let sole = plan.items.filter { $0.holdersLeft.count == 1 }
+            if !sole.isEmpty {
+                Output.line(
+                    "sole holders left: "
+                        + sole.map { "\($0.holdersLeft[0]) for \($0.alias)" }.joined(separator: ", ")
+                )
+            }
             // What each action means, as commands.
             let left = plan.items.filter { $0.rotatedTo == nil }
             for (action, step) in [

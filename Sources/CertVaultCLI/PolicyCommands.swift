@@ -12,7 +12,8 @@ struct Check: ParsableCommand {
             Rules: expired, expiring, not-yet-valid, weak-signature, weak-key, needs-rotation, management-key-size, \
             management-limit, rotation-age, management-api-retired, ssl-name-mismatch, ssl-self-signed, \
             ssl-untrusted-chain, ssl-incomplete-chain, ssl-no-private-key, ssl-not-server-auth, foreign-domain, \
-            weak-kdf. Exit 0 when nothing at or above --fail-on is found, else 3: fit for cron and CI.
+            superseded-exposed, superseded-not-retired, alias-unsafe, weak-kdf. --quiet prints only errors, \
+            --summary one line a rule. Exit 0 when nothing at or above --fail-on is found, else 3: fit for cron and CI.
 
             Example:
               certvault check --days 60,30,7 --fail-on warning
@@ -48,6 +49,16 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("fail-on"), help: "Exit 3 on findings at or above this severity (error, warning, info).")
     var failOn: Severity = .error
     @Flag(help: "Print the findings as JSON.") var json = false
+    @Flag(help: "Print nothing but errors: the exit code says whether anything was found (for cron).")
+    var quiet = false
+    @Flag(help: "One line a rule and severity, with its count, instead of every finding (for cron mail).")
+    var summary = false
+
+    func validate() throws {
+        if [json, quiet, summary].filter({ $0 }).count > 1 {
+            throw ValidationError("--json, --quiet and --summary each choose the output: give one")
+        }
+    }
 
     func run() throws {
         // The options read as `policy set` reads the same settings, before the vault is opened.
@@ -72,10 +83,43 @@ struct Check: ParsableCommand {
         }
         if json {
             try Output.json(report)
-        } else {
+        } else if summary {
+            Self.printSummary(report)
+        } else if !quiet {
             Self.print(report)
         }
         if report.hasFindings(atLeast: failOn) { throw ExitStatus.findings.exit }
+    }
+
+    /// `checked N entries: E errors, W warnings, I notes`.
+    static func totals(_ report: PolicyReport) -> String {
+        let count = { (s: Severity) in report.findings.reduce(0) { $0 + ($1.severity == s ? 1 : 0) } }
+        return
+            "checked \(Output.count(report.entriesChecked, "entry", "entries")): \(Output.count(count(.error), "error", "errors")), \(Output.count(count(.warning), "warning", "warnings")), \(Output.count(count(.info), "note", "notes"))"
+    }
+
+    /// One line a severity and rule (worst first, then by rule), with its
+    /// count and the entries it names, then the totals.
+    static func printSummary(_ report: PolicyReport) {
+        var counts: [String: (severity: Severity, rule: String, count: Int, aliases: [String])] = [:]
+        for f in report.findings {
+            let key = "\(f.severity.rawValue) \(f.rule)"
+            var c = counts[key] ?? (f.severity, f.rule, 0, [])
+            c.count += 1
+            if let alias = f.alias, c.aliases.count < 3 { c.aliases.append(alias) }
+            counts[key] = c
+        }
+        let lines = counts.values.sorted { a, b in
+            a.severity != b.severity ? a.severity > b.severity : a.rule < b.rule
+        }
+        for c in lines {
+            let more = c.count > c.aliases.count ? ", …" : ""
+            let names = c.aliases.isEmpty ? "" : " (\(c.aliases.joined(separator: ", "))\(more))"
+            Output.line(
+                "\(c.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(c.rule): \(c.count)\(names)"
+            )
+        }
+        Output.line(Self.totals(report))
     }
 
     /// Grouped by entry, entries in the order of their worst finding.
@@ -135,11 +179,8 @@ struct Check: ParsableCommand {
             }
             formatted.withLock { $0[p] = out }
         }
-        let count = { (s: Severity) in findings.reduce(0) { $0 + ($1.severity == s ? 1 : 0) } }
         var summary = Output.Lines(capacity: 100)
-        summary.append(
-            "checked \(Output.count(report.entriesChecked, "entry", "entries")): \(Output.count(count(.error), "error", "errors")), \(Output.count(count(.warning), "warning", "warnings")), \(Output.count(count(.info), "note", "notes"))"
-        )
+        summary.append(totals(report))
         formatted.withLock { parts in for i in parts.indices { parts[i].write() } }
         summary.write()
     }

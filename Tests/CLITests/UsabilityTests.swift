@@ -89,7 +89,7 @@ final class UsabilityTests: CLITestCase {
             ]
         )
         XCTAssertEqual(r.status, 0, r.out)
-        XCTAssertTrue(r.out.contains("the two entries differ; again (1 of 3)"), r.out)
+        XCTAssertTrue(r.out.contains("the confirmation did not match; again (1 of 3)"), r.out)
         XCTAssertTrue(r.out.contains("created vault"), r.out)
         // An existing vault is named before any passphrase is asked.
         let again = try conversation(["init", "--admin", "alice"], [])
@@ -101,17 +101,34 @@ final class UsabilityTests: CLITestCase {
         let weak = try conversation(
             ["init", "--admin", "alice", "--kdf", "interactive"],
             [
-                ("New passphrase for alice: ", "abc"),
+                ("New passphrase for alice: ", "abc"), ("New passphrase for alice: ", "abcd"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse batterx"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse batteryy"),
                 ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "correct horse battery"),
             ]
         )
+        // Two weak tries and two mismatches, counted apart: the third confirmation still counts.
         XCTAssertEqual(weak.status, 0, weak.out)
+        XCTAssertTrue(weak.out.contains("again (2 of 3)"), weak.out)
+        XCTAssertTrue(weak.out.contains("the confirmation did not match; again (2 of 3)"), weak.out)
+        try FileManager.default.removeItem(atPath: vaultPath)
+        let differed = try conversation(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
+            [
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "x"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "y"),
+                ("New passphrase for alice: ", "correct horse battery"), ("Again: ", "z"),
+            ]
+        )
+        XCTAssertEqual(differed.status, 1, differed.out)
+        XCTAssertTrue(differed.out.contains("the confirmation did not match three times"), differed.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath))
         XCTAssertTrue(
             weak.out.contains("warning: too weak: 3 characters of lower-case letters is about 14 bits"),
             weak.out
         )
         // From a file: refused with the way out named; the flag lets a test vault have it.
-        try FileManager.default.removeItem(atPath: vaultPath)
+        try? FileManager.default.removeItem(atPath: vaultPath)
         try Support.write("abc\n", to: dir.appendingPathComponent("weak.pass"))
         let refused = try cv([
             "init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("weak.pass"),

@@ -90,8 +90,16 @@ final class CustodyTests: VaultTestCase {
         XCTAssertTrue(try vault.verify().isValid)
         // Retired once: a second retirement is refused, the first date kept.
         assertCode(.invalidArgument) { _ = try carol.retire(.id(rotation.predecessor.id)) }
-        // Retired: no more reminder, and its key is never exported or granted again.
-        XCTAssertFalse(try vault.check().findings.contains { $0.entryID == rotation.predecessor.id })
+        // Retired: no more reminder to retire it; but bob, who left, could open its key, and its
+        // certificate is still valid: a warning until it is revoked. Its key never leaves again.
+        XCTAssertEqual(
+            try vault.check().findings.filter { $0.entryID == rotation.predecessor.id }.map(\.rule),
+            ["superseded-exposed"]
+        )
+        XCTAssertEqual(
+            try vault.check().findings.first { $0.rule == "superseded-exposed" }?.data["held_by"],
+            "bob"
+        )
         assertCode(.entryRetired) {
             _ = try carol.exportPFX(.id(rotation.predecessor.id), to: .memory(label: "x"), password: pw)
         }

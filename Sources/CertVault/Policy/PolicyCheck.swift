@@ -40,7 +40,7 @@ extension Vault {
         now: Date = Date(),
         adjusting adjust: (inout PolicySettings) throws -> Void
     ) throws -> PolicyReport {
-        let (all, certificates, keyslots, settings) = try checkedRead { db, state in
+        let (all, certificates, keyslots, settings, exposed) = try checkedRead { db, state in
             let handles = state.ledger.people.mapValues(\.handle)
             let entries = try Entry.fetch(db, handles: handles)
             // Certificates are read only for the rules that parse them: an active SSL
@@ -67,13 +67,14 @@ extension Vault {
             }
             var settings = try Self.policy(db, state: state).settings
             try adjust(&settings)
-            return (entries, certificates, keyslots, settings)
+            return (entries, certificates, keyslots, settings, try Self.departedHolders(db, state: state))
         }
         let rules = try PolicyRules(
             settings: settings,
             entries: all,
             certificates: certificates,
-            now: now
+            now: now,
+            exposedTo: exposed
         )
         // Aliases and ids are resolved among the entries read; anything else as a person types it.
         var selected = Set<Entry.ID>()
@@ -115,6 +116,34 @@ extension Vault {
     }
 }
 
+extension Vault {
+    /// For each entry, the people who could reach its key and left: the
+    /// persons of its signed `entry.needs-rotation` records that a departure
+    /// wrote (`departed`), by handle as the signed records state them.
+    static func departedHolders(_ db: Database, state: VaultState) throws -> [Entry.ID: [String]] {
+        var holders: [Entry.ID: [String]] = [:]
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT entry_id, person_id, action, details FROM audit
+                WHERE action = ? AND signature IS NOT NULL AND person_id IS NOT NULL AND entry_id IS NOT NULL
+                ORDER BY seq
+                """,
+            arguments: [AuditAction.entryNeedsRotation.rawValue]
+        )
+        while let row = try rows.next() {
+            let c = Columns(row, "audit record")
+            let details = AuditDetails.reading(try c.text("details"), action: try c.text("action"))
+            guard details.bool(.departed) == true, let person = state.ledger.people[try c.int("person_id")] else {
+                continue
+            }
+            let entry = Entry.ID(try c.int("entry_id"))
+            if holders[entry]?.contains(person.handle) != true { holders[entry, default: []].append(person.handle) }
+        }
+        return holders
+    }
+}
+
 /// The rules, over entries already checked against their signed records.
 struct PolicyRules: Sendable {
     let settings: PolicySettings
@@ -126,11 +155,21 @@ struct PolicyRules: Sendable {
     private let activeSuccessors: [Entry.ID: String]
     /// The alias of the pending request (a CA-issued certificate's rotation) that will replace each entry.
     private let pendingSuccessors: [Entry.ID: String]
+    /// The people who could reach each entry's key and left, as the signed
+    /// `entry.needs-rotation` records of their departures say.
+    private let exposedTo: [Entry.ID: [String]]
 
     /// - Parameter certificates: the DER of every active SSL certificate
     ///   and every CA certificate (what chains are built from); empty when
     ///   no entry ``needsChain(_:)``.
-    init(settings: PolicySettings, entries: [Entry], certificates: [Entry.ID: Data], now: Date) throws {
+    init(
+        settings: PolicySettings,
+        entries: [Entry],
+        certificates: [Entry.ID: Data],
+        now: Date,
+        exposedTo: [Entry.ID: [String]] = [:]
+    ) throws {
+        self.exposedTo = exposedTo
         self.settings = settings
         self.entries = entries
         self.certificates = certificates
@@ -200,8 +239,23 @@ struct PolicyRules: Sendable {
             for name in e.requestedNames ?? [] {
                 if let f = foreign(e, name.hasPrefix("DNS:") ? String(name.dropFirst(4)) : name) { out.append(f) }
             }
+            if e.needsRotation {
+                // A request whose key someone who left could open: the CA must never sign it.
+                out.append(
+                    .init(
+                        rule: "needs-rotation",
+                        severity: .error,
+                        entry: e,
+                        message:
+                            "\(e.alias) is a request whose key could be opened by someone who left (\(e.rotationReason ?? "a departure")): "
+                            + "do not send it to the CA; run 'certvault rotate \(e.alias)' for a new key and request",
+                        data: ["reason": e.rotationReason ?? ""]
+                    )
+                )
+            }
             return out
         }
+        if let exposure = exposedSuperseded(e) { out.append(exposure) }
         guard Self.inUse(e) else { return out }
         if e.needsRotation && e.status == .active {
             out.append(
@@ -233,6 +287,26 @@ struct PolicyRules: Sendable {
     }
 
     private func date(_ d: Date) -> String { Timestamp.format(d) }
+
+    /// A replaced certificate whose key someone who left could reach, still
+    /// valid at its CA: a warning until it is revoked there (and recorded
+    /// with `revoke --reason superseded`) or expires, retired or not.
+    func exposedSuperseded(_ e: Entry) -> PolicyFinding? {
+        guard e.status == .superseded, let holders = exposedTo[e.id], !holders.isEmpty,
+            let cert = e.certificate, cert.notValidAfter > now
+        else { return nil }
+        let who = holders.joined(separator: ", ")
+        return PolicyFinding(
+            rule: "superseded-exposed",
+            severity: .warning,
+            entry: e,
+            message:
+                "\(e.alias) was replaced, but \(who), who could open its key, left, and its certificate is valid until "
+                + "\(date(cert.notValidAfter)): revoke it at the CA (or remove it from Azure), then run "
+                + "'certvault revoke \(e.alias) --reason superseded'",
+            data: ["held_by": who, "not_after": date(cert.notValidAfter)]
+        )
+    }
 
     /// A rotation's last step not yet taken: the old certificate is still
     /// counted as uploaded until it is retired. A warning when it needed

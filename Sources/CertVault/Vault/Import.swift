@@ -347,19 +347,19 @@ extension Session {
                 stored.append(r)
             }
         }
+        let leaf = file.keys.isEmpty ? try Self.leaf(of: file, options: options) : nil
         for (i, cert) in file.certificates.enumerated() where !usedCerts.contains(i) {
-            let alone = file.keys.isEmpty && file.certificates.count == 1
-            // Purpose, subscription and domains describe the leaf: a CA
-            // certificate that came with it is stored as what it is.
+            // Alias, purpose, subscription and domains describe the leaf: a
+            // certificate that came with it (its chain) is stored as what it is.
             var described = options
-            if cert.certificate.isCA && !alone {
+            if i != leaf {
                 (described.purpose, described.subscription, described.domains) = (nil, nil, [])
             }
             let r = try storeCertificate(
                 c,
                 cert.certificate,
                 key: nil,
-                name: alone ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
+                name: i == leaf ? (options.alias ?? cert.friendlyName) : cert.friendlyName,
                 options: described,
                 source: file.source,
                 label: file.label
@@ -368,6 +368,44 @@ extension Session {
         }
         try linkIssuers(c, entryIDs: stored.map(\.id))
         return stored
+    }
+
+    /// The leaf among a file's certificates when it holds no key: the one
+    /// certificate that is no CA and issued none of the others (of those,
+    /// the one covering `options.domains`, when they are given). Nil when
+    /// there is none, or several and nothing given needs one; an alias,
+    /// purpose or tag that could go to several is a usage error.
+    static func leaf(of file: ImportFile, options: ImportOptions) throws -> Int? {
+        let certs = file.certificates.map(\.certificate)
+        if certs.count == 1 { return 0 }
+        let subjects = try certs.map { try $0.subjectDER }
+        let issuers = try certs.map { try $0.issuerDER }
+        // No CA, and the issuer of none of the others (a root without the CA flag issued the leaf).
+        var candidates = certs.indices.filter { i in
+            !certs[i].isCA && !certs.indices.contains { j in j != i && issuers[j] == subjects[i] }
+        }
+        if !options.domains.isEmpty {
+            let covering = try candidates.filter { i in
+                let names = DomainNames.names(of: try certs[i].metadata())
+                return options.domains.allSatisfy { domain in names.contains { DomainNames.covers($0, domain) } }
+            }
+            if !covering.isEmpty { candidates = covering }
+        }
+        if candidates.count == 1 { return candidates[0] }
+        let described =
+            options.alias != nil || !options.domains.isEmpty || options.purpose != nil
+            || options.subscription != nil
+        guard described else { return nil }
+        let names = try (candidates.isEmpty ? Array(certs.indices) : candidates).map {
+            try certs[$0].metadata().subject
+        }
+        throw CertVaultError(
+            .invalidArgument,
+            "the alias, purpose and tags given describe one certificate, but this file holds no key and "
+                + (candidates.isEmpty ? "no leaf among" : "\(candidates.count) leaves:")
+                + " \(names.joined(separator: "; "))",
+            hint: "name the leaf with the domain it covers, or import the certificates one file each"
+        )
     }
 
     /// Encrypts `key` (if any) for entry `entryID` and seals it to the

@@ -43,6 +43,20 @@ enum MaterialReader {
         }
     }
 
+    /// The bytes `text` encodes when it is standard base64 (line breaks and
+    /// spaces aside, `=` padding as required) of DER: nil for any other text.
+    static func base64DER(_ text: Data) -> Data? {
+        let compact = Data(text.filter { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) })
+        guard compact.count >= 8, compact.count % 4 == 0,
+            compact.allSatisfy({ b in
+                (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2B
+                    || b == 0x2F || b == 0x3D
+            }),
+            let decoded = Data(base64Encoded: compact), decoded.first == 0x30
+        else { return nil }
+        return decoded
+    }
+
     static func read(_ data: Data, password: SecureBytes?, limits: ImportLimits = .standard) throws -> Material {
         try OpenSSL.ensure()
         if let password { try OpenSSL.requireCString(password) }
@@ -54,10 +68,16 @@ enum MaterialReader {
             (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09
         }
         if printable {
+            // A .pfx (or a DER certificate) handed over as base64 text, as Azure Key Vault secrets, CI
+            // variables and web consoles give it: read once as the bytes it encodes, and said.
+            if let decoded = base64DER(data) {
+                var m = try read(decoded, password: password, limits: limits)
+                m.warnings.append("the file is base64 text; it was read as the \(m.format) it encodes")
+                return m
+            }
             throw CertVaultError(
                 .unknownFormat,
-                "text without a PEM block: not a certificate, key or PKCS#12 file",
-                hint: "if it is base64, decode it first (base64 -d)"
+                "text without a PEM block: not a certificate, key or PKCS#12 file"
             )
         }
         if let contents = try PKCS12.parseIfPKCS12(data, password: password, limits: limits) {

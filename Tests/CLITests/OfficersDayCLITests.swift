@@ -1,0 +1,67 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The officer's day at the command line: a departure rehearsed, `check`
+/// for cron, a `.pfx` handed over as base64 text.
+final class OfficersDayCLITests: CLITestCase {
+    func testDepartDryRunPrintsThePlanAndChangesNothing() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        try addPerson("bob", role: "officer")
+        XCTAssertEqual(try cvAs("alice", ["grant", "m1", "bob"]).status, 0)
+        let head = try cv(["audit", "verify"]).out
+        let dry = try cvAs("alice", ["person", "depart", "bob", "--reason", "left", "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.err)
+        XCTAssertTrue(dry.out.contains("dry run: bob has not departed and nothing was recorded"), dry.out)
+        XCTAssertTrue(dry.out.contains("would end"), dry.out)
+        XCTAssertTrue(dry.out.contains("sole holders left: alice for m1"), dry.out)
+        XCTAssertEqual(try cv(["audit", "verify"]).out, head)
+        // bob still acts.
+        XCTAssertEqual(try cvAs("bob", ["export", "m1", "--format", "cer", "--out", file("m1.cer")]).status, 0)
+        let json = try cvAs("alice", ["person", "depart", "bob", "--reason", "left", "--dry-run", "--json"])
+        let plan = try XCTUnwrap(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        XCTAssertEqual(plan["dryRun"] as? Bool, true)
+        let both = try cvAs("alice", ["person", "depart", "bob", "--reason", "left", "--dry-run", "--rotate"])
+        XCTAssertEqual(both.status, 2, both.err)
+        XCTAssertTrue(both.err.contains("--dry-run rotates nothing"), both.err)
+    }
+
+    func testCheckQuietAndSummaryForCron() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        try addPerson("bob", role: "officer")
+        XCTAssertEqual(try cvAs("alice", ["grant", "m1", "bob"]).status, 0)
+        XCTAssertEqual(try cvAs("alice", ["person", "depart", "bob", "--reason", "left"]).status, 0)
+        XCTAssertEqual(try cvAs("alice", ["rotate", "m1"]).status, 0)
+        // The replaced certificate bob could open is still valid at the CA: a warning, whoever runs check.
+        let check = try cv(["check", "--fail-on", "warning"])
+        XCTAssertEqual(check.status, 3, check.out)
+        XCTAssertTrue(check.out.contains("warning superseded-exposed: "), check.out)
+        XCTAssertTrue(check.out.contains("'certvault revoke m1.old-"), check.out)
+        let quiet = try cv(["check", "--fail-on", "warning", "--quiet"])
+        XCTAssertEqual(quiet.status, 3)
+        XCTAssertEqual(quiet.out, "")
+        let summary = try cv(["check", "--fail-on", "warning", "--summary"])
+        XCTAssertEqual(summary.status, 3)
+        XCTAssertTrue(summary.out.contains("warning superseded-exposed: 1 (m1.old-"), summary.out)
+        XCTAssertTrue(summary.out.hasSuffix("notes\n") || summary.out.hasSuffix("note\n"), summary.out)
+        XCTAssertEqual(try cv(["check", "--quiet", "--summary"]).status, 2)
+        // Revoked at the CA and recorded: cron is quiet again (at --fail-on warning, but for bob's old key... none left).
+        let old = try XCTUnwrap(check.out.split(separator: "'").first { $0.hasPrefix("certvault revoke m1.old-") })
+        let alias = String(old.split(separator: " ")[2])
+        XCTAssertEqual(try cvAs("alice", ["revoke", alias, "--reason", "superseded", "--yes"]).status, 0)
+        XCTAssertFalse(try cv(["check"]).out.contains("superseded-exposed"))
+    }
+
+    func testAPFXGivenAsBase64TextIsImported() throws {
+        try initVault()
+        let b64 = file("contoso.pfx.b64")
+        try Support.sh("base64 -w 0 '\(realWorld("ValidCertificatePathTest1EE_windows_aes.p12.pfx"))' > '\(b64)'")
+        try Support.write("password\n", to: dir.appendingPathComponent("file.pw"))
+        let r = try cvAs("alice", ["import", b64, "--password-file", file("file.pw"), "--alias", "contoso"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("base64 text; it was read as the PKCS#12 it encodes"), r.err)
+        XCTAssertTrue(try cv(["show", "contoso"]).out.contains("E128464BE734D0F84BD928516C50F15A18B52B96"))
+    }
+}
