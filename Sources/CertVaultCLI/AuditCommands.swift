@@ -42,7 +42,7 @@ struct AuditCommand: ParsableCommand {
             abstract: "List audit records, each checked.",
             discussion: """
                 People and entries are named as the signed records name them. A record whose hash, place in the chain or \
-                signature does not check out is marked INVALID (SIGNED column; "problem" in JSON) and the command exits 3.
+                signature does not check out is marked INVALID (SIGNED column; "problem" in JSON) and the command exits 5.
                 """
         )
         @OptionGroup var global: ReadOptions
@@ -87,7 +87,7 @@ struct AuditCommand: ParsableCommand {
             if let rollback = log.rollback {
                 Output.error("the vault was rolled back: \(rollback.reason); records may be missing from the end")
                 Output.hint("if you restored a backup on purpose, accept it with 'certvault audit accept-rollback'")
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
             if !log.isValid || !log.tableFindings.isEmpty {
                 for record in log.records where record.problem != nil {
@@ -100,7 +100,7 @@ struct AuditCommand: ParsableCommand {
                         : "the audit log does not verify; records marked INVALID cannot be believed"
                 )
                 Output.hint("run 'certvault audit verify' for every finding")
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
         }
 
@@ -159,7 +159,7 @@ struct AuditCommand: ParsableCommand {
                 Exits 3 naming the first bad record when anything was altered, removed or reordered. With --against, \
                 also holds the log against an audit sink's file: every record the vault lacks (a rolled-back vault: what \
                 was hidden, with its action, signer and time), every record that differs, every gap in the sink and \
-                every forged line exit 3.
+                every forged line exit 5.
                 """
         )
         @OptionGroup var global: ReadOptions
@@ -230,10 +230,10 @@ struct AuditCommand: ParsableCommand {
                     )
                 }
             } catch let error as CertVaultError where [.corruptVault, .tampered, .rollback].contains(error.code) {
-                // A vault too damaged to replay still fails verification: exit 3.
+                // A vault too damaged to replay still fails verification: exit 5.
                 Output.error(error.message)
                 if let hint = error.cliHint { Output.hint(hint) }
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
             if json {
                 try Output.json(
@@ -268,12 +268,12 @@ struct AuditCommand: ParsableCommand {
                         ? "the vault lacks \(undone) signed record\(undone == 1 ? "" : "s") that the sink \(bad.file) holds: it was rolled back or rewritten"
                         : "the vault's log and the sink \(bad.file) disagree"
                 )
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
             if !v.isValid {
                 let first = v.firstBadSeq.map { "first bad record \($0)" } ?? v.findings[0].description
                 Output.error("the audit log does not verify: \(first)")
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
         }
     }
@@ -367,7 +367,7 @@ struct PersonCommand: ParsableCommand {
                     report.rollback.map { "the vault was rolled back: \($0.reason)" }
                         ?? "the vault does not match its signed records; people are listed as the signed records state them"
                 )
-                throw ExitStatus.findings.exit
+                throw ExitStatus.integrity.exit
             }
         }
     }

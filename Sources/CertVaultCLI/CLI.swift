@@ -23,6 +23,11 @@ enum CLI {
                 "CERTVAULT_FAULT is set, but this build has no fault points (build with CERTVAULT_FAULT_POINTS=1)"
             )
         }
+        // Guides that ship in the binary: `certvault help exit-codes`.
+        if arguments.count == 2, arguments[0] == "help", let topic = HelpTopic(rawValue: arguments[1]) {
+            print(topic.text)
+            finish(.success)
+        }
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
             Output.hint(mistake.hint)
@@ -213,9 +218,24 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Works out who acts, then asks for their passphrase (the one KDF run).
+    /// Unlocks as the person who acts. A passphrase typed at the terminal
+    /// may be typed again after a wrong one, three tries in all, as `sudo`
+    /// allows (each wrong one recorded, as always); one from a file or the
+    /// environment fails at once.
     func unlock(_ vault: Vault) throws -> Session {
-        let (handle, passphrase) = try passphrase(for: vault)
-        return try vault.unlock(handle: handle, passphrase: passphrase)
+        var tries = 0
+        while true {
+            let typed =
+                passphraseFile == nil && !SecretEnvironment.has("CERTVAULT_PASSPHRASE")
+                && SecretInput.hasTerminal
+            let (handle, passphrase) = try passphrase(for: vault)
+            tries += 1
+            do {
+                return try vault.unlock(handle: handle, passphrase: passphrase)
+            } catch let error as CertVaultError where error.code == .wrongPassphrase && typed && tries < 3 {
+                Output.warning("wrong passphrase for \(handle); again (\(tries) of 3)")
+            }
+        }
     }
 
     /// Who acts, and their passphrase, read (or asked) but not yet tried:
@@ -250,6 +270,9 @@ enum SecretEnvironment {
 
     /// The secret given in `name`, once.
     static func take(_ name: String) -> SecureBytes? { captured.removeValue(forKey: name) }
+
+    /// Whether `name` was given and not yet taken.
+    static func has(_ name: String) -> Bool { captured[name] != nil }
 }
 
 enum Secrets {
@@ -375,5 +398,16 @@ extension Import: ExpandsArgumentRuns {
         guard let expanded = runs.expand(files) else { return false }
         files = expanded
         return true
+    }
+}
+
+/// A guide `certvault help TOPIC` prints, beside the commands' own help.
+enum HelpTopic: String, CaseIterable {
+    case exitCodes = "exit-codes"
+
+    var text: String {
+        switch self {
+        case .exitCodes: return ExitStatus.helpText
+        }
     }
 }

@@ -256,7 +256,7 @@ extension PersonCommand {
                 (.reissue, "certvault rotate ALIAS --out ALIAS.csr, send the request to the CA, import what it issues"),
                 (
                     .rerequest,
-                    "certvault revoke ALIAS --reason superseded, then a new 'certvault csr' for the same names"
+                    "certvault rotate ALIAS --out ALIAS.csr: a new key and request for the same names, under the same alias"
                 ),
                 (.retire, "remove the old certificate from Azure, then certvault retire ALIAS"),
             ] {

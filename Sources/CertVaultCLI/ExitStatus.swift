@@ -10,6 +10,7 @@ enum ExitStatus: Int32, CaseIterable {
     case usage = 2
     case findings = 3
     case committed = 4
+    case integrity = 5
 
     /// One line: what the code means, as `--help` and the README say it.
     var meaning: String {
@@ -21,12 +22,15 @@ enum ExitStatus: Int32, CaseIterable {
             return "usage: an unknown command or option, options that contradict each other, or a value that cannot"
                 + " be read, found before any passphrase is asked for"
         case .findings:
-            return "findings: a vault that does not match its signed records (any command), a rollback, a failed"
-                + " `audit verify`, a policy or inspection finding"
+            return "findings: `check` found something at or above --fail-on, or `inspect --target` found a file the"
+                + " target would refuse"
         case .committed:
             return "committed: the change was recorded and something after the commit failed; the message names"
                 + " the record and what did not happen (a file not written, an audit sink or this machine's"
                 + " rollback witness not updated)"
+        case .integrity:
+            return "integrity: the vault does not match its signed records (any command), it was rolled back, or"
+                + " `audit verify` failed; nothing was changed"
         }
     }
 
@@ -53,7 +57,7 @@ enum ExitStatus: Int32, CaseIterable {
     static func of(_ error: CertVaultError) -> ExitStatus {
         switch error.code {
         case .committed: return .committed
-        case .verificationFailed, .tampered, .rollback: return .findings
+        case .verificationFailed, .tampered, .rollback: return .integrity
         default: return .error
         }
     }

@@ -8,7 +8,7 @@ struct List: ParsableCommand {
         abstract: "List the entries (no passphrase needed).",
         discussion: """
             Only entries that match their signed records are shown as they are. A row altered by hand is listed as \
-            TAMPERED, without its altered values, and the command exits 3; --json then lists only the entries that \
+            TAMPERED, without its altered values, and the command exits 5; --json then lists only the entries that \
             check out, and the findings go to stderr.
             """
     )
@@ -145,7 +145,7 @@ struct List: ParsableCommand {
                 Output.error("the vault does not match its signed records; entries that differ are not shown")
                 Output.hint("run 'certvault audit verify', and restore the vault from a backup")
             }
-            throw ExitStatus.findings.exit
+            throw ExitStatus.integrity.exit
         }
     }
 }

@@ -21,7 +21,18 @@ enum Suggestions {
             let word = arguments[i]
             let subcommands = command.configuration.subcommands
             if subcommands.isEmpty { break }
-            if word == "help" && command == Root.self { return nil }
+            if word == "help" && command == Root.self {
+                // `help TOPIC`: a command, or a guide that ships in the binary; anything else is a mistake.
+                guard i + 1 < arguments.count, !arguments[i + 1].hasPrefix("-") else { return nil }
+                let topic = arguments[i + 1]
+                let names = subcommands.map { $0._commandName } + HelpTopic.allCases.map(\.rawValue)
+                if names.contains(topic) { return nil }
+                return Mistake(
+                    message: "no help topic '\(topic)'",
+                    hint: nearest(topic, in: names).map { "did you mean 'certvault help \($0)'?" }
+                        ?? "the topics are the commands and: \(HelpTopic.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
             guard let next = subcommands.first(where: { $0._commandName == word }) else {
                 let names = subcommands.map { $0._commandName }
                 let what = path.count == 1 ? "command" : "\(path.dropFirst().joined(separator: " ")) command"

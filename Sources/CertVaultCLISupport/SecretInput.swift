@@ -83,10 +83,23 @@ public enum SecretInput {
                 buf[n] = byte
                 n += 1
             }
+            // A line longer than the buffer: the rest is read and dropped, never left for the shell.
+            if n == buf.count, byte != 0x0A {
+                while read(fd, &byte, 1) == 1, byte != 0x0A {}
+                n += 1
+            }
             byte = 0
             return n
         }
-        return firstLine(buffer, length: min(total, maximumLength))
+        // As from a file: too long is refused, never cut to fit. A terminal keeps at most 4,095 bytes
+        // of a line (Linux's canonical mode drops the rest), so a line that long may have been cut there.
+        guard total <= maximumLength, !(isTTY && total >= 4095) else {
+            throw CertVaultError(
+                .invalidArgument,
+                "what was typed is longer than \(maximumLength) bytes, too long to be a passphrase or password"
+            )
+        }
+        return firstLine(buffer, length: total)
     }
 
     /// The bytes of `buffer` up to the first line ending.

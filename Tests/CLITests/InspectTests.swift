@@ -98,8 +98,11 @@ final class InspectTests: CLITestCase {
         }
     }
 
-    func testTheReadmeTableNamesEveryTarget() throws {
-        let readme = try String(contentsOf: Support.root.appendingPathComponent("README.md"), encoding: .utf8)
+    func testTheCommandReferenceNamesEveryTarget() throws {
+        let readme = try String(
+            contentsOf: Support.root.appendingPathComponent("docs/commands.md"),
+            encoding: .utf8
+        )
         for target in Self.targets { XCTAssertTrue(readme.contains("| `\(target)` "), target) }
         let help = try cv(["export", "--help"]).out
         for target in Self.targets { XCTAssertTrue(help.contains(target), target) }
@@ -342,7 +345,7 @@ final class InspectTests: CLITestCase {
         let damaged = try cv([
             "inspect", file("damaged.p12"), "--password-file", file("test.pw"), "--target", "openssl3",
         ])
-        XCTAssertTrue([1, 3].contains(damaged.status), damaged.out + damaged.err)
+        XCTAssertTrue([1, 3, 5].contains(damaged.status), damaged.out + damaged.err)
         XCTAssertFalse(damaged.out.contains("openssl3  yes"), damaged.out)
         // Over the limit: the error's hint names options inspect has.
         let many = try cv([

@@ -65,3 +65,80 @@ final class OfficersDayCLITests: CLITestCase {
         XCTAssertTrue(try cv(["show", "contoso"]).out.contains("E128464BE734D0F84BD928516C50F15A18B52B96"))
     }
 }
+
+/// A wrong passphrase typed at a terminal may be typed again, three tries
+/// in all, each one recorded; from a file it fails at once.
+final class PassphraseRetryTests: CLITestCase {
+    func testThreeTriesAtATerminalEachRecordedAndOneFromAFile() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        let prompt = "Passphrase for alice: "
+        let second = try conversation(
+            ["backup", file("b1.db")],
+            [(prompt, "wrong one"), (prompt, "alice passphrase")]
+        )
+        XCTAssertEqual(second.status, 0, second.out)
+        XCTAssertTrue(second.out.contains("wrong passphrase for alice; again (1 of 3)"), second.out)
+        let failed = try conversation(
+            ["backup", file("b2.db")],
+            [(prompt, "wrong 1"), (prompt, "wrong 2"), (prompt, "wrong 3")]
+        )
+        XCTAssertEqual(failed.status, 1, failed.out)
+        XCTAssertTrue(failed.out.contains("again (2 of 3)"), failed.out)
+        XCTAssertTrue(failed.out.contains("error: "), failed.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("b2.db")))
+        // From a file: once.
+        try Support.write("wrong\n", to: dir.appendingPathComponent("wrong.pass"))
+        let fromFile = try cv([
+            "backup", file("b3.db"), "--passphrase-file", file("wrong.pass"),
+        ])
+        XCTAssertEqual(fromFile.status, 1)
+        XCTAssertFalse(fromFile.err.contains("again"), fromFile.err)
+        // Every wrong one is in the log: 1 + 3 + 1.
+        let log = try cv(["audit", "log", "--action", "unlock.failed", "--json"])
+        let records = try XCTUnwrap(try JSONSerialization.jsonObject(with: log.stdout) as? [[String: Any]])
+        XCTAssertEqual(records.count, 5, log.out)
+    }
+}
+
+/// Exit codes a script can tell apart, and the one table everywhere.
+final class ExitCodeTopicTests: CLITestCase {
+    func testHelpExitCodesAndIntegrityApartFromFindings() throws {
+        let topic = try cv(["help", "exit-codes"])
+        XCTAssertEqual(topic.status, 0)
+        XCTAssertTrue(topic.out.hasPrefix("Exit codes:"), topic.out)
+        XCTAssertTrue(topic.out.contains("5  integrity: "), topic.out)
+        XCTAssertTrue(try cv(["--help"]).out.contains(topic.out.trimmingCharacters(in: .newlines)))
+        let unknown = try cv(["help", "exit-code"])
+        XCTAssertEqual(unknown.status, 2, unknown.err)
+        XCTAssertTrue(unknown.err.contains("did you mean 'certvault help exit-codes'?"), unknown.err)
+        // Integrity (5) apart from a finding (3).
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        XCTAssertEqual(try cv(["check", "--fail-on", "info"]).status, 3)
+        try tamper("UPDATE entries SET subscription = 'stolen'")
+        XCTAssertEqual(try cv(["check"]).status, 5)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 5)
+        XCTAssertEqual(try cv(["list"]).status, 5)
+    }
+}
+
+/// A typed secret longer than a passphrase may be is refused, as from a file, never cut.
+final class LongTypedSecretTests: CLITestCase {
+    func testATypedPassphraseTooLongIsRefusedNotCut() throws {
+        let long = String(repeating: "correct horse battery staple ", count: 180)  // 5,220 bytes
+        let r = try conversation(
+            ["init", "--admin", "alice", "--kdf", "interactive"],
+            [("New passphrase for alice: ", long)]
+        )
+        XCTAssertNotEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.out.contains("too long to be a passphrase or password"), r.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath))
+        try Support.write(long + "\n", to: dir.appendingPathComponent("long.pass"))
+        let fromFile = try cv([
+            "init", "--admin", "alice", "--kdf", "interactive", "--passphrase-file", file("long.pass"),
+        ])
+        XCTAssertEqual(fromFile.status, 1)
+        XCTAssertTrue(fromFile.err.contains("too long to hold a passphrase"), fromFile.err)
+    }
+}

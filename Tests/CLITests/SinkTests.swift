@@ -106,7 +106,7 @@ final class SinkTests: CLITestCase {
         // The copy verifies on its own: what the witness of a fresh machine cannot see.
         XCTAssertEqual(try cv(["audit", "verify"], env: elsewhere).status, 0)
         let against = try cv(["audit", "verify", "--against", sink], env: elsewhere)
-        XCTAssertEqual(against.status, 3, against.err)
+        XCTAssertEqual(against.status, 5, against.err)
         XCTAssertTrue(
             against.err.contains(
                 "finding: \(sink): record 6: the vault lacks this record, which the sink holds (line 6: entry.export by bob at"
@@ -123,7 +123,7 @@ final class SinkTests: CLITestCase {
         try handle.write(contentsOf: Data(replay.utf8))
         try handle.close()
         let again = try exportWeb("again.pfx", env: elsewhere)
-        XCTAssertEqual(again.status, 3, again.err)
+        XCTAssertEqual(again.status, 5, again.err)
         XCTAssertTrue(again.err.contains("holds record 6 (entry.export by bob at"), again.err)
         XCTAssertTrue(again.err.contains("which this vault lacks: the vault was rolled back"), again.err)
         XCTAssertTrue(
@@ -142,7 +142,7 @@ final class SinkTests: CLITestCase {
         XCTAssertEqual(lines.last?["action"] as? String, "vault.rollback-accepted")
         XCTAssertEqual(try exportWeb("after.pfx", env: elsewhere).status, 0)
         let still = try cv(["audit", "verify", "--against", sink], env: elsewhere)
-        XCTAssertEqual(still.status, 3, still.err)
+        XCTAssertEqual(still.status, 5, still.err)
         XCTAssertTrue(still.err.contains("line 6: entry.export by bob at"), still.err)
         XCTAssertTrue(still.err.contains("note: \(sink): the vault accepted a rollback in record 6"), still.err)
     }
@@ -304,7 +304,7 @@ final class SinkTests: CLITestCase {
         try Support.write(strangerLine + "\n" + tampered, to: URL(fileURLWithPath: file("tampered.jsonl")))
 
         let r = try cv(["audit", "verify", "--against", file("tampered.jsonl")])
-        XCTAssertEqual(r.status, 3, r.err)
+        XCTAssertEqual(r.status, 5, r.err)
         XCTAssertTrue(
             r.err.contains(
                 "record \(otherLines.count): line 1 of the sink (\(stranger["action"] as? String ?? "?")) does not carry the signature of anyone the vault knows"

@@ -90,7 +90,7 @@ final class CorruptionTests: CLITestCase {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let verify = try cv(["audit", "verify"], env: env)
             for r in [verify, try cv(["list"], env: env), try cv(["audit", "who", "one"], env: env)] {
-                XCTAssertTrue([0, 1, 3].contains(r.status), "offset \(offset): exit \(r.status) \(r.err)")
+                XCTAssertTrue([0, 1, 5].contains(r.status), "offset \(offset): exit \(r.status) \(r.err)")
                 if r.status != 0 {
                     XCTAssertTrue(r.err.contains("error: "), "offset \(offset): \(r.err)")
                 }
@@ -417,14 +417,14 @@ final class RestoreTests: CLITestCase {
         )
         XCTAssertEqual(planted.status, 0, planted.err)
         let forked = try cvAsAlice(["restore", fork])
-        XCTAssertEqual(forked.status, 3, forked.err)
+        XCTAssertEqual(forked.status, 5, forked.err)
         XCTAssertTrue(forked.err.contains("person.add") && forked.err.contains("signed by bob"), forked.err)
         XCTAssertTrue(forked.err.contains("a copy a departed person went on writing to"), forked.err)
         unchanged("fork")
         // A vault that does not check out: not restored over unless said.
         try tamper("UPDATE people SET role = 'admin' WHERE handle = 'carol'")
         let tampered = try cvAsAlice(["restore", file("kept.db")])
-        XCTAssertEqual(tampered.status, 3, tampered.err)
+        XCTAssertEqual(tampered.status, 5, tampered.err)
         XCTAssertTrue(tampered.err.contains("the vault does not check out"), tampered.err)
         // Over it on purpose: what it undid is still read from its signed log, and made again.
         let over = try cvAsAlice(["restore", file("kept.db"), "--over-damaged-vault"])
@@ -462,7 +462,7 @@ final class RestoreTests: CLITestCase {
         }
         func refused(_ args: [String], _ words: String, line: UInt = #line) throws {
             let r = try cvAsAlice(["restore"] + args)
-            XCTAssertEqual(r.status, 3, r.err, line: line)
+            XCTAssertEqual(r.status, 5, r.err, line: line)
             XCTAssertTrue(r.err.contains(words), r.err, line: line)
             XCTAssertFalse(FileManager.default.fileExists(atPath: vaultPath + ".before-restore"), line: line)
         }
@@ -471,7 +471,7 @@ final class RestoreTests: CLITestCase {
         try refused([file("dave.db"), "--accept-fork"], "signed by dave, who has departed")
         // Damaged (finding 3): one row of the live vault changed, the advice being to restore.
         try tamper("UPDATE entries SET subscription = 'x' WHERE alias = 'm'")
-        XCTAssertEqual(try cv(["audit", "verify"]).status, 3)
+        XCTAssertEqual(try cv(["audit", "verify"]).status, 5)
         try refused([file("dave.db"), "--over-damaged-vault"], "signed by dave, who has departed")
         try refused([file("erin.db"), "--over-damaged-vault", "--accept-fork"], "signed by erin, who is auditor")
         // dave and mal, erin as admin and eve: none of them is an admin of the vault.
@@ -588,7 +588,7 @@ final class RestoreTests: CLITestCase {
         // A backup of the branch left behind (c, before b was restored) is another history:
         // refused, then taken in on purpose, and recorded.
         let refused = try cvAsAlice(["restore", file("c.db"), "--force"])
-        XCTAssertEqual(refused.status, 3, refused.err)
+        XCTAssertEqual(refused.status, 5, refused.err)
         XCTAssertTrue(refused.err.contains("a branch: 5 entry.create, 6 vault.backup"), refused.err)
         XCTAssertFalse(try cv(["list"]).out.contains(" c "))
         let forked = try cvAsAlice(["restore", file("c.db"), "--force", "--accept-fork"])

@@ -33,7 +33,7 @@ final class TamperTests: CLITestCase {
     /// Every column of every table set to NULL, a wrong type, an
     /// out-of-range number and invalid UTF-8 in turn; every read command
     /// run on each: never a signal or a trap, always an `error:` line when
-    /// it fails, and `audit verify` notices every change (exit 3).
+    /// it fails, and `audit verify` notices every change (exit 5).
     func testEveryColumnAlteredNeverCrashesAndIsNoticed() throws {
         try makeVault()
         let script = Support.root.appendingPathComponent("Tests/CLITests/Scripts/corrupt_every_column.py").path
@@ -191,15 +191,15 @@ final class TamperTests: CLITestCase {
         try FileManager.default.copyItem(atPath: old, toPath: vaultPath)
 
         let again = try cvAsAlice(["export", "2", "--format", "pfx", "--generate-password", "--out", file("again.pfx")])
-        XCTAssertEqual(again.status, 3, again.err)
+        XCTAssertEqual(again.status, 5, again.err)
         XCTAssertTrue(again.err.contains("error: the vault was rolled back"), again.err)
         XCTAssertTrue(again.err.contains("was seen on"), again.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("again.pfx")))
         let verify = try cv(["audit", "verify"])
-        XCTAssertEqual(verify.status, 3, verify.err)
+        XCTAssertEqual(verify.status, 5, verify.err)
         // Not tied to a record number the file does not hold.
         XCTAssertTrue(verify.err.contains("finding: rolled back: its log ends at record"), verify.err)
-        XCTAssertEqual(try cv(["list"]).status, 3)
+        XCTAssertEqual(try cv(["list"]).status, 5)
 
         let accept = try cvAsAlice(["audit", "accept-rollback"])
         XCTAssertEqual(accept.status, 0, accept.err)
@@ -239,14 +239,14 @@ final class TamperTests: CLITestCase {
                 ["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("\(name).cer")],
             ] {
                 let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
-                XCTAssertEqual(r.status, 3, "\(name) \(args): \(r.err)")
+                XCTAssertEqual(r.status, 5, "\(name) \(args): \(r.err)")
                 XCTAssertTrue(r.err.contains("'\(name)' was added by hand"), r.err)
             }
         }
         // A dropped append-only trigger is named too.
         try Support.run("sqlite3", [pristine, "DROP TRIGGER audit_no_delete"])
         let r = try cv(["audit", "verify"], env: ["CERTVAULT_VAULT": pristine])
-        XCTAssertEqual(r.status, 3)
+        XCTAssertEqual(r.status, 5)
         XCTAssertTrue(r.err.contains("'audit_no_delete' is missing"), r.err)
     }
 
@@ -274,7 +274,7 @@ final class TamperTests: CLITestCase {
                 ["export", "1", "--format", "cer", "--out", file("seq.cer")],
             ] {
                 let r = try cv(args, env: ["CERTVAULT_VAULT": copy])
-                XCTAssertTrue(r.status == 3, "\(seq) \(args): status \(r.status) \(r.err)")
+                XCTAssertTrue(r.status == 5, "\(seq) \(args): status \(r.status) \(r.err)")
                 XCTAssertTrue(r.err.contains("error: "), r.err)
             }
         }
@@ -286,7 +286,7 @@ final class TamperTests: CLITestCase {
         try makeVault()
         try tamper("UPDATE audit SET actor_id = 2, details = replace(details, 'firefox', 'other') WHERE seq = 3")
         let log = try cv(["audit", "log"])
-        XCTAssertEqual(log.status, 3, log.err)
+        XCTAssertEqual(log.status, 5, log.err)
         XCTAssertTrue(log.out.split(separator: "\n").contains { $0.hasPrefix("3 ") && $0.contains("INVALID") }, log.out)
         XCTAssertTrue(log.err.contains("finding: record 3: its contents do not match its hash"), log.err)
         let json = try cv(["audit", "log", "--json"])
@@ -302,7 +302,7 @@ final class TamperTests: CLITestCase {
             ["person", "add", "carl", "--role", "staff", "--passphrase-file", file("alice.pass")],
         ] {
             let r = try cv(args)
-            XCTAssertEqual(r.status, 3, "\(args): \(r.err)")
+            XCTAssertEqual(r.status, 5, "\(args): \(r.err)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
     }
@@ -329,12 +329,12 @@ final class TamperTests: CLITestCase {
             }
             try tamper(sql)
             let log = try cv(["audit", "log"])
-            XCTAssertEqual(log.status, 3, "\(sql): \(log.err)")
+            XCTAssertEqual(log.status, 5, "\(sql): \(log.err)")
             XCTAssertEqual(log.out.split(separator: "\n").count, clean.out.split(separator: "\n").count, sql)
             XCTAssertFalse(log.out.contains("INVALID"), log.out)
             XCTAssertTrue(log.err.contains("finding: ") && log.err.contains(expected), "\(sql): \(log.err)")
             XCTAssertTrue(log.err.contains("error: the vault's tables do not match its signed records"), log.err)
-            XCTAssertEqual(try cv(["list"]).status, 3, sql)
+            XCTAssertEqual(try cv(["list"]).status, 5, sql)
         }
         XCTAssertEqual(try cv(["audit", "log"]).status, 0)
     }
@@ -366,7 +366,7 @@ final class TamperTests: CLITestCase {
         try FileManager.default.copyItem(atPath: theirs, toPath: vaultPath)
         for args in [["list"], ["audit", "verify"], ["export", "1", "--format", "cer", "--out", file("x.cer")]] {
             let r = try cv(args)
-            XCTAssertEqual(r.status, 3, "\(args): \(r.err)")
+            XCTAssertEqual(r.status, 5, "\(args): \(r.err)")
             XCTAssertTrue(r.err.contains("holds another vault"), r.err)
         }
         // alice cannot accept it: her passphrase does not open their vault.
@@ -399,19 +399,19 @@ final class TamperTests: CLITestCase {
         let export = try cvAsAlice([
             "export", "web", "--format", "pfx", "--for", "carol", "--generate-password", "--out", file("web-out.pfx"),
         ])
-        XCTAssertEqual(export.status, 3, export.out + export.err)
+        XCTAssertEqual(export.status, 5, export.out + export.err)
         XCTAssertTrue(export.err.contains("indexes disagree with its tables"), export.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("web-out.pfx")))
         let grant = try cvAsAlice(["grant", "web", "carol"])
-        XCTAssertEqual(grant.status, 3, grant.err)
-        XCTAssertEqual(try cv(["show", "web"]).status, 3)
+        XCTAssertEqual(grant.status, 5, grant.err)
+        XCTAssertEqual(try cv(["show", "web"]).status, 5)
         // By id, the table itself answers: entry 2 is web.
         let byID = try cv(["show", "2"])
         XCTAssertEqual(byID.status, 0, byID.err)
         XCTAssertTrue(byID.out.contains("web"), byID.out)
         XCTAssertFalse(try cv(["audit", "log"]).out.contains("entry.export"))
         let verify = try cv(["audit", "verify"])
-        XCTAssertEqual(verify.status, 3, verify.out + verify.err)
+        XCTAssertEqual(verify.status, 5, verify.out + verify.err)
         XCTAssertTrue((verify.out + verify.err).contains("the file is damaged"), verify.out + verify.err)
     }
 
@@ -441,12 +441,12 @@ final class TamperTests: CLITestCase {
         let export = try cvAsAlice([
             "export", "payments.prod", "--format", "pfx", "--generate-password", "--out", file("out.pfx"),
         ])
-        XCTAssertEqual(export.status, 3, export.out + export.err)
+        XCTAssertEqual(export.status, 5, export.out + export.err)
         XCTAssertTrue(export.err.contains("indexes disagree with its tables"), export.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: file("out.pfx")))
         let revoke = try cvAsAlice(["revoke", "payments.prod", "--reason", "keyCompromise"])
-        XCTAssertEqual(revoke.status, 3, revoke.err)
-        XCTAssertEqual(try cv(["show", "payments.prod"]).status, 3)
+        XCTAssertEqual(revoke.status, 5, revoke.err)
+        XCTAssertEqual(try cv(["show", "payments.prod"]).status, 5)
     }
 
     /// Edits the page of the entries' alias index in the file itself, as

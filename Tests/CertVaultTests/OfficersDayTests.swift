@@ -163,3 +163,44 @@ final class ImportLeafTests: VaultTestCase {
         XCTAssertEqual(try vault.entry(.alias("api")).domains, ["api.contoso.test"])
     }
 }
+
+/// A request whose key someone who left could open is made again with a
+/// new key, under the same alias, linked to the one it replaces.
+final class RequestAgainTests: VaultTestCase {
+    func testARequestMadeAgainKeepsItsAliasAndLinksWhatItReplaces() throws {
+        let alice = try unlock()
+        _ = try alice.addPerson(
+            .init(handle: "bob", role: .officer),
+            passphrase: SecureBytes(utf8: "bob's pass phrase"),
+            kdf: .interactive
+        )
+        let first = try alice.createRequest(
+            subject: "CN=www.example.com",
+            dnsNames: ["www.example.com", "example.com"],
+            keySpec: .ec(.p256),
+            alias: "web"
+        )
+        _ = try alice.grant(.id(first.entry.id), to: "bob")
+        let plan = try alice.depart("bob", reason: "left")
+        XCTAssertEqual(plan.items.first?.action, .rerequest)
+        let again = try alice.rotate(.alias("web"))
+        XCTAssertEqual(again.successor.alias, "web")
+        XCTAssertEqual(again.successor.status, .pending)
+        XCTAssertEqual(again.successor.replacesEntryID, first.entry.id)
+        XCTAssertEqual(again.successor.requestedSubject, "CN=www.example.com")
+        XCTAssertEqual(Set(again.successor.requestedNames ?? []), ["DNS:www.example.com", "DNS:example.com"])
+        XCTAssertFalse(again.successor.needsRotation)
+        XCTAssertEqual(again.predecessor.status, .superseded)
+        XCTAssertTrue(again.predecessor.alias.hasPrefix("web.old-"), again.predecessor.alias)
+        XCTAssertFalse(again.predecessor.needsRotation)
+        // A new key: the request is judged by openssl, and differs from the first.
+        let pem = try XCTUnwrap(again.request)
+        let out = dir.appendingPathComponent("web.csr")
+        try pem.write(to: out)
+        let text = try Support.sh("openssl req -in '\(out.path)' -noout -verify -text").out
+        XCTAssertTrue(text.contains("www.example.com"), text)
+        XCTAssertNotEqual(pem, first.pem)
+        XCTAssertFalse(try vault.check().findings.contains { $0.rule == "needs-rotation" })
+        XCTAssertTrue(try vault.verify().isValid)
+    }
+}

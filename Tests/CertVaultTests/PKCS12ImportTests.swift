@@ -137,6 +137,32 @@ final class PKCS12ImportTests: CertVaultTestCase {
         assertCode(.wrongPassword) { _ = try parse(legacy.pfx, "nope") }
     }
 
+    /// A `.pfx` written by OpenSSL 1.0.x with a password past ASCII (1.0.x
+    /// took each UTF-8 byte for a character) opens with the password as its
+    /// owner types it, as OpenSSL's own `pkcs12` opens it, with a warning.
+    func testAnOpenSSL10FileWithANonASCIIPasswordOpens() throws {
+        let made = try Support.makePFX(in: dir, name: "old")
+        let old = dir.appendingPathComponent("old10.pfx").path
+        // "é" is C3 A9 in UTF-8; OpenSSL 1.0.x derived its keys from U+00C3 U+00A9, whose UTF-8 is C3 83 C2 A9.
+        try Support.sh(
+            """
+            openssl pkcs12 -export -legacy -inkey '\(made.key)' -in '\(made.cert)' -out '\(old)' \
+              -passout pass:$(printf '\\303\\203\\302\\251')
+            openssl pkcs12 -legacy -in '\(old)' -passin pass:é -noout
+            """
+        )
+        let read = try parse(old, "é")
+        XCTAssertEqual(read.keyCount, 1)
+        XCTAssertTrue(read.warnings.contains { $0.contains("OpenSSL 1.0.x") }, "\(read.warnings)")
+        assertCode(.wrongPassword) { _ = try parse(old, "e") }
+        // A file written today with the same password opens without the warning.
+        let today = dir.appendingPathComponent("today.pfx").path
+        try Support.sh(
+            "openssl pkcs12 -export -inkey '\(made.key)' -in '\(made.cert)' -out '\(today)' -passout pass:é"
+        )
+        XCTAssertEqual(try parse(today, "é").warnings.filter { $0.contains("OpenSSL 1.0.x") }, [])
+    }
+
     func testTextEmptyAndGarbageAreToldApart() throws {
         let made = try Support.makePFX(in: dir, name: "n")
         // A PEM certificate is read as what it is, whatever its name.

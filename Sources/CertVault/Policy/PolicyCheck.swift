@@ -242,14 +242,10 @@ struct PolicyRules: Sendable {
             if e.needsRotation {
                 // A request whose key someone who left could open: the CA must never sign it.
                 out.append(
-                    .init(
-                        rule: "needs-rotation",
-                        severity: .error,
-                        entry: e,
-                        message:
-                            "\(e.alias) is a request whose key could be opened by someone who left (\(e.rotationReason ?? "a departure")): "
-                            + "do not send it to the CA; run 'certvault rotate \(e.alias)' for a new key and request",
-                        data: ["reason": e.rotationReason ?? ""]
+                    needsRotation(
+                        e,
+                        "\(e.alias) is a request whose key could be opened by someone who left (\(e.rotationReason ?? "a departure")): "
+                            + "do not send it to the CA; run 'certvault rotate \(e.alias)' for a new key and request"
                     )
                 )
             }
@@ -259,16 +255,12 @@ struct PolicyRules: Sendable {
         guard Self.inUse(e) else { return out }
         if e.needsRotation && e.status == .active {
             out.append(
-                .init(
-                    rule: "needs-rotation",
-                    severity: .error,
-                    entry: e,
-                    message:
-                        "\(e.alias) must be rotated: \(e.rotationReason ?? "someone who could reach its key left"); "
+                needsRotation(
+                    e,
+                    "\(e.alias) must be rotated: \(e.rotationReason ?? "someone who could reach its key left"); "
                         + (pendingSuccessors[e.id].map {
                             "its new key's request \($0) waits for the CA: import the certificate it issues"
-                        } ?? "run 'certvault rotate \(e.alias)'"),
-                    data: ["reason": e.rotationReason ?? ""]
+                        } ?? "run 'certvault rotate \(e.alias)'")
                 )
             )
         }
@@ -287,6 +279,17 @@ struct PolicyRules: Sendable {
     }
 
     private func date(_ d: Date) -> String { Timestamp.format(d) }
+
+    /// An error: `e` must be rotated (or requested again), as `message` says.
+    func needsRotation(_ e: Entry, _ message: String) -> PolicyFinding {
+        PolicyFinding(
+            rule: "needs-rotation",
+            severity: .error,
+            entry: e,
+            message: message,
+            data: ["reason": e.rotationReason ?? ""]
+        )
+    }
 
     /// A replaced certificate whose key someone who left could reach, still
     /// valid at its CA: a warning until it is revoked there (and recorded

@@ -11,8 +11,8 @@ public struct RotationPlan: Sendable, Codable {
         /// A CA-issued certificate: a new key and request for the same
         /// names, sent to the CA.
         case reissue = "re-issue"
-        /// A pending request, its key made here: revoke it and make a new
-        /// request (a request has no certificate to rotate).
+        /// A pending request, its key made here: make it again with a new
+        /// key (``Session/rotate(_:)``), which keeps the alias.
         case rerequest = "re-request"
         /// Already replaced: remove the old certificate from Azure, then retire it.
         case retire

@@ -104,6 +104,33 @@ public enum Importer {
         )
     }
 
+    /// `password` as OpenSSL 1.0.x turned it into the PKCS#12 key
+    /// derivation's BMPString: each byte of its UTF-8 a character of its own
+    /// (U+0000–U+00FF), here written as the UTF-8 of those characters, which
+    /// today's derivation turns into the same BMPString. Nil when every byte
+    /// is ASCII (both encodings agree).
+    static func openSSL10Password(_ password: SecureBytes) -> SecureBytes? {
+        let high = password.withUnsafeBytes { $0.reduce(0) { $0 + ($1 >= 0x80 ? 1 : 0) } }
+        guard high > 0 else { return nil }
+        let legacy = SecureBytes(count: password.count + high)
+        password.withUnsafeBytes { from in
+            legacy.withUnsafeMutableBytes { to in
+                var i = 0
+                for b in from {
+                    if b < 0x80 {
+                        to[i] = b
+                        i += 1
+                    } else {
+                        to[i] = 0xC0 | (b >> 6)
+                        to[i + 1] = 0x80 | (b & 0x3F)
+                        i += 2
+                    }
+                }
+            }
+        }
+        return legacy
+    }
+
     private static func decode(
         _ data: Data,
         source: String,
@@ -114,17 +141,35 @@ public enum Importer {
         limits: ImportLimits,
         learned: ((SecureBytes) -> Void)? = nil
     ) throws -> ImportFile {
+        /// `password`, and when it fails and has letters past ASCII, the same
+        /// as OpenSSL 1.0.x encoded it (each byte a character): how OpenSSL's
+        /// own `pkcs12` reads such files, and said in a warning.
+        func read(_ password: SecureBytes?) throws -> Material {
+            do {
+                return try MaterialReader.read(data, password: password, limits: limits)
+            } catch let error as CertVaultError where error.code == .wrongPassword {
+                guard let password, let legacy = openSSL10Password(password) else { throw error }
+                guard var material = try? MaterialReader.read(data, password: legacy, limits: limits) else {
+                    throw error
+                }
+                material.warnings.append(
+                    "the password opened the file only as OpenSSL 1.0.x encoded letters past ASCII (each byte a "
+                        + "character): it was written by an older tool; export it again with a current one"
+                )
+                return material
+            }
+        }
         do {
             var material: Material
             do {
-                material = try MaterialReader.read(data, password: password, limits: limits)
+                material = try read(password)
             } catch let error as CertVaultError where error.code == .wrongPassword {
                 // Asked again for as long as the caller offers another password.
                 var last = error
                 var opened: Material?
                 while opened == nil, let askPassword, let retry = try askPassword(source) {
                     do {
-                        opened = try MaterialReader.read(data, password: retry, limits: limits)
+                        opened = try read(retry)
                         learned?(retry)
                     } catch let again as CertVaultError where again.code == .wrongPassword {
                         last = again

@@ -42,6 +42,7 @@ extension Session {
     public func rotate(_ ref: EntryReference) throws -> Rotation {
         try requireRole([.admin, .officer], to: "rotate keys")
         let old = try vault.entry(ref)
+        if old.status == .pending, old.hasPrivateKey { return try requestAgain(old) }
         guard old.status == .active, let certificate = old.certificate, old.hasPrivateKey else {
             let what =
                 "entry \(old.alias) is \(old.status.rawValue)\(old.hasPrivateKey ? "" : " and holds no key"): only an active entry with a key and a certificate can be rotated"
@@ -133,44 +134,127 @@ extension Session {
                     purpose: old.purpose
                 )
             }
-            try db.run("UPDATE entries SET replaces_id = ? WHERE id = ?", [old.id.rawValue, id])
-            if selfSigned {
-                c.record(
-                    .entrySupersede,
-                    entry: old.id.rawValue,
-                    details: [.successor: .integer(id), .successorAlias: .text(old.alias)]
-                )
-            }
-            // Everyone who could open the old key can open the new one.
-            let successorKey = try custody.dataKey(db, entryID: id, alias: old.alias)
-            let sealed = Set(try Vault.entry(id: id, in: db, state: c.state).access)
-            for handle in current.access where !sealed.contains(handle) {
-                guard let holder = c.state.ledger.person(handle: handle), holder.active, holder.boxPublicKey != nil
-                else { continue }
-                try custody.seal(c, dataKey: successorKey, entryID: id, to: holder)
-                let seq = c.record(
-                    .entryGrant,
-                    entry: id,
-                    person: holder.id,
-                    details: [.to: .text(holder.handle), .reason: .text("held \(retiredAlias)")]
-                )
-                try custody.note(c, .grant, entryID: id, personID: holder.id, seq: seq)
-            }
-            return (
-                try Vault.entry(id: old.id.rawValue, in: db, state: c.state),
-                try Vault.entry(id: id, in: db, state: c.state)
-            )
+            return try link(c, id, replacing: current, superseded: selfSigned, retiredAs: retiredAlias)
         }
         return Rotation(predecessor: predecessor, successor: successor, request: try made.request?.pemEncoded)
     }
 
+    /// Links the successor `id` to `old` (recording the supersession when
+    /// `old` is replaced now), seals its key to everyone who could open
+    /// `old`'s, and gives both entries as they now stand.
+    private func link(
+        _ c: Change,
+        _ id: Int64,
+        replacing old: Entry,
+        superseded: Bool,
+        retiredAs retiredAlias: String
+    )
+        throws -> (Entry, Entry)
+    {
+        try c.db.run("UPDATE entries SET replaces_id = ? WHERE id = ?", [old.id.rawValue, id])
+        if superseded {
+            c.record(
+                .entrySupersede,
+                entry: old.id.rawValue,
+                details: [.successor: .integer(id), .successorAlias: .text(old.alias)]
+            )
+        }
+        try sealSuccessor(c, id, alias: old.alias, toHoldersOf: old, retiredAs: retiredAlias)
+        return (
+            try Vault.entry(id: old.id.rawValue, in: c.db, state: c.state),
+            try Vault.entry(id: id, in: c.db, state: c.state)
+        )
+    }
+
+    /// Seals the successor `id`'s key to everyone who could open `old`'s:
+    /// everyone who could open the old key can open the new one.
+    private func sealSuccessor(
+        _ c: Change,
+        _ id: Int64,
+        alias: String,
+        toHoldersOf old: Entry,
+        retiredAs retiredAlias: String
+    )
+        throws
+    {
+        let successorKey = try custody.dataKey(c.db, entryID: id, alias: alias)
+        let sealed = Set(try Vault.entry(id: id, in: c.db, state: c.state).access)
+        for handle in old.access where !sealed.contains(handle) {
+            guard let holder = c.state.ledger.person(handle: handle), holder.active, holder.boxPublicKey != nil
+            else { continue }
+            try custody.seal(c, dataKey: successorKey, entryID: id, to: holder)
+            let seq = c.record(
+                .entryGrant,
+                entry: id,
+                person: holder.id,
+                details: [.to: .text(holder.handle), .reason: .text("held \(retiredAlias)")]
+            )
+            try custody.note(c, .grant, entryID: id, personID: holder.id, seq: seq)
+        }
+    }
+
+    /// A pending request made again: a new key and request for the same
+    /// subject and names, which takes the alias and links to the request it
+    /// replaces; the old request becomes `superseded` under a derived alias,
+    /// its needs-rotation mark cleared. What a request whose key someone
+    /// who left could open needs.
+    private func requestAgain(_ old: Entry) throws -> Rotation {
+        let stored = try vault.store.read { db in
+            try db.row("SELECT key_algorithm, key_bits, key_curve FROM entries WHERE id = ?", [old.id.rawValue])
+        }
+        guard let stored else { throw CertVaultError(.entryNotFound, "entry \(old.alias) is gone") }
+        let columns = Columns(stored, "entry \(old.alias)")
+        let spec = try Self.successorKeySpec(
+            algorithm: try columns.optionalText("key_algorithm") ?? "",
+            bits: Int(try columns.optionalInt("key_bits") ?? 0),
+            curve: try columns.optionalText("key_curve")
+        )
+        let subject = old.requestedSubject ?? ""
+        let names = (old.requestedNames ?? []).filter { $0.hasPrefix("DNS:") }.map { String($0.dropFirst(4)) }
+        let key = try PrivateKey.generate(spec)
+        let request = try CertificateRequest(key: key, subject: subject, dnsNames: names)
+        let (predecessor, successor) = try change { c -> (Entry, Entry) in
+            let db = c.db
+            let current = try Vault.entry(id: old.id.rawValue, in: db, state: c.state)
+            guard current.status == .pending else {
+                throw CertVaultError(.invalidArgument, "entry \(old.alias) changed meanwhile")
+            }
+            // Only someone who can open the old key may replace it.
+            _ = try custody.dataKey(db, entryID: old.id.rawValue, alias: old.alias)
+            let retiredAlias = try uniqueAlias(c, base: "\(old.alias).old-\(Timestamp.now().prefix(10))")
+            try db.run(
+                "UPDATE entries SET status = 'superseded', alias = ?, needs_rotation = 0, rotation_reason = NULL WHERE id = ?",
+                [retiredAlias, old.id.rawValue]
+            )
+            let id = try insertRequest(
+                c,
+                key: key,
+                request: request,
+                dnsNames: names,
+                subscription: old.subscription,
+                alias: old.alias,
+                purpose: old.purpose
+            )
+            return try link(c, id, replacing: current, superseded: true, retiredAs: retiredAlias)
+        }
+        return Rotation(predecessor: predecessor, successor: successor, request: try request.pemEncoded)
+    }
+
     /// A successor's key: the same kind, at least as strong, at least what Azure accepts.
     static func successorKeySpec(_ certificate: CertificateMetadata) throws -> KeySpec {
-        switch certificate.keyAlgorithm {
+        try successorKeySpec(
+            algorithm: certificate.keyAlgorithm,
+            bits: certificate.keyBits,
+            curve: certificate.keyCurve
+        )
+    }
+
+    static func successorKeySpec(algorithm: String, bits: Int, curve: String?) throws -> KeySpec {
+        switch algorithm {
         case "RSA":
-            return .rsa(bits: [2048, 3072, 4096].first { $0 >= certificate.keyBits } ?? 4096)
+            return .rsa(bits: [2048, 3072, 4096].first { $0 >= bits } ?? 4096)
         case "EC":
-            switch certificate.keyCurve {
+            switch curve {
             case "P-256": return .ec(.p256)
             case "P-384": return .ec(.p384)
             default: return .ec(.p521)
@@ -178,7 +262,7 @@ extension Session {
         default:
             throw CertVaultError(
                 .invalidArgument,
-                "certvault cannot make a \(certificate.keyAlgorithm) key to replace this one",
+                "certvault cannot make a \(algorithm) key to replace this one",
                 hint: "make the new key elsewhere and import it"
             )
         }

@@ -94,8 +94,8 @@ for table, columns in layout:
                 name = " ".join(command[:2])
                 if p.returncode < 0 or p.returncode >= 128 or "Fatal error" in err or "Trace/breakpoint" in err:
                     report["problems"].append(f"{what}: {name} crashed (status {p.returncode}): {err[-300:]}")
-                elif p.returncode != 0 and (p.returncode not in (1, 3) or "error:" not in err):
+                elif p.returncode != 0 and (p.returncode not in (1, 5) or "error:" not in err):
                     report["problems"].append(f"{what}: {name} exited {p.returncode} without an error line: {err[-300:]}")
-                elif command[:2] == ["audit", "verify"] and p.returncode != 3:
-                    report["problems"].append(f"{what}: audit verify exited {p.returncode}, not 3")
+                elif command[:2] == ["audit", "verify"] and p.returncode != 5:
+                    report["problems"].append(f"{what}: audit verify exited {p.returncode}, not 5")
 print(json.dumps(report))
