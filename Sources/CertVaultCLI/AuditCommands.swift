@@ -57,6 +57,20 @@ struct AuditCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Only the last N records that match.", valueName: "n")) var limit: Int?
         @Flag(help: "Print JSON.") var json = false
 
+        /// An action no record can have is a usage mistake, said before the vault is opened.
+        func validate() throws {
+            guard let action else { return }
+            let actions = AuditAction.allCases.map(\.rawValue)
+            let families = Set(actions.compactMap { $0.split(separator: ".").first.map(String.init) })
+            guard !actions.contains(action), !families.contains(action) else { return }
+            let names = actions + families.sorted()
+            throw ValidationError(
+                "no action '\(action)'"
+                    + (Suggestions.nearest(action, in: names).map { "; did you mean '\($0)'?" }
+                        ?? "; the actions are \(actions.sorted().joined(separator: ", ")), or a family: \(families.sorted().joined(separator: ", "))")
+            )
+        }
+
         func run() throws {
             let filter = Vault.AuditFilter(
                 actor: actor,

@@ -118,9 +118,13 @@ final class CustodyCLITests: CLITestCase {
             XCTAssertTrue(log.out.contains(action), "\(action) missing:\n\(log.out)")
         }
         XCTAssertFalse(log.out.contains("carol-only"), log.out)
+        // An action no record can have is a usage mistake (exit 2), with the nearest one.
         let unknown = try cv(["audit", "log", "--action", "entry.steal"])
-        XCTAssertEqual(unknown.status, 1)
-        XCTAssertTrue(unknown.err.contains("entry.export"), unknown.err)
+        XCTAssertEqual(unknown.status, 2, unknown.err)
+        XCTAssertTrue(unknown.err.contains("no action 'entry.steal'"), unknown.err)
+        let typo = try cv(["audit", "log", "--action", "entry.exprot"])
+        XCTAssertEqual(typo.status, 2, typo.err)
+        XCTAssertTrue(typo.err.contains("did you mean 'entry.export'?"), typo.err)
         let show = try cv(["person", "show", "bob"])
         ok(show)
         XCTAssertTrue(show.out.contains("bob (officer, departed)"), show.out)
