@@ -86,6 +86,39 @@ public enum Display {
     /// `'text'`, escaped, for messages.
     static func quoted(_ text: String) -> String { "'" + escaped(text) + "'" }
 
+    /// The one of `candidates` closest to `word` by edit distance (an
+    /// insertion, a deletion, a change or a swap of neighbours each one),
+    /// when it is close enough to be a typo (at most 2, and fewer than half
+    /// the word); nil otherwise, or when two are equally close.
+    static func nearest(_ word: String, in candidates: [String]) -> String? {
+        let a = Array(word.lowercased().unicodeScalars)
+        var best: (name: String, distance: Int, tied: Bool)?
+        for candidate in candidates where candidate != word {
+            let b = Array(candidate.lowercased().unicodeScalars)
+            guard abs(a.count - b.count) <= 2 else { continue }
+            // Edits and swaps of two neighbours (a typo's usual shapes), each counting one.
+            var before = [Int](repeating: 0, count: b.count + 1)
+            var previous = Array(0...b.count)
+            for i in stride(from: 1, through: a.count, by: 1) {
+                var row = [i] + [Int](repeating: 0, count: b.count)
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                        row[j] = min(row[j], before[j - 2] + 1)
+                    }
+                }
+                before = previous
+                previous = row
+            }
+            let d = previous[b.count]
+            guard d <= 2, d * 2 < max(a.count, 1) else { continue }
+            if let current = best, current.distance < d { continue }
+            best = (candidate, d, best?.distance == d)
+        }
+        guard let best, !best.tied else { return nil }
+        return best.name
+    }
+
     private static func hex2(_ v: UInt32) -> String {
         let s = String(v, radix: 16)
         return s.count == 1 ? "0" + s : s

@@ -18,6 +18,7 @@ enum CLI {
     }
 
     static func main(_ arguments: [String]) -> Never {
+        jsonRequested = arguments.contains("--json")
         if getenv("CERTVAULT_FAULT") != nil, !FaultPoint.compiled {
             Output.warning(
                 "CERTVAULT_FAULT is set, but this build has no fault points (build with CERTVAULT_FAULT_POINTS=1)"
@@ -65,8 +66,34 @@ enum CLI {
     static func fail(_ error: CertVaultError) -> Never {
         Output.error(error.message)
         if let hint = error.cliHint { Output.hint(hint) }
+        if jsonRequested {
+            // A script that asked for JSON gets the failure as JSON too, with its stable code.
+            struct Failure: Encodable {
+                struct Body: Encodable {
+                    var code: String
+                    var message: String
+                    var hint: String?
+                    var exitStatus: Int32
+                }
+                var error: Body
+            }
+            let status = ExitStatus.of(error)
+            try? Output.json(
+                Failure(
+                    error: .init(
+                        code: error.code.rawValue,
+                        message: error.message,
+                        hint: error.cliHint,
+                        exitStatus: status.rawValue
+                    )
+                )
+            )
+        }
         finish(ExitStatus.of(error))
     }
+
+    /// Whether the command line asked for JSON output.
+    nonisolated(unsafe) static var jsonRequested = false
 
     /// Ends the process: what deserves a warning about the vaults this
     /// command opened is said, and they are closed (their write-ahead log

@@ -11,10 +11,12 @@ struct Grant: ParsableCommand {
     @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
         String
     @Argument(help: "Who receives the grant.", completion: Completions.handles) var handle: String
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let e = try session.grant(.any(entry), to: handle)
+        if json { return try Output.change(.init(command: "grant", entry: e), in: session.vault) }
         Output.line("granted \(e.alias) to \(handle); can open it: \(e.access.joined(separator: ", "))")
     }
 }
@@ -27,10 +29,12 @@ struct Ungrant: ParsableCommand {
     @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
         String
     @Argument(help: "Whose grant to take away.", completion: Completions.handles) var handle: String
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let e = try session.ungrant(.any(entry), from: handle)
+        if json { return try Output.change(.init(command: "ungrant", entry: e), in: session.vault) }
         Output.line("took \(handle)'s grant on \(e.alias); can open it: \(e.access.joined(separator: ", "))")
     }
 }
@@ -49,10 +53,20 @@ struct Rotate: ParsableCommand {
         String
     @Option(help: ArgumentHelp("Where to write the request of a re-issue (PEM).", valueName: "file")) var out: String?
     @Flag(help: "Replace the request file if it exists.") var force = false
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let r = try session.rotate(.any(entry))
+        if json {
+            if r.request != nil, let out {
+                _ = try global.openVault().exportPublic(.id(r.successor.id), format: .csr, to: out, force: force)
+            }
+            return try Output.change(
+                .init(command: "rotate", entry: r.successor, predecessor: r.predecessor),
+                in: session.vault
+            )
+        }
         if r.predecessor.status == .superseded {
             Output.line("superseded \(r.predecessor.alias); \(r.successor.alias) is entry \(r.successor.id)")
         } else {
@@ -88,6 +102,7 @@ struct Revoke: ParsableCommand {
     var reason: RevocationReason
     @Flag(help: "Delete the encrypted key and every seal of it (needs --yes).") var destroyKey = false
     @Flag(help: "Confirm --destroy-key.") var yes = false
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func validate() throws {
         if destroyKey && !yes {
@@ -98,6 +113,7 @@ struct Revoke: ParsableCommand {
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let e = try session.revoke(.any(entry), reason: reason, destroyKey: destroyKey)
+        if json { return try Output.change(.init(command: "revoke", entry: e), in: session.vault) }
         Output.line("revoked \(e.alias) (\(reason.rawValue))\(destroyKey ? "; its key is destroyed" : "")")
     }
 }
@@ -109,10 +125,12 @@ struct Retire: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
         String
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func run() throws {
         let session = try global.unlock(try global.openVault())
         let e = try session.retire(.any(entry))
+        if json { return try Output.change(.init(command: "retire", entry: e), in: session.vault) }
         Output.line("retired \(e.alias)")
     }
 }
@@ -130,6 +148,7 @@ struct Rename: ParsableCommand {
     @Argument(help: "The entry: alias, id, DNS name or thumbprint prefix.", completion: Completions.entries) var entry:
         String
     @Argument(help: ArgumentHelp("Its new alias.", valueName: "alias")) var alias: String
+    @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
     func run() throws {
         // A name outside the rule is a usage mistake, said before any passphrase is asked for.
@@ -137,6 +156,7 @@ struct Rename: ParsableCommand {
         let session = try global.unlock(try global.openVault())
         let before = try session.vault.entry(.any(entry)).alias
         let e = try session.rename(.any(entry), to: alias)
+        if json { return try Output.change(.init(command: "rename", entry: e), in: session.vault) }
         Output.line("renamed entry \(e.id) from \(before) to \(e.alias)")
     }
 }
@@ -150,10 +170,12 @@ extension PersonCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
         @Argument(help: "admin, officer or auditor (staff stay staff).") var role: PersonRole
+        @Flag(help: "Print what was done as JSON: the person as they now stand and the record's seq.") var json = false
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
             let p = try session.setRole(of: handle, to: role)
+            if json { return try Output.change(.init(command: "person set-role", person: p), in: session.vault) }
             Output.line("\(p.handle) is now \(p.role.rawValue)")
             guard role != .admin else { return }
             // A role change keeps the grants: an admin made officer still opens every key.

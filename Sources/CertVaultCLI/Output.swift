@@ -100,6 +100,28 @@ enum Output {
     }
 
     /// JSON for scripts: sorted keys, ISO 8601 dates.
+    /// What a command that changes the vault did, for `--json`: the entry
+    /// or person as they now stand and the record that vouches for it.
+    struct Change: Encodable {
+        var command: String
+        var entry: Entry?
+        /// The entry replaced (`rotate`).
+        var predecessor: Entry?
+        var person: Person?
+        /// The last record the change wrote, and the vault's head after it.
+        var seq: Int64?
+        var head: String?
+    }
+
+    /// Prints `change` as JSON, with the head `vault` now has.
+    static func change(_ change: Change, in vault: Vault) throws {
+        var change = change
+        let head = try vault.auditHead()
+        change.seq = head?.seq
+        change.head = head?.description
+        try json(change)
+    }
+
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

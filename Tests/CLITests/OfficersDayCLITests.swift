@@ -142,3 +142,54 @@ final class LongTypedSecretTests: CLITestCase {
         XCTAssertTrue(fromFile.err.contains("too long to hold a passphrase"), fromFile.err)
     }
 }
+
+/// `--json` on the commands that change something: what was done, the
+/// record's seq; a failure with its stable code.
+final class ChangeJSONTests: CLITestCase {
+    func object(_ r: ProcessResult) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.out + r.err)
+    }
+
+    func testChangesSayWhatTheyDidAsJSON() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        try addPerson("bob", role: "officer")
+        let grant = try object(try cvAs("alice", ["grant", "m1", "bob", "--json"]))
+        XCTAssertEqual(grant["command"] as? String, "grant")
+        XCTAssertEqual((grant["entry"] as? [String: Any])?["access"] as? [String], ["alice", "bob"])
+        let seq = try XCTUnwrap(grant["seq"] as? Int)
+        let head = try cv(["audit", "verify", "--json"])
+        XCTAssertTrue(head.out.contains("\"seq\" : \(seq)") || head.out.contains("\(seq):"), head.out)
+        let rotate = try object(try cvAs("alice", ["rotate", "m1", "--json"]))
+        XCTAssertEqual((rotate["entry"] as? [String: Any])?["alias"] as? String, "m1")
+        XCTAssertEqual((rotate["predecessor"] as? [String: Any])?["status"] as? String, "superseded")
+        XCTAssertGreaterThan(try XCTUnwrap(rotate["seq"] as? Int), seq)
+        let role = try object(try cvAs("alice", ["person", "set-role", "bob", "auditor", "--json"]))
+        XCTAssertEqual((role["person"] as? [String: Any])?["role"] as? String, "auditor")
+        // A failure, as JSON on stdout too, with its code and exit status.
+        let failed = try cvAs("alice", ["grant", "nothing-here", "bob", "--json"])
+        XCTAssertEqual(failed.status, 1)
+        let error = try XCTUnwrap(try object(failed)["error"] as? [String: Any])
+        XCTAssertEqual(error["code"] as? String, "entry-not-found")
+        XCTAssertEqual(error["exitStatus"] as? Int, 1)
+        XCTAssertTrue(failed.err.contains("error: "), failed.err)
+    }
+}
+
+/// A typo of an alias or a handle gets the nearest one, as a command's does.
+final class DidYouMeanTests: CLITestCase {
+    func testTyposOfAliasesAndHandlesAreNamed() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m", "--alias", "payments"]).status, 0)
+        try addPerson("bob", role: "officer")
+        let alias = try cv(["show", "paymnets"])
+        XCTAssertEqual(alias.status, 1)
+        XCTAssertTrue(alias.err.contains("hint: did you mean 'payments'?"), alias.err)
+        let handle = try cvAs("alice", ["grant", "payments", "bbo"])
+        XCTAssertEqual(handle.status, 1)
+        XCTAssertTrue(handle.err.contains("hint: did you mean 'bob'?"), handle.err)
+        // Nothing close: the usual hint.
+        let far = try cv(["show", "zzzzzzzz"])
+        XCTAssertFalse(far.err.contains("did you mean"), far.err)
+    }
+}

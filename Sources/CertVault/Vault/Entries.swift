@@ -177,6 +177,20 @@ extension Vault {
             }
         }
         guard !entries.isEmpty else {
+            // A typo of an alias the vault holds is named (only aliases that keep to the rule are offered).
+            let typed: String?
+            switch ref {
+            case .alias(let text), .any(let text): typed = text
+            default: typed = nil
+            }
+            let aliases = try typed.map { _ in try String.fetchAll(db, sql: "SELECT alias FROM entries") } ?? []
+            if let typed, let near = Display.nearest(typed, in: aliases.filter(Alias.isValid)) {
+                throw CertVaultError(
+                    .entryNotFound,
+                    "no entry matches \(ref)",
+                    hint: "did you mean \(Display.quoted(near))?"
+                )
+            }
             throw CertVaultError(
                 .entryNotFound,
                 "no entry matches \(ref)",

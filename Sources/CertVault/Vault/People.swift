@@ -123,6 +123,13 @@ extension Vault {
                 remedy: .restoreBackup
             )
         }
+        if let near = Display.nearest(handle, in: ledger.people.values.map(\.handle)) {
+            throw CertVaultError(
+                .personNotFound,
+                "no person \(Display.quoted(handle)) in this vault",
+                hint: "did you mean \(Display.quoted(near))?"
+            )
+        }
         throw CertVaultError(
             .personNotFound,
             "no person \(Display.quoted(handle)) in this vault",
