@@ -315,6 +315,8 @@ struct PersonCommand: ParsableCommand {
         var newPassphraseFile: String?
         @Option(help: "KDF cost of their keyslot.") var kdf: KDFStrength = .moderate
         @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
+        @Flag(help: "Print what was done as JSON: the person as the signed records state them and the record's seq.")
+        var json = false
 
         func run() throws {
             let vault = try global.openVault()
@@ -338,6 +340,7 @@ struct PersonCommand: ParsableCommand {
                 passphrase: passphrase,
                 kdf: kdf
             )
+            if json { return try Output.change(.init(command: "person add", person: person), in: session.vault) }
             Output.line("added \(person.handle) (\(person.role.rawValue))")
             if role != .staff && unlockersBefore == 1 {
                 Output.note(

@@ -10,11 +10,13 @@ struct Backup: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Where to write the copy.", valueName: "dest")) var destination: String
     @Flag(help: "Replace an existing file.") var force = false
+    @Flag(help: "Print what was done as JSON: the file and the record's seq.") var json = false
 
     func run() throws {
         try Vault.checkDestination(destination, force: force)
         let session = try global.unlock(try global.openVault())
         let head = try session.backup(to: destination, force: force)
+        if json { return try Output.change(.init(command: "backup", file: destination), in: session.vault) }
         Output.line("backed up to \(destination); its audit head is \(head)")
     }
 }

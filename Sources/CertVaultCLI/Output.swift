@@ -108,6 +108,8 @@ enum Output {
         /// The entry replaced (`rotate`).
         var predecessor: Entry?
         var person: Person?
+        /// The file written (`backup`).
+        var file: String?
         /// The last record the change wrote, and the vault's head after it.
         var seq: Int64?
         var head: String?

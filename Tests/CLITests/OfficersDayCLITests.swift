@@ -164,6 +164,11 @@ final class ChangeJSONTests: CLITestCase {
         XCTAssertEqual((rotate["entry"] as? [String: Any])?["alias"] as? String, "m1")
         XCTAssertEqual((rotate["predecessor"] as? [String: Any])?["status"] as? String, "superseded")
         XCTAssertGreaterThan(try XCTUnwrap(rotate["seq"] as? Int), seq)
+        let added = try object(try cvAs("alice", ["person", "add", "carol", "--role", "staff", "--json"]))
+        XCTAssertEqual((added["person"] as? [String: Any])?["handle"] as? String, "carol")
+        let backup = try object(try cvAs("alice", ["backup", file("b.db"), "--json"]))
+        XCTAssertEqual(backup["file"] as? String, file("b.db"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file("b.db")))
         let role = try object(try cvAs("alice", ["person", "set-role", "bob", "auditor", "--json"]))
         XCTAssertEqual((role["person"] as? [String: Any])?["role"] as? String, "auditor")
         // A failure, as JSON on stdout too, with its code and exit status.
