@@ -91,32 +91,37 @@ public enum Display {
     /// when it is close enough to be a typo (at most 2, and fewer than half
     /// the word); nil otherwise, or when two are equally close.
     static func nearest(_ word: String, in candidates: [String]) -> String? {
-        let a = Array(word.lowercased().unicodeScalars)
         var best: (name: String, distance: Int, tied: Bool)?
-        for candidate in candidates where candidate != word {
-            let b = Array(candidate.lowercased().unicodeScalars)
-            guard abs(a.count - b.count) <= 2 else { continue }
-            // Edits and swaps of two neighbours (a typo's usual shapes), each counting one.
-            var before = [Int](repeating: 0, count: b.count + 1)
-            var previous = Array(0...b.count)
-            for i in stride(from: 1, through: a.count, by: 1) {
-                var row = [i] + [Int](repeating: 0, count: b.count)
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                        row[j] = min(row[j], before[j - 2] + 1)
-                    }
-                }
-                before = previous
-                previous = row
-            }
-            let d = previous[b.count]
-            guard d <= 2, d * 2 < max(a.count, 1) else { continue }
+        for candidate in candidates where candidate != word && abs(candidate.count - word.count) <= 2 {
+            let d = editDistance(word.lowercased(), candidate.lowercased())
+            guard d <= 2, d * 2 < max(word.count, 1) else { continue }
             if let current = best, current.distance < d { continue }
             best = (candidate, d, best?.distance == d)
         }
         guard let best, !best.tied else { return nil }
         return best.name
+    }
+
+    /// Damerau-Levenshtein distance (with adjacent transpositions): what a
+    /// did-you-mean, the library's or the command line's, measures a typo by.
+    package static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
     }
 
     private static func hex2(_ v: UInt32) -> String {

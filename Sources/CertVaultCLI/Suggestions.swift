@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertVault
 import Foundation
 
 /// "Did you mean": an unknown command or option is named, with the nearest
@@ -111,26 +112,5 @@ enum Suggestions {
     }
 
     /// Damerau-Levenshtein distance (with adjacent transpositions).
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { d[i][0] = i }
-        for j in 0...b.count { d[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                let deletion = d[i - 1][j] + 1
-                let insertion = d[i][j - 1] + 1
-                let substitution = d[i - 1][j - 1] + cost
-                d[i][j] = min(deletion, insertion, substitution)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return d[a.count][b.count]
-    }
+    static func distance(_ a: String, _ b: String) -> Int { Display.editDistance(a, b) }
 }

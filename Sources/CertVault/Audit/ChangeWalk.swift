@@ -77,6 +77,8 @@ extension VaultState {
             }
             let isPeople = AuditAction.peopleActions.contains { $0.rawValue == record.action }
             let problem: String?
+            // The details as the examination read them, when it did: not parsed twice.
+            var examined: AuditDetails?
             if inOrder {
                 problem = AuditVerifier.check(record, ledger: &ledger, vaultID: vaultID)
             } else {
@@ -85,6 +87,7 @@ extension VaultState {
                 case .problem(let p): problem = p
                 case .signed(let pending):
                     problem = nil
+                    examined = pending.details
                     // Checked by the caller, with the signer's role: a failure there means a check without this shortcut.
                     if !signaturesChecked { signatures.add(pending, seq: record.seq, position: 0) }
                 }
@@ -95,7 +98,7 @@ extension VaultState {
                 continue  // and a record with a problem names nothing
             }
             guard record.signature != nil else { continue }
-            let details = record.fields
+            let details = examined ?? record.fields
             // Built in place: a bulk import is one change of thousands of records.
             if open == nil { open = Transaction(first: record.seq) }
             if let entry = record.entryRow, let action = AuditAction(rawValue: record.action) {
