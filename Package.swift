@@ -39,9 +39,11 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The command line's hold on the terminal (signal handlers): never linked into the library.
+        .target(name: "CertVaultTerminal"),
         .target(
             name: "CertVaultCLISupport",
-            dependencies: ["CertVault", "CertVaultNative"]
+            dependencies: ["CertVault", "CertVaultNative", "CertVaultTerminal"]
         ),
         .executableTarget(
             name: "CertVaultCLI",

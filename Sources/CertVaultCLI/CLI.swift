@@ -36,6 +36,9 @@ enum CLI {
         }
         do {
             var command = try parse(arguments)
+            // Echo off for the whole command when it may ask something: type-ahead is never shown.
+            if mayAsk(command) { TerminalHold.begin() }
+            FaultPoint.hit("cli.started")
             try command.run()
             finish(.success)
         } catch let usage as UsageError {
@@ -102,9 +105,22 @@ enum CLI {
 
     static func finish(_ code: Int32) -> Never {
         OpenedVaults.closeAll()
+        TerminalHold.end()
         exit(code)
     }
+
+    /// Whether `command` may ask a question at the terminal: every command
+    /// that unlocks the vault (its options are ``GlobalOptions``) and those
+    /// that ask a file's password (``AsksAtTerminal``).
+    static func mayAsk(_ command: ParsableCommand) -> Bool {
+        command is AsksAtTerminal
+            || Mirror(reflecting: command).children.contains { $0.value is OptionGroup<GlobalOptions> }
+    }
 }
+
+/// A command that may ask at the terminal without unlocking the vault (a
+/// file's password).
+protocol AsksAtTerminal {}
 
 /// A value on the command line that cannot be read: a usage mistake (exit
 /// 2), said in the library's words, with its hint.

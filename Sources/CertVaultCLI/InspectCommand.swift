@@ -3,7 +3,7 @@ import CertVault
 import CertVaultCLISupport
 import Foundation
 
-struct Inspect: ParsableCommand {
+struct Inspect: ParsableCommand, AsksAtTerminal {
     static let configuration = CommandConfiguration(
         abstract: "Describe a certificate file and say which targets will read it (no vault needed).",
         discussion: """

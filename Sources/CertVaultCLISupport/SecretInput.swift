@@ -79,13 +79,22 @@ public enum SecretInput {
         let total = buffer.withUnsafeMutableBytes { buf -> Int in
             var n = 0
             var byte: UInt8 = 0
-            while n < buf.count, read(fd, &byte, 1) == 1, byte != 0x0A {
+            // One byte; a signal that interrupts the read (a stop and continue) does not end the line.
+            func next() -> Bool {
+                while true {
+                    let r = read(fd, &byte, 1)
+                    if r == 1 { return true }
+                    if r < 0, errno == EINTR { continue }
+                    return false
+                }
+            }
+            while n < buf.count, next(), byte != 0x0A {
                 buf[n] = byte
                 n += 1
             }
             // A line longer than the buffer: the rest is read and dropped, never left for the shell.
             if n == buf.count, byte != 0x0A {
-                while read(fd, &byte, 1) == 1, byte != 0x0A {}
+                while next(), byte != 0x0A {}
                 n += 1
             }
             byte = 0

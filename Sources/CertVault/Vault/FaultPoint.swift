@@ -20,6 +20,9 @@ import Synchronization
 ///   `before-restore`; the new one renamed into place, the witness not yet
 ///   moved.
 ///
+/// - `cli.started`: the command line parsed, the terminal held (echo
+///   off), nothing opened or asked yet.
+///
 /// `CERTVAULT_FAULT=NAME:stop` stops the process there instead (SIGSTOP),
 /// so that a test can change the world under it and let it go on (SIGCONT);
 /// only the first time the point is reached.
@@ -43,7 +46,7 @@ package enum FaultPoint {
     static var isArmed: Bool { false }
     #endif
 
-    static func hit(_ name: String) {
+    package static func hit(_ name: String) {
         #if CERTVAULT_FAULT_POINTS
         guard let armed, armed.hasPrefix(name) else { return }
         if armed == name {

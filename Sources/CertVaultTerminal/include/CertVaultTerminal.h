@@ -1,0 +1,27 @@
+#ifndef CERTVAULT_TERMINAL_H
+#define CERTVAULT_TERMINAL_H
+
+// The command line's hold on the terminal, in C because a signal handler
+// must touch nothing but async-signal-safe calls and plain static memory.
+// Only the certvault executable calls these: the library never installs a
+// signal handler or changes a terminal.
+
+/// Opens /dev/tty and, when this process is in the terminal's foreground
+/// process group, turns its echo off until cv_terminal_release(): keys
+/// typed ahead while the command works are neither shown nor (prompts
+/// flush them) taken as an answer. Installs handlers for the signals that
+/// end or suspend a process (INT, TERM, HUP, QUIT, TSTP, CONT, and the
+/// crash signals ABRT, SEGV, BUS, ILL, TRAP, FPE) that put the terminal
+/// back as it was before re-raising the signal with its default action;
+/// on SIGCONT echo goes off again. Returns 1 when held, 0 when there is no
+/// terminal to hold (or it cannot be changed), with nothing installed.
+int cv_terminal_hold(void);
+
+/// Puts the terminal back as cv_terminal_hold() found it and restores the
+/// signal dispositions it replaced. Safe to call twice, or without a hold.
+void cv_terminal_release(void);
+
+/// Whether a hold is in effect.
+int cv_terminal_held(void);
+
+#endif
