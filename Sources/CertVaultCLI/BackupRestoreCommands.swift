@@ -52,6 +52,8 @@ struct Restore: ParsableCommand {
         help: "Restore even though the vault's own audit log cannot be read (recorded)."
     )
     var ignoreCurrentLog = false
+    @Flag(help: "Print what was done as JSON: what was accepted, undone and made again, and the record's seq.")
+    var json = false
 
     func run() throws {
         let path = global.vaultPath
@@ -75,6 +77,18 @@ struct Restore: ParsableCommand {
             force: force,
             onWait: Output.waitNote
         )
+        if json {
+            try Output.change(
+                .init(
+                    command: "restore",
+                    file: path,
+                    restore: .init(restored, backup: backup, keptAs: path + ".before-restore")
+                ),
+                in: restored.vault
+            )
+            if restored.reapplied.contains(where: { !$0.done }) { throw ExitStatus.error.exit }
+            return
+        }
         Output.line("restored \(path) from \(backup); the replaced vault is kept as \(path).before-restore")
         // Accepted in the same step, in one signed record: the rollback, the branch taken in, a log passed over.
         if let accepted = restored.accepted {

@@ -9,7 +9,8 @@ struct New: ParsableCommand {
     )
 
     /// What both make: the entry, its thumbprint, and what the rules say of it.
-    static func created(_ entry: Entry, in vault: Vault) {
+    static func created(_ entry: Entry, in vault: Vault, json: Bool, command: String) throws {
+        if json { return try Output.change(.init(command: command, entry: entry), in: vault) }
         Output.line(
             "created \(entry.alias): \(entry.certificate?.keyAlgorithm ?? "") \(entry.certificate?.keyBits ?? 0), valid until \(entry.certificate.map { Output.date($0.notValidAfter) } ?? "-")"
         )
@@ -39,6 +40,7 @@ struct New: ParsableCommand {
         @Option(name: .customLong("app-id"), help: ArgumentHelp("The application (client) id.", valueName: "id"))
         var appID: String?
         @Option(help: "Alias of the entry (default: the common name).") var alias: String?
+        @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
         func run() throws {
             // Arguments Azure or the vault would refuse: said before any passphrase is asked for.
@@ -55,7 +57,7 @@ struct New: ParsableCommand {
                 appID: appID,
                 alias: alias
             )
-            New.created(entry, in: session.vault)
+            try New.created(entry, in: session.vault, json: json, command: "new app-credential")
         }
     }
 
@@ -77,6 +79,7 @@ struct New: ParsableCommand {
         @Option(parsing: .unconditional, help: "Days of validity (1 to 3650).") var days = 365
         @Option(help: ArgumentHelp("Azure subscription it is for.", valueName: "id")) var subscription: String?
         @Option(help: "Alias of the entry (default: the common name).") var alias: String?
+        @Flag(help: "Print what was done as JSON: the entry as it now stands and the record's seq.") var json = false
 
         func run() throws {
             let spec = try UsageError.reading {
@@ -92,7 +95,7 @@ struct New: ParsableCommand {
                 subscription: subscription,
                 alias: alias
             )
-            New.created(entry, in: session.vault)
+            try New.created(entry, in: session.vault, json: json, command: "new management")
         }
     }
 }
@@ -122,6 +125,7 @@ struct Csr: ParsableCommand {
     @Option(help: ArgumentHelp("Azure subscription it is for.", valueName: "id")) var subscription: String?
     @Option(help: "Alias of the entry (default: the first DNS name).") var alias: String?
     @Flag(help: "Replace an existing file.") var force = false
+    @Flag(help: "Print what was done as JSON: the pending entry, the file and the record's seq.") var json = false
 
     func validate() throws {
         if dnsNames.isEmpty { throw ValidationError("name at least one --dns for the certificate") }
@@ -150,6 +154,7 @@ struct Csr: ParsableCommand {
             alias: alias
         )
         _ = try vault.exportPublic(.id(entry.id), format: .csr, to: out, force: force)
+        if json { return try Output.change(.init(command: "csr", entry: entry, file: out), in: vault) }
         Output.line("pending entry \(entry.alias); request written to \(out)")
         Output.line("send it to the CA, then: certvault import ISSUED-CERTIFICATE")
         Output.policyWarnings(vault, [.id(entry.id)])

@@ -200,6 +200,7 @@ extension PersonCommand {
         var newPassphraseFile: String?
         @Option(help: "KDF cost of the new keyslot.") var kdf: KDFStrength = .moderate
         @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
+        @Flag(help: "Print what was done as JSON: the person as they now stand and the record's seq.") var json = false
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
@@ -214,6 +215,12 @@ extension PersonCommand {
                 context: [session.person.handle, session.person.name].compactMap { $0 }
             )
             try session.changePassphrase(to: passphrase, kdf: kdf)
+            if json {
+                return try Output.change(
+                    .init(command: "person passwd", person: try session.vault.person(session.person.handle)),
+                    in: session.vault
+                )
+            }
             Output.line("passphrase of \(session.person.handle) changed (KDF \(kdf.rawValue))")
         }
     }

@@ -44,6 +44,8 @@ struct Export: ParsableCommand {
     var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
     @Flag(help: "Accept a weak file password (for a test).") var weakPasswordOk = false
+    @Flag(help: "Print what was done as JSON: the file, its SHA-256, the recipient and the record's seq.")
+    var json = false
 
     static func unknownRecipient(_ error: CertVaultError, _ handle: String) -> CertVaultError {
         CertVaultError(
@@ -60,6 +62,9 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         if format == nil && target == nil { throw ValidationError("give --format or --target") }
+        if json && out == "-" {
+            throw ValidationError("--json prints to stdout, where --out - writes the file: give --out FILE")
+        }
         if let target, let format, format != target.requirements.exportFormat {
             throw ValidationError(
                 "--target \(target.rawValue) writes \(target.requirements.exportFormat.rawValue), not \(format.rawValue): leave out --format"
@@ -123,6 +128,7 @@ struct Export: ParsableCommand {
         func report(_ text: String) { if toStdout { Output.note(text) } else { Output.line(text) } }
         guard format.carriesPrivateKey else {
             let result = try vault.exportPublic(.any(ref), format: format, to: destination)
+            if json { return try Output.change(.init(command: "export", export: result), in: vault) }
             if let bytes = result.bytes { FileHandle.standardOutput.write(bytes) }
             report("exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) as \(format.rawValue) to \(out)")
             return
@@ -198,12 +204,16 @@ struct Export: ParsableCommand {
                 )
             }
         }
+        if json {
+            try Output.change(.init(command: "export", export: result), in: vault)
+        }
         if generatePassword, let password { Output.revealSecret("password for \(out) (shown once): ", password) }
         Output.policyWarnings(
             vault,
             [.alias(result.alias)],
             only: ["expired", "not-yet-valid", "expiring", "superseded-not-retired", "needs-rotation"]
         )
+        guard !json else { return }
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
         let forTarget = target.map { " for \($0.requirements.title)" } ?? ""
         report(

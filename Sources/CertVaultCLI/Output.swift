@@ -108,11 +108,61 @@ enum Output {
         /// The entry replaced (`rotate`).
         var predecessor: Entry?
         var person: Person?
-        /// The file written (`backup`).
+        /// The file written (`backup`, `csr`).
         var file: String?
+        /// The file exported (`export`): its name, format, recipient and SHA-256.
+        var export: ExportResult?
+        /// What a restore did (`restore`).
+        var restore: RestoreOutcome?
         /// The last record the change wrote, and the vault's head after it.
         var seq: Int64?
         var head: String?
+    }
+
+    /// What `restore --json` says: the files, what was accepted, undone,
+    /// taken in and made again.
+    struct RestoreOutcome: Encodable {
+        struct Record: Encodable {
+            var seq: Int64
+            var action: String
+            var actor: String?
+            var subject: String?
+        }
+        struct Accepted: Encodable {
+            var reason: String
+            var seq: Int64
+            var seenSeq: Int64
+        }
+        struct Reapplied: Encodable {
+            var undoneSeq: Int64
+            var action: String
+            var summary: String
+            var done: Bool
+        }
+        var backup: String
+        var keptAs: String
+        var accepted: Accepted?
+        /// The replaced vault's signed records the restore undid; nil when
+        /// its log was passed over and they cannot be listed.
+        var undone: [Record]?
+        var branch: [Record]
+        var reapplied: [Reapplied]
+        var ignoredCurrentLog: Bool
+
+        init(_ r: Restoration, backup: String, keptAs: String) {
+            func record(_ a: AuditRecord) -> Record {
+                Record(seq: a.seq, action: a.action, actor: a.actorHandle, subject: a.entryAlias ?? a.personHandle)
+            }
+            self.backup = backup
+            self.keptAs = keptAs
+            accepted = r.accepted.map { Accepted(reason: $0.reason, seq: $0.head.seq, seenSeq: $0.seen.seq) }
+            undone = r.undone?.map(record)
+            branch = r.branch.map(record)
+            reapplied = r.reapplied.map {
+                Reapplied(undoneSeq: $0.undoneSeq, action: $0.action, summary: $0.summary, done: $0.done)
+            }
+            ignoredCurrentLog = r.ignoredCurrentLog
+        }
     }
 
     /// Prints `change` as JSON, with the head `vault` now has.

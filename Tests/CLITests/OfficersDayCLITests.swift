@@ -181,6 +181,80 @@ final class ChangeJSONTests: CLITestCase {
     }
 }
 
+extension ChangeJSONTests {
+    func testExportRestorePasswdNewAndRequestSayWhatTheyDidAsJSON() throws {
+        try initVault()
+        let made = try object(
+            try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1", "--json"])
+        )
+        XCTAssertEqual(made["command"] as? String, "new management")
+        XCTAssertEqual((made["entry"] as? [String: Any])?["alias"] as? String, "m1")
+        let request = try object(
+            try cvAs(
+                "alice",
+                [
+                    "csr", "--subject", "CN=www.example.test", "--dns", "www.example.test", "--out", file("w.csr"),
+                    "--json",
+                ]
+            )
+        )
+        XCTAssertEqual((request["entry"] as? [String: Any])?["status"] as? String, "pending")
+        XCTAssertEqual(request["file"] as? String, file("w.csr"))
+        // The export: the file's SHA-256 as sha256sum computes it; the generated password only on stderr.
+        let exported = try cvAs(
+            "alice",
+            ["export", "m1", "--format", "pfx", "--generate-password", "--out", file("m1.pfx"), "--json"]
+        )
+        let export = try XCTUnwrap(try object(exported)["export"] as? [String: Any])
+        let sum = try Support.run("sha256sum", [file("m1.pfx")]).out.prefix(64)
+        XCTAssertEqual(export["fileSHA256"] as? String, String(sum))
+        XCTAssertEqual(export["recipient"] as? String, "alice")
+        XCTAssertEqual(export["format"] as? String, "pfx")
+        XCTAssertTrue(exported.err.contains("password for"), exported.err)
+        XCTAssertFalse(exported.out.contains("password"), exported.out)
+        let cer = try object(try cv(["export", "m1", "--format", "cer", "--out", file("m1.cer"), "--json"]))
+        XCTAssertEqual((cer["export"] as? [String: Any])?["format"] as? String, "cer")
+        let both = try cv(["export", "m1", "--format", "cer", "--out", "-", "--json"])
+        XCTAssertEqual(both.status, 2, both.err)
+        XCTAssertTrue(both.err.contains("--json prints to stdout"), both.err)
+        // passwd: the person as they stand, and the record.
+        try Support.write("alice's new passphrase\n", to: dir.appendingPathComponent("new.pass"))
+        let passwd = try object(
+            try cvAs(
+                "alice",
+                ["person", "passwd", "--new-passphrase-file", file("new.pass"), "--kdf", "interactive", "--json"]
+            )
+        )
+        XCTAssertEqual((passwd["person"] as? [String: Any])?["handle"] as? String, "alice")
+        let afterPasswd = try XCTUnwrap(passwd["seq"] as? Int)
+        try Support.write("alice's new passphrase\n", to: dir.appendingPathComponent("alice.pass"))
+        // restore: what it undid, as records.
+        XCTAssertEqual(try cvAs("alice", ["backup", file("b.db")]).status, 0)
+        try addPerson("bob", role: "officer")
+        let restore = try object(try cvAs("alice", ["restore", file("b.db"), "--json"]))
+        XCTAssertEqual(restore["command"] as? String, "restore")
+        let outcome = try XCTUnwrap(restore["restore"] as? [String: Any])
+        XCTAssertEqual(outcome["keptAs"] as? String, vaultPath + ".before-restore")
+        let undone = try XCTUnwrap(outcome["undone"] as? [[String: Any]])
+        XCTAssertEqual(undone.map { $0["action"] as? String }, ["person.add"])
+        XCTAssertEqual(undone.first?["subject"] as? String, "bob")
+        XCTAssertNotNil(outcome["accepted"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(restore["seq"] as? Int), afterPasswd)
+    }
+
+    /// Every command that changes something offers `--json`.
+    func testEveryCommandThatChangesSomethingOffersJSON() throws {
+        for command in [
+            ["import"], ["export"], ["grant"], ["ungrant"], ["rotate"], ["revoke"], ["retire"], ["rename"],
+            ["backup"], ["restore"], ["csr"], ["new", "management"], ["new", "app-credential"],
+            ["person", "add"], ["person", "set-role"], ["person", "passwd"], ["person", "depart"],
+        ] {
+            let help = try cv(command + ["--help"])
+            XCTAssertTrue(help.out.contains("--json"), "certvault \(command.joined(separator: " ")) has no --json")
+        }
+    }
+}
+
 /// A typo of an alias or a handle gets the nearest one, as a command's does.
 final class DidYouMeanTests: CLITestCase {
     func testTyposOfAliasesAndHandlesAreNamed() throws {
