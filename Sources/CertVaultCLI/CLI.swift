@@ -26,7 +26,15 @@ enum CLI {
         }
         // Guides that ship in the binary: `certvault help exit-codes`.
         if arguments.count == 2, arguments[0] == "help", let topic = HelpTopic(rawValue: arguments[1]) {
-            print(topic.text)
+            print(topic.text, terminator: topic == .man ? "" : "\n")
+            finish(.success)
+        }
+        if arguments == ["--man"] {
+            print(ManPage.text, terminator: "")
+            finish(.success)
+        }
+        if arguments == ["help", "topics"] {
+            print(HelpTopic.list)
             finish(.success)
         }
         if let mistake = Suggestions.mistake(in: arguments) {
@@ -149,6 +157,9 @@ struct Root: ParsableCommand {
               certvault person add bob --role staff
               certvault export contoso.com --target app-service --for bob \\
                   --generate-password --out contoso-for-bob.pfx
+
+            Guides in the binary: certvault help officer, auditor, admin, targets, rules, exit-codes; \
+            certvault help topics lists them, certvault --man prints the manual page.
 
             \(ExitStatus.helpText)
             """,
@@ -446,11 +457,45 @@ extension Import: ExpandsArgumentRuns {
 
 /// A guide `certvault help TOPIC` prints, beside the commands' own help.
 enum HelpTopic: String, CaseIterable {
+    case officer
+    case auditor
+    case admin
+    case targets
+    case rules
     case exitCodes = "exit-codes"
+    case man
+
+    /// What the topic is, for the list of topics.
+    var summary: String {
+        switch self {
+        case .officer: return "the security officer's guide: import, hand over, rotate"
+        case .auditor: return "the auditor's guide: who touched a key, is the log whole"
+        case .admin: return "the admin's guide: people, departures, backups, policy"
+        case .targets: return "every export target, what is written for it and why"
+        case .rules: return "every rule 'check' applies"
+        case .exitCodes: return "what each exit code means"
+        case .man: return "the manual page, in roff (certvault help man | man -l -)"
+        }
+    }
 
     var text: String {
         switch self {
+        case .officer: return Guides.officer
+        case .auditor: return Guides.auditor
+        case .admin: return Guides.admin
+        case .targets: return Self.targetsText
+        case .rules: return Self.rulesText
         case .exitCodes: return ExitStatus.helpText
+        case .man: return ManPage.text
         }
+    }
+
+    /// `certvault help topics`: each topic and what it holds.
+    static var list: String {
+        let width = allCases.map(\.rawValue.count).max() ?? 0
+        return
+            (["Guides in the binary ('certvault help TOPIC'):", ""]
+            + allCases.map { "  \($0.rawValue.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.summary)" })
+            .joined(separator: "\n")
     }
 }

@@ -211,7 +211,7 @@ struct Export: ParsableCommand {
         Output.policyWarnings(
             vault,
             [.alias(result.alias)],
-            only: ["expired", "not-yet-valid", "expiring", "superseded-not-retired", "needs-rotation"]
+            only: [.expired, .notYetValid, .expiring, .supersededNotRetired, .needsRotation]
         )
         guard !json else { return }
         let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"

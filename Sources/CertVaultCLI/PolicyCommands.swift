@@ -9,11 +9,9 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the certificates against Azure's rules, expiry and rotation (no passphrase needed).",
         discussion: """
-            Rules: expired, expiring, not-yet-valid, weak-signature, weak-key, needs-rotation, management-key-size, \
-            management-limit, rotation-age, management-api-retired, ssl-name-mismatch, ssl-self-signed, \
-            ssl-untrusted-chain, ssl-incomplete-chain, ssl-no-private-key, ssl-not-server-auth, foreign-domain, \
-            superseded-exposed, superseded-not-retired, alias-unsafe, weak-kdf. --quiet prints only errors, \
-            --summary one line a rule. Exit 0 when nothing at or above --fail-on is found, else 3: fit for cron and CI.
+            Rules (--rule picks some; 'certvault help rules' says what each finds): \(PolicyRule.allCases.map(\.rawValue).joined(separator: ", ")). \
+            --quiet prints only errors, --summary one line a rule. Exit 0 when nothing at or above --fail-on is \
+            found, else 3: fit for cron and CI.
 
             Example:
               certvault check --days 60,30,7 --fail-on warning
@@ -48,6 +46,12 @@ struct Check: ParsableCommand {
     var maxAge: Int?
     @Option(name: .customLong("fail-on"), help: "Exit 3 on findings at or above this severity (error, warning, info).")
     var failOn: Severity = .error
+    @Option(
+        name: .customLong("rule"),
+        help: ArgumentHelp("Only findings of this rule (repeatable).", valueName: "rule"),
+        completion: .list(PolicyRule.allCases.map(\.rawValue))
+    )
+    var rules: [String] = []
     @Flag(help: "Print the findings as JSON.") var json = false
     @Flag(help: "Print nothing but errors: the exit code says whether anything was found (for cron).")
     var quiet = false
@@ -58,6 +62,25 @@ struct Check: ParsableCommand {
         if [json, quiet, summary].filter({ $0 }).count > 1 {
             throw ValidationError("--json, --quiet and --summary each choose the output: give one")
         }
+        _ = try Self.rules(rules)
+    }
+
+    /// The rules named, each checked: an unknown name is a usage mistake
+    /// with the nearest rule.
+    static func rules(_ names: [String]) throws -> Set<PolicyRule> {
+        Set(
+            try names.map { name in
+                guard let rule = PolicyRule(rawValue: name) else {
+                    let all = PolicyRule.allCases.map(\.rawValue)
+                    throw ValidationError(
+                        "no rule '\(name)'"
+                            + (Suggestions.nearest(name, in: all).map { "; did you mean '\($0)'?" }
+                                ?? "; see 'certvault help rules'")
+                    )
+                }
+                return rule
+            }
+        )
     }
 
     func run() throws {
@@ -71,7 +94,7 @@ struct Check: ParsableCommand {
         let windows = days.map { _ in (given.expiryWindows, given.expiryShare) }
         let vault = try global.openVault()
         // The vault's policy, with this command's options over it.
-        let report = try vault.check(
+        var report = try vault.check(
             purpose: purpose,
             subscription: subscription,
             entries: entry.map { [EntryReference.any($0)] } ?? []
@@ -80,6 +103,10 @@ struct Check: ParsableCommand {
             settings.caFiles = caFiles
             if let managementLimit { settings.managementLimit = managementLimit }
             if let maxAge { settings.managementMaxAgeDays = maxAge }
+        }
+        if !rules.isEmpty {
+            let wanted = Set(try Self.rules(rules).map(\.rawValue))
+            report.findings.removeAll { !wanted.contains($0.rule) }
         }
         if json {
             try Output.json(report)
@@ -309,7 +336,7 @@ extension Output {
     static func policyWarnings(
         _ vault: Vault,
         _ refs: [EntryReference],
-        only rules: Set<String>? = nil
+        only rules: Set<PolicyRule>? = nil
     ) {
         guard !refs.isEmpty else { return }
         do {
@@ -317,7 +344,8 @@ extension Output {
             // A rule many of the entries break: its first findings, then a count of the rest.
             var groups: [(rule: String, findings: [PolicyFinding])] = []
             var index: [String: Int] = [:]
-            for f in report.findings where rules?.contains(f.rule) ?? true {
+            let wanted = rules.map { Set($0.map(\.rawValue)) }
+            for f in report.findings where wanted?.contains(f.rule) ?? true {
                 if let i = index[f.rule] {
                     groups[i].findings.append(f)
                 } else {

@@ -255,6 +255,78 @@ extension ChangeJSONTests {
     }
 }
 
+/// Guides that ship in the binary, the manual page, and `check --rule`.
+final class HelpTopicTests: CLITestCase {
+    func testRoleGuidesShipInTheBinaryAndEqualTheirDocs() throws {
+        for role in ["officer", "auditor", "admin"] {
+            let guide = try cv(["help", role])
+            XCTAssertEqual(guide.status, 0, guide.err)
+            let doc = try String(
+                contentsOf: Support.root.appendingPathComponent("docs/guides/\(role).md"),
+                encoding: .utf8
+            )
+            XCTAssertEqual(guide.out, doc, "docs/guides/\(role).md differs from 'certvault help \(role)'")
+        }
+        let topics = try cv(["help", "topics"])
+        for topic in ["officer", "auditor", "admin", "targets", "rules", "exit-codes", "man"] {
+            XCTAssertTrue(topics.out.contains("  \(topic) "), topics.out)
+            XCTAssertEqual(try cv(["help", topic]).status, 0, topic)
+        }
+        let targets = try cv(["help", "targets"]).out
+        for target in ["app-service", "key-vault-pem", "windows-2016", "java8", "openssl3"] {
+            XCTAssertTrue(targets.contains("  \(target) "), targets)
+        }
+        XCTAssertTrue(targets.contains("writes: .pfx, legacy profile"), targets)
+        let near = try cv(["help", "oficer"])
+        XCTAssertEqual(near.status, 2, near.err)
+        XCTAssertTrue(near.err.contains("did you mean 'certvault help officer'?"), near.err)
+    }
+
+    func testTheManualPageIsValidRoffWithEveryCommandAndExitCode() throws {
+        let page = try cv(["--man"])
+        XCTAssertEqual(page.status, 0, page.err)
+        XCTAssertEqual(try cv(["help", "man"]).out, page.out)
+        for section in [
+            ".SS certvault export", ".SS certvault person depart", ".SS certvault audit verify", ".SH \"EXIT STATUS\"",
+        ] {
+            XCTAssertTrue(
+                page.out.contains(section.replacingOccurrences(of: "-", with: "\\-")) || page.out.contains(section),
+                section
+            )
+        }
+        // groff reads it without a warning, and shows the exit codes and the options.
+        try page.out.write(to: dir.appendingPathComponent("certvault.1"), atomically: true, encoding: .utf8)
+        let lint = try Support.run("groff", ["-man", "-Tutf8", "-ww", "-z", file("certvault.1")])
+        XCTAssertEqual(lint.status, 0, lint.err)
+        XCTAssertEqual(lint.err, "", "groff warns")
+        let shown = try Support.run("groff", ["-man", "-Tascii", "-P-cbou", file("certvault.1")])
+        XCTAssertTrue(shown.out.contains("integrity: the vault does not match its signed records"), shown.out)
+        XCTAssertTrue(shown.out.contains("--generate-password"), shown.out)
+        XCTAssertTrue(shown.out.contains("CERTVAULT_PASSPHRASE"), shown.out)
+    }
+
+    func testCheckRuleFiltersAndAMistypedRuleIsAUsageError() throws {
+        try initVault()
+        XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
+        let all = try cv(["check", "--fail-on", "info"])
+        XCTAssertTrue(all.out.contains("management-api-retired"), all.out)
+        let one = try cv(["check", "--rule", "expired", "--fail-on", "info"])
+        XCTAssertEqual(one.status, 0, one.out)
+        XCTAssertFalse(one.out.contains("management-api-retired"), one.out)
+        let kept = try cv(["check", "--rule", "management-api-retired", "--fail-on", "info"])
+        XCTAssertEqual(kept.status, 3, kept.out)
+        let typo = try cv(["check", "--rule", "expird"])
+        XCTAssertEqual(typo.status, 2, typo.err)
+        XCTAssertTrue(typo.err.contains("no rule 'expird'; did you mean 'expired'?"), typo.err)
+        // The rule table of the command reference names every rule.
+        let reference = try String(contentsOf: Support.root.appendingPathComponent("docs/commands.md"), encoding: .utf8)
+        for rule in try cv(["help", "rules"]).out.split(separator: "\n").dropFirst(2) {
+            let name = String(rule.split(separator: " ").first ?? "")
+            XCTAssertTrue(reference.contains("`\(name)`"), "docs/commands.md does not name the rule \(name)")
+        }
+    }
+}
+
 /// A typo of an alias or a handle gets the nearest one, as a command's does.
 final class DidYouMeanTests: CLITestCase {
     func testTyposOfAliasesAndHandlesAreNamed() throws {

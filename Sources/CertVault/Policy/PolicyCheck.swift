@@ -224,7 +224,7 @@ struct PolicyRules: Sendable {
             let suggested = Alias.derived(from: e.alias)
             out.append(
                 .init(
-                    rule: "alias-unsafe",
+                    rule: .aliasUnsafe,
                     severity: .warning,
                     entry: e,
                     message:
@@ -283,7 +283,7 @@ struct PolicyRules: Sendable {
     /// An error: `e` must be rotated (or requested again), as `message` says.
     func needsRotation(_ e: Entry, _ message: String) -> PolicyFinding {
         PolicyFinding(
-            rule: "needs-rotation",
+            rule: .needsRotation,
             severity: .error,
             entry: e,
             message: message,
@@ -300,7 +300,7 @@ struct PolicyRules: Sendable {
         else { return nil }
         let who = holders.joined(separator: ", ")
         return PolicyFinding(
-            rule: "superseded-exposed",
+            rule: .supersededExposed,
             severity: .warning,
             entry: e,
             message:
@@ -317,7 +317,7 @@ struct PolicyRules: Sendable {
     func superseded(_ e: Entry, by successor: String) -> PolicyFinding {
         let exposed = e.needsRotation
         return PolicyFinding(
-            rule: "superseded-not-retired",
+            rule: .supersededNotRetired,
             severity: exposed ? .warning : .info,
             entry: e,
             message: exposed
@@ -334,7 +334,7 @@ struct PolicyRules: Sendable {
         if left <= 0 {
             return [
                 .init(
-                    rule: "expired",
+                    rule: .expired,
                     severity: .error,
                     entry: e,
                     message:
@@ -346,7 +346,7 @@ struct PolicyRules: Sendable {
         if cert.notValidBefore > now {
             return [
                 .init(
-                    rule: "not-yet-valid",
+                    rule: .notYetValid,
                     severity: .warning,
                     entry: e,
                     message:
@@ -370,7 +370,7 @@ struct PolicyRules: Sendable {
         if let share = settings.expiryShare { details["lifetime_share"] = String(share) }
         return [
             .init(
-                rule: "expiring",
+                rule: .expiring,
                 severity: severity,
                 entry: e,
                 message:
@@ -388,7 +388,7 @@ struct PolicyRules: Sendable {
         if !root, md5 || Display.contains(signature, utf8: Array("sha1".utf8)) {
             out.append(
                 .init(
-                    rule: "weak-signature",
+                    rule: .weakSignature,
                     severity: .error,
                     entry: e,
                     message:
@@ -407,7 +407,7 @@ struct PolicyRules: Sendable {
         if let weak {
             out.append(
                 .init(
-                    rule: "weak-key",
+                    rule: .weakKey,
                     severity: .error,
                     entry: e,
                     message: "\(e.alias) has \(weak); replace it with a new key",
@@ -424,7 +424,7 @@ struct PolicyRules: Sendable {
         if cert.keyAlgorithm != "RSA" || cert.keyBits < 2048 {
             out.append(
                 .init(
-                    rule: "management-key-size",
+                    rule: .managementKeySize,
                     severity: .error,
                     entry: e,
                     message:
@@ -438,7 +438,7 @@ struct PolicyRules: Sendable {
             if age > Double(settings.managementMaxAgeDays) * Self.day {
                 out.append(
                     .init(
-                        rule: "rotation-age",
+                        rule: .rotationAge,
                         severity: .warning,
                         entry: e,
                         message:
@@ -453,7 +453,7 @@ struct PolicyRules: Sendable {
             if e.purpose == .management {
                 out.append(
                     .init(
-                        rule: "management-api-retired",
+                        rule: .managementAPIRetired,
                         severity: .info,
                         entry: e,
                         message:
@@ -472,7 +472,7 @@ struct PolicyRules: Sendable {
         for domain in e.domains where !names.contains(where: { DomainNames.covers($0, domain) }) {
             out.append(
                 .init(
-                    rule: "ssl-name-mismatch",
+                    rule: .sslNameMismatch,
                     severity: .error,
                     entry: e,
                     message:
@@ -485,7 +485,7 @@ struct PolicyRules: Sendable {
         if !e.hasPrivateKey {
             out.append(
                 .init(
-                    rule: "ssl-no-private-key",
+                    rule: .sslNoPrivateKey,
                     severity: .warning,
                     entry: e,
                     message:
@@ -501,7 +501,7 @@ struct PolicyRules: Sendable {
         if parsed.saysCA && e.hasPrivateKey {
             out.append(
                 .init(
-                    rule: "ssl-ca-certificate",
+                    rule: .sslCACertificate,
                     severity: .error,
                     entry: e,
                     message:
@@ -515,7 +515,7 @@ struct PolicyRules: Sendable {
         {
             out.append(
                 .init(
-                    rule: "ssl-not-server-auth",
+                    rule: .sslNotServerAuth,
                     severity: .error,
                     entry: e,
                     message:
@@ -530,7 +530,7 @@ struct PolicyRules: Sendable {
         case .selfSigned:
             out.append(
                 .init(
-                    rule: "ssl-self-signed",
+                    rule: .sslSelfSigned,
                     severity: .error,
                     entry: e,
                     message:
@@ -541,7 +541,7 @@ struct PolicyRules: Sendable {
         case .needsIntermediate(let subject):
             out.append(
                 .init(
-                    rule: "ssl-incomplete-chain",
+                    rule: .sslIncompleteChain,
                     severity: .warning,
                     entry: e,
                     message:
@@ -552,7 +552,7 @@ struct PolicyRules: Sendable {
         case .issuerMissing(let issuer):
             out.append(
                 .init(
-                    rule: "ssl-incomplete-chain",
+                    rule: .sslIncompleteChain,
                     severity: .error,
                     entry: e,
                     message:
@@ -563,7 +563,7 @@ struct PolicyRules: Sendable {
         case .untrusted(let reason):
             out.append(
                 .init(
-                    rule: "ssl-untrusted-chain",
+                    rule: .sslUntrustedChain,
                     severity: .error,
                     entry: e,
                     message:
@@ -578,7 +578,7 @@ struct PolicyRules: Sendable {
     func foreign(_ e: Entry, _ name: String) -> PolicyFinding? {
         guard let suffix = DomainNames.foreignSuffix(of: name) else { return nil }
         return .init(
-            rule: "foreign-domain",
+            rule: .foreignDomain,
             severity: .error,
             entry: e,
             message:
@@ -595,7 +595,7 @@ struct PolicyRules: Sendable {
             group in
             guard group.count > settings.managementLimit else { return nil }
             return PolicyFinding(
-                rule: "management-limit",
+                rule: .managementLimit,
                 severity: .error,
                 message:
                     "subscription \(subscription) has \(group.count) management certificates in use, over this vault's limit of \(settings.managementLimit) (policy management-limit; the Azure portal long allowed 5, Azure now documents up to 100): retire the ones it no longer needs (\(group.map(\.alias).joined(separator: ", ")))",
@@ -613,7 +613,7 @@ struct PolicyRules: Sendable {
         let moderate = KDFStrength.moderate
         return keyslots.filter { $0.ops < Int64(moderate.opsLimit) || $0.memory < Int64(moderate.memLimit) }.map {
             PolicyFinding(
-                rule: "weak-kdf",
+                rule: .weakKDF,
                 severity: .warning,
                 message:
                     "\($0.handle)'s passphrase is protected by Argon2id at \($0.ops) passes and \($0.memory >> 20) MiB, below the moderate cost; they should run 'certvault person passwd --kdf moderate'",

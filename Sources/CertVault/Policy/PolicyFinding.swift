@@ -41,13 +41,13 @@ public struct PolicyFinding: Sendable, Codable, Equatable {
 
     /// A finding from its fields.
     public init(
-        rule: String,
+        rule: PolicyRule,
         severity: Severity,
         entry: Entry? = nil,
         message: String,
         data: [String: String] = [:]
     ) {
-        self.rule = rule
+        self.rule = rule.rawValue
         self.severity = severity
         entryID = entry?.id
         alias = entry?.alias
