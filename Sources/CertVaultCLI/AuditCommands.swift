@@ -20,10 +20,20 @@ struct AuditCommand: ParsableCommand {
                 """
         )
         @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print what was done as JSON: the heads seen and accepted, and the record's seq.") var json = false
 
         func run() throws {
             let session = try global.unlock(try global.openVault())
             let accepted = try session.acceptRollback()
+            if json {
+                return try Output.change(
+                    .init(
+                        command: "audit accept-rollback",
+                        rollback: .init(reason: accepted.reason, seq: accepted.head.seq, seenSeq: accepted.seen.seq)
+                    ),
+                    in: session.vault
+                )
+            }
             Output.line(
                 "accepted the rollback from record \(accepted.seen.seq) (seen \(accepted.seen.seenAt)) to record \(accepted.head.seq)"
             )

@@ -17,6 +17,7 @@ struct Init: ParsableCommand {
     @Option(help: "Cost of the passphrase KDF: interactive, moderate (default), sensitive.") var kdf: KDFStrength =
         .moderate
     @Flag(help: "Accept a weak passphrase (for a test vault).") var weakPassphraseOk = false
+    @Flag(help: "Print what was done as JSON: the first admin, the file and the record's seq.") var json = false
 
     func run() throws {
         // An existing vault is named before any passphrase is asked.
@@ -37,6 +38,12 @@ struct Init: ParsableCommand {
             passphrase: passphrase,
             kdf: kdf
         )
+        if json {
+            return try Output.change(
+                .init(command: "init", person: try vault.person(admin), file: vault.path),
+                in: vault
+            )
+        }
         Output.line("created vault \(vault.path) with admin \(admin)")
         if let head = try vault.auditHead() { Output.line("audit head \(head)") }
     }

@@ -114,6 +114,10 @@ enum Output {
         var export: ExportResult?
         /// What a restore did (`restore`).
         var restore: RestoreOutcome?
+        /// The rollback accepted (`audit accept-rollback`).
+        var rollback: RestoreOutcome.Accepted?
+        /// The setting as it now stands (`policy set`): key, value, record.
+        var policy: [String: String]?
         /// The last record the change wrote, and the vault's head after it.
         var seq: Int64?
         var head: String?

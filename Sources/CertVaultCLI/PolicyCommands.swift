@@ -288,6 +288,7 @@ struct PolicyCommand: ParsableCommand {
         // Taken as given even when it starts with '-', so that '-1' is judged as a value.
         @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The value.", valueName: "value")) var values:
             [String] = []
+        @Flag(help: "Print what was done as JSON: the setting as it now stands and the record's seq.") var json = false
 
         func validate() throws {
             guard values.count == 1 else {
@@ -315,6 +316,12 @@ struct PolicyCommand: ParsableCommand {
             let vault = try global.openVault()
             let session = try global.unlock(vault)
             let entry = try session.setPolicy(key, to: value)
+            if json {
+                return try Output.change(
+                    .init(command: "policy set", policy: ["key": entry.key.rawValue, "value": entry.value]),
+                    in: vault
+                )
+            }
             Output.line(
                 "\(entry.key.rawValue) = \(key.summary(of: entry.value)) (record \(entry.seq.map(String.init) ?? "-"))"
             )

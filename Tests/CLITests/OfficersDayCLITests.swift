@@ -189,6 +189,8 @@ extension ChangeJSONTests {
         )
         XCTAssertEqual(made["command"] as? String, "new management")
         XCTAssertEqual((made["entry"] as? [String: Any])?["alias"] as? String, "m1")
+        let policy = try object(try cvAs("alice", ["policy", "set", "expiry-windows", "60,30,7", "--json"]))
+        XCTAssertEqual(policy["policy"] as? [String: String], ["key": "expiry-windows", "value": "60,30,7"])
         let request = try object(
             try cvAs(
                 "alice",
@@ -248,6 +250,7 @@ extension ChangeJSONTests {
             ["import"], ["export"], ["grant"], ["ungrant"], ["rotate"], ["revoke"], ["retire"], ["rename"],
             ["backup"], ["restore"], ["csr"], ["new", "management"], ["new", "app-credential"],
             ["person", "add"], ["person", "set-role"], ["person", "passwd"], ["person", "depart"],
+            ["init"], ["policy", "set"], ["audit", "accept-rollback"],
         ] {
             let help = try cv(command + ["--help"])
             XCTAssertTrue(help.out.contains("--json"), "certvault \(command.joined(separator: " ")) has no --json")
