@@ -307,7 +307,9 @@ struct PersonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "person",
         abstract: "Manage the people the vault knows.",
-        subcommands: [Add.self, ListPeople.self, ShowPerson.self, SetRole.self, Passwd.self, Depart.self]
+        subcommands: [
+            Add.self, ListPeople.self, ShowPerson.self, SetPerson.self, SetRole.self, Passwd.self, Depart.self,
+        ]
     )
 
     struct Add: ParsableCommand {

@@ -18,63 +18,73 @@ enum CLI {
     }
 
     static func main(_ arguments: [String]) -> Never {
-        jsonRequested = arguments.contains("--json")
         if getenv("CERTVAULT_FAULT") != nil, !FaultPoint.compiled {
             Output.warning(
                 "CERTVAULT_FAULT is set, but this build has no fault points (build with CERTVAULT_FAULT_POINTS=1)"
             )
         }
+        finish(execute(arguments))
+    }
+
+    /// Runs one command line and says what went wrong, without exiting:
+    /// what `main` does, and what the shell does for each line.
+    static func execute(_ arguments: [String]) -> Int32 {
+        jsonRequested = arguments.contains("--json")
         // Guides that ship in the binary: `certvault help exit-codes`.
         if arguments.count == 2, arguments[0] == "help", let topic = HelpTopic(rawValue: arguments[1]) {
             print(topic.text, terminator: topic == .man ? "" : "\n")
-            finish(.success)
+            return ExitStatus.success.rawValue
         }
         if arguments == ["--man"] {
             print(ManPage.text, terminator: "")
-            finish(.success)
+            return ExitStatus.success.rawValue
         }
         if arguments == ["help", "topics"] {
             print(HelpTopic.list)
-            finish(.success)
+            return ExitStatus.success.rawValue
         }
         if let mistake = Suggestions.mistake(in: arguments) {
             Output.error(mistake.message)
             Output.hint(mistake.hint)
-            finish(.usage)
+            return ExitStatus.usage.rawValue
         }
         do {
             var command = try parse(arguments)
+            try ShellContext.admit(command)
             // Echo off for the whole command when it may ask something: type-ahead is never shown.
             if mayAsk(command) { TerminalHold.begin() }
             FaultPoint.hit("cli.started")
             try command.run()
-            finish(.success)
+            return ExitStatus.success.rawValue
         } catch let usage as UsageError {
             Output.error(usage.error.message)
             Output.hint(usage.error.cliHint ?? "see 'certvault help' or 'certvault COMMAND --help'")
-            finish(.usage)
+            return ExitStatus.usage.rawValue
         } catch let error as CertVaultError {
-            fail(error)
+            return report(error).rawValue
         } catch let error as ExitCode {
-            finish(error.rawValue)
+            return error.rawValue
         } catch {
             let code = Root.exitCode(for: error)
             if code == .success {
                 print(Root.fullMessage(for: error))
-                finish(.success)
+                return ExitStatus.success.rawValue
             }
             guard code == .validationFailure else {
                 // Not a usage mistake: an error the library let through unwrapped.
                 Output.error(error.localizedDescription)
-                finish(.error)
+                return ExitStatus.error.rawValue
             }
             Output.error(Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage")
             Output.hint("see 'certvault help' or 'certvault COMMAND --help'")
-            finish(.usage)
+            return ExitStatus.usage.rawValue
         }
     }
 
-    static func fail(_ error: CertVaultError) -> Never {
+    static func fail(_ error: CertVaultError) -> Never { finish(report(error)) }
+
+    /// Says `error` (and, for --json, prints it as JSON); its exit status.
+    static func report(_ error: CertVaultError) -> ExitStatus {
         Output.error(error.message)
         if let hint = error.cliHint { Output.hint(hint) }
         if jsonRequested {
@@ -100,7 +110,7 @@ enum CLI {
                 )
             )
         }
-        finish(ExitStatus.of(error))
+        return ExitStatus.of(error)
     }
 
     /// Whether the command line asked for JSON output.
@@ -168,7 +178,7 @@ struct Root: ParsableCommand {
             Init.self, Import.self, List.self, Show.self, Export.self, New.self, Csr.self, Grant.self, Ungrant.self,
             Check.self, Inspect.self, Rotate.self, Revoke.self, Retire.self, Rename.self, Backup.self, Restore.self,
             AuditCommand.self,
-            PersonCommand.self, PolicyCommand.self, Report.self,
+            PersonCommand.self, PolicyCommand.self, Report.self, Shell.self,
         ]
     )
 }
@@ -198,6 +208,8 @@ struct VaultSelection: ParsableArguments {
     /// one the signed records introduce, even for commands that need no
     /// passphrase.
     func openVault() throws -> Vault {
+        // In the shell: its vault, as the person who unlocked it.
+        if let shell = try ShellContext.vault(given: vault, actor: actor) { return shell }
         let vault = try Vault.open(at: vaultPath, onWait: Output.waitNote)
         OpenedVaults.add(vault)
         for name in vault.removedLeftovers {
@@ -277,6 +289,23 @@ struct GlobalOptions: ParsableArguments {
     /// allows (each wrong one recorded, as always); one from a file or the
     /// environment fails at once.
     func unlock(_ vault: Vault) throws -> Session {
+        if ShellContext.isActive {
+            guard passphraseFile == nil else {
+                throw UsageError(
+                    error: CertVaultError(
+                        .invalidArgument,
+                        "the shell is unlocked already: leave out --passphrase-file"
+                    )
+                )
+            }
+            return try ShellContext.unlocked()
+        }
+        return try prompting(vault)
+    }
+
+    /// Unlocks with the passphrase from the file, the environment or the
+    /// terminal (three tries there), never the shell's session.
+    func prompting(_ vault: Vault) throws -> Session {
         var tries = 0
         while true {
             let typed =

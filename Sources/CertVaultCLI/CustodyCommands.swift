@@ -190,6 +190,49 @@ extension PersonCommand {
         }
     }
 
+    struct SetPerson: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Set what the vault keeps about a person: the age key files handed to them are encrypted to.",
+            discussion: """
+                With an age recipient (the public key age-keygen prints), 'certvault export --for HANDLE' writes \
+                the file encrypted to it, in the age format: only the holder of the matching identity opens it \
+                (age -d -i KEY). A person sets their own; an admin sets anyone's. Recorded in a signed record.
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Their handle.", completion: Completions.handles) var handle: String
+        @Option(
+            name: .customLong("age-recipient"),
+            help: ArgumentHelp("Their age public key.", valueName: "age1…")
+        )
+        var ageRecipient: String?
+        @Flag(name: .customLong("clear-age-recipient"), help: "Forget their age recipient.") var clear = false
+        @Flag(help: "Print what was done as JSON: the person as they now stand and the record's seq.") var json = false
+
+        func validate() throws {
+            guard (ageRecipient != nil) != clear else {
+                throw ValidationError("give --age-recipient age1… or --clear-age-recipient")
+            }
+            if let ageRecipient {
+                do { _ = try AgeRecipient(parsing: ageRecipient) } catch let error as CertVaultError {
+                    throw ValidationError(error.message)
+                }
+            }
+        }
+
+        func run() throws {
+            let recipient = try ageRecipient.map { try AgeRecipient(parsing: $0) }
+            let session = try global.unlock(try global.openVault())
+            let p = try session.setAgeRecipient(recipient, of: handle)
+            if json { return try Output.change(.init(command: "person set", person: p), in: session.vault) }
+            Output.line(
+                recipient.map { "files exported for \(p.handle) are now encrypted to \($0)" }
+                    ?? "\(p.handle) has no age recipient now: files exported for them are written as they are"
+            )
+        }
+    }
+
     struct Passwd: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change your own passphrase (and KDF cost); no entry is touched.",
@@ -311,6 +354,7 @@ extension PersonCommand {
             if json { return try Output.json(history) }
             let p = history.person
             Output.line("\(p.handle) (\(p.role.rawValue), \(p.status.rawValue))\(p.name.map { ", \($0)" } ?? "")")
+            if let age = p.ageRecipient { Output.line("files handed to them are encrypted to: \(age)") }
             Output.line("can open now: \(history.canOpen.isEmpty ? "-" : history.canOpen.joined(separator: ", "))")
             if history.couldOpen.isEmpty {
                 Output.line("could never open a key")

@@ -44,6 +44,16 @@ struct Export: ParsableCommand {
     var unencrypted = false
     @Flag(help: "Replace an existing file.") var force = false
     @Flag(help: "Accept a weak file password (for a test).") var weakPasswordOk = false
+    @Option(
+        name: .customLong("to-recipient"),
+        help: ArgumentHelp(
+            "Encrypt the file to this age public key (age1…, repeatable): the recipient opens it with age -d.",
+            valueName: "age1…"
+        )
+    )
+    var ageRecipients: [String] = []
+    @Flag(name: .customLong("no-age"), help: "Write the file itself, even when the recipient holds an age recipient.")
+    var noAge = false
     @Flag(help: "Print what was done as JSON: the file, its SHA-256, the recipient and the record's seq.")
     var json = false
 
@@ -56,12 +66,32 @@ struct Export: ParsableCommand {
         )
     }
 
+    /// The age recipients given, each read: a malformed one is a usage mistake.
+    func parsedAgeRecipients() throws -> [AgeRecipient] {
+        try ageRecipients.map { text in
+            do { return try AgeRecipient(parsing: text) } catch let error as CertVaultError {
+                throw ValidationError(error.message)
+            }
+        }
+    }
+
     /// The format: given, or the target's.
     var resolvedFormat: ExportFormat { format ?? target?.requirements.exportFormat ?? .pfx }
     var resolvedProfile: ExportProfile { profile ?? target?.requirements.exportProfile ?? .modern }
 
     func validate() throws {
         if format == nil && target == nil { throw ValidationError("give --format or --target") }
+        if !ageRecipients.isEmpty || noAge {
+            if !resolvedFormat.carriesPrivateKey {
+                throw ValidationError(
+                    "--\(noAge ? "no-age" : "to-recipient") applies to pfx, key and bundle exports only"
+                )
+            }
+            if noAge && !ageRecipients.isEmpty {
+                throw ValidationError("--no-age writes the file itself: leave out --to-recipient, or give only it")
+            }
+        }
+        _ = try parsedAgeRecipients()
         if json && out == "-" {
             throw ValidationError("--json prints to stdout, where --out - writes the file: give --out FILE")
         }
@@ -157,6 +187,11 @@ struct Export: ParsableCommand {
                 }
             )
         }
+        // Given, or the one the recipient holds in their signed person record.
+        var sealedTo = try parsedAgeRecipients()
+        if sealedTo.isEmpty, !noAge, let held = try vault.person(recipient ?? session.person.handle).ageRecipient {
+            sealedTo = [held]
+        }
         let result: ExportResult
         do {
             switch format {
@@ -166,7 +201,8 @@ struct Export: ParsableCommand {
                     to: destination,
                     password: password!,
                     profile: profile,
-                    recipient: recipient
+                    recipient: recipient,
+                    ageRecipients: sealedTo
                 )
             case .bundle:
                 result = try session.exportBundle(
@@ -174,7 +210,8 @@ struct Export: ParsableCommand {
                     to: destination,
                     password: password,
                     unencrypted: unencrypted,
-                    recipient: recipient
+                    recipient: recipient,
+                    ageRecipients: sealedTo
                 )
             default:
                 result = try session.exportKey(
@@ -182,7 +219,8 @@ struct Export: ParsableCommand {
                     to: destination,
                     password: password,
                     unencrypted: unencrypted,
-                    recipient: recipient
+                    recipient: recipient,
+                    ageRecipients: sealedTo
                 )
             }
         } catch let error as CertVaultError where error.code == .personNotFound && recipient != nil {
@@ -214,7 +252,10 @@ struct Export: ParsableCommand {
             only: [.expired, .notYetValid, .expiring, .supersededNotRetired, .needsRotation]
         )
         guard !json else { return }
-        let how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
+        var how = format == .pfx ? profile.rawValue : unencrypted ? "UNENCRYPTED" : "encrypted"
+        if !sealedTo.isEmpty {
+            how += ", in age to \(sealedTo.map(\.description).joined(separator: ", "))"
+        }
         let forTarget = target.map { " for \($0.requirements.title)" } ?? ""
         report(
             "exported \(result.alias) (\(result.thumbprintSHA1 ?? "-")) for \(result.recipient ?? "-") to \(out) [\(format.rawValue), \(how)]\(forTarget), sha256 \(result.fileSHA256)"

@@ -38,6 +38,26 @@ enum Guides {
         file's SHA-256). The generated password is printed once, on stderr:
         give it to bob by another way than the file.
 
+        Better still, hand it to bob's public key: once bob has run
+        age-keygen and given you the public key it printed,
+
+            certvault person set bob --age-recipient age1...
+            certvault export contoso.com --target app-service --for bob \
+                --generate-password --out contoso-for-bob.pfx.age
+
+        writes the file encrypted to that key (age -d -i bob.key opens it),
+        so it can travel by mail or chat.
+
+        ## Ten exports in a row
+
+            certvault shell                         # one passphrase, then commands as above
+            certvault alice> export web1 --target app-service --for bob --out web1.pfx
+            certvault alice> lock                   # or wait 5 minutes; exit leaves
+
+        ## Renewals in your calendar
+
+            certvault list --ics > renewals.ics     # one event per renewal, alarms at the policy's windows
+
         ## A new key for Azure
 
             certvault new app-credential --subject CN=contoso-deploy --app-id APP-ID

@@ -53,12 +53,16 @@ struct Import: ParsableCommand {
             progress = { done, total in shown.update(done, total) }
             line = shown
         }
-        // The files are decrypted while the passphrase's key derivation runs.
-        let (handle, passphrase) = try global.passphrase(for: vault)
+        // The files are decrypted while the passphrase's key derivation runs (in the shell: unlocked already).
+        let given = ShellContext.isActive ? nil : try global.passphrase(for: vault)
         let prefetch = ImportPrefetch(paths, password: password, limits: limitOptions.limits, progress: progress)
         let session: Session
         do {
-            session = try vault.unlock(handle: handle, passphrase: passphrase)
+            if let (handle, passphrase) = given {
+                session = try vault.unlock(handle: handle, passphrase: passphrase)
+            } else {
+                session = try global.unlock(vault)
+            }
         } catch {
             line?.finish()
             throw error

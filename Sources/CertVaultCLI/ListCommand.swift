@@ -31,13 +31,18 @@ struct List: ParsableCommand {
     @Option(help: "Order: added (default), expiry or alias.") var sort: ListOrder = .added
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Print CSV for a spreadsheet: public data only, never a key.") var csv = false
+    @Flag(
+        help:
+            "Print an iCalendar (RFC 5545) of renewals and rotations: one event per entry, the policy's windows as alarms."
+    )
+    var ics = false
 
     enum ListOrder: String, ExpressibleByArgument, CaseIterable {
         case added, expiry, alias
     }
 
     func validate() throws {
-        if json && csv { throw ValidationError("choose one of --json and --csv") }
+        if [json, csv, ics].filter({ $0 }).count > 1 { throw ValidationError("choose one of --json, --csv and --ics") }
         if let expiring, expiring < 0 { throw ValidationError("--expiring takes days from 0, not \(expiring)") }
         let states = ["active", "pending", "superseded", "revoked", "expired", "expiring"]
         if let status, !states.contains(status) {
@@ -79,11 +84,20 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let inventory = try global.openVault().inventory()
+        let vault = try global.openVault()
+        let inventory = try vault.inventory()
         let now = Date()
         let filtering = purpose != nil || status != nil || subscription != nil || expiring != nil || needsRotation
         let entries = selected(inventory.entries, now: now)
-        if json {
+        if ics {
+            let calendar = RenewalCalendar(
+                entries: entries,
+                settings: try vault.policy().settings,
+                vaultID: vault.vaultID,
+                now: now
+            )
+            FileHandle.standardOutput.write(Data(calendar.text.utf8))
+        } else if json {
             try Output.json(entries)
         } else if csv {
             Output.csv(

@@ -30,5 +30,13 @@ public enum TerminalHold {
     /// Whether the hold is in effect.
     public static var isHeld: Bool { cv_terminal_held() == 1 }
 
+    /// While true (the interactive shell), a hangup or SIGTERM is noted
+    /// rather than ending the process: ``hangupPending`` says so, and a wait
+    /// at the prompt is interrupted, so that the keys are wiped first.
+    public static func deferHangup(_ on: Bool) { cv_terminal_defer_hangup(on ? 1 : 0) }
+
+    /// Whether a hangup or SIGTERM arrived while deferred.
+    public static var hangupPending: Bool { cv_terminal_hangup_pending() == 1 }
+
     nonisolated(unsafe) private static var registered = false
 }

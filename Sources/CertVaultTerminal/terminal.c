@@ -12,6 +12,8 @@ static const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT
 #define NSIGNALS ((int)(sizeof signals / sizeof signals[0]))
 
 static volatile sig_atomic_t held = 0;
+static volatile sig_atomic_t defer_hangup = 0;
+static volatile sig_atomic_t hangup_pending = 0;
 static int tty = -1;
 static struct termios original;
 static struct termios quiet;
@@ -23,6 +25,11 @@ static void put_back(void) {
 
 static void on_signal(int sig) {
     int saved_errno = errno;
+    if (defer_hangup && (sig == SIGHUP || sig == SIGTERM)) {
+        hangup_pending = 1;
+        errno = saved_errno;
+        return;
+    }
     if (sig == SIGCONT) {
         // Back in the foreground after a stop: echo off again.
         if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, &quiet);
@@ -121,3 +128,7 @@ void cv_terminal_release(void) {
 }
 
 int cv_terminal_held(void) { return held ? 1 : 0; }
+
+void cv_terminal_defer_hangup(int on) { defer_hangup = on ? 1 : 0; }
+
+int cv_terminal_hangup_pending(void) { return hangup_pending ? 1 : 0; }

@@ -33,8 +33,12 @@ class CLITestCase: XCTestCase {
     var defaultActor: String? { nil }
 
     @discardableResult
-    func cv(_ args: [String], env: [String: String] = [:], binary: String = CLITestCase.binary) throws -> ProcessResult
-    {
+    func cv(
+        _ args: [String],
+        env: [String: String] = [:],
+        binary: String = CLITestCase.binary,
+        stdin: Data? = nil
+    ) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CERTVAULT_") }
         environment["CERTVAULT_VAULT"] = vaultPath
         environment["CERTVAULT_USER"] = defaultActor
@@ -43,7 +47,7 @@ class CLITestCase: XCTestCase {
         environment["XDG_CONFIG_HOME"] = dir.appendingPathComponent("config").path
         environment["CERTVAULT_PASSPHRASE_FILE_UNUSED"] = nil
         for (k, v) in env { environment[k] = v }
-        return try Support.run(binary, args, environment: environment)
+        return try Support.run(binary, args, stdin: stdin, environment: environment)
     }
 
     /// Runs `certvault` as `actor` until it stops itself at the fault point

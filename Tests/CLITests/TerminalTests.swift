@@ -8,61 +8,6 @@ import XCTest
 /// terminal's own settings (`tcgetattr` on the master side, which Linux
 /// answers with the terminal's) as the next program would find them.
 final class TerminalTests: CLITestCase {
-    /// Runs `script` (Python) with the binary, the vault and `args`; the
-    /// script prints what the terminal showed and its own findings.
-    func drive(_ script: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
-        let prelude = """
-            import os, pty, sys, time, termios, select, signal, json
-            binary, vault, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-            args = sys.argv[4:]
-            def environment():
-                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
-                env["CERTVAULT_VAULT"] = vault
-                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
-                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
-                env.update(extra)
-                return env
-            seen = b""
-            def read_until(text, fd, timeout=60):
-                global seen
-                deadline = time.time() + timeout
-                while text.encode() not in seen and time.time() < deadline:
-                    r, _, _ = select.select([fd], [], [], 1)
-                    if r:
-                        try:
-                            chunk = os.read(fd, 4096)
-                        except OSError:
-                            return False
-                        if not chunk:
-                            return False
-                        seen += chunk
-                return text.encode() in seen
-            def drain(fd):
-                global seen
-                while True:
-                    r, _, _ = select.select([fd], [], [], 60)
-                    if not r:
-                        return
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    seen += chunk
-            def echo(fd):
-                return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
-            def wait_echo(fd, want):
-                deadline = time.time() + 30
-                while echo(fd) != want and time.time() < deadline:
-                    time.sleep(0.02)
-                return echo(fd) == want
-
-            """
-        let envJSON = String(decoding: try JSONSerialization.data(withJSONObject: env), as: UTF8.self)
-        return try Support.run("python3", ["-c", prelude + script, CLITestCase.binary, vaultPath, envJSON] + args)
-    }
-
     func prepare() throws {
         try initVault()
         XCTAssertEqual(try cvAs("alice", ["new", "management", "--subject", "CN=m1", "--alias", "m1"]).status, 0)
@@ -195,5 +140,108 @@ final class TerminalTests: CLITestCase {
         XCTAssertEqual(r.status, 1, r.out + r.err)
         XCTAssertTrue(r.out.contains("error: "), r.out)
         XCTAssertTrue(r.err.contains("after echo True"), r.err)
+    }
+}
+
+extension CLITestCase {
+    /// Runs `script` (Python) with the binary, the vault and `args`; the
+    /// script prints what the terminal showed and its own findings.
+    func drive(_ script: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+        let prelude = """
+            import os, pty, sys, time, termios, select, signal, json
+            binary, vault, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+            args = sys.argv[4:]
+            def environment():
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
+                env["CERTVAULT_VAULT"] = vault
+                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
+                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
+                env.update(extra)
+                return env
+            seen = b""
+            def read_until(text, fd, timeout=60):
+                global seen
+                deadline = time.time() + timeout
+                while text.encode() not in seen and time.time() < deadline:
+                    r, _, _ = select.select([fd], [], [], 1)
+                    if r:
+                        try:
+                            chunk = os.read(fd, 4096)
+                        except OSError:
+                            return False
+                        if not chunk:
+                            return False
+                        seen += chunk
+                return text.encode() in seen
+            def drain(fd):
+                global seen
+                while True:
+                    r, _, _ = select.select([fd], [], [], 60)
+                    if not r:
+                        return
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    seen += chunk
+            mark = 0
+            def expect(fd, text, timeout=60):
+                # Waits for `text` after the last one expected; False if it never came.
+                global seen, mark
+                deadline = time.time() + timeout
+                while text.encode() not in seen[mark:] and time.time() < deadline:
+                    r, _, _ = select.select([fd], [], [], 1)
+                    if r:
+                        try:
+                            chunk = os.read(fd, 4096)
+                        except OSError:
+                            break
+                        if not chunk:
+                            break
+                        seen += chunk
+                i = seen.find(text.encode(), mark)
+                if i < 0:
+                    return False
+                mark = i + len(text)
+                return True
+            def finish(pid, fd, timeout=60):
+                # The child's status once it ends; killed (and 137) if it never does.
+                deadline = time.time() + timeout
+                while time.time() < deadline:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        drain_quick(fd)
+                        return status
+                    drain_quick(fd)
+                os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                print("KILLED: never ended", file=sys.stderr)
+                return status
+            def drain_quick(fd):
+                global seen
+                while True:
+                    r, _, _ = select.select([fd], [], [], 0.1)
+                    if not r:
+                        return
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    seen += chunk
+            def echo(fd):
+                return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+            def wait_echo(fd, want):
+                deadline = time.time() + 30
+                while echo(fd) != want and time.time() < deadline:
+                    time.sleep(0.02)
+                return echo(fd) == want
+
+            """
+        let envJSON = String(decoding: try JSONSerialization.data(withJSONObject: env), as: UTF8.self)
+        return try Support.run("python3", ["-c", prelude + script, CLITestCase.binary, vaultPath, envJSON] + args)
     }
 }

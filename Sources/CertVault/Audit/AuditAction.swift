@@ -37,6 +37,9 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     case rollbackAccepted = "vault.rollback-accepted"
     /// A person's role changed by an admin.
     case personRole = "person.role"
+    /// The age recipient (an X25519 public key) files handed to a person
+    /// are encrypted to, set or cleared by the person or an admin.
+    case personRecipient = "person.recipient"
     /// A person left: their keyslot and every grant are gone, and they can
     /// no longer act.
     case personDepart = "person.depart"
@@ -65,7 +68,7 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
 
     /// Records that change who the people are; replayed at every unlock.
     static let peopleActions: [AuditAction] = [
-        .vaultCreate, .personAdd, .personKeyslot, .personRole, .personDepart,
+        .vaultCreate, .personAdd, .personKeyslot, .personRole, .personDepart, .personRecipient,
     ]
 
     /// Whether a record of this action is about one entry (and names it).
@@ -76,7 +79,7 @@ public enum AuditAction: String, CaseIterable, Sendable, Codable {
     var signers: Set<PersonRole> {
         switch self {
         case .vaultCreate, .personAdd, .personRole, .personDepart, .entryNeedsRotation, .policySet: return [.admin]
-        case .personKeyslot, .vaultBackup, .entryDenied: return [.admin, .officer, .auditor]
+        case .personKeyslot, .vaultBackup, .entryDenied, .personRecipient: return [.admin, .officer, .auditor]
         case .unlockFailed: return []
         case .entryImport, .entryCreate, .entryRequest, .entryKeyAdd, .entryCertAdd, .entryComplete, .entryLink,
             .entryExport, .rollbackAccepted, .entryGrant, .entryUngrant, .entrySupersede, .entryRevoke, .entryRetire,

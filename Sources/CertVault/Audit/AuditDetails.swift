@@ -73,6 +73,10 @@ public enum DetailKey: String, CaseIterable, Sendable, Comparable {
     case keyDestroyed = "key_destroyed"
     // Exports and backups.
     case recipient, file, label, format, profile, encrypted
+    /// The age recipients (`age1…`) an export was encrypted to.
+    case ageRecipients = "age_recipients"
+    /// A person's age recipient (`person.recipient`); null when cleared.
+    case ageRecipient = "age_recipient"
     case fileSHA256 = "file_sha256"
     case exportSeq = "export_seq"
     // Rollbacks and restores.
@@ -117,7 +121,8 @@ public enum DetailKey: String, CaseIterable, Sendable, Comparable {
         switch self {
         case .version, .formatVersion, .successor, .exportSeq, .seenSeq, .sharedSeq, .replacedSeq, .issuer: .integer
         case .departed, .keyDestroyed, .encrypted, .restore, .currentLogIgnored: .bool
-        case .dns, .grants: .texts
+        case .dns, .grants, .ageRecipients: .texts
+        case .ageRecipient: .optionalText
         case .branch: .integers
         case .personDigest, .entryDigest: .optionalText
         case .entryParts: .optionalTexts
@@ -160,6 +165,7 @@ extension AuditAction {
         case .personKeyslot: return [.keyslotDigest, .kdf, .personDigest]
         case .personRole: return [.handle, .role, .was, .personDigest]
         case .personDepart: return [.handle, .reason, .personDigest]
+        case .personRecipient: return [.handle, .ageRecipient, .personDigest]
         case .unlockFailed: return [.handle]
         case .entryImport, .entryCreate, .entryKeyAdd, .entryCertAdd, .entryComplete:
             return entry.union(material)
@@ -168,7 +174,9 @@ extension AuditAction {
         case .entryGrant: return entry.union([.to, .reason])
         case .entryUngrant: return entry.union([.from, .reason])
         case .entryExport:
-            return entry.union([.format, .profile, .encrypted, .kdf, .recipient, .fileSHA256, .file, .label])
+            return entry.union([
+                .format, .profile, .encrypted, .kdf, .recipient, .fileSHA256, .file, .label, .ageRecipients,
+            ])
         case .entryExportUnwritten: return entry.union([.exportSeq, .file, .reason])
         case .entryNeedsRotation: return entry.union([.reason, .departed])
         case .entrySupersede: return entry.union([.successor, .successorAlias])

@@ -20,6 +20,9 @@ struct TrustedPerson: Sendable {
     /// The record that introduced the person, and when.
     var introducedBy: Int64
     var introducedAt: String
+    /// The age recipient files handed to the person are encrypted to, as
+    /// their latest `person.recipient` record set it.
+    var ageRecipient: AgeRecipient?
 
     var canUnlock: Bool { boxPublicKey != nil && signPublicKey != nil && keyslotDigest != nil }
 }
@@ -171,6 +174,26 @@ struct PeopleLedger {
             guard !admins.isEmpty else {
                 people[id]?.role = target.role
                 return "leaves the vault without an admin"
+            }
+            people[id]?.rowDigest = key(.personDigest, 32)
+            return nil
+        case .personRecipient:
+            let signer: TrustedPerson
+            switch verifiedSigner() {
+            case .success(let s): signer = s
+            case .failure(let e): return e.message
+            }
+            guard let id = record.personRow, let target = people[id], target.active,
+                signer.id == id || signer.role == .admin, d.string(.handle) == target.handle
+            else { return "does not validly set an age recipient" }
+            switch d[.ageRecipient] {
+            case .null?: people[id]?.ageRecipient = nil
+            case .text(let text)?:
+                guard let recipient = try? AgeRecipient(parsing: text), recipient.description == text else {
+                    return "sets an age recipient that is not one"
+                }
+                people[id]?.ageRecipient = recipient
+            default: return "does not validly set an age recipient"
             }
             people[id]?.rowDigest = key(.personDigest, 32)
             return nil

@@ -20,6 +20,7 @@ extension Vault {
         var filter = AuditFilter()
         filter.since = now.addingTimeInterval(-30 * 86_400)
         let recent = try auditRecords(filter)
+        let policy = try self.policy().settings
         return HTMLReport(
             path: path,
             vaultID: vaultID,
@@ -30,7 +31,8 @@ extension Vault {
             findings: report.findings,
             people: people,
             histories: histories,
-            recent: recent
+            recent: recent,
+            policy: policy
         ).render()
     }
 
@@ -52,6 +54,7 @@ struct HTMLReport {
     let people: [Person]
     let histories: [PersonHistory]
     let recent: [AuditRecord]
+    let policy: PolicySettings
 
     /// Escapes text for HTML and XML; control characters become visible escapes.
     static func escape(_ text: String) -> String {
@@ -83,7 +86,9 @@ struct HTMLReport {
             h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
             table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
             th{background:#f2f2f2}.error{color:#a00;font-weight:bold}.warning{color:#a60}.info{color:#555}
-            .ok{color:#070;font-weight:bold}.bad{color:#a00;font-weight:bold}code{font-size:.9em}
+            .ok{color:#070;font-weight:bold}.bad{color:#a00;font-weight:bold}code{font-size:.9em;overflow-wrap:anywhere}
+            td{overflow-wrap:anywhere}pre.raw{white-space:pre-wrap;word-break:break-all;font-size:.8em;margin:.3em 0}
+            svg.timeline{max-width:100%;height:auto}td.time{white-space:nowrap}.legend span{margin-right:1.5em}
             @media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
             </style></head><body>
 
@@ -94,6 +99,7 @@ struct HTMLReport {
         html += timelineSection()
         html += custodySection()
         html += activitySection()
+        html += policySection()
         html +=
             "<p class=\"info\">Made by certvault on \(e(Timestamp.format(now))). Everything above was read from rows that match their signed records.</p>\n</body></html>\n"
         return html
@@ -155,38 +161,74 @@ struct HTMLReport {
         return out + "</table>\n"
     }
 
-    /// Certificates in use, from 30 days ago to a year ahead: a bar to each
-    /// one's end, red when past, amber within 30 days.
+    /// Every certificate, from the earliest start of validity to the latest
+    /// end, each a bar over its validity, with today marked and a tick each
+    /// new year. Active bars are green (amber within 30 days of the end, red
+    /// past it); superseded ones grey; revoked ones hatched red; retired ones
+    /// an outline only. Labels are never cut: the label column is as wide as
+    /// the longest, and the drawing scales to the page (viewBox).
     func timelineSection() -> String {
-        let shown = entries.filter { $0.certificate != nil && ($0.status == .active || $0.status == .superseded) }
-            .sorted { $0.certificate!.notValidAfter < $1.certificate!.notValidAfter }.prefix(60)
-        var out = "<h2 id=\"timeline\">Expiry timeline</h2>\n"
-        guard !shown.isEmpty else { return out + "<p>No certificate in use.</p>\n" }
-        let left = 180.0
-        let width = 560.0
+        let shown = entries.filter { $0.certificate != nil }
+            .sorted { ($0.certificate!.notValidAfter, $0.id) < ($1.certificate!.notValidAfter, $1.id) }
+        var out = "<h2 id=\"timeline\">Validity timeline</h2>\n"
+        guard !shown.isEmpty else { return out + "<p>No certificate.</p>\n" }
+        func state(_ entry: Entry) -> String {
+            if entry.status == .revoked { return "revoked" }
+            if entry.retiredAt != nil { return "retired" }
+            return entry.status.rawValue
+        }
+        let labels = shown.map { "\($0.alias) (\(state($0)))" }
+        // About 7 px a character at 11 px: the longest label fits, whatever its length.
+        let left = Double(labels.map { Display.escaped($0).count }.max() ?? 0) * 7 + 16
+        let width = 640.0
         let row = 18.0
-        let start = -30.0
-        let end = 365.0
-        func x(_ days: Double) -> Double { left + (min(max(days, start), end) - start) / (end - start) * width }
-        let height = Double(shown.count) * row + 30
+        let first = min(shown.map { $0.certificate!.notValidBefore }.min()!, now)
+        let last = max(shown.map { $0.certificate!.notValidAfter }.max()!, now)
+        let span = max(last.timeIntervalSince(first), 86_400)
+        func x(_ d: Date) -> Double { left + d.timeIntervalSince(first) / span * width }
+        let height = Double(shown.count) * row + 34
+        let total = Int(left + width + 40)
         out +=
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + width + 30))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"expiry timeline\">\n"
-        for (mark, label) in [(0.0, "today"), (30.0, "+30 d"), (90.0, "+90 d"), (180.0, "+180 d"), (365.0, "+1 y")] {
-            out +=
-                "<line x1=\"\(x(mark))\" y1=\"0\" x2=\"\(x(mark))\" y2=\"\(height - 14)\" stroke=\"#bbb\"/>"
-                + "<text x=\"\(x(mark))\" y=\"\(height - 2)\" font-size=\"10\" text-anchor=\"middle\">\(label)</text>\n"
+            "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(total) \(Int(height))\" width=\"\(total)\" height=\"\(Int(height))\" role=\"img\" aria-label=\"validity timeline\">\n"
+            + "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fdd\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#c00\" stroke-width=\"2\"/></pattern></defs>\n"
+        // A tick at each new year between the first and the last day.
+        let calendar = Calendar(identifier: .gregorian)
+        let utc = TimeZone(identifier: "UTC")!
+        var year = calendar.dateComponents(in: utc, from: first).year! + 1
+        while let tick = calendar.date(from: DateComponents(timeZone: utc, year: year, month: 1, day: 1)), tick < last {
+            out += "<line x1=\"\(x(tick))\" y1=\"0\" x2=\"\(x(tick))\" y2=\"\(height - 16)\" stroke=\"#ddd\"/>"
+            // A year's label too near today's would run into it.
+            if abs(x(tick) - x(now)) > 40 {
+                out +=
+                    "<text x=\"\(x(tick))\" y=\"\(height - 4)\" font-size=\"10\" text-anchor=\"middle\">\(year)</text>"
+            }
+            out += "\n"
+            year += 1
         }
         for (i, entry) in shown.enumerated() {
-            let days = entry.certificate!.notValidAfter.timeIntervalSince(now) / 86_400
+            let cert = entry.certificate!
             let y = Double(i) * row + 4
-            let color = days <= 0 ? "#c00" : days <= 30 ? "#d80" : "#2a7"
-            let label = String(entry.alias.prefix(24))
+            let days = cert.notValidAfter.timeIntervalSince(now) / 86_400
+            let look: String
+            switch state(entry) {
+            case "revoked": look = "fill=\"url(#hatch)\" stroke=\"#c00\""
+            case "retired": look = "fill=\"none\" stroke=\"#777\" stroke-dasharray=\"3 2\""
+            case "superseded": look = "fill=\"#bbb\""
+            default: look = "fill=\"\(days <= 0 ? "#c00" : days <= 30 ? "#d80" : "#2a7")\""
+            }
             out +=
-                "<text x=\"\(left - 6)\" y=\"\(y + 11)\" font-size=\"11\" text-anchor=\"end\">\(e(label))</text>"
-                + "<rect x=\"\(min(x(0), x(days)))\" y=\"\(y)\" width=\"\(max(2, abs(x(days) - x(0))))\" height=\"\(row - 6)\" fill=\"\(color)\">"
-                + "<title>\(e(entry.alias)): \(day(entry.certificate!.notValidAfter))</title></rect>\n"
+                "<text x=\"\(left - 6)\" y=\"\(y + 11)\" font-size=\"11\" font-family=\"monospace\" text-anchor=\"end\">\(e(labels[i]))</text>"
+                + "<rect x=\"\(x(cert.notValidBefore))\" y=\"\(y)\" width=\"\(max(2, x(cert.notValidAfter) - x(cert.notValidBefore)))\" height=\"\(row - 6)\" \(look)>"
+                + "<title>\(e(labels[i])): \(day(cert.notValidBefore)) to \(day(cert.notValidAfter))</title></rect>\n"
         }
-        return out + "</svg>\n"
+        out +=
+            "<line x1=\"\(x(now))\" y1=\"0\" x2=\"\(x(now))\" y2=\"\(height - 16)\" stroke=\"#00c\" stroke-width=\"2\"/>"
+            + "<text x=\"\(x(now))\" y=\"\(height - 4)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#00c\">today</text>\n"
+        out += "</svg>\n"
+        return out
+            + "<p class=\"legend\"><span>green: active</span><span>amber: ends within 30 days</span><span>red: expired</span>"
+            + "<span>grey: superseded</span><span>hatched: revoked</span><span>outline: retired</span>"
+            + "<span>blue line: today (\(day(now)))</span></p>\n"
     }
 
     /// People × entries with a key: what each could and can do with it.
@@ -219,14 +261,65 @@ struct HTMLReport {
         return out + "</table>\n"
     }
 
+    /// The last 30 days, newest first: the time (UTC), who, what, and the
+    /// entry by the alias its record names, with today's alias beside it
+    /// when it has changed since.
     func activitySection() -> String {
         var out = "<h2 id=\"activity\">The last 30 days</h2>\n"
         guard !recent.isEmpty else { return out + "<p>Nothing happened.</p>\n" }
-        out += "<ul>\n"
+        let aliasNow = Dictionary(entries.map { ($0.id, $0.alias) }, uniquingKeysWith: { a, _ in a })
+        out +=
+            "<table id=\"activity-table\"><tr><th>time (UTC)</th><th>record</th><th>what happened</th><th>entry</th></tr>\n"
         for r in recent.reversed() {
-            out += "<li>\(e(String(r.at.prefix(10)))) — \(e(Self.sentence(r)))</li>\n"
+            var entry = "-"
+            if let then = r.entryAlias {
+                entry = e(then)
+                if let id = r.entryID, let current = aliasNow[id], current != then {
+                    entry += " <span class=\"info\">(now \(e(current)))</span>"
+                }
+            }
+            out +=
+                "<tr><td class=\"time\">\(e(Self.time(r.at)))</td><td>\(r.seq)</td><td>\(e(Self.sentence(r)))</td><td>\(entry)</td></tr>\n"
         }
-        return out + "</ul>\n"
+        return out + "</table>\n"
+    }
+
+    /// `2026-12-07T23:30:53Z` as `2026-12-07 23:30:53 +00:00`.
+    static func time(_ at: String) -> String {
+        guard at.count >= 19 else { return at }
+        return at.prefix(10) + " " + at.dropFirst(11).prefix(8) + " +00:00"
+    }
+
+    /// The settings every check judges by, and the private CA roots the
+    /// vault trusts: each named (subject, issuer, thumbprint, validity),
+    /// its raw form folded away.
+    func policySection() -> String {
+        var out = """
+            <h2 id="policy">Policy</h2>
+            <table><tr><th>setting</th><th>value</th></tr>
+            <tr><td>expiry windows</td><td>\(policy.expiryShare.map { "the last \(Int($0 * 100)) % of the lifetime" } ?? policy.expiryWindows.map { "\($0) days" }.joined(separator: ", "))</td></tr>
+            <tr><td>management certificates a subscription may hold</td><td>\(policy.managementLimit)</td></tr>
+            <tr><td>rotation age of management and app certificates</td><td>\(policy.managementMaxAgeDays) days</td></tr>
+            <tr><td>a key is released only once an audit sink holds its record</td><td>\(policy.requireSink ? "yes" : "no")</td></tr>
+            </table>
+
+            """
+        out += "<h3>Trusted roots</h3>\n"
+        guard !policy.trustedRoots.isEmpty else { return out + "<p>None besides the system's.</p>\n" }
+        out +=
+            "<table id=\"trusted-roots\"><tr><th>subject</th><th>issuer</th><th>SHA-1 thumbprint</th><th>valid</th></tr>\n"
+        for der in policy.trustedRoots {
+            let raw =
+                "<details><summary>raw (base64 DER)</summary><pre class=\"raw\">\(der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed]))</pre></details>"
+            guard let meta = try? Certificate(derEncoded: der).metadata() else {
+                out += "<tr><td colspan=\"3\">a root that cannot be read</td><td>\(raw)</td></tr>\n"
+                continue
+            }
+            out +=
+                "<tr><td>\(e(meta.subject))\(raw)</td><td>\(e(meta.issuer))</td><td><code>\(e(meta.thumbprintSHA1))</code></td>"
+                + "<td>\(day(meta.notValidBefore)) to \(day(meta.notValidAfter))</td></tr>\n"
+        }
+        return out + "</table>\n"
     }
 
     /// A record in plain words: who did what to which entry, for whom.
@@ -255,6 +348,8 @@ struct HTMLReport {
         case .vaultBackup?: return "\(who) made a backup"
         case .rollbackAccepted?: return "\(who) accepted an older copy of the vault (a restored backup)"
         case .personRole?: return "\(who) changed the role of \(r.personHandle ?? "a person")"
+        case .personRecipient?:
+            return "\(who) set the age key files for \(r.personHandle ?? "a person") are encrypted to"
         case .personDepart?: return "\(r.personHandle ?? "a person") departed (recorded by \(who))"
         case .entryUngrant?: return "\(who) took\(what) away\(r.personHandle.map { " from \($0)" } ?? "")"
         case .entryNeedsRotation?: return "\(who) marked\(what) for rotation"
@@ -263,6 +358,14 @@ struct HTMLReport {
         case .entryRetire?: return "\(who) retired\(what)"
         case .entryRename?: return "\(who) renamed\(what)"
         case .entryDenied?: return "\(who) was refused the key of\(what)"
+        case .policySet? where r.fields.string(.key) == PolicyKey.trustedRoots.rawValue:
+            // The roots by name, never as the base64 the record holds.
+            var probe = PolicySettings()
+            try? PolicyKey.trustedRoots.apply(r.fields.string(.value) ?? "", to: &probe)
+            let names = probe.trustedRoots.map { (try? Certificate(derEncoded: $0).metadata().subject) ?? "?" }
+            return names.isEmpty
+                ? "\(who) cleared the policy's trusted roots"
+                : "\(who) set the policy's trusted roots to \(names.joined(separator: "; "))"
         case .policySet?:
             return "\(who) set the policy's \(r.fields.string(.key) ?? "?") to \(r.fields.string(.value) ?? "?")"
         case nil: return "\(who): \(r.action)\(what)"

@@ -70,6 +70,9 @@ public struct ExportResult: Sendable, Codable {
     /// The SHA-1 thumbprint of the entry's certificate, 40 upper-case hex
     /// digits; nil for a request, or when the entry has no certificate.
     public var thumbprintSHA1: String?
+    /// The age recipients the file was encrypted to; empty when it was
+    /// written as the format itself.
+    public var ageRecipients: [AgeRecipient] = []
     /// The bytes, for an export to memory (encrypted or public).
     public var bytes: Data?
     /// The bytes of an unencrypted key exported to memory, in zeroing memory.
@@ -99,7 +102,7 @@ public struct ExportResult: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case path, label, alias, format, recipient, fileSHA256, thumbprintSHA1
+        case path, label, alias, format, recipient, fileSHA256, thumbprintSHA1, ageRecipients
     }
 }
 
@@ -199,12 +202,17 @@ extension Session {
     ///   - profile: how the file is protected: `.modern` (AES-256, PBKDF2)
     ///     or `.legacy` (3DES, for older Windows and Azure App Service).
     ///   - recipient: handle of the person the file is for (default: this person).
+    ///   - ageRecipients: when not empty, what is written is the `.pfx`
+    ///     encrypted in the age format to these X25519 keys (the `.pfx`
+    ///     inside keeps its password); the record names them, and the
+    ///     SHA-256 is of the age file.
     public func exportPFX(
         _ ref: EntryReference,
         to destination: ExportDestination,
         password: SecureBytes,
         profile: ExportProfile = .modern,
-        recipient: String? = nil
+        recipient: String? = nil,
+        ageRecipients: [AgeRecipient] = []
     ) throws -> ExportResult {
         try exportPFX(
             ref,
@@ -212,11 +220,12 @@ extension Session {
             password: password,
             profile: profile,
             recipient: recipient,
+            ageRecipients: ageRecipients,
             cancellation: nil
         )
     }
 
-    /// ``exportPFX(_:to:password:profile:recipient:)-32gf6`` off the caller's
+    /// ``exportPFX(_:to:password:profile:recipient:ageRecipients:)-4cnhc`` off the caller's
     /// thread. Cancelling the task before the record commits stops it with
     /// `CancellationError`: no record, no file.
     public func exportPFX(
@@ -224,7 +233,8 @@ extension Session {
         to destination: ExportDestination,
         password: SecureBytes,
         profile: ExportProfile = .modern,
-        recipient: String? = nil
+        recipient: String? = nil,
+        ageRecipients: [AgeRecipient] = []
     ) async throws -> ExportResult {
         try await Cancellation.run {
             try self.exportPFX(
@@ -233,6 +243,7 @@ extension Session {
                 password: password,
                 profile: profile,
                 recipient: recipient,
+                ageRecipients: ageRecipients,
                 cancellation: $0
             )
         }
@@ -275,6 +286,7 @@ extension Session {
         password: SecureBytes,
         profile: ExportProfile,
         recipient: String?,
+        ageRecipients: [AgeRecipient],
         cancellation: Cancellation?
     ) throws -> ExportResult {
         try denying(ref, attempt: "export pfx") { try requireRole([.admin, .officer], to: "export private keys") }
@@ -292,6 +304,7 @@ extension Session {
             recipient: recipient,
             details: [.format: .text("pfx"), .profile: .text(profile.rawValue)],
             format: .pfx,
+            ageRecipients: ageRecipients,
             cancellation: cancellation
         ) { db, entry, key in
             let ders = try Vault.chainDER(entryID: entry.id.rawValue, in: db)
@@ -317,7 +330,7 @@ extension Session {
         }
     }
 
-    /// Exports a `.pfx` to a file; see ``exportPFX(_:to:password:profile:recipient:)-32gf6``.
+    /// Exports a `.pfx` to a file; see ``exportPFX(_:to:password:profile:recipient:ageRecipients:)-4cnhc``.
     public func exportPFX(
         _ ref: EntryReference,
         to path: String,
@@ -340,7 +353,8 @@ extension Session {
         to destination: ExportDestination,
         password: SecureBytes?,
         unencrypted: Bool = false,
-        recipient: String? = nil
+        recipient: String? = nil,
+        ageRecipients: [AgeRecipient] = []
     ) throws -> ExportResult {
         try exportKeyPEM(
             ref,
@@ -348,20 +362,22 @@ extension Session {
             password: password,
             unencrypted: unencrypted,
             recipient: recipient,
+            ageRecipients: ageRecipients,
             withChain: false
         )
     }
 
     /// Exports an entry's private key and its chain as one PEM file for
     /// `recipient`: the PKCS#8 key (encrypted as by
-    /// ``exportKey(_:to:password:unencrypted:recipient:)``, or in the clear
+    /// ``exportKey(_:to:password:unencrypted:recipient:ageRecipients:)``, or in the clear
     /// when `unencrypted`), then the certificate and its issuers, leaf first.
     public func exportBundle(
         _ ref: EntryReference,
         to destination: ExportDestination,
         password: SecureBytes?,
         unencrypted: Bool = false,
-        recipient: String? = nil
+        recipient: String? = nil,
+        ageRecipients: [AgeRecipient] = []
     ) throws -> ExportResult {
         try exportKeyPEM(
             ref,
@@ -369,6 +385,7 @@ extension Session {
             password: password,
             unencrypted: unencrypted,
             recipient: recipient,
+            ageRecipients: ageRecipients,
             withChain: true
         )
     }
@@ -379,6 +396,7 @@ extension Session {
         password: SecureBytes?,
         unencrypted: Bool,
         recipient: String?,
+        ageRecipients: [AgeRecipient],
         withChain: Bool
     ) throws -> ExportResult {
         let format: ExportFormat = withChain ? .bundle : .key
@@ -407,7 +425,8 @@ extension Session {
                 .format: .text(format.rawValue), .encrypted: .bool(!unencrypted),
                 .kdf: .text(unencrypted ? "none" : "pbkdf2-hmac-sha256/\(keyExportIterations)"),
             ],
-            format: format
+            format: format,
+            ageRecipients: ageRecipients
         ) { db, entry, key in
             var chain = Data()
             if withChain {
@@ -430,7 +449,7 @@ extension Session {
         }
     }
 
-    /// Exports a key to a file; see ``exportKey(_:to:password:unencrypted:recipient:)``.
+    /// Exports a key to a file; see ``exportKey(_:to:password:unencrypted:recipient:ageRecipients:)``.
     public func exportKey(
         _ ref: EntryReference,
         to path: String,
@@ -470,6 +489,7 @@ extension Session {
         recipient: String?,
         details: AuditDetails,
         format: ExportFormat,
+        ageRecipients: [AgeRecipient] = [],
         cancellation: Cancellation? = nil,
         encode: (Database, Entry, PrivateKey) throws -> ExportBytes
     ) throws -> ExportResult {
@@ -495,6 +515,7 @@ extension Session {
                         recipient: recipient,
                         details: details,
                         format: format,
+                        ageRecipients: ageRecipients,
                         cancellation: cancellation,
                         sinks: sinks,
                         pending: &pending,
@@ -515,6 +536,7 @@ extension Session {
         recipient: String?,
         details: AuditDetails,
         format: ExportFormat,
+        ageRecipients: [AgeRecipient],
         cancellation: Cancellation?,
         sinks: [AuditSink],
         pending: inout SecureFile.Pending?,
@@ -535,7 +557,15 @@ extension Session {
         }
         try Self.requireUsable(entry, to: "export")
         let key = try custody.privateKey(db, entryID: entry.id.rawValue, alias: entry.alias)
-        let bytes = try encode(db, entry, key)
+        var bytes = try encode(db, entry, key)
+        // Handed to public keys: the age file is what is written, hashed and returned.
+        if !ageRecipients.isEmpty {
+            switch bytes {
+            case .public(let data): bytes = .public(try data.withUnsafeBytes { try Age.encrypt($0, to: ageRecipients) })
+            case .secret(let secret):
+                bytes = .public(try secret.withUnsafeBytes { try Age.encrypt($0, to: ageRecipients) })
+            }
+        }
         // The last point at which a cancelled task leaves no trace.
         try cancellation?.check()
         let digest: String
@@ -559,6 +589,7 @@ extension Session {
         var all = details
         all[.recipient] = .text(to.handle)
         all[.fileSHA256] = .text(digest)
+        if !ageRecipients.isEmpty { all[.ageRecipients] = .texts(ageRecipients.map(\.description)) }
         all[destination.path == nil ? .label : .file] = .text(destination.label)
         let seq = c.record(.entryExport, entry: entry.id.rawValue, person: to.id, details: all)
         try custody.note(c, .export, entryID: entry.id.rawValue, personID: to.id, seq: seq)
@@ -598,6 +629,7 @@ extension Session {
             fileSHA256: digest,
             thumbprintSHA1: thumbprint
         )
+        result.ageRecipients = ageRecipients
         if destination.path == nil {
             switch bytes {
             case .public(let data): result.bytes = data

@@ -77,6 +77,9 @@ public struct Person: Sendable, Codable, Equatable {
     public var canUnlock: Bool
     /// When the record that introduced the person was written.
     public var createdAt: Date
+    /// The age recipient files handed to the person are encrypted to, as
+    /// their latest signed `person.recipient` record set it.
+    public var ageRecipient: AgeRecipient?
 
     /// A person from their fields, for tests and for callers that build their own.
     public init(
@@ -87,8 +90,10 @@ public struct Person: Sendable, Codable, Equatable {
         role: PersonRole,
         status: PersonStatus = .active,
         canUnlock: Bool,
-        createdAt: Date
+        createdAt: Date,
+        ageRecipient: AgeRecipient? = nil
     ) {
+        self.ageRecipient = ageRecipient
         self.id = id
         self.handle = handle
         self.name = name
@@ -109,7 +114,8 @@ public struct Person: Sendable, Codable, Equatable {
             role: trusted.role,
             status: trusted.active ? .active : .departed,
             canUnlock: trusted.canUnlock,
-            createdAt: Timestamp.parse(trusted.introducedAt) ?? Date(timeIntervalSince1970: 0)
+            createdAt: Timestamp.parse(trusted.introducedAt) ?? Date(timeIntervalSince1970: 0),
+            ageRecipient: trusted.ageRecipient
         )
     }
 }

@@ -261,6 +261,37 @@ extension Session {
         try vault.store.truncateLog()
     }
 
+    /// Sets (or, with nil, clears) the age recipient files handed to a
+    /// person are encrypted to, in a signed `person.recipient` record. A
+    /// person sets their own; an admin sets anyone's (staff hold no keys to
+    /// sign with).
+    /// - Parameters:
+    ///   - recipient: the X25519 public key (`age1…`), or nil.
+    ///   - handle: whose; default this person.
+    public func setAgeRecipient(_ recipient: AgeRecipient?, of handle: String? = nil) throws -> Person {
+        let handle = handle ?? person.handle
+        if handle != person.handle { try requireRole([.admin], to: "set another person's age recipient") }
+        try change { c in
+            let target = try Vault.trustedPerson(handle, ledger: c.state.ledger, in: c.db)
+            guard target.active else { throw CertVaultError(.personInactive, "\(target.handle) has departed") }
+            guard target.ageRecipient != recipient else {
+                throw CertVaultError(
+                    .invalidArgument,
+                    recipient == nil
+                        ? "\(target.handle) has no age recipient" : "\(target.handle) has that age recipient already"
+                )
+            }
+            c.record(
+                .personRecipient,
+                person: target.id,
+                details: [
+                    .handle: .text(target.handle), .ageRecipient: recipient.map { .text($0.description) } ?? .null,
+                ]
+            )
+        }
+        return try vault.person(handle)
+    }
+
     /// Gives `handle` another role. Admins only. A person made admin is
     /// sealed every entry this admin can open, as ``addPerson(_:passphrase:kdf:)-4tl2w``
     /// does; a person made auditor loses every grant (auditors read and

@@ -24,4 +24,12 @@ void cv_terminal_release(void);
 /// Whether a hold is in effect.
 int cv_terminal_held(void);
 
+/// While on (the interactive shell), SIGHUP and SIGTERM do not end the
+/// process at once: they are noted, and a read waiting at the shell's
+/// prompt is interrupted, so that the shell wipes its keys and leaves.
+void cv_terminal_defer_hangup(int on);
+
+/// Whether a SIGHUP or SIGTERM was noted while deferred.
+int cv_terminal_hangup_pending(void);
+
 #endif
