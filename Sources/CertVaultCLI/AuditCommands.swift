@@ -133,7 +133,9 @@ struct AuditCommand: ParsableCommand {
             let f = r.fields
             switch r.kind {
             case .entryExport:
+                let age = f.strings(.ageRecipients) ?? []
                 return "\(f.format?.rawValue ?? "?") for \(f.recipient ?? "?") to \(f.file ?? f.label ?? "?")"
+                    + (age.isEmpty ? "" : ", in age to \(age.joined(separator: ", "))")
             case .entryGrant: return "to \(f.string(.to) ?? r.personHandle ?? "?")\(f.reason.map { " (\($0))" } ?? "")"
             case .entryUngrant: return "from \(f.string(.from) ?? r.personHandle ?? "?")"
             case .entryImport: return "from \(f.source ?? "?")\(f.thumbprintSHA1.map { ", \($0)" } ?? "")"

@@ -189,8 +189,14 @@ struct Export: ParsableCommand {
         }
         // Given, or the one the recipient holds in their signed person record.
         var sealedTo = try parsedAgeRecipients()
-        if sealedTo.isEmpty, !noAge, let held = try vault.person(recipient ?? session.person.handle).ageRecipient {
-            sealedTo = [held]
+        let whom = recipient ?? session.person.handle
+        let held = try vault.person(whom).ageRecipient
+        if sealedTo.isEmpty, !noAge, let held { sealedTo = [held] }
+        if let held, !sealedTo.isEmpty, !sealedTo.contains(held) {
+            // Said, and recorded: the file is for them, but not sealed to the key they hold.
+            Output.warning(
+                "\(whom)'s age recipient is \(held); this file is encrypted to \(sealedTo.map(\.description).joined(separator: ", ")) instead (recorded)"
+            )
         }
         let result: ExportResult
         do {

@@ -114,7 +114,9 @@ struct Shell: ParsableCommand {
     func run() throws {
         let vault = try global.openVault()
         let first = try global.unlock(vault)
-        let again = global
+        // After a lock the passphrase is asked at the terminal: never read again from a file or the environment.
+        var again = global
+        again.passphraseFile = nil
         ShellContext.enter(vault, first) { try again.prompting(vault) }
         TerminalHold.deferHangup(true)
         defer {
@@ -147,20 +149,26 @@ struct Shell: ParsableCommand {
                     continue
                 }
                 guard let name = words.first else { continue }
-                switch name {
-                case "exit", "quit":
-                    editor.remember(text)
-                    break loop
-                case "lock":
-                    editor.remember(text)
-                    ShellContext.lock()
-                    Output.line("locked: the keys are wiped; the next command that needs them asks the passphrase")
+                if Self.builtins.contains(name) {
+                    guard words.count == 1 else {
+                        Output.error("\(name) takes nothing after it")
+                        continue
+                    }
+                    if Self.keeps(text, words, session: ShellContext.session) { editor.remember(text) }
+                    switch name {
+                    case "exit", "quit": break loop
+                    case "lock":
+                        ShellContext.lock()
+                        Output.line("locked: the keys are wiped; the next command that needs them asks the passphrase")
+                    default: print(Self.help)
+                    }
                     continue
-                case "help" where words.count == 1:
-                    editor.remember(text)
-                    print(Self.help)
+                }
+                // Not a command: perhaps a passphrase typed at the wrong prompt. Never shown, never kept.
+                guard Self.commandNames.contains(name) else {
+                    Output.error("that is not a command (the line is neither shown nor kept)")
+                    Output.hint("'help' lists the commands")
                     continue
-                default: break
                 }
                 if Self.keeps(text, words, session: ShellContext.session) { editor.remember(text) }
                 _ = CLI.execute(words)
@@ -186,16 +194,21 @@ struct Shell: ParsableCommand {
         Not here: init, restore (run them outside the shell).
         """
 
-    /// Whether a line may be kept in the history: a command, naming no
-    /// password option, and not the passphrase itself.
+    static let builtins: Set<String> = ["exit", "quit", "lock", "help"]
+    static var commandNames: Set<String> {
+        Set(Root.configuration.subcommands.map { $0.configuration.commandName ?? $0._commandName })
+    }
+
+    /// Whether a line may be kept in the history: a whole command line as
+    /// the parser reads it (or a shell word alone), naming no password
+    /// option anywhere (comments included), and not the passphrase itself
+    /// (compared while locked too). A line that does not parse may be a
+    /// secret typed at the wrong prompt.
     static func keeps(_ text: String, _ words: [String], session: Session?) -> Bool {
-        if words.contains(where: { word in secretOptions.contains { word == $0 || word.hasPrefix($0 + "=") } }) {
-            return false
-        }
-        if let session, !session.isLocked, session.isPassphrase(SecureBytes(utf8: text)) { return false }
-        // A line that is not a command may be a secret typed at the wrong prompt.
-        let commands = Root.configuration.subcommands.map { $0.configuration.commandName ?? $0._commandName }
-        return commands.contains(words[0]) || ["exit", "quit", "lock", "help"].contains(words[0])
+        if secretOptions.contains(where: { text.contains($0) }) { return false }
+        if let session, session.isPassphrase(SecureBytes(utf8: text)) { return false }
+        if words.count == 1, builtins.contains(words[0]) { return true }
+        return (try? CLI.parse(words)) != nil
     }
 
     /// Tab's candidates: commands first, then subcommands, options of the

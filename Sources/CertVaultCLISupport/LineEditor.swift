@@ -122,7 +122,11 @@ public final class LineEditor {
             cc[Int(VTIME)] = 0
         }
         guard tcsetattr(fd, TCSANOW, &raw) == 0 else { return plain(idle: idle) }
-        defer { tcsetattr(fd, TCSANOW, &saved) }
+        TerminalHold.resume(in: raw)
+        defer {
+            TerminalHold.resume(in: nil)
+            tcsetattr(fd, TCSANOW, &saved)
+        }
 
         var line: [Character] = []
         var cursor = 0

@@ -76,12 +76,24 @@ public enum SecretInput {
             _ = Glibc.write(fd, "\n", 1)
         }
         let buffer = SecureBytes(count: maximumLength + 1)
+        var interrupted = false
         let total = buffer.withUnsafeMutableBytes { buf -> Int in
             var n = 0
             var byte: UInt8 = 0
-            // One byte; a signal that interrupts the read (a stop and continue) does not end the line.
+            // One byte; a signal that interrupts the wait (a stop and continue) does not end the line,
+            // a hangup or SIGTERM the shell deferred does. poll, unlike read, is never restarted.
             func next() -> Bool {
                 while true {
+                    if TerminalHold.hangupPending {
+                        interrupted = true
+                        return false
+                    }
+                    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let ready = poll(&p, 1, -1)
+                    if ready < 0 {
+                        if errno == EINTR { continue }
+                        return false
+                    }
                     let r = read(fd, &byte, 1)
                     if r == 1 { return true }
                     if r < 0, errno == EINTR { continue }
@@ -99,6 +111,9 @@ public enum SecretInput {
             }
             byte = 0
             return n
+        }
+        if interrupted {
+            throw CertVaultError(.closed, "a hangup or SIGTERM arrived at the prompt: nothing was done")
         }
         // As from a file: too long is refused, never cut to fit. A terminal keeps at most 4,095 bytes
         // of a line (Linux's canonical mode drops the rest), so a line that long may have been cut there.

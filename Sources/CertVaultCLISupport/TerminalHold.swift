@@ -38,5 +38,16 @@ public enum TerminalHold {
     /// Whether a hangup or SIGTERM arrived while deferred.
     public static var hangupPending: Bool { cv_terminal_hangup_pending() == 1 }
 
+    /// The mode a continue after Ctrl-Z puts back while a line is read in
+    /// it (nil: echo off, as held).
+    static func resume(in mode: termios?) {
+        if var mode { cv_terminal_set_resume_mode(&mode) } else { cv_terminal_set_resume_mode(nil) }
+    }
+
+    /// Takes the crash signals from the Swift runtime's interactive
+    /// backtracer, which can print any of the process's memory, keys
+    /// included: the executable calls this first thing.
+    public static func crashReportsOff() { cv_crash_reports_off() }
+
     nonisolated(unsafe) private static var registered = false
 }

@@ -7,8 +7,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-static const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT,
-                              SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE};
+// Every signal whose default action ends or stops the process, and SIGCONT.
+static const int signals[] = {SIGINT,  SIGTERM, SIGHUP,    SIGQUIT, SIGTSTP,   SIGTTIN, SIGTTOU,  SIGCONT,
+                              SIGABRT, SIGSEGV, SIGBUS,    SIGILL,  SIGTRAP,   SIGFPE,  SIGSYS,   SIGPIPE,
+                              SIGALRM, SIGUSR1, SIGUSR2,   SIGXCPU, SIGXFSZ,   SIGVTALRM, SIGPROF, SIGPWR,
+                              SIGSTKFLT};
+static const int crash_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS, SIGQUIT};
 #define NSIGNALS ((int)(sizeof signals / sizeof signals[0]))
 
 static volatile sig_atomic_t held = 0;
@@ -17,6 +21,9 @@ static volatile sig_atomic_t hangup_pending = 0;
 static int tty = -1;
 static struct termios original;
 static struct termios quiet;
+// What a continue puts back: the mode of the prompt or line being read, else quiet.
+static struct termios resume;
+static volatile sig_atomic_t has_resume = 0;
 static struct sigaction previous[NSIGNALS];
 
 static void put_back(void) {
@@ -32,29 +39,29 @@ static void on_signal(int sig) {
     }
     if (sig == SIGCONT) {
         // Back in the foreground after a stop: echo off again.
-        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, &quiet);
+        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, has_resume ? &resume : &quiet);
         errno = saved_errno;
         return;
     }
     if (held) put_back();
-    if (sig == SIGTSTP) {
+    if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
         // Suspend as the default action would, with the terminal as the
         // shell expects it; SIGCONT turns echo off again.
         struct sigaction dfl, mine;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
         sigemptyset(&dfl.sa_mask);
-        sigaction(SIGTSTP, &dfl, &mine);
+        sigaction(sig, &dfl, &mine);
         sigset_t unblock;
         sigemptyset(&unblock);
-        sigaddset(&unblock, SIGTSTP);
-        raise(SIGTSTP);
+        sigaddset(&unblock, sig);
+        raise(sig);
         sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-        sigaction(SIGTSTP, &mine, NULL);
+        sigaction(sig, &mine, NULL);
         // Continued, or never stopped (the kernel drops a terminal stop for
         // an orphaned process group): echo off again either way, never
         // leaving a prompt to read with echo on.
-        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, &quiet);
+        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, has_resume ? &resume : &quiet);
         errno = saved_errno;
         return;
     }
@@ -128,6 +135,22 @@ void cv_terminal_release(void) {
 }
 
 int cv_terminal_held(void) { return held ? 1 : 0; }
+
+void cv_terminal_set_resume_mode(const struct termios *mode) {
+    has_resume = 0;
+    if (mode) {
+        resume = *mode;
+        has_resume = 1;
+    }
+}
+
+void cv_crash_reports_off(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++) sigaction(crash_signals[i], &dfl, NULL);
+}
 
 void cv_terminal_defer_hangup(int on) { defer_hangup = on ? 1 : 0; }
 

@@ -9,12 +9,7 @@ final class AgeHandoverTests: CLITestCase {
     override var defaultActor: String? { "alice" }
 
     func keygen(_ name: String) throws -> (identity: String, recipient: String) {
-        let path = file("\(name).agekey")
-        let r = try Support.run("age-keygen", ["-o", path])
-        XCTAssertEqual(r.status, 0, r.err)
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("# public key: ") })
-        return (path, String(line.dropFirst("# public key: ".count)))
+        try Support.ageKeygen(file("\(name).agekey"))
     }
 
     func prepare() throws {
@@ -68,6 +63,25 @@ final class AgeHandoverTests: CLITestCase {
         let sum = try Support.run("sha256sum", [out]).out.prefix(64)
         XCTAssertEqual(details["file_sha256"] as? String, String(sum))
         XCTAssertEqual(try cv(["audit", "verify"]).status, 0)
+        // Another key than the one bob holds: said, and the log's line names it.
+        let other2 = try keygen("other2")
+        let elsewhere = try cvAs(
+            "alice",
+            [
+                "export", "m1", "--format", "pfx", "--for", "bob", "--password-file", file("filepw"), "--out",
+                file("e.age"), "--to-recipient", other2.recipient,
+            ]
+        )
+        XCTAssertEqual(elsewhere.status, 0, elsewhere.err)
+        XCTAssertTrue(
+            elsewhere.err.contains(
+                "warning: bob's age recipient is \(bob.recipient); this file is encrypted to \(other2.recipient) instead"
+            ),
+            elsewhere.err
+        )
+        XCTAssertTrue(
+            try cv(["audit", "log", "--action", "entry.export"]).out.contains("in age to \(other2.recipient)")
+        )
         // --no-age: the .pfx itself.
         let plain = try cvAs(
             "alice",
@@ -116,6 +130,13 @@ final class AgeHandoverTests: CLITestCase {
         for (args, says) in [
             (["--format", "pfx", "--to-recipient", String(typo)], "checksum"),
             (["--format", "pfx", "--to-recipient", "age1notakey"], "is not an age recipient"),
+            (
+                [
+                    "--format", "pfx", "--to-recipient",
+                    "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z",
+                ],
+                "low-order point"
+            ),
             (["--format", "cer", "--to-recipient", one.recipient], "applies to pfx, key and bundle exports only"),
             (["--format", "pfx", "--to-recipient", one.recipient, "--no-age"], "--no-age writes the file itself"),
         ] {

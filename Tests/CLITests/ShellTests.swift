@@ -109,28 +109,113 @@ final class ShellTests: CLITestCase {
         try Support.write("a file password 12345!\n", to: dir.appendingPathComponent("filepw"))
         let r = try shell(
             """
-            for line in [b"list", b"export m1 --format pfx --password-file \(file("filepw")) --out \(file("m1.pfx"))", b"alice passphrase", b"show m1"]:
+            for line in [b"list", b"export m1 --format pfx --password-file \(file("filepw")) --out \(file("m1.pfx"))",
+                         b"alice passphrase", b"check the blue Marmot 1987", b"lock --passphrase-file pp",
+                         b"list # --password-file x", b"show m1"]:
                 os.write(fd, line + b"\\n")
                 assert expect(fd, "certvault alice> "), seen
-            # Back through the whole history, then drop the line.
-            os.write(fd, b"\\x1b[A" * 6)
-            time.sleep(0.3)
+            # Every line done (help answers after them), then back through the whole history, and drop the line.
+            os.write(fd, b"help\\n")
+            assert expect(fd, "In the shell:"), seen
+            assert expect(fd, "certvault alice> "), seen
+            drain(fd, 0.5)
+            before = len(seen)
+            os.write(fd, b"\\x1b[A" * 10)
+            time.sleep(0.5)
             os.write(fd, b"\\x03")
             assert expect(fd, "^C"), seen
-            tail = seen[mark:]
-            print("HISTORY-START")
+            print("BROWSED" + seen[before:].decode(errors="replace") + "END", file=sys.stderr)
             os.write(fd, b"exit\\n")
             """
         )
         XCTAssertEqual(r.status, 0, r.out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: file("m1.pfx")))
-        XCTAssertTrue(r.out.contains("error: "), "the passphrase typed as a command is not one: \(r.out)")
-        // What ↑ showed: the commands, never the passphrase or the line naming a password file.
-        let shown = try XCTUnwrap(r.out.components(separatedBy: "alice passphrase").last)
-        let browsed = try XCTUnwrap(shown.components(separatedBy: "show m1").dropFirst().joined(separator: "show m1"))
+        // The passphrase typed as a command is not one, and is not repeated.
+        XCTAssertTrue(r.out.contains("error: that is not a command (the line is neither shown nor kept)"), r.out)
+        XCTAssertEqual(r.out.components(separatedBy: "alice passphrase").count, 2, "shown once, as typed: \(r.out)")
+        XCTAssertTrue(r.out.contains("error: lock takes nothing after it"), r.out)
+        // What ↑ showed: the commands, never a secret or a line naming a password option.
+        let browsed = try XCTUnwrap(r.err.components(separatedBy: "BROWSED").last?.components(separatedBy: "END").first)
+        XCTAssertTrue(browsed.contains("show m1"), browsed)
         XCTAssertTrue(browsed.contains("list"), browsed)
-        XCTAssertFalse(browsed.contains("password-file"), browsed)
-        XCTAssertFalse(browsed.contains("alice passphrase"), browsed)
+        for secret in ["password-file", "alice passphrase", "Marmot", "passphrase-file"] {
+            XCTAssertFalse(browsed.contains(secret), "\(secret) in the history: \(browsed)")
+        }
+    }
+
+    func testAfterALockThePassphraseIsAskedAtTheTerminalNeverReadFromTheFileAgain() throws {
+        try prepare()
+        let r = try drive(
+            """
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execve(binary, [binary] + args, environment())
+            assert expect(fd, "certvault alice> "), seen
+            os.write(fd, b"lock\\n")
+            assert expect(fd, "certvault alice (locked)> "), seen
+            os.write(fd, b"rename m1 m2\\n")
+            assert expect(fd, "Passphrase for alice: "), seen
+            os.write(fd, b"alice passphrase\\n")
+            assert expect(fd, "renamed entry 1"), seen
+            assert expect(fd, "certvault alice> "), seen
+            os.write(fd, b"exit\\n")
+            status = finish(pid, fd)
+            print(seen.decode(errors="replace"))
+            sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+            """,
+            ["shell", "--as", "alice", "--passphrase-file", file("alice.pass")]
+        )
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+    }
+
+    func testASIGTERMAtAPromptInTheShellEndsItAndDoesNothing() throws {
+        try prepare()
+        let r = try shell(
+            """
+            os.write(fd, b"export m1 --format pfx --out \(file("x.pfx"))\\n")
+            assert expect(fd, "Password for the file"), seen
+            os.kill(pid, signal.SIGTERM)
+            """
+        )
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.out.contains("a hangup or SIGTERM arrived at the prompt: nothing was done"), r.out)
+        XCTAssertTrue(r.out.contains("locked; the keys are wiped"), r.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("x.pfx")))
+    }
+
+    func testACrashSignalOffersNoInteractiveReportAndPutsTheTerminalBack() throws {
+        try prepare()
+        let r = try shell(
+            """
+            os.write(fd, b"export m1 --format pfx --out \(file("x.pfx"))\\n")
+            assert expect(fd, "Password for the file"), seen
+            os.kill(pid, signal.SIGSEGV)
+            """
+        )
+        // Ended by the signal itself; no backtracer offering to print memory.
+        XCTAssertEqual(r.status, Int32(256 - Int(SIGSEGV)), r.out)
+        for word in ["Press space", "backtrace", "Crash", "memory"] {
+            XCTAssertFalse(r.out.contains(word), r.out)
+        }
+    }
+
+    func testCtrlZAtTheShellPromptKeepsTheLineEditor() throws {
+        try prepare()
+        let r = try shell(
+            """
+            os.kill(pid, signal.SIGTSTP)
+            time.sleep(0.3)
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.3)
+            print("raw again", not bool(termios.tcgetattr(fd)[3] & termios.ICANON), file=sys.stderr)
+            os.write(fd, b"lis\\x03")
+            assert expect(fd, "^C"), seen
+            assert expect(fd, "certvault alice> "), seen
+            os.write(fd, b"exit\\n")
+            """
+        )
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.err.contains("raw again True"), r.err)
     }
 
     func testLinesFromAPipeAndWhatCannotRunInTheShell() throws {

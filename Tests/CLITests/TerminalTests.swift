@@ -122,6 +122,27 @@ final class TerminalTests: CLITestCase {
         XCTAssertTrue(r.out.contains("renamed entry 1 from m1 to m2"), r.out)
     }
 
+    func testEverySignalThatEndsTheCommandPutsTheTerminalBack() throws {
+        try prepare()
+        for sig in [SIGUSR1, SIGALRM, SIGXCPU, SIGTERM, SIGHUP, SIGABRT] {
+            let r = try drive(
+                """
+                pid, fd = pty.fork()
+                if pid == 0:
+                    os.execve(binary, [binary] + args, environment())
+                read_until("Passphrase for alice: ", fd)
+                os.kill(pid, \(sig))
+                status = finish(pid, fd)
+                print("after echo", echo(fd), file=sys.stderr)
+                sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+                """,
+                ["rename", "m1", "m2", "--as", "alice"]
+            )
+            XCTAssertEqual(r.status, Int32(256 - Int(sig)), "signal \(sig): \(r.err)")
+            XCTAssertTrue(r.err.contains("after echo True"), "signal \(sig): \(r.err)")
+        }
+    }
+
     func testAFailedCommandPutsTheTerminalBack() throws {
         try prepare()
         let r = try drive(
@@ -159,79 +180,54 @@ extension CLITestCase {
                 env.update(extra)
                 return env
             seen = b""
-            def read_until(text, fd, timeout=60):
+            def pump(fd, wait):
+                # One read of what the terminal shows: True, False after `wait` s of nothing, None at its end.
                 global seen
+                r, _, _ = select.select([fd], [], [], wait)
+                if not r:
+                    return False
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return None
+                if not chunk:
+                    return None
+                seen += chunk
+                return True
+            def read_until(text, fd, timeout=60):
                 deadline = time.time() + timeout
                 while text.encode() not in seen and time.time() < deadline:
-                    r, _, _ = select.select([fd], [], [], 1)
-                    if r:
-                        try:
-                            chunk = os.read(fd, 4096)
-                        except OSError:
-                            return False
-                        if not chunk:
-                            return False
-                        seen += chunk
+                    if pump(fd, 1) is None:
+                        break
                 return text.encode() in seen
-            def drain(fd):
-                global seen
-                while True:
-                    r, _, _ = select.select([fd], [], [], 60)
-                    if not r:
-                        return
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    seen += chunk
+            def drain(fd, wait=60):
+                while pump(fd, wait):
+                    pass
             mark = 0
             def expect(fd, text, timeout=60):
                 # Waits for `text` after the last one expected; False if it never came.
-                global seen, mark
+                global mark
                 deadline = time.time() + timeout
                 while text.encode() not in seen[mark:] and time.time() < deadline:
-                    r, _, _ = select.select([fd], [], [], 1)
-                    if r:
-                        try:
-                            chunk = os.read(fd, 4096)
-                        except OSError:
-                            break
-                        if not chunk:
-                            break
-                        seen += chunk
+                    if pump(fd, 1) is None:
+                        break
                 i = seen.find(text.encode(), mark)
                 if i < 0:
                     return False
                 mark = i + len(text)
                 return True
             def finish(pid, fd, timeout=60):
-                # The child's status once it ends; killed (and 137) if it never does.
+                # The child's status once it ends; killed if it never does.
                 deadline = time.time() + timeout
                 while time.time() < deadline:
                     done, status = os.waitpid(pid, os.WNOHANG)
+                    drain(fd, 0.1)
                     if done:
-                        drain_quick(fd)
                         return status
-                    drain_quick(fd)
                 os.kill(pid, signal.SIGKILL)
                 _, status = os.waitpid(pid, 0)
                 print("KILLED: never ended", file=sys.stderr)
                 return status
-            def drain_quick(fd):
-                global seen
-                while True:
-                    r, _, _ = select.select([fd], [], [], 0.1)
-                    if not r:
-                        return
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    seen += chunk
             def echo(fd):
                 return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
             def wait_echo(fd, want):

@@ -52,14 +52,8 @@ final class AgeTests: XCTestCase {
         )
     }
 
-    /// A key pair from age-keygen: (identity file, recipient).
     func keygen(_ dir: URL, _ name: String) throws -> (identity: String, recipient: String) {
-        let path = dir.appendingPathComponent("\(name).key").path
-        let r = try Support.run("age-keygen", ["-o", path])
-        XCTAssertEqual(r.status, 0, r.err)
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("# public key: ") })
-        return (path, String(line.dropFirst("# public key: ".count)))
+        try Support.ageKeygen(dir.appendingPathComponent("\(name).key").path)
     }
 
     func testAgeDecryptsWhatCertvaultWritesOfEverySize() throws {
@@ -121,7 +115,11 @@ final class AgeTests: XCTestCase {
         refused("AGE-SECRET-KEY-1QQQ", "does not start with age1")
         refused(Bech32.encode(hrp: "age1yubikey", data: [UInt8](repeating: 7, count: 33)), "plugin")
         refused(Bech32.encode(hrp: "age", data: [UInt8](repeating: 7, count: 31)), "31 bytes")
-        // A low-order point: no one holds its key, and X25519 with it gives zeros.
+        // Low-order points: no one holds their key, and X25519 with them gives zeros. Refused when read.
+        refused(Bech32.encode(hrp: "age", data: [UInt8](repeating: 0, count: 32)), "low-order point")
+        var one = [UInt8](repeating: 0, count: 32)
+        one[0] = 1
+        refused(Bech32.encode(hrp: "age", data: one), "low-order point")
         let zero = try AgeRecipient(publicKey: Data(count: 32))
         XCTAssertThrowsError(try Data("x".utf8).withUnsafeBytes { try Age.encrypt($0, to: [zero]) })
     }

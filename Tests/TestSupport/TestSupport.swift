@@ -90,6 +90,18 @@ public enum Support {
         return url
     }
 
+    /// A key pair from `age-keygen`, written to `path`: the identity file
+    /// and the recipient (`age1…`) it prints as its public key.
+    public static func ageKeygen(_ path: String) throws -> (identity: String, recipient: String) {
+        let r = try run("age-keygen", ["-o", path])
+        guard r.status == 0 else { throw SupportError(message: "age-keygen: \(r.err)") }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("# public key: ") }) else {
+            throw SupportError(message: "age-keygen wrote no public key")
+        }
+        return (path, String(line.dropFirst("# public key: ".count)))
+    }
+
     /// Writes `text` to a file and returns its path.
     @discardableResult
     /// Writes `text` to a file private to its owner (0600), as a secret
@@ -132,4 +144,10 @@ public enum Support {
     public static func pkcs8DER(pem path: String) throws -> Data {
         try sh("openssl pkcs8 -topk8 -nocrypt -in '\(path)' -outform der").stdout
     }
+}
+
+/// A test helper that could not do its job.
+public struct SupportError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

@@ -240,6 +240,8 @@ public struct AuditDetails: Sendable, Equatable, ExpressibleByDictionaryLiteral 
     public func integer(_ key: DetailKey) -> Int64? { fields[key]?.integer }
     /// The true-or-false field `key`.
     public func bool(_ key: DetailKey) -> Bool? { fields[key]?.bool }
+    /// The list-of-texts field `key`.
+    public func strings(_ key: DetailKey) -> [String]? { fields[key]?.list?.compactMap(\.text) }
     /// The text field `key` as bytes from lower-case hex, when it is `count` bytes.
     func bytes(_ key: DetailKey, count: Int) -> Data? {
         string(key).flatMap(Data.init(hex:)).flatMap { $0.count == count ? $0 : nil }

@@ -31,6 +31,9 @@ public struct AgeRecipient: Sendable, Hashable, Codable, CustomStringConvertible
             throw refuse("it is a plugin's recipient (\(Display.escaped(hrp))), and plugins are not supported")
         }
         guard data.count == 32 else { throw refuse("it holds \(data.count) bytes, not the 32 of an X25519 key") }
+        guard !Self.isLowOrder(Data(data)) else {
+            throw refuse("it is a low-order point, which no one holds a key for (a file sealed to it opens for anyone)")
+        }
         publicKey = Data(data)
     }
 
@@ -40,6 +43,20 @@ public struct AgeRecipient: Sendable, Hashable, Codable, CustomStringConvertible
             throw CertVaultError(.invalidArgument, "an X25519 public key has 32 bytes, not \(publicKey.count)")
         }
         self.publicKey = publicKey
+    }
+
+    /// Whether X25519 with `point` gives zeros whatever the scalar: a point
+    /// of small order (libsodium refuses the result).
+    static func isLowOrder(_ point: Data) -> Bool {
+        _ = try? Sodium.ensure()
+        let scalar = SecureBytes(randomCount: 32)
+        var out = Data(count: 32)
+        let rc = out.withUnsafeMutableBytes { o in
+            scalar.withUnsafeBytes { s in
+                point.withUnsafeBytes { p in crypto_scalarmult(o.baseAddress!, s.baseAddress!, p.baseAddress!) }
+            }
+        }
+        return rc != 0
     }
 
     /// `age1…`, lower case.
