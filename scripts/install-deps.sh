@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(libsodium-dev libssl-dev libsqlite3-dev pkg-config openssl)
 if [ "${1:-}" = "--test" ]; then
   # The judges of interoperability and the tools tests use to tamper with a vault.
-  packages+=(sqlite3 python3 gnutls-bin libnss3-tools zsh fish strace groff-base age chromium)
+  packages+=(sqlite3 python3 gnutls-bin libnss3-tools zsh fish strace groff-base age chromium libgfshare-bin)
 fi
 missing=()
 for p in "${packages[@]}"; do
