@@ -132,7 +132,9 @@ public struct ShareSheet: Sendable {
     }
 
     /// Checks one body line as typed: nil when it holds, else what is wrong.
-    /// - Parameter number: the line's number, as the sheet prints it.
+    /// - Parameters:
+    ///   - line: the line as typed, its number first and its check last.
+    ///   - number: the line's number, as the sheet prints it.
     public static func problem(inLine line: String, number: Int) -> String? {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard words.count >= 2, Int(words[0]) == number else {
@@ -152,7 +154,10 @@ public struct ShareSheet: Sendable {
     }
 
     /// Reads a sheet's text back, checking every line and the whole.
-    /// - Parameter expecting: the vault id and set id the share must be of.
+    /// - Parameters:
+    ///   - text: the sheet as printed (or typed).
+    ///   - vaultID: the vault the share must be of, when known.
+    ///   - setID: the recovery set the share must be of, when known.
     /// - Throws: `.invalidArgument` naming the line that is wrong, a share
     ///   of another vault or set, or a checksum that does not hold.
     public static func read(_ text: String, vaultID: Data? = nil, setID: Data? = nil) throws -> ShareSheet {
