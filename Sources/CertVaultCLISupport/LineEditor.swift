@@ -32,7 +32,6 @@ public final class LineEditor {
 
     private let fd: Int32
     private let interactive: Bool
-    private var pending: [UInt8] = []
 
     /// An editor on the terminal when standard input is one; otherwise
     /// lines are read from standard input as they come (a script).
@@ -64,7 +63,6 @@ public final class LineEditor {
 
     /// One byte, waiting at most until `deadline`.
     private func byte(until deadline: Date?) -> (UInt8?, Outcome?) {
-        if !pending.isEmpty { return (pending.removeFirst(), nil) }
         while true {
             if TerminalHold.hangupPending { return (nil, .hangup) }
             var wait: Int32 = -1

@@ -30,6 +30,11 @@ static void put_back(void) {
     if (tty >= 0) (void)tcsetattr(tty, TCSANOW, &original);
 }
 
+// After a stop, in the foreground again: the mode of the line being read, or echo off.
+static void echo_off_again(void) {
+    if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, has_resume ? &resume : &quiet);
+}
+
 static void on_signal(int sig) {
     int saved_errno = errno;
     if (defer_hangup && (sig == SIGHUP || sig == SIGTERM)) {
@@ -39,7 +44,7 @@ static void on_signal(int sig) {
     }
     if (sig == SIGCONT) {
         // Back in the foreground after a stop: echo off again.
-        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, has_resume ? &resume : &quiet);
+        echo_off_again();
         errno = saved_errno;
         return;
     }
@@ -61,7 +66,7 @@ static void on_signal(int sig) {
         // Continued, or never stopped (the kernel drops a terminal stop for
         // an orphaned process group): echo off again either way, never
         // leaving a prompt to read with echo on.
-        if (held && tcgetpgrp(tty) == getpgrp()) (void)tcsetattr(tty, TCSANOW, has_resume ? &resume : &quiet);
+        echo_off_again();
         errno = saved_errno;
         return;
     }

@@ -157,34 +157,7 @@ class CLITestCase: XCTestCase {
     /// as a person at a terminal would; when `prompt` appears, types `reply`
     /// and a newline. Returns everything the terminal showed.
     func onTerminal(_ args: [String], prompt: String? = nil, reply: String = "") throws -> ProcessResult {
-        let script = """
-            import os, pty, sys
-            binary, vault, prompt, reply = sys.argv[1:5]
-            pid, fd = pty.fork()
-            if pid == 0:
-                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
-                env["CERTVAULT_VAULT"] = vault
-                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
-                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
-                os.execve(binary, [binary] + sys.argv[5:], env)
-            seen = b""
-            if prompt:
-                while prompt.encode() not in seen:
-                    seen += os.read(fd, 1024)
-                os.write(fd, reply.encode() + b"\\n")
-            while True:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            _, status = os.waitpid(pid, 0)
-            sys.stdout.write(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
-            """
-        return try Support.run("python3", ["-c", script, CLITestCase.binary, vaultPath, prompt ?? "", reply] + args)
+        try conversation(args, prompt.map { [($0, reply)] } ?? [])
     }
 
     /// Runs certvault on a pseudo-terminal and answers a conversation: for
@@ -195,22 +168,50 @@ class CLITestCase: XCTestCase {
         _ turns: [(prompt: String, reply: String)],
         env: [String: String] = [:]
     ) throws -> ProcessResult {
-        let script = """
-            import os, pty, sys, json, select, time
-            binary, vault, turns, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+        // A JSON list of strings is a Python list of strings.
+        let turnsLiteral = String(
+            decoding: try JSONSerialization.data(
+                withJSONObject: turns.map { [$0.prompt, $0.reply] },
+                options: [.withoutEscapingSlashes]
+            ),
+            as: UTF8.self
+        )
+        return try drive(
+            """
             pid, fd = pty.fork()
             if pid == 0:
+                os.execve(binary, [binary] + args, environment())
+            for prompt, reply in \(turnsLiteral):
+                expect(fd, prompt)
+                os.write(fd, reply.encode() + b"\\n")
+            end(pid, fd)
+            """,
+            args,
+            env: env
+        )
+    }
+}
+
+extension CLITestCase {
+    /// Runs `script` (Python) with the binary, the vault and `args`; the
+    /// script prints what the terminal showed and its own findings.
+    func drive(_ script: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+        let prelude = """
+            import os, pty, sys, time, termios, select, signal, json
+            binary, vault, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+            args = sys.argv[4:]
+            def environment():
                 env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
                 env["CERTVAULT_VAULT"] = vault
                 env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
                 env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
                 env.update(extra)
-                os.execve(binary, [binary] + sys.argv[5:], env)
+                return env
             seen = b""
-            start = 0
-            def read(timeout):
+            def pump(fd, wait):
+                # One read of what the terminal shows: True, False after `wait` s of nothing, None at its end.
                 global seen
-                r, _, _ = select.select([fd], [], [], timeout)
+                r, _, _ = select.select([fd], [], [], wait)
                 if not r:
                     return False
                 try:
@@ -221,27 +222,55 @@ class CLITestCase: XCTestCase {
                     return None
                 seen += chunk
                 return True
-            for prompt, reply in turns:
-                deadline = time.time() + 60
-                while prompt.encode() not in seen[start:]:
-                    if read(1) is None or time.time() > deadline:
+            def read_until(text, fd, timeout=60):
+                deadline = time.time() + timeout
+                while text.encode() not in seen and time.time() < deadline:
+                    if pump(fd, 1) is None:
                         break
-                start = seen.find(prompt.encode(), start) + len(prompt)
-                os.write(fd, reply.encode() + b"\\n")
-            while read(60):
-                pass
-            _, status = os.waitpid(pid, 0)
-            sys.stdout.write(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
+                return text.encode() in seen
+            def drain(fd, wait=60):
+                while pump(fd, wait):
+                    pass
+            mark = 0
+            def expect(fd, text, timeout=60):
+                # Waits for `text` after the last one expected; False if it never came.
+                global mark
+                deadline = time.time() + timeout
+                while text.encode() not in seen[mark:] and time.time() < deadline:
+                    if pump(fd, 1) is None:
+                        break
+                i = seen.find(text.encode(), mark)
+                if i < 0:
+                    return False
+                mark = i + len(text)
+                return True
+            def finish(pid, fd, timeout=60):
+                # The child's status once it ends; killed if it never does.
+                deadline = time.time() + timeout
+                while time.time() < deadline:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    drain(fd, 0.1)
+                    if done:
+                        return status
+                os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                print("KILLED: never ended", file=sys.stderr)
+                return status
+            def end(pid, fd):
+                # What the terminal showed, on stdout; the child's status as this script's.
+                status = finish(pid, fd)
+                print(seen.decode(errors="replace"))
+                sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+            def echo(fd):
+                return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+            def wait_echo(fd, want):
+                deadline = time.time() + 30
+                while echo(fd) != want and time.time() < deadline:
+                    time.sleep(0.02)
+                return echo(fd) == want
+
             """
-        let turnsJSON = String(
-            decoding: try JSONSerialization.data(withJSONObject: turns.map { [$0.prompt, $0.reply] }),
-            as: UTF8.self
-        )
         let envJSON = String(decoding: try JSONSerialization.data(withJSONObject: env), as: UTF8.self)
-        return try Support.run(
-            "python3",
-            ["-c", script, CLITestCase.binary, vaultPath, turnsJSON, envJSON] + args
-        )
+        return try Support.run("python3", ["-c", prelude + script, CLITestCase.binary, vaultPath, envJSON] + args)
     }
 }

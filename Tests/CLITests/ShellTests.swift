@@ -22,9 +22,7 @@ final class ShellTests: CLITestCase {
             os.write(fd, b"alice passphrase\\n")
             assert expect(fd, "certvault alice> "), seen
             \(body.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n"))
-            status = finish(pid, fd)
-            print(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+            end(pid, fd)
             """,
             ["shell", "--as", "alice"] + args
         )
@@ -159,9 +157,7 @@ final class ShellTests: CLITestCase {
             assert expect(fd, "renamed entry 1"), seen
             assert expect(fd, "certvault alice> "), seen
             os.write(fd, b"exit\\n")
-            status = finish(pid, fd)
-            print(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
+            end(pid, fd)
             """,
             ["shell", "--as", "alice", "--passphrase-file", file("alice.pass")]
         )

@@ -37,10 +37,7 @@ final class TerminalTests: CLITestCase {
             os.kill(pid, signal.SIGCONT)
             read_until("Passphrase for alice: ", fd)
             os.write(fd, b"alice passphrase\\n")
-            drain(fd)
-            _, status = os.waitpid(pid, 0)
-            print(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
+            end(pid, fd)
             """,
             ["rename", "m1", "m2", "--as", "alice"]
         )
@@ -62,8 +59,7 @@ final class TerminalTests: CLITestCase {
             read_until("Passphrase for alice: ", fd)
             print("at prompt echo", echo(fd), file=sys.stderr)
             os.write(fd, b"half a pass\\x03")
-            drain(fd)
-            _, status = os.waitpid(pid, 0)
+            status = finish(pid, fd)
             print("after echo", echo(fd), "icanon", bool(termios.tcgetattr(fd)[3] & termios.ICANON), file=sys.stderr)
             print(seen.decode(errors="replace"))
             sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
@@ -107,10 +103,7 @@ final class TerminalTests: CLITestCase {
             read_until("[shell] stopped", fd)
             print("echo off again", wait_echo(fd, False), file=sys.stderr)
             os.write(fd, b"alice passphrase\\n")
-            drain(fd)
-            _, status = os.waitpid(pid, 0)
-            print(seen.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
+            end(pid, fd)
             """,
             ["rename", "m1", "m2", "--as", "alice"]
         )
@@ -150,8 +143,7 @@ final class TerminalTests: CLITestCase {
             pid, fd = pty.fork()
             if pid == 0:
                 os.execve(binary, [binary] + args, environment())
-            drain(fd)
-            _, status = os.waitpid(pid, 0)
+            status = finish(pid, fd)
             print("after echo", echo(fd), file=sys.stderr)
             print(seen.decode(errors="replace"))
             sys.exit(os.waitstatus_to_exitcode(status))
@@ -161,83 +153,5 @@ final class TerminalTests: CLITestCase {
         XCTAssertEqual(r.status, 1, r.out + r.err)
         XCTAssertTrue(r.out.contains("error: "), r.out)
         XCTAssertTrue(r.err.contains("after echo True"), r.err)
-    }
-}
-
-extension CLITestCase {
-    /// Runs `script` (Python) with the binary, the vault and `args`; the
-    /// script prints what the terminal showed and its own findings.
-    func drive(_ script: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
-        let prelude = """
-            import os, pty, sys, time, termios, select, signal, json
-            binary, vault, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-            args = sys.argv[4:]
-            def environment():
-                env = {k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")}
-                env["CERTVAULT_VAULT"] = vault
-                env["XDG_STATE_HOME"] = os.path.dirname(vault) + "/state"
-                env["XDG_CONFIG_HOME"] = os.path.dirname(vault) + "/config"
-                env.update(extra)
-                return env
-            seen = b""
-            def pump(fd, wait):
-                # One read of what the terminal shows: True, False after `wait` s of nothing, None at its end.
-                global seen
-                r, _, _ = select.select([fd], [], [], wait)
-                if not r:
-                    return False
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    return None
-                if not chunk:
-                    return None
-                seen += chunk
-                return True
-            def read_until(text, fd, timeout=60):
-                deadline = time.time() + timeout
-                while text.encode() not in seen and time.time() < deadline:
-                    if pump(fd, 1) is None:
-                        break
-                return text.encode() in seen
-            def drain(fd, wait=60):
-                while pump(fd, wait):
-                    pass
-            mark = 0
-            def expect(fd, text, timeout=60):
-                # Waits for `text` after the last one expected; False if it never came.
-                global mark
-                deadline = time.time() + timeout
-                while text.encode() not in seen[mark:] and time.time() < deadline:
-                    if pump(fd, 1) is None:
-                        break
-                i = seen.find(text.encode(), mark)
-                if i < 0:
-                    return False
-                mark = i + len(text)
-                return True
-            def finish(pid, fd, timeout=60):
-                # The child's status once it ends; killed if it never does.
-                deadline = time.time() + timeout
-                while time.time() < deadline:
-                    done, status = os.waitpid(pid, os.WNOHANG)
-                    drain(fd, 0.1)
-                    if done:
-                        return status
-                os.kill(pid, signal.SIGKILL)
-                _, status = os.waitpid(pid, 0)
-                print("KILLED: never ended", file=sys.stderr)
-                return status
-            def echo(fd):
-                return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
-            def wait_echo(fd, want):
-                deadline = time.time() + 30
-                while echo(fd) != want and time.time() < deadline:
-                    time.sleep(0.02)
-                return echo(fd) == want
-
-            """
-        let envJSON = String(decoding: try JSONSerialization.data(withJSONObject: env), as: UTF8.self)
-        return try Support.run("python3", ["-c", prelude + script, CLITestCase.binary, vaultPath, envJSON] + args)
     }
 }

@@ -31,7 +31,7 @@ public struct AgeRecipient: Sendable, Hashable, Codable, CustomStringConvertible
             throw refuse("it is a plugin's recipient (\(Display.escaped(hrp))), and plugins are not supported")
         }
         guard data.count == 32 else { throw refuse("it holds \(data.count) bytes, not the 32 of an X25519 key") }
-        guard !Self.isLowOrder(Data(data)) else {
+        guard try !Self.isLowOrder(Data(data)) else {
             throw refuse("it is a low-order point, which no one holds a key for (a file sealed to it opens for anyone)")
         }
         publicKey = Data(data)
@@ -47,8 +47,8 @@ public struct AgeRecipient: Sendable, Hashable, Codable, CustomStringConvertible
 
     /// Whether X25519 with `point` gives zeros whatever the scalar: a point
     /// of small order (libsodium refuses the result).
-    static func isLowOrder(_ point: Data) -> Bool {
-        _ = try? Sodium.ensure()
+    static func isLowOrder(_ point: Data) throws -> Bool {
+        try Sodium.ensure()
         let scalar = SecureBytes(randomCount: 32)
         var out = Data(count: 32)
         let rc = out.withUnsafeMutableBytes { o in
@@ -209,17 +209,25 @@ enum HMAC {
     static func sha256(key: UnsafeRawBufferPointer, parts: [UnsafeRawBufferPointer]) -> Data {
         var state = crypto_auth_hmacsha256_state()
         var out = Data(count: Int(crypto_auth_hmacsha256_BYTES))
-        let zero: [UInt8] = [0]
-        zero.withUnsafeBufferPointer { z in
-            let k = key.bindMemory(to: UInt8.self).baseAddress ?? z.baseAddress!
-            _ = crypto_auth_hmacsha256_init(&state, k, key.count)
+        var rc: Int32
+        if let base = key.baseAddress {
+            rc = crypto_auth_hmacsha256_init(&state, base.assumingMemoryBound(to: UInt8.self), key.count)
+        } else {
+            // An empty key (HKDF's empty salt) still needs an address to point at.
+            var none: UInt8 = 0
+            rc = crypto_auth_hmacsha256_init(&state, &none, 0)
         }
         for part in parts where part.count > 0 {
-            _ = crypto_auth_hmacsha256_update(&state, part.bindMemory(to: UInt8.self).baseAddress!, UInt64(part.count))
+            rc |= crypto_auth_hmacsha256_update(
+                &state,
+                part.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                UInt64(part.count)
+            )
         }
-        out.withUnsafeMutableBytes { o in
-            _ = crypto_auth_hmacsha256_final(&state, o.bindMemory(to: UInt8.self).baseAddress!)
+        rc |= out.withUnsafeMutableBytes { o in
+            crypto_auth_hmacsha256_final(&state, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
+        Sodium.require(rc == 0, "HMAC-SHA-256")
         sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)
         return out
     }

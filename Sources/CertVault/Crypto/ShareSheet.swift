@@ -114,6 +114,29 @@ public struct ShareSheet: Sendable {
         return checkSymbols.dropFirst(32).firstIndex(of: Character(symbol.uppercased()))
     }
 
+    /// A body line's characters, as typed between its number and its check
+    /// (groups joined, hyphens dropped).
+    static func bodyCharacters(_ words: [String]) -> [Character] {
+        Array(words.dropFirst().dropLast().joined().replacingOccurrences(of: "-", with: ""))
+    }
+
+    /// The bytes of checked base32 characters (the bits left over are padding).
+    static func base32Decoded(_ characters: [Character]) -> Data {
+        var bytes = Data()
+        var buffer = 0
+        var bits = 0
+        for ch in characters {
+            buffer = (buffer << 5) | (value(of: ch) ?? 0)
+            bits += 5
+            if bits >= 8 {
+                bits -= 8
+                bytes.append(UInt8((buffer >> bits) & 0xFF))
+            }
+            buffer &= (1 << bits) - 1
+        }
+        return bytes
+    }
+
     static func base32(_ data: Data) -> [Character] {
         var out: [Character] = []
         var buffer = 0
@@ -141,7 +164,7 @@ public struct ShareSheet: Sendable {
             return "line \(number): it should start with its number, \(number)"
         }
         let symbol = words.last!.uppercased()
-        let characters = Array(words.dropFirst().dropLast().joined().replacingOccurrences(of: "-", with: ""))
+        let characters = bodyCharacters(words)
         if let bad = characters.first(where: { value(of: $0) == nil }) {
             return "line \(number): '\(Display.escaped(String(bad)))' is not a character a sheet uses"
         }
@@ -191,22 +214,10 @@ public struct ShareSheet: Sendable {
         var characters: [Character] = []
         for (i, line) in lines.dropFirst(2).dropLast().enumerated() {
             if let problem = problem(inLine: line, number: i + 1) { throw refuse(problem) }
-            let words = line.split(separator: " ").map(String.init)
-            characters += Array(words.dropFirst().dropLast().joined())
+            characters += bodyCharacters(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
         }
         guard lines.last!.hasPrefix("check ") else { throw refuse("the last line is not 'check XXXX-XXXX'") }
-        var bytes = Data()
-        var buffer = 0
-        var bits = 0
-        for ch in characters {
-            buffer = (buffer << 5) | value(of: ch)!
-            bits += 5
-            if bits >= 8 {
-                bits -= 8
-                bytes.append(UInt8((buffer >> bits) & 0xFF))
-            }
-            buffer &= (1 << bits) - 1
-        }
+        let bytes = base32Decoded(characters)
         let sheet = ShareSheet(
             vaultID: vault,
             setID: set,
