@@ -38,6 +38,13 @@ final class ShareSheetTests: XCTestCase {
         let lowered = try ShareSheet.read(typed, vaultID: vaultID)
         XCTAssertEqual(lowered.share.x, 2)
         XCTAssertTrue(lowered.share.y.isEqual(to: sheets[1].share.y))
+        // Groups joined by hyphens, as some people write them: read the same.
+        let hyphened = text.split(separator: "\n").map { line -> String in
+            guard let first = line.first, first.isNumber, line.hasPrefix("\(first)  ") else { return String(line) }
+            let words = line.split(separator: " ")
+            return "\(words[0]) \(words.dropFirst().dropLast().joined(separator: "-")) \(words.last!)"
+        }.joined(separator: "\n")
+        XCTAssertTrue(try ShareSheet.read(hyphened).share.y.isEqual(to: sheets[1].share.y), hyphened)
         let again = try [sheets[0], sheets[1], sheets[4]].map {
             try ShareSheet.read($0.text, vaultID: vaultID, setID: setID)
         }
